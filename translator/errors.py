@@ -1,0 +1,115 @@
+"""The translator's small exception hierarchy.
+
+``SpecError`` and its subclasses are the spec author's mistakes: the CLI prints each as one
+line ``FILE:LINE:COL: error: <what is wrong>; <what is accepted>`` and exits with code 2.
+``BackendError`` and its subclasses are failures while building or measuring a real model;
+``MeasurementMismatch`` in particular means the IR's prediction was wrong, which is a bug in
+the translator, never the user's fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a spec file; ``line`` and ``column`` are 1-based."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class TranslatorError(Exception):
+    """Base class of every error the translator raises on purpose."""
+
+
+class SpecError(TranslatorError, ValueError):
+    """A problem in a spec. Template: ``FILE:LINE:COL: error: {message}; {accepted}``."""
+
+    def __init__(self, location: Location, message: str, accepted: str = "") -> None:
+        self.location = location
+        self.message = message
+        self.accepted = accepted
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The one-line form shown to the spec's author."""
+        text = f"{self.location}: error: {self.message}"
+        return f"{text}; {self.accepted}" if self.accepted else text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class SpecSyntaxError(SpecError):
+    """The file is not a readable YAML document (template: ``...: error: invalid YAML: ...``)."""
+
+
+class UnknownLayerType(SpecError, LookupError):
+    """``type:`` names no known layer (template: ``unknown layer type 'X'; did you mean ...``)."""
+
+
+class UnknownArgument(SpecError, LookupError):
+    """A layer got an argument its type does not take (template names the accepted ones)."""
+
+
+class InvalidArgumentValue(SpecError):
+    """An argument has the wrong type or an out-of-range value (template shows ``Received:``)."""
+
+
+class InvalidReference(SpecError, LookupError):
+    """``inputs:`` or ``outputs:`` name something that is not (yet) defined."""
+
+
+class ShapeError(SpecError):
+    """A layer cannot take the shape it receives (template shows the shapes involved)."""
+
+
+class SpecErrors(TranslatorError, ValueError):
+    """Several spec problems found in one pass; ``errors`` holds each ``SpecError``."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(e.render() for e in errors))
+
+
+class BackendError(TranslatorError, RuntimeError):
+    """A framework failed to build, run or measure a model."""
+
+
+class MeasurementMismatch(BackendError):
+    """A framework created tensors other than the IR predicted: a translator bug."""
+
+
+class UnsupportedInBackend(TranslatorError, NotImplementedError):
+    """A framework cannot build this layer (with these arguments); ``reason`` says why."""
+
+    def __init__(self, framework: str, layer_type: str, reason: str) -> None:
+        self.framework = framework
+        self.layer_type = layer_type
+        self.reason = reason
+        super().__init__(f"{framework} cannot build {layer_type}: {reason}")
+
+
+def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The candidates closest to ``word`` (case-insensitive), best first."""
+    pool = sorted(set(candidates))
+    lowered = {c.lower(): c for c in pool}
+    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.5)
+    return [lowered[h] for h in hits]
+
+
+def suggestion(word: str, candidates: Iterable[str], what: str) -> str:
+    """``did you mean 'X'?`` when something is close, else the full list of accepted names."""
+    pool = sorted(set(candidates))
+    near = closest(word, pool)
+    if near:
+        return "did you mean " + " or ".join(repr(c) for c in near) + "?"
+    return f"accepted {what}: " + ", ".join(pool)

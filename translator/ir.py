@@ -1,0 +1,156 @@
+"""The intermediate representation: the single source of truth about a network.
+
+A ``Graph`` is the spec's layers in topological order with every default filled in and every
+shape inferred. Each ``Node`` also knows, per framework, the exact weight tensors that
+framework creates for it (``WeightSpec``: name, shape, role, trainable, parameter or buffer),
+so counting needs no framework and allocates no weights. Backends build from this IR, and
+their measurements are checked against it tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from translator.errors import Location, ShapeError
+
+Shape = tuple[int | None, ...]  # per-example shape; the batch dimension is implicit
+
+FRAMEWORKS = ("keras", "torch", "onnx")
+
+# Roles name what a tensor is for, so tensors correspond across frameworks by role.
+ROLES = (
+    "kernel",
+    "recurrent_kernel",
+    "bias",
+    "input_bias",
+    "recurrent_bias",
+    "embeddings",
+    "gamma",
+    "beta",
+    "moving_mean",
+    "moving_variance",
+    "num_batches_tracked",
+)
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One tensor a framework creates for a layer.
+
+    ``name`` is the framework's own name relative to the layer (Keras: the variable path
+    after the layer name; PyTorch: the ``named_parameters``/``named_buffers`` key; ONNX: the
+    initializer name after ``<layer>.``). ``buffer`` marks PyTorch buffers, which PyTorch
+    does not count as parameters.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    trainable: bool = True
+    buffer: bool = False
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def kind(self) -> str:
+        return "buffer" if self.buffer else "parameter"
+
+
+def counts(framework: str, tensors: tuple[WeightSpec, ...] | list[WeightSpec]) -> dict[str, int]:
+    """Per the contract: Keras total includes non-trainable weights; PyTorch keeps buffers apart."""
+    params = [t for t in tensors if not t.buffer]
+    total = sum(t.size for t in params)
+    if framework == "onnx":
+        return {"total": total}
+    trainable = sum(t.size for t in params if t.trainable)
+    out = {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+    if framework == "torch":
+        out["buffers"] = sum(t.size for t in tensors if t.buffer)
+    return out
+
+
+def add_counts(framework: str, parts: list[dict[str, int]]) -> dict[str, int]:
+    """Sum count dicts of one framework (an empty list gives zeros)."""
+    keys = counts(framework, []).keys()
+    return {k: sum(p[k] for p in parts) for k in keys}
+
+
+@dataclass
+class Node:
+    """One layer of the network, normalized and shape-inferred.
+
+    ``args`` holds every schema argument with defaults filled in; a wrapper's ``args['layer']``
+    is the wrapped ``Node``. ``output_shapes`` has one entry per output tensor (two for a
+    ``Bidirectional`` with ``merge_mode: null``).
+    """
+
+    name: str
+    type: str
+    args: dict[str, Any]
+    inputs: tuple[str, ...]
+    loc: Location
+    input_shapes: tuple[Shape, ...] = ()
+    output_shapes: tuple[Shape, ...] = ()
+    weights: dict[str, tuple[WeightSpec, ...]] = field(default_factory=dict)
+    dtype: str = "float32"
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.input_shapes[0]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.output_shapes[0]
+
+    @property
+    def inner(self) -> Node | None:
+        inner = self.args.get("layer")
+        return inner if isinstance(inner, Node) else None
+
+    def counts(self, framework: str) -> dict[str, int]:
+        return counts(framework, self.weights.get(framework, ()))
+
+    def shape_error(self, message: str, accepted: str = "") -> ShapeError:
+        """A ``ShapeError`` located at this layer, prefixed with its name and type."""
+        shapes = ", ".join(format_shape(s) for s in self.input_shapes)
+        text = f"layer '{self.name}' ({self.type}): {message}"
+        if shapes:
+            text += f". Received input shape {shapes}"
+        return ShapeError(self.loc, text, accepted)
+
+
+@dataclass
+class Graph:
+    """A whole spec: inputs, layers in topological order, outputs."""
+
+    name: str
+    file: str
+    description: str
+    data_format: str
+    nodes: list[Node]
+    inputs: list[str]
+    outputs: list[str]
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @property
+    def layers(self) -> list[Node]:
+        """Every node that is not a model input."""
+        return [n for n in self.nodes if n.type != "Input"]
+
+    def counts(self, framework: str) -> dict[str, int]:
+        return add_counts(framework, [n.counts(framework) for n in self.nodes])
+
+
+def format_shape(shape: Shape) -> str:
+    """Keras-style shape with the batch dimension: ``(None, None, 10)``."""
+    dims = ", ".join("None" if d is None else str(d) for d in (None, *shape))
+    return f"({dims})"

@@ -1,0 +1,294 @@
+"""Spec loader: safe YAML → validated, normalized, shape-inferred IR ``Graph``.
+
+The schema is applied here once: unknown keys, types and arguments are reported with the
+closest accepted names, defaults are filled in, references are resolved, shapes inferred and
+per-framework weight tensors predicted. Every problem found is collected and raised together
+as ``SpecErrors`` (each one a ``FILE:LINE:COL: error: ...`` line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import translator.ops  # noqa: F401  (fills the registries)
+from translator.errors import (
+    InvalidArgumentValue,
+    InvalidReference,
+    Location,
+    SpecError,
+    SpecErrors,
+    SpecSyntaxError,
+    UnknownArgument,
+    UnknownLayerType,
+    suggestion,
+)
+from translator.ir import Graph, Node, Shape
+from translator.ops.wrappers import WRAPPABLE
+from translator.rules import SHAPES, WEIGHTS
+from translator.schema import FROM_SPEC, SCHEMAS, Choice, Dims, LayerSchema, canonical_type, known_type_names
+from translator.source import Value, read_file, read_text
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TOP_KEYS = ("name", "description", "data_format", "inputs", "layers", "outputs")
+REQUIRED_TOP = ("name", "inputs", "layers")
+INPUT_KEYS = ("name", "shape", "dtype")
+LAYER_KEYS = ("type", "name", "inputs")
+DATA_FORMATS = Choice(("channels_last", "channels_first"))
+DTYPES = Choice(("float32", "int32", "int64"))
+
+
+def snake_case(name: str) -> str:
+    """Keras's ``to_snake_case``: ``LSTM`` → ``lstm``, ``Conv2D`` → ``conv2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass
+class _Context:
+    """State of one load: the file, the errors so far, names taken, nodes built."""
+
+    file: str
+    data_format: str = "channels_last"
+    errors: list[SpecError] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
+
+    def auto_name(self, type_: str) -> str:
+        """``lstm``, ``lstm_1``, ... per spec, skipping names the spec uses explicitly."""
+        base = snake_case(type_)
+        while True:
+            n = self.counters.get(base, 0)
+            self.counters[base] = n + 1
+            name = base if n == 0 else f"{base}_{n}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+
+def load(path: str) -> Graph:
+    """Load the spec at ``path`` into a ``Graph``; raises ``SpecErrors`` on any problem."""
+    return build_graph(read_file(path), path)
+
+
+def load_text(text: str | bytes, file: str = "<spec>") -> Graph:
+    """Load a spec given as text (used by tests and tools)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return build_graph(read_text(data, file), file)
+
+
+def build_graph(doc: Value, file: str) -> Graph:
+    """Validate the parsed document and turn it into a ``Graph``."""
+    try:
+        graph = _build(doc, _Context(file))
+    except SpecError as error:
+        raise SpecErrors([error]) from None
+    return graph
+
+
+def _build(doc: Value, ctx: _Context) -> Graph:
+    top = _mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
+    name = _identifier(top["name"], "the spec's name")
+    if "data_format" in top:
+        ctx.data_format = DATA_FORMATS.coerce(top["data_format"].plain(), top["data_format"].loc, "the spec", "data_format")
+    description = top["description"].value if "description" in top else ""
+    if not isinstance(description, str):
+        raise InvalidArgumentValue(top["description"].loc, "'description' must be text", "a string")
+    layer_values = _list(top["layers"], "'layers'")
+    _reserve_names(layer_values, ctx)
+    inputs = [_input(item, ctx) for item in _list(top["inputs"], "'inputs'")]
+    previous = inputs[0].name if len(inputs) == 1 else None
+    for item in layer_values:
+        previous = _layer(item, ctx, previous)
+    if ctx.errors:
+        raise SpecErrors(ctx.errors)
+    outputs = _outputs(top.get("outputs"), ctx, previous)
+    return Graph(name, ctx.file, description, ctx.data_format, list(ctx.nodes.values()), [i.name for i in inputs], outputs)
+
+
+def _mapping(value: Value, what: str, keys: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Value]:
+    if not isinstance(value.value, dict):
+        raise SpecSyntaxError(value.loc, f"{what} must be a mapping, not {_kind(value.value)}", "key: value pairs")
+    items: dict[str, Value] = value.value
+    for key, item in items.items():
+        if key not in keys:
+            raise UnknownArgument(item.key_loc or item.loc, f"{what}: unknown key '{key}'", suggestion(key, keys, "keys"))
+    for key in required:
+        if key not in items:
+            raise SpecSyntaxError(value.loc, f"{what} has no '{key}'", "required keys: " + ", ".join(required))
+    return items
+
+
+def _list(value: Value, what: str) -> list[Value]:
+    if not isinstance(value.value, list) or not value.value:
+        raise SpecSyntaxError(value.loc, f"{what} must be a non-empty list, not {_kind(value.value)}", "a YAML list ('- ...' items)")
+    return value.value
+
+
+def _kind(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return "a mapping"
+    if isinstance(raw, list):
+        return "a list" if raw else "an empty list"
+    return "null" if raw is None else f"{type(raw).__name__} {raw!r}"
+
+
+def _identifier(value: Value, what: str) -> str:
+    if not isinstance(value.value, str) or not IDENTIFIER.match(value.value):
+        raise InvalidArgumentValue(value.loc, f"{what} must be an identifier. Received: {value.value!r}", "letters, digits and _, not starting with a digit")
+    return value.value
+
+
+def _reserve_names(layers: list[Value], ctx: _Context) -> None:
+    """Explicit layer names are taken before any automatic name is derived."""
+    for item in layers:
+        if isinstance(item.value, dict) and isinstance(item.value.get("name", Value(None, item.loc)).value, str):
+            ctx.taken.add(item.value["name"].value)
+
+
+def _claim(name_value: Value, ctx: _Context, what: str) -> str:
+    name = _identifier(name_value, what)
+    if name in ctx.nodes:
+        raise InvalidArgumentValue(name_value.loc, f"the name '{name}' is used twice", "give each input and layer a unique name")
+    ctx.taken.add(name)
+    return name
+
+
+def _input(item: Value, ctx: _Context) -> Node:
+    spec = _mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
+    name = _claim(spec["name"], ctx, "an input's name")
+    shape = Dims().coerce(spec["shape"].plain(), spec["shape"].loc, f"input '{name}'", "shape")
+    dtype = DTYPES.coerce(spec["dtype"].plain(), spec["dtype"].loc, f"input '{name}'", "dtype") if "dtype" in spec else "float32"
+    node = Node(name, "Input", {"shape": shape, "dtype": dtype}, (), item.loc, output_shapes=(shape,), dtype=dtype)
+    node.weights = WEIGHTS["Input"](node)
+    ctx.nodes[name] = node
+    return node
+
+
+def _resolve_type(spec: dict[str, Value], item: Value) -> tuple[str, LayerSchema]:
+    if "type" not in spec:
+        raise SpecSyntaxError(item.loc, "a layer has no 'type'", "e.g. type: Dense")
+    raw = spec["type"].value
+    canonical = canonical_type(raw) if isinstance(raw, str) else None
+    if canonical is None or canonical == "Input":
+        accepted = suggestion(str(raw), [t for t in known_type_names() if t != "Input"], "types")
+        raise UnknownLayerType(spec["type"].loc, f"unknown layer type {raw!r}", accepted)
+    return canonical, SCHEMAS[canonical]
+
+
+def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
+    """A node with validated, default-filled args; not yet wired or shape-inferred."""
+    if not isinstance(item.value, dict):
+        raise SpecSyntaxError(item.loc, f"a layer must be a mapping, not {_kind(item.value)}", "type: ... plus the layer's arguments")
+    spec: dict[str, Value] = item.value
+    type_, schema = _resolve_type(spec, item)
+    if wrapped_in and type_ not in WRAPPABLE.get(wrapped_in, (type_,)):
+        raise InvalidArgumentValue(spec["type"].loc, f"{wrapped_in} cannot wrap {type_}", "accepted: " + ", ".join(WRAPPABLE[wrapped_in]))
+    name = _claim(spec["name"], ctx, "a layer's name") if "name" in spec else ctx.auto_name(type_)
+    where = f"layer '{name}' ({type_})"
+    args = _args(spec, schema, where, ctx, wrapped_in is not None)
+    return Node(name, type_, args, (), item.loc)
+
+
+def _args(spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context, wrapped: bool) -> dict[str, Any]:
+    allowed = [a.name for a in schema.args] + [k for k in LAYER_KEYS if not (wrapped and k == "inputs")]
+    args: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in LAYER_KEYS and key != "inputs":
+            continue
+        if key not in schema.arg_index:
+            if key == "inputs" and not wrapped:
+                continue
+            accepted = suggestion(key, allowed, f"arguments of {schema.type}")
+            raise UnknownArgument(value.key_loc or value.loc, f"{where}: unknown argument '{key}'", accepted)
+        arg = schema.arg_index[key]
+        if arg.kind.describe() == "layer mapping":
+            args[key] = _node(value, ctx, schema.type)
+        elif value.value is None and arg.default is None:
+            args[key] = None
+        else:
+            args[key] = arg.kind.coerce(value.plain(), value.loc, where, key)
+    for arg in schema.args:
+        if arg.name in args:
+            continue
+        if arg.required:
+            raise InvalidArgumentValue(_loc(spec), f"{where}: missing required argument '{arg.name}'", f"{arg.name}: {arg.kind.describe()}")
+        args[arg.name] = ctx.data_format if arg.default is FROM_SPEC else arg.default
+    return args
+
+
+def _loc(spec: dict[str, Value]) -> Location:
+    return spec["type"].loc
+
+
+def _layer(item: Value, ctx: _Context, previous: str | None) -> str | None:
+    """Validate, wire and infer one layer; errors are collected, not raised."""
+    try:
+        node = _node(item, ctx)
+    except SpecError as error:
+        ctx.errors.append(error)
+        return None
+    ctx.nodes[node.name] = node
+    try:
+        node.inputs = _references(item.value.get("inputs"), ctx, previous, node)
+        if any(ref in ctx.broken for ref in node.inputs):
+            ctx.broken.add(node.name)  # already reported where it broke
+            return node.name
+        _infer(node, ctx)
+    except SpecError as error:
+        ctx.errors.append(error)
+        ctx.broken.add(node.name)
+    return node.name
+
+
+def _references(value: Value | None, ctx: _Context, previous: str | None, node: Node) -> tuple[str, ...]:
+    where = f"layer '{node.name}' ({node.type})"
+    if value is None:
+        if previous is None:
+            raise InvalidReference(node.loc, f"{where}: has no 'inputs' and there is no single previous tensor to take", "name its inputs, e.g. inputs: x")
+        return (previous,)
+    raw = value.value if isinstance(value.value, list) else [value]
+    refs = []
+    for ref in raw:
+        ref = ref if isinstance(ref, Value) else Value(ref, value.loc)
+        if not isinstance(ref.value, str):
+            raise InvalidReference(ref.loc, f"{where}: 'inputs' must name layers or inputs. Received: {ref.value!r}", "a name or a list of names")
+        if ref.value == node.name or ref.value not in ctx.nodes:
+            later = ref.value in ctx.taken
+            problem = "refers to itself or a later layer" if later else "refers to an unknown name"
+            earlier = [n for n in ctx.nodes if n != node.name]
+            raise InvalidReference(ref.loc, f"{where}: 'inputs' {problem} '{ref.value}'", suggestion(ref.value, earlier, "names (model inputs and earlier layers)"))
+        refs.append(ref.value)
+    return tuple(refs)
+
+
+def _infer(node: Node, ctx: _Context) -> None:
+    shapes: list[Shape] = [s for ref in node.inputs for s in ctx.nodes[ref].output_shapes]
+    schema = SCHEMAS[node.type]
+    count = len(shapes)
+    if count < schema.min_inputs or (schema.max_inputs is not None and count > schema.max_inputs):
+        expected = f"{schema.min_inputs} or more" if schema.max_inputs is None else str(schema.max_inputs)
+        raise InvalidReference(node.loc, f"layer '{node.name}' ({node.type}) takes {expected} input tensors, got {count}", "set 'inputs' accordingly")
+    dtypes = {ctx.nodes[ref].dtype for ref in node.inputs}
+    if node.type != "Embedding" and dtypes - {"float32"}:
+        raise InvalidReference(node.loc, f"layer '{node.name}' ({node.type}) gets integer input", "integer token ids go into an Embedding first")
+    node.input_shapes = tuple(shapes)
+    node.output_shapes = SHAPES[node.type](node)
+    node.weights = WEIGHTS[node.type](node)
+
+
+def _outputs(value: Value | None, ctx: _Context, last: str | None) -> list[str]:
+    if value is None:
+        return [last] if last else []
+    raw = value.value if isinstance(value.value, list) else [value]
+    names = []
+    for ref in raw:
+        if not isinstance(ref.value, str) or ref.value not in ctx.nodes:
+            raise InvalidReference(ref.loc, f"'outputs' names unknown layer {ref.value!r}", suggestion(str(ref.value), ctx.nodes, "names"))
+        names.append(ref.value)
+    if len(set(names)) != len(names):
+        raise InvalidReference(value.loc, "'outputs' lists a name twice", "list each output once")
+    return names

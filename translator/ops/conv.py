@@ -1,0 +1,146 @@
+"""Convolutions: Conv1D and Conv2D (strides, dilation, groups, valid/same/causal padding).
+
+Also home of the spatial-size arithmetic that pooling shares.
+"""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.rules import shape_rule, weight_rule
+from translator.schema import (
+    ACTIVATION,
+    FROM_SPEC,
+    REQUIRED,
+    Arg,
+    Bool,
+    Choice,
+    Int,
+    Ints,
+    layer_schema,
+)
+
+DATA_FORMAT = Choice(("channels_last", "channels_first"))
+
+
+def data_format_arg() -> Arg:
+    return Arg("data_format", DATA_FORMAT, FROM_SPEC, "layout of the input (default: the spec's)")
+
+
+def _conv_schema(type_: str, rank: int, paddings: tuple[str, ...]) -> None:
+    layer_schema(
+        type_,
+        "conv",
+        f"{rank}-D convolution: `activation(conv(x, kernel) + bias)`.",
+        Arg("filters", Int(), REQUIRED, "output channels"),
+        Arg("kernel_size", Ints(rank), REQUIRED, "window size per spatial axis"),
+        Arg("strides", Ints(rank), 1, "step per spatial axis"),
+        Arg("padding", Choice(paddings), "valid", "valid: none; same: output = ceil(input / stride)"),
+        data_format_arg(),
+        Arg("dilation_rate", Ints(rank), 1, "spacing between kernel taps"),
+        Arg("groups", Int(), 1, "channel groups; filters and input channels must divide by it"),
+        Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
+        Arg("use_bias", Bool(), True, "add a bias vector"),
+    )
+
+
+_conv_schema("Conv1D", 1, ("valid", "same", "causal"))
+_conv_schema("Conv2D", 2, ("valid", "same"))
+
+
+def split_channels(node: Node, rank: int) -> tuple[tuple[int | None, ...], int | None]:
+    """(spatial dims, channels) of the node's input for its data_format."""
+    shape = node.input_shape
+    if len(shape) != rank + 1:
+        raise node.shape_error(
+            f"expects a rank-{rank + 2} input (batch, {rank} spatial axes, channels)",
+            "add a Reshape, or check the input's shape",
+        )
+    if node.args["data_format"] == "channels_first":
+        return shape[1:], shape[0]
+    return shape[:-1], shape[-1]
+
+
+def join_channels(node: Node, spatial: tuple[int | None, ...], channels: int | None) -> Shape:
+    if node.args["data_format"] == "channels_first":
+        return (channels, *spatial)
+    return (*spatial, channels)
+
+
+def out_size(
+    node: Node, size: int | None, kernel: int, stride: int, dilation: int, padding: str
+) -> int | None:
+    """Output length of one spatial axis, exactly as Keras computes it."""
+    if size is None:
+        return None
+    if padding in ("same", "causal"):
+        return -(-size // stride)
+    span = dilation * (kernel - 1) + 1
+    if span > size:
+        raise node.shape_error(
+            f"the window ({span}) is larger than the input ({size}) with padding 'valid'",
+            "use padding: same, a smaller kernel_size, or a larger input",
+        )
+    return (size - span) // stride + 1
+
+
+def conv_channels(node: Node, rank: int) -> int:
+    _, channels = split_channels(node, rank)
+    groups = node.args["groups"]
+    if channels is None:
+        raise node.shape_error("the channel axis must have a known size", "give it a size")
+    if channels % groups or node.args["filters"] % groups:
+        raise node.shape_error(
+            f"groups={groups} must divide both input channels ({channels}) and"
+            f" filters ({node.args['filters']})",
+            "choose groups that divides both",
+        )
+    return channels
+
+
+def _conv_shape(node: Node, rank: int) -> tuple[Shape, ...]:
+    spatial, _ = split_channels(node, rank)
+    conv_channels(node, rank)
+    a = node.args
+    if a["padding"] == "same" and any(s > 1 for s in a["strides"]) and any(d > 1 for d in a["dilation_rate"]):
+        raise node.shape_error(
+            "strides > 1 together with dilation_rate > 1 is not supported by Keras",
+            "use strides or dilation_rate, not both",
+        )
+    dims = tuple(
+        out_size(node, n, k, s, d, a["padding"])
+        for n, k, s, d in zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True)
+    )
+    return (join_channels(node, dims, a["filters"]),)
+
+
+def _conv_weights(node: Node, rank: int) -> dict[str, tuple[WeightSpec, ...]]:
+    a = node.args
+    cin = conv_channels(node, rank) // a["groups"]
+    k, f = tuple(a["kernel_size"]), a["filters"]
+    bias = (WeightSpec("bias", (f,), "bias"),) if a["use_bias"] else ()
+    onnx_bias = (WeightSpec("B", (f,), "bias"),) if a["use_bias"] else ()
+    return {
+        "keras": (WeightSpec("kernel", (*k, cin, f), "kernel"), *bias),
+        "torch": (WeightSpec("weight", (f, cin, *k), "kernel"), *bias),
+        "onnx": (WeightSpec("W", (f, cin, *k), "kernel"), *onnx_bias),
+    }
+
+
+@shape_rule("Conv1D")
+def conv1d_shape(node: Node) -> tuple[Shape, ...]:
+    return _conv_shape(node, 1)
+
+
+@shape_rule("Conv2D")
+def conv2d_shape(node: Node) -> tuple[Shape, ...]:
+    return _conv_shape(node, 2)
+
+
+@weight_rule("Conv1D")
+def conv1d_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    return _conv_weights(node, 1)
+
+
+@weight_rule("Conv2D")
+def conv2d_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    return _conv_weights(node, 2)

@@ -1,0 +1,62 @@
+"""Merge layers: Add and Concatenate. They take two or more inputs and have no weights."""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, format_shape
+from translator.rules import no_weights, shape_rule, weight_rule
+from translator.schema import Arg, Int, layer_schema
+
+layer_schema("Add", "merge", "Element-wise sum of inputs of the same shape.", inputs=(2, None))
+layer_schema(
+    "Concatenate",
+    "merge",
+    "Joins inputs along an axis; all other axes must match.",
+    Arg("axis", Int(-64, 63), -1, "the axis to join along (batch axis is 0)"),
+    inputs=(2, None),
+)
+
+
+def _same(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _mismatch(node: Node, what: str) -> Exception:
+    shapes = " and ".join(format_shape(s) for s in node.input_shapes)
+    return node.shape_error(f"{what}: {shapes}", "make the input shapes agree")
+
+
+@shape_rule("Add")
+def add_shape(node: Node) -> tuple[Shape, ...]:
+    first = node.input_shapes[0]
+    for other in node.input_shapes[1:]:
+        if len(other) != len(first) or not all(map(_same, first, other)):
+            raise _mismatch(node, "inputs must have the same shape")
+    return (add_shape_like(node.input_shapes),)
+
+
+@shape_rule("Concatenate")
+def concatenate_shape(node: Node) -> tuple[Shape, ...]:
+    first = node.input_shapes[0]
+    rank = len(first)
+    axis = node.args["axis"]
+    index = axis - 1 if axis > 0 else rank + axis
+    if axis == 0 or not 0 <= index < rank:
+        raise node.shape_error(f"axis {axis} is out of range", f"an axis from 1 to {rank} or -{rank} to -1")
+    for other in node.input_shapes[1:]:
+        if len(other) != rank or not all(
+            _same(a, b) for i, (a, b) in enumerate(zip(first, other, strict=True)) if i != index
+        ):
+            raise _mismatch(node, f"inputs must match on every axis but {axis}")
+    sizes = [s[index] for s in node.input_shapes]
+    joined = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
+    merged = list(add_shape_like(node.input_shapes))
+    merged[index] = joined
+    return (tuple(merged),)
+
+
+def add_shape_like(shapes: tuple[Shape, ...]) -> Shape:
+    """Per axis, the first known size among ``shapes``."""
+    return tuple(next((s[i] for s in shapes if s[i] is not None), None) for i in range(len(shapes[0])))
+
+
+weight_rule("Add", "Concatenate")(no_weights)

@@ -1,0 +1,104 @@
+"""Normalization: BatchNormalization and LayerNormalization.
+
+Keras's epsilon default is 1e-3 where PyTorch and ONNX use 1e-5; Keras momentum 0.99 is
+PyTorch's 0.1 (1 − m). The spec's values (Keras defaults) are carried to every backend.
+"""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.rules import shape_rule, weight_rule
+from translator.schema import Arg, Axes, Bool, Float, layer_schema
+
+_COMMON = (
+    Arg("epsilon", Float(0.0), 1e-3, "added to the variance (Keras 1e-3; PyTorch/ONNX default 1e-5)"),
+    Arg("center", Bool(), True, "learn an offset beta"),
+    Arg("scale", Bool(), True, "learn a scale gamma"),
+)
+layer_schema(
+    "BatchNormalization",
+    "normalization",
+    "Normalizes each feature with batch statistics (training) or moving statistics (inference).",
+    Arg("axis", Axes(), -1, "the feature axis (batch axis is 0)"),
+    Arg("momentum", Float(0.0, 1.0), 0.99, "moving-average momentum (Keras style; PyTorch's is 1 − m)"),
+    *_COMMON,
+)
+layer_schema(
+    "LayerNormalization",
+    "normalization",
+    "Normalizes each example over the given axes.",
+    Arg("axis", Axes(), -1, "the axis or axes to normalize over (batch axis is 0)"),
+    *_COMMON,
+)
+
+
+def normalized_axes(node: Node) -> tuple[int, ...]:
+    """The node's axes as indexes into its per-example shape (batch left out)."""
+    rank = len(node.input_shape)
+    axes = node.args["axis"]
+    out = []
+    for axis in axes if isinstance(axes, tuple) else (axes,):
+        index = axis - 1 if axis > 0 else rank + axis
+        if axis == 0 or not 0 <= index < rank:
+            raise node.shape_error(
+                f"axis {axis} is out of range for a rank-{rank + 1} input",
+                f"an axis from 1 to {rank} or from -{rank} to -1",
+            )
+        if node.input_shape[index] is None:
+            raise node.shape_error(f"axis {axis} must have a known size", "give it a size")
+        out.append(index)
+    if len(set(out)) != len(out):
+        raise node.shape_error("an axis is listed twice", "list each axis once")
+    return tuple(sorted(out))
+
+
+def _affine(node: Node, shape: tuple[int, ...], gamma: str, beta: str) -> tuple[WeightSpec, ...]:
+    """The learned scale and offset, each present only when its flag is on."""
+    out = ()
+    if node.args["scale"]:
+        out += (WeightSpec(gamma, shape, "gamma"),)
+    if node.args["center"]:
+        out += (WeightSpec(beta, shape, "beta"),)
+    return out
+
+
+@shape_rule("BatchNormalization", "LayerNormalization")
+def normalization_shape(node: Node) -> tuple[Shape, ...]:
+    normalized_axes(node)
+    return (node.input_shape,)
+
+
+@weight_rule("BatchNormalization")
+def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    axes = normalized_axes(node)
+    if len(axes) != 1:
+        raise node.shape_error("BatchNormalization takes a single axis", "axis: -1, for example")
+    c = node.input_shape[axes[0]]
+    shape = (c,)
+
+    return {
+        "keras": _affine(node, shape, "gamma", "beta")
+        + (
+            WeightSpec("moving_mean", shape, "moving_mean", trainable=False),
+            WeightSpec("moving_variance", shape, "moving_variance", trainable=False),
+        ),
+        # PyTorch keeps the running statistics as buffers, not parameters.
+        "torch": _affine(node, shape, "weight", "bias")
+        + (
+            WeightSpec("running_mean", shape, "moving_mean", False, buffer=True),
+            WeightSpec("running_var", shape, "moving_variance", False, buffer=True),
+            WeightSpec("num_batches_tracked", (), "num_batches_tracked", False, buffer=True),
+        ),
+        "onnx": _affine(node, shape, "scale", "B")
+        + (
+            WeightSpec("input_mean", shape, "moving_mean"),
+            WeightSpec("input_var", shape, "moving_variance"),
+        ),
+    }
+
+
+@weight_rule("LayerNormalization")
+def layernorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    shape = tuple(node.input_shape[i] for i in normalized_axes(node))
+
+    return {"keras": _affine(node, shape, "gamma", "beta"), "torch": _affine(node, shape, "weight", "bias"), "onnx": _affine(node, shape, "Scale", "B")}

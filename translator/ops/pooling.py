@@ -1,0 +1,61 @@
+"""Pooling: Max/AveragePooling1D/2D and their global forms. None has weights."""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape
+from translator.ops.conv import data_format_arg, join_channels, out_size, split_channels
+from translator.rules import no_weights, shape_rule, weight_rule
+from translator.schema import Arg, Bool, Choice, Ints, layer_schema
+
+POOLS = {"MaxPooling1D": 1, "MaxPooling2D": 2, "AveragePooling1D": 1, "AveragePooling2D": 2}
+GLOBAL_POOLS = {
+    "GlobalAveragePooling1D": 1,
+    "GlobalAveragePooling2D": 2,
+    "GlobalMaxPooling1D": 1,
+    "GlobalMaxPooling2D": 2,
+}
+
+for _type, _rank in POOLS.items():
+    layer_schema(
+        _type,
+        "pooling",
+        f"{_rank}-D {'max' if _type.startswith('Max') else 'average'} pooling over windows."
+        + (" With padding same, the average leaves the padding out." if "Average" in _type else ""),
+        Arg("pool_size", Ints(_rank), 2, "window size per spatial axis"),
+        Arg("strides", Ints(_rank), None, "step per spatial axis (null: pool_size)"),
+        Arg("padding", Choice(("valid", "same")), "valid", "valid: none; same: output = ceil(input / stride)"),
+        data_format_arg(),
+    )
+for _type, _rank in GLOBAL_POOLS.items():
+    layer_schema(
+        _type,
+        "pooling",
+        f"{'Max' if 'Max' in _type else 'Average'} over all {_rank}-D spatial positions.",
+        data_format_arg(),
+        Arg("keepdims", Bool(), False, "keep the spatial axes with size 1"),
+    )
+
+
+def _pool_shape(node: Node) -> tuple[Shape, ...]:
+    rank = POOLS[node.type]
+    spatial, channels = split_channels(node, rank)
+    a = node.args
+    strides = a["strides"] or a["pool_size"]
+    dims = tuple(
+        out_size(node, n, k, s, 1, a["padding"])
+        for n, k, s in zip(spatial, a["pool_size"], strides, strict=True)
+    )
+    return (join_channels(node, dims, channels),)
+
+
+def _global_shape(node: Node) -> tuple[Shape, ...]:
+    rank = GLOBAL_POOLS[node.type]
+    _, channels = split_channels(node, rank)
+    if node.args["keepdims"]:
+        return (join_channels(node, (1,) * rank, channels),)
+    return ((channels,),)
+
+
+shape_rule(*POOLS)(_pool_shape)
+shape_rule(*GLOBAL_POOLS)(_global_shape)
+weight_rule(*POOLS, *GLOBAL_POOLS)(no_weights)

@@ -1,0 +1,87 @@
+"""Wrappers: TimeDistributed and Bidirectional. Each holds a wrapped layer under `layer:`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.ops.recurrent import GATES, rnn_shape, rnn_weights
+from translator.rules import SHAPES, WEIGHTS, shape_rule, weight_rule
+from translator.schema import REQUIRED, Arg, Choice, Nested, layer_schema
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+layer_schema(
+    "TimeDistributed",
+    "wrappers",
+    "Applies the wrapped layer to every time step (axis 1) independently.",
+    Arg("layer", Nested(), REQUIRED, "the layer applied per step"),
+)
+layer_schema(
+    "Bidirectional",
+    "wrappers",
+    "Runs a recurrent layer forwards and backwards and merges the two outputs.",
+    Arg("layer", Nested(), REQUIRED, "a SimpleRNN, LSTM or GRU"),
+    Arg("merge_mode", Choice(MERGE_MODES), "concat", "how outputs merge (null: two outputs)"),
+)
+
+# Which layer types each wrapper accepts; the loader checks this.
+WRAPPABLE = {"Bidirectional": tuple(GATES)}
+
+
+def _wrapped(node: Node) -> Node:
+    inner = node.inner
+    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
+        raise TypeError(f"{node.name}: wrapper without a wrapped layer")
+    return inner
+
+
+def _inner_node(node: Node, input_shape: Shape) -> Node:
+    inner = _wrapped(node)
+    inner.input_shapes = (input_shape,)
+    return inner
+
+
+@shape_rule("TimeDistributed")
+def time_distributed_shape(node: Node) -> tuple[Shape, ...]:
+    if len(node.input_shape) < 2:
+        raise node.shape_error("expects an input with a time axis (batch, time, ...)", "add a time axis")
+    steps, rest = node.input_shape[0], node.input_shape[1:]
+    inner = _inner_node(node, rest)
+    inner.output_shapes = SHAPES[inner.type](inner)
+    return ((steps, *inner.output_shape),)
+
+
+@weight_rule("TimeDistributed")
+def time_distributed_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    inner = _wrapped(node)
+    inner.weights = WEIGHTS[inner.type](inner)
+    prefix = {"keras": f"{inner.name}/", "torch": "layer.", "onnx": ""}
+    return {
+        fw: tuple(replace(w, name=prefix[fw] + w.name) for w in tensors)
+        for fw, tensors in inner.weights.items()
+    }
+
+
+@shape_rule("Bidirectional")
+def bidirectional_shape(node: Node) -> tuple[Shape, ...]:
+    inner = _inner_node(node, node.input_shape)
+    units = inner.args["units"]
+    inner.output_shapes = (rnn_shape(inner, units),)
+    mode = node.args["merge_mode"]
+    if mode is None:
+        return (inner.output_shape, inner.output_shape)
+    return (rnn_shape(inner, 2 * units if mode == "concat" else units),)
+
+
+@weight_rule("Bidirectional")
+def bidirectional_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    inner = _wrapped(node)
+    inner.weights = WEIGHTS[inner.type](inner)
+    # Keras names the copies forward_<name> / backward_<name>; PyTorch's bidirectional RNN
+    # adds _reverse to the second direction's tensors; ONNX stacks both in one tensor.
+    directions = (
+        (f"forward_{inner.name}/", ""),
+        (f"backward_{inner.name}/", "_reverse"),
+    )
+    return rnn_weights(inner, directions)
