@@ -1,0 +1,142 @@
+"""Command line: ``python -m translator {compare,count,explain,check} SPEC...``.
+
+Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
+written. ``compare`` exits 1 when a backend fails or a difference is unexplained. ``count``,
+``explain`` and ``check`` never import a framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from translator.errors import SpecErrors, TranslatorError, suggestion
+from translator.ir import FRAMEWORKS, Graph
+
+EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
+
+
+def _frameworks(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names:
+        if name not in FRAMEWORKS:
+            raise argparse.ArgumentTypeError(f"unknown framework {name!r}; {suggestion(name, FRAMEWORKS, 'frameworks')}")
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one framework")
+    return names
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="translator", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    fw_help = "comma-separated: keras,torch,onnx (default: all)"
+
+    compare = sub.add_parser("compare", help="build every spec in each framework and reconcile the counts")
+    compare.add_argument("specs", nargs="+", metavar="SPEC")
+    compare.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
+    compare.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+
+    count = sub.add_parser("count", help="the same comparison predicted from the IR alone (no framework)")
+    count.add_argument("specs", nargs="+", metavar="SPEC")
+    count.add_argument("--format", choices=("json", "table", "markdown"), default="json")
+    count.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
+
+    explain = sub.add_parser("explain", help="each layer's tensors per framework, formula and correspondence")
+    explain.add_argument("spec", metavar="SPEC")
+    explain.add_argument("--layer", help="only this layer")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
+
+    check = sub.add_parser("check", help="validate specs only (exit 0, or 2 with one line per problem)")
+    check.add_argument("specs", nargs="+", metavar="SPEC")
+    return top
+
+
+def load_all(paths: Sequence[str]) -> list[Graph]:
+    """Load every spec; all problems of all specs are raised together."""
+    from translator.loader import load
+
+    graphs, errors = [], []
+    for path in paths:
+        try:
+            graphs.append(load(path))
+        except SpecErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise SpecErrors(errors)
+    return graphs
+
+
+def _render(reports: list, fmt: str) -> None:
+    from translator import report
+
+    if fmt == "json":
+        sys.stdout.write(report.render_json(reports))
+    elif fmt == "markdown":
+        sys.stdout.write(report.render_markdown(reports))
+    else:
+        report.render_table(reports)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from translator.compare import compare_report
+
+    graphs = load_all(args.specs)
+    reports = [compare_report(g, args.frameworks, args.seed) for g in graphs]
+    _render(reports, args.format)
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    from translator.compare import count_report
+
+    reports = [count_report(g, args.frameworks) for g in load_all(args.specs)]
+    _render(reports, args.format)
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from translator.explain import explain_data, render_text, select
+
+    (graph,) = load_all([args.spec])
+    if args.layer is not None and args.layer not in {n.name for n in graph.layers}:
+        names = [n.name for n in graph.layers]
+        print(f"{args.spec}: error: no layer named {args.layer!r}; {suggestion(args.layer, names, 'layers')}", file=sys.stderr)
+        return EXIT_SPEC
+    nodes = select(graph, args.layer)
+    if args.format == "json":
+        print(json.dumps([explain_data(n, args.frameworks) for n in nodes], indent=2))
+    else:
+        print("\n\n".join(render_text(n, args.frameworks) for n in nodes))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    for graph in load_all(args.specs):
+        print(f"{graph.file}: ok: {graph.name}, {len(graph.layers)} layers")
+    return EXIT_OK
+
+
+COMMANDS = {"compare": cmd_compare, "count": cmd_count, "explain": cmd_explain, "check": cmd_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(error.render(), file=sys.stderr)
+        return EXIT_SPEC
+    except TranslatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # e.g. piped into `head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

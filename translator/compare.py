@@ -1,0 +1,190 @@
+"""Compare a spec across frameworks: build, measure, check against the IR, reconcile.
+
+``count_report`` answers from the IR alone (no framework imported). ``compare_report`` builds
+the real model in each framework once, runs a forward pass on a seeded random batch, measures
+what each framework really created and checks it against the IR tensor by tensor: a
+difference there is a translator bug and fails loudly. Differences *between* frameworks are
+then attributed to the reconciliation rules; what no rule explains is reported as unexplained.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from translator.errors import TranslatorError, UnsupportedInBackend
+from translator.ir import FRAMEWORKS, Graph, Node, counts, format_shape
+from translator.reconcile import Explanation, explain, unexplained
+from translator.sample import BATCH, STEPS, sample_inputs
+
+Counts = dict[str, int]
+
+
+@dataclass
+class LayerRow:
+    """One layer's counts per framework (``None``: not built there), and their reconciliation."""
+
+    name: str
+    type: str
+    output_shapes: tuple[Any, ...]
+    params: dict[str, Counts | None]
+    explanations: list[Explanation]
+    unexplained: dict[str, int | None]
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self, frameworks: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "output_shape": [format_shape(s) for s in self.output_shapes],
+            "params": {fw: self.params.get(fw) for fw in frameworks},
+            "explanations": [e.as_dict(frameworks) for e in self.explanations],
+            "unexplained": {fw: self.unexplained.get(fw) for fw in frameworks if fw != "keras"},
+        }
+        if self.unsupported:
+            out["unsupported"] = dict(sorted(self.unsupported.items()))
+        return out
+
+
+@dataclass
+class Report:
+    """The comparison of one spec. ``failures`` are backend errors and IR mismatches."""
+
+    spec: str
+    file: str
+    frameworks: tuple[str, ...]
+    measured: bool
+    rows: list[LayerRow]
+    totals: dict[str, Counts | None]
+    failures: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> list[LayerRow]:
+        return [r for r in self.rows if r.type != "Input"]
+
+    @property
+    def unexplained_total(self) -> int:
+        return sum(abs(v or 0) for r in self.rows for v in r.unexplained.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.unexplained_total == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "spec": self.spec,
+            "frameworks": list(self.frameworks),
+            "layers": [r.as_dict(self.frameworks) for r in self.layers],
+            "totals": {fw: self.totals.get(fw) for fw in self.frameworks},
+        }
+        if self.failures:
+            out["failures"] = list(self.failures)
+        return out
+
+
+def _row(node: Node, params: dict[str, Counts | None], unsupported: dict[str, str]) -> LayerRow:
+    notes = explain(node)
+    totals = {fw: (p["total"] if p is not None else None) for fw, p in params.items()}
+    return LayerRow(node.name, node.type, node.output_shapes, params, notes, unexplained(totals, notes), unsupported)
+
+
+def count_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS) -> Report:
+    """The comparison predicted by the IR alone: no framework is imported."""
+    basis = _with_keras(frameworks)
+    rows = [_row(n, {fw: n.counts(fw) for fw in basis}, {}) for n in graph.nodes]
+    totals: dict[str, Counts | None] = {fw: graph.counts(fw) for fw in frameworks}
+    return Report(graph.name, graph.file, frameworks, False, _only(rows, frameworks), totals)
+
+
+def _with_keras(frameworks: tuple[str, ...]) -> tuple[str, ...]:
+    """Deltas are against Keras; without a measured Keras, the IR's Keras count is the base."""
+    return frameworks if "keras" in frameworks else ("keras", *frameworks)
+
+
+def _only(rows: list[LayerRow], frameworks: tuple[str, ...]) -> list[LayerRow]:
+    for row in rows:
+        row.params = {fw: row.params[fw] for fw in frameworks}
+    return rows
+
+
+@dataclass
+class _Measured:
+    layers: dict[str, Counts]
+    totals: Counts | None
+    unsupported: dict[str, str]
+
+
+def compare_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS, seed: int = 0) -> Report:
+    """Build, run and measure ``graph`` in each framework; reconcile against Keras."""
+    failures: list[str] = []
+    seconds: dict[str, float] = {}
+    measured: dict[str, _Measured] = {}
+    inputs = sample_inputs(graph, seed)
+    for fw in frameworks:
+        start = time.perf_counter()
+        measured[fw] = _measure(graph, fw, inputs, seed, failures)
+        seconds[fw] = time.perf_counter() - start
+    rows = []
+    for node in graph.nodes:
+        params: dict[str, Counts | None] = {fw: measured[fw].layers.get(node.name) for fw in frameworks}
+        if "keras" not in frameworks:
+            params = {"keras": node.counts("keras"), **params}
+        reasons = {fw: m.unsupported[node.name] for fw, m in measured.items() if node.name in m.unsupported}
+        rows.append(_row(node, params, reasons))
+    totals = {fw: measured[fw].totals for fw in frameworks}
+    return Report(graph.name, graph.file, frameworks, True, _only(rows, frameworks), totals, failures, seconds)
+
+
+def _measure(graph: Graph, framework: str, inputs: Any, seed: int, failures: list[str]) -> _Measured:
+    """Build, run and measure in one framework; problems go to ``failures``."""
+    import backends  # lazily: only the commands that build real models pay for frameworks
+
+    try:
+        backend = backends.load(framework)
+        built = backend.build(graph, seed=seed)
+        measurement = backend.measure(built)
+        if not built.unsupported:
+            _check_outputs(graph, framework, backend.run(built, inputs), failures)
+    except UnsupportedInBackend as exc:
+        return _Measured({}, None, {n.name: exc.reason for n in graph.layers})
+    except (TranslatorError, Exception) as exc:  # a framework's own error is a backend failure
+        failures.append(f"{framework}: {type(exc).__name__}: {exc}")
+        return _Measured({}, None, {})
+    failures.extend(check_measurement(graph, measurement))
+    layers = {name: c for name, (_, c) in measurement.layers.items()}
+    totals = None if built.unsupported else measurement.totals
+    return _Measured(layers, totals, dict(built.unsupported))
+
+
+def _check_outputs(graph: Graph, framework: str, outputs: list[Any], failures: list[str]) -> None:
+    expected = [
+        (BATCH, *(STEPS if d is None else d for d in shape))
+        for name in graph.outputs
+        for shape in graph.node(name).output_shapes
+    ]
+    got = [tuple(o.shape) for o in outputs]
+    if got != expected:
+        failures.append(f"{framework}: the forward pass gave output shapes {got}, the IR predicts {expected}")
+
+
+def check_measurement(graph: Graph, measurement: Any) -> list[str]:
+    """Every difference between the IR's predicted tensors and the real ones (a bug)."""
+    fw = measurement.framework
+    problems = []
+    for node in graph.nodes:
+        if node.name not in measurement.layers:
+            continue
+        tensors, reported = measurement.layers[node.name]
+        predicted = {(w.name, w.shape, w.trainable, w.buffer) for w in node.weights[fw]}
+        real = {t.key for t in tensors}
+        for key in sorted(predicted - real):
+            problems.append(f"{fw}: layer '{node.name}': the IR predicts {key} but {fw} has no such tensor")
+        for key in sorted(real - predicted):
+            problems.append(f"{fw}: layer '{node.name}': {fw} has {key} that the IR does not predict")
+        if reported != counts(fw, node.weights[fw]):
+            problems.append(f"{fw}: layer '{node.name}': {fw} counts {reported}, the IR {node.counts(fw)}")
+    if len(measurement.layers) == len(graph.nodes) and measurement.totals != graph.counts(fw):
+        problems.append(f"{fw}: the model counts {measurement.totals}, the IR {graph.counts(fw)}")
+    return problems

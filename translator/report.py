@@ -1,0 +1,146 @@
+"""Rendering comparison reports: a rich table for terminals, Markdown, and the contract's JSON.
+
+The table reads like Keras's ``model.summary()`` and torchinfo: one row per layer with its
+output shape and one count column per framework, the difference and the rule that explains
+it, then totals with trainable / non-trainable / buffers. Numbers are grouped (1,234,567).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from translator.compare import LayerRow, Report
+
+LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
+
+
+def number(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
+
+
+def signed(value: int) -> str:
+    return f"+{value:,}" if value > 0 else f"{value:,}".replace("-", "−")
+
+
+def layer_label(row: LayerRow) -> str:
+    kind = "InputLayer" if row.type == "Input" else row.type
+    return f"{row.name} ({kind})"
+
+
+def shape_label(row: LayerRow) -> str:
+    from translator.ir import format_shape
+
+    return "\n".join(format_shape(s) for s in row.output_shapes)
+
+
+def why(row: LayerRow) -> list[str]:
+    """The lines of the explanation column: rules, gaps, and anything unexplained."""
+    lines = []
+    for note in row.explanations:
+        deltas = ", ".join(f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params)
+        lines.append(f"[{note.rule}] {deltas}: {note.text}")
+    for fw, reason in sorted(row.unsupported.items()):
+        lines.append(f"{LABELS[fw]} cannot build it: {reason}")
+    for fw, left in row.unexplained.items():
+        if left:
+            lines.append(f"UNEXPLAINED: {LABELS[fw]} {signed(left)}")
+    return lines
+
+
+def _total(report: Report, fw: str, key: str) -> str:
+    counts = report.totals.get(fw)
+    if counts is None:
+        return "n/a"
+    return number(counts[key]) if key in counts else ""
+
+
+TOTAL_ROWS = (
+    ("Total params", "total"),
+    ("Trainable params", "trainable"),
+    ("Non-trainable params", "non_trainable"),
+    ("Buffers (not params)", "buffers"),
+)
+
+
+def verdict(report: Report) -> str:
+    """One sentence: the totals side by side and whether every difference is explained."""
+    parts = []
+    base = (report.totals.get("keras") or {}).get("total")
+    for fw in report.frameworks:
+        total = (report.totals.get(fw) or {}).get("total")
+        text = f"{LABELS[fw]} {number(total)}"
+        if fw != "keras" and total is not None and base is not None and total != base:
+            text += f" ({signed(total - base)})"
+        parts.append(text)
+    rules = sorted({e.rule for r in report.rows for e in r.explanations})
+    if report.failures:
+        status = f"FAILED: {len(report.failures)} problem(s) below"
+    elif report.unexplained_total:
+        status = "NOT all differences are explained"
+    elif rules:
+        status = "every difference explained by " + ", ".join(rules)
+    else:
+        status = "no differences"
+    source = "measured on the real frameworks" if report.measured else "predicted from the IR"
+    return " · ".join(parts) + f" — {status} ({source})"
+
+
+def render_table(reports: list[Report], console: Any = None) -> None:
+    """Print one rich table per report."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console(width=None if _is_terminal() else 160)
+    for report in reports:
+        table = Table(title=f"{report.spec}  [dim]{report.file}[/dim]", title_justify="left", show_lines=True)
+        table.add_column("Layer (type)", no_wrap=True)
+        table.add_column("Output shape", no_wrap=True)
+        for fw in report.frameworks:
+            table.add_column(LABELS[fw], justify="right", no_wrap=True)
+        table.add_column("Difference explained", ratio=1)
+        for row in report.rows:
+            cells = [number(row.params[fw]["total"]) if row.params[fw] else "n/a" for fw in report.frameworks]
+            table.add_row(escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row))))
+        for label, key in TOTAL_ROWS:
+            table.add_row(f"[bold]{label}[/bold]", "", *(_total(report, fw, key) for fw in report.frameworks), "")
+        console.print(table)
+        style = "green" if report.ok else "bold red"
+        console.print(f"[{style}]{escape(verdict(report))}[/{style}]")
+        for failure in report.failures:
+            console.print(f"[red]  {failure}[/red]", markup=False)
+        console.print()
+
+
+def _is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def render_markdown(reports: list[Report]) -> str:
+    """GitHub-flavoured Markdown, one section per spec."""
+    out = []
+    for report in reports:
+        labels = [LABELS[fw] for fw in report.frameworks]
+        out.append(f"### {report.spec}\n")
+        out.append("| Layer (type) | Output shape | " + " | ".join(labels) + " | Difference explained |")
+        out.append("|---|---|" + "---:|" * len(labels) + "---|")
+        for row in report.rows:
+            cells = [number(row.params[fw]["total"]) if row.params[fw] else "n/a" for fw in report.frameworks]
+            text = "<br>".join(why(row)).replace("|", "\\|")
+            out.append(f"| {layer_label(row)} | {shape_label(row).replace(chr(10), '<br>')} | " + " | ".join(cells) + f" | {text} |")
+        for label, key in TOTAL_ROWS:
+            out.append(f"| **{label}** | | " + " | ".join(_total(report, fw, key) for fw in report.frameworks) + " | |")
+        out.append(f"\n{verdict(report)}\n")
+        out.extend(f"- {failure}" for failure in report.failures)
+    return "\n".join(out) + "\n"
+
+
+def render_json(reports: list[Report]) -> str:
+    """The contract's JSON: one object for one spec, a list for several."""
+    data: Any = [r.as_dict() for r in reports]
+    if len(data) == 1:
+        data = data[0]
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
