@@ -216,7 +216,9 @@ def _args(spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context
             continue
         if arg.required:
             raise InvalidArgumentValue(_loc(spec), f"{where}: missing required argument '{arg.name}'", f"{arg.name}: {arg.kind.describe()}")
-        args[arg.name] = ctx.data_format if arg.default is FROM_SPEC else arg.default
+        default = ctx.data_format if arg.default is FROM_SPEC else arg.default
+        # Defaults go through the same coercion as written values (1 → (1, 1) for strides).
+        args[arg.name] = None if default is None else arg.kind.coerce(default, _loc(spec), where, arg.name)
     return args
 
 

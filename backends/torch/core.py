@@ -1,0 +1,65 @@
+"""Core layers: Input, Dense, Dropout, Embedding.
+
+Each layer subclasses the native torch module so its tensors keep PyTorch's own names
+(``weight``, ``bias``); an activation is a parameterless child module.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from backends.torch.activation import make_activation
+from backends.torch.model import BUILDERS
+from translator.ir import Node
+
+
+class Input(nn.Module):
+    """A model input: passes the tensor through (it has no weights, but every IR node gets a
+    module so that measurement covers every node)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Dense(nn.Linear):
+    """Keras Dense: ``activation(x @ weight.T + bias)`` on the last axis of any-rank input.
+    PyTorch stores the kernel transposed, (units, in)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node.input_shape[-1], node.args["units"], bias=node.args["use_bias"])
+        self.activation = make_activation(node.args["activation"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(super().forward(x))
+
+
+class Embedding(nn.Embedding):
+    """Keras Embedding: looks up ``weight[ids]``; ids may arrive as int32 or int64."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(ids.long())
+
+
+@BUILDERS.register("Input")
+def build_input(node: Node) -> nn.Module:
+    """Input(shape, dtype=float32) → ``Input`` (identity)."""
+    return Input()
+
+
+@BUILDERS.register("Dense")
+def build_dense(node: Node) -> nn.Module:
+    """Dense(units, activation=None, use_bias=True) → ``Dense`` (an ``nn.Linear``)."""
+    return Dense(node)
+
+
+@BUILDERS.register("Dropout")
+def build_dropout(node: Node) -> nn.Module:
+    """Dropout(rate, seed=0) → ``nn.Dropout`` (the identity in eval mode, as in Keras)."""
+    return nn.Dropout(node.args["rate"])
+
+
+@BUILDERS.register("Embedding")
+def build_embedding(node: Node) -> nn.Module:
+    """Embedding(input_dim, output_dim) → ``Embedding`` (an ``nn.Embedding``)."""
+    return Embedding(node.args["input_dim"], node.args["output_dim"])

@@ -1,0 +1,140 @@
+"""The PyTorch model assembled from the IR graph, and its measurement and forward pass.
+
+``build`` turns every IR node into one ``torch.nn.Module`` (a builder from ``BUILDERS``) held in
+an ``nn.ModuleDict`` keyed by the node's name; ``SpecModule.forward`` evaluates the graph in
+the IR's topological order. Each layer module holds its tensors under the names PyTorch itself
+gives them (``weight``, ``bias_hh_l0_reverse``, ``running_mean``, ...), so ``measure`` reads
+them straight from ``named_parameters()`` / ``named_buffers()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from backends.base import Built, BuilderRegistry, MeasuredTensor, Measurement
+from translator.errors import BackendError, UnsupportedInBackend
+from translator.ir import Graph, Node
+
+NAME = "torch"
+
+Builder = Callable[[Node], nn.Module]
+BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
+
+
+def outputs_of(value: Any) -> tuple[torch.Tensor, ...]:
+    """A layer's result as a tuple: most layers return one tensor, some (Bidirectional with
+    ``merge_mode: null``) return two."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+class Layers(nn.ModuleDict):
+    """The per-layer modules, keyed by IR node name.
+
+    A spec may name a layer like an ``nn.Module`` attribute (``update``, ``compile``, ``eval``);
+    ``ModuleDict`` refuses such keys, so entries go straight into ``_modules``, which is where
+    ``named_parameters()``, ``state_dict()`` and ``self[name]`` look them up anyway.
+    """
+
+    def __setitem__(self, key: str, module: nn.Module) -> None:
+        self._modules[key] = module
+
+
+class SpecModule(nn.Module):
+    """The whole network: ``forward(*inputs)`` takes the graph's inputs in ``graph.inputs``
+    order and returns one tensor per graph output (two for a Bidirectional output with
+    ``merge_mode: null``), in ``graph.outputs`` order."""
+
+    def __init__(self, graph: Graph, layers: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.graph = graph
+        self.layers = Layers()
+        for name, module in layers.items():
+            self.layers[name] = module
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        values: dict[str, tuple[torch.Tensor, ...]] = dict(
+            zip(self.graph.inputs, ((x,) for x in inputs), strict=True)
+        )
+        for node in self.graph.nodes:
+            args = values[node.name] if node.type == "Input" else _gather(values, node.inputs)
+            values[node.name] = outputs_of(self.layers[node.name](*args))
+        return tuple(t for name in self.graph.outputs for t in values[name])
+
+
+def _gather(values: dict[str, tuple[torch.Tensor, ...]], names: tuple[str, ...]) -> list[Any]:
+    return [t for name in names for t in values[name]]
+
+
+def build(graph: Graph, seed: int = 0) -> Built:
+    """Build the real PyTorch model; layers PyTorch cannot build are recorded, not raised."""
+    torch.manual_seed(seed)
+    layers: dict[str, nn.Module] = {}
+    unsupported: dict[str, str] = {}
+    for node in graph.nodes:
+        try:
+            layers[node.name] = BUILDERS[node.type](node)
+        except UnsupportedInBackend as gap:
+            unsupported[node.name] = gap.reason
+    return Built(NAME, graph, SpecModule(graph, layers), unsupported)
+
+
+def _tensors(module: nn.Module) -> tuple[MeasuredTensor, ...]:
+    params = tuple(
+        MeasuredTensor(name, tuple(p.shape), p.requires_grad, False)
+        for name, p in module.named_parameters()
+    )
+    # Buffers (running statistics, num_batches_tracked) are state, not parameters: PyTorch
+    # leaves them out of parameters(), so they are reported apart.
+    buffers = tuple(
+        MeasuredTensor(name, tuple(b.shape), False, True) for name, b in module.named_buffers()
+    )
+    return params + buffers
+
+
+def _counts(module: nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {
+        "total": total,
+        "trainable": trainable,
+        "non_trainable": total - trainable,
+        "buffers": sum(b.numel() for b in module.buffers()),
+    }
+
+
+def measure(built: Built) -> Measurement:
+    """Every built layer's tensors and counts, and the whole model's counts."""
+    model: SpecModule = built.model
+    layers = {
+        node.name: (_tensors(model.layers[node.name]), _counts(model.layers[node.name]))
+        for node in built.graph.nodes
+        if node.name in model.layers
+    }
+    return Measurement(NAME, layers, _counts(model))
+
+
+def _tensor(node: Node, array: Any) -> torch.Tensor:
+    dtype = np.float32 if node.dtype == "float32" else np.dtype(node.dtype)
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
+
+
+def run(built: Built, inputs: dict[str, Any]) -> list[np.ndarray]:
+    """Inference (dropout off, batch norm on running statistics), float32, spec layout."""
+    graph: Graph = built.graph
+    if built.unsupported:
+        gaps = "; ".join(f"{name}: {why}" for name, why in built.unsupported.items())
+        raise BackendError(f"{graph.name}: the torch model cannot run, not built: {gaps}")
+    missing = [name for name in graph.inputs if name not in inputs]
+    if missing:
+        raise BackendError(f"{graph.name}: no array given for input(s) {', '.join(missing)}")
+    tensors = [_tensor(graph.node(name), inputs[name]) for name in graph.inputs]
+    model: SpecModule = built.model
+    model.eval()
+    with torch.no_grad():
+        outputs = model(*tensors)
+    return [t.detach().cpu().numpy() for t in outputs]
