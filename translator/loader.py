@@ -71,22 +71,19 @@ class _Context:
 
 def load(path: str) -> Graph:
     """Load the spec at ``path`` into a ``Graph``; raises ``SpecErrors`` on any problem."""
-    return build_graph(read_file(path), path)
+    try:
+        return _build(read_file(path), _Context(path))
+    except SpecError as error:
+        raise SpecErrors([error]) from None
 
 
 def load_text(text: str | bytes, file: str = "<spec>") -> Graph:
     """Load a spec given as text (used by tests and tools)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return build_graph(read_text(data, file), file)
-
-
-def build_graph(doc: Value, file: str) -> Graph:
-    """Validate the parsed document and turn it into a ``Graph``."""
     try:
-        graph = _build(doc, _Context(file))
+        return _build(read_text(data, file), _Context(file))
     except SpecError as error:
         raise SpecErrors([error]) from None
-    return graph
 
 
 def _build(doc: Value, ctx: _Context) -> Graph:
