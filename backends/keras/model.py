@@ -1,0 +1,153 @@
+"""Assembling a functional ``keras.Model`` from the IR graph; measuring and running it.
+
+Each IR node becomes one Keras layer named after the node (``keras.Input`` layers for model
+inputs), connected as the graph says, and the whole is ``keras.Model(inputs, outputs)``.
+Every name is explicit, so nothing depends on Keras's process-global name counters and
+``keras.backend.clear_session()`` is never needed: it would only reset those counters and
+cost a garbage collection per spec.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
+from translator.errors import BackendError, UnsupportedInBackend
+from translator.ir import Graph, Node
+from translator.schema import SCHEMAS
+
+NAME = "keras"
+
+if keras.backend.backend() != "tensorflow":
+    # The IR's Keras predictions (variable paths, TF "same" padding) are made for this backend.
+    raise BackendError(
+        f"the keras backend needs Keras on TensorFlow, but Keras runs on "
+        f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras"
+    )
+
+# A builder takes a shape-inferred IR node and returns the (not yet called) Keras layer.
+Builder = Callable[[Node], Any]
+BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
+
+
+def keras_args(node: Node, **overrides: Any) -> dict[str, Any]:
+    """The node's arguments as Keras keyword arguments, plus ``name=node.name``.
+
+    The schema uses Keras's own argument names, so every argument goes to Keras unchanged
+    unless a builder overrides it (an activation name → its function, a wrapped node → its
+    layer). An argument added to the schema later reaches Keras without a builder change.
+    """
+    return {**node.args, **overrides, "name": node.name}
+
+
+def build_layer(node: Node) -> Any:
+    """The Keras layer for ``node``; wrappers use it for the wrapped node."""
+    return BUILDERS[node.type](node)
+
+
+@dataclass
+class _Assembly:
+    """The layers built so far and the symbolic tensors each node produced."""
+
+    graph: Graph
+    layers: dict[str, Any] = field(default_factory=dict)
+    tensors: dict[str, list[Any]] = field(default_factory=dict)
+    placeholders: list[Any] = field(default_factory=list)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def add(self, node: Node) -> None:
+        try:
+            layer = build_layer(node)
+        except UnsupportedInBackend as exc:
+            self.unsupported[node.name] = exc.reason
+            self.tensors[node.name] = self._stand_ins(node)
+            return
+        self.layers[node.name] = layer
+        self.tensors[node.name] = self._connect(node, layer)
+
+    def _connect(self, node: Node, layer: Any) -> list[Any]:
+        if not node.inputs:  # a model input: its InputLayer already holds its tensor
+            return [layer.output]
+        args = [t for ref in node.inputs for t in self.tensors[ref]]
+        # Merge layers take a list of tensors; every other layer takes one tensor.
+        x = args[0] if SCHEMAS[node.type].max_inputs == 1 else args
+        try:
+            out = layer(x)
+        except Exception as exc:  # Keras's own messages are good; add where it happened
+            raise BackendError(
+                f"{node.loc}: layer '{node.name}' ({node.type}): Keras could not build it: {exc}"
+            ) from exc
+        return list(out) if isinstance(out, list | tuple) else [out]
+
+    def _stand_ins(self, node: Node) -> list[Any]:
+        """Extra model inputs in place of an unbuilt layer's outputs, so that the layers
+        after it are still built (and measurable) with the shapes the IR inferred."""
+        made = [
+            keras.Input(shape=shape, dtype=node.dtype, name=f"{node.name}__stand_in_{i}")
+            for i, shape in enumerate(node.output_shapes)
+        ]
+        self.placeholders.extend(made)
+        return made
+
+
+def build(graph: Graph, seed: int = 0) -> Built:
+    """Build the functional Keras model for ``graph`` with Keras's own, seeded initializers."""
+    keras.utils.set_random_seed(seed)
+    assembly = _Assembly(graph)
+    for node in graph.nodes:
+        assembly.add(node)
+    inputs = [assembly.tensors[name][0] for name in graph.inputs] + assembly.placeholders
+    outputs = [t for name in graph.outputs for t in assembly.tensors[name]]
+    model = keras.Model(inputs=inputs, outputs=outputs, name=graph.name)
+    return Built(NAME, graph, model, dict(assembly.unsupported), {"layers": assembly.layers})
+
+
+def _size(variable: Any) -> int:
+    return math.prod(int(d) for d in variable.shape)
+
+
+def _counts(obj: Any) -> dict[str, int]:
+    """Counts in the contract's shape from a Keras layer or model's own API."""
+    total = int(obj.count_params())
+    trainable = sum(_size(v) for v in obj.trainable_weights)
+    return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+
+
+def _tensors(layer: Any) -> tuple[MeasuredTensor, ...]:
+    """The layer's variables, named by their path without the leading ``<layer name>/``."""
+    prefix = f"{layer.name}/"
+    return tuple(
+        MeasuredTensor(
+            v.path.removeprefix(prefix), tuple(int(d) for d in v.shape), bool(v.trainable)
+        )
+        for v in layer.weights
+    )
+
+
+def measure(built: Built) -> Measurement:
+    """Per IR node that was built, and for the whole model: tensors and counts as Keras has them."""
+    layers = {
+        node.name: (_tensors(layer), _counts(layer))
+        for node in built.graph.nodes
+        if (layer := built.extra["layers"].get(node.name)) is not None
+    }
+    return Measurement(NAME, layers, _counts(built.model))
+
+
+def run(built: Built, inputs: dict[str, Any]) -> list[Any]:
+    """One inference pass (dropout off, BatchNormalization on its moving statistics)."""
+    graph = built.graph
+    if built.unsupported:
+        reasons = "; ".join(f"'{name}': {why}" for name, why in built.unsupported.items())
+        raise BackendError(f"{graph.file}: the Keras model cannot run; not built: {reasons}")
+    missing = [name for name in graph.inputs if name not in inputs]
+    if missing:
+        raise BackendError(f"{graph.file}: no array given for input(s) {', '.join(missing)}")
+    feed = [keras.ops.convert_to_tensor(inputs[n], graph.node(n).dtype) for n in graph.inputs]
+    out = built.model(feed, training=False)
+    return [keras.ops.convert_to_numpy(t) for t in out]
