@@ -75,6 +75,14 @@ class AveragePooling(Pooling):
         return sums / counts
 
 
+GLOBAL_REDUCTIONS = {
+    "GlobalAveragePooling1D": torch.mean,
+    "GlobalAveragePooling2D": torch.mean,
+    "GlobalMaxPooling1D": torch.amax,
+    "GlobalMaxPooling2D": torch.amax,
+}
+
+
 class GlobalPooling(nn.Module):
     """Global max/average pooling over every spatial axis, in the spec's layout."""
 
@@ -84,7 +92,7 @@ class GlobalPooling(nn.Module):
         first = 2 if node.args["data_format"] == "channels_first" else 1
         self.dims = tuple(range(first, first + rank))
         self.keepdims = node.args["keepdims"]
-        self.reduce = torch.amax if "Max" in node.type else torch.mean
+        self.reduce = GLOBAL_REDUCTIONS[node.type]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reduce(x, dim=self.dims, keepdim=self.keepdims)
@@ -107,7 +115,7 @@ def build_pooling(node: Node) -> nn.Module:
     return POOL_CLASSES[node.type](node)
 
 
-@BUILDERS.register(*GLOBAL_POOLS)
+@BUILDERS.register(*GLOBAL_REDUCTIONS)
 def build_global_pooling(node: Node) -> nn.Module:
     """GlobalMax/AveragePooling1D/2D(data_format, keepdims=False) → ``GlobalPooling``."""
     return GlobalPooling(node)

@@ -1,0 +1,40 @@
+"""Meta-tests over the backends: they mirror each other, and every IR layer type is either
+built by each backend or declared unsupported there with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import backends
+from translator.ir import FRAMEWORKS
+from translator.ops import FAMILIES
+from translator.schema import SCHEMAS
+
+ROOT = Path(backends.__file__).parent
+MODULES = sorted(["__init__", "model", *FAMILIES])
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_backends_mirror_the_families(framework: str) -> None:
+    found = sorted(p.stem for p in (ROOT / framework).glob("*.py"))
+    assert found == MODULES
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("layer_type", list(SCHEMAS))
+def test_every_layer_type_is_built_or_declared_unsupported(framework: str, layer_type: str) -> None:
+    registry = backends.load(framework).BUILDERS
+    assert registry.covers(layer_type), f"{framework} neither builds nor declines {layer_type}"
+    if layer_type in registry.gaps:
+        assert len(registry.gaps[layer_type].split()) >= 4, "the reason must say why"
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_backend_interface(framework: str) -> None:
+    module = backends.load(framework)
+    for name in ("NAME", "BUILDERS", "build", "measure", "run"):
+        assert hasattr(module, name), f"backends.{framework} lacks {name}"
+    assert module.NAME == framework
