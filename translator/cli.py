@@ -52,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate specs only (exit 0, or 2 with one line per problem)")
     check.add_argument("specs", nargs="+", metavar="SPEC")
+
+    sub.add_parser("schema", help="print the JSON Schema of specs (generated from the layer registry)")
+    docs = sub.add_parser("docs", help="regenerate spec.schema.json and docs/ from the layer registry")
+    docs.add_argument("--root", default=".", help="the repository root")
     return top
 
 
@@ -120,7 +124,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"compare": cmd_compare, "count": cmd_count, "explain": cmd_explain, "check": cmd_check}
+def cmd_schema(args: argparse.Namespace) -> int:
+    from translator.docs import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from translator.docs import GENERATED
+
+    for relative, render in GENERATED.items():
+        path = Path(args.root) / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(), encoding="utf-8")
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "compare": cmd_compare,
+    "count": cmd_count,
+    "explain": cmd_explain,
+    "check": cmd_check,
+    "schema": cmd_schema,
+    "docs": cmd_docs,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

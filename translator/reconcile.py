@@ -33,7 +33,7 @@ class Rule:
     values: Callable[[Node], dict[str, Any]]  # the numbers the formulas and the text use
     delta: dict[str, str]  # framework → "+name" or "-name": a signed entry of ``values``
     text: str  # explanation template over ``values`` (and ``copies``)
-    example: str  # a spec snippet showing it, for the docs
+    example: tuple[str, str]  # (a layer, its input shape) showing the rule, for the docs
 
     def deltas(self, node: Node, copies: int = 1) -> dict[str, int]:
         values = self.values(node)
@@ -77,7 +77,7 @@ RULES: tuple[Rule, ...] = (
             "{gates} × {units} units = {n} more; ONNX's {type} likewise takes "
             "B = [Wb, Rb]: {n} more. Keras keeps one bias per gate (the two only ever add up)."
         ),
-        example="{type: LSTM, units: 10}",
+        example=("{type: LSTM, units: 10}", "[null, 1]"),
     ),
     Rule(
         id="gru-reset-before-onnx-bias",
@@ -90,7 +90,7 @@ RULES: tuple[Rule, ...] = (
             "takes B = [Wb, Rb], and with linear_before_reset=0 the recurrent half only adds "
             "to the input half: {gates} × {units} units = {n} more (zeros when ported)."
         ),
-        example="{type: GRU, units: 8, reset_after: false}",
+        example=("{type: GRU, units: 8, reset_after: false}", "[null, 4]"),
     ),
     Rule(
         id="batchnorm-stats-are-buffers",
@@ -103,7 +103,7 @@ RULES: tuple[Rule, ...] = (
             "2 × {c} = {n}, plus a num_batches_tracked counter), not parameters; Keras counts "
             "them as non-trainable weights and ONNX as initializers."
         ),
-        example="{type: BatchNormalization}",
+        example=("{type: BatchNormalization}", "[8, 8, 16]"),
     ),
 )
 RULE_INDEX = {rule.id: rule for rule in RULES}

@@ -120,7 +120,9 @@ class Float(Kind):
             out["minimum"] = self.min
         if math.isfinite(self.max):
             out["exclusiveMaximum" if self.open_max else "maximum"] = self.max
-        return out
+        # PyYAML (YAML 1.1) reads 1e-6 as a string; the loader accepts it as a number.
+        written = {"type": "string", "pattern": r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"}
+        return {"anyOf": [out, written]}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from backends.keras import (  # noqa: E402, F401  (after the environment above; imported for their registrations)
+from backends.keras import (  # noqa: F401  (imported for their registrations)
     activation,
     conv,
     core,
@@ -25,6 +25,6 @@ from backends.keras import (  # noqa: E402, F401  (after the environment above; 
     reshape,
     wrappers,
 )
-from backends.keras.model import BUILDERS, NAME, build, measure, run  # noqa: E402  (see above)
+from backends.keras.model import BUILDERS, NAME, build, measure, run
 
 __all__ = ["BUILDERS", "NAME", "build", "measure", "run"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import keras
 
+import translator.ops  # noqa: F401  (fills SCHEMAS, which BUILDERS checks its keys against)
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node

@@ -1,0 +1,61 @@
+"""Activations: the name → Keras function table, and Activation, ReLU, LeakyReLU, Softmax.
+
+Keras's own functions are the reference semantics: ``gelu`` is the exact (erf) form,
+``hard_sigmoid`` is ``relu6(x + 3) / 6``, ``swish`` is ``silu``, ``leaky_relu`` has slope 0.2,
+``softmax`` and ``log_softmax`` normalize over the last axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from backends.keras.model import BUILDERS, keras_args
+from translator.ir import Node
+
+# One entry per name in translator.schema.ACTIVATIONS (a test checks the two agree).
+ACTIVATIONS: dict[str, Callable[..., Any]] = {
+    "elu": keras.activations.elu,
+    "gelu": keras.activations.gelu,
+    "hard_sigmoid": keras.activations.hard_sigmoid,
+    "leaky_relu": keras.activations.leaky_relu,
+    "linear": keras.activations.linear,
+    "log_softmax": keras.activations.log_softmax,
+    "relu": keras.activations.relu,
+    "relu6": keras.activations.relu6,
+    "selu": keras.activations.selu,
+    "sigmoid": keras.activations.sigmoid,
+    "silu": keras.activations.silu,
+    "softmax": keras.activations.softmax,
+    "softplus": keras.activations.softplus,
+    "softsign": keras.activations.softsign,
+    "swish": keras.activations.swish,
+    "tanh": keras.activations.tanh,
+}
+
+# Layers whose spec arguments are exactly their Keras arguments.
+PLAIN = {
+    "ReLU": keras.layers.ReLU,
+    "LeakyReLU": keras.layers.LeakyReLU,
+    "Softmax": keras.layers.Softmax,
+}
+
+
+def activation(name: str | None) -> Callable[..., Any] | None:
+    """Keras's function for an activation name; ``None`` stays ``None`` (Keras: linear)."""
+    return None if name is None else ACTIVATIONS[name]
+
+
+@BUILDERS.register("Activation")
+def build_activation(node: Node) -> Any:
+    """Activation(activation)."""
+    function = activation(node.args["activation"])
+    return keras.layers.Activation(**keras_args(node, activation=function))
+
+
+@BUILDERS.register(*PLAIN)
+def build_plain(node: Node) -> Any:
+    """ReLU(max_value, negative_slope, threshold), LeakyReLU(negative_slope), Softmax(axis)."""
+    return PLAIN[node.type](**keras_args(node))

@@ -1,0 +1,22 @@
+"""The ONNX backend: builds an ``onnx.ModelProto`` from standard operators, runs it in
+onnxruntime, and measures the weights its initializers hold.
+
+The family modules are imported explicitly so their ``@BUILDERS.register`` decorators run.
+"""
+
+from __future__ import annotations
+
+from backends.onnx import (  # noqa: F401  (imported for their registrations)
+    activation,
+    conv,
+    core,
+    merge,
+    normalization,
+    pooling,
+    recurrent,
+    reshape,
+    wrappers,
+)
+from backends.onnx.model import BUILDERS, NAME, build, measure, run
+
+__all__ = ["BUILDERS", "NAME", "build", "measure", "run"]
