@@ -22,7 +22,9 @@ def _frameworks(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     for name in names:
         if name not in FRAMEWORKS:
-            raise argparse.ArgumentTypeError(f"unknown framework {name!r}; {suggestion(name, FRAMEWORKS, 'frameworks')}")
+            raise argparse.ArgumentTypeError(
+                f"unknown framework {name!r}; {suggestion(name, FRAMEWORKS, 'frameworks')}"
+            )
     if not names:
         raise argparse.ArgumentTypeError("name at least one framework")
     return names
@@ -33,28 +35,40 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     fw_help = "comma-separated: keras,torch,onnx (default: all)"
 
-    compare = sub.add_parser("compare", help="build every spec in each framework and reconcile the counts")
+    compare = sub.add_parser(
+        "compare", help="build every spec in each framework and reconcile the counts"
+    )
     compare.add_argument("specs", nargs="+", metavar="SPEC")
     compare.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     compare.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
 
-    count = sub.add_parser("count", help="the same comparison predicted from the IR alone (no framework)")
+    count = sub.add_parser(
+        "count", help="the same comparison predicted from the IR alone (no framework)"
+    )
     count.add_argument("specs", nargs="+", metavar="SPEC")
     count.add_argument("--format", choices=("json", "table", "markdown"), default="json")
     count.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
 
-    explain = sub.add_parser("explain", help="each layer's tensors per framework, formula and correspondence")
+    explain = sub.add_parser(
+        "explain", help="each layer's tensors per framework, formula and correspondence"
+    )
     explain.add_argument("spec", metavar="SPEC")
     explain.add_argument("--layer", help="only this layer")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
 
-    check = sub.add_parser("check", help="validate specs only (exit 0, or 2 with one line per problem)")
+    check = sub.add_parser(
+        "check", help="validate specs only (exit 0, or 2 with one line per problem)"
+    )
     check.add_argument("specs", nargs="+", metavar="SPEC")
 
-    sub.add_parser("schema", help="print the JSON Schema of specs (generated from the layer registry)")
-    docs = sub.add_parser("docs", help="regenerate spec.schema.json and docs/ from the layer registry")
+    sub.add_parser(
+        "schema", help="print the JSON Schema of specs (generated from the layer registry)"
+    )
+    docs = sub.add_parser(
+        "docs", help="regenerate spec.schema.json and docs/ from the layer registry"
+    )
     docs.add_argument("--root", default=".", help="the repository root")
     return top
 
@@ -108,7 +122,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     (graph,) = load_all([args.spec])
     if args.layer is not None and args.layer not in {n.name for n in graph.layers}:
         names = [n.name for n in graph.layers]
-        print(f"{args.spec}: error: no layer named {args.layer!r}; {suggestion(args.layer, names, 'layers')}", file=sys.stderr)
+        print(
+            f"{args.spec}: error: no layer named {args.layer!r}; {suggestion(args.layer, names, 'layers')}",
+            file=sys.stderr,
+        )
         return EXIT_SPEC
     nodes = select(graph, args.layer)
     if args.format == "json":

@@ -87,7 +87,15 @@ class Report:
 def _row(node: Node, params: dict[str, Counts | None], unsupported: dict[str, str]) -> LayerRow:
     notes = explain(node)
     totals = {fw: (p["total"] if p is not None else None) for fw, p in params.items()}
-    return LayerRow(node.name, node.type, node.output_shapes, params, notes, unexplained(totals, notes), unsupported)
+    return LayerRow(
+        node.name,
+        node.type,
+        node.output_shapes,
+        params,
+        notes,
+        unexplained(totals, notes),
+        unsupported,
+    )
 
 
 def count_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS) -> Report:
@@ -128,16 +136,24 @@ def compare_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS, seed:
         seconds[fw] = time.perf_counter() - start
     rows = []
     for node in graph.nodes:
-        params: dict[str, Counts | None] = {fw: measured[fw].layers.get(node.name) for fw in frameworks}
+        params: dict[str, Counts | None] = {
+            fw: measured[fw].layers.get(node.name) for fw in frameworks
+        }
         if "keras" not in frameworks:
             params = {"keras": node.counts("keras"), **params}
-        reasons = {fw: m.unsupported[node.name] for fw, m in measured.items() if node.name in m.unsupported}
+        reasons = {
+            fw: m.unsupported[node.name] for fw, m in measured.items() if node.name in m.unsupported
+        }
         rows.append(_row(node, params, reasons))
     totals = {fw: measured[fw].totals for fw in frameworks}
-    return Report(graph.name, graph.file, frameworks, True, _only(rows, frameworks), totals, failures, seconds)
+    return Report(
+        graph.name, graph.file, frameworks, True, _only(rows, frameworks), totals, failures, seconds
+    )
 
 
-def _measure(graph: Graph, framework: str, inputs: Any, seed: int, failures: list[str]) -> _Measured:
+def _measure(
+    graph: Graph, framework: str, inputs: Any, seed: int, failures: list[str]
+) -> _Measured:
     """Build, run and measure in one framework; problems go to ``failures``."""
     import backends  # lazily: only the commands that build real models pay for frameworks
 
@@ -166,7 +182,9 @@ def _check_outputs(graph: Graph, framework: str, outputs: list[Any], failures: l
     ]
     got = [tuple(o.shape) for o in outputs]
     if got != expected:
-        failures.append(f"{framework}: the forward pass gave output shapes {got}, the IR predicts {expected}")
+        failures.append(
+            f"{framework}: the forward pass gave output shapes {got}, the IR predicts {expected}"
+        )
 
 
 def check_measurement(graph: Graph, measurement: Any) -> list[str]:
@@ -180,11 +198,17 @@ def check_measurement(graph: Graph, measurement: Any) -> list[str]:
         predicted = {(w.name, w.shape, w.trainable, w.buffer) for w in node.weights[fw]}
         real = {t.key for t in tensors}
         for key in sorted(predicted - real):
-            problems.append(f"{fw}: layer '{node.name}': the IR predicts {key} but {fw} has no such tensor")
+            problems.append(
+                f"{fw}: layer '{node.name}': the IR predicts {key} but {fw} has no such tensor"
+            )
         for key in sorted(real - predicted):
-            problems.append(f"{fw}: layer '{node.name}': {fw} has {key} that the IR does not predict")
+            problems.append(
+                f"{fw}: layer '{node.name}': {fw} has {key} that the IR does not predict"
+            )
         if reported != counts(fw, node.weights[fw]):
-            problems.append(f"{fw}: layer '{node.name}': {fw} counts {reported}, the IR {node.counts(fw)}")
+            problems.append(
+                f"{fw}: layer '{node.name}': {fw} counts {reported}, the IR {node.counts(fw)}"
+            )
     if len(measurement.layers) == len(graph.nodes) and measurement.totals != graph.counts(fw):
         problems.append(f"{fw}: the model counts {measurement.totals}, the IR {graph.counts(fw)}")
     return problems

@@ -35,7 +35,12 @@ def _layer_schema(schema: LayerSchema) -> dict[str, Any]:
             entry["default"] = list(arg.default) if isinstance(arg.default, tuple) else arg.default
         props[arg.name] = entry
     required = ["type", *(a.name for a in schema.args if a.required)]
-    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
 
 
 def json_schema() -> dict[str, Any]:
@@ -53,7 +58,10 @@ def json_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
             "description": {"type": "string"},
-            "data_format": {"enum": ["channels_last", "channels_first"], "default": "channels_last"},
+            "data_format": {
+                "enum": ["channels_last", "channels_first"],
+                "default": "channels_last",
+            },
             "inputs": {
                 "type": "array",
                 "minItems": 1,
@@ -69,7 +77,9 @@ def json_schema() -> dict[str, Any]:
                 },
             },
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
-            "outputs": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "outputs": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
         },
         "$defs": defs,
     }
@@ -96,10 +106,17 @@ def layers_markdown() -> str:
         aliases = sorted(a for a, c in TORCH_ALIASES.items() if c == type_)
         out.append(f"## {type_}\n")
         out.append(f"{schema.doc}\n")
-        out.append(f"Family: `{schema.family}`." + (f" PyTorch alias: {', '.join(f'`{a}`' for a in aliases)}." if aliases else "") + "\n")
+        out.append(
+            f"Family: `{schema.family}`."
+            + (f" PyTorch alias: {', '.join(f'`{a}`' for a in aliases)}." if aliases else "")
+            + "\n"
+        )
         if schema.args:
             out.append("| argument | type | default | meaning |\n|---|---|---|---|")
-            out.extend(f"| `{a.name}` | {a.kind.describe()} | {_default(a.default)} | {a.doc} |" for a in schema.args)
+            out.extend(
+                f"| `{a.name}` | {a.kind.describe()} | {_default(a.default)} | {a.doc} |"
+                for a in schema.args
+            )
             out.append("")
     return "\n".join(out)
 
@@ -107,11 +124,15 @@ def layers_markdown() -> str:
 def rules_markdown() -> str:
     """The catalogue of reconciliation rules."""
     out = [HEADER, "# Reconciliation rules\n"]
-    out.append("Every parameter difference between Keras and another framework is attributed to one of these.\n")
+    out.append(
+        "Every parameter difference between Keras and another framework is attributed to one of these.\n"
+    )
     for rule in RULES:
         deltas = ", ".join(f"{fw}: `{f}`" for fw, f in rule.delta.items())
         layer, shape = rule.example
-        (node,) = load_text(f"name: example\ninputs: [{{name: x, shape: {shape}}}]\nlayers: [{layer}]\n").layers
+        (node,) = load_text(
+            f"name: example\ninputs: [{{name: x, shape: {shape}}}]\nlayers: [{layer}]\n"
+        ).layers
         counts = ", ".join(f"{fw} {node.counts(fw)['total']:,}" for fw in FRAMEWORKS)
         out.append(f"## `{rule.id}`\n")
         out.append(f"Applies to: {', '.join(rule.layers)}. Delta against Keras: {deltas}, where\n")
@@ -121,4 +142,8 @@ def rules_markdown() -> str:
     return "\n".join(out)
 
 
-GENERATED = {"spec.schema.json": schema_text, "docs/layers.md": layers_markdown, "docs/rules.md": rules_markdown}
+GENERATED = {
+    "spec.schema.json": schema_text,
+    "docs/layers.md": layers_markdown,
+    "docs/rules.md": rules_markdown,
+}

@@ -16,7 +16,9 @@ LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 ROLE_GROUP = {"input_bias": "bias", "recurrent_bias": "bias"}
 
 
-def correspondence(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[str, dict[str, list[WeightSpec]]]:
+def correspondence(
+    node: Node, frameworks: tuple[str, ...] = FRAMEWORKS
+) -> dict[str, dict[str, list[WeightSpec]]]:
     """role group → framework → the tensors playing that role."""
     groups: dict[str, dict[str, list[WeightSpec]]] = {}
     for fw in frameworks:
@@ -30,7 +32,14 @@ def explain_data(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[s
     """Everything ``explain`` says about one layer, as plain data."""
 
     def tensor(t: WeightSpec) -> dict[str, Any]:
-        return {"name": t.name, "shape": list(t.shape), "count": t.size, "role": t.role, "trainable": t.trainable, "kind": t.kind}
+        return {
+            "name": t.name,
+            "shape": list(t.shape),
+            "count": t.size,
+            "role": t.role,
+            "trainable": t.trainable,
+            "kind": t.kind,
+        }
 
     return {
         "name": node.name,
@@ -38,7 +47,10 @@ def explain_data(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[s
         "input_shape": [format_shape(s) for s in node.input_shapes],
         "output_shape": [format_shape(s) for s in node.output_shapes],
         "formula": formula(node),
-        "frameworks": {fw: {"counts": node.counts(fw), "tensors": [tensor(t) for t in node.weights[fw]]} for fw in frameworks},
+        "frameworks": {
+            fw: {"counts": node.counts(fw), "tensors": [tensor(t) for t in node.weights[fw]]}
+            for fw in frameworks
+        },
         "correspondence": {
             group: {fw: [t.name for t in ts] for fw, ts in by_fw.items()}
             for group, by_fw in correspondence(node, frameworks).items()
@@ -49,7 +61,10 @@ def explain_data(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[s
 
 def render_text(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> str:
     """The human-readable explanation of one layer."""
-    lines = [f"{node.name} ({node.type})", f"  input  {', '.join(format_shape(s) for s in node.input_shapes) or '-'}"]
+    lines = [
+        f"{node.name} ({node.type})",
+        f"  input  {', '.join(format_shape(s) for s in node.input_shapes) or '-'}",
+    ]
     lines.append(f"  output {', '.join(format_shape(s) for s in node.output_shapes)}")
     lines.append(f"  Keras formula: {formula(node)}")
     for fw in frameworks:
@@ -59,11 +74,14 @@ def render_text(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> str:
         lines.append("  corresponding tensors:")
         for group, by_fw in groups.items():
             side = " ↔ ".join(
-                f"{LABELS[fw]} " + " + ".join(f"{t.name} {_shape(t)}" for t in ts) for fw, ts in by_fw.items()
+                f"{LABELS[fw]} " + " + ".join(f"{t.name} {_shape(t)}" for t in ts)
+                for fw, ts in by_fw.items()
             )
             lines.append(f"    {group}: {side}")
     for note in explain(node):
-        deltas = ", ".join(f"{LABELS[fw]} {d:+,}" for fw, d in note.delta.items() if fw in frameworks)
+        deltas = ", ".join(
+            f"{LABELS[fw]} {d:+,}" for fw, d in note.delta.items() if fw in frameworks
+        )
         lines.append(f"  [{note.rule}] {deltas}: {note.text}")
     return "\n".join(lines)
 

@@ -27,7 +27,15 @@ from translator.errors import (
 from translator.ir import Graph, Node, Shape
 from translator.ops.wrappers import WRAPPABLE
 from translator.rules import SHAPES, WEIGHTS
-from translator.schema import FROM_SPEC, SCHEMAS, Choice, Dims, LayerSchema, canonical_type, known_type_names
+from translator.schema import (
+    FROM_SPEC,
+    SCHEMAS,
+    Choice,
+    Dims,
+    LayerSchema,
+    canonical_type,
+    known_type_names,
+)
 from translator.source import Value, read_file, read_text
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -90,7 +98,9 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     top = _mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
     name = _identifier(top["name"], "the spec's name")
     if "data_format" in top:
-        ctx.data_format = DATA_FORMATS.coerce(top["data_format"].plain(), top["data_format"].loc, "the spec", "data_format")
+        ctx.data_format = DATA_FORMATS.coerce(
+            top["data_format"].plain(), top["data_format"].loc, "the spec", "data_format"
+        )
     description = top["description"].value if "description" in top else ""
     if not isinstance(description, str):
         raise InvalidArgumentValue(top["description"].loc, "'description' must be text", "a string")
@@ -103,25 +113,47 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     if ctx.errors:
         raise SpecErrors(ctx.errors)
     outputs = _outputs(top.get("outputs"), ctx, previous)
-    return Graph(name, ctx.file, description, ctx.data_format, list(ctx.nodes.values()), [i.name for i in inputs], outputs)
+    return Graph(
+        name,
+        ctx.file,
+        description,
+        ctx.data_format,
+        list(ctx.nodes.values()),
+        [i.name for i in inputs],
+        outputs,
+    )
 
 
-def _mapping(value: Value, what: str, keys: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Value]:
+def _mapping(
+    value: Value, what: str, keys: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, Value]:
     if not isinstance(value.value, dict):
-        raise SpecSyntaxError(value.loc, f"{what} must be a mapping, not {_kind(value.value)}", "key: value pairs")
+        raise SpecSyntaxError(
+            value.loc, f"{what} must be a mapping, not {_kind(value.value)}", "key: value pairs"
+        )
     items: dict[str, Value] = value.value
     for key, item in items.items():
         if key not in keys:
-            raise UnknownArgument(item.key_loc or item.loc, f"{what}: unknown key '{key}'", suggestion(key, keys, "keys"))
+            raise UnknownArgument(
+                item.key_loc or item.loc,
+                f"{what}: unknown key '{key}'",
+                suggestion(key, keys, "keys"),
+            )
     for key in required:
         if key not in items:
-            raise SpecSyntaxError(value.loc, f"{what} has no '{key}'", "required keys: " + ", ".join(required))
+            raise SpecSyntaxError(
+                value.loc, f"{what} has no '{key}'", "required keys: " + ", ".join(required)
+            )
     return items
 
 
 def _list(value: Value, what: str) -> list[Value]:
     if not isinstance(value.value, list) or not value.value:
-        raise SpecSyntaxError(value.loc, f"{what} must be a non-empty list, not {_kind(value.value)}", "a YAML list ('- ...' items)")
+        raise SpecSyntaxError(
+            value.loc,
+            f"{what} must be a non-empty list, not {_kind(value.value)}",
+            "a YAML list ('- ...' items)",
+        )
     return value.value
 
 
@@ -135,21 +167,31 @@ def _kind(raw: Any) -> str:
 
 def _identifier(value: Value, what: str) -> str:
     if not isinstance(value.value, str) or not IDENTIFIER.match(value.value):
-        raise InvalidArgumentValue(value.loc, f"{what} must be an identifier. Received: {value.value!r}", "letters, digits and _, not starting with a digit")
+        raise InvalidArgumentValue(
+            value.loc,
+            f"{what} must be an identifier. Received: {value.value!r}",
+            "letters, digits and _, not starting with a digit",
+        )
     return value.value
 
 
 def _reserve_names(layers: list[Value], ctx: _Context) -> None:
     """Explicit layer names are taken before any automatic name is derived."""
     for item in layers:
-        if isinstance(item.value, dict) and isinstance(item.value.get("name", Value(None, item.loc)).value, str):
+        if isinstance(item.value, dict) and isinstance(
+            item.value.get("name", Value(None, item.loc)).value, str
+        ):
             ctx.taken.add(item.value["name"].value)
 
 
 def _claim(name_value: Value, ctx: _Context, what: str) -> str:
     name = _identifier(name_value, what)
     if name in ctx.nodes:
-        raise InvalidArgumentValue(name_value.loc, f"the name '{name}' is used twice", "give each input and layer a unique name")
+        raise InvalidArgumentValue(
+            name_value.loc,
+            f"the name '{name}' is used twice",
+            "give each input and layer a unique name",
+        )
     ctx.taken.add(name)
     return name
 
@@ -158,8 +200,20 @@ def _input(item: Value, ctx: _Context) -> Node:
     spec = _mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
     name = _claim(spec["name"], ctx, "an input's name")
     shape = Dims().coerce(spec["shape"].plain(), spec["shape"].loc, f"input '{name}'", "shape")
-    dtype = DTYPES.coerce(spec["dtype"].plain(), spec["dtype"].loc, f"input '{name}'", "dtype") if "dtype" in spec else "float32"
-    node = Node(name, "Input", {"shape": shape, "dtype": dtype}, (), item.loc, output_shapes=(shape,), dtype=dtype)
+    dtype = (
+        DTYPES.coerce(spec["dtype"].plain(), spec["dtype"].loc, f"input '{name}'", "dtype")
+        if "dtype" in spec
+        else "float32"
+    )
+    node = Node(
+        name,
+        "Input",
+        {"shape": shape, "dtype": dtype},
+        (),
+        item.loc,
+        output_shapes=(shape,),
+        dtype=dtype,
+    )
     node.weights = WEIGHTS["Input"](node)
     ctx.nodes[name] = node
     return node
@@ -179,19 +233,31 @@ def _resolve_type(spec: dict[str, Value], item: Value) -> tuple[str, LayerSchema
 def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
     """A node with validated, default-filled args; not yet wired or shape-inferred."""
     if not isinstance(item.value, dict):
-        raise SpecSyntaxError(item.loc, f"a layer must be a mapping, not {_kind(item.value)}", "type: ... plus the layer's arguments")
+        raise SpecSyntaxError(
+            item.loc,
+            f"a layer must be a mapping, not {_kind(item.value)}",
+            "type: ... plus the layer's arguments",
+        )
     spec: dict[str, Value] = item.value
     type_, schema = _resolve_type(spec, item)
     if wrapped_in and type_ not in WRAPPABLE.get(wrapped_in, (type_,)):
-        raise InvalidArgumentValue(spec["type"].loc, f"{wrapped_in} cannot wrap {type_}", "accepted: " + ", ".join(WRAPPABLE[wrapped_in]))
+        raise InvalidArgumentValue(
+            spec["type"].loc,
+            f"{wrapped_in} cannot wrap {type_}",
+            "accepted: " + ", ".join(WRAPPABLE[wrapped_in]),
+        )
     name = _claim(spec["name"], ctx, "a layer's name") if "name" in spec else ctx.auto_name(type_)
     where = f"layer '{name}' ({type_})"
     args = _args(spec, schema, where, ctx, wrapped_in is not None)
     return Node(name, type_, args, (), item.loc)
 
 
-def _args(spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context, wrapped: bool) -> dict[str, Any]:
-    allowed = [a.name for a in schema.args] + [k for k in LAYER_KEYS if not (wrapped and k == "inputs")]
+def _args(
+    spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context, wrapped: bool
+) -> dict[str, Any]:
+    allowed = [a.name for a in schema.args] + [
+        k for k in LAYER_KEYS if not (wrapped and k == "inputs")
+    ]
     args: dict[str, Any] = {}
     for key, value in spec.items():
         if key in LAYER_KEYS and key != "inputs":
@@ -200,7 +266,9 @@ def _args(spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context
             if key == "inputs" and not wrapped:
                 continue
             accepted = suggestion(key, allowed, f"arguments of {schema.type}")
-            raise UnknownArgument(value.key_loc or value.loc, f"{where}: unknown argument '{key}'", accepted)
+            raise UnknownArgument(
+                value.key_loc or value.loc, f"{where}: unknown argument '{key}'", accepted
+            )
         arg = schema.arg_index[key]
         if arg.kind.describe() == "layer mapping":
             args[key] = _node(value, ctx, schema.type)
@@ -212,10 +280,16 @@ def _args(spec: dict[str, Value], schema: LayerSchema, where: str, ctx: _Context
         if arg.name in args:
             continue
         if arg.required:
-            raise InvalidArgumentValue(_loc(spec), f"{where}: missing required argument '{arg.name}'", f"{arg.name}: {arg.kind.describe()}")
+            raise InvalidArgumentValue(
+                _loc(spec),
+                f"{where}: missing required argument '{arg.name}'",
+                f"{arg.name}: {arg.kind.describe()}",
+            )
         default = ctx.data_format if arg.default is FROM_SPEC else arg.default
         # Defaults go through the same coercion as written values (1 → (1, 1) for strides).
-        args[arg.name] = None if default is None else arg.kind.coerce(default, _loc(spec), where, arg.name)
+        args[arg.name] = (
+            None if default is None else arg.kind.coerce(default, _loc(spec), where, arg.name)
+        )
     return args
 
 
@@ -243,23 +317,37 @@ def _layer(item: Value, ctx: _Context, previous: str | None) -> str | None:
     return node.name
 
 
-def _references(value: Value | None, ctx: _Context, previous: str | None, node: Node) -> tuple[str, ...]:
+def _references(
+    value: Value | None, ctx: _Context, previous: str | None, node: Node
+) -> tuple[str, ...]:
     where = f"layer '{node.name}' ({node.type})"
     if value is None:
         if previous is None:
-            raise InvalidReference(node.loc, f"{where}: has no 'inputs' and there is no single previous tensor to take", "name its inputs, e.g. inputs: x")
+            raise InvalidReference(
+                node.loc,
+                f"{where}: has no 'inputs' and there is no single previous tensor to take",
+                "name its inputs, e.g. inputs: x",
+            )
         return (previous,)
     raw = value.value if isinstance(value.value, list) else [value]
     refs = []
     for ref in raw:
         ref = ref if isinstance(ref, Value) else Value(ref, value.loc)
         if not isinstance(ref.value, str):
-            raise InvalidReference(ref.loc, f"{where}: 'inputs' must name layers or inputs. Received: {ref.value!r}", "a name or a list of names")
+            raise InvalidReference(
+                ref.loc,
+                f"{where}: 'inputs' must name layers or inputs. Received: {ref.value!r}",
+                "a name or a list of names",
+            )
         if ref.value == node.name or ref.value not in ctx.nodes:
             later = ref.value in ctx.taken
             problem = "refers to itself or a later layer" if later else "refers to an unknown name"
             earlier = [n for n in ctx.nodes if n != node.name]
-            raise InvalidReference(ref.loc, f"{where}: 'inputs' {problem} '{ref.value}'", suggestion(ref.value, earlier, "names (model inputs and earlier layers)"))
+            raise InvalidReference(
+                ref.loc,
+                f"{where}: 'inputs' {problem} '{ref.value}'",
+                suggestion(ref.value, earlier, "names (model inputs and earlier layers)"),
+            )
         refs.append(ref.value)
     return tuple(refs)
 
@@ -269,11 +357,21 @@ def _infer(node: Node, ctx: _Context) -> None:
     schema = SCHEMAS[node.type]
     count = len(shapes)
     if count < schema.min_inputs or (schema.max_inputs is not None and count > schema.max_inputs):
-        expected = f"{schema.min_inputs} or more" if schema.max_inputs is None else str(schema.max_inputs)
-        raise InvalidReference(node.loc, f"layer '{node.name}' ({node.type}) takes {expected} input tensors, got {count}", "set 'inputs' accordingly")
+        expected = (
+            f"{schema.min_inputs} or more" if schema.max_inputs is None else str(schema.max_inputs)
+        )
+        raise InvalidReference(
+            node.loc,
+            f"layer '{node.name}' ({node.type}) takes {expected} input tensors, got {count}",
+            "set 'inputs' accordingly",
+        )
     dtypes = {ctx.nodes[ref].dtype for ref in node.inputs}
     if node.type != "Embedding" and dtypes - {"float32"}:
-        raise InvalidReference(node.loc, f"layer '{node.name}' ({node.type}) gets integer input", "integer token ids go into an Embedding first")
+        raise InvalidReference(
+            node.loc,
+            f"layer '{node.name}' ({node.type}) gets integer input",
+            "integer token ids go into an Embedding first",
+        )
     node.input_shapes = tuple(shapes)
     node.output_shapes = SHAPES[node.type](node)
     node.weights = WEIGHTS[node.type](node)
@@ -286,7 +384,11 @@ def _outputs(value: Value | None, ctx: _Context, last: str | None) -> list[str]:
     names = []
     for ref in raw:
         if not isinstance(ref.value, str) or ref.value not in ctx.nodes:
-            raise InvalidReference(ref.loc, f"'outputs' names unknown layer {ref.value!r}", suggestion(str(ref.value), ctx.nodes, "names"))
+            raise InvalidReference(
+                ref.loc,
+                f"'outputs' names unknown layer {ref.value!r}",
+                suggestion(str(ref.value), ctx.nodes, "names"),
+            )
         names.append(ref.value)
     if len(set(names)) != len(names):
         raise InvalidReference(value.loc, "'outputs' lists a name twice", "list each output once")

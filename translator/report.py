@@ -38,7 +38,9 @@ def why(row: LayerRow) -> list[str]:
     """The lines of the explanation column: rules, gaps, and anything unexplained."""
     lines = []
     for note in row.explanations:
-        deltas = ", ".join(f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params)
+        deltas = ", ".join(
+            f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params
+        )
         lines.append(f"[{note.rule}] {deltas}: {note.text}")
     for fw, reason in sorted(row.unsupported.items()):
         lines.append(f"{LABELS[fw]} cannot build it: {reason}")
@@ -94,17 +96,29 @@ def render_table(reports: list[Report], console: Any = None) -> None:
 
     console = console or Console(width=None if _is_terminal() else 160)
     for report in reports:
-        table = Table(title=f"{report.spec}  [dim]{report.file}[/dim]", title_justify="left", show_lines=True)
+        table = Table(
+            title=f"{report.spec}  [dim]{report.file}[/dim]", title_justify="left", show_lines=True
+        )
         table.add_column("Layer (type)", no_wrap=True)
         table.add_column("Output shape", no_wrap=True)
         for fw in report.frameworks:
             table.add_column(LABELS[fw], justify="right", no_wrap=True)
         table.add_column("Difference explained", ratio=1)
         for row in report.rows:
-            cells = [number(row.params[fw]["total"]) if row.params[fw] else "n/a" for fw in report.frameworks]
-            table.add_row(escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row))))
+            cells = [
+                number(row.params[fw]["total"]) if row.params[fw] else "n/a"
+                for fw in report.frameworks
+            ]
+            table.add_row(
+                escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row)))
+            )
         for label, key in TOTAL_ROWS:
-            table.add_row(f"[bold]{label}[/bold]", "", *(_total(report, fw, key) for fw in report.frameworks), "")
+            table.add_row(
+                f"[bold]{label}[/bold]",
+                "",
+                *(_total(report, fw, key) for fw in report.frameworks),
+                "",
+            )
         console.print(table)
         style = "green" if report.ok else "bold red"
         console.print(f"[{style}]{escape(verdict(report))}[/{style}]")
@@ -125,14 +139,27 @@ def render_markdown(reports: list[Report]) -> str:
     for report in reports:
         labels = [LABELS[fw] for fw in report.frameworks]
         out.append(f"### {report.spec}\n")
-        out.append("| Layer (type) | Output shape | " + " | ".join(labels) + " | Difference explained |")
+        out.append(
+            "| Layer (type) | Output shape | " + " | ".join(labels) + " | Difference explained |"
+        )
         out.append("|---|---|" + "---:|" * len(labels) + "---|")
         for row in report.rows:
-            cells = [number(row.params[fw]["total"]) if row.params[fw] else "n/a" for fw in report.frameworks]
+            cells = [
+                number(row.params[fw]["total"]) if row.params[fw] else "n/a"
+                for fw in report.frameworks
+            ]
             text = "<br>".join(why(row)).replace("|", "\\|")
-            out.append(f"| {layer_label(row)} | {shape_label(row).replace(chr(10), '<br>')} | " + " | ".join(cells) + f" | {text} |")
+            out.append(
+                f"| {layer_label(row)} | {shape_label(row).replace(chr(10), '<br>')} | "
+                + " | ".join(cells)
+                + f" | {text} |"
+            )
         for label, key in TOTAL_ROWS:
-            out.append(f"| **{label}** | | " + " | ".join(_total(report, fw, key) for fw in report.frameworks) + " | |")
+            out.append(
+                f"| **{label}** | | "
+                + " | ".join(_total(report, fw, key) for fw in report.frameworks)
+                + " | |"
+            )
         out.append(f"\n{verdict(report)}\n")
         out.extend(f"- {failure}" for failure in report.failures)
     return "\n".join(out) + "\n"

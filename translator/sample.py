@@ -17,14 +17,14 @@ STEPS = 5
 def vocabulary(graph: Graph, input_name: str) -> int:
     """The largest safe token id + 1 for an integer input."""
     sizes = [
-        n.args["input_dim"]
-        for n in graph.nodes
-        if n.type == "Embedding" and input_name in n.inputs
+        n.args["input_dim"] for n in graph.nodes if n.type == "Embedding" and input_name in n.inputs
     ]
     return min(sizes, default=2)
 
 
-def sample_inputs(graph: Graph, seed: int = 0, batch: int = BATCH, steps: int = STEPS) -> dict[str, Any]:
+def sample_inputs(
+    graph: Graph, seed: int = 0, batch: int = BATCH, steps: int = STEPS
+) -> dict[str, Any]:
     """One array per model input, keyed by input name, in the spec's own layout."""
     import numpy as np  # only the commands that run models need numpy
 

@@ -47,7 +47,9 @@ FROM_SPEC: Any = type("_FromSpec", (), {"__repr__": lambda self: "FROM_SPEC"})()
 
 
 def _fail(loc: Location, where: str, name: str, value: Any, accepted: str) -> InvalidArgumentValue:
-    return InvalidArgumentValue(loc, f"{where}: invalid value for '{name}'. Received: {name}={value!r}", accepted)
+    return InvalidArgumentValue(
+        loc, f"{where}: invalid value for '{name}'. Received: {name}={value!r}", accepted
+    )
 
 
 class Kind:
@@ -170,12 +172,18 @@ class Ints(Kind):
     min: int = 1
 
     def coerce(self, value: Any, loc: Location, where: str, name: str) -> tuple[int, ...]:
-        items = [value] * self.rank if isinstance(value, int) and not isinstance(value, bool) else value
+        items = (
+            [value] * self.rank if isinstance(value, int) and not isinstance(value, bool) else value
+        )
         accepted = f"an integer >= {self.min} or a list of {self.rank} of them"
         if not isinstance(items, list | tuple) or len(items) != self.rank:
             raise _fail(loc, where, name, value, accepted)
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, int) or not self.min <= item <= MAX_SIZE:
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int)
+                or not self.min <= item <= MAX_SIZE
+            ):
                 raise _fail(loc, where, name, value, accepted)
         return tuple(items)
 
@@ -201,7 +209,11 @@ class IntList(Kind):
         if not isinstance(value, list) or not value:
             raise _fail(loc, where, name, value, accepted)
         for item in value:
-            if isinstance(item, bool) or not isinstance(item, int) or not self.min <= item <= MAX_SIZE:
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int)
+                or not self.min <= item <= MAX_SIZE
+            ):
                 raise _fail(loc, where, name, value, accepted)
             if item == 0:
                 raise _fail(loc, where, name, value, accepted + ", never 0")
@@ -221,10 +233,11 @@ class Padding(Kind):
 
     rank: int
 
-    def coerce(self, value: Any, loc: Location, where: str, name: str) -> tuple[tuple[int, int], ...]:
+    def coerce(
+        self, value: Any, loc: Location, where: str, name: str
+    ) -> tuple[tuple[int, int], ...]:
         accepted = (
-            f"an integer >= 0, a list of {self.rank} of them, "
-            f"or {self.rank} [before, after] pairs"
+            f"an integer >= 0, a list of {self.rank} of them, or {self.rank} [before, after] pairs"
         )
 
         def whole(item: Any) -> bool:
@@ -250,7 +263,12 @@ class Padding(Kind):
     def json_schema(self) -> dict[str, Any]:
         whole = {"type": "integer", "minimum": 0}
         pair = {"type": "array", "items": whole, "minItems": 2, "maxItems": 2}
-        axes = {"type": "array", "items": {"oneOf": [whole, pair]}, "minItems": self.rank, "maxItems": self.rank}
+        axes = {
+            "type": "array",
+            "items": {"oneOf": [whole, pair]},
+            "minItems": self.rank,
+            "maxItems": self.rank,
+        }
         return {"oneOf": [whole, axes]}
 
 

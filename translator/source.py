@@ -124,7 +124,9 @@ def read_text(data: bytes, file: str) -> Value:
         raise SpecSyntaxError(start, f"invalid YAML: {exc}", "") from None
     docs = [d for d in docs if d is not None]
     if not docs:
-        raise SpecSyntaxError(start, "the file is empty", "a spec is a mapping with name, inputs, layers")
+        raise SpecSyntaxError(
+            start, "the file is empty", "a spec is a mapping with name, inputs, layers"
+        )
     if len(docs) > 1:
         raise SpecSyntaxError(
             _Reader(file).loc(docs[1]),
@@ -140,5 +142,7 @@ def read_file(path: str) -> Value:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise SpecSyntaxError(Location(path, 1, 1), f"cannot read the file ({exc.strerror})", "") from None
+        raise SpecSyntaxError(
+            Location(path, 1, 1), f"cannot read the file ({exc.strerror})", ""
+        ) from None
     return read_text(data, path)

@@ -151,4 +151,6 @@ def run(built: Built, inputs: dict[str, Any]) -> list[Any]:
         raise BackendError(f"{graph.file}: no array given for input(s) {', '.join(missing)}")
     feed = [keras.ops.convert_to_tensor(inputs[n], graph.node(n).dtype) for n in graph.inputs]
     out = built.model(feed, training=False)
+    # Keras returns a bare tensor for a one-output model, even one built with outputs=[t].
+    out = list(out) if isinstance(out, list | tuple) else [out]
     return [keras.ops.convert_to_numpy(t) for t in out]

@@ -37,4 +37,4 @@ def test_backend_interface(framework: str) -> None:
     module = backends.load(framework)
     for name in ("NAME", "BUILDERS", "build", "measure", "run"):
         assert hasattr(module, name), f"backends.{framework} lacks {name}"
-    assert module.NAME == framework
+    assert framework == module.NAME

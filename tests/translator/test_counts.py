@@ -20,7 +20,12 @@ def test_seed_counts_and_explanation() -> None:
     report = count_report(load(str(SEED)))
     lstm, dense = report.layers
     assert lstm.params["keras"] == {"total": 480, "trainable": 480, "non_trainable": 0}
-    assert lstm.params["torch"] == {"total": 520, "trainable": 520, "non_trainable": 0, "buffers": 0}
+    assert lstm.params["torch"] == {
+        "total": 520,
+        "trainable": 520,
+        "non_trainable": 0,
+        "buffers": 0,
+    }
     assert lstm.params["onnx"] == {"total": 520}
     assert dense.params["keras"]["total"] == 11
     (rule,) = lstm.explanations
@@ -69,21 +74,47 @@ def test_defaults_are_filled_once() -> None:
     ("layer", "input_shape", "output_shape", "keras", "torch"),
     [
         ("{type: Dense, units: 3}", "[5]", (3,), 18, 18),
-        ("{type: Conv2D, filters: 8, kernel_size: 3, groups: 2, strides: 2, padding: same}", "[9, 9, 4]", (5, 5, 8), 152, 152),
-        ("{type: Conv1D, filters: 2, kernel_size: 3, padding: causal, dilation_rate: 2}", "[10, 3]", (10, 2), 20, 20),
+        (
+            "{type: Conv2D, filters: 8, kernel_size: 3, groups: 2, strides: 2, padding: same}",
+            "[9, 9, 4]",
+            (5, 5, 8),
+            152,
+            152,
+        ),
+        (
+            "{type: Conv1D, filters: 2, kernel_size: 3, padding: causal, dilation_rate: 2}",
+            "[10, 3]",
+            (10, 2),
+            20,
+            20,
+        ),
         ("{type: GRU, units: 4}", "[null, 3]", (4,), 108, 108),
         ("{type: GRU, units: 4, reset_after: false}", "[null, 3]", (4,), 96, 96),
         ("{type: SimpleRNN, units: 4, return_sequences: true}", "[7, 3]", (7, 4), 32, 36),
         ("{type: BatchNormalization}", "[6, 6, 5]", (6, 6, 5), 20, 10),
         ("{type: LayerNormalization, axis: [-2, -1]}", "[6, 5]", (6, 5), 60, 60),
         ("{type: Bidirectional, layer: {type: LSTM, units: 3}}", "[null, 2]", (6,), 2 * 72, 2 * 84),
-        ("{type: Bidirectional, merge_mode: null, layer: {type: GRU, units: 3, return_sequences: true}}", "[5, 2]", (5, 3), 2 * 63, 2 * 63),
+        (
+            "{type: Bidirectional, merge_mode: null, layer: {type: GRU, units: 3, return_sequences: true}}",
+            "[5, 2]",
+            (5, 3),
+            2 * 63,
+            2 * 63,
+        ),
         ("{type: Embedding, input_dim: 10, output_dim: 4}", "[7]", (7, 4), 40, 40),
         ("{type: ZeroPadding2D, padding: [[1, 2], [0, 3]]}", "[4, 4, 1]", (7, 7, 1), 0, 0),
-        ("{type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}", "[7, 7, 2]", (4, 4, 2), 0, 0),
+        (
+            "{type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}",
+            "[7, 7, 2]",
+            (4, 4, 2),
+            0,
+            0,
+        ),
     ],
 )
-def test_layer_table(layer: str, input_shape: str, output_shape: tuple, keras: int, torch: int) -> None:
+def test_layer_table(
+    layer: str, input_shape: str, output_shape: tuple, keras: int, torch: int
+) -> None:
     dtype = "int32" if "Embedding" in layer else "float32"
     text = f"name: m\ninputs: [{{name: x, shape: {input_shape}, dtype: {dtype}}}]\nlayers:\n  - {layer}\n"
     (node,) = load_text(text).layers
@@ -101,12 +132,14 @@ def test_rules_have_ids_texts_and_examples() -> None:
 
 def test_count_cli_imports_no_framework() -> None:
     code = (
-        "import sys, runpy; sys.argv = ['translator', 'count', %r];"
+        f"import sys, runpy; sys.argv = ['translator', 'count', {str(SEED)!r}];"
         "\ntry:\n    runpy.run_module('translator', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnx', 'onnxruntime', 'numpy') if m in sys.modules)\n"
         "print('HEAVY', heavy, file=sys.stderr)"
-    ) % str(SEED)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert "HEAVY []" in result.stderr
     data = json.loads(result.stdout)
     assert data["spec"] == "seed_lstm"

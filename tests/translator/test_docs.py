@@ -16,7 +16,9 @@ from translator.schema import SCHEMAS
 @pytest.mark.parametrize("relative", sorted(GENERATED))
 def test_generated_file_is_current(relative: str) -> None:
     committed = (ROOT / relative).read_text(encoding="utf-8")
-    assert committed == GENERATED[relative](), f"run `python -m translator docs` to refresh {relative}"
+    assert committed == GENERATED[relative](), (
+        f"run `python -m translator docs` to refresh {relative}"
+    )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
@@ -35,6 +37,10 @@ def test_every_layer_and_argument_is_in_the_schema(layer_type: str) -> None:
 
 
 def test_schema_rejects_a_typo() -> None:
-    bad = {"name": "m", "inputs": [{"name": "x", "shape": [3]}], "layers": [{"type": "Dense", "unit": 3}]}
+    bad = {
+        "name": "m",
+        "inputs": [{"name": "x", "shape": [3]}],
+        "layers": [{"type": "Dense", "unit": 3}],
+    }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, json_schema())

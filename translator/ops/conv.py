@@ -34,7 +34,9 @@ def _conv_schema(type_: str, rank: int, paddings: tuple[str, ...]) -> None:
         Arg("filters", Int(), REQUIRED, "output channels"),
         Arg("kernel_size", Ints(rank), REQUIRED, "window size per spatial axis"),
         Arg("strides", Ints(rank), 1, "step per spatial axis"),
-        Arg("padding", Choice(paddings), "valid", "valid: none; same: output = ceil(input / stride)"),
+        Arg(
+            "padding", Choice(paddings), "valid", "valid: none; same: output = ceil(input / stride)"
+        ),
         data_format_arg(),
         Arg("dilation_rate", Ints(rank), 1, "spacing between kernel taps"),
         Arg("groups", Int(), 1, "channel groups; filters and input channels must divide by it"),
@@ -101,14 +103,20 @@ def _conv_shape(node: Node, rank: int) -> tuple[Shape, ...]:
     spatial, _ = split_channels(node, rank)
     conv_channels(node, rank)
     a = node.args
-    if a["padding"] == "same" and any(s > 1 for s in a["strides"]) and any(d > 1 for d in a["dilation_rate"]):
+    if (
+        a["padding"] == "same"
+        and any(s > 1 for s in a["strides"])
+        and any(d > 1 for d in a["dilation_rate"])
+    ):
         raise node.shape_error(
             "strides > 1 together with dilation_rate > 1 is not supported by Keras",
             "use strides or dilation_rate, not both",
         )
     dims = tuple(
         out_size(node, n, k, s, d, a["padding"])
-        for n, k, s, d in zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True)
+        for n, k, s, d in zip(
+            spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True
+        )
     )
     return (join_channels(node, dims, a["filters"]),)
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
 from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Choice, Dims, Float, Int, layer_schema
+from translator.schema import (
+    ACTIVATION,
+    REQUIRED,
+    Arg,
+    Bool,
+    Choice,
+    Dims,
+    Float,
+    Int,
+    layer_schema,
+)
 
 layer_schema(
     "Input",

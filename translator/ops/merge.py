@@ -41,7 +41,9 @@ def concatenate_shape(node: Node) -> tuple[Shape, ...]:
     axis = node.args["axis"]
     index = axis - 1 if axis > 0 else rank + axis
     if axis == 0 or not 0 <= index < rank:
-        raise node.shape_error(f"axis {axis} is out of range", f"an axis from 1 to {rank} or -{rank} to -1")
+        raise node.shape_error(
+            f"axis {axis} is out of range", f"an axis from 1 to {rank} or -{rank} to -1"
+        )
     for other in node.input_shapes[1:]:
         if len(other) != rank or not all(
             _same(a, b) for i, (a, b) in enumerate(zip(first, other, strict=True)) if i != index
@@ -56,7 +58,9 @@ def concatenate_shape(node: Node) -> tuple[Shape, ...]:
 
 def add_shape_like(shapes: tuple[Shape, ...]) -> Shape:
     """Per axis, the first known size among ``shapes``."""
-    return tuple(next((s[i] for s in shapes if s[i] is not None), None) for i in range(len(shapes[0])))
+    return tuple(
+        next((s[i] for s in shapes if s[i] is not None), None) for i in range(len(shapes[0]))
+    )
 
 
 weight_rule("Add", "Concatenate")(no_weights)

@@ -11,7 +11,9 @@ from translator.rules import shape_rule, weight_rule
 from translator.schema import Arg, Axes, Bool, Float, layer_schema
 
 _COMMON = (
-    Arg("epsilon", Float(0.0), 1e-3, "added to the variance (Keras 1e-3; PyTorch/ONNX default 1e-5)"),
+    Arg(
+        "epsilon", Float(0.0), 1e-3, "added to the variance (Keras 1e-3; PyTorch/ONNX default 1e-5)"
+    ),
     Arg("center", Bool(), True, "learn an offset beta"),
     Arg("scale", Bool(), True, "learn a scale gamma"),
 )
@@ -20,7 +22,12 @@ layer_schema(
     "normalization",
     "Normalizes each feature with batch statistics (training) or moving statistics (inference).",
     Arg("axis", Axes(), -1, "the feature axis (batch axis is 0)"),
-    Arg("momentum", Float(0.0, 1.0), 0.99, "moving-average momentum (Keras style; PyTorch's is 1 − m)"),
+    Arg(
+        "momentum",
+        Float(0.0, 1.0),
+        0.99,
+        "moving-average momentum (Keras style; PyTorch's is 1 − m)",
+    ),
     *_COMMON,
 )
 layer_schema(
@@ -77,20 +84,20 @@ def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     shape = (c,)
 
     return {
-        "keras": _affine(node, shape, "gamma", "beta")
-        + (
+        "keras": (
+            *_affine(node, shape, "gamma", "beta"),
             WeightSpec("moving_mean", shape, "moving_mean", trainable=False),
             WeightSpec("moving_variance", shape, "moving_variance", trainable=False),
         ),
         # PyTorch keeps the running statistics as buffers, not parameters.
-        "torch": _affine(node, shape, "weight", "bias")
-        + (
+        "torch": (
+            *_affine(node, shape, "weight", "bias"),
             WeightSpec("running_mean", shape, "moving_mean", False, buffer=True),
             WeightSpec("running_var", shape, "moving_variance", False, buffer=True),
             WeightSpec("num_batches_tracked", (), "num_batches_tracked", False, buffer=True),
         ),
-        "onnx": _affine(node, shape, "scale", "B")
-        + (
+        "onnx": (
+            *_affine(node, shape, "scale", "B"),
             WeightSpec("input_mean", shape, "moving_mean"),
             WeightSpec("input_var", shape, "moving_variance"),
         ),
@@ -101,4 +108,8 @@ def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 def layernorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     shape = tuple(node.input_shape[i] for i in normalized_axes(node))
 
-    return {"keras": _affine(node, shape, "gamma", "beta"), "torch": _affine(node, shape, "weight", "bias"), "onnx": _affine(node, shape, "Scale", "B")}
+    return {
+        "keras": _affine(node, shape, "gamma", "beta"),
+        "torch": _affine(node, shape, "weight", "bias"),
+        "onnx": _affine(node, shape, "Scale", "B"),
+    }

@@ -23,7 +23,12 @@ for _type, _rank in POOLS.items():
         + (" With padding same, the average leaves the padding out." if "Average" in _type else ""),
         Arg("pool_size", Ints(_rank), 2, "window size per spatial axis"),
         Arg("strides", Ints(_rank), None, "step per spatial axis (null: pool_size)"),
-        Arg("padding", Choice(("valid", "same")), "valid", "valid: none; same: output = ceil(input / stride)"),
+        Arg(
+            "padding",
+            Choice(("valid", "same")),
+            "valid",
+            "valid: none; same: output = ceil(input / stride)",
+        ),
         data_format_arg(),
     )
 for _type, _rank in GLOBAL_POOLS.items():

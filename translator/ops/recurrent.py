@@ -28,7 +28,9 @@ def _rnn_schema(type_: str, doc: str, *extra: Arg) -> None:
     )
 
 
-_RECURRENT_ACTIVATION = Arg("recurrent_activation", ACTIVATION, "sigmoid", "activation of the gates")
+_RECURRENT_ACTIVATION = Arg(
+    "recurrent_activation", ACTIVATION, "sigmoid", "activation of the gates"
+)
 _rnn_schema("SimpleRNN", "Fully connected recurrent layer: `h = activation(x W + h R + b)`.")
 _rnn_schema("LSTM", "Long short-term memory (gates i, f, c, o in Keras).", _RECURRENT_ACTIVATION)
 _rnn_schema(
@@ -109,7 +111,9 @@ def _onnx(node: Node, d: int, u: int, directions: int) -> tuple[WeightSpec, ...]
     return tuple(out)
 
 
-def rnn_weights(node: Node, directions: tuple[tuple[str, str], ...]) -> dict[str, tuple[WeightSpec, ...]]:
+def rnn_weights(
+    node: Node, directions: tuple[tuple[str, str], ...]
+) -> dict[str, tuple[WeightSpec, ...]]:
     """Weights of a recurrent ``node`` run in each direction.
 
     ``directions`` pairs a Keras name prefix with a PyTorch name suffix per direction:

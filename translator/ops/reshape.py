@@ -9,7 +9,9 @@ from translator.ops.conv import data_format_arg, join_channels, split_channels
 from translator.rules import no_weights, shape_rule, weight_rule
 from translator.schema import REQUIRED, Arg, IntList, Padding, layer_schema
 
-layer_schema("Flatten", "reshape", "Flattens each example to one axis, in memory (row-major) order.")
+layer_schema(
+    "Flatten", "reshape", "Flattens each example to one axis, in memory (row-major) order."
+)
 layer_schema(
     "Reshape",
     "reshape",
@@ -34,7 +36,9 @@ layer_schema(
 @shape_rule("Flatten")
 def flatten_shape(node: Node) -> tuple[Shape, ...]:
     if None in node.input_shape:
-        raise node.shape_error("every axis must have a known size to flatten", "give each axis a size")
+        raise node.shape_error(
+            "every axis must have a known size to flatten", "give each axis a size"
+        )
     return ((math.prod(node.input_shape),),)  # type: ignore[arg-type]
 
 
@@ -42,14 +46,18 @@ def flatten_shape(node: Node) -> tuple[Shape, ...]:
 def reshape_shape(node: Node) -> tuple[Shape, ...]:
     target = list(node.args["target_shape"])
     if None in node.input_shape:
-        raise node.shape_error("every axis must have a known size to reshape", "give each axis a size")
+        raise node.shape_error(
+            "every axis must have a known size to reshape", "give each axis a size"
+        )
     size = math.prod(node.input_shape)  # type: ignore[arg-type]
     if target.count(-1) > 1:
         raise node.shape_error("target_shape has more than one -1", "at most one -1")
     known = math.prod(t for t in target if t != -1)
     if -1 in target:
         if size % known:
-            raise node.shape_error(f"cannot reshape {size} values into {target}", "sizes must divide")
+            raise node.shape_error(
+                f"cannot reshape {size} values into {target}", "sizes must divide"
+            )
         target[target.index(-1)] = size // known
     elif known != size:
         raise node.shape_error(
@@ -64,7 +72,10 @@ def permute_shape(node: Node) -> tuple[Shape, ...]:
     dims = node.args["dims"]
     rank = len(node.input_shape)
     if sorted(dims) != list(range(1, rank + 1)):
-        raise node.shape_error(f"dims {list(dims)} is not a permutation of 1..{rank}", f"e.g. {list(range(rank, 0, -1))}")
+        raise node.shape_error(
+            f"dims {list(dims)} is not a permutation of 1..{rank}",
+            f"e.g. {list(range(rank, 0, -1))}",
+        )
     return (tuple(node.input_shape[d - 1] for d in dims),)
 
 

@@ -45,7 +45,9 @@ def _inner_node(node: Node, input_shape: Shape) -> Node:
 @shape_rule("TimeDistributed")
 def time_distributed_shape(node: Node) -> tuple[Shape, ...]:
     if len(node.input_shape) < 2:
-        raise node.shape_error("expects an input with a time axis (batch, time, ...)", "add a time axis")
+        raise node.shape_error(
+            "expects an input with a time axis (batch, time, ...)", "add a time axis"
+        )
     steps, rest = node.input_shape[0], node.input_shape[1:]
     inner = _inner_node(node, rest)
     inner.output_shapes = SHAPES[inner.type](inner)
