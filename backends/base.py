@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import translator.ops  # noqa: F401  (fills SCHEMAS, which the registries check against)
 from translator.errors import UnsupportedInBackend
 from translator.registry import Registry
 from translator.schema import SCHEMAS

@@ -42,7 +42,9 @@ class SpecError(TranslatorError, ValueError):
     def render(self) -> str:
         """The one-line form shown to the spec's author."""
         text = f"{self.location}: error: {self.message}"
-        return f"{text}; {self.accepted}" if self.accepted else text
+        text = f"{text}; {self.accepted}" if self.accepted else text
+        # One line, always: control characters from the spec are shown escaped.
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
     def __str__(self) -> str:
         return self.render()

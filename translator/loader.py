@@ -25,7 +25,7 @@ from translator.errors import (
     suggestion,
 )
 from translator.ir import Graph, Node, Shape
-from translator.ops.wrappers import WRAPPABLE
+from translator.ops.wrappers import wrappable
 from translator.rules import SHAPES, WEIGHTS
 from translator.schema import (
     FROM_SPEC,
@@ -240,11 +240,11 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
         )
     spec: dict[str, Value] = item.value
     type_, schema = _resolve_type(spec, item)
-    if wrapped_in and type_ not in WRAPPABLE.get(wrapped_in, (type_,)):
+    if wrapped_in and type_ not in wrappable(wrapped_in):
         raise InvalidArgumentValue(
             spec["type"].loc,
             f"{wrapped_in} cannot wrap {type_}",
-            "accepted: " + ", ".join(WRAPPABLE[wrapped_in]),
+            "accepted: " + ", ".join(wrappable(wrapped_in)),
         )
     name = _claim(spec["name"], ctx, "a layer's name") if "name" in spec else ctx.auto_name(type_)
     where = f"layer '{name}' ({type_})"

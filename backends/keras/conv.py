@@ -76,5 +76,6 @@ CONV = {
 def build_conv(node: Node) -> Any:
     """ConvND(filters, kernel_size, strides=1, padding="valid", data_format, dilation_rate=1,
     groups=1, activation=None, use_bias=True)."""
-    layer_class = CONV[(node.type, node.args["data_format"])]
-    return layer_class(**keras_args(node, activation=activation(node.args["activation"])))
+    a = node.args
+    layer_class = CONV[(node.type, a["data_format"])]
+    return layer_class(**keras_args(node, activation=activation(a["activation"])))

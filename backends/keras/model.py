@@ -51,6 +51,11 @@ def build_layer(node: Node) -> Any:
     return BUILDERS[node.type](node)
 
 
+def _keras_error(node: Node, exc: Exception) -> BackendError:
+    """Keras's own message, prefixed with where in the spec it happened."""
+    return BackendError(f"{node.loc}: layer '{node.name}' ({node.type}): Keras failed: {exc}")
+
+
 @dataclass
 class _Assembly:
     """The layers built so far and the symbolic tensors each node produced."""
@@ -68,6 +73,8 @@ class _Assembly:
             self.unsupported[node.name] = exc.reason
             self.tensors[node.name] = self._stand_ins(node)
             return
+        except Exception as exc:
+            raise _keras_error(node, exc) from exc
         self.layers[node.name] = layer
         self.tensors[node.name] = self._connect(node, layer)
 
@@ -79,10 +86,8 @@ class _Assembly:
         x = args[0] if SCHEMAS[node.type].max_inputs == 1 else args
         try:
             out = layer(x)
-        except Exception as exc:  # Keras's own messages are good; add where it happened
-            raise BackendError(
-                f"{node.loc}: layer '{node.name}' ({node.type}): Keras could not build it: {exc}"
-            ) from exc
+        except Exception as exc:
+            raise _keras_error(node, exc) from exc
         return list(out) if isinstance(out, list | tuple) else [out]
 
     def _stand_ins(self, node: Node) -> list[Any]:

@@ -10,10 +10,8 @@ from typing import Any
 
 import keras
 
-from backends.keras.model import BUILDERS, NAME, build_layer, keras_args
-from translator.errors import UnsupportedInBackend
+from backends.keras.model import BUILDERS, build_layer, keras_args
 from translator.ir import Node
-from translator.schema import SCHEMAS
 
 
 def _inner(node: Node) -> Node:
@@ -27,17 +25,29 @@ def _inner(node: Node) -> Node:
 def build_time_distributed(node: Node) -> Any:
     """TimeDistributed(layer)."""
     inner = _inner(node)
-    if SCHEMAS[inner.type].min_inputs > 1:
-        raise UnsupportedInBackend(
-            NAME,
-            node.type,
-            f"Keras's TimeDistributed feeds one tensor per step; {inner.type} merges several",
-        )
     return keras.layers.TimeDistributed(**keras_args(node, layer=build_layer(inner)))
+
+
+def _backward_copy(layer: Any) -> Any:
+    """The backward layer as Keras's Bidirectional makes it (a copy from the layer's config,
+    named backward_<name>), except that go_backwards is flipped rather than forced to true.
+
+    Keras 3.15 forces it to true and then refuses a wrapped layer that itself goes backwards
+    ("should have different `go_backwards` value"); tf.keras 2 flipped it. For a wrapped
+    layer that goes forwards the two agree, so this is Keras's own copy; for one that goes
+    backwards it is tf.keras's: the forward copy reads the reversed sequence, the backward
+    copy reads it in order, and Bidirectional flips the backward output sequence as usual.
+    """
+    config = keras.saving.serialize_keras_object(layer)
+    config["config"]["go_backwards"] = not layer.go_backwards
+    config["config"]["name"] = "backward_" + layer.name.removeprefix("backward_")
+    return keras.saving.deserialize_keras_object(config)
 
 
 @BUILDERS.register("Bidirectional")
 def build_bidirectional(node: Node) -> Any:
     """Bidirectional(layer, merge_mode="concat"); merge_mode null gives two outputs."""
     inner = build_layer(_inner(node))
-    return keras.layers.Bidirectional(**keras_args(node, layer=inner))
+    return keras.layers.Bidirectional(
+        **keras_args(node, layer=inner), backward_layer=_backward_copy(inner)
+    )

@@ -184,6 +184,18 @@ CASES = [
         ["Bidirectional cannot wrap Dense", "LSTM"],
     ),
     (
+        "strided-dilated-conv",
+        GOOD_HEAD + "  - {type: Conv1D, filters: 2, kernel_size: 2, strides: 2, dilation_rate: 2}\n",
+        "5:5",
+        ["strides > 1 together with dilation_rate > 1"],
+    ),
+    (
+        "time-distributed-merge",
+        GOOD_HEAD + "  - {type: TimeDistributed, layer: {type: Add}}\n",
+        "5:43",
+        ["TimeDistributed cannot wrap Add"],
+    ),
+    (
         "int-into-dense",
         "name: m\ninputs:\n  - {name: t, shape: [4], dtype: int32}\nlayers:\n  - {type: Dense, units: 2}\n",
         "5:5",

@@ -103,11 +103,7 @@ def _conv_shape(node: Node, rank: int) -> tuple[Shape, ...]:
     spatial, _ = split_channels(node, rank)
     conv_channels(node, rank)
     a = node.args
-    if (
-        a["padding"] == "same"
-        and any(s > 1 for s in a["strides"])
-        and any(d > 1 for d in a["dilation_rate"])
-    ):
+    if any(s > 1 for s in a["strides"]) and any(d > 1 for d in a["dilation_rate"]):
         raise node.shape_error(
             "strides > 1 together with dilation_rate > 1 is not supported by Keras",
             "use strides or dilation_rate, not both",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from translator.ir import Node, Shape, WeightSpec
 from translator.ops.recurrent import GATES, rnn_shape, rnn_weights
 from translator.rules import SHAPES, WEIGHTS, shape_rule, weight_rule
-from translator.schema import REQUIRED, Arg, Choice, Nested, layer_schema
+from translator.schema import REQUIRED, SCHEMAS, Arg, Choice, LayerSchema, Nested, layer_schema
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -26,7 +27,16 @@ layer_schema(
 )
 
 # Which layer types each wrapper accepts; the loader checks this.
-WRAPPABLE = {"Bidirectional": tuple(GATES)}
+WRAPPABLE: dict[str, Callable[[LayerSchema], bool]] = {
+    "Bidirectional": lambda schema: schema.type in GATES,
+    # One tensor per step in, so no merges.
+    "TimeDistributed": lambda schema: schema.min_inputs == schema.max_inputs == 1,
+}
+
+
+def wrappable(wrapper: str) -> list[str]:
+    """The layer types ``wrapper`` accepts under ``layer:``."""
+    return [t for t, schema in SCHEMAS.items() if WRAPPABLE[wrapper](schema)]
 
 
 def _wrapped(node: Node) -> Node:
@@ -80,10 +90,11 @@ def bidirectional_shape(node: Node) -> tuple[Shape, ...]:
 def bidirectional_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     inner = _wrapped(node)
     inner.weights = WEIGHTS[inner.type](inner)
-    # Keras names the copies forward_<name> / backward_<name>; PyTorch's bidirectional RNN
-    # adds _reverse to the second direction's tensors; ONNX stacks both in one tensor.
+    # Keras names the copies forward_<name> / backward_<name> (not doubling a forward_ or
+    # backward_ the name already starts with); PyTorch's bidirectional RNN adds _reverse to
+    # the second direction's tensors; ONNX stacks both in one tensor.
     directions = (
-        (f"forward_{inner.name}/", ""),
-        (f"backward_{inner.name}/", "_reverse"),
+        (f"forward_{inner.name.removeprefix('forward_')}/", ""),
+        (f"backward_{inner.name.removeprefix('backward_')}/", "_reverse"),
     )
     return rnn_weights(inner, directions)
