@@ -84,8 +84,14 @@ class Report:
         return out
 
 
-def _row(node: Node, params: dict[str, Counts | None], unsupported: dict[str, str]) -> LayerRow:
-    notes = explain(node)
+def _row(
+    node: Node,
+    params: dict[str, Counts | None],
+    unsupported: dict[str, str],
+    frameworks: tuple[str, ...],
+) -> LayerRow:
+    # Only the rules that move a compared framework's count are part of this comparison.
+    notes = [e for e in explain(node) if any(e.delta.get(fw) for fw in frameworks)]
     totals = {fw: (p["total"] if p is not None else None) for fw, p in params.items()}
     return LayerRow(
         node.name,
@@ -101,7 +107,7 @@ def _row(node: Node, params: dict[str, Counts | None], unsupported: dict[str, st
 def count_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS) -> Report:
     """The comparison predicted by the IR alone: no framework is imported."""
     basis = _with_keras(frameworks)
-    rows = [_row(n, {fw: n.counts(fw) for fw in basis}, {}) for n in graph.nodes]
+    rows = [_row(n, {fw: n.counts(fw) for fw in basis}, {}, frameworks) for n in graph.nodes]
     totals: dict[str, Counts | None] = {fw: graph.counts(fw) for fw in frameworks}
     return Report(graph.name, graph.file, frameworks, False, _only(rows, frameworks), totals)
 
@@ -144,7 +150,7 @@ def compare_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS, seed:
         reasons = {
             fw: m.unsupported[node.name] for fw, m in measured.items() if node.name in m.unsupported
         }
-        rows.append(_row(node, params, reasons))
+        rows.append(_row(node, params, reasons, frameworks))
     totals = {fw: measured[fw].totals for fw in frameworks}
     return Report(
         graph.name, graph.file, frameworks, True, _only(rows, frameworks), totals, failures, seconds

@@ -65,6 +65,12 @@ TOTAL_ROWS = (
 )
 
 
+def _total_rows(report: Report) -> list[tuple[str, str]]:
+    """The totals rows that at least one compared framework reports."""
+    keys = {k for c in report.totals.values() if c for k in c}
+    return [(label, key) for label, key in TOTAL_ROWS if key in keys]
+
+
 def verdict(report: Report) -> str:
     """One sentence: the totals side by side and whether every difference is explained."""
     parts = []
@@ -112,7 +118,7 @@ def render_table(reports: list[Report], console: Any = None) -> None:
             table.add_row(
                 escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row)))
             )
-        for label, key in TOTAL_ROWS:
+        for label, key in _total_rows(report):
             table.add_row(
                 f"[bold]{label}[/bold]",
                 "",
@@ -154,7 +160,7 @@ def render_markdown(reports: list[Report]) -> str:
                 + " | ".join(cells)
                 + f" | {text} |"
             )
-        for label, key in TOTAL_ROWS:
+        for label, key in _total_rows(report):
             out.append(
                 f"| **{label}** | | "
                 + " | ".join(_total(report, fw, key) for fw in report.frameworks)
