@@ -32,15 +32,27 @@ def to_spec_layout(layer: Layer, y: str, rank: int) -> str:
     return layer.op("Transpose", [y], perm=[0, *range(2, rank + 2), 1])
 
 
-Pads = Callable[[Sequence[int], Sequence[int]], dict[str, Any]]
+Pads = Callable[[Sequence[int], Sequence[int], Sequence[int]], dict[str, Any]]
 
-# Padding name → Conv/Pool attributes, given kernel sizes and dilations.
+
+def _same(kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> dict[str, Any]:
+    """TF's "same": the odd padding element goes at the end, as ONNX's SAME_UPPER does.
+
+    With stride 1 the padding is ``dilation * (kernel - 1)`` whatever the input size, so it is
+    written out: onnxruntime refuses SAME_UPPER together with dilation (and Keras refuses
+    strides > 1 together with dilation > 1, so the two never meet)."""
+    if any(s > 1 for s in strides):
+        return {"auto_pad": "SAME_UPPER"}
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    return {"pads": [t // 2 for t in totals] + [t - t // 2 for t in totals]}
+
+
+# Padding name → Conv/Pool attributes, given kernel sizes, strides and dilations.
 PADDING: dict[str, Pads] = {
-    "valid": lambda kernel, dilation: {"pads": [0] * (2 * len(kernel))},
-    # TF puts the odd padding element at the end, as SAME_UPPER does (dilation included).
-    "same": lambda kernel, dilation: {"auto_pad": "SAME_UPPER"},
+    "valid": lambda kernel, strides, dilation: {"pads": [0] * (2 * len(kernel))},
+    "same": _same,
     # Causal: dilation * (kernel - 1) zeros before the first step, none after.
-    "causal": lambda kernel, dilation: {"pads": [dilation[0] * (kernel[0] - 1), 0]},
+    "causal": lambda kernel, strides, dilation: {"pads": [dilation[0] * (kernel[0] - 1), 0]},
 }
 
 
@@ -59,7 +71,7 @@ def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
         strides=list(a["strides"]),
         dilations=list(a["dilation_rate"]),
         group=a["groups"],
-        **PADDING[a["padding"]](a["kernel_size"], a["dilation_rate"]),
+        **PADDING[a["padding"]](a["kernel_size"], a["strides"], a["dilation_rate"]),
     )
     # The activation runs in the spec's layout: softmax normalizes Keras's last axis.
     return [activation.apply(layer, to_spec_layout(layer, y, rank), a["activation"])]

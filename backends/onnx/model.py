@@ -27,9 +27,17 @@ NAME = "onnx"
 OPSET = 21
 IR_VERSION = 10  # the IR version released with opset 21 (onnx 1.16); onnxruntime 1.32 reads it
 CONST_MARK = "/const/"
-FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
-DTYPES = {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32,
-          "int64": onnx.TensorProto.INT64}  # fmt: skip
+FLOAT_TYPES = (
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.DOUBLE,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+)
+DTYPES = {
+    "float32": onnx.TensorProto.FLOAT,
+    "int32": onnx.TensorProto.INT32,
+    "int64": onnx.TensorProto.INT64,
+}
 
 Builder = Callable[["Layer", list[str]], list[str]]
 BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
@@ -87,7 +95,10 @@ class GraphBuilder:
     def add_input(self, name: str, dtype: str, shape: Shape) -> str:
         """Declare a graph input: a symbolic batch, and a named symbol per free dimension."""
         self.taken.add(name)
-        dims = ["batch", *(d if d is not None else f"{name}_dim{i + 1}" for i, d in enumerate(shape))]
+        dims = [
+            "batch",
+            *(d if d is not None else f"{name}_dim{i + 1}" for i, d in enumerate(shape)),
+        ]
         self.inputs.append(helper.make_tensor_value_info(name, DTYPES[dtype], dims))
         return name
 
@@ -183,7 +194,9 @@ def check_weights(graph: Graph, weights: dict[str, dict[str, Any]]) -> dict[str,
     return out
 
 
-def _build_node(graph: GraphBuilder, node: Node, inputs: list[str], gaps: dict[str, str]) -> list[str]:
+def _build_node(
+    graph: GraphBuilder, node: Node, inputs: list[str], gaps: dict[str, str]
+) -> list[str]:
     """Build one layer; an unsupported one becomes placeholder inputs so the rest still builds."""
     mark = graph.mark()
     try:
@@ -202,9 +215,10 @@ def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> l
     infos = []
     for name in ir.outputs:
         node = ir.node(name)
-        many = len(tensors[name]) > 1
+        # A model input listed as an output cannot reuse its own name.
+        plain = len(tensors[name]) == 1 and name not in graph.taken
         for i, (tensor, shape) in enumerate(zip(tensors[name], node.output_shapes, strict=True)):
-            out = graph.fresh(f"{name}/output_{i}" if many else name)
+            out = graph.fresh(name if plain else f"{name}/output_{i}")
             graph.nodes.append(helper.make_node("Identity", [tensor], [out], name=out))
             dims = ["batch", *shape]
             infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], dims))
@@ -274,7 +288,9 @@ def run(built: Built, inputs: dict[str, Any]) -> list[Any]:
         raise BackendError(f"the onnx model of '{built.graph.name}' cannot run: {reasons}")
     missing = [name for name in built.graph.inputs if name not in inputs]
     if missing:
-        raise BackendError(f"onnx run: missing inputs {missing}; the model takes {built.graph.inputs}")
+        raise BackendError(
+            f"onnx run: missing inputs {missing}; the model takes {built.graph.inputs}"
+        )
     feeds = {
         name: np.asarray(inputs[name], dtype=built.graph.node(name).dtype)
         for name in built.graph.inputs

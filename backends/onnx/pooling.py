@@ -32,14 +32,15 @@ def build_pool(layer: Layer, inputs: list[str]) -> list[str]:
     a = layer.args
     op_type, extra = POOL_OPS[layer.node.type]
     size = list(a["pool_size"])
+    strides = list(a["strides"] or size)
     rank = len(size)
     x = to_channels_first(layer, inputs[0], rank)
     y = layer.op(
         op_type,
         [x],
         kernel_shape=size,
-        strides=list(a["strides"] or size),
-        **PADDING[a["padding"]](size, [1] * rank),
+        strides=strides,
+        **PADDING[a["padding"]](size, strides, [1] * rank),
         **extra,
     )
     return [to_spec_layout(layer, y, rank)]

@@ -107,9 +107,12 @@ def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 @weight_rule("LayerNormalization")
 def layernorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     shape = tuple(node.input_shape[i] for i in normalized_axes(node))
-
+    # Keras orders gamma's axes by the *written* axis values, so [1, -1] gives (last, first).
+    axes = node.args["axis"] if isinstance(node.args["axis"], tuple) else (node.args["axis"],)
+    full = (None, *node.input_shape)
+    keras_shape = tuple(full[a] for a in sorted(axes))
     return {
-        "keras": _affine(node, shape, "gamma", "beta"),
+        "keras": _affine(node, keras_shape, "gamma", "beta"),
         "torch": _affine(node, shape, "weight", "bias"),
         "onnx": _affine(node, shape, "Scale", "B"),
     }

@@ -1,0 +1,109 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU on ONNX's RNN, LSTM and GRU operators.
+
+onnxruntime rejects ``layout=1`` (batch-first) for these operators, so the (batch, time,
+features) input is transposed to (time, batch, features) and ``Y`` (time, directions, batch,
+hidden) back to (batch, time, directions, hidden). Gate orders (ONNX LSTM i,o,f,c; GRU z,r,h)
+are the weight port's business; the gate equations match Keras's exactly:
+GRU ``reset_after`` is ``linear_before_reset`` and ONNX's ``B = [Wb, Rb]`` holds Keras's bias
+in ``Wb`` (and its recurrent bias in ``Rb`` for a reset-after GRU).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backends.onnx.model import BUILDERS, Layer
+from translator.errors import UnsupportedInBackend
+
+OPS = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+# Which spec argument drives each activation slot of the operator, in ONNX's order
+# (LSTM f, g, h; GRU f, g; RNN f).
+SLOTS: dict[str, tuple[str, ...]] = {
+    "SimpleRNN": ("activation",),
+    "LSTM": ("recurrent_activation", "activation", "activation"),
+    "GRU": ("recurrent_activation", "activation"),
+}
+# Keras activation → (ONNX RNN activation, alpha, beta); None where the function takes none.
+# onnxruntime reads activation_alpha/beta in order, one value per function that takes one.
+RNN_ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
+    "elu": ("Elu", 1.0, None),
+    "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),
+    "leaky_relu": ("LeakyRelu", 0.2, None),
+    "linear": ("Affine", 1.0, 0.0),
+    "relu": ("Relu", None, None),
+    "sigmoid": ("Sigmoid", None, None),
+    "softplus": ("Softplus", None, None),
+    "softsign": ("Softsign", None, None),
+    "tanh": ("Tanh", None, None),
+}
+INT64_MIN = np.iinfo(np.int64).min
+
+
+def _activations(layer: Layer, directions: int) -> dict[str, Any]:
+    """The activations/activation_alpha/activation_beta attributes for the spec's functions."""
+    names = [layer.args[slot] or "linear" for slot in SLOTS[layer.node.type]]
+    missing = sorted({n for n in names if n not in RNN_ACTIVATIONS})
+    if missing:
+        raise UnsupportedInBackend(
+            "onnx",
+            layer.node.type,
+            f"ONNX's {OPS[layer.node.type]} operator cannot apply {', '.join(missing)} inside"
+            f" the recurrence (it takes only {', '.join(sorted(RNN_ACTIVATIONS))})",
+        )
+    chosen = [RNN_ACTIVATIONS[n] for n in names] * directions
+    attrs: dict[str, Any] = {"activations": [op for op, _, _ in chosen]}
+    alphas = [alpha for _, alpha, _ in chosen if alpha is not None]
+    betas = [beta for _, _, beta in chosen if beta is not None]
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    return attrs
+
+
+def reverse_time(layer: Layer, x: str) -> str:
+    """``x`` (batch, time, ...) with the time axis reversed."""
+    starts, ends = layer.ints("starts", [-1]), layer.ints("ends", [INT64_MIN])
+    return layer.op("Slice", [x, starts, ends, layer.ints("axes", [1]), layer.ints("steps", [-1])])
+
+
+def rnn_outputs(layer: Layer, x: str, direction: str) -> list[str]:
+    """Run the layer's operator on ``x`` (batch, time, features); one output per direction,
+    (batch, time, units) with ``return_sequences``, else (batch, units), in time order."""
+    a = layer.args
+    directions = 2 if direction == "bidirectional" else 1
+    weights = [layer.weight("W"), layer.weight("R")]
+    weights += [layer.weight("B")] if a["use_bias"] else []
+    extra = {"linear_before_reset": int(a["reset_after"])} if layer.node.type == "GRU" else {}
+    sequence, last = layer.ops(
+        OPS[layer.node.type],
+        [layer.op("Transpose", [x], perm=[1, 0, 2]), *weights],
+        2,
+        hidden_size=a["units"],
+        direction=direction,
+        **_activations(layer, directions),
+        **extra,
+    )
+    if a["return_sequences"]:
+        batch_first = layer.op("Transpose", [sequence], perm=[2, 0, 1, 3])
+        return [_pick(layer, batch_first, d, axis=2) for d in range(directions)]
+    return [_pick(layer, last, d, axis=0) for d in range(directions)]
+
+
+def _pick(layer: Layer, tensor: str, index: int, axis: int) -> str:
+    """One direction's slice, the direction axis dropped."""
+    return layer.op("Gather", [tensor, layer.ints("direction", index)], axis=axis)
+
+
+@BUILDERS.register(*OPS)
+def build_recurrent(layer: Layer, inputs: list[str]) -> list[str]:
+    """SimpleRNN/LSTM/GRU(units, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True, use_bias=True, return_sequences=False, go_backwards=False)."""
+    backwards = layer.args["go_backwards"]
+    (y,) = rnn_outputs(layer, inputs[0], "reverse" if backwards else "forward")
+    if backwards and layer.args["return_sequences"]:
+        # ONNX returns a reverse run in time order; Keras in processing order.
+        y = reverse_time(layer, y)
+    return [y]

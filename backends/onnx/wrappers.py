@@ -1,0 +1,74 @@
+"""Wrappers: TimeDistributed and Bidirectional.
+
+A wrapped layer is built by its own builder on a ``Layer`` whose owner stays the wrapper, so
+its initializers are ``<wrapper>.<tensor>``, as the IR names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from backends.onnx import recurrent
+from backends.onnx.model import BUILDERS, Layer
+from translator.ir import Node
+
+Merge = Callable[[Layer, str, str], list[str]]
+
+
+def _inner(layer: Layer) -> Node:
+    inner = layer.node.inner
+    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
+        raise TypeError(f"{layer.node.name}: wrapper without a wrapped layer")
+    return inner
+
+
+@BUILDERS.register("TimeDistributed")
+def build_time_distributed(layer: Layer, inputs: list[str]) -> list[str]:
+    """TimeDistributed(layer): fold time into the batch, apply the layer, unfold.
+
+    The shapes are taken at run time, so free batch and time sizes work."""
+    inner = _inner(layer)
+    (x,) = inputs
+    steps = layer.op("Shape", [x], start=0, end=2)
+    folded = layer.op(
+        "Concat", [layer.ints("minus_one", [-1]), layer.op("Shape", [x], start=2)], axis=0
+    )
+    outputs = BUILDERS[inner.type](layer.wrapped(inner), [layer.op("Reshape", [x, folded])])
+    return [
+        layer.op(
+            "Reshape", [y, layer.op("Concat", [steps, layer.op("Shape", [y], start=1)], axis=0)]
+        )
+        for y in outputs
+    ]
+
+
+def _average(layer: Layer, forward: str, backward: str) -> list[str]:
+    total = layer.op("Add", [forward, backward])
+    return [layer.op("Div", [total, layer.const("two", 2.0)])]
+
+
+# Keras's merge modes; None keeps the two directions as two outputs.
+MERGES: dict[str | None, Merge] = {
+    "concat": lambda layer, f, b: [layer.op("Concat", [f, b], axis=-1)],
+    "sum": lambda layer, f, b: [layer.op("Add", [f, b])],
+    "mul": lambda layer, f, b: [layer.op("Mul", [f, b])],
+    "ave": _average,
+    None: lambda layer, f, b: [f, b],
+}
+
+
+@BUILDERS.register("Bidirectional")
+def build_bidirectional(layer: Layer, inputs: list[str]) -> list[str]:
+    """Bidirectional(layer, merge_mode="concat"): one ONNX operator with
+    direction="bidirectional"; W, R and B stack the forward then the backward weights.
+
+    ONNX returns the backward run in time order, which is what Keras produces after flipping
+    its backward layer's output."""
+    inner = _inner(layer)
+    x = inputs[0]
+    if inner.args["go_backwards"]:
+        # Then the forward copy runs backwards and the backward copy forwards (tf.keras's
+        # rule; Keras 3 refuses the spec): both equal a bidirectional run on the reversed input.
+        x = recurrent.reverse_time(layer, x)
+    forward, backward = recurrent.rnn_outputs(layer.wrapped(inner), x, "bidirectional")
+    return MERGES[layer.args["merge_mode"]](layer, forward, backward)

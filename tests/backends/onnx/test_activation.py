@@ -1,0 +1,108 @@
+"""ONNX activation layers and the activation table, checked against numpy references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backends.onnx.activation import ACTIVATIONS
+from translator.schema import ACTIVATIONS as SPEC_ACTIVATIONS
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _selu(x: np.ndarray) -> np.ndarray:
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return scale * np.where(x > 0, x, alpha * (np.exp(x) - 1))
+
+
+# Keras 3's definitions, written out in numpy.
+REFERENCE = {
+    "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    "linear": lambda x: x,
+    "log_softmax": lambda x: np.log(_softmax(x)),
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "selu": _selu,
+    "sigmoid": _sigmoid,
+    "silu": lambda x: x * _sigmoid(x),
+    "softmax": _softmax,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "swish": lambda x: x * _sigmoid(x),
+    "tanh": np.tanh,
+}
+X = np.linspace(-7, 7, 24, dtype=np.float32).reshape(2, 3, 4)
+ONE_INPUT = "inputs: [{name: x, shape: [3, 4]}]\n"
+
+
+def test_every_spec_activation_has_a_builder_and_a_reference() -> None:
+    assert set(ACTIVATIONS) == set(SPEC_ACTIVATIONS) == set(REFERENCE)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_activation_matches_keras(name: str, check, forward) -> None:
+    body = ONE_INPUT + f"layers: [{{type: Activation, activation: {name}}}]\n"
+    check(body)
+    (y,) = forward(body, {"x": X})
+    np.testing.assert_allclose(y, REFERENCE[name](X.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+def _keras_relu(x: np.ndarray, max_value: float | None, slope: float, threshold: float):
+    y = np.where(x > threshold, x, 0) if threshold else np.maximum(x, 0)
+    if max_value is not None:
+        y = np.clip(y, 0, max_value)
+    return y - slope * np.maximum(threshold - x, 0)
+
+
+RELU_CASES = {
+    "plain": (None, 0.0, 0.0),
+    "relu6": (6.0, 0.0, 0.0),
+    "capped": (2.5, 0.0, 0.0),
+    "leaky": (None, 0.1, 0.0),
+    "threshold": (None, 0.0, 1.5),
+    "negative_threshold": (None, 0.0, -1.0),
+    "all": (4.0, 0.2, 0.5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RELU_CASES))
+def test_relu_arguments(case: str, check, forward) -> None:
+    top, slope, threshold = RELU_CASES[case]
+    cap = "null" if top is None else top
+    body = ONE_INPUT + (
+        f"layers: [{{type: ReLU, max_value: {cap}, negative_slope: {slope},"
+        f" threshold: {threshold}}}]\n"
+    )
+    check(body)
+    (y,) = forward(body, {"x": X})
+    np.testing.assert_allclose(y, _keras_relu(X, top, slope, threshold), rtol=1e-6)
+
+
+def test_leaky_relu_uses_the_spec_slope(check, forward) -> None:
+    body = ONE_INPUT + "layers: [{type: LeakyReLU}]\n"
+    check(body)
+    (y,) = forward(body, {"x": X})
+    np.testing.assert_allclose(y, np.where(X >= 0, X, 0.3 * X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("axis", ["-1", "1", "[1]", "[1, 2]"])
+def test_softmax_axes(axis: str, check, forward) -> None:
+    body = ONE_INPUT + f"layers: [{{type: Softmax, axis: {axis}}}]\n"
+    check(body)
+    (y,) = forward(body, {"x": X})
+    axes = (1, 2) if axis == "[1, 2]" else (int(axis.strip("[]")) % 3,)
+    e = np.exp(X - X.max(axis=axes, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=axes, keepdims=True), rtol=1e-5, atol=1e-7)

@@ -1,0 +1,72 @@
+"""ONNX pooling: windowed max/average (valid and TF-style same), global pools, both layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+CASES = {
+    "max1d": ("[7, 3]", "{type: MaxPooling1D}"),
+    "max1d_same_strides": (
+        "[7, 3]",
+        "{type: MaxPooling1D, pool_size: 3, strides: 2, padding: same}",
+    ),
+    "avg1d_free_length_same": (
+        "[null, 2]",
+        "{type: AveragePooling1D, pool_size: 2, padding: same}",
+    ),
+    "avg1d_channels_first": ("[3, 8]", "{type: AveragePooling1D, data_format: channels_first}"),
+    "max2d": ("[6, 5, 2]", "{type: MaxPooling2D}"),
+    "max2d_same": ("[5, 5, 2]", "{type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}"),
+    "avg2d_same_rect": (
+        "[5, 7, 2]",
+        "{type: AveragePooling2D, pool_size: [2, 3], strides: [1, 2], padding: same}",
+    ),
+    "avg2d_channels_first": (
+        "[2, 6, 6]",
+        "{type: AveragePooling2D, pool_size: 3, data_format: channels_first}",
+    ),
+    "gap1d": ("[null, 3]", "{type: GlobalAveragePooling1D}"),
+    "gmp1d_keepdims": ("[5, 3]", "{type: GlobalMaxPooling1D, keepdims: true}"),
+    "gap2d": ("[4, 5, 3]", "{type: GlobalAveragePooling2D}"),
+    "gmp2d_channels_first_keepdims": (
+        "[3, 4, 5]",
+        "{type: GlobalMaxPooling2D, data_format: channels_first, keepdims: true}",
+    ),
+}
+
+
+def body(case: str) -> str:
+    shape, layer = CASES[case]
+    return f"inputs: [{{name: x, shape: {shape}}}]\nlayers: [{layer}]\n"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_pooling_layer(case: str, check) -> None:
+    check(body(case))
+
+
+def test_average_pooling_same_leaves_the_padding_out(forward) -> None:
+    x = np.arange(1, 8, dtype=np.float32).reshape(1, 7, 1)
+    layer = "{type: AveragePooling1D, pool_size: 3, strides: 2, padding: same}"
+    (y,) = forward(f"inputs: [{{name: x, shape: [7, 1]}}]\nlayers: [{layer}]\n", {"x": x})
+    # TF pads one element on each side; windows [1,2], [2,3,4], [4,5,6], [6,7].
+    np.testing.assert_allclose(y[0, :, 0], [1.5, 3.0, 5.0, 6.5])
+
+
+def test_max_pooling_same_pads_at_the_end(forward) -> None:
+    x = -np.arange(1, 6, dtype=np.float32).reshape(1, 1, 5)
+    layer = (
+        "{type: MaxPooling1D, pool_size: 2, strides: 1, padding: same, data_format: channels_first}"
+    )
+    (y,) = forward(f"inputs: [{{name: x, shape: [1, 5]}}]\nlayers: [{layer}]\n", {"x": x})
+    np.testing.assert_allclose(y[0, 0], [-1, -2, -3, -4, -5])
+
+
+def test_global_pools_reduce_the_spatial_axes(forward) -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    (y,) = forward(body("gmp2d_channels_first_keepdims"), {"x": x})
+    np.testing.assert_allclose(y, x.max(axis=(2, 3), keepdims=True))
+    x = x.reshape(2, 4, 5, 3)
+    (y,) = forward(body("gap2d"), {"x": x})
+    np.testing.assert_allclose(y, x.mean(axis=(1, 2)), rtol=1e-6)
