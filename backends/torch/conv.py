@@ -37,14 +37,16 @@ def _per_axis(pairs: list[tuple[int, int]]) -> Pads:
     return [p for pair in reversed(pairs) for p in pair]
 
 
-def valid_pads(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-               dilation: Sequence[int]) -> Pads:
+def valid_pads(
+    sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]
+) -> Pads:
     """No padding."""
     return [0] * (2 * len(sizes))
 
 
-def same_pads(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-              dilation: Sequence[int]) -> Pads:
+def same_pads(
+    sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]
+) -> Pads:
     """TensorFlow's SAME: output = ceil(size / stride), the odd padding element at the end."""
     pairs = []
     for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True):
@@ -53,8 +55,9 @@ def same_pads(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int
     return _per_axis(pairs)
 
 
-def causal_pads(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                dilation: Sequence[int]) -> Pads:
+def causal_pads(
+    sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]
+) -> Pads:
     """Keras's causal Conv1D: ``dilation * (kernel - 1)`` zeros before the sequence."""
     return _per_axis([(d * (k - 1), 0) for k, d in zip(kernel, dilation, strict=True)])
 
@@ -78,6 +81,7 @@ class KerasConv(nn.Module):
         a = node.args
         rank = len(a["kernel_size"])
         _, channels = split_channels(node, rank)
+        # super() is the native nn.Conv1d/nn.Conv2d next in the MRO of each variant below.
         super().__init__(
             channels,
             a["filters"],
@@ -87,14 +91,16 @@ class KerasConv(nn.Module):
             dilation=a["dilation_rate"],
             groups=a["groups"],
             bias=a["use_bias"],
-        )  # type: ignore[call-arg]  # the native nn.ConvNd next in the MRO takes these
+        )
         self.data_format = a["data_format"]
         self.spec_padding = a["padding"]
         self.activation = make_activation(a["activation"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = to_channels_first(x, self.data_format)
-        pads = PADDINGS[self.spec_padding](x.shape[2:], self.kernel_size, self.stride, self.dilation)
+        pads = PADDINGS[self.spec_padding](
+            x.shape[2:], self.kernel_size, self.stride, self.dilation
+        )
         if any(pads):
             x = F.pad(x, pads)
         y = super().forward(x)

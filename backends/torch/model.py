@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from backends.base import Built, BuilderRegistry, MeasuredTensor, Measurement
+import translator.ops  # noqa: F401  (fills the layer schema that BUILDERS checks types against)
+from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
 
@@ -120,7 +121,8 @@ def measure(built: Built) -> Measurement:
 
 def _tensor(node: Node, array: Any) -> torch.Tensor:
     dtype = np.float32 if node.dtype == "float32" else np.dtype(node.dtype)
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
+    # A copy: the caller's array may be read-only (a broadcast view), which torch refuses.
+    return torch.from_numpy(np.array(array, dtype=dtype))
 
 
 def run(built: Built, inputs: dict[str, Any]) -> list[np.ndarray]:

@@ -34,9 +34,8 @@ class KerasBatchNorm(nn.Module):
         (index,) = normalized_axes(node)
         channels = node.input_shape[index]
         affine = a["scale"] and a["center"]
-        super().__init__(
-            channels, eps=a["epsilon"], momentum=1.0 - a["momentum"], affine=affine
-        )  # type: ignore[call-arg]  # the native nn.BatchNormNd next in the MRO takes these
+        # super() is the native nn.BatchNormNd next in the MRO of each variant below.
+        super().__init__(channels, eps=a["epsilon"], momentum=1.0 - a["momentum"], affine=affine)
         if not affine:
             register_affine(self, (channels,), a["scale"], a["center"])
         self.axis = index + 1  # counting the batch axis

@@ -19,7 +19,7 @@ layer_schema(
     " capped at `max_value`.",
     Arg("max_value", Float(0.0), None, "upper cap (null: none; 6 gives ReLU6)"),
     Arg("negative_slope", Float(0.0), 0.0, "slope below the threshold"),
-    Arg("threshold", Float(), 0.0, "values below it are damped"),
+    Arg("threshold", Float(0.0), 0.0, "values below it are damped (Keras refuses negative ones)"),
 )
 layer_schema(
     "LeakyReLU",

@@ -1,0 +1,49 @@
+"""Merge layers in PyTorch: Add and Concatenate over two or more inputs, including the two
+outputs of a Bidirectional with merge_mode null."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.backends.torch.harness import check_spec
+
+THREE_INPUTS = """
+name: case
+inputs: [{name: a, shape: [2, 3]}, {name: b, shape: [2, 3]}, {name: c, shape: [2, 4]}]
+layers:
+"""
+CASES = {
+    "add_two": "- {type: Add, inputs: [a, b]}",
+    "add_three": "- {type: Add, inputs: [a, b, a]}",
+    "concat_last": "- {type: Concatenate, inputs: [a, b, c]}",
+    "concat_axis1": "- {type: Concatenate, axis: 1, inputs: [a, b]}",
+    "concat_negative_axis": "- {type: Concatenate, axis: -2, inputs: [b, a]}",
+}
+
+
+@pytest.mark.parametrize("layer", CASES.values(), ids=CASES.keys())
+def test_merge_layer(layer: str) -> None:
+    check_spec(THREE_INPUTS + "  " + layer + "\n")
+
+
+def test_add_and_concatenate_values() -> None:
+    spec = (
+        THREE_INPUTS
+        + "  - {type: Add, inputs: [a, b, a]}\n  - {type: Concatenate, inputs: [add, c]}\n"
+    )
+    case = check_spec(spec)
+    a, b, c = (case.inputs[n] for n in "abc")
+    np.testing.assert_allclose(case.outputs[0], np.concatenate([2 * a + b, c], axis=-1), rtol=1e-6)
+
+
+def test_concatenate_the_two_outputs_of_a_bidirectional() -> None:
+    spec = """
+name: case
+inputs: [{name: x, shape: [null, 2]}]
+layers:
+  - {type: Bidirectional, name: both, merge_mode: null, layer: {type: LSTM, units: 3}}
+  - {type: Concatenate, inputs: both}
+"""
+    case = check_spec(spec)
+    assert case.outputs[0].shape == (2, 6)
