@@ -73,7 +73,6 @@ RELU_CASES = {
     "capped": (2.5, 0.0, 0.0),
     "leaky": (None, 0.1, 0.0),
     "threshold": (None, 0.0, 1.5),
-    "negative_threshold": (None, 0.0, -1.0),
     "all": (4.0, 0.2, 0.5),
 }
 

@@ -74,9 +74,7 @@ RELU_CASES = {
     "capped": (2.5, 0.0, 0.0),
     "leaky": (None, 0.1, 0.0),
     "threshold": (None, 0.0, 1.0),
-    "negative_threshold": (None, 0.0, -1.0),
     "everything": (3.0, 0.2, 0.5),
-    "negative_threshold_capped_leaky": (2.0, 0.3, -1.5),
 }
 
 
