@@ -30,8 +30,12 @@ def load(framework: str) -> ModuleType:
     try:
         path = BACKENDS[framework]
     except KeyError:
-        raise BackendError(f"unknown framework {framework!r}; known: {', '.join(BACKENDS)}") from None
+        raise BackendError(
+            f"unknown framework {framework!r}; known: {', '.join(BACKENDS)}"
+        ) from None
     try:
         return importlib.import_module(path)
     except ImportError as exc:
-        raise BackendError(f"cannot load the {framework} backend ({exc}); install it: {INSTALL_HINT[framework]}") from exc
+        raise BackendError(
+            f"cannot load the {framework} backend ({exc}); install it: {INSTALL_HINT[framework]}"
+        ) from exc

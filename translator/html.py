@@ -33,20 +33,30 @@ def _bars(report: Report) -> str:
     top = max((p["total"] for r in rows for p in r.params.values() if p), default=1) or 1
     label_w, bar_h, width = 260, 12, 420
     height = len(rows) * (bar_h * len(fws) + 10) + 40
-    parts = [f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 120}" height="{height}" role="img" aria-label="parameters per layer">']
+    parts = [
+        f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + width + 120}" height="{height}" role="img" aria-label="parameters per layer">'
+    ]
     y = 10
     for row in rows:
-        parts.append(f'<text x="0" y="{y + bar_h * len(fws) / 2 + 4}" font-size="12">{html.escape(layer_label(row))}</text>')
+        parts.append(
+            f'<text x="0" y="{y + bar_h * len(fws) / 2 + 4}" font-size="12">{html.escape(layer_label(row))}</text>'
+        )
         for fw in fws:
             total = (row.params.get(fw) or {}).get("total", 0)
             w = max(1, round(width * total / top)) if total else 0
-            parts.append(f'<rect class="bar" data-layer="{html.escape(row.name)}" data-framework="{fw}" data-value="{total}" x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" fill="{COLORS[fw]}"/>')
-            parts.append(f'<text x="{label_w + w + 4}" y="{y + bar_h - 3}" font-size="10">{number(total)}</text>')
+            parts.append(
+                f'<rect class="bar" data-layer="{html.escape(row.name)}" data-framework="{fw}" data-value="{total}" x="{label_w}" y="{y}" width="{w}" height="{bar_h - 2}" fill="{COLORS[fw]}"/>'
+            )
+            parts.append(
+                f'<text x="{label_w + w + 4}" y="{y + bar_h - 3}" font-size="10">{number(total)}</text>'
+            )
             y += bar_h
         y += 10
     x = label_w
     for fw in fws:
-        parts.append(f'<rect x="{x}" y="{y + 4}" width="10" height="10" fill="{COLORS[fw]}"/><text x="{x + 14}" y="{y + 13}" font-size="12">{LABELS[fw]}</text>')
+        parts.append(
+            f'<rect x="{x}" y="{y + 4}" width="10" height="10" fill="{COLORS[fw]}"/><text x="{x + 14}" y="{y + 13}" font-size="12">{LABELS[fw]}</text>'
+        )
         x += 90
     parts.append("</svg>")
     return "\n".join(parts)
@@ -54,14 +64,24 @@ def _bars(report: Report) -> str:
 
 def _table(report: Report) -> str:
     head = "".join(f"<th>{LABELS[fw]}</th>" for fw in report.frameworks)
-    out = [f"<table id='layers'><tr><th>Layer (type)</th><th>Output shape</th>{head}<th>Difference explained</th></tr>"]
+    out = [
+        f"<table id='layers'><tr><th>Layer (type)</th><th>Output shape</th>{head}<th>Difference explained</th></tr>"
+    ]
     for row in report.rows:
-        cells = "".join(f"<td class='n'>{number((row.params[fw] or {}).get('total'))}</td>" for fw in report.frameworks)
+        cells = "".join(
+            f"<td class='n'>{number((row.params[fw] or {}).get('total'))}</td>"
+            for fw in report.frameworks
+        )
         text = "<br>".join(html.escape(line) for line in why(row))
         shape = html.escape(shape_label(row)).replace("\n", "<br>")
-        out.append(f"<tr data-layer='{html.escape(row.name)}'><td>{html.escape(layer_label(row))}</td><td>{shape}</td>{cells}<td class='why'>{text}</td></tr>")
+        out.append(
+            f"<tr data-layer='{html.escape(row.name)}'><td>{html.escape(layer_label(row))}</td><td>{shape}</td>{cells}<td class='why'>{text}</td></tr>"
+        )
     for label, key in _total_rows(report):
-        cells = "".join(f"<td class='n'>{number((report.totals.get(fw) or {}).get(key)) if (report.totals.get(fw) or {}).get(key) is not None or not report.totals.get(fw) else ''}</td>" for fw in report.frameworks)
+        cells = "".join(
+            f"<td class='n'>{number((report.totals.get(fw) or {}).get(key)) if (report.totals.get(fw) or {}).get(key) is not None or not report.totals.get(fw) else ''}</td>"
+            for fw in report.frameworks
+        )
         out.append(f"<tr class='total'><td>{label}</td><td></td>{cells}<td></td></tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -88,15 +108,25 @@ def plot_png(reports: list[Report], path: str) -> None:
     matplotlib.use("Agg")  # no display here, and none needed
     import matplotlib.pyplot as plt
 
-    panels = [(r, [row for row in r.layers if any(p and p["total"] for p in row.params.values())]) for r in reports]
+    panels = [
+        (r, [row for row in r.layers if any(p and p["total"] for p in row.params.values())])
+        for r in reports
+    ]
     heights = [max(1.5, 0.35 * len(rows) * len(r.frameworks) + 1) for r, rows in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights)), squeeze=False, height_ratios=heights)
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(10, sum(heights)), squeeze=False, height_ratios=heights
+    )
     for ax, (report, rows) in zip(axes[:, 0], panels, strict=True):
         step = len(report.frameworks) + 1
         for i, fw in enumerate(report.frameworks):
             values = [(row.params.get(fw) or {}).get("total", 0) for row in rows]
-            ax.barh([j * step + i for j in range(len(rows))], values, color=COLORS[fw], label=LABELS[fw])
-        ax.set_yticks([j * step + (len(report.frameworks) - 1) / 2 for j in range(len(rows))], [layer_label(r) for r in rows])
+            ax.barh(
+                [j * step + i for j in range(len(rows))], values, color=COLORS[fw], label=LABELS[fw]
+            )
+        ax.set_yticks(
+            [j * step + (len(report.frameworks) - 1) / 2 for j in range(len(rows))],
+            [layer_label(r) for r in rows],
+        )
         ax.invert_yaxis()
         ax.set_title(report.spec)
         ax.set_xlabel("parameters")

@@ -185,7 +185,8 @@ CASES = [
     ),
     (
         "strided-dilated-conv",
-        GOOD_HEAD + "  - {type: Conv1D, filters: 2, kernel_size: 2, strides: 2, dilation_rate: 2}\n",
+        GOOD_HEAD
+        + "  - {type: Conv1D, filters: 2, kernel_size: 2, strides: 2, dilation_rate: 2}\n",
         "5:5",
         ["strides > 1 together with dilation_rate > 1"],
     ),
