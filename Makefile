@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: compare test lint bench install clean
+.PHONY: compare test lint bench install clean chromium
+# apt-get needs root; elsewhere go through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +24,13 @@ install: $(STAMP)
 compare: $(STAMP)
 	$(PY) -m translator compare $(SPECS)
 
-test: $(STAMP)
+# The HTML report is checked in a real headless browser (Debian's chromium).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) chromium
 	$(PY) -m ruff check translator backends tests
 	$(PY) -m ruff format --check translator backends tests
 	$(PY) -m pytest

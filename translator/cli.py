@@ -39,7 +39,13 @@ def parser() -> argparse.ArgumentParser:
         "compare", help="build every spec in each framework and reconcile the counts"
     )
     compare.add_argument("specs", nargs="+", metavar="SPEC")
-    compare.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    compare.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table")
+    compare.add_argument(
+        "--out", metavar="DIR", help="with --format html: write DIR/<spec>.html per spec"
+    )
+    compare.add_argument(
+        "--plot", metavar="FILE.png", help="also draw the per-layer chart to FILE.png"
+    )
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     compare.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
 
@@ -101,11 +107,42 @@ def _render(reports: list, fmt: str) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from translator.compare import compare_report
+    from translator.progress import progress
 
     graphs = load_all(args.specs)
-    reports = [compare_report(g, args.frameworks, args.seed) for g in graphs]
-    _render(reports, args.format)
+    if args.format == "html" and len(graphs) > 1 and not args.out:
+        print(
+            "error: --format html with several specs needs --out DIR (one page per spec)",
+            file=sys.stderr,
+        )
+        return EXIT_SPEC
+    reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
+    _emit(reports, args)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
+def _emit(reports: list, args: argparse.Namespace) -> None:
+    """Render in the chosen format, and the chart when asked."""
+    if args.format == "html":
+        from translator.html import render_html
+
+        if args.out:
+            from pathlib import Path
+
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            for report in reports:
+                page = Path(args.out) / f"{report.spec}.html"
+                page.write_text(render_html(report), encoding="utf-8")
+                print(f"wrote {page}", file=sys.stderr)
+        else:
+            sys.stdout.write(render_html(reports[0]))
+    else:
+        _render(reports, args.format)
+    if args.plot:
+        from translator.html import plot_png
+
+        plot_png(reports, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
 
 
 def cmd_count(args: argparse.Namespace) -> int:

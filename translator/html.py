@@ -10,15 +10,24 @@ from __future__ import annotations
 import html
 
 from translator.compare import Report
-from translator.report import LABELS, _total_rows, layer_label, number, shape_label, verdict, why
+from translator.report import (
+    LABELS,
+    _total,
+    _total_rows,
+    layer_label,
+    number,
+    shape_label,
+    verdict,
+    why,
+)
 
-COLORS = {"keras": "#d00000", "torch": "#ee4c2c80", "onnx": "#005ced"}
-COLORS["torch"] = "#f28e2b"
+COLORS = {"keras": "#d00000", "torch": "#f28e2b", "onnx": "#005ced"}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }
+td.shape { white-space: nowrap; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.total td { font-weight: bold; background: #f6f6f6; }
 .ok { color: #137333; } .bad { color: #b00020; font-weight: bold; }
@@ -75,13 +84,10 @@ def _table(report: Report) -> str:
         text = "<br>".join(html.escape(line) for line in why(row))
         shape = html.escape(shape_label(row)).replace("\n", "<br>")
         out.append(
-            f"<tr data-layer='{html.escape(row.name)}'><td>{html.escape(layer_label(row))}</td><td>{shape}</td>{cells}<td class='why'>{text}</td></tr>"
+            f"<tr data-layer='{html.escape(row.name)}'><td>{html.escape(layer_label(row))}</td><td class='shape'>{shape}</td>{cells}<td class='why'>{text}</td></tr>"
         )
     for label, key in _total_rows(report):
-        cells = "".join(
-            f"<td class='n'>{number((report.totals.get(fw) or {}).get(key)) if (report.totals.get(fw) or {}).get(key) is not None or not report.totals.get(fw) else ''}</td>"
-            for fw in report.frameworks
-        )
+        cells = "".join(f"<td class='n'>{_total(report, fw, key)}</td>" for fw in report.frameworks)
         out.append(f"<tr class='total'><td>{label}</td><td></td>{cells}<td></td></tr>")
     out.append("</table>")
     return "\n".join(out)

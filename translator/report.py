@@ -50,11 +50,25 @@ def why(row: LayerRow) -> list[str]:
     return lines
 
 
+def memory(count: int, itemsize: int = 4) -> str:
+    """Memory of ``count`` float32 values, as Keras's summary prints it (``1.92 KB``)."""
+    size = float(count * itemsize)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
 def _total(report: Report, fw: str, key: str) -> str:
     counts = report.totals.get(fw)
     if counts is None:
         return "n/a"
-    return number(counts[key]) if key in counts else ""
+    if key not in counts:
+        return ""
+    if key == "total":
+        return f"{number(counts[key])} ({memory(counts[key])})"
+    return number(counts[key])
 
 
 TOTAL_ROWS = (
