@@ -101,6 +101,23 @@ class _Reader:
         return out
 
 
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH``, using the (iterative) event parser."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise SpecSyntaxError(
+                    Location(file, mark.line + 1, mark.column + 1),
+                    f"values are nested more than {MAX_DEPTH} levels deep",
+                    "a spec needs only a few levels",
+                )
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
 def read_text(data: bytes, file: str) -> Value:
     """Parse one YAML document from ``data`` into located values."""
     start = Location(file)
@@ -115,6 +132,7 @@ def read_text(data: bytes, file: str) -> Value:
     if "\x00" in text:
         raise SpecSyntaxError(start, "the file contains NUL bytes", "a spec is YAML text")
     try:
+        _check_depth(text, file)  # PyYAML's composer recurses: bound the depth first
         docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

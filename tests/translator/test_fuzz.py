@@ -8,6 +8,7 @@ other types, keys renamed, entries dropped, layers duplicated.
 from __future__ import annotations
 
 import re
+import time
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -81,10 +82,11 @@ def _mutate(draw: st.DrawFn, spec: object) -> None:
             target.insert(index, target[index])
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_specs())
 def test_mutated_specs_fail_only_with_spec_errors(spec: object) -> None:
     text = yaml.safe_dump(spec, sort_keys=False)
+    started = time.perf_counter()
     try:
         load_text(text, "fuzz.yaml")
     except SpecErrors as exc:
@@ -92,6 +94,7 @@ def test_mutated_specs_fail_only_with_spec_errors(spec: object) -> None:
             line = error.render()
             assert LINE.match(line), line
             assert "\n" not in line
+    assert time.perf_counter() - started < 1.0
 
 
 @settings(max_examples=500, deadline=None)
