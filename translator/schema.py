@@ -245,6 +245,13 @@ class Padding(Kind):
 
         if whole(value):
             return ((value, value),) * self.rank
+        if (
+            self.rank == 1
+            and isinstance(value, list)
+            and len(value) == 2
+            and all(map(whole, value))
+        ):
+            return ((value[0], value[1]),)  # Keras's 1-D form: (before, after)
         if not isinstance(value, list) or len(value) != self.rank:
             raise _fail(loc, where, name, value, accepted)
         pairs = []

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from translator.ops import (  # noqa: F401  (imported for their registrations)
     activation,
+    attention,
     conv,
+    conv_transpose,
     core,
+    depthwise,
     merge,
     normalization,
     pooling,
@@ -17,8 +20,11 @@ from translator.ops import (  # noqa: F401  (imported for their registrations)
 
 FAMILIES = (
     "activation",
+    "attention",
     "conv",
+    "conv_transpose",
     "core",
+    "depthwise",
     "merge",
     "normalization",
     "pooling",

@@ -1,10 +1,10 @@
-"""Activation layers: Activation, ReLU, LeakyReLU, Softmax. None of them has weights."""
+"""Activation layers: Activation, ReLU, LeakyReLU, Softmax, ELU (no weights) and PReLU."""
 
 from __future__ import annotations
 
-from translator.ir import Node, Shape
+from translator.ir import Node, Shape, WeightSpec
 from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import ACTIVATIONS, REQUIRED, Arg, Axes, Choice, Float, layer_schema
+from translator.schema import ACTIVATIONS, REQUIRED, Arg, Axes, Choice, Float, IntList, layer_schema
 
 layer_schema(
     "Activation",
@@ -41,3 +41,52 @@ def same_shape(node: Node) -> tuple[Shape, ...]:
 
 
 weight_rule("Activation", "ReLU", "LeakyReLU", "Softmax")(no_weights)
+
+
+layer_schema(
+    "ELU",
+    "activation",
+    "Exponential linear unit: `x` if x > 0 else `alpha * (exp(x) - 1)`.",
+    Arg("alpha", Float(0.0), 1.0, "scale of the negative part"),
+)
+layer_schema(
+    "PReLU",
+    "activation",
+    "Leaky ReLU with a learned slope. Keras learns one slope per input element unless "
+    "`shared_axes` share it; PyTorch's nn.PReLU has one slope, or one per channel.",
+    Arg("shared_axes", IntList(), None, "axes (1-based, batch is 0) sharing one slope"),
+)
+
+
+@shape_rule("ELU", "PReLU")
+def elementwise_shape(node: Node) -> tuple[Shape, ...]:
+    return (node.input_shape,)
+
+
+weight_rule("ELU")(no_weights)
+
+
+def prelu_alpha_shape(node: Node) -> tuple[int, ...]:
+    """Keras's alpha: the input's shape with every shared axis set to 1."""
+    shape = list(node.input_shape)
+    for axis in node.args["shared_axes"] or ():
+        if not 1 <= axis <= len(shape):
+            raise node.shape_error(
+                f"shared axis {axis} is out of range", f"axes from 1 to {len(shape)}"
+            )
+        shape[axis - 1] = 1
+    if None in shape:
+        raise node.shape_error(
+            "a free axis must be one of shared_axes", "share it, e.g. shared_axes: [1]"
+        )
+    return tuple(shape)  # type: ignore[arg-type]
+
+
+@weight_rule("PReLU")
+def prelu_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    alpha = prelu_alpha_shape(node)
+    return {
+        "keras": (WeightSpec("alpha", alpha, "alpha"),),
+        "torch": (WeightSpec("weight", alpha, "alpha"),),
+        "onnx": (WeightSpec("slope", alpha, "alpha"),),
+    }

@@ -1,6 +1,7 @@
-"""Convolutions: Conv1D and Conv2D (strides, dilation, groups, valid/same/causal padding).
+"""Convolutions: Conv1D, Conv2D and Conv3D (strides, dilation, groups, valid/same/causal).
 
-Also home of the spatial-size arithmetic that pooling shares.
+Also home of the spatial-size arithmetic that pooling, transposed, depthwise and separable
+convolutions share.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def _conv_schema(type_: str, rank: int, paddings: tuple[str, ...]) -> None:
     )
 
 
-_conv_schema("Conv1D", 1, ("valid", "same", "causal"))
-_conv_schema("Conv2D", 2, ("valid", "same"))
+CONVS = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3}
+for _type, _rank in CONVS.items():
+    _conv_schema(_type, _rank, ("valid", "same", "causal") if _rank == 1 else ("valid", "same"))
 
 
 def split_channels(node: Node, rank: int) -> tuple[tuple[int | None, ...], int | None]:
@@ -99,22 +101,26 @@ def conv_channels(node: Node, rank: int) -> int:
     return channels
 
 
-def _conv_shape(node: Node, rank: int) -> tuple[Shape, ...]:
+def strided_dims(node: Node, rank: int) -> tuple[int | None, ...]:
+    """Output spatial sizes of a (depthwise/separable) convolution, as Keras computes them."""
     spatial, _ = split_channels(node, rank)
-    conv_channels(node, rank)
     a = node.args
     if any(s > 1 for s in a["strides"]) and any(d > 1 for d in a["dilation_rate"]):
         raise node.shape_error(
             "strides > 1 together with dilation_rate > 1 is not supported by Keras",
             "use strides or dilation_rate, not both",
         )
-    dims = tuple(
+    return tuple(
         out_size(node, n, k, s, d, a["padding"])
         for n, k, s, d in zip(
             spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True
         )
     )
-    return (join_channels(node, dims, a["filters"]),)
+
+
+def _conv_shape(node: Node, rank: int) -> tuple[Shape, ...]:
+    conv_channels(node, rank)
+    return (join_channels(node, strided_dims(node, rank), node.args["filters"]),)
 
 
 def _conv_weights(node: Node, rank: int) -> dict[str, tuple[WeightSpec, ...]]:
@@ -130,21 +136,11 @@ def _conv_weights(node: Node, rank: int) -> dict[str, tuple[WeightSpec, ...]]:
     }
 
 
-@shape_rule("Conv1D")
-def conv1d_shape(node: Node) -> tuple[Shape, ...]:
-    return _conv_shape(node, 1)
+@shape_rule(*CONVS)
+def conv_shape(node: Node) -> tuple[Shape, ...]:
+    return _conv_shape(node, CONVS[node.type])
 
 
-@shape_rule("Conv2D")
-def conv2d_shape(node: Node) -> tuple[Shape, ...]:
-    return _conv_shape(node, 2)
-
-
-@weight_rule("Conv1D")
-def conv1d_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    return _conv_weights(node, 1)
-
-
-@weight_rule("Conv2D")
-def conv2d_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    return _conv_weights(node, 2)
+@weight_rule(*CONVS)
+def conv_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    return _conv_weights(node, CONVS[node.type])

@@ -1,4 +1,4 @@
-"""Merge layers: Add and Concatenate. They take two or more inputs and have no weights."""
+"""Merge layers: Add, Multiply, Subtract, Average, Maximum, Minimum and Concatenate. They take two or more inputs and have no weights."""
 
 from __future__ import annotations
 
@@ -7,6 +7,19 @@ from translator.rules import no_weights, shape_rule, weight_rule
 from translator.schema import Arg, Int, layer_schema
 
 layer_schema("Add", "merge", "Element-wise sum of inputs of the same shape.", inputs=(2, None))
+layer_schema(
+    "Multiply", "merge", "Element-wise product of inputs of the same shape.", inputs=(2, None)
+)
+layer_schema("Subtract", "merge", "The first input minus the second.", inputs=(2, 2))
+layer_schema("Average", "merge", "Element-wise mean of inputs of the same shape.", inputs=(2, None))
+layer_schema(
+    "Maximum", "merge", "Element-wise maximum of inputs of the same shape.", inputs=(2, None)
+)
+layer_schema(
+    "Minimum", "merge", "Element-wise minimum of inputs of the same shape.", inputs=(2, None)
+)
+
+ELEMENTWISE = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
 layer_schema(
     "Concatenate",
     "merge",
@@ -25,7 +38,7 @@ def _mismatch(node: Node, what: str) -> Exception:
     return node.shape_error(f"{what}: {shapes}", "make the input shapes agree")
 
 
-@shape_rule("Add")
+@shape_rule(*ELEMENTWISE)
 def add_shape(node: Node) -> tuple[Shape, ...]:
     first = node.input_shapes[0]
     for other in node.input_shapes[1:]:
@@ -63,4 +76,4 @@ def add_shape_like(shapes: tuple[Shape, ...]) -> Shape:
     )
 
 
-weight_rule("Add", "Concatenate")(no_weights)
+weight_rule(*ELEMENTWISE, "Concatenate")(no_weights)

@@ -1,4 +1,4 @@
-"""Normalization: BatchNormalization and LayerNormalization.
+"""Normalization: Batch-, Layer-, Group-, RMS- and UnitNormalization.
 
 Keras's epsilon default is 1e-3 where PyTorch and ONNX use 1e-5; Keras momentum 0.99 is
 PyTorch's 0.1 (1 − m). The spec's values (Keras defaults) are carried to every backend.
@@ -7,8 +7,8 @@ PyTorch's 0.1 (1 − m). The spec's values (Keras defaults) are carried to every
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import shape_rule, weight_rule
-from translator.schema import Arg, Axes, Bool, Float, layer_schema
+from translator.rules import no_weights, shape_rule, weight_rule
+from translator.schema import Arg, Axes, Bool, Float, Int, layer_schema
 
 _COMMON = (
     Arg(
@@ -116,3 +116,61 @@ def layernorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         "torch": _affine(node, shape, "weight", "bias"),
         "onnx": _affine(node, shape, "Scale", "B"),
     }
+
+
+layer_schema(
+    "GroupNormalization",
+    "normalization",
+    "Normalizes groups of channels per example (PyTorch nn.GroupNorm; ONNX GroupNormalization).",
+    Arg("groups", Int(), 32, "number of channel groups; must divide the channels"),
+    Arg("axis", Axes(), -1, "the channel axis"),
+    *_COMMON,
+)
+layer_schema(
+    "RMSNormalization",
+    "normalization",
+    "Scales by the root mean square over the axis (no centering); Keras epsilon 1e-6.",
+    Arg("axis", Axes(), -1, "the axis or axes to normalize over"),
+    Arg("epsilon", Float(0.0), 1e-6, "added to the mean square"),
+)
+layer_schema(
+    "UnitNormalization",
+    "normalization",
+    "Scales each example to unit L2 norm over the axis. No weights.",
+    Arg("axis", Axes(), -1, "the axis or axes"),
+)
+
+
+@shape_rule("GroupNormalization", "RMSNormalization", "UnitNormalization")
+def same_shape(node: Node) -> tuple[Shape, ...]:
+    normalized_axes(node)
+    return (node.input_shape,)
+
+
+@weight_rule("GroupNormalization")
+def groupnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    (axis,) = normalized_axes(node)
+    c = node.input_shape[axis]
+    if c % node.args["groups"]:
+        raise node.shape_error(
+            f"groups={node.args['groups']} does not divide {c} channels", "choose a divisor"
+        )
+    shape = (c,)
+    return {
+        "keras": _affine(node, shape, "gamma", "beta"),
+        "torch": _affine(node, shape, "weight", "bias"),
+        "onnx": _affine(node, shape, "scale", "B"),
+    }
+
+
+@weight_rule("RMSNormalization")
+def rmsnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    shape = tuple(node.input_shape[i] for i in normalized_axes(node))
+    return {
+        "keras": (WeightSpec("scale", shape, "gamma"),),
+        "torch": (WeightSpec("weight", shape, "gamma"),),
+        "onnx": (WeightSpec("scale", shape, "gamma"),),
+    }
+
+
+weight_rule("UnitNormalization")(no_weights)

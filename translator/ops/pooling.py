@@ -1,4 +1,4 @@
-"""Pooling: Max/AveragePooling1D/2D and their global forms. None has weights."""
+"""Pooling: Max/AveragePooling1D/2D/3D and their global forms. None has weights."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ from translator.ops.conv import data_format_arg, join_channels, out_size, split_
 from translator.rules import no_weights, shape_rule, weight_rule
 from translator.schema import Arg, Bool, Choice, Ints, layer_schema
 
-POOLS = {"MaxPooling1D": 1, "MaxPooling2D": 2, "AveragePooling1D": 1, "AveragePooling2D": 2}
+POOLS = {
+    "MaxPooling1D": 1,
+    "MaxPooling2D": 2,
+    "MaxPooling3D": 3,
+    "AveragePooling1D": 1,
+    "AveragePooling2D": 2,
+    "AveragePooling3D": 3,
+}
 GLOBAL_POOLS = {
     "GlobalAveragePooling1D": 1,
     "GlobalAveragePooling2D": 2,
+    "GlobalAveragePooling3D": 3,
     "GlobalMaxPooling1D": 1,
     "GlobalMaxPooling2D": 2,
+    "GlobalMaxPooling3D": 3,
 }
 
 for _type, _rank in POOLS.items():

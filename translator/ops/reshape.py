@@ -1,4 +1,5 @@
-"""Reshaping layers: Flatten, Reshape, Permute, ZeroPadding2D. None has weights."""
+"""Reshaping layers: Flatten, Reshape, Permute, zero padding, cropping, upsampling and
+RepeatVector. None has weights."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 from translator.ir import Node, Shape
 from translator.ops.conv import data_format_arg, join_channels, split_channels
 from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import REQUIRED, Arg, IntList, Padding, layer_schema
+from translator.schema import REQUIRED, Arg, Choice, Int, IntList, Ints, Padding, layer_schema
 
 layer_schema(
     "Flatten", "reshape", "Flattens each example to one axis, in memory (row-major) order."
@@ -90,3 +91,109 @@ def zero_padding_shape(node: Node) -> tuple[Shape, ...]:
 
 
 weight_rule("Flatten", "Reshape", "Permute", "ZeroPadding2D")(no_weights)
+
+
+# --- padding, cropping and upsampling in 1-D, 2-D and 3-D; RepeatVector --------------------
+
+PADDINGS = {"ZeroPadding1D": 1, "ZeroPadding3D": 3}
+CROPPINGS = {"Cropping1D": 1, "Cropping2D": 2}
+UPSAMPLINGS = {"UpSampling1D": 1, "UpSampling2D": 2}
+
+for _type, _rank in PADDINGS.items():
+    layer_schema(
+        _type,
+        "reshape",
+        f"Pads the {_rank} spatial axes with zeros.",
+        Arg("padding", Padding(_rank), 1, "int, one per axis, or [before, after] per axis"),
+        data_format_arg(),
+    )
+layer_schema(
+    "Cropping1D",
+    "reshape",
+    "Crops time steps at the start and end.",
+    Arg("cropping", Padding(1), 1, "int, or [start, end]"),
+)
+layer_schema(
+    "Cropping2D",
+    "reshape",
+    "Crops rows and columns.",
+    Arg("cropping", Padding(2), 0, "int, [rows, cols], or [[top, bottom], [left, right]]"),
+    data_format_arg(),
+)
+layer_schema(
+    "UpSampling1D",
+    "reshape",
+    "Repeats each time step `size` times.",
+    Arg("size", Int(), 2, "the repetition factor"),
+)
+layer_schema(
+    "UpSampling2D",
+    "reshape",
+    "Upsamples rows and columns by `size` (nearest: repeat; bilinear: half-pixel interpolation).",
+    Arg("size", Ints(2), 2, "the factor per spatial axis"),
+    data_format_arg(),
+    Arg("interpolation", Choice(("nearest", "bilinear")), "nearest", "how new pixels are made"),
+)
+layer_schema(
+    "RepeatVector",
+    "reshape",
+    "Repeats a vector `n` times: (batch, d) → (batch, n, d).",
+    Arg("n", Int(), REQUIRED, "number of repetitions"),
+)
+
+
+def _spatial(node: Node, rank: int) -> tuple[tuple[int | None, ...], int | None]:
+    """Spatial sizes and channels; 1-D layers always have (steps, features) in Keras."""
+    if "data_format" not in node.args:
+        if len(node.input_shape) != 2:
+            raise node.shape_error("expects (batch, steps, features)", "check the input's shape")
+        return node.input_shape[:1], node.input_shape[1]
+    return split_channels(node, rank)
+
+
+def _join(node: Node, dims: tuple[int | None, ...], channels: int | None) -> Shape:
+    return (
+        (*dims, channels) if "data_format" not in node.args else join_channels(node, dims, channels)
+    )
+
+
+@shape_rule(*PADDINGS)
+def padding_shape(node: Node) -> tuple[Shape, ...]:
+    spatial, channels = _spatial(node, PADDINGS[node.type])
+    dims = tuple(
+        None if n is None else n + a + b
+        for n, (a, b) in zip(spatial, node.args["padding"], strict=True)
+    )
+    return (_join(node, dims, channels),)
+
+
+@shape_rule(*CROPPINGS)
+def cropping_shape(node: Node) -> tuple[Shape, ...]:
+    spatial, channels = _spatial(node, CROPPINGS[node.type])
+    dims = []
+    for n, (a, b) in zip(spatial, node.args["cropping"], strict=True):
+        if n is not None and a + b >= n:
+            raise node.shape_error(
+                f"cropping {a} + {b} leaves nothing of an axis of {n}", "crop less"
+            )
+        dims.append(None if n is None else n - a - b)
+    return (_join(node, tuple(dims), channels),)
+
+
+@shape_rule(*UPSAMPLINGS)
+def upsampling_shape(node: Node) -> tuple[Shape, ...]:
+    spatial, channels = _spatial(node, UPSAMPLINGS[node.type])
+    size = node.args["size"]
+    factors = (size,) if isinstance(size, int) else size
+    dims = tuple(None if n is None else n * f for n, f in zip(spatial, factors, strict=True))
+    return (_join(node, dims, channels),)
+
+
+@shape_rule("RepeatVector")
+def repeat_vector_shape(node: Node) -> tuple[Shape, ...]:
+    if len(node.input_shape) != 1:
+        raise node.shape_error("expects (batch, features)", "flatten first")
+    return ((node.args["n"], node.input_shape[0]),)
+
+
+weight_rule(*PADDINGS, *CROPPINGS, *UPSAMPLINGS, "RepeatVector")(no_weights)

@@ -1,0 +1,198 @@
+"""Attention: MultiHeadAttention, GroupQueryAttention, and a learned PositionEmbedding.
+
+Inputs follow Keras's call order: ``inputs: [query, value]`` or ``[query, value, key]``; a
+single input is self-attention (query = value = key). PyTorch's ``nn.MultiheadAttention``
+can only express heads of ``embed_dim / num_heads`` features whose output has the query's
+width; other head sizes, and grouped-query attention, are built as an exact custom module
+with one projection per role. The counts are equal either way.
+"""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.rules import shape_rule, weight_rule
+from translator.schema import REQUIRED, Arg, Bool, Float, Int, layer_schema
+
+_CAUSAL = Arg("causal", Bool(), False, "mask future positions (Keras use_causal_mask)")
+_BIAS = Arg("use_bias", Bool(), True, "add bias vectors to every projection")
+
+layer_schema(
+    "MultiHeadAttention",
+    "attention",
+    "Scaled dot-product attention over `num_heads` heads with learned projections.",
+    Arg("num_heads", Int(), REQUIRED, "number of heads"),
+    Arg("key_dim", Int(), REQUIRED, "size of each query/key head"),
+    Arg("value_dim", Int(), None, "size of each value head (null: key_dim)"),
+    Arg("output_shape", Int(), None, "output features (null: the query's)"),
+    Arg("dropout", Float(0.0, 1.0, open_max=True), 0.0, "attention dropout (off at inference)"),
+    _BIAS,
+    _CAUSAL,
+    inputs=(1, 3),
+)
+layer_schema(
+    "GroupQueryAttention",
+    "attention",
+    "Attention where groups of query heads share key/value heads.",
+    Arg("head_dim", Int(), REQUIRED, "size of each head"),
+    Arg("num_query_heads", Int(), REQUIRED, "number of query heads"),
+    Arg(
+        "num_key_value_heads", Int(), REQUIRED, "number of key/value heads; divides num_query_heads"
+    ),
+    Arg("dropout", Float(0.0, 1.0, open_max=True), 0.0, "attention dropout (off at inference)"),
+    _BIAS,
+    _CAUSAL,
+    inputs=(1, 3),
+)
+layer_schema(
+    "PositionEmbedding",
+    "attention",
+    "A learned embedding per position (as keras_hub's PositionEmbedding): returns the first "
+    "`steps` rows, broadcast to the input's shape; add it to the input with an `Add`.",
+    Arg("sequence_length", Int(), REQUIRED, "the largest sequence length"),
+)
+
+
+def roles(node: Node) -> tuple[Shape, Shape, Shape]:
+    """(query, value, key) shapes, each (steps, features) with known features."""
+    shapes = node.input_shapes
+    query, value = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+    key = shapes[2] if len(shapes) > 2 else value
+    for shape in (query, value, key):
+        if len(shape) != 2 or shape[1] is None:
+            raise node.shape_error("expects sequences (batch, steps, features)", "check the inputs")
+    if query is not value and value[0] is not None and key[0] is not None and value[0] != key[0]:
+        raise node.shape_error("value and key must have the same number of steps", "")
+    return query, value, key
+
+
+def mha_dims(node: Node) -> dict[str, int]:
+    """The projection sizes of a MultiHeadAttention node."""
+    query, value, key = roles(node)
+    a = node.args
+    return {
+        "dq": query[1],
+        "dv": value[1],
+        "dk": key[1],
+        "h": a["num_heads"],
+        "kd": a["key_dim"],
+        "vd": a["value_dim"] or a["key_dim"],
+        "out": a["output_shape"] or query[1],
+    }
+
+
+def torch_native(dims: dict[str, int]) -> bool:
+    """Whether ``nn.MultiheadAttention`` expresses these sizes exactly."""
+    e, h = dims["dq"], dims["h"]
+    return e % h == 0 and dims["kd"] == dims["vd"] == e // h and dims["out"] == e
+
+
+@shape_rule("MultiHeadAttention")
+def mha_shape(node: Node) -> tuple[Shape, ...]:
+    query = roles(node)[0]
+    return ((query[0], mha_dims(node)["out"]),)
+
+
+def _projections(
+    prefix: dict[str, str],
+    sizes: dict[str, tuple[int, int, int]],
+    out: tuple[int, int, int],
+    bias: bool,
+) -> dict[str, tuple[WeightSpec, ...]]:
+    """Keras (in, heads, dim) kernels, custom-torch (heads·dim, in) weights, ONNX (in, heads·dim).
+
+    ``sizes`` maps role → (input features, heads, head size); ``out`` is (heads, head size,
+    output features).
+    """
+    k, t, o = [], [], []
+    for role, (d, h, hd) in sizes.items():
+        k += [WeightSpec(f"{role}/kernel", (d, h, hd), f"{role}_kernel")]
+        t += [WeightSpec(f"{role}.weight", (h * hd, d), f"{role}_kernel")]
+        o += [WeightSpec(f"{prefix[role]}_W", (d, h * hd), f"{role}_kernel")]
+        if bias:
+            k += [WeightSpec(f"{role}/bias", (h, hd), f"{role}_bias")]
+            t += [WeightSpec(f"{role}.bias", (h * hd,), f"{role}_bias")]
+            o += [WeightSpec(f"{prefix[role]}_B", (h * hd,), f"{role}_bias")]
+    h, hd, d = out
+    k += [WeightSpec("attention_output/kernel", (h, hd, d), "output_kernel")]
+    t += [WeightSpec("output.weight", (d, h * hd), "output_kernel")]
+    o += [WeightSpec("out_W", (h * hd, d), "output_kernel")]
+    if bias:
+        k += [WeightSpec("attention_output/bias", (d,), "output_bias")]
+        t += [WeightSpec("output.bias", (d,), "output_bias")]
+        o += [WeightSpec("out_B", (d,), "output_bias")]
+    return {"keras": tuple(k), "torch": tuple(t), "onnx": tuple(o)}
+
+
+PREFIX = {"query": "q", "key": "k", "value": "v"}
+
+
+def _native_torch(dims: dict[str, int], bias: bool) -> tuple[WeightSpec, ...]:
+    """nn.MultiheadAttention's own tensors: packed when key and value widths equal the query's."""
+    e = dims["dq"]
+    if dims["dk"] == dims["dv"] == e:
+        out = [WeightSpec("in_proj_weight", (3 * e, e), "qkv_kernel")]
+    else:
+        out = [
+            WeightSpec("q_proj_weight", (e, e), "query_kernel"),
+            WeightSpec("k_proj_weight", (e, dims["dk"]), "key_kernel"),
+            WeightSpec("v_proj_weight", (e, dims["dv"]), "value_kernel"),
+        ]
+    if bias:
+        out.append(WeightSpec("in_proj_bias", (3 * e,), "qkv_bias"))
+    out.append(WeightSpec("out_proj.weight", (e, e), "output_kernel"))
+    if bias:
+        out.append(WeightSpec("out_proj.bias", (e,), "output_bias"))
+    return tuple(out)
+
+
+@weight_rule("MultiHeadAttention")
+def mha_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    dims, bias = mha_dims(node), node.args["use_bias"]
+    sizes = {
+        "query": (dims["dq"], dims["h"], dims["kd"]),
+        "key": (dims["dk"], dims["h"], dims["kd"]),
+        "value": (dims["dv"], dims["h"], dims["vd"]),
+    }
+    out = _projections(PREFIX, sizes, (dims["h"], dims["vd"], dims["out"]), bias)
+    if torch_native(dims):
+        out["torch"] = _native_torch(dims, bias)
+    return out
+
+
+@shape_rule("GroupQueryAttention")
+def gqa_shape(node: Node) -> tuple[Shape, ...]:
+    query = roles(node)[0]
+    if node.args["num_query_heads"] % node.args["num_key_value_heads"]:
+        raise node.shape_error("num_key_value_heads must divide num_query_heads", "")
+    return (query,)
+
+
+@weight_rule("GroupQueryAttention")
+def gqa_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    query, value, key = roles(node)
+    a = node.args
+    hd, hq, hkv = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
+    sizes = {"query": (query[1], hq, hd), "key": (key[1], hkv, hd), "value": (value[1], hkv, hd)}
+    return _projections(PREFIX, sizes, (hq, hd, query[1]), a["use_bias"])
+
+
+@shape_rule("PositionEmbedding")
+def position_shape(node: Node) -> tuple[Shape, ...]:
+    steps = node.input_shape[0] if len(node.input_shape) == 2 else None
+    if len(node.input_shape) != 2 or node.input_shape[1] is None:
+        raise node.shape_error("expects (batch, steps, features) with known features", "")
+    if steps is not None and steps > node.args["sequence_length"]:
+        raise node.shape_error(
+            f"{steps} steps exceed sequence_length {node.args['sequence_length']}", ""
+        )
+    return (node.input_shape,)
+
+
+@weight_rule("PositionEmbedding")
+def position_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    shape = (node.args["sequence_length"], node.input_shape[1])
+    return {
+        "keras": (WeightSpec("embeddings", shape, "embeddings"),),
+        "torch": (WeightSpec("weight", shape, "embeddings"),),
+        "onnx": (WeightSpec("embeddings", shape, "embeddings"),),
+    }

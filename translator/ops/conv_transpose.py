@@ -1,0 +1,81 @@
+"""Transposed convolutions: Conv1DTranspose, Conv2DTranspose, Conv3DTranspose.
+
+Keras keeps the kernel as (*kernel, filters, in_channels); PyTorch's ConvTranspose and ONNX's
+ConvTranspose keep (in_channels, filters, *kernel). No flip is needed when porting.
+"""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.ops.conv import data_format_arg, join_channels, split_channels
+from translator.rules import shape_rule, weight_rule
+from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Choice, Int, Ints, layer_schema
+
+TRANSPOSES = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
+
+for _type, _rank in TRANSPOSES.items():
+    layer_schema(
+        _type,
+        "conv_transpose",
+        f"{_rank}-D transposed convolution (a learned upsampling), `activation(x ⋆ kernel + bias)`.",
+        Arg("filters", Int(), REQUIRED, "output channels"),
+        Arg("kernel_size", Ints(_rank), REQUIRED, "window size per spatial axis"),
+        Arg("strides", Ints(_rank), 1, "upsampling factor per spatial axis"),
+        Arg(
+            "padding", Choice(("valid", "same")), "valid", "valid: output = (n-1)·s + k; same: n·s"
+        ),
+        Arg("output_padding", Ints(_rank, min=0), None, "extra size at the end (null: Keras's)"),
+        data_format_arg(),
+        Arg("dilation_rate", Ints(_rank), 1, "spacing between kernel taps"),
+        Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
+        Arg("use_bias", Bool(), True, "add a bias vector"),
+    )
+
+
+def transposed_size(
+    n: int | None, k: int, s: int, d: int, padding: str, output_padding: int | None
+) -> int | None:
+    """Keras's ``compute_conv_transpose_output_length`` for one axis."""
+    if n is None:
+        return None
+    k = k + (k - 1) * (d - 1)
+    if output_padding is None:
+        return n * s + max(k - s, 0) if padding == "valid" else n * s
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * s + k - 2 * pad + output_padding
+
+
+@shape_rule(*TRANSPOSES)
+def transpose_shape(node: Node) -> tuple[Shape, ...]:
+    rank = TRANSPOSES[node.type]
+    spatial, channels = split_channels(node, rank)
+    if channels is None:
+        raise node.shape_error("the channel axis must have a known size", "give it a size")
+    a = node.args
+    pads = a["output_padding"] or (None,) * rank
+    for p, s in zip(pads, a["strides"], strict=True):
+        if p is not None and p >= s:
+            raise node.shape_error(f"output_padding {p} must be smaller than the stride {s}", "")
+    dims = tuple(
+        transposed_size(n, k, s, d, a["padding"], p)
+        for n, k, s, d, p in zip(
+            spatial, a["kernel_size"], a["strides"], a["dilation_rate"], pads, strict=True
+        )
+    )
+    return (join_channels(node, dims, a["filters"]),)
+
+
+@weight_rule(*TRANSPOSES)
+def transpose_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    rank = TRANSPOSES[node.type]
+    _, cin = split_channels(node, rank)
+    k, f = tuple(node.args["kernel_size"]), node.args["filters"]
+    use_bias = node.args["use_bias"]
+    return {
+        "keras": (WeightSpec("kernel", (*k, f, cin), "kernel"),)
+        + ((WeightSpec("bias", (f,), "bias"),) if use_bias else ()),
+        "torch": (WeightSpec("weight", (cin, f, *k), "kernel"),)
+        + ((WeightSpec("bias", (f,), "bias"),) if use_bias else ()),
+        "onnx": (WeightSpec("W", (cin, f, *k), "kernel"),)
+        + ((WeightSpec("B", (f,), "bias"),) if use_bias else ()),
+    }

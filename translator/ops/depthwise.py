@@ -1,0 +1,105 @@
+"""Depthwise and separable convolutions: DepthwiseConv1D/2D, SeparableConv1D/2D.
+
+A depthwise convolution is a grouped convolution with one group per input channel (PyTorch
+``Conv2d(groups=in)``, ONNX ``Conv(group=in)``). A separable convolution is a depthwise one
+(no bias) followed by a 1×1 pointwise one with the bias; PyTorch and ONNX have no single layer
+for it, so they hold it as those two convolutions, with the same tensors and counts.
+"""
+
+from __future__ import annotations
+
+from translator.ir import Node, Shape, WeightSpec
+from translator.ops.conv import data_format_arg, join_channels, split_channels, strided_dims
+from translator.rules import shape_rule, weight_rule
+from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Choice, Int, Ints, layer_schema
+
+DEPTHWISE = {"DepthwiseConv1D": 1, "DepthwiseConv2D": 2}
+SEPARABLE = {"SeparableConv1D": 1, "SeparableConv2D": 2}
+
+
+def _common(rank: int) -> tuple[Arg, ...]:
+    paddings = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+    return (
+        Arg("kernel_size", Ints(rank), REQUIRED, "window size per spatial axis"),
+        Arg("strides", Ints(rank), 1, "step per spatial axis"),
+        Arg(
+            "padding", Choice(paddings), "valid", "valid: none; same: output = ceil(input / stride)"
+        ),
+        Arg("depth_multiplier", Int(), 1, "depthwise output channels per input channel"),
+        data_format_arg(),
+        Arg("dilation_rate", Ints(rank), 1, "spacing between kernel taps"),
+        Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
+        Arg("use_bias", Bool(), True, "add a bias vector"),
+    )
+
+
+for _type, _rank in DEPTHWISE.items():
+    layer_schema(
+        _type,
+        "depthwise",
+        f"{_rank}-D depthwise convolution: one filter set per channel.",
+        *_common(_rank),
+    )
+for _type, _rank in SEPARABLE.items():
+    layer_schema(
+        _type,
+        "depthwise",
+        f"{_rank}-D separable convolution: depthwise, then a pointwise (1×1) convolution.",
+        Arg("filters", Int(), REQUIRED, "output channels"),
+        *_common(_rank),
+    )
+
+
+def _channels(node: Node, rank: int) -> int:
+    _, channels = split_channels(node, rank)
+    if channels is None:
+        raise node.shape_error("the channel axis must have a known size", "give it a size")
+    return channels
+
+
+@shape_rule(*DEPTHWISE, *SEPARABLE)
+def depthwise_shape(node: Node) -> tuple[Shape, ...]:
+    rank = {**DEPTHWISE, **SEPARABLE}[node.type]
+    c = _channels(node, rank)
+    out = node.args.get("filters") or c * node.args["depth_multiplier"]
+    return (join_channels(node, strided_dims(node, rank), out),)
+
+
+@weight_rule(*DEPTHWISE)
+def depthwise_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    rank = DEPTHWISE[node.type]
+    c, m, k = _channels(node, rank), node.args["depth_multiplier"], tuple(node.args["kernel_size"])
+    bias = node.args["use_bias"]
+    return {
+        "keras": (WeightSpec("kernel", (*k, c, m), "kernel"),)
+        + ((WeightSpec("bias", (c * m,), "bias"),) if bias else ()),
+        "torch": (WeightSpec("weight", (c * m, 1, *k), "kernel"),)
+        + ((WeightSpec("bias", (c * m,), "bias"),) if bias else ()),
+        "onnx": (WeightSpec("W", (c * m, 1, *k), "kernel"),)
+        + ((WeightSpec("B", (c * m,), "bias"),) if bias else ()),
+    }
+
+
+@weight_rule(*SEPARABLE)
+def separable_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    rank = SEPARABLE[node.type]
+    c, m, k = _channels(node, rank), node.args["depth_multiplier"], tuple(node.args["kernel_size"])
+    f, ones = node.args["filters"], (1,) * rank
+    bias = node.args["use_bias"]
+    return {
+        "keras": (
+            WeightSpec("depthwise_kernel", (*k, c, m), "depthwise_kernel"),
+            WeightSpec("pointwise_kernel", (*ones, c * m, f), "pointwise_kernel"),
+        )
+        + ((WeightSpec("bias", (f,), "bias"),) if bias else ()),
+        "torch": (
+            WeightSpec("depthwise.weight", (c * m, 1, *k), "depthwise_kernel"),
+            WeightSpec("pointwise.weight", (f, c * m, *ones), "pointwise_kernel"),
+        )
+        + ((WeightSpec("pointwise.bias", (f,), "bias"),) if bias else ()),
+        "onnx": (
+            WeightSpec("depthwise_W", (c * m, 1, *k), "depthwise_kernel"),
+            WeightSpec("pointwise_W", (f, c * m, *ones), "pointwise_kernel"),
+        )
+        + ((WeightSpec("B", (f,), "bias"),) if bias else ()),
+    }
