@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     compare.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+    compare.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="sum layers inside blocks nested deeper than this (default: flat)",
+    )
 
     count = sub.add_parser(
         "count", help="the same comparison predicted from the IR alone (no framework)"
@@ -55,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
     count.add_argument("specs", nargs="+", metavar="SPEC")
     count.add_argument("--format", choices=("json", "table", "markdown"), default="json")
     count.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
+    count.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="sum layers inside blocks nested deeper than this (default: flat)",
+    )
 
     explain = sub.add_parser(
         "explain", help="each layer's tensors per framework, formula and correspondence"
@@ -105,6 +117,12 @@ def _render(reports: list, fmt: str) -> None:
         report.render_table(reports)
 
 
+def _at_depth(reports: list, depth: int | None) -> list:
+    from translator.compare import collapse
+
+    return reports if depth is None else [collapse(r, depth) for r in reports]
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from translator.compare import compare_report
     from translator.progress import progress
@@ -117,7 +135,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return EXIT_SPEC
     reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
-    _emit(reports, args)
+    _emit(_at_depth(reports, args.depth), args)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
@@ -149,7 +167,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     from translator.compare import count_report
 
     reports = [count_report(g, args.frameworks) for g in load_all(args.specs)]
-    _render(reports, args.format)
+    _render(_at_depth(reports, args.depth), args.format)
     return EXIT_OK
 
 

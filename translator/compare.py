@@ -10,7 +10,7 @@ then attributed to the reconciliation rules; what no rule explains is reported a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from translator.errors import TranslatorError, UnsupportedInBackend
@@ -32,6 +32,8 @@ class LayerRow:
     explanations: list[Explanation]
     unexplained: dict[str, int | None]
     unsupported: dict[str, str] = field(default_factory=dict)
+    block: tuple[str, ...] = ()  # the block instances the layer belongs to, outermost first
+    layers: int = 1  # how many layers this row sums (more than 1 for a collapsed block)
 
     def as_dict(self, frameworks: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -44,6 +46,10 @@ class LayerRow:
         }
         if self.unsupported:
             out["unsupported"] = dict(sorted(self.unsupported.items()))
+        if self.block:
+            out["block"] = list(self.block)
+        if self.layers > 1:
+            out["layers"] = self.layers
         return out
 
 
@@ -101,6 +107,7 @@ def _row(
         notes,
         unexplained(totals, notes),
         unsupported,
+        node.block,
     )
 
 
@@ -218,3 +225,47 @@ def check_measurement(graph: Graph, measurement: Any) -> list[str]:
     if len(measurement.layers) == len(graph.nodes) and measurement.totals != graph.counts(fw):
         problems.append(f"{fw}: the model counts {measurement.totals}, the IR {graph.counts(fw)}")
     return problems
+
+
+def collapse(report: Report, depth: int) -> Report:
+    """The report at block depth ``depth`` (as torchinfo's ``depth``): layers nested in more
+    than ``depth`` block instances are summed into one row per instance at that level."""
+    rows: list[LayerRow] = []
+    groups: dict[str, LayerRow] = {}
+    for row in report.rows:
+        if len(row.block) <= depth:
+            rows.append(row)
+            continue
+        key = row.block[depth]
+        if key not in groups:
+            groups[key] = LayerRow(
+                key, "block", row.output_shapes, {}, [], {}, {}, row.block[: depth + 1], 0
+            )
+            rows.append(groups[key])
+        _absorb(groups[key], row)
+    return replace(report, rows=rows)
+
+
+def _absorb(group: LayerRow, row: LayerRow) -> None:
+    """Add ``row`` into the summed ``group`` row."""
+    group.layers += row.layers
+    group.output_shapes = row.output_shapes
+    for fw, got in row.params.items():
+        mine = group.params.get(fw, {})
+        if got is None or (fw in group.params and mine is None):
+            group.params[fw] = None
+        else:
+            group.params[fw] = {k: (mine or {}).get(k, 0) + v for k, v in got.items()}
+    for fw, left in row.unexplained.items():
+        mine = group.unexplained.get(fw, 0)
+        group.unexplained[fw] = None if left is None or mine is None else mine + left
+    group.unsupported.update(row.unsupported)
+    by_rule = {e.rule: e for e in group.explanations}
+    for note in row.explanations:
+        if note.rule in by_rule:
+            old = by_rule[note.rule]
+            delta = {fw: old.delta.get(fw, 0) + d for fw, d in note.delta.items()}
+            by_rule[note.rule] = Explanation(note.rule, delta, old.text, old.count + note.count)
+        else:
+            by_rule[note.rule] = note
+    group.explanations = list(by_rule.values())

@@ -97,6 +97,7 @@ class Node:
     output_shapes: tuple[Shape, ...] = ()
     weights: dict[str, tuple[WeightSpec, ...]] = field(default_factory=dict)
     dtype: str = "float32"
+    block: tuple[str, ...] = ()  # the block instances this layer was expanded from, outermost first
 
     @property
     def input_shape(self) -> Shape:

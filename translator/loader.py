@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import translator.ops  # noqa: F401  (fills the registries)
+from translator.blocks import Expander, parse_blocks
 from translator.errors import (
     InvalidArgumentValue,
     InvalidReference,
@@ -39,7 +40,7 @@ from translator.schema import (
 from translator.source import Value, read_file, read_text
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-TOP_KEYS = ("name", "description", "data_format", "inputs", "layers", "outputs")
+TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")
 REQUIRED_TOP = ("name", "inputs", "layers")
 INPUT_KEYS = ("name", "shape", "dtype")
 LAYER_KEYS = ("type", "name", "inputs")
@@ -64,6 +65,7 @@ class _Context:
     counters: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)  # block instance → its output layer
 
     def auto_name(self, type_: str) -> str:
         """``lstm``, ``lstm_1``, ... per spec, skipping names the spec uses explicitly."""
@@ -108,8 +110,12 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     _reserve_names(layer_values, ctx)
     inputs = [_input(item, ctx) for item in _list(top["inputs"], "'inputs'")]
     previous = inputs[0].name if len(inputs) == 1 else None
+    expander = Expander(parse_blocks(top.get("blocks")), ctx.auto_name, ctx.aliases)
     for item in layer_values:
-        previous = _layer(item, ctx, previous)
+        if isinstance(item.value, dict) and "block" in item.value:
+            previous = _instance(item, expander, ctx, previous)
+        else:
+            previous = _layer(item, ctx, previous)
     if ctx.errors:
         raise SpecErrors(ctx.errors)
     outputs = _outputs(top.get("outputs"), ctx, previous)
@@ -297,6 +303,21 @@ def _loc(spec: dict[str, Value]) -> Location:
     return spec["type"].loc
 
 
+def _instance(item: Value, expander: Expander, ctx: _Context, previous: str | None) -> str | None:
+    """Expand a block instance and load its layers; errors are collected, not raised."""
+    try:
+        layers, output = expander.instance(item, previous)
+    except SpecError as error:
+        ctx.errors.append(error)
+        return None
+    for layer in layers:
+        name = _layer(layer, ctx, previous)
+        if name in ctx.nodes:
+            ctx.nodes[name].block = expander.paths.get(name, ())
+        previous = name
+    return output
+
+
 def _layer(item: Value, ctx: _Context, previous: str | None) -> str | None:
     """Validate, wire and infer one layer; errors are collected, not raised."""
     try:
@@ -333,6 +354,8 @@ def _references(
     refs = []
     for ref in raw:
         ref = ref if isinstance(ref, Value) else Value(ref, value.loc)
+        if isinstance(ref.value, str) and ref.value in ctx.aliases:
+            ref = Value(ctx.aliases[ref.value], ref.loc)  # a block instance: its output
         if not isinstance(ref.value, str):
             raise InvalidReference(
                 ref.loc,
@@ -383,6 +406,8 @@ def _outputs(value: Value | None, ctx: _Context, last: str | None) -> list[str]:
     raw = value.value if isinstance(value.value, list) else [value]
     names = []
     for ref in raw:
+        if isinstance(ref.value, str) and ref.value in ctx.aliases:
+            ref = Value(ctx.aliases[ref.value], ref.loc)
         if not isinstance(ref.value, str) or ref.value not in ctx.nodes:
             raise InvalidReference(
                 ref.loc,

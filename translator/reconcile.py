@@ -116,10 +116,15 @@ class Explanation:
     rule: str
     delta: dict[str, int]
     text: str
+    count: int = 1  # layers it sums, in a collapsed block row
+
+    @property
+    def summary(self) -> str:
+        return self.text if self.count == 1 else f"{self.count} layers; each: {self.text}"
 
     def as_dict(self, frameworks: tuple[str, ...]) -> dict[str, Any]:
         delta = {fw: self.delta.get(fw, 0) for fw in frameworks if fw != "keras"}
-        return {"rule": self.rule, "delta": delta, "text": self.text}
+        return {"rule": self.rule, "delta": delta, "text": self.summary}
 
 
 def explain(node: Node, copies: int = 1) -> list[Explanation]:

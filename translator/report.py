@@ -24,6 +24,8 @@ def signed(value: int) -> str:
 
 
 def layer_label(row: LayerRow) -> str:
+    if row.layers > 1 or row.type == "block":
+        return f"{row.name} (block: {row.layers} layers)"
     kind = "InputLayer" if row.type == "Input" else row.type
     return f"{row.name} ({kind})"
 
@@ -41,7 +43,7 @@ def why(row: LayerRow) -> list[str]:
         deltas = ", ".join(
             f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params
         )
-        lines.append(f"[{note.rule}] {deltas}: {note.text}")
+        lines.append(f"[{note.rule}] {deltas}: {note.summary}")
     for fw, reason in sorted(row.unsupported.items()):
         lines.append(f"{LABELS[fw]} cannot build it: {reason}")
     for fw, left in row.unexplained.items():
