@@ -47,7 +47,39 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec file."""
     types = [t for t in SCHEMAS if t != "Input"]
     defs: dict[str, Any] = {t: _layer_schema(SCHEMAS[t]) for t in types}
-    defs["layer"] = {"anyOf": [{"$ref": f"#/$defs/{t}"} for t in types]}
+    instance = {
+        "type": "object",
+        "required": ["block"],
+        "properties": {
+            "block": {"type": "string", "description": "the name of a block under `blocks:`"},
+            "name": {"type": "string"},
+            "inputs": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "repeat": {"type": "integer", "minimum": 1},
+        },
+        "additionalProperties": True,  # the block's own parameters
+    }
+    defs["instance"] = instance
+    defs["layer"] = {
+        "anyOf": [{"$ref": f"#/$defs/{t}"} for t in types] + [{"$ref": "#/$defs/instance"}]
+    }
+    # Inside a block, arguments may be "$param" or "${expression}", so only the shape is checked.
+    loose = {"anyOf": [{"type": "object", "required": ["type"]}, {"$ref": "#/$defs/instance"}]}
+    defs["block"] = {
+        "type": "object",
+        "required": ["layers"],
+        "additionalProperties": False,
+        "properties": {
+            "description": {"type": "string"},
+            "params": {"type": "object"},
+            "inputs": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "layers": {"type": "array", "minItems": 1, "items": loose},
+            "outputs": {"type": "string"},
+        },
+    }
     shape = SCHEMAS["Input"].arg_index["shape"].kind.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -76,6 +108,7 @@ def json_schema() -> dict[str, Any]:
                     },
                 },
             },
+            "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"}},
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
             "outputs": {
                 "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]

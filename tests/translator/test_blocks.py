@@ -1,0 +1,115 @@
+"""Reusable blocks: expansion, naming, parameters and expressions, depth, and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from translator.compare import collapse, count_report
+from translator.errors import SpecErrors
+from translator.loader import load_text
+
+SPEC = """
+name: blocky
+blocks:
+  residual:
+    params: {filters: null}
+    layers:
+      - {type: Conv2D, filters: $filters, kernel_size: 3, padding: same}
+      - {name: bn, type: BatchNormalization}
+      - {type: Add, inputs: [x, bn]}
+  mlp:
+    params: {d_model: 8, ratio: 4}
+    layers:
+      - {type: Dense, units: "${d_model * ratio}", activation: gelu}
+      - {type: Dense, units: $d_model}
+  stage:
+    params: {filters: null}
+    layers:
+      - {block: residual, name: res, filters: $filters, repeat: 2}
+      - {type: Conv2D, filters: "${filters * 2}", kernel_size: 1}
+inputs:
+  - {name: image, shape: [8, 8, 4]}
+layers:
+  - {block: residual, name: stage1, filters: 4, repeat: 3}
+  - {block: stage, filters: 4}
+  - {type: GlobalAveragePooling2D}
+  - {block: mlp, name: head, d_model: 6}
+  - {type: Dense, units: 2, inputs: head}
+"""
+
+
+def test_expansion_names_and_wiring() -> None:
+    graph = load_text(SPEC)
+    names = [n.name for n in graph.layers]
+    assert names[:3] == ["stage1_1_conv2d", "stage1_1_bn", "stage1_1_add"]
+    assert graph.node("stage1_2_add").inputs == ("stage1_1_add", "stage1_2_bn")
+    assert graph.node("stage_res_2_conv2d").block == ("stage", "stage_res", "stage_res_2")
+    assert graph.node("stage_conv2d").output_shape == (8, 8, 8)
+    assert graph.node("head_dense").args["units"] == 24  # ${d_model * ratio} with d_model 6
+    assert graph.node("dense").inputs == ("head_dense_1",)  # `inputs: head` is the block's output
+
+
+def test_collapse_sums_per_block() -> None:
+    report = collapse(count_report(load_text(SPEC)), 0)
+    rows = {r.name: r for r in report.rows}
+    conv, bn = 4 * 9 * 4 + 4, 4 * 4
+    assert rows["stage1"].layers == 9
+    assert rows["stage1"].params["keras"]["total"] == 3 * (conv + bn)
+    assert rows["stage1"].params["torch"]["total"] == 3 * (conv + bn // 2)
+    (note,) = rows["stage1"].explanations
+    assert note.delta == {"torch": -3 * 8} and note.count == 3
+    assert rows["stage1"].unexplained == {"torch": 0, "onnx": 0}
+    flat = count_report(load_text(SPEC))
+    assert sum(r.params["keras"]["total"] for r in report.rows) == flat.totals["keras"]["total"]
+
+
+BAD = [
+    (
+        "unknown-block",
+        "  - {block: residul, filters: 2}\n",
+        "unknown block 'residul'",
+        "did you mean 'residual'",
+    ),
+    ("missing-param", "  - {block: residual}\n", "missing parameter 'filters'", ""),
+    (
+        "unknown-param",
+        "  - {block: residual, filter: 2}\n",
+        "has no parameter 'filter'",
+        "did you mean 'filters'",
+    ),
+    ("bad-repeat", "  - {block: residual, filters: 2, repeat: 0}\n", "Received: repeat=0", ""),
+    ("bad-expression", "  - {block: expr, k: 2}\n", "cannot evaluate", "parameters: k"),
+    ("recursive", "  - {block: loop}\n", "instantiates itself", ""),
+    ("outside-reference", "  - {block: leaky}\n", "'y', which is not in the block", ""),
+]
+BLOCKS = """
+name: m
+blocks:
+  residual:
+    params: {filters: null}
+    layers:
+      - {type: Dense, units: $filters}
+  expr:
+    params: {k: 1}
+    layers:
+      - {type: Dense, units: "${k ** 2}"}
+  loop:
+    layers:
+      - {block: loop}
+  leaky:
+    layers:
+      - {type: Dense, units: 2, inputs: y}
+inputs:
+  - {name: x, shape: [4]}
+layers:
+"""
+
+
+@pytest.mark.parametrize(
+    ("layer", "fragment", "hint"), [c[1:] for c in BAD], ids=[c[0] for c in BAD]
+)
+def test_block_errors(layer: str, fragment: str, hint: str) -> None:
+    with pytest.raises(SpecErrors) as caught:
+        load_text(BLOCKS + layer, "spec.yaml")
+    line = caught.value.errors[0].render()
+    assert line.startswith("spec.yaml:") and fragment in line and hint in line, line
