@@ -15,7 +15,7 @@ from typing import Any
 
 from translator.errors import TranslatorError, UnsupportedInBackend
 from translator.ir import FRAMEWORKS, Graph, Node, counts, format_shape
-from translator.reconcile import Explanation, explain, unexplained
+from translator.reconcile import Explanation, explain, storage_note, unexplained
 from translator.sample import BATCH, STEPS, sample_inputs
 
 Counts = dict[str, int]
@@ -34,6 +34,7 @@ class LayerRow:
     unsupported: dict[str, str] = field(default_factory=dict)
     block: tuple[str, ...] = ()  # the block instances the layer belongs to, outermost first
     layers: int = 1  # how many layers this row sums (more than 1 for a collapsed block)
+    stored: str = ""  # where weights it uses but does not own are stored and counted
 
     def as_dict(self, frameworks: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -50,6 +51,8 @@ class LayerRow:
             out["block"] = list(self.block)
         if self.layers > 1:
             out["layers"] = self.layers
+        if self.stored:
+            out["stored"] = self.stored
         return out
 
 
@@ -108,6 +111,7 @@ def _row(
         unexplained(totals, notes),
         unsupported,
         node.block,
+        stored=storage_note(node),
     )
 
 

@@ -61,11 +61,33 @@ def json_schema() -> dict[str, Any]:
         "additionalProperties": True,  # the block's own parameters
     }
     defs["instance"] = instance
+    defs["shared"] = {
+        "type": "object",
+        "required": ["share"],
+        "additionalProperties": False,
+        "properties": {
+            "share": {
+                "type": "string",
+                "description": "apply this earlier layer again, with its weights",
+            },
+            "name": {"type": "string"},
+            "inputs": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+        },
+    }
     defs["layer"] = {
-        "anyOf": [{"$ref": f"#/$defs/{t}"} for t in types] + [{"$ref": "#/$defs/instance"}]
+        "anyOf": [{"$ref": f"#/$defs/{t}"} for t in types]
+        + [{"$ref": "#/$defs/instance"}, {"$ref": "#/$defs/shared"}]
     }
     # Inside a block, arguments may be "$param" or "${expression}", so only the shape is checked.
-    loose = {"anyOf": [{"type": "object", "required": ["type"]}, {"$ref": "#/$defs/instance"}]}
+    loose = {
+        "anyOf": [
+            {"type": "object", "required": ["type"]},
+            {"$ref": "#/$defs/instance"},
+            {"$ref": "#/$defs/shared"},
+        ]
+    }
     defs["block"] = {
         "type": "object",
         "required": ["layers"],

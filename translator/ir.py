@@ -98,6 +98,8 @@ class Node:
     weights: dict[str, tuple[WeightSpec, ...]] = field(default_factory=dict)
     dtype: str = "float32"
     block: tuple[str, ...] = ()  # the block instances this layer was expanded from, outermost first
+    shares: str | None = None  # applies the layer of this name again, with its weights
+    links: dict[str, Node] = field(default_factory=dict)  # arguments naming other layers (tie)
 
     @property
     def input_shape(self) -> Shape:

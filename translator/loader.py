@@ -33,6 +33,7 @@ from translator.schema import (
     SCHEMAS,
     Choice,
     Dims,
+    LayerName,
     LayerSchema,
     canonical_type,
     known_type_names,
@@ -245,6 +246,8 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
             "type: ... plus the layer's arguments",
         )
     spec: dict[str, Value] = item.value
+    if "share" in spec and wrapped_in is None:
+        return _shared_node(spec, item, ctx)
     type_, schema = _resolve_type(spec, item)
     if wrapped_in and type_ not in wrappable(wrapped_in):
         raise InvalidArgumentValue(
@@ -256,6 +259,54 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
     where = f"layer '{name}' ({type_})"
     args = _args(spec, schema, where, ctx, wrapped_in is not None)
     return Node(name, type_, args, (), item.loc)
+
+
+SHARE_KEYS = ("share", "name", "inputs")
+
+
+def _shared_node(spec: dict[str, Value], item: Value, ctx: _Context) -> Node:
+    """``{share: NAME, inputs: ...}``: the layer NAME applied again, with the same weights."""
+    for key, value in spec.items():
+        if key not in SHARE_KEYS:
+            raise UnknownArgument(
+                value.key_loc or value.loc,
+                f"a layer that shares another takes only {', '.join(SHARE_KEYS)}; got '{key}'",
+                "its arguments are those of the shared layer",
+            )
+    ref = spec["share"]
+    layers = [n for n in ctx.nodes if ctx.nodes[n].type != "Input"]
+    if not isinstance(ref.value, str) or ref.value not in layers:
+        raise InvalidReference(
+            ref.loc,
+            f"'share' names {ref.value!r}, not an earlier layer",
+            suggestion(str(ref.value), layers, "layers"),
+        )
+    original = ctx.nodes[ref.value]
+    original = ctx.nodes[original.shares] if original.shares else original
+    name = (
+        _claim(spec["name"], ctx, "a layer's name")
+        if "name" in spec
+        else ctx.auto_name(original.type)
+    )
+    return Node(
+        name, original.type, original.args, (), item.loc, shares=original.name, links=original.links
+    )
+
+
+def _link(node: Node, ctx: _Context) -> None:
+    """Resolve arguments that name other layers (``tie``) into ``node.links``."""
+    for arg in SCHEMAS[node.type].args:
+        target = node.args.get(arg.name)
+        if not isinstance(arg.kind, LayerName) or target is None or arg.name in node.links:
+            continue
+        if target == node.name or target not in ctx.nodes:
+            earlier = [n for n in ctx.nodes if n != node.name]
+            raise InvalidReference(
+                node.loc,
+                f"layer '{node.name}' ({node.type}): '{arg.name}' names {target!r}, not an earlier layer",
+                suggestion(target, earlier, "layers"),
+            )
+        node.links[arg.name] = ctx.nodes[target]
 
 
 def _args(
@@ -396,8 +447,16 @@ def _infer(node: Node, ctx: _Context) -> None:
             "integer token ids go into an Embedding first",
         )
     node.input_shapes = tuple(shapes)
+    _link(node, ctx)
     node.output_shapes = SHAPES[node.type](node)
     node.weights = WEIGHTS[node.type](node)
+    if node.shares:
+        if node.weights != ctx.nodes[node.shares].weights:
+            raise node.shape_error(
+                f"it shares '{node.shares}', whose weights were made for a different input",
+                "apply a shared layer only to inputs shaped like its first one",
+            )
+        node.weights = {fw: () for fw in node.weights}  # stored and counted at the original
 
 
 def _outputs(value: Value | None, ctx: _Context, last: str | None) -> list[str]:

@@ -153,3 +153,21 @@ def unexplained(
             continue
         out[fw] = total - base - sum(e.delta.get(fw, 0) for e in explanations)
     return out
+
+
+def storage_note(node: Node) -> str:
+    """Where a layer's borrowed weights live, in every framework (empty when it owns them)."""
+    if node.shares:
+        return (
+            f"applies '{node.shares}' again: its weights are stored and counted once, there "
+            "(Keras: the same layer object called twice; PyTorch: the same module; ONNX: the same "
+            "initializers)"
+        )
+    tied = node.links.get("tie")
+    if tied is not None:
+        return (
+            f"its kernel is the embedding matrix of '{tied.name}', transposed, stored and counted there "
+            f"(Keras: {tied.name}/embeddings; PyTorch: {tied.name}.weight; ONNX: the "
+            f"{tied.name}.embeddings initializer)"
+        )
+    return ""

@@ -44,6 +44,8 @@ def why(row: LayerRow) -> list[str]:
             f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params
         )
         lines.append(f"[{note.rule}] {deltas}: {note.summary}")
+    if row.stored:
+        lines.append(f"Shared: {row.stored}")
     for fw, reason in sorted(row.unsupported.items()):
         lines.append(f"{LABELS[fw]} cannot build it: {reason}")
     for fw, left in row.unexplained.items():

@@ -324,6 +324,22 @@ class Dims(Kind):
 
 
 @dataclass(frozen=True)
+class LayerName(Kind):
+    """The name of an earlier layer (the loader resolves it into ``node.links``)."""
+
+    def coerce(self, value: Any, loc: Location, where: str, name: str) -> str:
+        if not isinstance(value, str) or not value.isidentifier():
+            raise _fail(loc, where, name, value, "the name of an earlier layer")
+        return value
+
+    def describe(self) -> str:
+        return "layer name"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+
+@dataclass(frozen=True)
 class Nested(Kind):
     """A wrapped layer, written as a mapping (``layer: {type: Dense, units: 1}``)."""
 

@@ -13,6 +13,7 @@ from translator.schema import (
     Dims,
     Float,
     Int,
+    LayerName,
     layer_schema,
 )
 
@@ -31,6 +32,13 @@ layer_schema(
     Arg("units", Int(), REQUIRED, "output features"),
     Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
     Arg("use_bias", Bool(), True, "add a bias vector"),
+    Arg(
+        "tie",
+        LayerName(),
+        None,
+        "an earlier Embedding whose matrix, transposed, is this layer's kernel (GPT-2's output "
+        "projection); the kernel is then stored and counted once, in the Embedding",
+    ),
 )
 layer_schema(
     "Dropout",
@@ -63,7 +71,17 @@ def last_dim(node: Node) -> int:
 
 @shape_rule("Dense")
 def dense_shape(node: Node) -> tuple[Shape, ...]:
-    last_dim(node)
+    d = last_dim(node)
+    tied = node.links.get("tie")
+    if tied is not None:
+        if tied.type != "Embedding":
+            raise node.shape_error(f"tie names '{tied.name}', a {tied.type}", "tie to an Embedding")
+        wanted = (tied.args["input_dim"], tied.args["output_dim"])
+        if wanted != (node.args["units"], d):
+            raise node.shape_error(
+                f"tie to '{tied.name}' needs units={wanted[0]} and {wanted[1]} input features",
+                "match the Embedding's input_dim and output_dim",
+            )
     return ((*node.input_shape[:-1], node.args["units"]),)
 
 
@@ -71,12 +89,13 @@ def dense_shape(node: Node) -> tuple[Shape, ...]:
 def dense_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     d, u = last_dim(node), node.args["units"]
     bias = node.args["use_bias"]
+    tied = node.args["tie"] is not None  # the kernel lives in the Embedding
     return {
-        "keras": (WeightSpec("kernel", (d, u), "kernel"),)
+        "keras": (() if tied else (WeightSpec("kernel", (d, u), "kernel"),))
         + ((WeightSpec("bias", (u,), "bias"),) if bias else ()),
-        "torch": (WeightSpec("weight", (u, d), "kernel"),)
+        "torch": (() if tied else (WeightSpec("weight", (u, d), "kernel"),))
         + ((WeightSpec("bias", (u,), "bias"),) if bias else ()),
-        "onnx": (WeightSpec("W", (d, u), "kernel"),)
+        "onnx": (() if tied else (WeightSpec("W", (d, u), "kernel"),))
         + ((WeightSpec("B", (u,), "bias"),) if bias else ()),
     }
 
