@@ -17,6 +17,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+ZOO = sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
 FRAMEWORK_DIRS = ("keras", "torch", "onnx")
 
 
