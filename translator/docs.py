@@ -56,7 +56,9 @@ def json_schema() -> dict[str, Any]:
             "inputs": {
                 "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
             },
-            "repeat": {"type": "integer", "minimum": 1},
+            "repeat": {
+                "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\$"}]
+            },
         },
         "additionalProperties": True,  # the block's own parameters
     }

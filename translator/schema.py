@@ -276,7 +276,8 @@ class Padding(Kind):
             "minItems": self.rank,
             "maxItems": self.rank,
         }
-        return {"oneOf": [whole, axes]}
+        options = [whole, axes] + ([pair] if self.rank == 1 else [])  # 1-D: [before, after]
+        return {"oneOf": options}
 
 
 @dataclass(frozen=True)
