@@ -57,7 +57,11 @@ def _recurrent(node: Node) -> str:
     bias = ""
     if node.args["use_bias"]:
         bias = " + 2 biases" if node.type == "GRU" and node.args["reset_after"] else " + 1 bias"
-    return f"{gates} gate{'s' if gates > 1 else ''} × ({d} input + {units} units{bias}) × {units} units"
+    first = f"{gates} gate{'s' if gates > 1 else ''} × ({d} input + {units} units{bias}) × {units} units"
+    more = node.args["num_layers"] - 1
+    if more:
+        first += f" + {more} × {gates} × ({units} input + {units} units{bias}) × {units} units"
+    return first
 
 
 @FORMULAS.register("BatchNormalization")

@@ -49,9 +49,11 @@ class Rule:
 
 
 def _rnn_values(node: Node) -> dict[str, Any]:
-    gates, units = GATES[node.type], node.args["units"]
+    gates, units, layers = GATES[node.type], node.args["units"], node.args["num_layers"]
     words = f"{gates} gates ({GATE_NAMES[node.type]})" if gates > 1 else "1 gate"
-    return {"gates": words, "units": units, "n": gates * units, "type": node.type}
+    if layers > 1:
+        words = f"{layers} layers × {words}"
+    return {"gates": words, "units": units, "n": layers * gates * units, "type": node.type}
 
 
 def _bn_values(node: Node) -> dict[str, Any]:

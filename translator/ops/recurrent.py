@@ -25,6 +25,13 @@ def _rnn_schema(type_: str, doc: str, *extra: Arg) -> None:
         Arg("use_bias", Bool(), True, "add bias vectors"),
         Arg("return_sequences", Bool(), False, "output every step (true) or the last (false)"),
         Arg("go_backwards", Bool(), False, "process the sequence in reverse"),
+        Arg(
+            "num_layers",
+            Int(1, 64),
+            1,
+            "stacked layers, as PyTorch's num_layers (each after the first reads the previous "
+            "one's sequence); Keras builds it as a stack of layers",
+        ),
     )
 
 
@@ -68,8 +75,10 @@ def recurrent_shape(node: Node) -> tuple[Shape, ...]:
     return (rnn_shape(node, node.args["units"]),)
 
 
-def _keras(node: Node, d: int, u: int, prefix: str) -> tuple[WeightSpec, ...]:
-    g, cell = GATES[node.type], f"{prefix}{KERAS_CELL[node.type]}/"
+def _keras(node: Node, d: int, u: int, prefix: str, layer: int) -> tuple[WeightSpec, ...]:
+    # Layer 0 is the Keras layer itself; layers 1.. are sublayers named layer_1, layer_2, ...
+    stack = f"layer_{layer}/" if layer else ""
+    g, cell = GATES[node.type], f"{prefix}{stack}{KERAS_CELL[node.type]}/"
     out = [
         WeightSpec(cell + "kernel", (d, g * u), "kernel"),
         WeightSpec(cell + "recurrent_kernel", (u, g * u), "recurrent_kernel"),
@@ -80,34 +89,35 @@ def _keras(node: Node, d: int, u: int, prefix: str) -> tuple[WeightSpec, ...]:
     return tuple(out)
 
 
-def _torch(node: Node, d: int, u: int, suffix: str) -> tuple[WeightSpec, ...]:
-    g = GATES[node.type]
+def _torch(node: Node, d: int, u: int, suffix: str, layer: int) -> tuple[WeightSpec, ...]:
+    g, at = GATES[node.type], f"l{layer}{suffix}"
     out = [
-        WeightSpec(f"weight_ih_l0{suffix}", (g * u, d), "kernel"),
-        WeightSpec(f"weight_hh_l0{suffix}", (g * u, u), "recurrent_kernel"),
+        WeightSpec(f"weight_ih_{at}", (g * u, d), "kernel"),
+        WeightSpec(f"weight_hh_{at}", (g * u, u), "recurrent_kernel"),
     ]
     if not node.args["use_bias"]:
         return tuple(out)
     if node.type == "GRU" and not node.args["reset_after"]:
         # No native PyTorch GRU applies the reset gate before the recurrent matmul; the
         # backend builds an exact custom module with Keras's single bias vector.
-        return (*out, WeightSpec(f"bias_l0{suffix}", (g * u,), "bias"))
+        return (*out, WeightSpec(f"bias_{at}", (g * u,), "bias"))
     return (
         *out,
-        WeightSpec(f"bias_ih_l0{suffix}", (g * u,), "input_bias"),
-        WeightSpec(f"bias_hh_l0{suffix}", (g * u,), "recurrent_bias"),
+        WeightSpec(f"bias_ih_{at}", (g * u,), "input_bias"),
+        WeightSpec(f"bias_hh_{at}", (g * u,), "recurrent_bias"),
     )
 
 
-def _onnx(node: Node, d: int, u: int, directions: int) -> tuple[WeightSpec, ...]:
-    g = GATES[node.type]
+def _onnx(node: Node, d: int, u: int, directions: int, layer: int) -> tuple[WeightSpec, ...]:
+    # One ONNX recurrent operator per stacked layer: W, R, B for the first, W_l1, ... after.
+    g, at = GATES[node.type], f"_l{layer}" if layer else ""
     out = [
-        WeightSpec("W", (directions, g * u, d), "kernel"),
-        WeightSpec("R", (directions, g * u, u), "recurrent_kernel"),
+        WeightSpec(f"W{at}", (directions, g * u, d), "kernel"),
+        WeightSpec(f"R{at}", (directions, g * u, u), "recurrent_kernel"),
     ]
     if node.args["use_bias"]:
         # ONNX's B is [Wb, Rb]: an input and a recurrent bias per gate, always both.
-        out.append(WeightSpec("B", (directions, 2 * g * u), "bias"))
+        out.append(WeightSpec(f"B{at}", (directions, 2 * g * u), "bias"))
     return tuple(out)
 
 
@@ -122,10 +132,16 @@ def rnn_weights(
     """
     _, d = sequence_dims(node)
     u = node.args["units"]
+    layers = [(i, d if i == 0 else u) for i in range(node.args["num_layers"])]
     return {
-        "keras": tuple(w for prefix, _ in directions for w in _keras(node, d, u, prefix)),
-        "torch": tuple(w for _, suffix in directions for w in _torch(node, d, u, suffix)),
-        "onnx": _onnx(node, d, u, len(directions)),
+        "keras": tuple(
+            w for prefix, _ in directions for i, n in layers for w in _keras(node, n, u, prefix, i)
+        ),
+        # PyTorch orders a stack layer by layer, each layer's directions together.
+        "torch": tuple(
+            w for i, n in layers for _, suffix in directions for w in _torch(node, n, u, suffix, i)
+        ),
+        "onnx": tuple(w for i, n in layers for w in _onnx(node, n, u, len(directions), i)),
     }
 
 

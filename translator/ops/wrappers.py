@@ -78,6 +78,13 @@ def time_distributed_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 @shape_rule("Bidirectional")
 def bidirectional_shape(node: Node) -> tuple[Shape, ...]:
     inner = _inner_node(node, node.input_shape)
+    if inner.args["num_layers"] > 1:
+        # PyTorch feeds both directions of layer i into layer i+1; Keras's Bidirectional runs
+        # each direction's stack alone. Neither can build the other's exactly.
+        raise node.shape_error(
+            "Bidirectional cannot wrap a layer with num_layers > 1",
+            "stack Bidirectional layers instead",
+        )
     units = inner.args["units"]
     inner.output_shapes = (rnn_shape(inner, units),)
     mode = node.args["merge_mode"]
