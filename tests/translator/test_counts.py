@@ -102,6 +102,18 @@ def test_defaults_are_filled_once() -> None:
             2 * 63,
         ),
         ("{type: Embedding, input_dim: 10, output_dim: 4}", "[7]", (7, 4), 40, 40),
+        ("{type: LSTM, units: 4, num_layers: 3}", "[null, 3]", (4,), 416, 464),
+        ("{type: MultiHeadAttention, num_heads: 2, key_dim: 3}", "[5, 8]", (5, 8), 218, 218),
+        ("{type: SeparableConv2D, filters: 8, kernel_size: 3}", "[10, 10, 4]", (8, 8, 8), 76, 76),
+        (
+            "{type: Conv2DTranspose, filters: 8, kernel_size: 3, strides: 2}",
+            "[10, 10, 4]",
+            (21, 21, 8),
+            296,
+            296,
+        ),
+        ("{type: PReLU}", "[10, 10, 4]", (10, 10, 4), 400, 400),
+        ("{type: GroupNormalization, groups: 2}", "[10, 10, 4]", (10, 10, 4), 8, 8),
         ("{type: ZeroPadding2D, padding: [[1, 2], [0, 3]]}", "[4, 4, 1]", (7, 7, 1), 0, 0),
         (
             "{type: MaxPooling2D, pool_size: 3, strides: 2, padding: same}",
