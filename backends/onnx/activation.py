@@ -1,5 +1,5 @@
 """Activations by name (one table) and the activation layers: Activation, ReLU, LeakyReLU,
-Softmax. Every function follows Keras 3's definition, not ONNX's defaults."""
+Softmax, ELU, PReLU. Every function follows Keras 3's definition, not ONNX's defaults."""
 
 from __future__ import annotations
 
@@ -100,3 +100,16 @@ def build_softmax(layer: Layer, inputs: list[str]) -> list[str]:
         return [layer.op("Softmax", [x], axis=axes[0])]
     total = layer.op("ReduceLogSumExp", [x, layer.ints("axes", axes)], keepdims=1)
     return [layer.op("Exp", [layer.op("Sub", [x, total])])]
+
+
+@BUILDERS.register("ELU")
+def build_elu(layer: Layer, inputs: list[str]) -> list[str]:
+    """ELU(alpha=1.0): ``x`` if x > 0 else ``alpha * (exp(x) - 1)``."""
+    return [layer.op("Elu", inputs, alpha=layer.args["alpha"])]
+
+
+@BUILDERS.register("PReLU")
+def build_prelu(layer: Layer, inputs: list[str]) -> list[str]:
+    """PReLU(shared_axes=None): Keras's ``relu(x) - alpha * relu(-x)`` is ONNX's PRelu, whose
+    slope (the input's per-example shape, shared axes 1) broadcasts over the batch."""
+    return [layer.op("PRelu", [inputs[0], layer.weight("slope")])]

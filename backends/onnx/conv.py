@@ -1,4 +1,5 @@
-"""Convolutions: Conv1D and Conv2D, and the layout and padding helpers pooling shares.
+"""Convolutions: Conv1D, Conv2D and Conv3D, and the layout and padding helpers the other
+convolution families and pooling share.
 
 ONNX convolves channels-first tensors only, so a channels-last layer transposes its input to
 (batch, channels, *spatial) and its output back: the tensor between layers keeps the spec's
@@ -56,22 +57,29 @@ PADDING: dict[str, Pads] = {
 }
 
 
-@BUILDERS.register("Conv1D", "Conv2D")
-def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
-    """Conv1D/Conv2D(filters, kernel_size, strides=1, padding="valid", data_format,
-    dilation_rate=1, groups=1, activation=None, use_bias=True)."""
-    a = layer.args
-    rank = len(a["kernel_size"])
-    x = to_channels_first(layer, inputs[0], rank)
-    weights = [layer.weight("W")] + ([layer.weight("B")] if a["use_bias"] else [])
-    y = layer.op(
+def convolve(layer: Layer, x: str, weights: list[str], group: int = 1, **over: Any) -> str:
+    """One ONNX Conv of the channels-first ``x`` with the layer's window arguments (kernel_size,
+    strides, dilation_rate, padding), any of which ``over`` replaces."""
+    a = {**layer.args, **over}
+    return layer.op(
         "Conv",
         [x, *weights],
         kernel_shape=list(a["kernel_size"]),
         strides=list(a["strides"]),
         dilations=list(a["dilation_rate"]),
-        group=a["groups"],
+        group=group,
         **PADDING[a["padding"]](a["kernel_size"], a["strides"], a["dilation_rate"]),
     )
+
+
+@BUILDERS.register("Conv1D", "Conv2D", "Conv3D")
+def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
+    """Conv1D/2D/3D(filters, kernel_size, strides=1, padding="valid", data_format,
+    dilation_rate=1, groups=1, activation=None, use_bias=True)."""
+    a = layer.args
+    rank = len(a["kernel_size"])
+    x = to_channels_first(layer, inputs[0], rank)
+    weights = [layer.weight("W")] + ([layer.weight("B")] if a["use_bias"] else [])
+    y = convolve(layer, x, weights, a["groups"])
     # The activation runs in the spec's layout: softmax normalizes Keras's last axis.
     return [activation.apply(layer, to_spec_layout(layer, y, rank), a["activation"])]

@@ -69,6 +69,12 @@ INITIAL_VALUES: dict[str, Callable[[np.random.Generator, tuple[int, ...]], Any]]
     "beta": _uniform(-0.1, 0.1),
     "moving_mean": _uniform(-0.1, 0.1),
     "moving_variance": _uniform(0.5, 1.5),
+    "alpha": _uniform(0.0, 0.3),  # PReLU slopes: Keras starts at zeros, small ones test more
+    "depthwise_kernel": _glorot,
+    "pointwise_kernel": _glorot,
+    # Attention projections, one kernel and one bias per role.
+    **{f"{role}_kernel": _glorot for role in ("query", "key", "value", "output")},
+    **{f"{role}_bias": _uniform(-0.05, 0.05) for role in ("query", "key", "value", "output")},
 }
 
 

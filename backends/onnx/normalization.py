@@ -1,8 +1,10 @@
-"""Normalization: BatchNormalization and LayerNormalization.
+"""Normalization: Batch-, Layer-, Group-, RMS- and UnitNormalization.
 
-ONNX's BatchNormalization normalizes axis 1 and its LayerNormalization the trailing axes; a
-spec axis elsewhere is moved there by a Transpose and moved back afterwards. A scale or
-offset the spec turns off is fed as constant ones or zeros (``/const/``, not weights).
+ONNX's BatchNormalization and GroupNormalization normalize axis 1 and its LayerNormalization
+the trailing axes; a spec axis elsewhere is moved there by a Transpose and moved back
+afterwards. A scale or offset the spec turns off is fed as constant ones or zeros
+(``/const/``, not weights). RMS and unit normalization are composed from reductions, as
+Keras writes them.
 """
 
 from __future__ import annotations
@@ -62,3 +64,65 @@ def build_layer_norm(layer: Layer, inputs: list[str]) -> list[str]:
         epsilon=layer.args["epsilon"],
     )
     return [_transpose(layer, y, _inverse(perm))]
+
+
+@BUILDERS.register("GroupNormalization")
+def build_group_norm(layer: Layer, inputs: list[str]) -> list[str]:
+    """GroupNormalization(groups=32, axis=-1, epsilon=1e-3, center=True, scale=True).
+
+    Keras splits the channels into ``groups`` runs of consecutive channels and normalizes each
+    run over it and every non-batch axis; opset 21's GroupNormalization does the same on
+    (batch, channels, ...) with per-channel scale and offset. A (batch, channels) input gets a
+    trailing axis of one, since the operator wants at least one spatial axis."""
+    (axis,) = normalized_axes(layer.node)
+    channels = layer.node.input_shape[axis]
+    rank = len(layer.node.input_shape) + 1
+    perm = [0, axis + 1, *(i for i in range(1, rank) if i != axis + 1)]
+    x = _transpose(layer, inputs[0], perm)
+    if rank == 2:
+        x = layer.op("Unsqueeze", [x, layer.ints("axis", [2])])
+    scale = layer.weight("scale") if layer.args["scale"] else layer.const("scale", [1.0] * channels)
+    offset = layer.weight("B") if layer.args["center"] else layer.const("B", [0.0] * channels)
+    y = layer.op(
+        "GroupNormalization",
+        [x, scale, offset],
+        num_groups=layer.args["groups"],
+        epsilon=layer.args["epsilon"],
+    )
+    if rank == 2:
+        y = layer.op("Squeeze", [y, layer.ints("axis", [2])])
+    return [_transpose(layer, y, _inverse(perm))]
+
+
+def _along(layer: Layer, vector: str, axes: list[int]) -> str:
+    """``vector`` (the sizes of ``axes``) shaped to broadcast along those full-tensor axes."""
+    rank = len(layer.node.input_shape) + 1
+    if axes == list(range(rank - len(axes), rank)):
+        return vector  # trailing axes broadcast as they are
+    shape = [layer.node.input_shape[i - 1] if i in axes else 1 for i in range(rank)]
+    return layer.op("Reshape", [vector, layer.ints("shape", shape)])
+
+
+@BUILDERS.register("RMSNormalization")
+def build_rms_norm(layer: Layer, inputs: list[str]) -> list[str]:
+    """RMSNormalization(axis=-1, epsilon=1e-6), as keras.ops.rms_normalization:
+    ``x * rsqrt(mean(x², axes) + epsilon) * scale``. Opset 21 has no RMS operator."""
+    (x,) = inputs
+    axes = [i + 1 for i in normalized_axes(layer.node)]
+    mean_square = layer.op(
+        "ReduceMean", [layer.op("Mul", [x, x]), layer.ints("axes", axes)], keepdims=1
+    )
+    shifted = layer.op("Add", [mean_square, layer.const("epsilon", layer.args["epsilon"])])
+    y = layer.op("Mul", [x, layer.op("Reciprocal", [layer.op("Sqrt", [shifted])])])
+    return [layer.op("Mul", [y, _along(layer, layer.weight("scale"), axes)])]
+
+
+@BUILDERS.register("UnitNormalization")
+def build_unit_norm(layer: Layer, inputs: list[str]) -> list[str]:
+    """UnitNormalization(axis=-1), as keras.ops.normalize(order=2, epsilon=1e-12):
+    ``x * min(rsqrt(sum(x², axes)), 1 / epsilon)``; an all-zero slice stays zero."""
+    (x,) = inputs
+    axes = layer.ints("axes", [i + 1 for i in normalized_axes(layer.node)])
+    square_sum = layer.op("ReduceSumSquare", [x, axes], keepdims=1)
+    inverse = layer.op("Reciprocal", [layer.op("Sqrt", [square_sum])])
+    return [layer.op("Mul", [x, layer.op("Min", [inverse, layer.const("cap", 1e12)])])]

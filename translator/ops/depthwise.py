@@ -18,7 +18,7 @@ SEPARABLE = {"SeparableConv1D": 1, "SeparableConv2D": 2}
 
 
 def _common(rank: int) -> tuple[Arg, ...]:
-    paddings = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+    paddings = ("valid", "same")  # Keras refuses causal padding for these
     return (
         Arg("kernel_size", Ints(rank), REQUIRED, "window size per spatial axis"),
         Arg("strides", Ints(rank), 1, "step per spatial axis"),

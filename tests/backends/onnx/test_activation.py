@@ -1,4 +1,5 @@
-"""ONNX activation layers and the activation table, checked against numpy references."""
+"""ONNX activation layers (Activation, ReLU, LeakyReLU, Softmax, ELU, PReLU) and the activation
+table, checked against numpy references."""
 
 from __future__ import annotations
 
@@ -105,3 +106,36 @@ def test_softmax_axes(axis: str, check, forward) -> None:
     axes = (1, 2) if axis == "[1, 2]" else (int(axis.strip("[]")) % 3,)
     e = np.exp(X - X.max(axis=axes, keepdims=True))
     np.testing.assert_allclose(y, e / e.sum(axis=axes, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+def test_elu_alpha(alpha: float, check, forward) -> None:
+    body = ONE_INPUT + f"layers: [{{type: ELU, alpha: {alpha}}}]\n"
+    check(body)
+    (y,) = forward(body, {"x": X})
+    np.testing.assert_allclose(y, np.where(X > 0, X, alpha * np.expm1(X)), rtol=1e-5, atol=1e-6)
+
+
+PRELU_CASES = {
+    "per_element": ("[3, 4]", "null"),
+    "shared_steps_free": ("[null, 4]", "[1]"),
+    "shared_image_axes": ("[3, 4, 2]", "[1, 2]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRELU_CASES))
+def test_prelu_slope_shape_and_values(case: str, check, load_spec, forward) -> None:
+    shape, shared = PRELU_CASES[case]
+    body = (
+        f"inputs: [{{name: x, shape: {shape}}}]\nlayers: [{{type: PReLU, shared_axes: {shared}}}]\n"
+    )
+    check(body)
+    node = load_spec(body).layers[0]
+    rng = np.random.default_rng(8)
+    (spec,) = node.weights["onnx"]
+    slope = rng.uniform(0.1, 0.5, spec.shape).astype(np.float32)
+    x = rng.standard_normal((2, *(5 if d is None else d for d in node.input_shape)))
+    x = x.astype(np.float32)
+    (y,) = forward(body, {"x": x}, {node.name: {"slope": slope}})
+    # Keras: relu(x) - alpha * relu(-x), alpha broadcast over the batch and the shared axes.
+    np.testing.assert_allclose(y, np.maximum(x, 0) - slope * np.maximum(-x, 0), rtol=1e-6)

@@ -1,4 +1,4 @@
-"""ONNX Conv1D/Conv2D: every padding mode, strides, dilation, groups and both layouts, with
+"""ONNX Conv1D/2D/3D: every padding mode, strides, dilation, groups and both layouts, with
 numeric checks against a numpy convolution that pads exactly as TensorFlow does."""
 
 from __future__ import annotations
@@ -43,6 +43,17 @@ CASES = {
         "{type: Conv2D, filters: 2, kernel_size: 3, dilation_rate: [2, 1], padding: same}",
     ),
     "conv2d_groups": ("[5, 5, 4]", "{type: Conv2D, filters: 4, kernel_size: 2, groups: 4}"),
+    "conv3d_same_strided": (
+        "[4, 5, 3, 2]",
+        "{type: Conv3D, filters: 3, kernel_size: [2, 3, 2], strides: [1, 2, 1], padding: same}",
+    ),
+    "conv3d_channels_first_dilated_groups": (
+        "[4, 5, 4, 3]",
+        (
+            "{type: Conv3D, filters: 2, kernel_size: 2, dilation_rate: [2, 1, 1], groups: 2,"
+            " data_format: channels_first, use_bias: false}"
+        ),
+    ),
     "conv2d_channels_first_softmax": (
         "[2, 5, 6]",
         (
@@ -113,7 +124,7 @@ def reference_conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, args: di
 @pytest.mark.parametrize(
     "case",
     ["conv1d_same_stride2_even", "conv1d_causal_dilated", "conv1d_groups_no_bias",
-     "conv2d_same_stride2_even", "conv2d_same_dilated", "conv2d_groups"],
+     "conv2d_same_stride2_even", "conv2d_same_dilated", "conv2d_groups", "conv3d_same_strided"],
 )  # fmt: skip
 def test_conv_matches_tensorflow_padding(case: str, load_spec, forward) -> None:
     graph = load_spec(body(case))

@@ -1,4 +1,5 @@
-"""ONNX Add and Concatenate: several inputs, several outputs, residual wiring."""
+"""ONNX merge layers (Add, Multiply, Subtract, Average, Maximum, Minimum, Concatenate): several
+inputs, several outputs, residual wiring."""
 
 from __future__ import annotations
 
@@ -16,6 +17,26 @@ CASES = {
           - {type: Dense, units: 4, name: d1}
           - {type: Dense, units: 4, name: d2}
           - {type: Add, inputs: [x, d1, d2]}
+    """,
+    "multiply_three": """
+        inputs: [{name: a, shape: [3]}, {name: b, shape: [3]}, {name: c, shape: [3]}]
+        layers: [{type: Multiply, inputs: [a, b, c]}]
+    """,
+    "subtract": """
+        inputs: [{name: a, shape: [null, 2]}, {name: b, shape: [null, 2]}]
+        layers: [{type: Subtract, inputs: [a, b]}]
+    """,
+    "average_three": """
+        inputs: [{name: a, shape: [3]}, {name: b, shape: [3]}, {name: c, shape: [3]}]
+        layers: [{type: Average, inputs: [a, b, c]}]
+    """,
+    "maximum_three": """
+        inputs: [{name: a, shape: [3]}, {name: b, shape: [3]}, {name: c, shape: [3]}]
+        layers: [{type: Maximum, inputs: [a, b, c]}]
+    """,
+    "minimum": """
+        inputs: [{name: a, shape: [2, 3]}, {name: b, shape: [2, 3]}]
+        layers: [{type: Minimum, inputs: [a, b]}]
     """,
     "concat_last": """
         inputs: [{name: a, shape: [2, 3]}, {name: b, shape: [2, 5]}]
@@ -57,3 +78,26 @@ def test_outputs_follow_the_spec_order(check) -> None:
     np.testing.assert_allclose(both, np.concatenate([head_a, head_b], axis=-1))
     names = [o.name for o in case.built.model.graph.output]
     assert names == ["head_b", "both", "head_a"]
+
+
+ELEMENTWISE = {
+    "multiply_three": lambda a, b, c: a * b * c,
+    "subtract": lambda a, b: a - b,
+    "average_three": lambda a, b, c: (a + b + c) / 3,
+    "maximum_three": lambda a, b, c: np.maximum(np.maximum(a, b), c),
+    "minimum": np.minimum,
+}
+
+
+@pytest.mark.parametrize("case", sorted(ELEMENTWISE))
+def test_elementwise_merge_values(case: str, load_spec, forward) -> None:
+    graph = load_spec(CASES[case])
+    rng = np.random.default_rng(9)
+    xs = {
+        name: rng.standard_normal(
+            (2, *(4 if d is None else d for d in graph.node(name).output_shape))
+        ).astype(np.float32)
+        for name in graph.inputs
+    }
+    (y,) = forward(CASES[case], xs)
+    np.testing.assert_allclose(y, ELEMENTWISE[case](*xs.values()), rtol=1e-6)

@@ -14,8 +14,8 @@ from translator.errors import BackendError
 from translator.sample import sample_inputs
 from translator.schema import SCHEMAS
 
-FAMILIES = {"activation", "conv", "core", "merge", "normalization", "pooling", "recurrent",
-            "reshape", "wrappers"}  # fmt: skip
+FAMILIES = {"activation", "attention", "conv", "conv_transpose", "core", "depthwise", "merge",
+            "normalization", "pooling", "recurrent", "reshape", "wrappers"}  # fmt: skip
 MIXED = """
     inputs: [{name: x, shape: [null, 3]}, {name: ids, shape: [4], dtype: int64}]
     layers:

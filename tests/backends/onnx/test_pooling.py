@@ -1,4 +1,4 @@
-"""ONNX pooling: windowed max/average (valid and TF-style same), global pools, both layouts."""
+"""ONNX pooling (1-D to 3-D): windowed max/average (valid and TF-style same), global pools, both layouts."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ CASES = {
     "avg2d_channels_first": (
         "[2, 6, 6]",
         "{type: AveragePooling2D, pool_size: 3, data_format: channels_first}",
+    ),
+    "max3d_same": (
+        "[5, 6, 4, 2]",
+        "{type: MaxPooling3D, pool_size: [2, 3, 2], strides: 2, padding: same}",
+    ),
+    "avg3d_same_excludes_padding": (
+        "[5, 6, 4, 2]",
+        "{type: AveragePooling3D, pool_size: 3, strides: [2, 2, 1], padding: same}",
+    ),
+    "avg3d_channels_first": (
+        "[2, 4, 6, 5]",
+        "{type: AveragePooling3D, data_format: channels_first}",
+    ),
+    "gap3d": ("[3, 4, 2, 2]", "{type: GlobalAveragePooling3D}"),
+    "gmp3d_channels_first_keepdims": (
+        "[2, 3, 4, 2]",
+        "{type: GlobalMaxPooling3D, data_format: channels_first, keepdims: true}",
     ),
     "gap1d": ("[null, 3]", "{type: GlobalAveragePooling1D}"),
     "gmp1d_keepdims": ("[5, 3]", "{type: GlobalMaxPooling1D, keepdims: true}"),
@@ -70,3 +87,18 @@ def test_global_pools_reduce_the_spatial_axes(forward) -> None:
     x = x.reshape(2, 4, 5, 3)
     (y,) = forward(body("gap2d"), {"x": x})
     np.testing.assert_allclose(y, x.mean(axis=(1, 2)), rtol=1e-6)
+
+
+def test_pooling_3d_matches_numpy(forward) -> None:
+    """AveragePooling3D with TF's "same": padding left out of each average; then max, global."""
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 5, 2)).astype(np.float32)
+    layer = "{type: AveragePooling3D, pool_size: 2, strides: 2, padding: same}"
+    (y,) = forward(f"inputs: [{{name: x, shape: [3, 4, 5, 2]}}]\nlayers: [{layer}]\n", {"x": x})
+    expected = np.zeros((2, 2, 2, 3, 2), np.float32)
+    for i, j, k in np.ndindex(2, 2, 3):  # windows at the far ends hold the real elements only
+        window = x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, 2 * k : 2 * k + 2]
+        expected[:, i, j, k] = window.mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    z = np.random.default_rng(2).standard_normal((2, 2, 3, 4, 2)).astype(np.float32)
+    (y,) = forward(body("gmp3d_channels_first_keepdims"), {"x": z})
+    np.testing.assert_allclose(y, z.max(axis=(2, 3, 4), keepdims=True))

@@ -1,0 +1,105 @@
+"""Attention: MultiHeadAttention, GroupQueryAttention and PositionEmbedding, composed from
+MatMul, Reshape, Transpose and Softmax (opset 21 has no attention operator).
+
+Keras's projections are EinsumDense kernels (features, heads, head size); ONNX holds each as
+a (features, heads·head size) MatMul weight, the same numbers row-major, so the heads split
+off by a Reshape. Scores are scaled by ``1 / sqrt(head size)`` after the dot product, as
+``keras.ops.dot_product_attention`` does; dropout is off at inference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from backends.onnx.model import BUILDERS, Layer
+from translator.ops.attention import PREFIX, mha_dims
+
+# What a masked score becomes before the softmax (TensorFlow's large negative): exp → 0.
+MASKED = -1e9
+
+
+def _inputs(inputs: list[str]) -> tuple[str, str, str]:
+    """(query, value, key) in Keras's call order; value defaults to query, key to value."""
+    query = inputs[0]
+    value = inputs[1] if len(inputs) > 1 else query
+    key = inputs[2] if len(inputs) > 2 else value
+    return query, value, key
+
+
+def project(layer: Layer, x: str, role: str, heads: int, size: int) -> str:
+    """(batch, steps, features) → (batch, heads, steps, size) through the role's projection."""
+    y = layer.op("MatMul", [x, layer.weight(f"{PREFIX[role]}_W")])
+    if layer.args["use_bias"]:
+        y = layer.op("Add", [y, layer.weight(f"{PREFIX[role]}_B")])
+    y = layer.op("Reshape", [y, layer.ints("heads", [0, 0, heads, size])])
+    return layer.op("Transpose", [y], perm=[0, 2, 1, 3])
+
+
+def _causal(layer: Layer, scores: str) -> str:
+    """Mask future keys: TF's ``band_part(ones(T, S), -1, 0)``, query step t sees keys ≤ t."""
+    size = layer.op("Shape", [scores], start=2)
+    one = numpy_helper.from_array(np.ones(1, np.float32))  # the attribute is a 1-element tensor
+    ones = layer.op("ConstantOfShape", [size], value=one)
+    visible = layer.op("Cast", [layer.op("Trilu", [ones], upper=0)], to=onnx.TensorProto.BOOL)
+    return layer.op("Where", [visible, scores, layer.const("masked", MASKED)])
+
+
+def attend(layer: Layer, query: str, key: str, value: str, head_size: int) -> str:
+    """softmax(q·kᵀ / sqrt(head_size) [+ causal mask])·v on (batch, heads, steps, size)."""
+    scores = layer.op("MatMul", [query, layer.op("Transpose", [key], perm=[0, 1, 3, 2])])
+    scores = layer.op("Mul", [scores, layer.const("scale", 1.0 / math.sqrt(head_size))])
+    if layer.args["causal"]:
+        scores = _causal(layer, scores)
+    return layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), value])
+
+
+def output(layer: Layer, context: str, heads: int, size: int) -> str:
+    """(batch, heads, steps, size) → (batch, steps, out) through the output projection."""
+    y = layer.op("Transpose", [context], perm=[0, 2, 1, 3])
+    y = layer.op("Reshape", [y, layer.ints("merged", [0, 0, heads * size])])
+    y = layer.op("MatMul", [y, layer.weight("out_W")])
+    return layer.op("Add", [y, layer.weight("out_B")]) if layer.args["use_bias"] else y
+
+
+@BUILDERS.register("MultiHeadAttention")
+def build_mha(layer: Layer, inputs: list[str]) -> list[str]:
+    """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
+    use_bias=True, causal=False); inputs [query], [query, value] or [query, value, key]."""
+    d = mha_dims(layer.node)
+    query, value, key = _inputs(inputs)
+    q = project(layer, query, "query", d["h"], d["kd"])
+    k = project(layer, key, "key", d["h"], d["kd"])
+    v = project(layer, value, "value", d["h"], d["vd"])
+    return [output(layer, attend(layer, q, k, v, d["kd"]), d["h"], d["vd"])]
+
+
+@BUILDERS.register("GroupQueryAttention")
+def build_gqa(layer: Layer, inputs: list[str]) -> list[str]:
+    """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
+    use_bias=True, causal=False). As Keras's ``ops.repeat(key, repeats, axis=heads)``, query
+    head ``i`` reads key/value head ``i // (num_query_heads / num_key_value_heads)``."""
+    a = layer.args
+    hd, hq, hkv = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
+    query, value, key = _inputs(inputs)
+    shared = layer.ints("shared_heads", [i // (hq // hkv) for i in range(hq)])
+    q = project(layer, query, "query", hq, hd)
+    k = layer.op("Gather", [project(layer, key, "key", hkv, hd), shared], axis=1)
+    v = layer.op("Gather", [project(layer, value, "value", hkv, hd), shared], axis=1)
+    return [output(layer, attend(layer, q, k, v, hd), hq, hd)]
+
+
+@BUILDERS.register("PositionEmbedding")
+def build_position_embedding(layer: Layer, inputs: list[str]) -> list[str]:
+    """PositionEmbedding(sequence_length): the first ``steps`` rows of the embeddings,
+    broadcast to the input's (batch, steps, features)."""
+    (x,) = inputs
+    steps = layer.op("Shape", [x], start=1, end=2)
+    rows = layer.op(
+        "Slice",
+        [layer.weight("embeddings"), layer.ints("start", [0]), steps, layer.ints("axis", [0])],
+    )
+    return [layer.op("Expand", [rows, layer.op("Shape", [x])])]

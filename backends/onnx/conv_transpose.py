@@ -1,0 +1,69 @@
+"""Transposed convolutions: Conv1DTranspose, Conv2DTranspose and Conv3DTranspose on ONNX's
+ConvTranspose.
+
+TensorFlow computes a transposed convolution as the gradient of the forward convolution whose
+output is this layer's input: the full result, ``(n - 1)·s + span`` long per axis, is cropped
+to Keras's output size starting at the forward convolution's leading padding, and zero-extended
+(bias only) past its end when Keras's size is longer. ONNX's ``pads`` crop and its
+``output_padding`` extends in exactly that way. The crop depends on the kernel, stride,
+dilation and padding only (never on the input size), so free spatial sizes work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends.onnx import activation
+from backends.onnx.conv import to_channels_first, to_spec_layout
+from backends.onnx.model import BUILDERS, Layer
+from translator.ops.conv_transpose import TRANSPOSES
+
+
+def axis_crop(
+    kernel: int, stride: int, dilation: int, padding: str, extra: int | None
+) -> tuple[int, int, int]:
+    """(crop at the start, crop at the end, zeros added at the end) of one spatial axis.
+
+    ``extra`` is the spec's output_padding for the axis (None: Keras's default size)."""
+    span = dilation * (kernel - 1) + 1
+    if extra is None:
+        # Keras's size is n·s + max(span - s, 0) (valid) or n·s (same); the full one n·s + span - s.
+        surplus = span - stride if padding == "same" else min(span - stride, 0)
+    else:
+        surplus = 2 * (span // 2 if padding == "same" else 0) - extra
+    # TF's forward "same" padding puts the odd element at the end.
+    start = max(surplus, 0) // 2 if padding == "same" else 0
+    end = surplus - start
+    return start, max(end, 0), max(-end, 0)
+
+
+def _attributes(args: dict[str, Any]) -> dict[str, Any]:
+    extras = args["output_padding"] or (None,) * len(args["kernel_size"])
+    crops = [
+        axis_crop(k, s, d, args["padding"], p)
+        for k, s, d, p in zip(
+            args["kernel_size"], args["strides"], args["dilation_rate"], extras, strict=True
+        )
+    ]
+    return {
+        "kernel_shape": list(args["kernel_size"]),
+        "strides": list(args["strides"]),
+        "dilations": list(args["dilation_rate"]),
+        "pads": [c[0] for c in crops] + [c[1] for c in crops],
+        "output_padding": [c[2] for c in crops],
+    }
+
+
+@BUILDERS.register(*TRANSPOSES)
+def build_conv_transpose(layer: Layer, inputs: list[str]) -> list[str]:
+    """Conv1D/2D/3DTranspose(filters, kernel_size, strides=1, padding="valid",
+    output_padding=None, data_format, dilation_rate=1, activation=None, use_bias=True).
+
+    W is (in channels, filters, *kernel), Keras's (*kernel, filters, in) kernel transposed,
+    with no flip: both frameworks scatter each input tap through the kernel as stored."""
+    a = layer.args
+    rank = TRANSPOSES[layer.node.type]
+    x = to_channels_first(layer, inputs[0], rank)
+    weights = [layer.weight("W")] + ([layer.weight("B")] if a["use_bias"] else [])
+    y = layer.op("ConvTranspose", [x, *weights], **_attributes(a))
+    return [activation.apply(layer, to_spec_layout(layer, y, rank), a["activation"])]
