@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from backends.torch import (  # noqa: F401  (imported for their registrations)
     activation,
+    attention,
     conv,
+    conv_transpose,
     core,
+    depthwise,
     merge,
     normalization,
     pooling,

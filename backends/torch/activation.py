@@ -1,5 +1,5 @@
-"""Activations: Activation, ReLU, LeakyReLU, Softmax, and the activation-by-name table that
-Dense, the convolutions and the recurrent layers share.
+"""Activations: Activation, ReLU, LeakyReLU, Softmax, ELU, PReLU, and the activation-by-name
+table that Dense, the convolutions and the recurrent layers share.
 
 Every function computes what Keras computes: ``gelu`` is the exact (erf) form,
 ``hard_sigmoid`` is ``relu6(x + 3) / 6``, ``leaky_relu`` by name uses Keras's slope 0.2 and
@@ -15,6 +15,7 @@ from torch import nn
 
 from backends.torch.model import BUILDERS
 from translator.ir import Node
+from translator.ops.activation import prelu_alpha_shape
 
 # Activation name (translator.schema.ACTIVATIONS) → a factory of a parameterless module.
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -84,6 +85,21 @@ class Softmax(nn.Module):
         return torch.exp(x - torch.logsumexp(x, dim=self.axes, keepdim=True))
 
 
+class PReLU(nn.Module):
+    """Keras PReLU: ``relu(x) - weight * relu(-x)`` with one slope per input element, the
+    axes in ``shared_axes`` sharing theirs (``weight`` has the input's shape with those axes
+    set to 1, and broadcasts). ``nn.PReLU`` holds one slope or one per channel only, so this is
+    a custom module; its slopes start at ``nn.PReLU``'s 0.25."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, 0.25))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Written as Keras writes it: pos + neg, with neg = -alpha * relu(-x).
+        return torch.relu(x) + (-self.weight) * torch.relu(-x)
+
+
 @BUILDERS.register("Activation")
 def build_activation(node: Node) -> nn.Module:
     """Activation(activation) → the torch module of that function."""
@@ -107,3 +123,15 @@ def build_leaky_relu(node: Node) -> nn.Module:
 def build_softmax(node: Node) -> nn.Module:
     """Softmax(axis=-1) → ``Softmax``."""
     return Softmax(node.args["axis"])
+
+
+@BUILDERS.register("ELU")
+def build_elu(node: Node) -> nn.Module:
+    """ELU(alpha=1.0) → ``nn.ELU`` with the spec's alpha."""
+    return nn.ELU(node.args["alpha"])
+
+
+@BUILDERS.register("PReLU")
+def build_prelu(node: Node) -> nn.Module:
+    """PReLU(shared_axes=None) → ``PReLU``."""
+    return PReLU(prelu_alpha_shape(node))

@@ -1,4 +1,4 @@
-"""Pooling: Max/AveragePooling1D/2D and their global forms. None has weights.
+"""Pooling: Max/AveragePooling1D/2D/3D and their global forms. None has weights.
 
 Padding ``same`` follows TensorFlow (extra element at the end): max pooling pads with -inf so
 padding never wins; average pooling leaves the padding out of each window's count, as Keras
@@ -19,8 +19,10 @@ from translator.ops.pooling import GLOBAL_POOLS, POOLS
 POOL_FUNCTIONS = {
     ("max", 1): F.max_pool1d,
     ("max", 2): F.max_pool2d,
+    ("max", 3): F.max_pool3d,
     ("average", 1): F.avg_pool1d,
     ("average", 2): F.avg_pool2d,
+    ("average", 3): F.avg_pool3d,
 }
 
 
@@ -54,7 +56,7 @@ class Pooling(nn.Module):
 
 
 class MaxPooling(Pooling):
-    """MaxPooling1D/2D; padding is -inf, so it never becomes the maximum."""
+    """MaxPooling1D/2D/3D; padding is -inf, so it never becomes the maximum."""
 
     kind = "max"
 
@@ -63,7 +65,7 @@ class MaxPooling(Pooling):
 
 
 class AveragePooling(Pooling):
-    """AveragePooling1D/2D; with padding the sum of each window is divided by the number of
+    """AveragePooling1D/2D/3D; with padding the sum of each window is divided by the number of
     real (unpadded) elements in it."""
 
     kind = "average"
@@ -78,8 +80,10 @@ class AveragePooling(Pooling):
 GLOBAL_REDUCTIONS = {
     "GlobalAveragePooling1D": torch.mean,
     "GlobalAveragePooling2D": torch.mean,
+    "GlobalAveragePooling3D": torch.mean,
     "GlobalMaxPooling1D": torch.amax,
     "GlobalMaxPooling2D": torch.amax,
+    "GlobalMaxPooling3D": torch.amax,
 }
 
 
@@ -104,18 +108,20 @@ class GlobalPooling(nn.Module):
 POOL_CLASSES: dict[str, type[Pooling]] = {
     "MaxPooling1D": MaxPooling,
     "MaxPooling2D": MaxPooling,
+    "MaxPooling3D": MaxPooling,
     "AveragePooling1D": AveragePooling,
     "AveragePooling2D": AveragePooling,
+    "AveragePooling3D": AveragePooling,
 }
 
 
 @BUILDERS.register(*POOL_CLASSES)
 def build_pooling(node: Node) -> nn.Module:
-    """Max/AveragePooling1D/2D(pool_size=2, strides=None, padding=valid|same, data_format)."""
+    """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding=valid|same, data_format)."""
     return POOL_CLASSES[node.type](node)
 
 
 @BUILDERS.register(*GLOBAL_REDUCTIONS)
 def build_global_pooling(node: Node) -> nn.Module:
-    """GlobalMax/AveragePooling1D/2D(data_format, keepdims=False) → ``GlobalPooling``."""
+    """GlobalMax/AveragePooling1D/2D/3D(data_format, keepdims=False) → ``GlobalPooling``."""
     return GlobalPooling(node)

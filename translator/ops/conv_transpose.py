@@ -62,7 +62,23 @@ def transpose_shape(node: Node) -> tuple[Shape, ...]:
             spatial, a["kernel_size"], a["strides"], a["dilation_rate"], pads, strict=True
         )
     )
+    for n, out, k, s, d in zip(
+        spatial, dims, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True
+    ):
+        if n is not None and out is not None and _forward_size(out, k, s, d, a["padding"]) != n:
+            # TensorFlow refuses an output whose forward convolution would not give the input.
+            raise node.shape_error(
+                f"output size {out} does not convolve back to the input size {n}",
+                "choose another output_padding (or none)",
+            )
     return (join_channels(node, dims, a["filters"]),)
+
+
+def _forward_size(n: int, k: int, s: int, d: int, padding: str) -> int:
+    """The size a forward convolution gives for input size ``n``."""
+    if padding == "same":
+        return -(-n // s)
+    return (n - (d * (k - 1) + 1)) // s + 1
 
 
 @weight_rule(*TRANSPOSES)

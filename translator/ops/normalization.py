@@ -147,7 +147,9 @@ def same_shape(node: Node) -> tuple[Shape, ...]:
     rank = len(node.input_shape)
     if node.type == "RMSNormalization" and axes != tuple(range(rank - len(axes), rank)):
         # Keras multiplies by its scale aligned to the last axes, whatever `axis` says.
-        raise node.shape_error("RMSNormalization normalizes only trailing axes in Keras", "axis: -1")
+        raise node.shape_error(
+            "RMSNormalization normalizes only trailing axes in Keras", "axis: -1"
+        )
     return (node.input_shape,)
 
 

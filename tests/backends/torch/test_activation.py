@@ -1,5 +1,6 @@
-"""Activation layers in PyTorch: every activation name, ReLU's Keras arguments, LeakyReLU and
-Softmax over one or several axes, checked against the IR and against numpy references."""
+"""Activation layers in PyTorch: every activation name, ReLU's Keras arguments, LeakyReLU,
+Softmax over one or several axes, ELU's alpha and PReLU's per-element and shared slopes,
+checked against the IR and against numpy references."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.backends.torch.harness import check_spec, one_layer
+from tests.backends.torch.harness import check_spec, one_layer, set_parameters
 from translator.schema import ACTIVATIONS
 
 X = np.linspace(-4.0, 4.0, 16, dtype=np.float32).reshape(2, 8)
@@ -102,3 +103,30 @@ def test_softmax_axes(axis: str, axes: tuple[int, ...]) -> None:
     (x,) = case.inputs.values()
     e = np.exp(x - x.max(axis=axes, keepdims=True))
     np.testing.assert_allclose(case.outputs[0], e / e.sum(axis=axes, keepdims=True), rtol=1e-5)
+
+
+def test_elu_alpha() -> None:
+    case = check_spec(one_layer("{type: ELU, alpha: 0.7}", "[8]"))
+    (out,) = case.run(x=X)
+    np.testing.assert_allclose(out, np.where(X > 0, X, 0.7 * np.expm1(X)), rtol=1e-6, atol=1e-6)
+
+
+PRELU_CASES = {
+    "per_element": ("{type: PReLU}", "[3, 4]"),
+    "shared_free_steps": ("{type: PReLU, shared_axes: [1]}", "[null, 4]"),
+    "shared_two_axes": ("{type: PReLU, shared_axes: [1, 2]}", "[3, 4, 2]"),
+}
+
+
+@pytest.mark.parametrize("layer,shape", PRELU_CASES.values(), ids=PRELU_CASES.keys())
+def test_prelu_layer(layer: str, shape: str) -> None:
+    check_spec(one_layer(layer, shape))
+
+
+def test_prelu_learns_one_slope_per_element_unless_shared() -> None:
+    case = check_spec(one_layer(PRELU_CASES["shared_two_axes"][0], "[3, 4, 2]"))
+    alpha = np.array([[[0.1, -0.5]]], dtype=np.float32)  # (1, 1, 2): axes 1 and 2 shared
+    set_parameters(case.module("p_re_lu"), weight=alpha)
+    x = case.inputs["x"]
+    (out,) = case.run(x=x)
+    np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), rtol=1e-6)

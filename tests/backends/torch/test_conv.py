@@ -1,6 +1,6 @@
-"""Convolutions in PyTorch: padding valid/same/causal with strides and dilation, groups,
-channels-first and channels-last specs, checked against the IR and a numpy reference of
-TensorFlow's padding."""
+"""Convolutions in PyTorch (Conv1D/2D/3D): padding valid/same/causal with strides and dilation,
+groups, channels-first and channels-last specs, checked against the IR and a numpy reference
+of TensorFlow's padding."""
 
 from __future__ import annotations
 
@@ -64,6 +64,22 @@ CASES = {
         "",
     ),
     "conv2d_alias": ("{type: Conv2d, filters: 3, kernel_size: 3}", "[5, 5, 2]", ""),
+    "conv3d_valid": ("{type: Conv3D, filters: 2, kernel_size: 2}", "[4, 5, 3, 2]", ""),
+    "conv3d_same_stride": (
+        "{type: Conv3D, filters: 3, kernel_size: [2, 3, 2], strides: 2, padding: same}",
+        "[5, 6, 4, 2]",
+        "",
+    ),
+    "conv3d_channels_first_dilated_groups": (
+        "{type: Conv3D, filters: 4, kernel_size: 2, dilation_rate: [1, 2, 1], groups: 2}",
+        "[2, 4, 5, 3]",
+        "channels_first",
+    ),
+    "conv3d_free_depth_no_bias": (
+        "{type: Conv3D, filters: 2, kernel_size: 3, padding: same, use_bias: false}",
+        "[null, 4, 4, 1]",
+        "",
+    ),
 }
 
 
@@ -115,3 +131,20 @@ def test_causal_conv1d_sees_only_the_past() -> None:
     # y[t] = 1 * x[t - 2] + 10 * x[t], with zeros before the start
     expected = 10 * x[0, :, 0] + np.concatenate([[0, 0], x[0, :4, 0]])
     np.testing.assert_allclose(case.run(x=x)[0][0, :, 0], expected)
+
+
+def test_conv3d_same_stride_pads_like_tensorflow() -> None:
+    layer = "{type: Conv3D, filters: 2, kernel_size: [2, 1, 3], strides: [2, 1, 2], padding: same}"
+    case = check_spec(one_layer(layer, "[5, 2, 6, 1]"))
+    rng = np.random.default_rng(2)
+    kernel = rng.standard_normal((2, 1, 3, 1, 2)).astype(np.float32)  # Keras (kd, kh, kw, in, out)
+    set_parameters(case.module("conv3d"), weight=kernel.transpose(4, 3, 0, 1, 2), bias=0.5)
+    x = case.inputs["x"]
+    pads = ((0, 0), tf_same_pads(5, 2, 2), (0, 0), tf_same_pads(6, 3, 2), (0, 0))
+    padded = np.pad(x, pads)
+    out = np.zeros((2, 3, 2, 3, 2))
+    for d in range(3):
+        for w in range(3):
+            window = padded[:, 2 * d : 2 * d + 2, :, 2 * w : 2 * w + 3]
+            out[:, d, :, w] = np.einsum("bdhwc,dwco->bho", window, kernel[:, 0]) + 0.5
+    np.testing.assert_allclose(case.run(x=x)[0], out, rtol=1e-5, atol=1e-5)

@@ -1,5 +1,6 @@
-"""Merge layers in PyTorch: Add and Concatenate over two or more inputs, including the two
-outputs of a Bidirectional with merge_mode null."""
+"""Merge layers in PyTorch: Add, Multiply, Subtract, Average, Maximum, Minimum and
+Concatenate over two or more inputs, including the two outputs of a Bidirectional with
+merge_mode null."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ CASES = {
     "concat_last": "- {type: Concatenate, inputs: [a, b, c]}",
     "concat_axis1": "- {type: Concatenate, axis: 1, inputs: [a, b]}",
     "concat_negative_axis": "- {type: Concatenate, axis: -2, inputs: [b, a]}",
+    "multiply": "- {type: Multiply, inputs: [a, b, a]}",
+    "subtract": "- {type: Subtract, inputs: [b, a]}",
+    "average": "- {type: Average, inputs: [a, b, a]}",
+    "maximum": "- {type: Maximum, inputs: [a, b]}",
+    "minimum": "- {type: Minimum, inputs: [a, b, a]}",
 }
 
 
@@ -47,3 +53,19 @@ layers:
 """
     case = check_spec(spec)
     assert case.outputs[0].shape == (2, 6)
+
+
+ELEMENTWISE = {
+    "Multiply": lambda a, b: a * b * a,
+    "Subtract": lambda a, b: b - a,
+    "Average": lambda a, b: (a + b + a) / 3,
+    "Maximum": np.maximum,
+    "Minimum": np.minimum,
+}
+
+
+@pytest.mark.parametrize("kind", ELEMENTWISE)
+def test_elementwise_values(kind: str) -> None:
+    case = check_spec(THREE_INPUTS + "  " + CASES[kind.lower()] + "\n")
+    a, b = case.inputs["a"], case.inputs["b"]
+    np.testing.assert_allclose(case.outputs[0], ELEMENTWISE[kind](a, b), rtol=1e-6)

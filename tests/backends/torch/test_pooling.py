@@ -1,5 +1,6 @@
-"""Pooling in PyTorch: windows with strides and TensorFlow's same padding (average leaving the
-padding out), both layouts, and the global forms with and without keepdims."""
+"""Pooling in PyTorch (1-D, 2-D and 3-D): windows with strides and TensorFlow's same padding
+(average leaving the padding out), both layouts, and the global forms with and without
+keepdims."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ CASES = {
         "channels_first",
     ),
     "gmp2d": ("{type: GlobalMaxPooling2D}", "[4, 5, 3]", ""),
+    "max3d": ("{type: MaxPooling3D}", "[4, 5, 4, 2]", ""),
+    "max3d_same_stride": (
+        "{type: MaxPooling3D, pool_size: [3, 2, 3], strides: 2, padding: same}",
+        "[5, 6, 7, 2]",
+        "",
+    ),
+    "avg3d_same": ("{type: AveragePooling3D, padding: same}", "[3, 3, 5, 1]", ""),
+    "avg3d_channels_first": ("{type: AveragePooling3D}", "[2, 4, 4, 5]", "channels_first"),
+    "gap3d_keepdims": ("{type: GlobalAveragePooling3D, keepdims: true}", "[3, 4, 5, 2]", ""),
+    "gmp3d_channels_first": ("{type: GlobalMaxPooling3D}", "[2, 3, 4, 5]", "channels_first"),
 }
 
 
@@ -68,3 +79,17 @@ def test_max_pooling_same_never_picks_the_padding() -> None:
     (out,) = case.run(x=x)
     # out = 2, pads (0, 1): windows [0:3] and [2:4]
     np.testing.assert_allclose(out[0, :, 0], [-1.0, -3.0])
+
+
+def test_average_pooling3d_same_leaves_padding_out() -> None:
+    case = check_spec(one_layer("{type: AveragePooling3D, padding: same}", "[3, 1, 1, 1]"))
+    x = np.array([1.0, 2.0, 6.0], dtype=np.float32).reshape(1, 3, 1, 1, 1)
+    (out,) = case.run(x=x)
+    # depth 3 in windows of 2: [1, 2] and [6] (padding at the end, left out of the count)
+    np.testing.assert_allclose(out.reshape(-1), [1.5, 6.0])
+
+
+def test_global_pooling3d_values() -> None:
+    case = check_spec(one_layer(CASES["gmp3d_channels_first"][0], "[2, 3, 4, 5]", "channels_first"))
+    x = case.inputs["x"]
+    np.testing.assert_array_equal(case.outputs[0], x.max(axis=(2, 3, 4)))
