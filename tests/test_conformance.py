@@ -1,0 +1,156 @@
+"""Conformance: every registered layer type, built in Keras, PyTorch and ONNX with several
+argument sets, measures exactly as the IR predicts and reconciles with nothing unexplained.
+
+A layer type without a row here fails ``test_every_layer_type_has_cases``, so nothing enters the
+registry without being proven in all three frameworks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from translator.compare import compare_report
+from translator.loader import load_text
+from translator.schema import SCHEMAS
+
+pytestmark = pytest.mark.frameworks
+
+# layer type → [(input shape, layer arguments)]; "int" in the shape makes integer inputs.
+CASES: dict[str, list[tuple[str, str]]] = {
+    "Dense": [("[5]", "units: 3"), ("[4, 5]", "units: 2, activation: relu, use_bias: false")],
+    "Dropout": [("[5]", "rate: 0.5")],
+    "Embedding": [("int [6]", "input_dim: 11, output_dim: 4")],
+    "Activation": [("[5]", "activation: gelu"), ("[3, 5]", "activation: log_softmax")],
+    "ReLU": [("[5]", "{}"), ("[5]", "max_value: 6, negative_slope: 0.1, threshold: 0.5")],
+    "LeakyReLU": [("[5]", "{}"), ("[5]", "negative_slope: 0.01")],
+    "Softmax": [("[3, 5]", "{}"), ("[3, 5]", "axis: 1")],
+    "ELU": [("[5]", "{}"), ("[5]", "alpha: 0.5")],
+    "PReLU": [("[4, 4, 3]", "{}"), ("[4, 4, 3]", "shared_axes: [1, 2]")],
+    "Conv1D": [
+        ("[9, 3]", "filters: 4, kernel_size: 3"),
+        ("[9, 4]", "filters: 4, kernel_size: 2, padding: causal, dilation_rate: 2, groups: 2"),
+    ],
+    "Conv2D": [
+        ("[9, 9, 3]", "filters: 4, kernel_size: 4, strides: 2, padding: same"),
+        ("[3, 9, 9]", "filters: 2, kernel_size: 3, data_format: channels_first"),
+    ],
+    "Conv3D": [
+        ("[6, 6, 6, 2]", "filters: 3, kernel_size: 3"),
+        ("[6, 6, 6, 2]", "filters: 2, kernel_size: 2, strides: 2, padding: same, use_bias: false"),
+    ],
+    "Conv1DTranspose": [
+        ("[5, 3]", "filters: 2, kernel_size: 3, strides: 2"),
+        ("[5, 3]", "filters: 2, kernel_size: 4, strides: 2, padding: same"),
+    ],
+    "Conv2DTranspose": [
+        ("[4, 4, 3]", "filters: 2, kernel_size: 3, strides: 2"),
+        ("[4, 4, 3]", "filters: 2, kernel_size: 3, strides: 2, padding: same, output_padding: 1"),
+    ],
+    "Conv3DTranspose": [("[3, 3, 3, 2]", "filters: 2, kernel_size: 2, strides: 2")],
+    "DepthwiseConv1D": [
+        ("[9, 3]", "kernel_size: 3"),
+        ("[9, 3]", "kernel_size: 3, depth_multiplier: 2, padding: same"),
+    ],
+    "DepthwiseConv2D": [
+        ("[8, 8, 3]", "kernel_size: 3"),
+        ("[8, 8, 3]", "kernel_size: 3, strides: 2, depth_multiplier: 2"),
+    ],
+    "SeparableConv1D": [("[9, 3]", "filters: 4, kernel_size: 3")],
+    "SeparableConv2D": [
+        ("[8, 8, 3]", "filters: 4, kernel_size: 3, padding: same"),
+        ("[8, 8, 3]", "filters: 4, kernel_size: 3, depth_multiplier: 2, use_bias: false"),
+    ],
+    "MaxPooling1D": [("[8, 3]", "{}"), ("[9, 3]", "pool_size: 3, strides: 2, padding: same")],
+    "MaxPooling2D": [("[8, 8, 3]", "{}"), ("[9, 9, 3]", "pool_size: 3, strides: 2, padding: same")],
+    "MaxPooling3D": [("[4, 4, 4, 2]", "{}")],
+    "AveragePooling1D": [("[8, 3]", "{}"), ("[9, 3]", "pool_size: 3, strides: 2, padding: same")],
+    "AveragePooling2D": [
+        ("[8, 8, 3]", "{}"),
+        ("[9, 9, 3]", "pool_size: 3, strides: 2, padding: same"),
+    ],
+    "AveragePooling3D": [("[4, 4, 4, 2]", "{}")],
+    "GlobalAveragePooling1D": [("[8, 3]", "{}")],
+    "GlobalAveragePooling2D": [("[4, 4, 3]", "{}"), ("[4, 4, 3]", "keepdims: true")],
+    "GlobalAveragePooling3D": [("[3, 3, 3, 2]", "{}")],
+    "GlobalMaxPooling1D": [("[8, 3]", "{}")],
+    "GlobalMaxPooling2D": [("[4, 4, 3]", "{}")],
+    "GlobalMaxPooling3D": [("[3, 3, 3, 2]", "{}")],
+    "Flatten": [("[3, 4]", "{}")],
+    "Reshape": [("[3, 4]", "target_shape: [2, -1]")],
+    "Permute": [("[3, 4, 5]", "dims: [3, 1, 2]")],
+    "RepeatVector": [("[4]", "n: 3")],
+    "ZeroPadding1D": [("[5, 3]", "padding: [1, 2]")],
+    "ZeroPadding2D": [("[5, 5, 3]", "padding: [[1, 0], [2, 1]]")],
+    "ZeroPadding3D": [("[3, 3, 3, 2]", "{}")],
+    "Cropping1D": [("[6, 3]", "cropping: [1, 2]")],
+    "Cropping2D": [("[6, 6, 3]", "cropping: [[1, 0], [0, 2]]")],
+    "UpSampling1D": [("[4, 3]", "size: 3")],
+    "UpSampling2D": [("[4, 4, 3]", "{}"), ("[4, 4, 3]", "interpolation: bilinear")],
+    "SimpleRNN": [
+        ("[6, 3]", "units: 4"),
+        ("[6, 3]", "units: 4, return_sequences: true, go_backwards: true"),
+    ],
+    "LSTM": [
+        ("[6, 3]", "units: 4"),
+        ("[6, 3]", "units: 4, return_sequences: true, use_bias: false"),
+    ],
+    "GRU": [
+        ("[6, 3]", "units: 4"),
+        ("[6, 3]", "units: 4, reset_after: false, return_sequences: true"),
+    ],
+    "Bidirectional": [
+        ("[6, 3]", "layer: {type: LSTM, units: 3}"),
+        ("[6, 3]", "merge_mode: ave, layer: {type: GRU, units: 3, return_sequences: true}"),
+    ],
+    "TimeDistributed": [
+        ("[4, 5]", "layer: {type: Dense, units: 2}"),
+        ("[3, 6, 6, 2]", "layer: {type: Conv2D, filters: 2, kernel_size: 3}"),
+    ],
+    "BatchNormalization": [("[6, 6, 3]", "{}"), ("[3, 6]", "axis: 1, center: false")],
+    "LayerNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2], scale: false")],
+    "GroupNormalization": [("[6, 6, 4]", "groups: 2"), ("[5, 4]", "groups: 4, center: false")],
+    "RMSNormalization": [("[4, 6]", "{}")],
+    "UnitNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2]")],
+    "MultiHeadAttention": [
+        ("[5, 8]", "num_heads: 2, key_dim: 4"),
+        ("[5, 8]", "num_heads: 2, key_dim: 3, value_dim: 5, output_shape: 6, causal: true"),
+    ],
+    "GroupQueryAttention": [("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2")],
+    "PositionEmbedding": [("[5, 8]", "sequence_length: 10")],
+}
+MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")
+
+
+def _spec(layer_type: str, shape: str, args: str) -> str:
+    dtype = "int32" if shape.startswith("int") else "float32"
+    shape = shape.removeprefix("int ")
+    body = "" if args == "{}" else ", " + args
+    return f"name: case\ninputs: [{{name: x, shape: {shape}, dtype: {dtype}}}]\nlayers:\n  - {{type: {layer_type}{body}}}\n"
+
+
+def _merge_spec(layer_type: str) -> str:
+    return (
+        "name: case\ninputs: [{name: a, shape: [3, 4]}, {name: b, shape: [3, 4]}]\nlayers:\n"
+        f"  - {{type: {layer_type}, inputs: [a, b]}}\n"
+    )
+
+
+PARAMS = [
+    pytest.param(_spec(t, s, a), id=f"{t}-{i}")
+    for t, rows in CASES.items()
+    for i, (s, a) in enumerate(rows)
+]
+PARAMS += [pytest.param(_merge_spec(t), id=t) for t in MERGES]
+
+
+@pytest.mark.parametrize("text", PARAMS)
+def test_layer_measures_as_predicted_everywhere(text: str) -> None:
+    report = compare_report(load_text(text))
+    assert report.failures == []
+    assert all(p is not None for row in report.rows for p in row.params.values())
+    assert report.unexplained_total == 0
+
+
+def test_every_layer_type_has_cases() -> None:
+    covered = set(CASES) | set(MERGES) | {"Input"}
+    assert sorted(set(SCHEMAS) - covered) == []
