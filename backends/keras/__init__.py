@@ -16,8 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from backends.keras import (  # noqa: F401  (imported for their registrations)
     activation,
+    attention,
     conv,
+    conv_transpose,
     core,
+    depthwise,
     merge,
     normalization,
     pooling,

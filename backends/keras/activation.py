@@ -1,8 +1,11 @@
-"""Activations: the name → Keras function table, and Activation, ReLU, LeakyReLU, Softmax.
+"""Activations: the name → Keras function table, and Activation, ReLU, LeakyReLU, Softmax,
+ELU and PReLU.
 
 Keras's own functions are the reference semantics: ``gelu`` is the exact (erf) form,
 ``hard_sigmoid`` is ``relu6(x + 3) / 6``, ``swish`` is ``silu``, ``leaky_relu`` has slope 0.2,
-``softmax`` and ``log_softmax`` normalize over the last axis.
+``softmax`` and ``log_softmax`` normalize over the last axis. PReLU is Keras's
+``relu(x) − alpha · relu(−x)`` with one learned slope per input element, shared along
+``shared_axes``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ PLAIN = {
     "ReLU": keras.layers.ReLU,
     "LeakyReLU": keras.layers.LeakyReLU,
     "Softmax": keras.layers.Softmax,
+    "ELU": keras.layers.ELU,
+    "PReLU": keras.layers.PReLU,
 }
 
 
@@ -57,5 +62,6 @@ def build_activation(node: Node) -> Any:
 
 @BUILDERS.register(*PLAIN)
 def build_plain(node: Node) -> Any:
-    """ReLU(max_value, negative_slope, threshold), LeakyReLU(negative_slope), Softmax(axis)."""
+    """ReLU(max_value, negative_slope, threshold), LeakyReLU(negative_slope), Softmax(axis),
+    ELU(alpha=1.0), PReLU(shared_axes=None)."""
     return PLAIN[node.type](**keras_args(node))

@@ -7,7 +7,8 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, keras_args
+from backends.keras.model import BUILDERS, NAME, keras_args
+from translator.errors import UnsupportedInBackend
 from translator.ir import Node
 
 # Layers whose spec arguments are exactly their Keras arguments.
@@ -26,5 +27,10 @@ def build_plain(node: Node) -> Any:
 
 @BUILDERS.register("Dense")
 def build_dense(node: Node) -> Any:
-    """Dense(units, activation=None, use_bias=True)."""
-    return keras.layers.Dense(**keras_args(node, activation=activation(node.args["activation"])))
+    """Dense(units, activation=None, use_bias=True); ``tie`` is not a Keras argument."""
+    if node.args["tie"] is not None:
+        raise UnsupportedInBackend(
+            NAME, node.type, "a Dense tied to an Embedding's matrix is not built in Keras yet"
+        )
+    args = {k: v for k, v in keras_args(node).items() if k != "tie"}
+    return keras.layers.Dense(**{**args, "activation": activation(node.args["activation"])})

@@ -1,4 +1,5 @@
-"""Merge layers: Add and Concatenate (called on the list of their input tensors)."""
+"""Merge layers: Add, Multiply, Subtract, Average, Maximum, Minimum and Concatenate, each
+called on the list of its input tensors."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import keras
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
-MERGES = {"Add": keras.layers.Add, "Concatenate": keras.layers.Concatenate}
+MERGES = {
+    "Add": keras.layers.Add,
+    "Multiply": keras.layers.Multiply,
+    "Subtract": keras.layers.Subtract,  # exactly two inputs: first − second
+    "Average": keras.layers.Average,
+    "Maximum": keras.layers.Maximum,
+    "Minimum": keras.layers.Minimum,
+    "Concatenate": keras.layers.Concatenate,
+}
 
 
 @BUILDERS.register(*MERGES)
 def build_merge(node: Node) -> Any:
-    """Add() and Concatenate(axis=-1)."""
+    """Add(), Multiply(), Subtract(), Average(), Maximum(), Minimum(), Concatenate(axis=-1)."""
     return MERGES[node.type](**keras_args(node))

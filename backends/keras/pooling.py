@@ -1,4 +1,4 @@
-"""Pooling: Max/AveragePooling1D/2D and their global forms.
+"""Pooling: Max/AveragePooling1D/2D/3D and their global forms.
 
 channels_first runs on CPU as it is: Keras's TF backend transposes to channels_last around
 TF's pooling ops itself, and the global poolings are plain reductions over the spatial axes.
@@ -17,12 +17,16 @@ from translator.ir import Node
 POOLS = {
     "MaxPooling1D": keras.layers.MaxPooling1D,
     "MaxPooling2D": keras.layers.MaxPooling2D,
+    "MaxPooling3D": keras.layers.MaxPooling3D,
     "AveragePooling1D": keras.layers.AveragePooling1D,
     "AveragePooling2D": keras.layers.AveragePooling2D,
+    "AveragePooling3D": keras.layers.AveragePooling3D,
     "GlobalAveragePooling1D": keras.layers.GlobalAveragePooling1D,
     "GlobalAveragePooling2D": keras.layers.GlobalAveragePooling2D,
+    "GlobalAveragePooling3D": keras.layers.GlobalAveragePooling3D,
     "GlobalMaxPooling1D": keras.layers.GlobalMaxPooling1D,
     "GlobalMaxPooling2D": keras.layers.GlobalMaxPooling2D,
+    "GlobalMaxPooling3D": keras.layers.GlobalMaxPooling3D,
 }
 
 

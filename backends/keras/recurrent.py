@@ -11,7 +11,8 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, keras_args
+from backends.keras.model import BUILDERS, NAME, keras_args
+from translator.errors import UnsupportedInBackend
 from translator.ir import Node
 
 RNNS = {
@@ -27,5 +28,10 @@ ACTIVATION_ARGS = ("activation", "recurrent_activation")
 def build_rnn(node: Node) -> Any:
     """SimpleRNN / LSTM / GRU(units, activation="tanh", recurrent_activation="sigmoid",
     reset_after=True (GRU), use_bias=True, return_sequences=False, go_backwards=False)."""
+    if node.args["num_layers"] != 1:
+        raise UnsupportedInBackend(
+            NAME, node.type, "a stacked recurrent layer (num_layers > 1) is not built in Keras yet"
+        )
     functions = {k: activation(node.args[k]) for k in ACTIVATION_ARGS if k in node.args}
-    return RNNS[node.type](**keras_args(node, **functions))
+    args = {k: v for k, v in keras_args(node, **functions).items() if k != "num_layers"}
+    return RNNS[node.type](**args)

@@ -1,4 +1,5 @@
-"""Activation, ReLU, LeakyReLU, Softmax and every activation name, against numpy formulas."""
+"""Activation, ReLU, LeakyReLU, Softmax, ELU, PReLU and every activation name, against numpy
+formulas."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ LAYERS = [
     ("{type: Softmax, axis: 1}", lambda x: _softmax(x, 1)),
     ("{type: Softmax, axis: [1, 2]}", lambda x: _softmax(x, (1, 2))),
     ("{type: Dense, units: 3, activation: hard_sigmoid}", None),
+    ("{type: ELU}", lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+    ("{type: ELU, alpha: 0.5}", lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1))),
+    ("{type: PReLU}", lambda x: np.maximum(x, 0)),  # Keras initializes alpha to zeros
+    ("{type: PReLU, shared_axes: [1, 2]}", None),
 ]
 
 
@@ -96,3 +101,22 @@ def test_activation_layer(layer: str, reference) -> None:
     case = check_spec(one_layer(layer, "[3, 4]"))
     if reference is not None:
         np.testing.assert_allclose(case.outputs[0], reference(case.inputs["x"]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "shared_axes", "alpha_shape"),
+    [
+        ("[3, 4]", "null", (3, 4)),
+        ("[null, 4]", "[1]", (1, 4)),
+        ("[2, 3, 4]", "[1, 2]", (1, 1, 4)),
+    ],
+)
+def test_prelu_learns_a_slope_per_element_shared_along_shared_axes(
+    shape: str, shared_axes: str, alpha_shape: tuple[int, ...]
+) -> None:
+    case = check_spec(one_layer(f"{{name: p, type: PReLU, shared_axes: {shared_axes}}}", shape))
+    alpha = np.random.default_rng(5).uniform(0.1, 0.9, alpha_shape).astype(np.float32)
+    case.layer("p").set_weights([alpha])
+    x = case.inputs["x"]
+    (out,) = case.run(x=x)
+    np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), atol=1e-6)

@@ -1,5 +1,5 @@
-"""Conv1D and Conv2D: strides with same padding, even kernels, dilation, groups, causal,
-channels_first. channels_first must compute exactly what channels_last computes."""
+"""Conv1D, Conv2D and Conv3D: strides with same padding, even kernels, dilation, groups,
+causal, channels_first. channels_first must compute exactly what channels_last computes."""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ CONV2D = [
     "{type: Conv2D, filters: 3, kernel_size: 3, groups: 3, strides: [1, 2]}",
     "{type: Conv2D, filters: 5, kernel_size: 1, use_bias: false, activation: sigmoid}",
 ]
+CONV3D = [
+    "{type: Conv3D, filters: 2, kernel_size: 3}",
+    "{type: Conv3D, filters: 3, kernel_size: [2, 3, 1], strides: 2, padding: same}",
+    "{type: Conv3D, filters: 4, kernel_size: 2, groups: 2, dilation_rate: [2, 1, 1]}",
+]
 CASES = [(c, "[9, 6]", "channels_last") for c in CONV1D]
 CASES += [(c, "[6, 9]", "channels_first") for c in CONV1D]
 CASES += [(c, "[8, 7, 6]", "channels_last") for c in CONV2D]
 CASES += [(c, "[6, 8, 7]", "channels_first") for c in CONV2D]
+CASES += [(c, "[5, 4, 6, 2]", "channels_last") for c in CONV3D]
+CASES += [(c, "[2, 5, 4, 6]", "channels_first") for c in CONV3D]
 
 
 @pytest.mark.parametrize(("layer", "shape", "data_format"), CASES)
@@ -44,6 +51,8 @@ SAME_EITHER_WAY = [
     ("type: Conv2D, filters: 4, kernel_size: [2, 3], strides: 2, padding: same", (6, 8, 7)),
     ("type: Conv2D, filters: 4, kernel_size: 3, dilation_rate: [2, 1]", (6, 8, 7)),
     ("type: Conv2D, filters: 6, kernel_size: 3, groups: 3, activation: relu", (6, 8, 7)),
+    ("type: Conv3D, filters: 3, kernel_size: [2, 3, 2], strides: 2, padding: same", (2, 5, 4, 3)),
+    ("type: Conv3D, filters: 3, kernel_size: 2, dilation_rate: [1, 2, 1]", (2, 5, 4, 3)),
 ]
 
 
@@ -74,11 +83,13 @@ def test_channels_first_computes_what_channels_last_computes(
             "{name: c, type: Conv2D, filters: 6, kernel_size: 2, groups: 3, activation: softmax}",
             "[3, 5, 4]",
         ),
+        ("{name: c, type: Conv3D, filters: 2, kernel_size: 2, activation: relu}", "[2, 4, 5, 4]"),
     ],
 )
 def test_channels_first_matches_keras_own_class(layer: str, shape: str) -> None:
-    """Where Keras's own channels_first class runs on any CPU (grouped convolutions go through
-    XLA), it agrees with ours, including a softmax taken over the last (spatial) axis."""
+    """Where Keras's own channels_first class runs on any CPU (grouped convolutions and 3-D
+    ones go through XLA), it agrees with ours, including a softmax taken over the last
+    (spatial) axis."""
     case = check_spec(one_layer(layer, shape, "channels_first"))
     ours = case.layer("c")
     stock = getattr(keras.layers, case.graph.node("c").type).from_config(ours.get_config())
@@ -96,3 +107,24 @@ def test_causal_conv_sees_only_the_past() -> None:
     x = np.arange(1, 7, dtype=np.float32).reshape(1, 6, 1)
     (out,) = case.run(x=x)
     np.testing.assert_allclose(out[0, :, 0], [1, 3, 6, 9, 12, 15])
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        ("{name: c, type: Conv1D, filters: 3, kernel_size: 2}", "[2, 4]"),
+        ("{name: c, type: Conv2D, filters: 3, kernel_size: 1}", "[2, 4, 3]"),
+        ("{name: c, type: Conv3D, filters: 3, kernel_size: 1}", "[2, 2, 4, 3]"),
+    ],
+)
+def test_channels_first_bias_goes_on_the_channel_axis(layer: str, shape: str) -> None:
+    """Where the last spatial size equals the filter count: Keras 3.15's TF ``ops.add`` turns
+    a channels_first bias add into an NHWC ``bias_add`` there; ours adds it in channels_last."""
+    case = check_spec(one_layer(layer, shape, "channels_first"))
+    kernel = case.layer("c").kernel
+    bias = np.arange(1, 4, dtype=np.float32)
+    case.layer("c").set_weights([np.zeros(kernel.shape, np.float32), bias])
+    (out,) = case.run(x=case.inputs["x"])
+    assert out.shape[1] == out.shape[-1] == 3
+    per_channel = bias.reshape(1, 3, *(1,) * (out.ndim - 2))
+    np.testing.assert_array_equal(out, np.broadcast_to(per_channel, out.shape))

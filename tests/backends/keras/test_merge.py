@@ -1,4 +1,5 @@
-"""Add and Concatenate over two or more inputs, including separate model inputs."""
+"""Add, Multiply, Subtract, Average, Maximum, Minimum and Concatenate over two or more
+inputs, including separate model inputs, against numpy."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ CASES = [
     ("Concatenate", "[a, b, c]"),
     ("Concatenate, axis: 1", "[a, b]"),
     ("Concatenate, axis: -2", "[a, b]"),
+    ("Multiply", "[a, b, a]"),
+    ("Subtract", "[a, b]"),
+    ("Average", "[a, b, a]"),
+    ("Maximum", "[a, b]"),
+    ("Minimum", "[b, a, b]"),
 ]
 
 
@@ -48,3 +54,31 @@ outputs: [total, joined]
     total, joined = case.outputs
     np.testing.assert_allclose(total, a + 2 * b, atol=1e-6)
     np.testing.assert_allclose(joined, np.concatenate([a, a + 2 * b], axis=-1), atol=1e-6)
+
+
+def test_elementwise_merges_compute_numpy() -> None:
+    spec = """
+name: t
+inputs:
+  - {name: a, shape: [2, 3]}
+  - {name: b, shape: [2, 3]}
+  - {name: c, shape: [2, 3]}
+layers:
+  - {name: prod, type: Multiply, inputs: [a, b, c]}
+  - {name: diff, type: Subtract, inputs: [b, a]}
+  - {name: mean, type: Average, inputs: [a, b, c]}
+  - {name: high, type: Maximum, inputs: [a, b, c]}
+  - {name: low, type: Minimum, inputs: [c, a]}
+outputs: [prod, diff, mean, high, low]
+"""
+    case = check_spec(spec)
+    a, b, c = (case.inputs[k] for k in "abc")
+    expected = [
+        a * b * c,
+        b - a,
+        (a + b + c) / 3,
+        np.maximum(np.maximum(a, b), c),
+        np.minimum(c, a),
+    ]
+    for out, want in zip(case.outputs, expected, strict=True):
+        np.testing.assert_allclose(out, want, atol=1e-6)

@@ -1,0 +1,136 @@
+"""Attention: MultiHeadAttention, GroupQueryAttention and PositionEmbedding.
+
+The graph hands a multi-input layer the list of its input tensors, in Keras's call order
+``[query, value]`` or ``[query, value, key]``; one tensor is self-attention (query = value =
+key). Keras's attention layers take those as separate call arguments and take the causal
+mask as a call argument too, so each is Keras's own class with a thin ``call`` that unpacks
+the list and passes ``use_causal_mask`` from the spec. Variables, names and arithmetic are
+Keras's (scores scaled by 1/sqrt(key_dim); GroupQueryAttention repeats each key/value head
+``num_query_heads / num_key_value_heads`` times, consecutively).
+
+PositionEmbedding is not a Keras core layer: it is this project's layer, written after
+``keras_hub.layers.PositionEmbedding`` (one weight ``embeddings``; returns its first
+``steps`` rows broadcast to the input's shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from backends.keras.model import BUILDERS, keras_args
+from translator.ir import Node
+
+
+def roles(inputs: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """(query, value, key) from the graph's list of tensors (or of their shapes)."""
+    query, *rest = inputs
+    value = rest[0] if rest else query
+    key = rest[1] if len(rest) > 1 else value
+    return query, value, key
+
+
+class _FromList:
+    """Mixin for a Keras attention layer: one list argument in the graph's order, and the
+    spec's ``causal`` applied at every call."""
+
+    def __init__(self, *, causal: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.causal = causal
+
+    def build(self, inputs_shape: Sequence[Any]) -> None:
+        super().build(*roles(inputs_shape))
+
+    def call(self, inputs: Sequence[Any], training: bool | None = None) -> Any:
+        query, value, key = roles(inputs)
+        return super().call(query, value, key, training=training, use_causal_mask=self.causal)
+
+    def compute_output_spec(self, inputs: Sequence[Any], training: bool | None = None) -> Any:
+        query = inputs[0]
+        return keras.KerasTensor(self.compute_output_shape(query.shape), self.compute_dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "causal": self.causal}
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class SpecMultiHeadAttention(_FromList, keras.layers.MultiHeadAttention):
+    """Keras MultiHeadAttention called on ``[query, value(, key)]`` with the spec's causal."""
+
+    def compute_output_shape(self, query_shape: Sequence[Any]) -> tuple[Any, ...]:
+        # Keras's rule: the query's shape with the last axis replaced by output_shape.
+        out = self._output_shape or (query_shape[-1],)
+        return (*query_shape[:-1], *out)
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class SpecGroupQueryAttention(_FromList, keras.layers.GroupQueryAttention):
+    """Keras GroupQueryAttention called on ``[query, value(, key)]`` with the spec's causal.
+
+    Keras's ``compute_output_shape`` also insists that query and value have the same width,
+    which the computation does not need (value is projected to head_dim like the others);
+    the output is the query's shape either way.
+    """
+
+    def compute_output_shape(self, query_shape: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(query_shape)
+
+
+@BUILDERS.register("MultiHeadAttention")
+def build_multi_head_attention(node: Node) -> Any:
+    """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
+    use_bias=True) called with use_causal_mask=causal."""
+    return SpecMultiHeadAttention(**keras_args(node))
+
+
+@BUILDERS.register("GroupQueryAttention")
+def build_group_query_attention(node: Node) -> Any:
+    """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
+    use_bias=True) called with use_causal_mask=causal."""
+    return SpecGroupQueryAttention(**keras_args(node))
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class PositionEmbedding(keras.layers.Layer):
+    """A learned embedding per position: NOT a Keras core layer (after keras_hub's).
+
+    Holds ``embeddings`` of shape (sequence_length, features), initialized glorot-uniform as
+    keras_hub's is; ``call`` returns rows ``[0, steps)`` broadcast to the input's shape.
+    """
+
+    def __init__(
+        self, sequence_length: int, initializer: Any = "glorot_uniform", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sequence_length = int(sequence_length)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, inputs_shape: Sequence[Any]) -> None:
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.sequence_length, inputs_shape[-1]),
+            initializer=self.initializer,
+        )
+
+    def call(self, inputs: Any) -> Any:
+        shape = keras.ops.shape(inputs)
+        rows = keras.ops.slice(self.embeddings, (0, 0), (shape[-2], shape[-1]))
+        return keras.ops.broadcast_to(rows, shape)
+
+    def compute_output_shape(self, input_shape: Sequence[Any]) -> Sequence[Any]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }
+
+
+@BUILDERS.register("PositionEmbedding")
+def build_position_embedding(node: Node) -> Any:
+    """PositionEmbedding(sequence_length): add its output to the input with an Add."""
+    return PositionEmbedding(**keras_args(node))
