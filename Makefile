@@ -1,4 +1,5 @@
-# Two commands do everything on a fresh machine: `make compare` and `make test`.
+# Two commands do everything on a fresh machine: `make compare` and `make test` (`make port`
+# carries every spec's weights between the frameworks).
 # Each creates .venv and installs what is missing (torch==2.13.0 is the CPU build here).
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: compare test lint bench install clean chromium
+.PHONY: compare port test lint bench install clean chromium
 # apt-get needs root; elsewhere go through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -23,6 +24,11 @@ install: $(STAMP)
 
 compare: $(STAMP)
 	$(PY) -m translator compare $(SPECS)
+
+# Every spec's random weights carried from each framework into the other two; exit 1 when an
+# output differs by more than 1e-5.
+port: $(STAMP)
+	for fw in keras torch onnx; do $(PY) -m translator port $(SPECS) --from $$fw || exit 1; done
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 chromium:

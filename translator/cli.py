@@ -1,4 +1,4 @@
-"""Command line: ``python -m translator {compare,count,explain,check} SPEC...``.
+"""Command line: ``python -m translator {compare,count,explain,port,check} SPEC...``.
 
 Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
 written. ``compare`` exits 1 when a backend fails or a difference is unexplained. ``count``,
@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from translator.errors import SpecErrors, TranslatorError, suggestion
+from translator.errors import SpecErrors, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
@@ -76,6 +76,8 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
 
+    _add_port(sub)
+
     check = sub.add_parser(
         "check", help="validate specs only (exit 0, or 2 with one line per problem)"
     )
@@ -89,6 +91,33 @@ def parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--root", default=".", help="the repository root")
     return top
+
+
+def _framework(text: str) -> str:
+    names = _frameworks(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError("name one framework: keras, torch or onnx")
+    return names[0]
+
+
+def _add_port(sub: argparse._SubParsersAction) -> None:
+    port = sub.add_parser(
+        "port",
+        help="carry a model's weights into the other frameworks and check the outputs agree",
+    )
+    port.add_argument("specs", nargs="+", metavar="SPEC")
+    port.add_argument("--from", dest="source", type=_framework, required=True)
+    port.add_argument(
+        "--to", type=_frameworks, help="comma-separated targets (default: the other two)"
+    )
+    port.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="source weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz",
+    )
+    port.add_argument("--atol", type=float, default=1e-5, help="largest output difference")
+    port.add_argument("--format", choices=("table", "json"), default="table")
+    port.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
 
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
@@ -190,6 +219,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_port(args: argparse.Namespace) -> int:
+    from translator.porting import port_report, render_text
+
+    if args.weights and len(args.specs) > 1:
+        print("error: --weights goes with one spec, not several", file=sys.stderr)
+        return EXIT_SPEC
+    graphs = load_all(args.specs)
+    targets = tuple(fw for fw in args.to or FRAMEWORKS if fw != args.source)
+    reports = [
+        port_report(g, args.source, targets, args.weights, args.atol, args.seed) for g in graphs
+    ]
+    if args.format == "json":
+        data = [r.as_dict() for r in reports]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        print("\n\n".join(render_text(r, details=len(reports) == 1) for r in reports))
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     for graph in load_all(args.specs):
         print(f"{graph.file}: ok: {graph.name}, {len(graph.layers)} layers")
@@ -220,6 +268,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "count": cmd_count,
     "explain": cmd_explain,
+    "port": cmd_port,
     "check": cmd_check,
     "schema": cmd_schema,
     "docs": cmd_docs,
@@ -233,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecErrors as exc:
         for error in exc.errors:
             print(error.render(), file=sys.stderr)
+        return EXIT_SPEC
+    except WeightsError as exc:  # a weights file that does not fit the spec: the user's
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -90,6 +90,30 @@ class MeasurementMismatch(BackendError):
     """A framework created tensors other than the IR predicted: a translator bug."""
 
 
+class WeightsError(TranslatorError, ValueError):
+    """Weights that do not fit the spec: a missing, unknown or wrong-shaped tensor, or an
+    unreadable weights file. Template (one line): ``{source}: layer '{layer}' tensor
+    '{tensor}': expected shape {expected}, received {received}``; the CLI exits 2."""
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        layer: str = "",
+        tensor: str = "",
+        expected: tuple[int, ...] | None = None,
+        received: tuple[int, ...] | None = None,
+    ) -> None:
+        self.source = source
+        self.layer = layer
+        self.tensor = tensor
+        self.expected = expected
+        self.received = received
+        text = f"{source}: {message}" if source else message
+        # One line, always: names from a weights file are shown escaped.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+
+
 class UnsupportedInBackend(TranslatorError, NotImplementedError):
     """A framework cannot build this layer (with these arguments); ``reason`` says why."""
 

@@ -21,5 +21,16 @@ from backends.onnx import (  # noqa: F401  (imported for their registrations)
     wrappers,
 )
 from backends.onnx.model import BUILDERS, NAME, build, measure, run
+from backends.onnx.weights import get_weights, layer_outputs, load_weights_file, set_weights
 
-__all__ = ["BUILDERS", "NAME", "build", "measure", "run"]
+__all__ = [
+    "BUILDERS",
+    "NAME",
+    "build",
+    "get_weights",
+    "layer_outputs",
+    "load_weights_file",
+    "measure",
+    "run",
+    "set_weights",
+]

@@ -13,7 +13,8 @@ from translator.ops import FAMILIES
 from translator.schema import SCHEMAS
 
 ROOT = Path(backends.__file__).parent
-MODULES = sorted(["__init__", "model", *FAMILIES])
+# Beside the families: the model assembly, weights by layer and tensor, and export.
+MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -35,6 +36,8 @@ def test_every_layer_type_is_built_or_declared_unsupported(framework: str, layer
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_backend_interface(framework: str) -> None:
     module = backends.load(framework)
-    for name in ("NAME", "BUILDERS", "build", "measure", "run"):
+    names = ("NAME", "BUILDERS", "build", "measure", "run")
+    weights = ("get_weights", "set_weights", "load_weights_file", "layer_outputs")
+    for name in names + weights:
         assert hasattr(module, name), f"backends.{framework} lacks {name}"
     assert framework == module.NAME

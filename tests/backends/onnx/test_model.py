@@ -36,7 +36,7 @@ def test_every_layer_type_is_built_or_declared(backend) -> None:
 
 def test_modules_are_the_layer_families(backend) -> None:
     modules = {p.stem for p in Path(backend.__file__).parent.glob("*.py")}
-    assert modules == FAMILIES | {"__init__", "model"}
+    assert modules == FAMILIES | {"__init__", "model", "weights", "export"}
     assert backend.NAME == "onnx"
 
 

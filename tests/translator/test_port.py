@@ -1,0 +1,250 @@
+"""The weight maps and the canonical layout, with numpy alone (no framework).
+
+Every transform is checked against its inverse; every spec's maps against the IR (each
+framework's tensors produced with the IR's names and shapes from the canonical ones, and
+read back); the folded double bias; and the one-line ``WeightsError`` texts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, SPECS
+from tests.port_cases import ZOO
+from translator.errors import WeightsError
+from translator.ir import FRAMEWORKS, Graph
+from translator.loader import load, load_text
+from translator.port import (
+    canonical_shapes,
+    check_canonical,
+    check_weights,
+    from_canonical,
+    graph_maps,
+    to_canonical,
+)
+from translator.porting import hyperparameter_notes, random_canonical
+from translator.transforms import Chain, Fold, Gates, Pack, Reshape, Transpose, Zeros
+from translator.weightmap import GATE_ORDERS, MAPS
+
+GRAPHS: dict[str, Graph] = {p.stem: load(str(p)) for p in SPECS} | {
+    name: load_text(text) for name, text in ZOO.items()
+}
+RNG = np.random.default_rng(0)
+
+
+def arange(*shape: int) -> np.ndarray:
+    return np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        Transpose(),
+        Transpose((3, 2, 0, 1)),
+        Gates("ifco", "iofc"),
+        Gates("zrh", "rzh"),
+        Chain((Gates("ifco", "iofc"), Transpose())),
+        Reshape((4, 2, 3, 1), (2, 3, 4, 1)),
+    ],
+    ids=repr,
+)
+def test_every_map_undoes_itself_exactly(transform: object) -> None:
+    x = RNG.standard_normal((2, 3, 4, 1)).astype(np.float32)
+    if isinstance(transform, Gates | Chain):
+        x = x.reshape(2, 12)  # the gate axis divides by 3 and by 4
+    y = transform.apply(x)  # type: ignore[attr-defined]
+    assert y.shape == transform.out_shape(x.shape)  # type: ignore[attr-defined]
+    assert np.array_equal(transform.undo(y), x)  # type: ignore[attr-defined]
+
+
+def test_gates_move_whole_blocks_of_the_last_axis() -> None:
+    kernel = np.repeat(np.array([[1, 2, 3, 4]], np.float32), 2, axis=1)  # i i f f c c o o
+    assert Gates("ifco", "iofc").apply(kernel).tolist() == [[1, 1, 4, 4, 2, 2, 3, 3]]
+
+
+def test_conv_kernel_goes_from_hwio_to_oihw() -> None:
+    kernel = arange(3, 5, 2, 7)  # (height, width, in, out)
+    out = Transpose((3, 2, 0, 1)).apply(kernel)
+    assert out.shape == (7, 2, 3, 5)
+    assert out[6, 1, 2, 4] == kernel[2, 4, 1, 6]
+
+
+def test_pack_stacks_directions_and_splits_them_back() -> None:
+    forward, backward = arange(3, 8), arange(3, 8) + 100
+    packed = Pack(Transpose()).forward([forward, backward], (2, 8, 3))
+    assert np.array_equal(packed[1], backward.T)
+    back = Pack(Transpose()).inverse(packed, [(3, 8), (3, 8)])
+    assert np.array_equal(back[0], forward) and np.array_equal(back[1], backward)
+
+
+def test_fold_sums_and_its_inverse_keeps_the_sum_in_the_first_source() -> None:
+    a, b = np.float32([1, 2]), np.float32([0.5, -2])
+    total = Fold().forward([a, b], (2,))
+    assert total.tolist() == [1.5, 0.0]
+    first, second = Fold().inverse(total, [(2,), (2,)])
+    assert first.tolist() == [1.5, 0.0] and second.tolist() == [0.0, 0.0]
+
+
+def test_zeros_fills_a_buffer_and_carries_nothing_back() -> None:
+    assert Zeros().forward([], ()).dtype == np.int64
+    assert Zeros().inverse(np.int64(7), []) == []
+
+
+@pytest.mark.parametrize("model", ["LSTM", "GRU", "SimpleRNN"])
+def test_gate_orders_are_permutations_of_keras(model: str) -> None:
+    orders = GATE_ORDERS[model]
+    assert all(sorted(o) == sorted(orders["keras"]) for o in orders.values())
+
+
+def test_every_weighted_layer_type_has_a_map_and_the_cases_use_it() -> None:
+    used = {
+        part.type
+        for graph in GRAPHS.values()
+        for node in graph.nodes
+        if any(node.weights.get(fw) for fw in FRAMEWORKS)
+        for part in (node, *([node.inner] if node.inner else []))
+    }
+    assert set(MAPS) <= used, f"weight maps no spec exercises: {set(MAPS) - used}"
+    assert used <= set(MAPS) | {"Bidirectional", "TimeDistributed"}
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_maps_fill_the_ir_tensors_and_read_them_back(name: str, framework: str) -> None:
+    graph = GRAPHS[name]
+    graph_maps(graph)  # each layer's map checked against the IR both ways
+    canonical = random_canonical(graph, seed=1)
+    weights = from_canonical(graph, framework, canonical)
+    check_weights(graph, framework, weights)  # every IR tensor, with its shape
+    back = to_canonical(graph, framework, weights)
+    assert set(back) == set(canonical)
+    for key, value in canonical.items():
+        assert back[key].dtype == np.float32
+        if key.endswith("input_bias") and _folded(graph, key, framework):
+            # One bias kept (Keras; PyTorch's reset-before GRU): the sum comes back as the
+            # input bias, zero as the recurrent one.
+            recurrent = canonical[key.replace("input_bias", "recurrent_bias")]
+            assert np.array_equal(back[key], value + recurrent), key
+        elif key.endswith("recurrent_bias") and _folded(graph, key, framework):
+            assert not back[key].any(), key
+        else:
+            assert np.array_equal(back[key], value), key  # bit for bit
+
+
+def _folded(graph: Graph, key: str, framework: str) -> bool:
+    """Whether ``framework`` keeps one (folded) bias where this canonical bias is one part."""
+    layer = key.split("/")[0]
+    entries = graph_maps(graph)[layer].entries[framework]
+    return any(isinstance(x.combine, Fold) and key.split("/", 1)[1] in x.sources for x in entries)
+
+
+def test_canonical_keys_name_layer_and_role() -> None:
+    shapes = canonical_shapes(GRAPHS["seed_lstm"])
+    assert shapes == {
+        "lstm/kernel": (1, 40),
+        "lstm/recurrent_kernel": (10, 40),
+        "lstm/input_bias": (40,),
+        "lstm/recurrent_bias": (40,),
+        "time_distributed/kernel": (10, 1),
+        "time_distributed/bias": (1,),
+    }
+    bidirectional = canonical_shapes(GRAPHS["bigru_tagger"])
+    assert [k for k in bidirectional if k.startswith("bidirectional/")] == [
+        f"bidirectional/{direction}/{role}"
+        for direction in ("forward", "backward")
+        for role in ("kernel", "recurrent_kernel", "input_bias", "recurrent_bias")
+    ]
+
+
+def test_keras_lstm_bias_splits_into_input_and_zero_recurrent_and_torch_gets_both() -> None:
+    graph = GRAPHS["seed_lstm"]
+    keras = from_canonical(graph, "keras", random_canonical(graph))
+    bias = keras["lstm"]["lstm_cell/bias"]
+    torch = from_canonical(graph, "torch", to_canonical(graph, "keras", keras))
+    assert np.array_equal(torch["lstm"]["bias_ih_l0"], bias)  # i, f, g, o = Keras's i, f, c, o
+    assert not torch["lstm"]["bias_hh_l0"].any()
+
+
+def test_onnx_lstm_gates_are_reordered_to_iofc() -> None:
+    graph = GRAPHS["seed_lstm"]
+    canonical = {k: np.ones(s, np.float32) for k, s in canonical_shapes(graph).items()}
+    kernel = np.concatenate([np.full((1, 10), g, np.float32) for g in (1, 2, 3, 4)], axis=1)
+    canonical["lstm/kernel"] = kernel  # gates i=1, f=2, c=3, o=4
+    w = from_canonical(graph, "onnx", canonical)["lstm"]["W"]
+    assert w.shape == (1, 40, 1)
+    assert [w[0, 10 * k, 0] for k in range(4)] == [1, 4, 2, 3]  # i, o, f, c
+
+
+def seed_weights(framework: str) -> dict:
+    graph = GRAPHS["seed_lstm"]
+    return from_canonical(graph, framework, random_canonical(graph))
+
+
+def test_wrong_shape_names_layer_tensor_and_both_shapes_in_one_line() -> None:
+    weights = seed_weights("torch")
+    weights["lstm"]["weight_ih_l0"] = np.zeros((40, 2), np.float32)
+    with pytest.raises(WeightsError) as caught:
+        check_weights(GRAPHS["seed_lstm"], "torch", weights, "model.pt")
+    assert str(caught.value) == (
+        "model.pt: layer 'lstm' tensor 'weight_ih_l0' (torch): expected shape (40, 1),"
+        " received (40, 2)"
+    )
+    assert (caught.value.layer, caught.value.tensor) == ("lstm", "weight_ih_l0")
+    assert (caught.value.expected, caught.value.received) == ((40, 1), (40, 2))
+
+
+def test_missing_unknown_and_several_problems() -> None:
+    graph = GRAPHS["seed_lstm"]
+    weights = seed_weights("keras")
+    del weights["lstm"]["lstm_cell/bias"]
+    with pytest.raises(WeightsError, match=r"^w: layer 'lstm': missing tensor 'lstm_cell/bias'"):
+        check_weights(graph, "keras", weights, "w")
+    weights = seed_weights("keras")
+    weights["lstm"]["extra"] = np.zeros(3)
+    with pytest.raises(WeightsError, match=r"unknown tensor 'extra' \(keras, shape \(3,\)\)"):
+        check_weights(graph, "keras", weights, "w")
+    weights = seed_weights("keras") | {"nope": {"kernel": np.zeros(1)}}
+    weights["lstm"]["lstm_cell/kernel"] = np.zeros(2)
+    with pytest.raises(WeightsError) as caught:
+        check_weights(graph, "keras", weights, "w")
+    text = str(caught.value)
+    assert "\n" not in text and text.endswith("(and 1 more problems)")
+    assert "no layer 'nope' with keras weights" not in text  # the first problem is reported
+
+
+def test_canonical_file_problems_name_the_canonical_tensor() -> None:
+    graph = GRAPHS["seed_lstm"]
+    canonical = random_canonical(graph)
+    canonical["lstm/input_bias"] = np.zeros(41, np.float32)
+    with pytest.raises(WeightsError) as caught:
+        check_canonical(graph, canonical, "w.npz")
+    assert str(caught.value) == (
+        "w.npz: layer 'lstm' tensor 'input_bias' (canonical): expected shape (40,), received (41,)"
+    )
+
+
+def test_hyperparameter_conversions_are_named_from_the_spec_values() -> None:
+    notes = hyperparameter_notes(GRAPHS["zoo_norms"])
+    assert (
+        "bn_middle (BatchNormalization): momentum: Keras 0.9 → PyTorch 0.1 (1 − m), ONNX 0.9"
+        in notes
+    )
+    assert any(n.startswith("bn_last (BatchNormalization): epsilon 0.01 carried") for n in notes)
+    gru = hyperparameter_notes(GRAPHS["gru_variants"])
+    assert any("reset_after false → a PyTorch custom module" in n for n in gru)
+
+
+def test_importing_the_port_modules_loads_neither_numpy_nor_a_framework() -> None:
+    code = (
+        "import sys, translator.port, translator.porting, translator.weightmap\n"
+        "heavy = sorted(m for m in ('numpy', 'torch', 'tensorflow', 'keras', 'onnx') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == ""

@@ -1,0 +1,236 @@
+"""Porting weights between frameworks through one canonical layout.
+
+``to_canonical`` turns one framework's tensors (``{layer: {tensor: array}}``, named as the
+IR's ``WeightSpec``s name them) into the canonical weights (``{"<layer>/<role path>":
+array}``, Keras's layout with recurrent biases split, see ``translator.weightmap``);
+``from_canonical`` turns them into any framework's. Both check the arrays against the IR
+before converting anything and raise ``WeightsError`` with one line naming the layer, the
+tensor and the two shapes. The canonical file is a ``.npz`` keyed like the dict.
+
+No framework is imported here, and numpy only inside the functions that need it, so
+``count`` stays as cheap as a YAML parse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from translator.errors import WeightsError
+from translator.ir import FRAMEWORKS, Graph, Node
+from translator.weightmap import MAPS, LayerMap, Shape, ir_names
+
+Weights = dict[str, dict[str, Any]]  # {layer: {framework tensor name: array}}
+Canonical = dict[str, Any]  # {"<layer>/<role path>": array}
+
+# Weights-file suffix → the framework whose loader reads it (".npz": the canonical file).
+FILE_TYPES: dict[str, str] = {
+    ".weights.h5": "keras",
+    ".h5": "keras",
+    ".keras": "keras",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".onnx": "onnx",
+    ".npz": "canonical",
+}
+
+
+def layer_map(node: Node) -> LayerMap | None:
+    """The node's weight map, checked against the IR both ways; ``None`` without weights."""
+    if not any(node.weights.get(fw) for fw in FRAMEWORKS):
+        return None
+    rule = MAPS.get(node.type)
+    if rule is None:
+        raise RuntimeError(f"layer type {node.type} has weights but no weight map")
+    found = rule(node)
+    for fw in FRAMEWORKS:
+        _check_map(node, fw, found)
+    return found
+
+
+def _check_map(node: Node, framework: str, found: LayerMap) -> None:
+    """Every IR tensor filled exactly once, every canonical tensor read (a translator bug
+    otherwise, never the user's)."""
+    entries = found.entries[framework]
+    targets = [x.target for x in entries]
+    read = {s for x in entries for s in x.sources}
+    if sorted(targets) != sorted(ir_names(node, framework)) or read != set(found.canonical):
+        raise RuntimeError(
+            f"weight map of '{node.name}' ({node.type}) disagrees with the IR for {framework}:"
+            f" fills {sorted(targets)} from {sorted(read)}; the IR has"
+            f" {sorted(ir_names(node, framework))} and canonical {sorted(found.canonical)}"
+        )
+
+
+def graph_maps(graph: Graph) -> dict[str, LayerMap]:
+    """The weight map of every layer that has weights, in graph order."""
+    return {n.name: m for n in graph.nodes if (m := layer_map(n)) is not None}
+
+
+def canonical_shapes(graph: Graph) -> dict[str, Shape]:
+    """Every canonical key of ``graph`` and the shape it holds."""
+    return {
+        f"{layer}/{path}": shape
+        for layer, m in graph_maps(graph).items()
+        for path, shape in m.canonical.items()
+    }
+
+
+def _shape(value: Any) -> Shape:
+    return tuple(int(d) for d in getattr(value, "shape", ()))
+
+
+def _check(
+    source: str,
+    label: str,
+    expected: dict[tuple[str, str], Shape],
+    given: dict[tuple[str, str], Shape],
+) -> None:
+    """Compare (layer, tensor) → shape both ways; raise the first problem as one line, with
+    how many more there are. ``label`` names the layout (``torch``, ``canonical``)."""
+    layers = list(dict.fromkeys(layer for layer, _ in expected))
+    problems: list[WeightsError] = []
+    for (layer, tensor), shape in expected.items():
+        got = given.get((layer, tensor))
+        if got is None:
+            message = (
+                f"layer '{layer}': missing tensor '{tensor}' ({label}), expected shape {shape}"
+            )
+            problems.append(WeightsError(source, message, layer, tensor, shape, None))
+        elif got != shape:
+            message = f"layer '{layer}' tensor '{tensor}' ({label}): expected shape {shape}, received {got}"
+            problems.append(WeightsError(source, message, layer, tensor, shape, got))
+    for (layer, tensor), got in given.items():
+        if (layer, tensor) in expected:
+            continue
+        if layer in layers:
+            names = ", ".join(t for lay, t in expected if lay == layer)
+            message = f"layer '{layer}': unknown tensor '{tensor}' ({label}, shape {got}); expected {names}"
+        else:
+            message = f"no layer '{layer}' with {label} weights in the spec (tensor '{tensor}'); layers with weights: {', '.join(layers) or 'none'}"
+        problems.append(WeightsError(source, message, layer, tensor, None, got))
+    if problems:
+        first = problems[0]
+        if len(problems) > 1:
+            first = WeightsError(
+                source,
+                f"{str(first).removeprefix(f'{source}: ')} (and {len(problems) - 1} more problems)",
+                first.layer, first.tensor, first.expected, first.received,
+            )  # fmt: skip
+        raise first
+
+
+def check_weights(graph: Graph, framework: str, weights: Weights, source: str = "weights") -> None:
+    """Every IR tensor of ``framework`` present with its shape, nothing else."""
+    expected = {
+        (node.name, name): shape
+        for node in graph.nodes
+        for name, shape in ir_names(node, framework).items()
+    }
+    given = {
+        (layer, name): _shape(value)
+        for layer, tensors in weights.items()
+        for name, value in tensors.items()
+    }
+    _check(source, framework, expected, given)
+
+
+def check_canonical(graph: Graph, canonical: Canonical, source: str = "canonical weights") -> None:
+    """Every canonical key of ``graph`` present with its shape, nothing else."""
+    expected = {_split(key): shape for key, shape in canonical_shapes(graph).items()}
+    given = {_split(key): _shape(value) for key, value in canonical.items()}
+    _check(source, "canonical", expected, given)
+
+
+def _split(key: str) -> tuple[str, str]:
+    """A canonical key ``<layer>/<role path>`` → (layer, role path)."""
+    layer, _, path = key.partition("/")
+    return layer, path
+
+
+def to_canonical(graph: Graph, framework: str, weights: Weights) -> Canonical:
+    """``framework``'s tensors → the canonical weights (float32 copies)."""
+    import numpy as np
+
+    check_weights(graph, framework, weights, f"{framework} weights")
+    out: Canonical = {}
+    for layer, m in graph_maps(graph).items():
+        for entry in m.entries[framework]:
+            array = np.asarray(weights[layer][entry.target])
+            shapes = [m.canonical[s] for s in entry.sources]
+            parts = entry.combine.inverse(array, shapes)
+            for path, part in zip(entry.sources, parts, strict=True):
+                out[f"{layer}/{path}"] = np.array(part, dtype=np.float32)
+    return out
+
+
+def from_canonical(graph: Graph, framework: str, canonical: Canonical) -> Weights:
+    """The canonical weights → ``framework``'s tensors, ``{layer: {tensor: array}}``."""
+    import numpy as np
+
+    check_canonical(graph, canonical)
+    out: Weights = {}
+    for node in graph.nodes:
+        m = layer_map(node)
+        if m is None:
+            continue
+        shapes = ir_names(node, framework)
+        tensors = out.setdefault(node.name, {})
+        for entry in m.entries[framework]:
+            sources = [np.asarray(canonical[f"{node.name}/{s}"]) for s in entry.sources]
+            value = entry.combine.forward(sources, shapes[entry.target])
+            dtype = value.dtype if value.dtype.kind in "iu" else np.float32
+            tensors[entry.target] = np.array(value, dtype=dtype, order="C")
+    return out
+
+
+def save_canonical(path: str | Path, canonical: Canonical) -> None:
+    """Write the canonical weights as an uncompressed ``.npz``, keys in sorted order."""
+    import numpy as np
+
+    with open(path, "wb") as handle:  # a file handle: np.savez would append ".npz" to a name
+        np.savez(handle, **{k: canonical[k] for k in sorted(canonical)})
+
+
+def load_canonical(graph: Graph, path: str | Path) -> Canonical:
+    """Read a canonical ``.npz`` and check it against ``graph``."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            canonical = {k: np.array(data[k]) for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise WeightsError(str(path), f"not a readable .npz weights file ({exc})") from None
+    check_canonical(graph, canonical, str(path))
+    return canonical
+
+
+def file_type(path: str | Path) -> str:
+    """``keras``, ``torch``, ``onnx`` or ``canonical``, from the file's suffix."""
+    name = str(path).lower()
+    for suffix, kind in FILE_TYPES.items():
+        if name.endswith(suffix):
+            return kind
+    raise WeightsError(str(path), f"unknown weights file type; accepted: {', '.join(FILE_TYPES)}")
+
+
+def readable_file(path: str | Path) -> str:
+    """The file's type (see ``file_type``), once it is known to exist."""
+    kind = file_type(path)
+    if not Path(path).is_file():
+        raise WeightsError(str(path), "no such weights file")
+    return kind
+
+
+def load_any(graph: Graph, path: str | Path) -> tuple[str, Canonical]:
+    """Any weights file → (the framework it came from, or ``canonical``; canonical weights)."""
+    import backends
+
+    kind = readable_file(path)
+    if kind == "canonical":
+        return kind, load_canonical(graph, path)
+    weights = backends.load(kind).load_weights_file(graph, path)
+    check_weights(graph, kind, weights, str(path))
+    return kind, to_canonical(graph, kind, weights)

@@ -1,0 +1,337 @@
+"""The ``port`` command: carry one framework's weights into the others and prove it.
+
+``port_report`` builds the source model with seeded random weights (drawn in the canonical
+layout, so every tensor is non-trivial: biases, both recurrent biases, moving statistics) or
+with the weights of a file, carries its tensors through the canonical layout into every
+target framework, runs the same seeded input through all of them at inference, and measures
+per output, and per layer, the largest absolute and relative difference (relative: the
+largest absolute difference over the largest magnitude of the source's values). The
+hyperparameter conversions the backends apply are named from the ``HYPERPARAMETERS`` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from translator.errors import BackendError
+from translator.ir import Graph, Node
+from translator.ops.pooling import POOLS
+from translator.port import (
+    Canonical,
+    canonical_shapes,
+    check_weights,
+    from_canonical,
+    graph_maps,
+    load_any,
+    readable_file,
+    to_canonical,
+)
+from translator.sample import sample_inputs
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+EPSILON = "epsilon {} carried to all three (the defaults differ: Keras 1e-3, PyTorch and ONNX 1e-5)"
+PADDING = {
+    "same": "padding same → explicit pads in PyTorch and ONNX, any odd one at the end as"
+    " TensorFlow puts it",
+    "causal": "padding causal → dilation·(kernel − 1) zeros before the sequence",
+}
+POOL_PADDING = {
+    "same": "padding same → explicit pads, any odd one at the end; max pooling pads with −inf,"
+    " average pooling leaves the pads out of the count (ONNX count_include_pad=0)",
+}
+
+
+# (layer type, argument) → what the spec's value becomes in each framework; ``None`` when
+# nothing is converted for that value. Wrapped layers are looked up too.
+HYPERPARAMETERS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("BatchNormalization", "momentum"): lambda m: (
+        f"momentum: Keras {_g(m)} → PyTorch {_g(round(1 - m, 12))} (1 − m), ONNX {_g(m)}"
+    ),
+    ("BatchNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
+    ("LayerNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
+    ("LeakyReLU", "negative_slope"): lambda v: (
+        f"negative_slope {_g(v)} kept (PyTorch's default 0.01 unused)"
+    ),
+    ("Conv1D", "padding"): PADDING.get,
+    ("Conv2D", "padding"): PADDING.get,
+    **{(pool, "padding"): POOL_PADDING.get for pool in POOLS},
+    ("GRU", "reset_after"): lambda r: (
+        "reset_after true → PyTorch nn.GRU (gates r, z, n), ONNX linear_before_reset=1"
+        if r
+        else "reset_after false → a PyTorch custom module (no native GRU resets before"
+        " the matmul), ONNX linear_before_reset=0; the recurrent bias folds into the input one"
+    ),
+    ("Dropout", "rate"): lambda r: f"rate {_g(r)}: the identity at inference in all three",
+    ("Flatten", ""): lambda _: (
+        "the spec's layout is kept between layers everywhere, so Flatten's order is Keras's"
+        " and the next Dense needs no row permutation"
+    ),
+}
+CANONICAL = "Keras's, with each recurrent bias split in two (input_bias, recurrent_bias)"
+
+
+def _with_inner(node: Node) -> list[Node]:
+    return [node, *([node.inner] if node.inner is not None else [])]
+
+
+def hyperparameter_notes(graph: Graph) -> list[str]:
+    """``"<layer> (<type>): <conversion>"`` for every table entry the spec uses."""
+    notes = []
+    for node in graph.layers:
+        for part in _with_inner(node):
+            for (type_, arg), render in HYPERPARAMETERS.items():
+                if part.type == type_ and (arg == "" or arg in part.args):
+                    text = render(part.args.get(arg))
+                    if text:
+                        notes.append(f"{node.name} ({part.type}): {text}")
+    return notes
+
+
+def weight_notes(graph: Graph, source: str, targets: tuple[str, ...]) -> dict[str, list[str]]:
+    """Per framework, every tensor that is not a plain copy of a canonical one: how the
+    source's are read into the canonical layout, how each target's are made from it."""
+    out: dict[str, list[str]] = {fw: [] for fw in (source, *targets)}
+    for layer, m in graph_maps(graph).items():
+        for fw in out:
+            for x in m.entries[fw]:
+                if x.describe() == f"{x.target} = {x.sources[0] if x.sources else ''}":
+                    continue  # a plain copy
+                if fw == source:
+                    text = x.combine.describe_inverse(x.target, x.sources)
+                else:
+                    text = x.describe()
+                out[fw].append(f"{layer}: {text}")
+    return out
+
+
+def random_canonical(graph: Graph, seed: int = 0) -> Canonical:
+    """Seeded canonical weights in which every value matters: kernels scaled by their fan-in,
+    biases and offsets small but non-zero, scales near 1, variances positive."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out: Canonical = {}
+    for key, shape in canonical_shapes(graph).items():
+        role = key.rsplit("/", 1)[-1]
+        if role in ("gamma", "moving_variance"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif role.endswith("kernel") or role == "embeddings":
+            fan_in = max(1, int(np.prod(shape[:-1]))) if len(shape) > 1 else 1
+            value = rng.standard_normal(shape) / np.sqrt(fan_in)
+        else:  # bias, input_bias, recurrent_bias, beta, moving_mean
+            value = rng.uniform(-0.2, 0.2, shape)
+        out[key] = value.astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Source vs one target on one tensor: an output, or a layer's output."""
+
+    framework: str
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "framework": self.framework,
+            "name": self.name,
+            "index": self.index,
+            "shape": list(self.shape),
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+        }
+
+
+def difference(framework: str, name: str, index: int, ref: Any, got: Any) -> Difference:
+    """Largest |got − ref|, absolute and over the largest |ref|; inf when shapes differ."""
+    import numpy as np
+
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    if ref.shape != got.shape:
+        return Difference(framework, name, index, tuple(got.shape), float("inf"), float("inf"))
+    delta = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return Difference(framework, name, index, tuple(ref.shape), delta, delta / max(scale, 1e-30))
+
+
+@dataclass
+class PortReport:
+    """One spec ported from ``source`` to each of ``targets``."""
+
+    spec: str
+    file: str
+    source: str
+    targets: tuple[str, ...]
+    weights: str
+    atol: float
+    inputs: dict[str, tuple[int, ...]]
+    hyperparameters: list[str]
+    conversions: dict[str, list[str]]
+    outputs: list[Difference] = field(default_factory=list)
+    layers: list[Difference] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(d.max_abs <= self.atol for d in self.outputs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "from": self.source,
+            "to": list(self.targets),
+            "weights": self.weights,
+            "atol": self.atol,
+            "inputs": {k: list(v) for k, v in self.inputs.items()},
+            "hyperparameters": self.hyperparameters,
+            "conversions": self.conversions,
+            "outputs": [d.as_dict() | {"ok": d.max_abs <= self.atol} for d in self.outputs],
+            "layers": [d.as_dict() for d in self.layers],
+            "failures": self.failures,
+            "ok": self.ok,
+        }
+
+
+def _source_weights(graph: Graph, source: str, path: str | None, seed: int) -> tuple[Any, str]:
+    """The source framework's tensors and where they came from."""
+    import backends
+
+    if path is None:
+        weights = from_canonical(graph, source, random_canonical(graph, seed))
+        return weights, f"random (seed {seed})"
+    kind = readable_file(path)
+    if kind == source:  # the source's own file: its tensors as they are, buffers included
+        weights = backends.load(source).load_weights_file(graph, path)
+        check_weights(graph, source, weights, path)
+        return weights, f"{path} ({kind})"
+    _, canonical = load_any(graph, path)
+    return from_canonical(graph, source, canonical), f"{path} ({kind})"
+
+
+def _diffs(
+    framework: str, ref: dict[str, list[Any]], got: dict[str, list[Any]]
+) -> list[Difference]:
+    return [
+        difference(framework, name, i, r, g)
+        for name, values in ref.items()
+        for i, (r, g) in enumerate(zip(values, got.get(name, []), strict=False))
+    ]
+
+
+def _outputs_by_name(graph: Graph, values: list[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for name in graph.outputs:
+        count = len(graph.node(name).output_shapes)
+        out[name], values = list(values[:count]), values[count:]
+    return out
+
+
+def _run(fw: str, built: Any, inputs: dict[str, Any]) -> tuple[dict, dict]:
+    """(outputs by output layer, every layer's outputs) of one built model."""
+    import backends
+
+    module = backends.load(fw)
+    if built.unsupported:
+        why = "; ".join(f"'{k}': {v}" for k, v in built.unsupported.items())
+        raise BackendError(f"{fw} cannot build {why}")
+    outputs = _outputs_by_name(built.graph, module.run(built, inputs))
+    return outputs, module.layer_outputs(built, inputs)
+
+
+def port_report(
+    graph: Graph,
+    source: str,
+    targets: tuple[str, ...],
+    weights_path: str | None = None,
+    atol: float = 1e-5,
+    seed: int = 0,
+) -> PortReport:
+    """Port ``graph``'s weights from ``source`` to ``targets`` and measure the differences."""
+    import backends
+
+    weights, origin = _source_weights(graph, source, weights_path, seed)
+    src = backends.load(source)
+    built = src.set_weights(src.build(graph, seed), weights)
+    canonical = to_canonical(graph, source, src.get_weights(built))
+    inputs = sample_inputs(graph, seed)
+    report = PortReport(
+        graph.name,
+        graph.file,
+        source,
+        targets,
+        origin,
+        atol,
+        {k: tuple(v.shape) for k, v in inputs.items()},
+        hyperparameter_notes(graph),
+        weight_notes(graph, source, targets),
+    )
+    ref_outputs, ref_layers = _run(source, built, inputs)
+    for fw in targets:
+        module = backends.load(fw)
+        try:
+            target = module.set_weights(
+                module.build(graph, seed), from_canonical(graph, fw, canonical)
+            )
+            outputs, layers = _run(fw, target, inputs)
+        except BackendError as exc:
+            report.failures[fw] = str(exc)
+            continue
+        report.outputs += _diffs(fw, ref_outputs, outputs)
+        report.layers += _diffs(fw, ref_layers, layers)
+    order = {name: i for i, name in enumerate(n.name for n in graph.nodes)}
+    report.layers.sort(key=lambda d: (order[d.name], targets.index(d.framework)))
+    return report
+
+
+def render_text(report: PortReport, details: bool = True) -> str:
+    """The report for a terminal; ``details`` adds conversions and per-layer rows."""
+    inputs = ", ".join(f"{k} {tuple(v)}" for k, v in report.inputs.items())
+    head = f"{report.spec}: {report.source} → {', '.join(report.targets)}"
+    lines = [f"{head}  (weights: {report.weights}; input {inputs}; atol {report.atol:g})"]
+    if details:
+        lines += _section("hyperparameters", report.hyperparameters)
+        lines.append(f"  canonical layout: {CANONICAL}")
+        for fw, notes in report.conversions.items():
+            title = f"{fw} (source) → canonical" if fw == report.source else f"canonical → {fw}"
+            lines += _section(title, notes)
+    lines += _table("outputs", report.outputs, report.atol)
+    if details:
+        lines += _table("layers", report.layers, None)
+    for fw, why in report.failures.items():
+        lines.append(f"  FAILED {fw}: {why}")
+    worst = max((d.max_abs for d in report.outputs), default=0.0)
+    verdict = "ok" if report.ok else "FAILED"
+    lines.append(f"  {verdict}: largest output difference {worst:.3g} (atol {report.atol:g})")
+    return "\n".join(lines)
+
+
+def _section(title: str, notes: list[str]) -> list[str]:
+    return [f"  {title}:", *(f"    {n}" for n in notes)] if notes else []
+
+
+def _table(title: str, diffs: list[Difference], atol: float | None) -> list[str]:
+    if not diffs:
+        return []
+    width = max(len(title), *(len(_label(d)) for d in diffs))
+    head = f"    {title:<{width}}  {'to':<6} {'max abs':>10} {'max rel':>10}"
+    rows = []
+    for d in diffs:
+        mark = "" if atol is None else ("  ok" if d.max_abs <= atol else "  ABOVE atol")
+        rows.append(
+            f"    {_label(d):<{width}}  {d.framework:<6} {d.max_abs:>10.3g} {d.max_rel:>10.3g}{mark}"
+        )
+    return [head, *rows]
+
+
+def _label(d: Difference) -> str:
+    return d.name if d.index == 0 else f"{d.name}[{d.index}]"
