@@ -43,10 +43,8 @@ def _layer_schema(schema: LayerSchema) -> dict[str, Any]:
     }
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a spec file."""
-    types = [t for t in SCHEMAS if t != "Input"]
-    defs: dict[str, Any] = {t: _layer_schema(SCHEMAS[t]) for t in types}
+def _composition_defs(defs: dict[str, Any], types: list[str]) -> None:
+    """Block instances, shared layers and block definitions, added to ``defs``."""
     instance = {
         "type": "object",
         "required": ["block"],
@@ -104,6 +102,13 @@ def json_schema() -> dict[str, Any]:
             "outputs": {"type": "string"},
         },
     }
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a spec file."""
+    types = [t for t in SCHEMAS if t != "Input"]
+    defs: dict[str, Any] = {t: _layer_schema(SCHEMAS[t]) for t in types}
+    _composition_defs(defs, types)
     shape = SCHEMAS["Input"].arg_index["shape"].kind.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
