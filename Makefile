@@ -30,6 +30,10 @@ compare: $(STAMP)
 port: $(STAMP)
 	for fw in keras torch onnx; do $(PY) -m translator port $(SPECS) --from $$fw || exit 1; done
 
+# Every spec exported to build/export/<spec>/, each file reloaded and checked.
+export: $(STAMP)
+	for spec in $(SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) || exit 1; done
+
 # The HTML report is checked in a real headless browser (Debian's chromium).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
