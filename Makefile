@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: compare port test lint bench install clean chromium
+.PHONY: compare port export test lint bench install clean chromium
 # apt-get needs root; elsewhere go through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
