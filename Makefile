@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: compare port test lint bench install clean chromium
+.PHONY: compare port export test lint bench install clean chromium
 # apt-get needs root; elsewhere go through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -29,6 +29,10 @@ compare: $(STAMP)
 # output differs by more than 1e-5.
 port: $(STAMP)
 	for fw in keras torch onnx; do $(PY) -m translator port $(SPECS) --from $$fw || exit 1; done
+
+# Every spec exported to build/export/<spec>/, each file reloaded and checked.
+export: $(STAMP)
+	for spec in $(SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) || exit 1; done
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 chromium:

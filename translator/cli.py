@@ -1,4 +1,4 @@
-"""Command line: ``python -m translator {compare,count,explain,port,check} SPEC...``.
+"""Command line: ``python -m translator {compare,count,explain,port,export,check} SPEC...``.
 
 Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
 written. ``compare`` exits 1 when a backend fails or a difference is unexplained. ``count``,
@@ -77,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
 
     _add_port(sub)
+    _add_export(sub)
 
     check = sub.add_parser(
         "check", help="validate specs only (exit 0, or 2 with one line per problem)"
@@ -118,6 +119,24 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
     port.add_argument("--atol", type=float, default=1e-5, help="largest output difference")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write model.keras, model.onnx, model.pt + model.py and weights.npz, same weights",
+    )
+    export.add_argument("spec", metavar="SPEC")
+    export.add_argument("--out", metavar="DIR", required=True, help="the directory to write")
+    export.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz"
+        " (default: random)",
+    )
+    export.add_argument("--atol", type=float, default=1e-5, help="largest output difference")
+    export.add_argument("--format", choices=("table", "json"), default="table")
+    export.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
 
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
@@ -238,6 +257,22 @@ def cmd_port(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from translator.export import export_spec, render_text
+
+    (graph,) = load_all([args.spec])
+    try:
+        report = export_spec(graph, args.out, args.weights, args.seed, args.atol)
+    except OSError as exc:  # --out is a file, or not writable: the user's to fix
+        print(f"error: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_SPEC
+    if args.format == "json":
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(render_text(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     for graph in load_all(args.specs):
         print(f"{graph.file}: ok: {graph.name}, {len(graph.layers)} layers")
@@ -269,6 +304,7 @@ COMMANDS = {
     "count": cmd_count,
     "explain": cmd_explain,
     "port": cmd_port,
+    "export": cmd_export,
     "check": cmd_check,
     "schema": cmd_schema,
     "docs": cmd_docs,

@@ -1,0 +1,93 @@
+"""Export to ONNX: ``model.onnx``, which onnxruntime alone runs.
+
+The graph is the backend's (``build(graph, weights=...)``: initializers
+``<layer>.<tensor>``), taking PyTorch's natural layout at its edges: an image input
+(``translator.export.natural_axes``) is declared channels first and a ``Transpose`` right
+after it gives the spec's layout to the layers, which keep it; an image output gets a
+``Transpose`` back before it. Input and output names stay the spec's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper
+
+from backends.onnx.model import OPSET, build
+from translator.export import Tensor, tensor_layouts
+from translator.ir import Graph
+from translator.port import Weights
+
+FILE = "model.onnx"
+NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.export)
+SPEC_LAYOUT = "/spec_layout"  # suffix of the tensor a Transpose puts in the spec's layout
+
+
+def _permute_dims(value: onnx.ValueInfoProto, axes: tuple[int, ...]) -> None:
+    """Reorder a declared shape: dimension ``i`` becomes the old dimension ``axes[i]``."""
+    dims = value.type.tensor_type.shape.dim
+    old = [onnx.TensorShapeProto.Dimension() for _ in dims]
+    for copy, dim in zip(old, dims, strict=True):
+        copy.CopyFrom(dim)
+    del dims[:]
+    dims.extend(old[a] for a in axes)
+
+
+def _natural_input(body: onnx.GraphProto, tensor: Tensor, axes: tuple[int, ...]) -> None:
+    """Declare input ``tensor`` channels first; a Transpose hands the layers the spec's
+    layout under a new name, which every former reader now reads."""
+    inner = tensor.name + SPEC_LAYOUT
+    for node in body.node:
+        node.input[:] = [inner if name == tensor.name else name for name in node.input]
+    transpose = helper.make_node(
+        "Transpose", [tensor.name], [inner], name=inner, perm=list(tensor.inverse or ())
+    )
+    body.node.insert(0, transpose)
+    _permute_dims(next(v for v in body.input if v.name == tensor.name), axes)
+
+
+def _natural_output(body: onnx.GraphProto, value: onnx.ValueInfoProto, axes: Any) -> None:
+    """Rename what produced output ``value`` and Transpose it into ``value``, channels first."""
+    inner = value.name + SPEC_LAYOUT
+    for node in body.node:
+        node.output[:] = [inner if name == value.name else name for name in node.output]
+    body.node.append(helper.make_node("Transpose", [inner], [value.name], name=inner, perm=axes))
+    _permute_dims(value, axes)
+
+
+def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
+    """The backend's ONNX model holding ``weights``, natural layout at its edges."""
+    model = build(graph, weights=weights).model
+    layouts = tensor_layouts(graph)
+    for tensor in layouts.inputs:
+        if tensor.axes is not None:
+            _natural_input(model.graph, tensor, tensor.axes)
+    # The backend declares one graph output per output tensor, in this same order.
+    for value, tensor in zip(model.graph.output, layouts.outputs, strict=True):
+        if tensor.axes is not None:
+            _natural_output(model.graph, value, list(tensor.axes))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:
+    """Write ``model.onnx`` holding ``weights`` into ``out``."""
+    onnx.save(export_model(graph, weights), out / FILE)
+    return [(out / FILE, f'ONNX model (opset {OPSET}), initializers "<layer>.<tensor>"')]
+
+
+def run_exported(graph: Graph, out: Path, inputs: list[Any]) -> list[np.ndarray]:
+    """Run ``out/model.onnx`` in onnxruntime on ``inputs`` (natural layout, ``graph.inputs``
+    order)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    session = ort.InferenceSession(str(out / FILE), options, providers=["CPUExecutionProvider"])
+    feeds = {
+        name: np.asarray(x, dtype=graph.node(name).dtype)
+        for name, x in zip(graph.inputs, inputs, strict=True)
+    }
+    return list(session.run(None, feeds))

@@ -1,0 +1,210 @@
+"""Export to PyTorch: ``model.pt``, a state_dict, and ``model.py``, a standalone module.
+
+``EMITTERS`` holds, per spec layer type, the constructor call of its standalone module
+(``backends/torch/standalone/``) with the IR's arguments; ``standalone.network`` writes the
+network class around those calls and ``standalone.assemble`` copies in the runtime
+definitions they use. The module's state_dict keys are ``"<layer>.<tensor>"``, the scheme
+``model.pt`` is written in (``backends.torch.weights.save_state_dict``). Image inputs and
+outputs are channels first (``translator.export.natural_axes``); inside, tensors keep the
+spec's layout between layers, exactly as in the backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from backends.torch.recurrent import NATIVE
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.network import class_name, model_source
+from backends.torch.weights import save_state_dict
+from translator.ir import Graph, Node
+from translator.ops.conv import split_channels
+from translator.ops.normalization import normalized_axes
+from translator.ops.pooling import GLOBAL_POOLS, POOLS
+from translator.ops.recurrent import sequence_dims
+from translator.port import Weights
+from translator.registry import Registry
+
+FILE = "model.pt"
+SOURCE = "model.py"
+NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.export)
+
+Emitter = Callable[[Node], Call]
+EMITTERS: Registry[Emitter] = Registry("standalone PyTorch emitter")
+
+
+def _args(node: Node, *names: str) -> dict[str, Any]:
+    return {name: node.args[name] for name in names}
+
+
+@EMITTERS.register("Dense")
+def _dense(node: Node) -> Call:
+    return call("Dense", node.input_shape[-1], **_args(node, "units", "activation", "use_bias"))
+
+
+@EMITTERS.register("Embedding")
+def _embedding(node: Node) -> Call:
+    return call("Embedding", node.args["input_dim"], node.args["output_dim"])
+
+
+@EMITTERS.register("Dropout")
+def _dropout(node: Node) -> Call:
+    return call("nn.Dropout", node.args["rate"])  # the identity after model.eval()
+
+
+@EMITTERS.register("Activation")
+def _activation(node: Node) -> Call:
+    return call("make_activation", node.args["activation"])
+
+
+@EMITTERS.register("ReLU")
+def _relu(node: Node) -> Call:
+    return call("ReLU", **_args(node, "max_value", "negative_slope", "threshold"))
+
+
+@EMITTERS.register("LeakyReLU")
+def _leaky_relu(node: Node) -> Call:
+    return call("nn.LeakyReLU", node.args["negative_slope"])
+
+
+@EMITTERS.register("Softmax")
+def _softmax(node: Node) -> Call:
+    return call("Softmax", node.args["axis"])
+
+
+@EMITTERS.register("Conv1D", "Conv2D")
+def _conv(node: Node) -> Call:
+    _, channels = split_channels(node, len(node.args["kernel_size"]))
+    names = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate")
+    more = ("groups", "activation", "use_bias")
+    return call(node.type, channels, **_args(node, *names, *more))
+
+
+@EMITTERS.register("BatchNormalization")
+def _batch_norm(node: Node) -> Call:
+    (index,) = normalized_axes(node)
+    channels, axis = node.input_shape[index], index + 1  # the batch axis is 0
+    return call(
+        "BatchNormalization",
+        channels,
+        axis=axis,
+        **_args(node, "momentum", "epsilon", "center", "scale"),
+    )
+
+
+@EMITTERS.register("LayerNormalization")
+def _layer_norm(node: Node) -> Call:
+    axes = normalized_axes(node)
+    shape = tuple(node.input_shape[i] for i in axes)
+    rank = len(node.input_shape) + 1
+    axes = tuple(i + 1 for i in axes)  # the batch axis is 0
+    more = _args(node, "epsilon", "center", "scale")
+    return call("LayerNormalization", shape, axes=axes, rank=rank, **more)
+
+
+@EMITTERS.register(*POOLS)
+def _pooling(node: Node) -> Call:
+    a = node.args
+    kind = "MaxPooling" if node.type.startswith("Max") else "AveragePooling"
+    strides = tuple(a["strides"] or a["pool_size"])
+    return call(
+        kind,
+        pool_size=tuple(a["pool_size"]),
+        strides=strides,
+        padding=a["padding"],
+        data_format=a["data_format"],
+    )
+
+
+@EMITTERS.register(*GLOBAL_POOLS)
+def _global_pooling(node: Node) -> Call:
+    first = 2 if node.args["data_format"] == "channels_first" else 1
+    dims = tuple(range(first, first + GLOBAL_POOLS[node.type]))
+    reduce = "max" if "Max" in node.type else "mean"
+    return call("GlobalPooling", reduce, dims=dims, keepdims=node.args["keepdims"])
+
+
+@EMITTERS.register("Flatten", "Add")
+def _plain(node: Node) -> Call:
+    return call(node.type)
+
+
+@EMITTERS.register("Reshape", "Permute", "Concatenate", "ZeroPadding2D")
+def _same_arguments(node: Node) -> Call:
+    return call(node.type, **node.args)
+
+
+@EMITTERS.register("TimeDistributed")
+def _time_distributed(node: Node) -> Call:
+    inner = _inner(node)
+    return call("TimeDistributed", EMITTERS[inner.type](inner))
+
+
+CELLS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+
+
+def _recurrent(node: Node, **two_directions: Any) -> Call:
+    """The native class when the backend uses the native module, else ``CustomRecurrent``."""
+    a = node.args
+    _, features = sequence_dims(node)
+    flags = {**_args(node, "use_bias", "return_sequences", "go_backwards"), **two_directions}
+    _, exact = NATIVE[node.type]
+    if all(a[name] in values for name, values in exact.items()):
+        activation = {"activation": a["activation"]} if node.type == "SimpleRNN" else {}
+        return call(node.type, features, units=a["units"], **activation, **flags)
+    cell = "gru_reset_before" if not a.get("reset_after", True) else CELLS[node.type]
+    gates = {"recurrent_activation": a["recurrent_activation"]} if node.type != "SimpleRNN" else {}
+    options = {"units": a["units"], "activation": a["activation"], **gates, **flags}
+    return call("CustomRecurrent", cell, features, **options)
+
+
+@EMITTERS.register(*CELLS)
+def _rnn(node: Node) -> Call:
+    return _recurrent(node)
+
+
+@EMITTERS.register("Bidirectional")
+def _bidirectional(node: Node) -> Call:
+    return _recurrent(_inner(node), bidirectional=True, merge_mode=node.args["merge_mode"])
+
+
+def _inner(node: Node) -> Node:
+    inner = node.inner
+    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
+        raise TypeError(f"{node.name}: wrapper without a wrapped layer")
+    return inner
+
+
+def emit(node: Node) -> Call:
+    """The standalone constructor call of ``node``'s module."""
+    return EMITTERS[node.type](node)
+
+
+def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:
+    """Write ``model.pt`` (``weights`` as a state_dict) and ``model.py`` into ``out``."""
+    save_state_dict(weights, out / FILE)
+    (out / SOURCE).write_text(model_source(graph, emit, FILE), encoding="utf-8")
+    return [
+        (out / FILE, 'PyTorch state_dict, keys "<layer>.<tensor>"'),
+        (out / SOURCE, f"standalone PyTorch module {class_name(graph)} (imports only torch)"),
+    ]
+
+
+def run_exported(graph: Graph, out: Path, inputs: list[Any]) -> list[np.ndarray]:
+    """Import ``out/model.py`` by path, load ``out/model.pt`` into it and run ``inputs``
+    (natural layout, ``graph.inputs`` order)."""
+    spec = importlib.util.spec_from_file_location(f"exported_{graph.name}", out / SOURCE)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot import {out / SOURCE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.load(str(out / FILE))
+    with torch.no_grad():
+        result = model(*(torch.from_numpy(np.array(x)) for x in inputs))
+    return [t.numpy() for t in (result if isinstance(result, tuple) else (result,))]

@@ -1,0 +1,186 @@
+"""Assembling a standalone ``model.py`` from the runtime modules beside this one.
+
+The runtime modules (``RUNTIME``) are read as source, never imported here: each top-level
+definition is kept with the comment lines just above it, and with the names it uses.
+``assemble`` copies, in source order, the definitions a generated network reaches by name
+(transitively) and only the imports those copies use, so the file is as short as the model
+allows and every line in it is code that tests run. This module itself is not copied.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+# Copied in this order, so each definition comes after the ones it builds on.
+RUNTIME = tuple(HERE / f"{name}.py" for name in ("layers", "spatial", "normalization", "recurrent"))
+INTERNAL = "backends."  # the runtime modules' imports of each other: one namespace once copied
+STDLIB = ("__future__", "math", "typing")  # all a generated file may import besides torch
+LINE = 100
+
+
+@dataclass(frozen=True)
+class Call:
+    """A constructor call in generated code: ``name(prefix + value, ...)``, each value a
+    literal's source or a nested ``Call``; laid out as the formatter lays it out."""
+
+    name: str
+    parts: tuple[tuple[str, str | Call], ...]  # ("units=", "10"), ("", Call(...))
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(f'{k}{v}' for k, v in self.parts)})"
+
+    def lines(self, head: str, indent: str) -> list[str]:
+        """``head`` then the call, as lines starting with ``indent``: on one line when it
+        fits, else one argument per line (a nested call laid out the same way)."""
+        one = f"{indent}{head}{self}"
+        if len(one) <= LINE:
+            return [one]
+        inner = indent + "    "
+        out = [f"{indent}{head}{self.name}("]
+        for prefix, value in self.parts:
+            if isinstance(value, Call):
+                out += value.lines(prefix, inner)
+                out[-1] += ","
+            else:
+                out.append(f"{inner}{prefix}{value},")
+        return [*out, f"{indent})"]
+
+
+def call(name: str, *args: Any, **kwargs: Any) -> Call:
+    """``name(args..., key=value...)`` with every value written as a Python literal."""
+    parts = [("", _literal(a)) for a in args] + [(f"{k}=", _literal(v)) for k, v in kwargs.items()]
+    return Call(name, tuple(parts))
+
+
+def _literal(value: Any) -> str | Call:
+    """Python source for ``value``; strings in double quotes, as the formatter writes them."""
+    if isinstance(value, Call):
+        return value
+    if isinstance(value, str) and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One top-level statement of a runtime module that binds ``name``."""
+
+    name: str
+    source: str
+    uses: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One name an import binds: ``import module [as name]`` or ``from module import what
+    [as name]``."""
+
+    name: str
+    module: str
+    what: str | None = None
+
+    def statement(self) -> str:
+        if self.what is None:
+            plain = self.name == self.module
+            return f"import {self.module}" if plain else f"import {self.module} as {self.name}"
+        alias = "" if self.name == self.what else f" as {self.name}"
+        return f"from {self.module} import {self.what}{alias}"
+
+
+def names_in(tree: ast.AST) -> frozenset[str]:
+    """Every plain name read or written anywhere in ``tree``."""
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+def _bindings(stmt: ast.Import | ast.ImportFrom) -> list[Binding]:
+    if isinstance(stmt, ast.Import):
+        return [Binding(a.asname or a.name, a.name) for a in stmt.names]
+    module = stmt.module or ""
+    if module.startswith(INTERNAL):
+        return []
+    return [Binding(a.asname or a.name, module, a.name) for a in stmt.names]
+
+
+def _bound_name(stmt: ast.stmt) -> str | None:
+    if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
+        return stmt.name
+    target = stmt.targets[0] if isinstance(stmt, ast.Assign) else getattr(stmt, "target", None)
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _with_comments(lines: list[str], stmt: ast.stmt) -> str:
+    """The statement's source, decorators and the comment lines right above it included."""
+    decorators = getattr(stmt, "decorator_list", [])
+    start = min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    return "\n".join(lines[start : stmt.end_lineno])
+
+
+@cache
+def runtime() -> tuple[tuple[Definition, ...], tuple[Binding, ...]]:
+    """Every definition and import binding of the runtime modules, in source order."""
+    definitions: list[Definition] = []
+    bindings: list[Binding] = []
+    for path in RUNTIME:
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for stmt in ast.parse(text).body:
+            if isinstance(stmt, ast.Import | ast.ImportFrom):
+                bindings += [b for b in _bindings(stmt) if b not in bindings]
+            elif (name := _bound_name(stmt)) is not None:
+                definitions.append(Definition(name, _with_comments(lines, stmt), names_in(stmt)))
+    return tuple(definitions), tuple(bindings)
+
+
+def runtime_names() -> frozenset[str]:
+    """The names the runtime defines, which generated names must not shadow."""
+    return frozenset(d.name for d in runtime()[0])
+
+
+def _reached(roots: frozenset[str], definitions: dict[str, Definition]) -> set[str]:
+    seen: set[str] = set()
+    todo = [r for r in roots if r in definitions]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [u for u in definitions[name].uses if u in definitions]
+    return seen
+
+
+def _import_block(bindings: list[Binding]) -> str:
+    """isort's order: standard library, then torch; plain imports before ``from`` imports."""
+    sections = []
+    for is_stdlib in (True, False):
+        chosen = [b for b in bindings if (b.module.split(".")[0] in STDLIB) == is_stdlib]
+        plain = sorted(b.statement() for b in chosen if b.what is None)
+        grouped: dict[str, list[str]] = {}
+        for b in chosen:
+            if b.what is not None:
+                grouped.setdefault(b.module, []).append(b.statement().split(" import ", 1)[1])
+        froms = [f"from {m} import {', '.join(sorted(w))}" for m, w in sorted(grouped.items())]
+        if plain or froms:
+            sections.append("\n".join(plain + froms))
+    return "\n\n".join(sections)
+
+
+def assemble(docstring: str, network: str) -> str:
+    """A whole ``model.py``: ``docstring``, the imports, the runtime definitions that
+    ``network`` (generated source) reaches, then ``network``."""
+    definitions, bindings = runtime()
+    by_name = {d.name: d for d in definitions}
+    kept = _reached(names_in(ast.parse(network)), by_name)
+    copied = [d for d in definitions if d.name in kept]
+    used = names_in(ast.parse(network)).union(*(d.uses for d in copied))
+    imports = [b for b in bindings if b.name in used]
+    body = "\n\n\n".join([*(d.source for d in copied), network.strip("\n")])
+    # isort's spacing: two blank lines before a def or class, one before anything else.
+    gap = "\n\n\n" if body.startswith(("def ", "class ", "@")) else "\n\n"
+    future = "from __future__ import annotations"
+    return f'"""{docstring}"""\n\n{future}\n\n{_import_block(imports)}{gap}{body}\n'

@@ -1,0 +1,182 @@
+"""Standalone PyTorch layers with Keras's semantics: activations, core, reshaping, merging
+and TimeDistributed.
+
+Every class mirrors the PyTorch backend's module for the same spec layer type (same
+arithmetic, same tensor names, the spec's tensor layout between layers), built from plain
+arguments named as in the spec. Export copies the definitions a model needs into its
+``model.py``; see ``backends/torch/standalone/__init__.py`` for the rules this file keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Activation name → a factory of a parameterless module, computing what Keras computes:
+# gelu is the exact (erf) form, hard_sigmoid is relu6(x + 3) / 6, leaky_relu by name has
+# Keras's slope 0.2, softmax and log_softmax work over the last axis.
+ACTIVATIONS: dict[str, Any] = {
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "hard_sigmoid": nn.Hardsigmoid,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "linear": nn.Identity,
+    "log_softmax": lambda: nn.LogSoftmax(dim=-1),
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "selu": nn.SELU,
+    "sigmoid": nn.Sigmoid,
+    "silu": nn.SiLU,
+    "softmax": lambda: nn.Softmax(dim=-1),
+    "softplus": nn.Softplus,
+    "softsign": nn.Softsign,
+    "swish": nn.SiLU,
+    "tanh": nn.Tanh,
+}
+
+
+def make_activation(name: str | None) -> nn.Module:
+    """The module of a Keras activation name (``None`` is linear)."""
+    return ACTIVATIONS["linear" if name is None else name]()
+
+
+def outputs_of(value: Any) -> tuple[torch.Tensor, ...]:
+    """A layer's result as a tuple (a Bidirectional without merge returns two tensors)."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+class Dense(nn.Linear):
+    """Keras Dense: ``activation(x @ weight.T + bias)`` on the last axis of any-rank input.
+    The kernel is stored transposed, (units, in), as ``nn.Linear`` stores it."""
+
+    def __init__(
+        self, in_features: int, units: int, activation: str | None = None, use_bias: bool = True
+    ) -> None:
+        super().__init__(in_features, units, bias=use_bias)
+        self.activation = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(super().forward(x))
+
+
+class Embedding(nn.Embedding):
+    """Keras Embedding: ``weight[ids]``; ids may arrive as int32 or int64."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(ids.long())
+
+
+class ReLU(nn.Module):
+    """Keras ReLU: ``x`` above ``threshold`` (else 0), capped at ``max_value``, minus
+    ``negative_slope * relu(threshold - x)``."""
+
+    def __init__(
+        self, max_value: float | None = None, negative_slope: float = 0.0, threshold: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.max_value = max_value
+        self.negative_slope = negative_slope
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.threshold == 0:
+            y = torch.relu(x)
+        else:
+            y = torch.where(x > self.threshold, x, torch.zeros_like(x))
+        if self.max_value is not None:
+            y = y.clamp(0.0, self.max_value)
+        if self.negative_slope:
+            y = y - self.negative_slope * torch.relu(self.threshold - x)
+        return y
+
+
+class Softmax(nn.Module):
+    """Softmax over one axis or jointly over several (the batch axis is 0)."""
+
+    def __init__(self, axis: int | tuple[int, ...] = -1) -> None:
+        super().__init__()
+        self.axes = axis if isinstance(axis, tuple) else (axis,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.axes) == 1:
+            return torch.softmax(x, dim=self.axes[0])
+        # Keras's multi-axis form: exp(x - logsumexp(x)) over all the axes at once.
+        return torch.exp(x - torch.logsumexp(x, dim=self.axes, keepdim=True))
+
+
+class Flatten(nn.Module):
+    """Each example to one axis, in row-major order of the spec's layout (Keras's order)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], -1)
+
+
+class Reshape(nn.Module):
+    """Each example to ``target_shape`` (one size may be -1)."""
+
+    def __init__(self, target_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.target_shape = target_shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.target_shape)
+
+
+class Permute(nn.Module):
+    """Permutes the non-batch axes; ``dims`` counts from 1, as in Keras."""
+
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = (0, *dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+
+
+class ZeroPadding2D(nn.Module):
+    """Zero rows (top, bottom) and columns (left, right) around an image, in either layout."""
+
+    def __init__(self, padding: tuple[tuple[int, int], ...], data_format: str) -> None:
+        super().__init__()
+        (top, bottom), (left, right) = padding
+        # F.pad lists the last axis first; channels-last images have channels there.
+        pads = [left, right, top, bottom]
+        self.pads = [0, 0, *pads] if data_format == "channels_last" else pads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, self.pads)
+
+
+class Add(nn.Module):
+    """Element-wise sum of two or more inputs of the same shape."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.stack(inputs).sum(dim=0)
+
+
+class Concatenate(nn.Module):
+    """Joins inputs along ``axis`` (the batch axis is 0)."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(inputs, dim=self.axis)
+
+
+class TimeDistributed(nn.Module):
+    """Applies ``layer`` to every time step (axis 1) by folding time into the batch."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> Any:
+        batch, steps = x.shape[:2]
+        y = self.layer(x.reshape(batch * steps, *x.shape[2:]))
+        out = tuple(t.reshape(batch, steps, *t.shape[1:]) for t in outputs_of(y))
+        return out if len(out) > 1 else out[0]

@@ -1,0 +1,134 @@
+"""The generated part of an exported ``model.py``: the network class and ``load``.
+
+``model_source`` writes a class named after the spec whose ``__init__`` creates one module
+per layer (the constructor call ``emit`` gives, see ``backends.torch.export``) and whose
+``forward`` wires them in the graph's order, turning PyTorch's natural layout of images
+into the spec's at the inputs and back at the outputs (``translator.export``); then hands
+it to ``assemble`` with the module docstring. Layer names are kept: they are the
+state_dict's keys. A name Python or ``nn.Module`` reserves is reached through ``_modules``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from backends.torch.standalone.assemble import Call, assemble, runtime_names
+from translator.export import tensor_layouts
+from translator.ir import Graph, Node
+
+_PROBE = nn.Module()  # its attributes (forward, training, eval, ...) cannot be layer names
+GLOBALS = frozenset({"torch", "nn", "F", "math", "Any", "NamedTuple", "load", "annotations"})
+
+
+def class_name(graph: Graph) -> str:
+    """The spec's name in CamelCase (``seed_lstm`` → ``SeedLstm``), unless that is taken."""
+    name = "".join(part[:1].upper() + part[1:] for part in graph.name.split("_") if part)
+    taken = name in runtime_names() | GLOBALS or keyword.iskeyword(name) or not name
+    return f"{name}Model" if taken else name
+
+
+def _variables(graph: Graph) -> dict[str, str]:
+    """Per node, its Python variable in ``forward``: the node's name unless that is a
+    keyword or ``self``; then with ``_`` appended (until no other node has that name)."""
+    names = {n.name for n in graph.nodes}
+    out = {}
+    for name in names:
+        variable = name
+        while keyword.iskeyword(variable) or variable == "self" or variable in names - {name}:
+            variable += "_"
+        out[name] = variable
+    return out
+
+
+def attribute(name: str) -> str:
+    """How the network refers to a layer's module: ``self.<name>``, or through ``_modules``
+    when the name is a keyword or an ``nn.Module`` attribute (``eval``, ``training``)."""
+    if keyword.iskeyword(name) or hasattr(_PROBE, name):
+        return f'self._modules["{name}"]'
+    return f"self.{name}"
+
+
+def _reference(graph: Graph, variables: dict[str, str], name: str) -> str:
+    multiple = len(graph.node(name).output_shapes) > 1
+    return f"*{variables[name]}" if multiple else variables[name]
+
+
+def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
+    params = ", ".join(f"{variables[n]}: torch.Tensor" for n in graph.inputs)
+    layouts = tensor_layouts(graph)
+    returned = [
+        (variables[t.name] + (f"[{t.index}]" if t.many else ""), t) for t in layouts.outputs
+    ]
+    many = len(returned) > 1
+    result = "tuple[torch.Tensor, ...]" if many else "torch.Tensor"
+    ins = "; ".join(f"{variables[t.name]} {t.describe()}" for t in layouts.inputs)
+    outs = "; ".join(f"{t.name} {t.describe()}" for _, t in returned)
+    doc = f"Inputs: {ins}. Returns {'a tuple: ' if many else ''}{outs}."
+    doc = textwrap.fill(doc, 86, subsequent_indent=" " * 8)
+    lines = [f"    def forward(self, {params}) -> {result}:", f'        """{doc}"""']
+    for t in layouts.inputs:
+        if t.axes is not None:
+            v = variables[t.name]
+            lines.append(f"        {v} = {v}.permute{t.inverse}  # to the spec's layout")
+    for node in graph.layers:
+        args = ", ".join(_reference(graph, variables, ref) for ref in node.inputs)
+        lines.append(f"        {variables[node.name]} = {attribute(node.name)}({args})")
+    exprs = [e if t.axes is None else f"{e}.permute{t.axes}" for e, t in returned]
+    lines.append(f"        return {', '.join(exprs)}")
+    return lines
+
+
+def network_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
+    """The generated part of ``model.py``: the network class and ``load``."""
+    cls = class_name(graph)
+    variables = _variables(graph)
+    lines = [f"class {cls}(nn.Module):", f'    """{_text(graph, 4)}"""', ""]
+    lines += ["    def __init__(self) -> None:", "        super().__init__()"]
+    for node in graph.layers:
+        lines += emit(node).lines(f"{attribute(node.name)} = ", " " * 8)
+    lines += ["", *_forward(graph, variables), "", ""]
+    lines += [
+        f'def load(path: str = "{weights}") -> {cls}:',
+        f'    """The ``{cls}`` network with the state_dict saved at ``path`` loaded, in',
+        '    inference mode (dropout off, batch normalization on its running statistics)."""',
+        f"    model = {cls}()",
+        '    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))',
+        "    return model.eval()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _text(graph: Graph, indent: int) -> str:
+    """The spec's name and description, wrapped, safe inside a docstring."""
+    text = f"{graph.name}: {graph.description}" if graph.description else graph.name
+    text = text.replace("\\", "\\\\").replace('"""', "'''")
+    pad = " " * indent
+    return textwrap.fill(text, 92 - indent, subsequent_indent=pad).lstrip()
+
+
+def model_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
+    """The whole ``model.py`` of ``graph``."""
+    cls = class_name(graph)
+    example = ", ".join(f"{t.name}: {t.describe()}" for t in tensor_layouts(graph).inputs)
+    about = (
+        f"A standalone PyTorch module generated by `python -m translator export` from"
+        f" {Path(graph.file).name}: it imports nothing but torch. ``{cls}`` holds the weights"
+        f' of {weights}, a state_dict keyed "<layer>.<tensor>" (``load_state_dict`` checks every'
+        " key and shape)::"
+    )
+    layout = (
+        "Images are taken (and given) channels first, as PyTorch convolves them; sequences are"
+        " (batch, time, features). Between layers the module keeps the spec's layout, so"
+        " Flatten's order is Keras's. The layer classes are copied from the translator's"
+        " standalone runtime."
+    )
+    usage = f"""    from model import load
+    model = load("{weights}")  # {cls}, in inference mode
+    outputs = model(...)  # {example}"""
+    paragraphs = [_text(graph, 0), textwrap.fill(about, 92), usage, textwrap.fill(layout, 92)]
+    return assemble("\n\n".join(paragraphs) + "\n", network_source(graph, emit, weights))

@@ -1,0 +1,77 @@
+"""Standalone PyTorch layers with Keras's semantics: BatchNormalization and
+LayerNormalization.
+
+As in the PyTorch backend (``backends/torch/normalization.py``): the spec's epsilon, momentum
+(PyTorch's is ``1 - momentum``), center/scale and any feature axis, moved where PyTorch
+normalizes and back. Export copies what a model needs into its ``model.py``; see
+``backends/torch/standalone/__init__.py`` for the rules this file keeps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def register_affine(module: nn.Module, shape: tuple[int, ...], scale: bool, center: bool) -> None:
+    """Give a module built without affine parameters just the scale (``weight``) or just the
+    offset (``bias``): what Keras creates when only one of scale/center is on."""
+    if scale:
+        module.weight = nn.Parameter(torch.ones(shape))
+    if center:
+        module.bias = nn.Parameter(torch.zeros(shape))
+
+
+class BatchNormalization(nn.BatchNorm1d):
+    """Keras BatchNormalization over the feature axis ``axis`` (the batch axis is 0): that
+    axis moves to position 1 and the others are flattened behind it, so one ``BatchNorm1d``
+    serves every rank. ``momentum`` is Keras's; PyTorch's is ``1 - momentum``."""
+
+    def __init__(
+        self,
+        channels: int,
+        axis: int,
+        momentum: float,
+        epsilon: float,
+        center: bool = True,
+        scale: bool = True,
+    ) -> None:
+        affine = scale and center
+        super().__init__(channels, eps=epsilon, momentum=1.0 - momentum, affine=affine)
+        if not affine:
+            register_affine(self, (channels,), scale, center)
+        self.axis = axis
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.movedim(self.axis, 1)
+        shape = x.shape
+        y = super().forward(x.reshape(shape[0], shape[1], -1))
+        return y.reshape(shape).movedim(1, self.axis)
+
+
+class LayerNormalization(nn.LayerNorm):
+    """Keras LayerNormalization over ``axes`` (the batch axis is 0) of a rank-``rank``
+    input: the axes move to the end when they are not the trailing ones already."""
+
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        axes: tuple[int, ...],
+        rank: int,
+        epsilon: float,
+        center: bool = True,
+        scale: bool = True,
+    ) -> None:
+        affine = scale and center
+        super().__init__(shape, eps=epsilon, elementwise_affine=affine)
+        if not affine:
+            register_affine(self, tuple(shape), scale, center)
+        order = [i for i in range(rank) if i not in axes] + sorted(axes)
+        self.permutation = tuple(order)
+        self.inverse = tuple(sorted(range(rank), key=order.__getitem__))
+        self.trailing = self.permutation == tuple(range(rank))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.trailing:
+            return super().forward(x)
+        return super().forward(x.permute(self.permutation)).permute(self.inverse)
