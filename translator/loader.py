@@ -307,6 +307,8 @@ def _link(node: Node, ctx: _Context) -> None:
                 suggestion(target, earlier, "layers"),
             )
         node.links[arg.name] = ctx.nodes[target]
+    if node.inner is not None:
+        _link(node.inner, ctx)  # a wrapped layer may name other layers too
 
 
 def _args(

@@ -65,8 +65,12 @@ class _Assembly:
     tensors: dict[str, list[Any]] = field(default_factory=dict)
     placeholders: list[Any] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)
+    shared: dict[str, str] = field(default_factory=dict)  # share node → the layer it calls again
 
     def add(self, node: Node) -> None:
+        if node.shares:
+            self._share(node)
+            return
         try:
             layer = build_layer(node)
         except UnsupportedInBackend as exc:
@@ -76,7 +80,25 @@ class _Assembly:
         except Exception as exc:
             raise _keras_error(node, exc) from exc
         self.layers[node.name] = layer
+        self._link(node, layer)
         self.tensors[node.name] = self._connect(node, layer)
+
+    def _share(self, node: Node) -> None:
+        """Call the original's layer object again: Keras then holds (and counts) its
+        variables once, and the share node has no layer, hence no tensors, of its own."""
+        original = node.shares
+        if original in self.unsupported:
+            self.unsupported[node.name] = f"it shares '{original}', which is not built"
+            self.tensors[node.name] = self._stand_ins(node)
+            return
+        self.shared[node.name] = original
+        self.tensors[node.name] = self._connect(node, self.layers[original])
+
+    def _link(self, node: Node, layer: Any) -> None:
+        """Hand a layer the layers its arguments name (a tied Dense's Embedding): builders
+        see only their own node. A link to a share node means the layer it calls."""
+        for arg, target in node.links.items():
+            layer.link(arg, self.layers[target.shares or target.name])
 
     def _connect(self, node: Node, layer: Any) -> list[Any]:
         if not node.inputs:  # a model input: its InputLayer already holds its tensor
@@ -110,7 +132,8 @@ def build(graph: Graph, seed: int = 0) -> Built:
     inputs = [assembly.tensors[name][0] for name in graph.inputs] + assembly.placeholders
     outputs = [t for name in graph.outputs for t in assembly.tensors[name]]
     model = keras.Model(inputs=inputs, outputs=outputs, name=graph.name)
-    return Built(NAME, graph, model, dict(assembly.unsupported), {"layers": assembly.layers})
+    extra = {"layers": assembly.layers, "shared": assembly.shared, "tensors": assembly.tensors}
+    return Built(NAME, graph, model, dict(assembly.unsupported), extra)
 
 
 def _size(variable: Any) -> int:
@@ -135,12 +158,24 @@ def _tensors(layer: Any) -> tuple[MeasuredTensor, ...]:
     )
 
 
+_NO_COUNTS = {"total": 0, "trainable": 0, "non_trainable": 0}
+
+
+def _measured(built: Built, node: Node) -> tuple[tuple[MeasuredTensor, ...], dict] | None:
+    """A node's tensors and counts; a share node has no layer (it calls its original's),
+    so no tensors and zero counts; ``None`` for a node that was not built."""
+    if node.name in built.extra["shared"]:
+        return (), dict(_NO_COUNTS)
+    layer = built.extra["layers"].get(node.name)
+    return None if layer is None else (_tensors(layer), _counts(layer))
+
+
 def measure(built: Built) -> Measurement:
     """Per IR node that was built, and for the whole model: tensors and counts as Keras has them."""
     layers = {
-        node.name: (_tensors(layer), _counts(layer))
+        node.name: found
         for node in built.graph.nodes
-        if (layer := built.extra["layers"].get(node.name)) is not None
+        if (found := _measured(built, node)) is not None
     }
     return Measurement(NAME, layers, _counts(built.model))
 

@@ -97,11 +97,12 @@ def load_weights_file(graph: Graph, path: str | Path) -> Weights:
 
 
 def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-    """Every layer's output(s) at inference, in the spec's layout, keyed by layer name."""
-    layers = built.extra["layers"]
-    names = [n.name for n in built.graph.nodes if n.type != "Input" and n.name in layers]
-    outputs = [t for name in names for t in _outputs_of(layers[name])]
-    probe = keras.Model(inputs=built.model.inputs, outputs=outputs)
+    """Every layer's output(s) at inference, in the spec's layout, keyed by layer name
+    (a share node too: its outputs are those of its own call of the shared layer)."""
+    tensors = built.extra["tensors"]
+    skip = {*built.unsupported, *built.graph.inputs}
+    names = [n.name for n in built.graph.nodes if n.name in tensors and n.name not in skip]
+    probe = keras.Model(inputs=built.model.inputs, outputs=[t for n in names for t in tensors[n]])
     feed = [
         keras.ops.convert_to_tensor(inputs[n], built.graph.node(n).dtype)
         for n in built.graph.inputs
@@ -110,12 +111,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     values = list(values) if isinstance(values, list | tuple) else [values]
     found: dict[str, list[np.ndarray]] = {}
     for name in names:
-        count = len(_outputs_of(layers[name]))
+        count = len(tensors[name])
         found[name] = [keras.ops.convert_to_numpy(v) for v in values[:count]]
         values = values[count:]
     return found
-
-
-def _outputs_of(layer: Any) -> list[Any]:
-    out = layer.output
-    return list(out) if isinstance(out, list | tuple) else [out]

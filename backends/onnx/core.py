@@ -15,18 +15,31 @@ def build_input(layer: Layer, inputs: list[str]) -> list[str]:
 
 @BUILDERS.register("Dense")
 def build_dense(layer: Layer, inputs: list[str]) -> list[str]:
-    """Dense(units, activation=None, use_bias=True): Gemm on (batch, features), else
-    MatMul + Add on the last axis. W is Keras's (in, out) kernel as is."""
+    """Dense(units, activation=None, use_bias=True, tie=None): Gemm on (batch, features),
+    else MatMul + Add on the last axis. W is Keras's (in, out) kernel as is; a tied Dense
+    reads the Embedding's (units, in) table instead, transposed."""
     (x,) = inputs
-    kernel = layer.weight("W")
+    kernel, transposed = _kernel(layer)
     bias = [layer.weight("B")] if layer.args["use_bias"] else []
     if len(layer.node.input_shape) == 1:
-        y = layer.op("Gemm", [x, kernel, *bias])
+        y = layer.op("Gemm", [x, kernel, *bias], transB=int(transposed))
     else:
+        if transposed:
+            kernel = layer.op("Transpose", [kernel], perm=[1, 0])
         y = layer.op("MatMul", [x, kernel])
         if bias:
             y = layer.op("Add", [y, *bias])
     return [activation.apply(layer, y, layer.args["activation"])]
+
+
+def _kernel(layer: Layer) -> tuple[str, bool]:
+    """The Dense's own W, or (tied) the Embedding's ``<embedding>.embeddings`` initializer,
+    which stays the Embedding's alone (no copy), flagged as needing a transpose. The tie is
+    looked up by name among the layers built so far: a wrapped Dense has no ``links``."""
+    tied = layer.args["tie"]
+    if tied is None:
+        return layer.weight("W"), False
+    return Layer.of(layer.graph, layer.graph.layers[tied]).weight("embeddings"), True
 
 
 @BUILDERS.register("Dropout")

@@ -4,7 +4,8 @@ Every layer becomes standard ONNX operators (one opset). Initializers follow one
 so ``measure`` can tell weights from constants by name alone: a layer's weights are
 ``<layer>.<tensor>`` (the IR's ONNX ``WeightSpec`` names); every other constant (shapes, axes,
 pads, clip bounds, ones standing in for a missing scale, ...) is ``<layer>/const/<label>``.
-A wrapped layer's tensors belong to its wrapper (``Layer.owner``), as the IR counts them.
+A wrapped layer's tensors belong to its wrapper (``Layer.owner``), as the IR counts them; a
+layer that shares another (``node.shares``) reuses that layer's initializers (``Layer.source``).
 """
 
 from __future__ import annotations
@@ -58,23 +59,18 @@ def _uniform(low: float, high: float) -> Callable[[np.random.Generator, tuple[in
 
 # Seeded starting values by WeightSpec role: the one place that decides them, so real
 # weights passed to ``build(weights=...)`` replace exactly this.
+KERNELS = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel")
+BIASES = ("bias", "input_bias", "recurrent_bias")
+PROJECTIONS = ("query", "key", "value", "output")  # attention: a kernel and a bias per role
 INITIAL_VALUES: dict[str, Callable[[np.random.Generator, tuple[int, ...]], Any]] = {
-    "kernel": _glorot,
-    "recurrent_kernel": _glorot,
-    "bias": _uniform(-0.05, 0.05),
-    "input_bias": _uniform(-0.05, 0.05),
-    "recurrent_bias": _uniform(-0.05, 0.05),
+    **dict.fromkeys((*KERNELS, *(f"{p}_kernel" for p in PROJECTIONS)), _glorot),
+    **dict.fromkeys((*BIASES, *(f"{p}_bias" for p in PROJECTIONS)), _uniform(-0.05, 0.05)),
     "embeddings": _uniform(-0.05, 0.05),
     "gamma": _uniform(0.9, 1.1),
     "beta": _uniform(-0.1, 0.1),
     "moving_mean": _uniform(-0.1, 0.1),
     "moving_variance": _uniform(0.5, 1.5),
     "alpha": _uniform(0.0, 0.3),  # PReLU slopes: Keras starts at zeros, small ones test more
-    "depthwise_kernel": _glorot,
-    "pointwise_kernel": _glorot,
-    # Attention projections, one kernel and one bias per role.
-    **{f"{role}_kernel": _glorot for role in ("query", "key", "value", "output")},
-    **{f"{role}_bias": _uniform(-0.05, 0.05) for role in ("query", "key", "value", "output")},
 }
 
 
@@ -88,6 +84,7 @@ class GraphBuilder:
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     inputs: list[onnx.ValueInfoProto] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
+    layers: dict[str, Node] = field(default_factory=dict)  # IR nodes seen, for ``shares``
 
     def fresh(self, base: str) -> str:
         """``base``, or ``base_1``, ``base_2``, ... whichever is not yet a tensor name."""
@@ -118,12 +115,19 @@ class GraphBuilder:
 
 @dataclass
 class Layer:
-    """What a builder works with: the IR ``node`` it implements and the ``owner`` node whose
-    name and ONNX ``WeightSpec`` entries its initializers carry (the wrapper, when wrapped)."""
+    """What a builder works with: the IR ``node`` it implements, the ``owner`` node that names
+    its operators and constants (the wrapper, when wrapped) and the ``source`` node whose
+    ``WeightSpec`` entries its initializers carry (the owner, or the layer a share applies)."""
 
     graph: GraphBuilder
     node: Node
     owner: Node
+    source: Node
+
+    @classmethod
+    def of(cls, graph: GraphBuilder, node: Node) -> Layer:
+        """The layer building ``node``: a shared node takes its original's initializers."""
+        return cls(graph, node, node, graph.layers[node.shares] if node.shares else node)
 
     @property
     def args(self) -> dict[str, Any]:
@@ -131,7 +135,7 @@ class Layer:
 
     def wrapped(self, node: Node) -> Layer:
         """The layer for a wrapped ``node``; its tensors stay the wrapper's."""
-        return Layer(self.graph, node, self.owner)
+        return Layer(self.graph, node, self.owner, self.source)
 
     def op(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
         return self.ops(op_type, inputs, 1, **attrs)[0]
@@ -154,17 +158,17 @@ class Layer:
 
     def weight(self, tensor: str) -> str:
         """The owner's weight ``tensor`` (an IR ONNX WeightSpec name), created on first use."""
-        name = f"{self.owner.name}.{tensor}"
+        name = f"{self.source.name}.{tensor}"
         if name in self.graph.taken:
             return name
-        specs = {w.name: w for w in self.owner.weights.get(NAME, ())}
+        specs = {w.name: w for w in self.source.weights.get(NAME, ())}
         if tensor not in specs:
             raise BackendError(
-                f"layer '{self.owner.name}': the IR predicts no ONNX tensor {tensor!r}"
+                f"layer '{self.source.name}': the IR predicts no ONNX tensor {tensor!r}"
                 f" (it predicts {sorted(specs)}); the onnx builder and the IR disagree"
             )
         spec = specs[tensor]
-        value = self.graph.supplied.get(self.owner.name, {}).get(tensor)
+        value = self.graph.supplied.get(self.source.name, {}).get(tensor)
         if value is None:
             value = INITIAL_VALUES[spec.role](self.graph.rng, spec.shape)
         self.graph.taken.add(name)
@@ -205,8 +209,9 @@ def _build_node(
 ) -> list[str]:
     """Build one layer; an unsupported one becomes placeholder inputs so the rest still builds."""
     mark = graph.mark()
-    try:
-        return BUILDERS[node.type](Layer(graph, node, node), inputs)
+    graph.layers[node.name] = node
+    try:  # a share of an unsupported layer has its type and args, so it fails the same way
+        return BUILDERS[node.type](Layer.of(graph, node), inputs)
     except UnsupportedInBackend as exc:
         graph.rollback(mark)
         gaps[node.name] = exc.reason

@@ -6,6 +6,11 @@ hidden) back to (batch, time, directions, hidden). Gate orders (ONNX LSTM i,o,f,
 are the weight port's business; the gate equations match Keras's exactly:
 GRU ``reset_after`` is ``linear_before_reset`` and ONNX's ``B = [Wb, Rb]`` holds Keras's bias
 in ``Wb`` (and its recurrent bias in ``Rb`` for a reset-after GRU).
+
+``num_layers`` stacks one operator per layer (weights ``W``, ``R``, ``B``, then ``W_l1``, ...),
+exactly as chained Keras layers: every layer but the last returns its whole sequence, the last
+follows ``return_sequences``, and ``go_backwards`` applies to every layer, each handing on its
+sequence in processing order as Keras does (so layer 1 of a backwards stack reads reversed time).
 """
 
 from __future__ import annotations
@@ -69,13 +74,18 @@ def reverse_time(layer: Layer, x: str) -> str:
     return layer.op("Slice", [x, starts, ends, layer.ints("axes", [1]), layer.ints("steps", [-1])])
 
 
-def rnn_outputs(layer: Layer, x: str, direction: str) -> list[str]:
-    """Run the layer's operator on ``x`` (batch, time, features); one output per direction,
-    (batch, time, units) with ``return_sequences``, else (batch, units), in time order."""
+def rnn_outputs(
+    layer: Layer, x: str, direction: str, index: int = 0, sequences: bool | None = None
+) -> list[str]:
+    """Run stacked layer ``index``'s operator on ``x`` (batch, time, features); one output per
+    direction, (batch, time, units) if ``sequences`` (default: ``return_sequences``), else
+    (batch, units), in time order."""
     a = layer.args
+    sequences = a["return_sequences"] if sequences is None else sequences
     directions = 2 if direction == "bidirectional" else 1
-    weights = [layer.weight("W"), layer.weight("R")]
-    weights += [layer.weight("B")] if a["use_bias"] else []
+    at = f"_l{index}" if index else ""
+    weights = [layer.weight(f"W{at}"), layer.weight(f"R{at}")]
+    weights += [layer.weight(f"B{at}")] if a["use_bias"] else []
     extra = {"linear_before_reset": int(a["reset_after"])} if layer.node.type == "GRU" else {}
     sequence, last = layer.ops(
         OPS[layer.node.type],
@@ -86,7 +96,7 @@ def rnn_outputs(layer: Layer, x: str, direction: str) -> list[str]:
         **_activations(layer, directions),
         **extra,
     )
-    if a["return_sequences"]:
+    if sequences:
         batch_first = layer.op("Transpose", [sequence], perm=[2, 0, 1, 3])
         return [_pick(layer, batch_first, d, axis=2) for d in range(directions)]
     return [_pick(layer, last, d, axis=0) for d in range(directions)]
@@ -100,10 +110,21 @@ def _pick(layer: Layer, tensor: str, index: int, axis: int) -> str:
 @BUILDERS.register(*OPS)
 def build_recurrent(layer: Layer, inputs: list[str]) -> list[str]:
     """SimpleRNN/LSTM/GRU(units, activation="tanh", recurrent_activation="sigmoid",
-    reset_after=True, use_bias=True, return_sequences=False, go_backwards=False)."""
+    reset_after=True, use_bias=True, return_sequences=False, go_backwards=False,
+    num_layers=1): one operator per stacked layer, each reading the previous one's sequence."""
+    count = layer.args["num_layers"]
+    y = inputs[0]
+    for index in range(count):
+        last = index == count - 1
+        y = _one_layer(layer, y, index, layer.args["return_sequences"] or not last)
+    return [y]
+
+
+def _one_layer(layer: Layer, x: str, index: int, sequences: bool) -> str:
+    """Stacked layer ``index`` on ``x``, as one Keras layer with these ``return_sequences``."""
     backwards = layer.args["go_backwards"]
-    (y,) = rnn_outputs(layer, inputs[0], "reverse" if backwards else "forward")
-    if backwards and layer.args["return_sequences"]:
+    (y,) = rnn_outputs(layer, x, "reverse" if backwards else "forward", index, sequences)
+    if backwards and sequences:
         # ONNX returns a reverse run in time order; Keras in processing order.
         y = reverse_time(layer, y)
-    return [y]
+    return y

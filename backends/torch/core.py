@@ -1,16 +1,20 @@
 """Core layers: Input, Dense, Dropout, Embedding.
 
 Each layer subclasses the native torch module so its tensors keep PyTorch's own names
-(``weight``, ``bias``); an activation is a parameterless child module.
+(``weight``, ``bias``); an activation is a parameterless child module. A Dense tied to an
+Embedding (``tie: wte``) is the custom ``TiedDense``, which owns only its bias.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from backends.torch.activation import make_activation
-from backends.torch.model import BUILDERS
+from backends.torch.model import BUILDERS, Linked
 from translator.ir import Node
 
 
@@ -34,6 +38,27 @@ class Dense(nn.Linear):
         return self.activation(super().forward(x))
 
 
+class TiedDense(Linked):
+    """Custom module (not ``nn.Linear``): a Keras Dense whose kernel is the tied Embedding's
+    matrix transposed, ``activation(x @ E.T + bias)``. ``E`` (vocabulary, features) is already
+    the (out, in) layout ``F.linear`` takes. The Embedding's ``weight`` is read at every call
+    through the unregistered link, so it stays stored and counted once, in the Embedding; the
+    bias (if any) is initialized like ``nn.Linear``'s."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node.args["tie"])
+        units, features = node.args["units"], node.input_shape[-1]
+        bias = None
+        if node.args["use_bias"]:
+            bound = 1.0 / math.sqrt(features)
+            bias = nn.Parameter(torch.empty(units).uniform_(-bound, bound))
+        self.register_parameter("bias", bias)
+        self.activation = make_activation(node.args["activation"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(F.linear(x, self.linked.weight, self.bias))
+
+
 class Embedding(nn.Embedding):
     """Keras Embedding: looks up ``weight[ids]``; ids may arrive as int32 or int64."""
 
@@ -49,8 +74,9 @@ def build_input(node: Node) -> nn.Module:
 
 @BUILDERS.register("Dense")
 def build_dense(node: Node) -> nn.Module:
-    """Dense(units, activation=None, use_bias=True) → ``Dense`` (an ``nn.Linear``)."""
-    return Dense(node)
+    """Dense(units, activation=None, use_bias=True, tie=None) → ``Dense`` (an ``nn.Linear``),
+    or ``TiedDense`` when tied to an Embedding."""
+    return Dense(node) if node.args["tie"] is None else TiedDense(node)
 
 
 @BUILDERS.register("Dropout")

@@ -5,11 +5,15 @@ an ``nn.ModuleDict`` keyed by the node's name; ``SpecModule.forward`` evaluates 
 the IR's topological order. Each layer module holds its tensors under the names PyTorch itself
 gives them (``weight``, ``bias_hh_l0_reverse``, ``running_mean``, ...), so ``measure`` reads
 them straight from ``named_parameters()`` / ``named_buffers()``.
+
+Layers that use another layer's tensors (a shared layer applied again, a Dense tied to an
+Embedding) are ``Linked`` modules: they reach the other module through a reference PyTorch does
+not register, so those tensors are held, counted and saved once, under their owner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -45,6 +49,53 @@ class Layers(nn.ModuleDict):
         self._modules[key] = module
 
 
+class Linked(nn.Module):
+    """A layer module that uses the module built for another layer, named ``target``.
+
+    ``build`` calls ``link`` once the target exists (it is always an earlier layer). The target
+    is kept in a plain tuple, outside ``nn.Module``'s registry: registered as a child, its
+    parameters would also appear under this layer in ``named_parameters()`` and
+    ``state_dict()``, which is exactly what sharing must not do.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+        self._linked: tuple[nn.Module, ...] = ()
+
+    def link(self, layers: Mapping[str, nn.Module]) -> None:
+        if self.target not in layers:
+            raise UnsupportedInBackend(NAME, type(self).__name__, f"'{self.target}' is not built")
+        self._linked = (layers[self.target],)
+
+    @property
+    def linked(self) -> nn.Module:
+        """The target's module (set by ``link``)."""
+        if not self._linked:  # build() always links; reaching this is a backend bug
+            raise BackendError(f"{type(self).__name__} used before it was linked to {self.target}")
+        return self._linked[0]
+
+    def extra_repr(self) -> str:
+        return f"target={self.target!r}"
+
+
+class Shared(Linked):
+    """A layer that shares another (``{share: enc}``): calls the original layer's module again,
+    with its parameters; it holds no tensors of its own."""
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        return self.linked(*inputs)
+
+
+def make_module(node: Node, layers: Mapping[str, nn.Module]) -> nn.Module:
+    """The module for ``node``, linked to the earlier modules it uses (a wrapper's too)."""
+    module = Shared(node.shares) if node.shares else BUILDERS[node.type](node)
+    for part in module.modules():
+        if isinstance(part, Linked):
+            part.link(layers)
+    return module
+
+
 class SpecModule(nn.Module):
     """The whole network: ``forward(*inputs)`` takes the graph's inputs in ``graph.inputs``
     order and returns one tensor per graph output (two for a Bidirectional output with
@@ -78,7 +129,7 @@ def build(graph: Graph, seed: int = 0) -> Built:
     unsupported: dict[str, str] = {}
     for node in graph.nodes:
         try:
-            layers[node.name] = BUILDERS[node.type](node)
+            layers[node.name] = make_module(node, layers)
         except UnsupportedInBackend as gap:
             unsupported[node.name] = gap.reason
     return Built(NAME, graph, SpecModule(graph, layers), unsupported)

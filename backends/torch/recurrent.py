@@ -8,6 +8,12 @@ other activations, and Keras's reset-before GRU, which PyTorch does not have —
 Keras semantics kept here: ``go_backwards`` reverses the input and returns outputs in
 processing order; ``return_sequences: false`` returns the last step. ``Bidirectional``
 (wrappers.py) builds the same modules with two directions and its own ``select``.
+
+``num_layers: N`` is PyTorch's stack (tensors ``weight_ih_l{i}``, ...), with the semantics of N
+chained Keras layers: each returns its whole sequence to the next, the last one applies
+``return_sequences``. With ``go_backwards`` every layer of the chain goes backwards, i.e. each
+reverses the sequence it reads (so layer 1 reads layer 0's outputs back in time order); a
+native stack would reverse only the first input, so that case runs in ``CustomRecurrent``.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class KerasRecurrent(nn.Module):
             bias=node.args["use_bias"],
             batch_first=True,
             bidirectional=bidirectional,
+            num_layers=node.args["num_layers"],
             **native,
         )
         self.configure(node, select)
@@ -161,8 +168,10 @@ class CustomRecurrent(KerasRecurrent):
     """Custom module (not a ``torch.nn`` RNN) computing a Keras recurrence exactly, step by
     step, for what PyTorch has no native module for: Keras's reset-before GRU (parameters
     ``weight_ih_l0`` (3u, in), ``weight_hh_l0`` (3u, u), ``bias_l0`` (3u), gates z, r, h) and
-    any activation other than tanh/sigmoid (same tensors and gate order as the native module).
-    A second direction adds ``*_reverse`` copies, read and reported like ``bidirectional=True``.
+    any activation other than tanh/sigmoid (same tensors and gate order as the native module),
+    and a ``go_backwards`` stack. A second direction adds ``*_reverse`` copies, read and
+    reported like ``bidirectional=True``; stacked layer i has the same tensors ``*_l{i}``
+    (reading ``units`` features for i > 0), as in ``num_layers=N``.
     Initialized like PyTorch's RNNs: uniform in ±1/sqrt(units)."""
 
     def __init__(self, node: Node, bidirectional: bool, select: Select) -> None:
@@ -174,31 +183,45 @@ class CustomRecurrent(KerasRecurrent):
         self.activation = make_activation(a["activation"])
         self.recurrent_activation = make_activation(a.get("recurrent_activation"))
         self.suffixes = ("", "_reverse") if bidirectional else ("",)
-        shapes = {"weight_ih": (rows, features), "weight_hh": (rows, units)}
-        if a["use_bias"]:
-            shapes.update({name: (rows,) for name in self.cell.biases})
+        self.num_layers = a["num_layers"]
         bound = 1.0 / math.sqrt(units)
-        for suffix in self.suffixes:
-            for name, shape in shapes.items():
-                weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-                self.register_parameter(f"{name}_l0{suffix}", weight)
+        # PyTorch's order: layer by layer, each layer's directions together.
+        for layer in range(self.num_layers):
+            shapes = {"weight_ih": (rows, units if layer else features), "weight_hh": (rows, units)}
+            if a["use_bias"]:
+                shapes.update({name: (rows,) for name in self.cell.biases})
+            for suffix in self.suffixes:
+                for name, shape in shapes.items():
+                    weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+                    self.register_parameter(f"{name}_l{layer}{suffix}", weight)
         self.configure(node, select)
 
     def scan(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        finals = []
+        for layer in range(self.num_layers):
+            if layer and self.go_backwards:
+                # Chained Keras layers that all go backwards: each reverses what it reads
+                # (forward() has reversed layer 0's input already).
+                x = x.flip(1)
+            x, last = self.run_layer(x, layer)
+            finals.append(last)
+        return x, torch.cat(finals)
+
+    def run_layer(self, x: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, finals = [], []
         for index, suffix in enumerate(self.suffixes):
             # The reverse direction reads the sequence backwards and reports its outputs in
             # time order, exactly as PyTorch's bidirectional RNNs do.
-            out = self.run_direction(x.flip(1) if index else x, suffix)
+            out = self.run_direction(x.flip(1) if index else x, f"l{layer}{suffix}")
             finals.append(out[:, -1])
             outputs.append(out.flip(1) if index else out)
         return torch.cat(outputs, dim=-1), torch.stack(finals)
 
-    def run_direction(self, x: torch.Tensor, suffix: str) -> torch.Tensor:
-        w_hh = self._parameters[f"weight_hh_l0{suffix}"]
-        b_in = self._parameters.get(f"{self.cell.biases[0]}_l0{suffix}")
-        b_hh = self._parameters.get(f"bias_hh_l0{suffix}")
-        xp = F.linear(x, self._parameters[f"weight_ih_l0{suffix}"], b_in)
+    def run_direction(self, x: torch.Tensor, at: str) -> torch.Tensor:
+        w_hh = self._parameters[f"weight_hh_{at}"]
+        b_in = self._parameters.get(f"{self.cell.biases[0]}_{at}")
+        b_hh = self._parameters.get(f"bias_hh_{at}")
+        xp = F.linear(x, self._parameters[f"weight_ih_{at}"], b_in)
         state: State = (x.new_zeros(x.shape[0], w_hh.shape[1]),) * self.cell.states
         steps = []
         for t in range(x.shape[1]):
@@ -209,20 +232,31 @@ class CustomRecurrent(KerasRecurrent):
         return torch.stack(steps, dim=1)
 
     def extra_repr(self) -> str:
-        return f"cell={self.cell.step.__name__}, directions={len(self.suffixes)}"
+        return (
+            f"cell={self.cell.step.__name__}, directions={len(self.suffixes)}, "
+            f"num_layers={self.num_layers}"
+        )
+
+
+def native_is_exact(node: Node) -> bool:
+    """Whether the native module computes what the Keras layer (or chain of layers) does."""
+    _, exact = NATIVE[node.type]
+    if node.args["go_backwards"] and node.args["num_layers"] > 1:
+        return False  # a native stack reverses only its input, not between layers
+    return all(node.args[name] in values for name, values in exact.items())
 
 
 def make_recurrent(node: Node, bidirectional: bool, select: Select) -> nn.Module:
     """The native module when it computes exactly what Keras does, else ``CustomRecurrent``."""
-    native, exact = NATIVE[node.type]
-    if all(node.args[name] in values for name, values in exact.items()):
-        return native(node, bidirectional, select)
+    if native_is_exact(node):
+        return NATIVE[node.type][0](node, bidirectional, select)
     return CustomRecurrent(node, bidirectional, select)
 
 
 @BUILDERS.register(*GATES)
 def build_recurrent(node: Node) -> nn.Module:
     """SimpleRNN/LSTM/GRU(units, activation=tanh, [recurrent_activation=sigmoid,
-    reset_after=True,] use_bias=True, return_sequences=False, go_backwards=False)."""
+    reset_after=True,] use_bias=True, return_sequences=False, go_backwards=False,
+    num_layers=1)."""
     select = partial(last_or_sequence, return_sequences=node.args["return_sequences"])
     return make_recurrent(node, False, select)

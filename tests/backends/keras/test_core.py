@@ -1,11 +1,14 @@
-"""Input, Dense, Dropout, Embedding; Dense against a hand-computed numpy reference."""
+"""Input, Dense, Dropout, Embedding, the tied Dense; Dense against a hand-computed numpy
+reference."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+import backends
 from tests.backends.keras.harness import check_spec, one_layer
+from translator.loader import load_text
 
 pytestmark = pytest.mark.keras
 
@@ -52,3 +55,45 @@ def test_dense_matches_numpy_with_constant_weights() -> None:
     x = np.array([[1, 2, 3, 4], [-1, 0, 1, 0.5]], np.float32)
     (out,) = case.run(x=x)
     np.testing.assert_allclose(out, np.tanh(x @ kernel + bias), atol=1e-6)
+
+
+def _tied(head: str, ids: str = "[5]") -> str:
+    """Token ids → Embedding ``wte`` (11 × 4) → the Dense ``head`` given, tied to it."""
+    return f"""
+name: t
+inputs:
+  - {{name: ids, shape: {ids}, dtype: int32}}
+layers:
+  - {{name: wte, type: Embedding, input_dim: 11, output_dim: 4}}
+  - {head}
+"""
+
+
+TIED = [
+    "{name: head, type: Dense, units: 11, tie: wte}",
+    "{name: head, type: Dense, units: 11, use_bias: false, tie: wte}",
+    "{name: head, type: Dense, units: 11, activation: softmax, tie: wte}",
+]
+
+
+@pytest.mark.parametrize("head", TIED)
+def test_tied_dense_uses_the_embedding_matrix_transposed(head: str) -> None:
+    """x @ E^T (+ bias), with E the Embedding's own variable: one matrix, counted once."""
+    case = check_spec(_tied(head))
+    table = case.layer("wte").embeddings
+    bias = [np.linspace(-1, 1, 11, dtype=np.float32)] if "use_bias: false" not in head else []
+    table.assign(np.arange(44, dtype=np.float32).reshape(11, 4) / 44)  # changes both layers
+    case.layer("head").set_weights(bias)
+    x = table.numpy()[case.inputs["ids"]]
+    logits = x @ table.numpy().T + (bias[0] if bias else 0)
+    if "softmax" in head:
+        logits = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(case.run(ids=case.inputs["ids"])[0], logits, rtol=1e-5, atol=1e-6)
+    assert case.built.model.count_params() == 44 + len(bias) * 11
+
+
+def test_tied_dense_is_reported_as_unsupported_inside_a_wrapper() -> None:
+    """The loader leaves a wrapped layer's tie unresolved, so there is no Embedding to use."""
+    spec = _tied("{name: td, type: TimeDistributed, layer: {type: Dense, units: 11, tie: wte}}")
+    built = backends.load("keras").build(load_text(spec))
+    assert "tie is not resolved" in built.unsupported["td"]

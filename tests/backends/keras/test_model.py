@@ -1,6 +1,9 @@
-"""The whole-model entry points: registry coverage, naming, seeding, several outputs, errors."""
+"""The whole-model entry points: registry coverage, naming, seeding, several outputs, errors,
+shared layers (one Keras layer called again) and the zoo GPT-2 (shares nothing, ties its head)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +71,81 @@ def test_the_seed_fixes_the_initial_weights() -> None:
 def test_run_names_a_missing_input(case) -> None:
     with pytest.raises(BackendError, match="ids"):
         backends.load("keras").run(case.built, {"x": case.inputs["x"]})
+
+
+def _shared(layer: str, shape: str) -> str:
+    """``enc`` applied to input a, then again (``{share: enc}``) to b, and once more through
+    a share of the share; outputs [enc, enc2, enc3]."""
+    return f"""
+name: shared
+inputs:
+  - {{name: a, shape: {shape}}}
+  - {{name: b, shape: {shape}}}
+layers:
+  - {{name: enc, inputs: a, {layer[1:-1]}}}
+  - {{name: enc2, share: enc, inputs: b}}
+  - {{name: enc3, share: enc2, inputs: a}}
+outputs: [enc, enc2, enc3]
+"""
+
+
+SHARED = [
+    ("{type: Dense, units: 3, activation: tanh}", "[4]"),
+    ("{type: Conv2D, filters: 2, kernel_size: 3, padding: same}", "[5, 5, 2]"),
+    ("{type: LSTM, units: 3, num_layers: 2, return_sequences: true}", "[4, 2]"),
+    ("{type: Bidirectional, layer: {type: GRU, units: 2}}", "[4, 2]"),
+    ("{type: BatchNormalization}", "[3]"),
+]
+
+
+@pytest.mark.parametrize(("layer", "shape"), SHARED, ids=[s[0] for s in SHARED])
+def test_a_shared_layer_is_one_keras_layer_called_again(layer: str, shape: str) -> None:
+    """The share nodes have no tensors (the harness checks that against the IR), the model
+    counts the variables once, and each output is the one layer applied to its input."""
+    case = check_spec(_shared(layer, shape))
+    enc = case.layer("enc")
+    assert [x.name for x in case.built.model.layers].count("enc") == 1
+    assert case.built.model.count_params() == enc.count_params()
+    for name in ("enc2", "enc3"):
+        assert case.measurement.layers[name] == (
+            (),
+            {"total": 0, "trainable": 0, "non_trainable": 0},
+        )
+    a, b = case.inputs["a"], case.inputs["b"]
+    for out, x in zip(case.outputs, (a, b, a), strict=True):
+        np.testing.assert_allclose(out, enc(x, training=False).numpy(), atol=1e-6)
+    assert not np.allclose(case.outputs[0], case.outputs[1])
+
+
+def test_layer_outputs_include_the_share_nodes() -> None:
+    case = check_spec(_shared("{type: Dense, units: 3}", "[4]"))
+    found = backends.load("keras").layer_outputs(case.built, case.inputs)
+    assert list(found) == ["enc", "enc2", "enc3"]
+    for got, want in zip(found.values(), case.outputs, strict=True):
+        np.testing.assert_allclose(got[0], want, atol=1e-6)
+
+
+def test_a_share_of_an_unbuilt_layer_is_not_built_either() -> None:
+    spec = """
+name: t
+inputs:
+  - {name: ids, shape: [5], dtype: int32}
+layers:
+  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}
+  - {name: td, type: TimeDistributed, layer: {type: Dense, units: 11, tie: wte}}
+  - {name: again, share: td, inputs: wte}
+outputs: [td, again]
+"""
+    keras_backend = backends.load("keras")
+    built = keras_backend.build(load_text(spec))
+    assert set(built.unsupported) == {"td", "again"}
+    assert "shares 'td'" in built.unsupported["again"]
+    assert set(keras_backend.measure(built).layers) == {"ids", "wte"}
+
+
+def test_gpt2_small_builds_measures_and_runs() -> None:
+    """The zoo's GPT-2: 12 blocks, the output projection tied to the token embedding."""
+    case = check_spec((Path(__file__).parents[3] / "specs/zoo/gpt2_small.yaml").read_text())
+    assert case.measurement.totals["total"] == 124_439_808
+    assert case.measurement.layers["lm_head"][1]["total"] == 0  # use_bias false, kernel tied
+    assert case.outputs[0].shape == (2, 32, 50257)

@@ -1,11 +1,14 @@
 """SimpleRNN, LSTM and GRU (reset_after both ways), every output mode, against numpy
-recurrences written from Keras's definitions (gates i, f, c, o and z, r, h)."""
+recurrences written from Keras's definitions (gates i, f, c, o and z, r, h); stacks
+(num_layers > 1) against the same Keras layers chained."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
+from backends.keras.weights import get_weights, set_weights
 from tests.backends.keras.harness import check_spec, one_layer
 
 pytestmark = pytest.mark.keras
@@ -104,3 +107,86 @@ def test_recurrence_matches_numpy(layer: str) -> None:
     (out,) = case.run(x=x)
     node = case.graph.node("r")
     np.testing.assert_allclose(out, reference(node.type, x, weights, node.args), atol=1e-5)
+
+
+# (type, other arguments, num_layers, return_sequences, go_backwards)
+STACKS = [
+    ("LSTM", "units: 3", 2, False, False),
+    ("LSTM", "units: 3", 3, True, True),
+    ("GRU", "units: 2, reset_after: false", 2, True, False),
+    ("GRU", "units: 2, use_bias: false", 2, False, True),
+    ("SimpleRNN", "units: 3, activation: relu", 2, False, False),
+]
+
+
+def _yaml(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _stack(type_: str, args: str, n: int, sequences: bool, backwards: bool) -> str:
+    """One stacked layer ``r``."""
+    flags = f"return_sequences: {_yaml(sequences)}, go_backwards: {_yaml(backwards)}"
+    return one_layer(f"{{name: r, type: {type_}, {args}, num_layers: {n}, {flags}}}", "[4, 2]")
+
+
+def _chain(type_: str, args: str, n: int, sequences: bool, backwards: bool) -> str:
+    """The same stack as single Keras layers r0, r1, ... chained, all but the last
+    returning sequences, each going backwards if the stack does."""
+    layers = "".join(
+        f"  - {{name: r{i}, type: {type_}, {args}, go_backwards: {_yaml(backwards)}, "
+        f"return_sequences: {_yaml(i + 1 < n or sequences)}}}\n"
+        for i in range(n)
+    )
+    return "name: t\ninputs:\n  - {name: x, shape: [4, 2]}\nlayers:\n" + layers
+
+
+@pytest.mark.parametrize("case", STACKS, ids=[f"{c[0]}-{c[2]}" for c in STACKS])
+def test_stack_is_built_measured_and_run_with_free_steps(case: tuple) -> None:
+    check_spec(_stack(*case).replace("[4, 2]", "[null, 2]"))
+
+
+def _random(built, seed: int) -> dict[str, np.ndarray]:
+    """Random values for layer ``r``'s tensors, set on ``built``."""
+    rng = np.random.default_rng(seed)
+    tensors = get_weights(built)["r"]
+    weights = {k: rng.uniform(-0.5, 0.5, v.shape).astype(np.float32) for k, v in tensors.items()}
+    set_weights(built, {"r": weights})
+    return weights
+
+
+@pytest.mark.parametrize("case", STACKS, ids=[f"{c[0]}-{c[2]}" for c in STACKS])
+def test_stack_equals_single_layers_chained(case: tuple) -> None:
+    """Layer 0's tensors go to r0 and layer_i/...'s to ri: the outputs are the same."""
+    stack, chain = check_spec(_stack(*case)), check_spec(_chain(*case))
+    by_layer: dict[str, dict[str, np.ndarray]] = {}
+    for name, value in _random(stack.built, 2).items():
+        head, _, rest = name.partition("/")
+        layer, tensor = (
+            (f"r{head.removeprefix('layer_')}", rest) if rest.count("/") else ("r0", name)
+        )
+        by_layer.setdefault(layer, {})[tensor] = value
+    set_weights(chain.built, by_layer)
+    x = stack.inputs["x"]
+    np.testing.assert_allclose(stack.run(x=x)[0], chain.run(x=x)[0], atol=1e-6)
+
+
+def test_lstm_stack_matches_numpy() -> None:
+    """Two LSTM layers of Keras's recurrence, the second reading the first's sequence."""
+    case = check_spec(_stack("LSTM", "units: 3", 2, False, False))
+    weights = _random(case.built, 3)
+    first = [weights[f"lstm_cell/{t}"] for t in ("kernel", "recurrent_kernel", "bias")]
+    second = [weights[f"layer_1/lstm_cell/{t}"] for t in ("kernel", "recurrent_kernel", "bias")]
+    x = case.inputs["x"]
+    hidden = reference("LSTM", x, first, {"go_backwards": False, "return_sequences": True})
+    expected = reference("LSTM", hidden, second, {"go_backwards": False, "return_sequences": False})
+    np.testing.assert_allclose(case.run(x=x)[0], expected, atol=1e-5)
+
+
+def test_stack_reloads_from_a_saved_keras_model(tmp_path) -> None:
+    """The stack classes are registered with Keras, so a saved model reloads as it was."""
+    case = check_spec(_stack("GRU", "units: 2", 2, True, True))
+    case.built.model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    assert loaded.get_layer("r").get_config()["num_layers"] == 2
+    x = case.inputs["x"]
+    np.testing.assert_allclose(loaded(x).numpy(), case.outputs[0], atol=1e-6)

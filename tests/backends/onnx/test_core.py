@@ -67,3 +67,44 @@ def test_embedding_looks_up_rows(forward) -> None:
     ids = np.array([[0, 6, 2], [1, 1, 5]], np.int32)
     (y,) = forward(CASES["embedding_int32"], {"ids": ids}, {"embedding": {"embeddings": table}})
     np.testing.assert_array_equal(y, table[ids])
+
+
+TIED = """
+    inputs: [{name: ids, shape: [5], dtype: int32}, {name: x, shape: [6]}]
+    layers:
+      - {name: wte, type: Embedding, input_dim: 11, output_dim: 6, inputs: ids}
+      - {name: seq_head, type: Dense, units: 11, tie: wte, inputs: wte}
+      - {name: vec_head, type: Dense, units: 11, use_bias: false, tie: wte, inputs: x}
+    outputs: [seq_head, vec_head]
+"""
+
+
+def test_tied_dense_reads_the_embedding_table(check) -> None:
+    case = check(TIED)  # measured: no W anywhere but the Embedding's table, counted once
+    names = [i.name for i in case.built.model.graph.initializer if "/const/" not in i.name]
+    assert names == ["wte.embeddings", "seq_head.B"]
+
+
+def test_tied_dense_is_x_times_the_table_transposed(forward, backend) -> None:
+    """MatMul through a Transpose (a sequence) and Gemm transB=1 (a vector) both give x @ E^T."""
+    table = np.random.default_rng(1).standard_normal((11, 6)).astype(np.float32)
+    bias = np.linspace(-1, 1, 11, dtype=np.float32)
+    ids = np.array([[0, 3, 10, 4, 4], [9, 8, 7, 6, 5]], np.int32)
+    x = np.random.default_rng(2).standard_normal((2, 6)).astype(np.float32)
+    weights = {"wte": {"embeddings": table}, "seq_head": {"B": bias}}
+    seq, vec = forward(TIED, {"ids": ids, "x": x}, weights)
+    np.testing.assert_allclose(seq, table[ids] @ table.T + bias, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(vec, x @ table.T, rtol=1e-5, atol=1e-5)
+
+
+def test_wrapped_tied_dense(check) -> None:
+    """The loader gives a wrapped layer no ``links``: the tie is found by name."""
+    check(
+        """
+        inputs: [{name: ids, shape: [3], dtype: int32}, {name: x, shape: [2, 3, 4]}]
+        layers:
+          - {name: wte, type: Embedding, input_dim: 7, output_dim: 4, inputs: ids}
+          - {type: TimeDistributed, layer: {type: Dense, units: 7, tie: wte}, inputs: x}
+        outputs: [wte, time_distributed]
+        """
+    )

@@ -143,3 +143,93 @@ def test_unsupported_layer_leaves_the_rest_measurable(load_spec, backend) -> Non
 def test_run_names_missing_inputs(mixed, backend) -> None:
     with pytest.raises(BackendError, match=r"missing inputs \['ids'\]"):
         backend.run(mixed.built, {"x": np.zeros((1, 2, 3), np.float32)})
+
+
+# Shared layers: ``{share: NAME, inputs: ...}`` reuses NAME's initializers; two inputs a, b
+# of the same shape, the original on a, the share on b; outputs [original, share].
+SHARED = {
+    "dense": ("[6]", "{name: enc, type: Dense, units: 4, activation: relu}"),
+    "conv2d": ("[5, 5, 2]", "{name: enc, type: Conv2D, filters: 3, kernel_size: 3}"),
+    "batch_norm": ("[4]", "{name: enc, type: BatchNormalization}"),
+    "lstm": ("[null, 3]", "{name: enc, type: LSTM, units: 4, num_layers: 2}"),
+    "bidirectional": (
+        "[null, 3]",
+        "{name: enc, type: Bidirectional, layer: {type: GRU, units: 2}, merge_mode: null}",
+    ),
+    "time_distributed": (
+        "[4, 3]",
+        "{name: enc, type: TimeDistributed, layer: {type: Dense, units: 2}}",
+    ),
+    "attention": ("[4, 6]", "{name: enc, type: MultiHeadAttention, num_heads: 2, key_dim: 3}"),
+}
+
+
+def shared_spec(case: str, chain: bool = False) -> str:
+    """The SHARED ``case``; with ``chain`` the share applies a share of the original."""
+    shape, layer = SHARED[case]
+    first = "enc_c" if chain else "enc"
+    middle = "  - {name: enc_c, share: enc, inputs: b}\n" if chain else ""
+    return (
+        f"inputs: [{{name: a, shape: {shape}}}, {{name: b, shape: {shape}}}]\n"
+        f"layers:\n  - {layer[:-1]}, inputs: a}}\n{middle}"
+        f"  - {{name: enc_b, share: {first}, inputs: b}}\n"
+        "outputs: [enc, enc_b]\n"
+    )
+
+
+def _weight_names(built) -> list[str]:
+    return [i.name for i in built.model.graph.initializer if is_weight(i)]
+
+
+@pytest.mark.parametrize("case", sorted(SHARED))
+def test_shared_layer_reuses_the_original_initializers(case: str, check, backend) -> None:
+    result = check(shared_spec(case))  # the share measures (), the total counts enc once
+    assert _weight_names(result.built)
+    assert all(name.startswith("enc.") for name in _weight_names(result.built))
+    a, b = (sample_inputs(result.graph)[k] for k in "ab")
+    swapped = backend.run(result.built, {"a": b, "b": a})
+    n = len(result.outputs) // 2  # a Bidirectional with merge_mode null gives two per layer
+    for shared, original in zip(result.outputs[n:], swapped[:n], strict=True):
+        np.testing.assert_allclose(shared, original, rtol=1e-6, atol=1e-6)
+
+
+def test_share_of_a_share_applies_the_original(check, backend) -> None:
+    result = check(shared_spec("dense", chain=True))
+    assert result.graph.node("enc_b").shares == "enc"
+    weights = backend.get_weights(result.built)
+    assert list(weights) == ["enc"]
+    kernel, bias = weights["enc"]["W"], weights["enc"]["B"]
+    b = sample_inputs(result.graph)["b"]
+    np.testing.assert_allclose(result.outputs[1], np.maximum(b @ kernel + bias, 0), rtol=1e-5)
+
+
+def test_shared_and_tied_weights_round_trip(load_spec, backend) -> None:
+    graph = load_spec(
+        """
+        inputs: [{name: ids, shape: [3], dtype: int32}, {name: x, shape: [3, 4]}]
+        layers:
+          - {name: wte, type: Embedding, input_dim: 7, output_dim: 4, inputs: ids}
+          - {name: head, type: Dense, units: 7, tie: wte, inputs: wte}
+          - {name: head_x, share: head, inputs: x}
+        outputs: [head, head_x]
+        """
+    )
+    built = backend.build(graph, seed=3)
+    weights = backend.get_weights(built)
+    assert {k: sorted(v) for k, v in weights.items()} == {"wte": ["embeddings"], "head": ["B"]}
+    again = backend.set_weights(built, weights)
+    inputs = sample_inputs(graph)
+    for old, new in zip(backend.run(built, inputs), backend.run(again, inputs), strict=True):
+        np.testing.assert_array_equal(old, new)
+    table, bias = weights["wte"]["embeddings"], weights["head"]["B"]
+    expected = inputs["x"] @ table.T + bias
+    np.testing.assert_allclose(backend.run(built, inputs)[1], expected, rtol=1e-5, atol=1e-6)
+    (probed,) = backend.layer_outputs(built, inputs)["head_x"]
+    np.testing.assert_allclose(probed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_share_of_an_unsupported_layer_is_unsupported_too(load_spec, backend) -> None:
+    graph = load_spec(shared_spec("lstm").replace("num_layers: 2", "activation: gelu"))
+    built = backend.build(graph)
+    assert set(built.unsupported) == {"enc", "enc_b"}
+    assert _weight_names(built) == []

@@ -3,8 +3,12 @@ written in ONNX's gate order (LSTM i,o,f,c; GRU z,r,h) with Keras's equations.""
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import yaml
 
 CASES = {
     "simple_rnn": "{type: SimpleRNN, units: 4}",
@@ -123,3 +127,63 @@ def test_activation_onnx_cannot_recur_is_unsupported(name: str, load_spec, backe
     built = backend.build(graph)
     assert f"cannot apply {name}" in built.unsupported["lstm"]
     assert "lstm" not in backend.measure(built).layers
+
+
+STACKS = {
+    "lstm_2": "{type: LSTM, units: 4, num_layers: 2}",
+    "gru_reset_before_3_sequences": (
+        "{type: GRU, units: 3, reset_after: false, num_layers: 3, return_sequences: true}"
+    ),
+    "gru_2_backwards": "{type: GRU, units: 3, num_layers: 2, go_backwards: true}",
+    "simple_rnn_2_backwards_sequences": (
+        "{type: SimpleRNN, units: 2, num_layers: 2, go_backwards: true, return_sequences: true}"
+    ),
+    "lstm_2_no_bias_sequences": (
+        "{type: LSTM, units: 2, num_layers: 2, use_bias: false, return_sequences: true}"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STACKS))
+def test_stacked_layer(case: str, check) -> None:
+    check(body(STACKS[case]))
+
+
+def _chained(layer: str) -> str:
+    """The stack ``layer`` written as chained single layers ``l0``, ``l1``, ... (Keras's way)."""
+    spec = yaml.safe_load(layer)
+    count, sequences = spec.pop("num_layers"), spec.pop("return_sequences", False)
+    chain = [
+        {**spec, "name": f"l{i}", "return_sequences": sequences or i < count - 1}
+        for i in range(count)
+    ]
+    return f"inputs: [{{name: x, shape: [6, 3]}}]\nlayers: {json.dumps(chain)}\n"
+
+
+def _layer_weights(weights: dict[str, np.ndarray], index: int) -> dict[str, np.ndarray]:
+    """Stacked layer ``index``'s W, R (and B) under a single layer's names."""
+    at = f"_l{index}" if index else ""
+    return {name: weights[name + at] for name in ("W", "R", "B") if name + at in weights}
+
+
+@pytest.mark.parametrize("case", sorted(STACKS))
+def test_stack_equals_chained_single_layers(case: str, load_spec, forward) -> None:
+    text = body(STACKS[case], steps="6")
+    node = load_spec(text).layers[0]
+    weights = random_weights(node)
+    x = np.random.default_rng(5).standard_normal((2, 6, 3)).astype(np.float32)
+    (stacked,) = forward(text, {"x": x}, {node.name: weights})
+    chained = {f"l{i}": _layer_weights(weights, i) for i in range(node.args["num_layers"])}
+    (expected,) = forward(_chained(STACKS[case]), {"x": x}, chained)
+    np.testing.assert_allclose(stacked, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stacked, _stack_reference(node, x, weights), rtol=1e-4, atol=1e-5)
+
+
+def _stack_reference(node, x: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """The numpy recurrence layer after layer, each handing on its whole sequence."""
+    count = node.args["num_layers"]
+    for i in range(count):
+        sequences = node.args["return_sequences"] or i < count - 1
+        single = SimpleNamespace(type=node.type, args={**node.args, "return_sequences": sequences})
+        x = reference(single, x, _layer_weights(weights, i))
+    return x

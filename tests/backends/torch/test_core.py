@@ -1,4 +1,4 @@
-"""Core layers in PyTorch: Input, Dense, Dropout, Embedding."""
+"""Core layers in PyTorch: Input, Dense (tied to an Embedding too), Dropout, Embedding."""
 
 from __future__ import annotations
 
@@ -54,3 +54,42 @@ def test_input_nodes_are_measured_empty() -> None:
         (),
         {"total": 0, "trainable": 0, "non_trainable": 0, "buffers": 0},
     )
+
+
+def tied(dense: str) -> str:
+    """Token ids → Embedding ``wte`` (vocabulary 7, 3 features) → ``dense`` tied to it."""
+    return (
+        "name: tied\ninputs: [{name: ids, shape: [5], dtype: int32}]\nlayers:\n"
+        "  - {name: wte, type: Embedding, input_dim: 7, output_dim: 3}\n"
+        f"  - {{name: head, type: Dense, units: 7, tie: wte, {dense}}}\n"
+    )
+
+
+TIED = {
+    "no_bias": "use_bias: false",
+    "bias": "use_bias: true",
+    "softmax": "activation: softmax",
+}
+
+
+@pytest.mark.parametrize("dense", TIED.values(), ids=TIED.keys())
+def test_tied_dense_reads_the_embedding_matrix_transposed(dense: str) -> None:
+    case = check_spec(tied(dense))
+    head, wte = case.module("head"), case.module("wte")
+    assert "head.weight" not in dict(case.built.model.layers.named_parameters())
+    matrix = wte.weight.detach().numpy()  # (vocabulary, features)
+    bias = head.bias.detach().numpy() if head.bias is not None else 0.0
+    logits = matrix[case.inputs["ids"]] @ matrix.T + bias  # x @ E^T + b, x = E[ids]
+    if "softmax" in dense:
+        logits = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(case.outputs[0], logits, rtol=1e-5, atol=1e-6)
+
+
+def test_tied_dense_follows_the_embedding() -> None:
+    """One tensor, not a copy: changing the Embedding changes the tied projection too."""
+    case = check_spec(tied("use_bias: false"))
+    matrix = np.arange(21, dtype=np.float32).reshape(7, 3) / 10
+    set_parameters(case.module("wte"), weight=matrix)
+    ids = np.array([[0, 1, 2, 3, 6]], dtype=np.int32)
+    (logits,) = case.run(ids=ids)
+    np.testing.assert_allclose(logits, matrix[ids] @ matrix.T, rtol=1e-6)

@@ -1,5 +1,6 @@
 """The assembled PyTorch model: multi-input and multi-output graphs, residual wiring, layer
-names that clash with nn.Module attributes, seeding, totals, and run()'s refusals."""
+names that clash with nn.Module attributes, seeding, totals, run()'s refusals, and shared
+layers (one module applied again, its tensors held and counted once)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 import torch
 
 from backends.base import Built
+from backends.torch.model import Shared
 from tests.backends.torch.harness import Case, check_spec, one_layer, torch_backend
-from translator.errors import BackendError
+from translator.errors import BackendError, UnsupportedInBackend
 from translator.loader import load_text
 
 GRAPH = """
@@ -78,3 +80,100 @@ def test_run_accepts_read_only_and_float64_arrays() -> None:
     case = check_spec(one_layer("{type: Dense, units: 2}", "[3]"))
     x = np.broadcast_to(np.ones(3), (2, 3))  # float64, read-only view
     assert case.run(x=x)[0].dtype == np.float32
+
+
+def shared(layer: str, shape: str) -> str:
+    """Inputs ``a`` and ``b`` of ``shape``; ``layer`` (named ``orig``) on ``a``; ``copy`` applies
+    it again to ``b``; ``again`` shares ``copy`` (so ``orig``) on ``a``."""
+    return (
+        f"name: shared\ninputs: [{{name: a, shape: {shape}}}, {{name: b, shape: {shape}}}]\n"
+        f"layers:\n  - {{name: orig, inputs: a, {layer}}}\n"
+        "  - {name: copy, share: orig, inputs: b}\n"
+        "  - {name: again, share: copy, inputs: a}\n"
+        "outputs: [orig, copy, again]\n"
+    )
+
+
+SHARED = {
+    "dense": ("type: Dense, units: 3, activation: tanh", "[4]"),
+    "conv": ("type: Conv2D, filters: 2, kernel_size: 3, padding: same", "[5, 5, 2]"),
+    "batch_norm": ("type: BatchNormalization", "[4]"),
+    "lstm_stack": ("type: LSTM, units: 3, num_layers: 2", "[4, 2]"),
+    "bidirectional": ("type: Bidirectional, layer: {type: GRU, units: 3}", "[4, 2]"),
+    "time_distributed": ("type: TimeDistributed, layer: {type: Dense, units: 2}", "[3, 4]"),
+    "attention": ("type: MultiHeadAttention, num_heads: 2, key_dim: 3", "[4, 6]"),
+}
+
+
+@pytest.mark.parametrize("layer,shape", SHARED.values(), ids=SHARED.keys())
+def test_a_shared_layer_applies_the_same_module_again(layer: str, shape: str) -> None:
+    case = check_spec(shared(layer, shape))
+    assert isinstance(case.module("copy"), Shared) and case.module("copy").target == "orig"
+    assert case.module("again").target == "orig"  # a share of a share is the original
+    assert case.measurement.layers["copy"][0] == ()
+    keys = case.built.model.state_dict().keys()
+    assert keys and all(k.startswith("layers.orig.") for k in keys)
+    x, y = case.inputs["a"], case.inputs["b"]
+    orig_on_a, copy_on_b, again_on_a = case.run(a=x, b=y)
+    # The copy's output is the original layer applied to b: swap the inputs and compare.
+    np.testing.assert_array_equal(copy_on_b, case.run(a=y, b=x)[0])
+    np.testing.assert_array_equal(again_on_a, orig_on_a)
+    assert not np.array_equal(copy_on_b, orig_on_a)
+
+
+def test_a_shared_layer_uses_the_original_parameters() -> None:
+    """Trained parameters are the original's: changing them changes the copy's output."""
+    case = check_spec(shared("type: Dense, units: 2", "[3]"))
+    with torch.no_grad():
+        case.module("orig").weight.fill_(1.0)
+        case.module("orig").bias.fill_(0.5)
+    ones = np.ones((2, 3), dtype=np.float32)
+    np.testing.assert_allclose(case.run(a=ones, b=2 * ones)[1], np.full((2, 2), 6.5))
+
+
+def test_layer_outputs_report_each_application() -> None:
+    case = check_spec(shared("type: Dense, units: 3", "[4]"))
+    found = torch_backend.layer_outputs(case.built, case.inputs)
+    np.testing.assert_array_equal(found["copy"][0], case.outputs[1])
+    np.testing.assert_array_equal(found["orig"][0], case.outputs[0])
+
+
+def test_a_share_of_an_unbuilt_layer_is_not_built() -> None:
+    with pytest.raises(UnsupportedInBackend, match="'enc' is not built"):
+        Shared("enc").link({})
+
+
+GPT = """
+name: tiny_gpt
+blocks:
+  decoder:
+    layers:
+      - {name: ln_1, type: LayerNormalization, epsilon: 1e-5, inputs: x}
+      - {name: attn, type: MultiHeadAttention, num_heads: 2, key_dim: 4, causal: true}
+      - {name: attn_add, type: Add, inputs: [x, attn]}
+      - {name: ln_2, type: LayerNormalization, epsilon: 1e-5}
+      - {name: mlp_fc, type: Dense, units: 16, activation: gelu}
+      - {name: mlp_proj, type: Dense, units: 8}
+      - {name: mlp_add, type: Add, inputs: [attn_add, mlp_proj]}
+inputs:
+  - {name: tokens, shape: [6], dtype: int32}
+layers:
+  - {name: wte, type: Embedding, input_dim: 11, output_dim: 8}
+  - {name: wpe, type: PositionEmbedding, sequence_length: 16}
+  - {name: embed, type: Add, inputs: [wte, wpe]}
+  - {block: decoder, name: h, repeat: 2}
+  - {name: ln_f, type: LayerNormalization, epsilon: 1e-5}
+  - {name: ln_f_again, share: ln_f}
+  - {name: lm_head, type: Dense, units: 11, use_bias: false, tie: wte}
+"""
+
+
+def test_a_small_gpt_with_a_tied_head_and_a_shared_layer() -> None:
+    """GPT-2's shape in small: every tensor once, the total what PyTorch itself counts."""
+    case = check_spec(GPT)
+    model = case.built.model
+    assert case.measurement.totals["total"] == sum(p.numel() for p in model.parameters())
+    assert not any(
+        k.startswith(("layers.lm_head.", "layers.ln_f_again.")) for k in model.state_dict()
+    )
+    assert case.outputs[0].shape == (2, 6, 11)

@@ -1,6 +1,6 @@
 """Recurrent layers in PyTorch: native modules where exact, the custom module otherwise
-(other activations, Keras's reset-before GRU); numerics against numpy and between the custom
-and native modules."""
+(other activations, Keras's reset-before GRU, a go_backwards stack); numerics against numpy,
+between the custom and native modules, and of a num_layers stack against chained layers."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ CASES = {
     "gru_reset_before": "{type: GRU, units: 3, reset_after: false, return_sequences: true}",
     "gru_reset_before_no_bias": "{type: GRU, units: 3, reset_after: false, use_bias: false}",
     "gru_reset_before_backwards": "{type: GRU, units: 3, reset_after: false, go_backwards: true}",
+    "lstm_stack": "{type: LSTM, units: 4, num_layers: 2}",
+    "lstm_stack_no_bias": "{type: LSTM, units: 4, num_layers: 3, use_bias: false}",
+    "gru_stack_backwards": "{type: GRU, units: 3, num_layers: 2, go_backwards: true}",
+    "gru_reset_before_stack": "{type: GRU, units: 3, num_layers: 2, reset_after: false}",
+    "rnn_custom_stack": "{type: SimpleRNN, units: 3, num_layers: 2, activation: sigmoid}",
 }
 
 
@@ -42,6 +47,10 @@ def test_native_modules_where_exact() -> None:
     assert isinstance(check_spec(one_layer(CASES["gru"], "[4, 2]")).module("gru"), torch.nn.GRU)
     custom = check_spec(one_layer(CASES["gru_reset_before"], "[4, 2]")).module("gru")
     assert isinstance(custom, CustomRecurrent)
+    stack = check_spec(one_layer(CASES["lstm_stack"], "[4, 2]")).module("lstm")
+    assert isinstance(stack, torch.nn.LSTM) and stack.num_layers == 2
+    backwards = check_spec(one_layer(CASES["gru_stack_backwards"], "[4, 2]")).module("gru")
+    assert isinstance(backwards, CustomRecurrent)  # a native stack reverses only its input
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -91,10 +100,16 @@ def test_gru_reset_before_matches_keras_recurrence() -> None:
 
 
 @pytest.mark.parametrize("layer", ["SimpleRNN", "LSTM", "GRU"])
-@pytest.mark.parametrize("bidirectional", [False, True], ids=["one_way", "two_way"])
-def test_custom_module_equals_native_module(layer: str, bidirectional: bool) -> None:
+@pytest.mark.parametrize(
+    "bidirectional,num_layers", [(False, 1), (True, 1), (False, 2)], ids=["one", "two_way", "stack"]
+)
+def test_custom_module_equals_native_module(
+    layer: str, bidirectional: bool, num_layers: int
+) -> None:
     """The custom recurrence with tanh/sigmoid reproduces the native module's numbers."""
-    spec = one_layer(f"{{type: {layer}, units: 3, return_sequences: true}}", "[5, 2]")
+    spec = one_layer(
+        f"{{type: {layer}, units: 3, return_sequences: true, num_layers: {num_layers}}}", "[5, 2]"
+    )
     node = load_text(spec).node(layer.lower() if layer != "SimpleRNN" else "simple_rnn")
     select = partial(last_or_sequence, return_sequences=True)
     native = check_spec(spec).module(node.name)
@@ -117,3 +132,43 @@ def test_go_backwards_returns_the_reversed_processing_order() -> None:
     x = forward.inputs["x"]
     # Same seed, same weights: going backwards is running forwards over the reversed input.
     np.testing.assert_allclose(backward.run(x=x)[0], forward.run(x=x[:, ::-1])[0], rtol=1e-6)
+
+
+def stack_and_chain(layer: str, depth: int, sequences: bool) -> tuple[str, str]:
+    """A ``num_layers: depth`` stack of ``layer`` (a flow mapping's body) and the same layers
+    chained by hand: every one but the last returns its whole sequence to the next, the last
+    returns what the stack returns (``sequences``)."""
+    head = "name: stack\ninputs: [{name: x, shape: [5, 2]}]\nlayers:\n"
+    last = str(sequences).lower()
+    stack = f"{head}  - {{name: rnn, {layer}, num_layers: {depth}, return_sequences: {last}}}\n"
+    chain = "".join(
+        f"  - {{name: rnn_{i}, {layer}, return_sequences: {'true' if i < depth - 1 else last}}}\n"
+        for i in range(depth)
+    )
+    return stack, head + chain
+
+
+CHAINS = {
+    "lstm": ("type: LSTM, units: 3", 2, False),
+    "lstm_sequences": ("type: LSTM, units: 3", 3, True),
+    "lstm_backwards": ("type: LSTM, units: 3, go_backwards: true", 2, True),
+    "gru_backwards_last": ("type: GRU, units: 3, go_backwards: true", 3, False),
+    "gru_reset_before": ("type: GRU, units: 3, reset_after: false", 2, True),
+    "rnn_relu_no_bias": ("type: SimpleRNN, units: 3, activation: relu, use_bias: false", 2, False),
+    "rnn_custom": ("type: SimpleRNN, units: 3, activation: sigmoid, go_backwards: true", 2, True),
+}
+
+
+@pytest.mark.parametrize("layer,depth,sequences", CHAINS.values(), ids=CHAINS.keys())
+def test_a_stack_equals_chained_layers_with_the_same_weights(
+    layer: str, depth: int, sequences: bool
+) -> None:
+    stack_spec, chain_spec = stack_and_chain(layer, depth, sequences)
+    stack, chain = check_spec(stack_spec), check_spec(chain_spec, seed=1)
+    state = stack.module("rnn").state_dict()
+    for i in range(depth):
+        # Stacked layer i's tensors (*_l{i}) are chained layer rnn_i's (*_l0).
+        mine = {k.replace(f"_l{i}", "_l0"): v for k, v in state.items() if f"_l{i}" in k}
+        chain.module(f"rnn_{i}").load_state_dict(mine)
+    x = stack.inputs["x"]
+    np.testing.assert_allclose(stack.run(x=x)[0], chain.run(x=x)[0], rtol=1e-5, atol=1e-6)
