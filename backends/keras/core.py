@@ -12,8 +12,7 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, NAME, keras_args
-from translator.errors import UnsupportedInBackend
+from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
 # Layers whose spec arguments are exactly their Keras arguments.
@@ -83,10 +82,6 @@ def _activation_or_linear(name: str | None) -> Any:
 def build_dense(node: Node) -> Any:
     """Dense(units, activation=None, use_bias=True); with ``tie``, a ``TiedDense``."""
     if node.args["tie"] is not None:
-        if "tie" not in node.links:  # a wrapped layer: the loader resolves no links inside
-            raise UnsupportedInBackend(
-                NAME, node.type, "a tied Dense inside a wrapper (its tie is not resolved)"
-            )
         return TiedDense(**keras_args(node))
     args = {k: v for k, v in keras_args(node).items() if k != "tie"}
     return keras.layers.Dense(**{**args, "activation": activation(node.args["activation"])})

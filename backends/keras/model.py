@@ -99,6 +99,8 @@ class _Assembly:
         see only their own node. A link to a share node means the layer it calls."""
         for arg, target in node.links.items():
             layer.link(arg, self.layers[target.shares or target.name])
+        if node.inner is not None and node.inner.links:  # e.g. TimeDistributed(tied Dense)
+            self._link(node.inner, layer.layer)
 
     def _connect(self, node: Node, layer: Any) -> list[Any]:
         if not node.inputs:  # a model input: its InputLayer already holds its tensor

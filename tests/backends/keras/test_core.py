@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import backends
 from tests.backends.keras.harness import check_spec, one_layer
-from translator.loader import load_text
 
 pytestmark = pytest.mark.keras
 
@@ -92,8 +90,11 @@ def test_tied_dense_uses_the_embedding_matrix_transposed(head: str) -> None:
     assert case.built.model.count_params() == 44 + len(bias) * 11
 
 
-def test_tied_dense_is_reported_as_unsupported_inside_a_wrapper() -> None:
-    """The loader leaves a wrapped layer's tie unresolved, so there is no Embedding to use."""
+def test_tied_dense_inside_a_wrapper() -> None:
+    """TimeDistributed(Dense tie: wte): the wrapped layer uses the Embedding's matrix too."""
     spec = _tied("{name: td, type: TimeDistributed, layer: {type: Dense, units: 11, tie: wte}}")
-    built = backends.load("keras").build(load_text(spec))
-    assert "tie is not resolved" in built.unsupported["td"]
+    case = check_spec(spec)
+    table = case.layer("wte").embeddings.numpy()
+    bias = case.layer("td").get_weights()[0]
+    expected = table[case.inputs["ids"]] @ table.T + bias
+    np.testing.assert_allclose(case.run(ids=case.inputs["ids"])[0], expected, rtol=1e-5, atol=1e-6)
