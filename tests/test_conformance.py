@@ -135,12 +135,23 @@ def _merge_spec(layer_type: str) -> str:
     )
 
 
+# Layers whose weights live elsewhere (shared, tied) and PyTorch-style recurrent stacks.
+COMPOSED = {
+    "share-dense": "name: case\ninputs: [{name: a, shape: [5]}, {name: b, shape: [5]}]\nlayers:\n  - {name: enc, type: Dense, units: 3, inputs: a}\n  - {share: enc, inputs: b}\n",
+    "share-lstm-stack": "name: case\ninputs: [{name: a, shape: [6, 3]}, {name: b, shape: [6, 3]}]\nlayers:\n  - {name: rnn, type: LSTM, units: 4, num_layers: 2, inputs: a}\n  - {share: rnn, inputs: b}\n",
+    "tied-dense": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: Dense, units: 11, tie: wte}\n",
+    "tied-in-wrapper": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: TimeDistributed, layer: {type: Dense, units: 11, use_bias: false, tie: wte}}\n",
+    "gru-stack-backwards": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: GRU, units: 4, num_layers: 3, go_backwards: true, return_sequences: true}\n",
+    "rnn-stack": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: SimpleRNN, units: 4, num_layers: 2}\n",
+}
+
 PARAMS = [
     pytest.param(_spec(t, s, a), id=f"{t}-{i}")
     for t, rows in CASES.items()
     for i, (s, a) in enumerate(rows)
 ]
 PARAMS += [pytest.param(_merge_spec(t), id=t) for t in MERGES]
+PARAMS += [pytest.param(text, id=key) for key, text in COMPOSED.items()]
 
 
 @pytest.mark.parametrize("text", PARAMS)

@@ -131,6 +131,8 @@ class Explanation:
 
 def explain(node: Node, copies: int = 1) -> list[Explanation]:
     """Every rule that applies to ``node`` (recursing into wrapped layers)."""
+    if node.shares:
+        return []  # its weights, and their differences, are the original layer's
     inner = node.inner
     if inner is not None:
         return explain(inner, copies * WRAPPER_COPIES[node.type])
