@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-SPECS := $(wildcard specs/*.yaml)
+SPECS := $(wildcard specs/*.yaml) $(wildcard specs/zoo/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: compare port export test lint bench install clean chromium

@@ -1,5 +1,6 @@
-"""Porting between the real frameworks: every spec (and the inline cases of
-``tests/port_cases.py``), every ordered pair of frameworks, outputs within 1e-5; the round
+"""Porting between the real frameworks: every spec, the inline cases of
+``tests/port_cases.py``, every conformance case (every layer type, several argument sets) and
+the zoo models small enough; every ordered pair of frameworks, outputs within 1e-5; the round
 trips; the weights files; and the ``port`` command's exit codes and one-line errors.
 
 Each spec's three models are built once per module (``models``) with the same random
@@ -18,7 +19,8 @@ import pytest
 
 import backends
 from tests.conftest import ROOT, SPECS
-from tests.port_cases import ZOO
+from tests.conftest import ZOO as ZOO_SPECS
+from tests.port_cases import BREADTH, ZOO, ZOO_MODELS, conformance_specs
 from translator.cli import main
 from translator.ir import FRAMEWORKS, Graph
 from translator.loader import load, load_text
@@ -31,9 +33,11 @@ pytestmark = pytest.mark.frameworks
 
 # float32 through different kernels: the differences seen are below 1e-6.
 ATOL = 1e-5
-CASES: dict[str, Graph] = {p.stem: load(str(p)) for p in SPECS} | {
-    name: load_text(text) for name, text in ZOO.items()
-}
+CASES: dict[str, Graph] = (
+    {p.stem: load(str(p)) for p in SPECS}
+    | {name: load_text(text) for name, text in (ZOO | BREADTH | conformance_specs()).items()}
+    | {p.stem: load(str(p)) for p in ZOO_SPECS if p.stem in ZOO_MODELS}
+)
 PAIRS = [(s, t) for s in FRAMEWORKS for t in FRAMEWORKS if s != t]
 SEED = str(ROOT / "specs" / "seed_lstm.yaml")
 

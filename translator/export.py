@@ -9,9 +9,14 @@ file. It then reloads every file the way a user would, runs one seeded input thr
 PyTorch backend builds it.
 
 Layouts: Keras takes the spec's layout. PyTorch and ONNX take PyTorch's natural one
-(``natural_axes``): in a channels-last spec with 2-D spatial layers, tensors with two axes or
-more before the channels put the channels before the two image axes ((H, W, C) → (C, H, W),
-(T, H, W, C) → (T, C, H, W)); sequences stay (batch, time, features) everywhere.
+(``natural_axes``): in a channels-last spec with 2-D spatial layers (convolutions, pooling,
+padding, cropping, upsampling), tensors with two axes or more before the channels put the
+channels before the two image axes ((H, W, C) → (C, H, W), (T, H, W, C) → (T, C, H, W)); with
+3-D spatial layers, volumes likewise ((D, H, W, C) → (C, D, H, W)), and a spec with both
+takes the 3-D rule (a rank-3 tensor then keeps its layout). 1-D spatial layers change
+nothing: their tensors are sequences, and sequences stay (batch, time, features) everywhere,
+as PyTorch's recurrent layers and attention take them (``nn.Conv1d``'s (batch, channels,
+time) would make every Conv1D-and-RNN model disagree with itself).
 
 No framework is imported here: backends load lazily, numpy inside the functions.
 """
@@ -28,31 +33,61 @@ from translator.ir import Graph, Shape
 # The frameworks written, in the order their files are made and listed.
 EXPORTERS = ("keras", "onnx", "torch")
 CANONICAL_FILE = "weights.npz"
-SPATIAL_2D = frozenset(
-    {
-        "Conv2D",
-        "MaxPooling2D",
-        "AveragePooling2D",
-        "GlobalMaxPooling2D",
-        "GlobalAveragePooling2D",
-        "ZeroPadding2D",
-    }
-)
+# Layer types with spatial axes, by how many: a channels-last spec with any of them takes
+# images (or volumes) channels first in PyTorch and ONNX.
+SPATIAL: dict[int, frozenset[str]] = {
+    2: frozenset(
+        {
+            "Conv2D",
+            "Conv2DTranspose",
+            "DepthwiseConv2D",
+            "SeparableConv2D",
+            "MaxPooling2D",
+            "AveragePooling2D",
+            "GlobalMaxPooling2D",
+            "GlobalAveragePooling2D",
+            "ZeroPadding2D",
+            "Cropping2D",
+            "UpSampling2D",
+        }
+    ),
+    3: frozenset(
+        {
+            "Conv3D",
+            "Conv3DTranspose",
+            "MaxPooling3D",
+            "AveragePooling3D",
+            "GlobalMaxPooling3D",
+            "GlobalAveragePooling3D",
+            "ZeroPadding3D",
+        }
+    ),
+}
+
+
+def spatial_rank(graph: Graph) -> int:
+    """How many image axes a channels-last spec's tensors have in PyTorch's eyes: 3 with a
+    3-D spatial layer (wrapped ones included), else 2 with a 2-D one, else 0 (as for any
+    channels-first spec, already in PyTorch's layout)."""
+    if graph.data_format != "channels_last":
+        return 0
+    types = {t for n in graph.nodes for t in (n.type, n.inner.type if n.inner else None)}
+    return max((rank for rank, spatial in SPATIAL.items() if types & spatial), default=0)
 
 
 def image_spec(graph: Graph) -> bool:
-    """A channels-last spec with a 2-D spatial layer (wrapped ones included)."""
-    types = {t for n in graph.nodes for t in (n.type, n.inner.type if n.inner else None)}
-    return graph.data_format == "channels_last" and bool(types & SPATIAL_2D)
+    """A channels-last spec with a 2-D or 3-D spatial layer (wrapped ones included)."""
+    return spatial_rank(graph) > 0
 
 
 def natural_axes(graph: Graph, shape: Shape) -> tuple[int, ...] | None:
     """The axes (batch axis 0 included) of a spec-layout tensor of per-example ``shape`` in
     PyTorch's natural order, ``None`` when the two layouts are the same."""
-    rank = len(shape)
-    if rank < 3 or not image_spec(graph):
+    rank, spatial = len(shape), spatial_rank(graph)
+    if not spatial or rank < spatial + 1:
         return None
-    return (0, *range(1, rank - 2), rank, rank - 2, rank - 1)
+    lead = rank - spatial  # the axes before the image axes, batch axis not counted
+    return (0, *range(1, lead), rank, *range(lead, rank))
 
 
 def inverse(axes: tuple[int, ...]) -> tuple[int, ...]:

@@ -17,7 +17,10 @@ from typing import Any
 
 from translator.errors import BackendError
 from translator.ir import Graph, Node
+from translator.ops.conv_transpose import TRANSPOSES
+from translator.ops.depthwise import DEPTHWISE, SEPARABLE
 from translator.ops.pooling import POOLS
+from translator.ops.recurrent import GATES
 from translator.port import (
     Canonical,
     canonical_shapes,
@@ -46,6 +49,32 @@ POOL_PADDING = {
     " average pooling leaves the pads out of the count (ONNX count_include_pad=0)",
 }
 
+TRANSPOSE_PADDING = {
+    "valid": "output size as Keras computes it; PyTorch and ONNX crop or zero-extend the full"
+    " transposed convolution to it, as TensorFlow does",
+    "same": "padding same → output n·s as Keras computes it; PyTorch and ONNX crop the full"
+    " transposed convolution from TensorFlow's leading padding on",
+}
+ATTENTIONS = ("MultiHeadAttention", "GroupQueryAttention")
+CAUSAL = {
+    True: "causal true → Keras's use_causal_mask; PyTorch and ONNX mask every key after the"
+    " query's step (j > i)",
+}
+
+
+def _stack_note(layers: int) -> str | None:
+    if layers == 1:
+        return None
+    return (
+        f"num_layers {layers} → PyTorch's own stack (num_layers={layers}; a custom module for"
+        f" the reset-before GRU), {layers} chained ONNX operators, {layers} chained Keras layers"
+        " (the layer itself, then layer_1, ...)"
+    )
+
+
+def _attention_dropout(rate: float) -> str | None:
+    return f"dropout {_g(rate)}: off at inference in all three" if rate else None
+
 
 # (layer type, argument) → what the spec's value becomes in each framework; ``None`` when
 # nothing is converted for that value. Wrapped layers are looked up too.
@@ -58,8 +87,17 @@ HYPERPARAMETERS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("LeakyReLU", "negative_slope"): lambda v: (
         f"negative_slope {_g(v)} kept (PyTorch's default 0.01 unused)"
     ),
-    ("Conv1D", "padding"): PADDING.get,
-    ("Conv2D", "padding"): PADDING.get,
+    **{(conv, "padding"): PADDING.get for conv in ("Conv1D", "Conv2D", "Conv3D")},
+    **{(conv, "padding"): PADDING.get for conv in (*DEPTHWISE, *SEPARABLE)},
+    **{(conv, "padding"): TRANSPOSE_PADDING.get for conv in TRANSPOSES},
+    ("GroupNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
+    ("RMSNormalization", "epsilon"): lambda v: (
+        f"epsilon {_g(v)} carried to all three (Keras's default 1e-6; PyTorch's nn.RMSNorm"
+        " would take the float's machine epsilon)"
+    ),
+    **{(rnn, "num_layers"): _stack_note for rnn in GATES},
+    **{(attention, "causal"): CAUSAL.get for attention in ATTENTIONS},
+    **{(attention, "dropout"): _attention_dropout for attention in ATTENTIONS},
     **{(pool, "padding"): POOL_PADDING.get for pool in POOLS},
     ("GRU", "reset_after"): lambda r: (
         "reset_after true → PyTorch nn.GRU (gates r, z, n), ONNX linear_before_reset=1"
@@ -73,17 +111,34 @@ HYPERPARAMETERS: dict[tuple[str, str], Callable[[Any], str | None]] = {
         " and the next Dense needs no row permutation"
     ),
 }
-CANONICAL = "Keras's, with each recurrent bias split in two (input_bias, recurrent_bias)"
+CANONICAL = (
+    "Keras's, with each recurrent bias split in two (input_bias, recurrent_bias) and each"
+    " stacked recurrent layer after the first under layer_<i>/"
+)
 
 
 def _with_inner(node: Node) -> list[Node]:
     return [node, *([node.inner] if node.inner is not None else [])]
 
 
+def sharing_notes(node: Node) -> list[str]:
+    """What a shared layer or a tied Dense carries: nothing of its own."""
+    if node.shares:
+        return [f"applies '{node.shares}' again, with its weights (no tensors of its own)"]
+    tied = node.args.get("tie") if node.type == "Dense" else None
+    if tied:
+        return [f"kernel = transpose({tied}/embeddings), stored once, in '{tied}'"]
+    return []
+
+
 def hyperparameter_notes(graph: Graph) -> list[str]:
-    """``"<layer> (<type>): <conversion>"`` for every table entry the spec uses."""
+    """``"<layer> (<type>): <conversion>"`` for every table entry the spec uses; a shared
+    layer's are its original's, so it says only whose weights it applies."""
     notes = []
     for node in graph.layers:
+        notes += [f"{node.name} ({node.type}): {text}" for text in sharing_notes(node)]
+        if node.shares:
+            continue
         for part in _with_inner(node):
             for (type_, arg), render in HYPERPARAMETERS.items():
                 if part.type == type_ and (arg == "" or arg in part.args):

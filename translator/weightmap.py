@@ -3,14 +3,17 @@
 The canonical layout is Keras's, with every recurrent bias split into an input part and a
 recurrent part (``input_bias``, ``recurrent_bias``), so that PyTorch's and ONNX's double
 biases round-trip exactly and Keras's single bias is their folded sum. Keys are
-``<layer>/<role path>``: ``dense/kernel``, ``lstm/input_bias``, ``bi/forward/kernel``.
+``<layer>/<role path>``: ``dense/kernel``, ``lstm/input_bias``, ``bi/forward/kernel``,
+``lstm/layer_1/kernel`` (the second layer of a ``num_layers`` stack).
 
 Per layer type, a map lists per framework one ``Entry`` per framework tensor: the target
 (the IR ``WeightSpec`` name), the canonical sources and a named transform (``transpose``,
 ``reorder_gates('zrh', 'rzh')``, ``fold``, ``pack``, ...). Every transform has an exact
 inverse, except ``fold`` (its inverse puts the sum in the first source and zeros in the
 rest) and ``zeros`` (PyTorch bookkeeping, not carried). Nothing here imports a framework;
-numpy is imported inside the functions that move arrays.
+numpy is imported inside the functions that move arrays. The breadth layers' maps (3-D,
+transposed, depthwise and separable convolutions, PReLU, Group- and RMSNormalization,
+attention, PositionEmbedding) are in ``translator.weightmap_breadth``, registered on import.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def dense_map(node: Node) -> LayerMap:
     )
 
 
-@weight_map("Conv1D", "Conv2D")
+@weight_map("Conv1D", "Conv2D", "Conv3D")
 def conv_map(node: Node) -> LayerMap:
     """Keras's kernel is (*window, in, out); PyTorch's and ONNX's (out, in, *window)."""
     rank = len(node.args["kernel_size"])
@@ -206,8 +209,15 @@ def _reset_before(node: Node) -> bool:
     return node.type == "GRU" and not node.args["reset_after"]
 
 
-def _keras_rnn(node: Node, d: Direction) -> tuple[Entry, ...]:
-    cell, c = f"{d.keras}{KERAS_CELL[node.type]}/", d.canonical
+def _stack(layer: int) -> str:
+    """The path of stacked layer ``layer`` (``num_layers``) below a direction: none for the
+    first, ``layer_<i>/`` after it, in Keras's variable paths and canonical keys alike."""
+    return f"layer_{layer}/" if layer else ""
+
+
+def _keras_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
+    cell = f"{d.keras}{_stack(layer)}{KERAS_CELL[node.type]}/"
+    c = f"{d.canonical}{_stack(layer)}"
     biases = (f"{c}input_bias", f"{c}recurrent_bias")
     # Keras keeps one bias (the two folded), except the reset-after GRU: (2, 3u) = both.
     double = node.type == "GRU" and node.args["reset_after"]
@@ -218,58 +228,71 @@ def _keras_rnn(node: Node, d: Direction) -> tuple[Entry, ...]:
     )
 
 
-def _torch_rnn(node: Node, d: Direction) -> tuple[Entry, ...]:
-    c, s = d.canonical, d.torch
+def _torch_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
+    c, s = f"{d.canonical}{_stack(layer)}", f"l{layer}{d.torch}"
     # The custom reset-before GRU keeps Keras's gate order and single bias.
     order = GATE_ORDERS[node.type]["keras" if _reset_before(node) else "torch"]
     matrix = gated(GATE_ORDERS[node.type]["keras"], order, Transpose())
     vector = gated(GATE_ORDERS[node.type]["keras"], order)
     return (
-        e(f"weight_ih_l0{s}", f"{c}kernel", via=matrix),
-        e(f"weight_hh_l0{s}", f"{c}recurrent_kernel", via=matrix),
-        e(f"bias_ih_l0{s}", f"{c}input_bias", via=vector),
-        e(f"bias_hh_l0{s}", f"{c}recurrent_bias", via=vector),
-        Entry(f"bias_l0{s}", (f"{c}input_bias", f"{c}recurrent_bias"), Fold()),
+        e(f"weight_ih_{s}", f"{c}kernel", via=matrix),
+        e(f"weight_hh_{s}", f"{c}recurrent_kernel", via=matrix),
+        e(f"bias_ih_{s}", f"{c}input_bias", via=vector),
+        e(f"bias_hh_{s}", f"{c}recurrent_bias", via=vector),
+        Entry(f"bias_{s}", (f"{c}input_bias", f"{c}recurrent_bias"), Fold()),
     )
 
 
-def _onnx_rnn(node: Node, directions: tuple[Direction, ...]) -> tuple[Entry, ...]:
+def _onnx_rnn(node: Node, directions: tuple[Direction, ...], layer: int) -> tuple[Entry, ...]:
+    # One ONNX operator per stacked layer: W, R, B for the first; W_l1, R_l1, B_l1 after.
     keras, onnx = GATE_ORDERS[node.type]["keras"], GATE_ORDERS[node.type]["onnx"]
-    kernels = tuple(f"{d.canonical}kernel" for d in directions)
-    recurrent = tuple(f"{d.canonical}recurrent_kernel" for d in directions)
-    biases = tuple(
-        f"{d.canonical}{r}" for d in directions for r in ("input_bias", "recurrent_bias")
+    at, prefixes = (
+        f"_l{layer}" if layer else "",
+        [f"{d.canonical}{_stack(layer)}" for d in directions],
     )
+    kernels = tuple(f"{c}kernel" for c in prefixes)
+    recurrent = tuple(f"{c}recurrent_kernel" for c in prefixes)
+    biases = tuple(f"{c}{r}" for c in prefixes for r in ("input_bias", "recurrent_bias"))
     return (
-        Entry("W", kernels, Pack(gated(keras, onnx, Transpose()))),
-        Entry("R", recurrent, Pack(gated(keras, onnx, Transpose()))),
-        Entry("B", biases, Pack(gated(keras, onnx))),
+        Entry(f"W{at}", kernels, Pack(gated(keras, onnx, Transpose()))),
+        Entry(f"R{at}", recurrent, Pack(gated(keras, onnx, Transpose()))),
+        Entry(f"B{at}", biases, Pack(gated(keras, onnx))),
     )
+
+
+def _rnn_canonical(node: Node, directions: tuple[Direction, ...]) -> dict[str, Shape]:
+    """Per direction and stacked layer: the kernels as Keras keeps them, biases split."""
+    keras = ir_names(node, "keras")
+    canonical: dict[str, Shape] = {}
+    for d in directions:
+        for layer in range(node.args["num_layers"]):
+            cell, c = (
+                f"{d.keras}{_stack(layer)}{KERAS_CELL[node.type]}/",
+                f"{d.canonical}{_stack(layer)}",
+            )
+            canonical[f"{c}kernel"] = keras[f"{cell}kernel"]
+            canonical[f"{c}recurrent_kernel"] = keras[f"{cell}recurrent_kernel"]
+            if node.args["use_bias"]:
+                width = (GATES[node.type] * node.args["units"],)
+                canonical[f"{c}input_bias"] = width
+                canonical[f"{c}recurrent_bias"] = width
+    return canonical
 
 
 def rnn_map(node: Node, directions: tuple[Direction, ...]) -> LayerMap:
-    """Kernels as Keras keeps them; biases split in two per direction."""
-    keras = {w.name: w.shape for w in node.weights.get("keras", ())}
-    canonical: dict[str, Shape] = {}
-    for d in directions:
-        cell = f"{d.keras}{KERAS_CELL[node.type]}/"
-        canonical[f"{d.canonical}kernel"] = keras[f"{cell}kernel"]
-        canonical[f"{d.canonical}recurrent_kernel"] = keras[f"{cell}recurrent_kernel"]
-        if node.args["use_bias"]:
-            width = (GATES[node.type] * node.args["units"],)
-            canonical[f"{d.canonical}input_bias"] = width
-            canonical[f"{d.canonical}recurrent_bias"] = width
+    """Kernels as Keras keeps them; biases split in two per direction and stacked layer."""
+    layers = range(node.args["num_layers"])
     tables = {
-        "keras": tuple(x for d in directions for x in _keras_rnn(node, d)),
-        "torch": tuple(x for d in directions for x in _torch_rnn(node, d)),
-        "onnx": _onnx_rnn(node, directions),
+        "keras": tuple(x for d in directions for i in layers for x in _keras_rnn(node, d, i)),
+        "torch": tuple(x for d in directions for i in layers for x in _torch_rnn(node, d, i)),
+        "onnx": tuple(x for i in layers for x in _onnx_rnn(node, directions, i)),
     }
-    return LayerMap(canonical, _present(node, tables))
+    return LayerMap(_rnn_canonical(node, directions), _present(node, tables))
 
 
 @weight_map(*GATES)
 def recurrent_map(node: Node) -> LayerMap:
-    """SimpleRNN, LSTM, GRU run in one direction."""
+    """SimpleRNN, LSTM, GRU run in one direction, with every stacked layer's tensors."""
     return rnn_map(node, (Direction("", "", ""),))
 
 
@@ -312,3 +335,8 @@ def time_distributed_map(node: Node) -> LayerMap:
             for fw, entries in inner_map.entries.items()
         },
     )
+
+
+# The breadth layers' maps live in their own module, which builds on the definitions above;
+# importing it here registers them wherever MAPS is used.
+from translator import weightmap_breadth  # noqa: E402, F401

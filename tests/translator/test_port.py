@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SPECS
-from tests.port_cases import ZOO
+from tests.conftest import ZOO as ZOO_SPECS
+from tests.port_cases import BREADTH, ZOO, ZOO_MODELS, conformance_specs
 from translator.errors import WeightsError
 from translator.ir import FRAMEWORKS, Graph
 from translator.loader import load, load_text
@@ -29,10 +30,15 @@ from translator.port import (
 from translator.porting import hyperparameter_notes, random_canonical
 from translator.transforms import Chain, Fold, Gates, Pack, Reshape, Transpose, Zeros
 from translator.weightmap import GATE_ORDERS, MAPS
+from translator.weightmap_breadth import depthwise_kernel, merge_heads
 
-GRAPHS: dict[str, Graph] = {p.stem: load(str(p)) for p in SPECS} | {
-    name: load_text(text) for name, text in ZOO.items()
-}
+# Every spec, the inline cases, every conformance case (every layer type with several
+# argument sets) and the zoo models the port tests run.
+GRAPHS: dict[str, Graph] = (
+    {p.stem: load(str(p)) for p in SPECS}
+    | {name: load_text(text) for name, text in (ZOO | BREADTH | conformance_specs()).items()}
+    | {p.stem: load(str(p)) for p in ZOO_SPECS if p.stem in ZOO_MODELS}
+)
 RNG = np.random.default_rng(0)
 
 
@@ -40,22 +46,28 @@ def arange(*shape: int) -> np.ndarray:
     return np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
 
 
+GATED = (2, 12)  # the gate axis divides by 3 and by 4
+IMAGE = (2, 3, 4, 1)
+
+
 @pytest.mark.parametrize(
-    "transform",
+    ("transform", "shape"),
     [
-        Transpose(),
-        Transpose((3, 2, 0, 1)),
-        Gates("ifco", "iofc"),
-        Gates("zrh", "rzh"),
-        Chain((Gates("ifco", "iofc"), Transpose())),
-        Reshape((4, 2, 3, 1), (2, 3, 4, 1)),
+        (Transpose(), IMAGE),
+        (Transpose((3, 2, 0, 1)), IMAGE),
+        (Gates("ifco", "iofc"), GATED),
+        (Gates("zrh", "rzh"), GATED),
+        (Chain((Gates("ifco", "iofc"), Transpose())), GATED),
+        (Reshape((4, 2, 3, 1), IMAGE), IMAGE),
+        (depthwise_kernel(IMAGE), IMAGE),
+        (depthwise_kernel((3, 4, 2)), (3, 4, 2)),
+        (merge_heads(IMAGE, 1), IMAGE),
+        (Chain((merge_heads(IMAGE, 0), Transpose())), IMAGE),
     ],
     ids=repr,
 )
-def test_every_map_undoes_itself_exactly(transform: object) -> None:
-    x = RNG.standard_normal((2, 3, 4, 1)).astype(np.float32)
-    if isinstance(transform, Gates | Chain):
-        x = x.reshape(2, 12)  # the gate axis divides by 3 and by 4
+def test_every_map_undoes_itself_exactly(transform: object, shape: tuple[int, ...]) -> None:
+    x = RNG.standard_normal(shape).astype(np.float32)
     y = transform.apply(x)  # type: ignore[attr-defined]
     assert y.shape == transform.out_shape(x.shape)  # type: ignore[attr-defined]
     assert np.array_equal(transform.undo(y), x)  # type: ignore[attr-defined]
@@ -71,6 +83,97 @@ def test_conv_kernel_goes_from_hwio_to_oihw() -> None:
     out = Transpose((3, 2, 0, 1)).apply(kernel)
     assert out.shape == (7, 2, 3, 5)
     assert out[6, 1, 2, 4] == kernel[2, 4, 1, 6]
+
+
+def test_depthwise_kernel_puts_channel_i_filter_j_at_output_i_times_m_plus_j() -> None:
+    kernel = arange(3, 5, 4, 2)  # (height, width, channels, multiplier)
+    out = depthwise_kernel(kernel.shape).apply(kernel)
+    assert out.shape == (8, 1, 3, 5)
+    assert out[3 * 2 + 1, 0, 2, 4] == kernel[2, 4, 3, 1]
+
+
+def _weights(text: str, framework: str, canonical: dict) -> dict:
+    return from_canonical(load_text(text), framework, canonical)
+
+
+def _one_layer(layer: str, shape: str = "[5, 8]") -> str:
+    return f"name: one\ninputs: [{{name: x, shape: {shape}}}]\nlayers:\n  - {layer}\n"
+
+
+def test_transposed_convolution_moves_axes_without_a_flip() -> None:
+    text = _one_layer(
+        "{name: up, type: Conv2DTranspose, filters: 2, kernel_size: [3, 4]}", "[4, 4, 5]"
+    )
+    kernel = arange(3, 4, 2, 5)  # (height, width, filters, in)
+    for fw, name in (("torch", "weight"), ("onnx", "W")):
+        got = _weights(text, fw, {"up/kernel": kernel, "up/bias": arange(2)})["up"][name]
+        assert got.shape == (5, 2, 3, 4)
+        assert got[4, 1, 0, 3] == kernel[0, 3, 1, 4]  # no spatial flip
+
+
+def test_attention_merges_heads_head_major_and_packs_pytorch_rows() -> None:
+    text = _one_layer("{name: mha, type: MultiHeadAttention, num_heads: 2, key_dim: 4}")
+    graph = load_text(text)
+    canonical = random_canonical(graph)
+    query, key = canonical["mha/query_kernel"], canonical["mha/key_kernel"]  # (8, 2, 4)
+    torch = from_canonical(graph, "torch", canonical)["mha"]  # nn.MultiheadAttention's own
+    assert set(torch) == {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}
+    assert torch["in_proj_weight"][1 * 4 + 3, 6] == query[6, 1, 3]  # head 1, feature 3
+    assert torch["in_proj_weight"][8 + 5, 2] == key[2, 1, 1]  # key rows follow query rows
+    assert torch["in_proj_bias"][8 + 5] == canonical["mha/key_bias"][1, 1]
+    output = canonical["mha/output_kernel"]  # (heads, size, out)
+    assert torch["out_proj.weight"][7, 1 * 4 + 2] == output[1, 2, 7]
+    onnx = from_canonical(graph, "onnx", canonical)["mha"]
+    assert onnx["q_W"][6, 1 * 4 + 3] == query[6, 1, 3]
+    assert onnx["out_W"][1 * 4 + 2, 7] == output[1, 2, 7]
+
+
+def test_attention_pytorch_cannot_express_gets_one_projection_per_role() -> None:
+    text = _one_layer(
+        "{name: mha, type: MultiHeadAttention, num_heads: 3, key_dim: 2, value_dim: 5}"
+    )
+    graph = load_text(text)
+    canonical = random_canonical(graph)
+    torch = from_canonical(graph, "torch", canonical)["mha"]
+    assert torch["value.weight"].shape == (15, 8)
+    assert torch["value.weight"][2 * 5 + 4, 1] == canonical["mha/value_kernel"][1, 2, 4]
+    assert torch["output.weight"][3, 2 * 5 + 4] == canonical["mha/output_kernel"][2, 4, 3]
+
+
+def test_stacked_recurrent_layers_map_layer_by_layer() -> None:
+    text = _one_layer("{name: lstm, type: LSTM, units: 4, num_layers: 3}", "[6, 3]")
+    graph = load_text(text)
+    shapes = canonical_shapes(graph)
+    assert shapes["lstm/kernel"] == (3, 16)
+    assert shapes["lstm/layer_2/kernel"] == (4, 16)  # reads the layer below's 4 units
+    assert shapes["lstm/layer_1/recurrent_bias"] == (16,)
+    canonical = random_canonical(graph)
+    torch = from_canonical(graph, "torch", canonical)["lstm"]
+    assert np.array_equal(torch["weight_ih_l2"], canonical["lstm/layer_2/kernel"].T)
+    assert np.array_equal(torch["bias_hh_l1"], canonical["lstm/layer_1/recurrent_bias"])
+    onnx = from_canonical(graph, "onnx", canonical)["lstm"]
+    assert set(onnx) == {f"{t}{at}" for t in "WRB" for at in ("", "_l1", "_l2")}
+    assert onnx["W_l2"].shape == (1, 16, 4)
+    keras = from_canonical(graph, "keras", canonical)["lstm"]
+    assert "layer_2/lstm_cell/recurrent_kernel" in keras
+
+
+def test_shared_layers_and_tied_dense_carry_no_tensors_of_their_own() -> None:
+    graph = GRAPHS["breadth_shared_tied"]
+    layers = {key.split("/")[0] for key in canonical_shapes(graph)}
+    assert layers == {"conv", "rnn", "wte", "head"}  # no conv_b, rnn_b, rnn_again, wte_b, head_b
+    assert [k for k in canonical_shapes(graph) if k.startswith("head/")] == ["head/bias"]
+    for fw in FRAMEWORKS:
+        assert set(from_canonical(graph, fw, random_canonical(graph))) == layers
+    notes = hyperparameter_notes(graph)
+    assert "rnn_again (GRU): applies 'rnn' again, with its weights (no tensors of its own)" in notes
+    assert "head (Dense): kernel = transpose(wte/embeddings), stored once, in 'wte'" in notes
+
+
+@pytest.mark.parametrize("spec", ZOO_SPECS, ids=[p.stem for p in ZOO_SPECS])
+def test_every_zoo_model_maps_against_the_ir(spec: object) -> None:
+    """The maps alone (no arrays: GPT-2 and BERT would allocate hundreds of megabytes)."""
+    assert graph_maps(load(str(spec)))
 
 
 def test_pack_stacks_directions_and_splits_them_back() -> None:

@@ -1,5 +1,5 @@
-"""Standalone PyTorch layers with Keras's semantics: activations, core, reshaping, merging
-and TimeDistributed.
+"""Standalone PyTorch layers with Keras's semantics: activations, core (the tied Dense too),
+reshaping, merging and TimeDistributed.
 
 Every class mirrors the PyTorch backend's module for the same spec layer type (same
 arithmetic, same tensor names, the spec's tensor layout between layers), built from plain
@@ -9,6 +9,7 @@ arguments named as in the spec. Export copies the definitions a model needs into
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 import torch
@@ -62,6 +63,23 @@ class Dense(nn.Linear):
         return self.activation(super().forward(x))
 
 
+class TiedDense(nn.Module):
+    """A Keras Dense tied to an Embedding: ``activation(x @ E.T + bias)``. ``E`` (vocabulary,
+    features) is the Embedding's ``weight``, which the network passes at every call, so it
+    is stored once, under the Embedding; this module holds only its bias."""
+
+    def __init__(
+        self, in_features: int, units: int, activation: str | None = None, use_bias: bool = True
+    ) -> None:
+        super().__init__()
+        bias = nn.Parameter(torch.zeros(units)) if use_bias else None
+        self.register_parameter("bias", bias)
+        self.activation = make_activation(activation)
+
+    def forward(self, x: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.activation(F.linear(x, embeddings, self.bias))
+
+
 class Embedding(nn.Embedding):
     """Keras Embedding: ``weight[ids]``; ids may arrive as int32 or int64."""
 
@@ -91,6 +109,19 @@ class ReLU(nn.Module):
         if self.negative_slope:
             y = y - self.negative_slope * torch.relu(self.threshold - x)
         return y
+
+
+class PReLU(nn.Module):
+    """Keras PReLU: ``relu(x) - weight * relu(-x)``, one slope per input element, the axes in
+    ``shared_axes`` sharing theirs (``weight`` has size 1 there, and broadcasts)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, 0.25))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Written as Keras writes it: pos + neg, with neg = -alpha * relu(-x).
+        return torch.relu(x) + (-self.weight) * torch.relu(-x)
 
 
 class Softmax(nn.Module):
@@ -136,25 +167,33 @@ class Permute(nn.Module):
         return x.permute(self.dims)
 
 
-class ZeroPadding2D(nn.Module):
-    """Zero rows (top, bottom) and columns (left, right) around an image, in either layout."""
-
-    def __init__(self, padding: tuple[tuple[int, int], ...], data_format: str) -> None:
-        super().__init__()
-        (top, bottom), (left, right) = padding
-        # F.pad lists the last axis first; channels-last images have channels there.
-        pads = [left, right, top, bottom]
-        self.pads = [0, 0, *pads] if data_format == "channels_last" else pads
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, self.pads)
-
-
 class Add(nn.Module):
     """Element-wise sum of two or more inputs of the same shape."""
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return torch.stack(inputs).sum(dim=0)
+
+
+# Merge type → its function, folding the inputs left to right as Keras does (Average
+# divides the running sum by the number of inputs at the end).
+ELEMENTWISE: dict[str, Any] = {
+    "Multiply": lambda *inputs: reduce(torch.mul, inputs),
+    "Subtract": lambda *inputs: reduce(torch.sub, inputs),
+    "Average": lambda *inputs: reduce(torch.add, inputs) / len(inputs),
+    "Maximum": lambda *inputs: reduce(torch.maximum, inputs),
+    "Minimum": lambda *inputs: reduce(torch.minimum, inputs),
+}
+
+
+class Elementwise(nn.Module):
+    """Multiply, Subtract, Average, Maximum or Minimum over inputs of the same shape."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.merge = ELEMENTWISE[kind]
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.merge(*inputs)
 
 
 class Concatenate(nn.Module):

@@ -1,9 +1,9 @@
-"""Standalone PyTorch layers with Keras's semantics: BatchNormalization and
-LayerNormalization.
+"""Standalone PyTorch layers with Keras's semantics: Batch-, Layer-, Group-, RMS- and
+UnitNormalization.
 
 As in the PyTorch backend (``backends/torch/normalization.py``): the spec's epsilon, momentum
 (PyTorch's is ``1 - momentum``), center/scale and any feature axis, moved where PyTorch
-normalizes and back. Export copies what a model needs into its ``model.py``; see
+normalizes (axis 1, or the trailing axes) and back. Export copies what a model needs into its ``model.py``; see
 ``backends/torch/standalone/__init__.py`` for the rules this file keeps.
 """
 
@@ -49,9 +49,27 @@ class BatchNormalization(nn.BatchNorm1d):
         return y.reshape(shape).movedim(1, self.axis)
 
 
-class LayerNormalization(nn.LayerNorm):
+class TrailingAxes(nn.Module):
+    """Family base of the norms PyTorch applies to the trailing axes (``nn.LayerNorm``,
+    ``nn.RMSNorm``): ``axes`` (the batch axis is 0) of a rank-``rank`` input move to the end
+    when they are not the trailing ones already."""
+
+    def move_axes(self, axes: tuple[int, ...], rank: int) -> None:
+        order = [i for i in range(rank) if i not in axes] + sorted(axes)
+        self.permutation = tuple(order)
+        self.inverse = tuple(sorted(range(rank), key=order.__getitem__))
+        self.trailing = self.permutation == tuple(range(rank))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # super() is the native norm next in the MRO of each variant below.
+        if self.trailing:
+            return super().forward(x)
+        return super().forward(x.permute(self.permutation)).permute(self.inverse)
+
+
+class LayerNormalization(TrailingAxes, nn.LayerNorm):
     """Keras LayerNormalization over ``axes`` (the batch axis is 0) of a rank-``rank``
-    input: the axes move to the end when they are not the trailing ones already."""
+    input."""
 
     def __init__(
         self,
@@ -66,12 +84,52 @@ class LayerNormalization(nn.LayerNorm):
         super().__init__(shape, eps=epsilon, elementwise_affine=affine)
         if not affine:
             register_affine(self, tuple(shape), scale, center)
-        order = [i for i in range(rank) if i not in axes] + sorted(axes)
-        self.permutation = tuple(order)
-        self.inverse = tuple(sorted(range(rank), key=order.__getitem__))
-        self.trailing = self.permutation == tuple(range(rank))
+        self.move_axes(axes, rank)
+
+
+class RMSNormalization(TrailingAxes, nn.RMSNorm):
+    """Keras RMSNormalization, ``x * rsqrt(mean(x**2, axes) + epsilon) * weight``: exactly
+    ``nn.RMSNorm``'s formula."""
+
+    def __init__(
+        self, shape: tuple[int, ...], axes: tuple[int, ...], rank: int, epsilon: float
+    ) -> None:
+        super().__init__(shape, eps=epsilon)
+        self.move_axes(axes, rank)
+
+
+class GroupNormalization(nn.GroupNorm):
+    """Keras GroupNormalization: the channels (axis ``axis``, the batch axis is 0) in
+    ``groups`` contiguous groups, each normalized per example over its channels and every
+    other axis (``nn.GroupNorm`` with the channel axis moved to position 1)."""
+
+    def __init__(
+        self,
+        groups: int,
+        channels: int,
+        axis: int,
+        epsilon: float,
+        center: bool = True,
+        scale: bool = True,
+    ) -> None:
+        affine = scale and center
+        super().__init__(groups, channels, eps=epsilon, affine=affine)
+        if not affine:
+            register_affine(self, (channels,), scale, center)
+        self.axis = axis
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.trailing:
-            return super().forward(x)
-        return super().forward(x.permute(self.permutation)).permute(self.inverse)
+        return super().forward(x.movedim(self.axis, 1)).movedim(1, self.axis)
+
+
+class UnitNormalization(nn.Module):
+    """Keras UnitNormalization: ``x * min(rsqrt(sum(x**2, dims)), 1e12)`` (Keras's
+    ``ops.normalize`` with its fixed epsilon 1e-12, written the way Keras computes it)."""
+
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inverse_norm = torch.rsqrt(torch.sum(x * x, dim=self.dims, keepdim=True))
+        return x * torch.clamp(inverse_norm, max=1.0 / 1e-12)

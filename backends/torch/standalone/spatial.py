@@ -1,8 +1,9 @@
-"""Standalone PyTorch layers with Keras's semantics: convolutions and pooling.
+"""Standalone PyTorch layers with Keras's semantics: convolutions (plain, depthwise and
+separable) and pooling.
 
-As in the PyTorch backend (``backends/torch/conv.py`` and ``pooling.py``): the native
-operation between explicit TensorFlow-style padding and the spec's layout, which every
-tensor keeps between layers. Export copies what a model needs into its ``model.py``; see
+As in the PyTorch backend (``backends/torch/conv.py``, ``depthwise.py`` and ``pooling.py``):
+the native operation between explicit TensorFlow-style padding and the spec's layout, which
+every tensor keeps between layers. Export copies what a model needs into its ``model.py``; see
 ``backends/torch/standalone/__init__.py`` for the rules this file keeps.
 """
 
@@ -44,7 +45,7 @@ def explicit_pads(padding: str, sizes: Any, kernel: Any, strides: Any, dilation:
 
 
 class KerasConv(nn.Module):
-    """Family base of ``Conv1D``/``Conv2D``: the native convolution between explicit
+    """Family base of ``Conv1D``/``Conv2D``/``Conv3D`` and the depthwise convolutions: the native convolution between explicit
     TensorFlow-style padding and the spec's layout; the activation comes last, in the spec's
     layout (so a softmax works over the spec's last axis)."""
 
@@ -65,7 +66,7 @@ class KerasConv(nn.Module):
         activation: str | None = None,
         use_bias: bool = True,
     ) -> None:
-        # super() is the native nn.Conv1d/nn.Conv2d next in the MRO of each variant below.
+        # super() is the native nn.ConvNd next in the MRO of each variant below.
         super().__init__(
             in_channels,
             filters,
@@ -99,11 +100,95 @@ class Conv2D(KerasConv, nn.Conv2d):
     """Keras Conv2D as an ``nn.Conv2d``: weight (filters, in / groups, kh, kw)."""
 
 
+class Conv3D(KerasConv, nn.Conv3d):
+    """Keras Conv3D as an ``nn.Conv3d``: weight (filters, in / groups, kd, kh, kw)."""
+
+
+class KerasDepthwiseConv(KerasConv):
+    """Family base of the depthwise convolutions: one group per input channel and
+    ``depth_multiplier`` outputs per group (output channel ``c * multiplier + m`` comes from
+    input channel ``c``, as in Keras)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        kernel_size: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding: str,
+        data_format: str,
+        dilation_rate: tuple[int, ...],
+        depth_multiplier: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+    ) -> None:
+        out = in_channels * depth_multiplier
+        options = {"groups": in_channels, "activation": activation, "use_bias": use_bias}
+        layout = (padding, data_format, dilation_rate)
+        super().__init__(in_channels, out, kernel_size, strides, *layout, **options)
+
+
+class DepthwiseConv1D(KerasDepthwiseConv, nn.Conv1d):
+    """Keras DepthwiseConv1D as an ``nn.Conv1d`` with ``groups = in``: weight (in * m, 1, k)."""
+
+
+class DepthwiseConv2D(KerasDepthwiseConv, nn.Conv2d):
+    """Keras DepthwiseConv2D as an ``nn.Conv2d`` with ``groups = in``: weight
+    (in * m, 1, kh, kw)."""
+
+
+NATIVE_CONVS: dict[int, Any] = {1: nn.Conv1d, 2: nn.Conv2d}
+
+
+class SeparableConv(nn.Module):
+    """Keras SeparableConv1D/2D: ``activation(pointwise(depthwise(pad(x))) + bias)``, the
+    depthwise step a grouped convolution without bias (``depthwise``), the pointwise step a
+    1x1 convolution holding the bias (``pointwise``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel_size: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding: str,
+        data_format: str,
+        dilation_rate: tuple[int, ...],
+        depth_multiplier: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        native = NATIVE_CONVS[len(kernel_size)]
+        middle = in_channels * depth_multiplier
+        self.depthwise = native(
+            in_channels,
+            middle,
+            kernel_size,
+            stride=strides,
+            dilation=dilation_rate,
+            groups=in_channels,
+            bias=False,
+        )
+        self.pointwise = native(middle, filters, kernel_size=1, bias=use_bias)
+        self.spec_padding = padding
+        self.data_format = data_format
+        self.activation = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = to_channels_first(x, self.data_format)
+        d = self.depthwise
+        pads = explicit_pads(self.spec_padding, x.shape[2:], d.kernel_size, d.stride, d.dilation)
+        y = self.pointwise(d(F.pad(x, pads) if any(pads) else x))
+        return self.activation(to_spec_layout(y, self.data_format))
+
+
 POOL_FUNCTIONS = {
     ("max", 1): F.max_pool1d,
     ("max", 2): F.max_pool2d,
+    ("max", 3): F.max_pool3d,
     ("average", 1): F.avg_pool1d,
     ("average", 2): F.avg_pool2d,
+    ("average", 3): F.avg_pool3d,
 }
 
 
@@ -135,7 +220,7 @@ class Pooling(nn.Module):
 
 
 class MaxPooling(Pooling):
-    """MaxPooling1D/2D; padding is -inf, so it never becomes the maximum."""
+    """MaxPooling1D/2D/3D; padding is -inf, so it never becomes the maximum."""
 
     kind = "max"
 
@@ -144,7 +229,7 @@ class MaxPooling(Pooling):
 
 
 class AveragePooling(Pooling):
-    """AveragePooling1D/2D; with padding, each window's sum is divided by the number of real
+    """AveragePooling1D/2D/3D; with padding, each window's sum is divided by the number of real
     (unpadded) elements in it, as Keras does."""
 
     kind = "average"
