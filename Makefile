@@ -50,7 +50,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format translator backends tests
 
 bench: $(STAMP)
-	$(PY) -m translator.bench $(SPECS)
+	$(PY) -m translator.bench $(wildcard specs/*.yaml)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
