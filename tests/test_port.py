@@ -9,6 +9,7 @@ canonical weights; a test that loads other weights into one of them puts its own
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -170,9 +171,12 @@ def _save(framework: str, built: Any, weights: Any, folder: Path) -> list[Path]:
     return [folder / "model.onnx"]
 
 
+@pytest.mark.parametrize(
+    "case", ["zoo_recurrent", "breadth_shared_tied", "breadth_attention", "breadth_stacked_rnn"]
+)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_weights_files_load_back_exactly(framework: str, tmp_path: Path) -> None:
-    graph = CASES["zoo_recurrent"]
+def test_weights_files_load_back_exactly(framework: str, case: str, tmp_path: Path) -> None:
+    graph = CASES[case]
     module = backends.load(framework)
     weights = from_canonical(graph, framework, random_canonical(graph, seed=3))
     built = module.set_weights(module.build(graph), weights)
@@ -196,8 +200,6 @@ def test_canonical_file_round_trips(tmp_path: Path) -> None:
 def test_port_command_carries_the_seed_model_within_tolerance(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import json
-
     assert main(["port", SEED, "--from", "keras", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["to"] == ["torch", "onnx"] and report["ok"] is True
@@ -216,6 +218,29 @@ def test_port_command_names_conversions_in_its_table(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "momentum: Keras 0.99 → PyTorch 0.01 (1 − m), ONNX 0.99" in out
     assert "ok: largest output difference" in out
+
+
+def test_port_command_names_shared_tied_and_stacked_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "mini_gpt.yaml"
+    spec.write_text(BREADTH["breadth_mini_gpt"])
+    assert main(["port", str(spec), "--from", "torch", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    notes = report["hyperparameters"]
+    assert "lm_head (Dense): kernel = transpose(wte/embeddings), stored once, in 'wte'" in notes
+    assert (
+        "attn_again (MultiHeadAttention): applies 'h_1_attn' again, with its weights"
+        " (no tensors of its own)" in notes
+    )
+    assert (
+        "h_1_attn: query_kernel, key_kernel, value_kernel = unpack(in_proj_weight),"
+        " each reshape(transpose(·), (8, 2, 4))" in report["conversions"]["torch"]
+    )
+    spec.write_text(BREADTH["breadth_stacked_rnn"])
+    assert main(["port", str(spec), "--from", "onnx", "--to", "keras"]) == 0
+    assert "num_layers 3 → PyTorch's own stack (num_layers=3" in capsys.readouterr().out
 
 
 def test_port_command_exits_1_above_tolerance(

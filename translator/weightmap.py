@@ -204,6 +204,14 @@ class Direction:
     keras: str
     torch: str
 
+    def key(self, layer: int) -> str:
+        """The canonical prefix of stacked layer ``layer`` in this direction."""
+        return f"{self.canonical}{_stack(layer)}"
+
+    def cell(self, node: Node, layer: int) -> str:
+        """The Keras variable prefix of stacked layer ``layer``'s cell in this direction."""
+        return f"{self.keras}{_stack(layer)}{KERAS_CELL[node.type]}/"
+
 
 def _reset_before(node: Node) -> bool:
     return node.type == "GRU" and not node.args["reset_after"]
@@ -216,8 +224,7 @@ def _stack(layer: int) -> str:
 
 
 def _keras_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
-    cell = f"{d.keras}{_stack(layer)}{KERAS_CELL[node.type]}/"
-    c = f"{d.canonical}{_stack(layer)}"
+    cell, c = d.cell(node, layer), d.key(layer)
     biases = (f"{c}input_bias", f"{c}recurrent_bias")
     # Keras keeps one bias (the two folded), except the reset-after GRU: (2, 3u) = both.
     double = node.type == "GRU" and node.args["reset_after"]
@@ -229,7 +236,7 @@ def _keras_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
 
 
 def _torch_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
-    c, s = f"{d.canonical}{_stack(layer)}", f"l{layer}{d.torch}"
+    c, s = d.key(layer), f"l{layer}{d.torch}"
     # The custom reset-before GRU keeps Keras's gate order and single bias.
     order = GATE_ORDERS[node.type]["keras" if _reset_before(node) else "torch"]
     matrix = gated(GATE_ORDERS[node.type]["keras"], order, Transpose())
@@ -246,10 +253,7 @@ def _torch_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
 def _onnx_rnn(node: Node, directions: tuple[Direction, ...], layer: int) -> tuple[Entry, ...]:
     # One ONNX operator per stacked layer: W, R, B for the first; W_l1, R_l1, B_l1 after.
     keras, onnx = GATE_ORDERS[node.type]["keras"], GATE_ORDERS[node.type]["onnx"]
-    at, prefixes = (
-        f"_l{layer}" if layer else "",
-        [f"{d.canonical}{_stack(layer)}" for d in directions],
-    )
+    at, prefixes = f"_l{layer}" if layer else "", [d.key(layer) for d in directions]
     kernels = tuple(f"{c}kernel" for c in prefixes)
     recurrent = tuple(f"{c}recurrent_kernel" for c in prefixes)
     biases = tuple(f"{c}{r}" for c in prefixes for r in ("input_bias", "recurrent_bias"))
@@ -266,10 +270,7 @@ def _rnn_canonical(node: Node, directions: tuple[Direction, ...]) -> dict[str, S
     canonical: dict[str, Shape] = {}
     for d in directions:
         for layer in range(node.args["num_layers"]):
-            cell, c = (
-                f"{d.keras}{_stack(layer)}{KERAS_CELL[node.type]}/",
-                f"{d.canonical}{_stack(layer)}",
-            )
+            cell, c = d.cell(node, layer), d.key(layer)
             canonical[f"{c}kernel"] = keras[f"{cell}kernel"]
             canonical[f"{c}recurrent_kernel"] = keras[f"{cell}recurrent_kernel"]
             if node.args["use_bias"]:

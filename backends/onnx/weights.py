@@ -83,6 +83,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     model = helper.make_model(
         body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION
     )
-    values = _session(model).run(probes, feeds)
+    # An empty output list means "every output" to onnxruntime: ask only when there are probes.
+    values = _session(model).run(probes, feeds) if probes else []
     by_tensor = feeds | dict(zip(probes, values, strict=True))
     return {name: [by_tensor[t] for t in tensors[name]] for name in names}

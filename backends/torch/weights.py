@@ -113,7 +113,8 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
 
     def hook(name: str) -> Any:
         def record(module: Any, args: Any, output: Any) -> None:
-            found[name] = [t.detach().cpu().numpy().copy() for t in outputs_of(output)]
+            # setdefault: a shared module runs again for each share; keep its own (first) call.
+            found.setdefault(name, [t.detach().cpu().numpy().copy() for t in outputs_of(output)])
 
         return record
 

@@ -30,7 +30,7 @@ from translator.port import (
 from translator.porting import hyperparameter_notes, random_canonical
 from translator.transforms import Chain, Fold, Gates, Pack, Reshape, Transpose, Zeros
 from translator.weightmap import GATE_ORDERS, MAPS
-from translator.weightmap_breadth import depthwise_kernel, merge_heads
+from translator.weightmap_breadth import depthwise_kernel, linear_weight, merge_heads
 
 # Every spec, the inline cases, every conformance case (every layer type with several
 # argument sets) and the zoo models the port tests run.
@@ -62,7 +62,7 @@ IMAGE = (2, 3, 4, 1)
         (depthwise_kernel(IMAGE), IMAGE),
         (depthwise_kernel((3, 4, 2)), (3, 4, 2)),
         (merge_heads(IMAGE, 1), IMAGE),
-        (Chain((merge_heads(IMAGE, 0), Transpose())), IMAGE),
+        (linear_weight(IMAGE, 0), IMAGE),
     ],
     ids=repr,
 )
