@@ -10,6 +10,7 @@ cost a garbage collection per spec.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,10 @@ class _Assembly:
 
 def build(graph: Graph, seed: int = 0) -> Built:
     """Build the functional Keras model for ``graph`` with Keras's own, seeded initializers."""
-    keras.utils.set_random_seed(seed)
+    # Keras initializers without a seed draw theirs from Python's `random` when created, so
+    # seeding it makes the weights deterministic. keras.utils.set_random_seed would also call
+    # tf.random.set_seed, which clears TensorFlow's caches and doubles the cost of every build.
+    random.seed(seed)
     assembly = _Assembly(graph)
     for node in graph.nodes:
         assembly.add(node)
