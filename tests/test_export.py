@@ -1,6 +1,8 @@
-"""Export: every spec (and the inline cases of ``tests/port_cases.py`` and ``CASES_HERE``)
-written into a temporary directory, then each file reloaded by its own framework alone, in a
-fresh Python per framework (``-I``, all cases at once): ``model.keras`` with Keras,
+"""Export: every spec, the small zoo models (``ZOO_MODELS``), every conformance case of
+``tests/test_conformance.py`` (each layer type alone, built as that module builds it) and
+the inline cases of ``tests/port_cases.py`` and ``CASES_HERE``, written into a temporary
+directory, then each file reloaded by its own framework alone, in a fresh Python per
+framework (``-I``, all cases at once): ``model.keras`` with Keras,
 ``model.onnx`` with onnxruntime, and ``model.py`` + ``model.pt`` in a Python whose only
 packages are torch and what it requires (not even numpy), as the docstring of ``model.py``
 says (``from model import load``). Fed the same input, each in its own layout, their outputs
@@ -26,6 +28,8 @@ import pytest
 import backends
 from tests.conftest import ROOT, SPECS
 from tests.port_cases import ZOO
+from tests.test_conformance import CASES as CONFORMANCE
+from tests.test_conformance import MERGES, _merge_spec, _spec
 from translator.cli import main
 from translator.export import exporter, reference_outputs, tensor_layouts, to_layout, write_files
 from translator.ir import FRAMEWORKS, Graph
@@ -71,10 +75,92 @@ layers:
   - {name: joined, type: Concatenate, inputs: [flat, frame_flat]}
   - {name: head, type: Dense, units: 2}
 """,
+    # Every convolution family channels first (Keras's built-in channels_last layer between
+    # Permutes), depthwise and separable ones with unequal strides (stride 1, then every
+    # stride-th output), and the 3-D layers in a channels-first spec.
+    "export_channels_first_families": """
+name: export_channels_first_families
+data_format: channels_first
+inputs:
+  - {name: vol, shape: [2, 5, 6, 6]}
+  - {name: img, shape: [3, 8, 7]}
+  - {name: seq, shape: [3, 9]}
+layers:
+  - {name: c3, type: Conv3D, filters: 2, kernel_size: 3, padding: same, activation: softmax,
+     inputs: vol}
+  - {name: t3, type: Conv3DTranspose, filters: 2, kernel_size: 2, strides: 2}
+  - {name: t2, type: Conv2DTranspose, filters: 3, kernel_size: 3, strides: 2, padding: same,
+     activation: relu, inputs: img}
+  - {name: dw, type: DepthwiseConv2D, kernel_size: 3, depth_multiplier: 2, strides: [1, 2],
+     padding: same}
+  - {name: sep, type: SeparableConv2D, filters: 4, kernel_size: 3, strides: [2, 1],
+     activation: softmax}
+  - {name: s1, type: SeparableConv1D, filters: 2, kernel_size: 3, activation: tanh, inputs: seq}
+  - {name: d1, type: DepthwiseConv1D, kernel_size: 2, padding: same}
+  - {name: t1, type: Conv1DTranspose, filters: 2, kernel_size: 3, strides: 2}
+  - {name: up, type: UpSampling2D, size: [2, 1], inputs: sep}
+  - {name: zp, type: ZeroPadding3D, padding: 1, inputs: t3}
+  - {name: pool3, type: MaxPooling3D, pool_size: 2, padding: same}
+  - {name: crop, type: Cropping2D, cropping: [[1, 0], [0, 1]], inputs: up}
+outputs: [pool3, crop, t1]
+""",
+    # Volumes (channels first in PyTorch and ONNX, 3-D rule), unequal strides channels last,
+    # also inside TimeDistributed.
+    "export_volumes": """
+name: export_volumes
+inputs:
+  - {name: img, shape: [9, 8, 3]}
+  - {name: clip, shape: [2, 7, 7, 2]}
+  - {name: vol, shape: [4, 4, 4, 2]}
+layers:
+  - {name: dw, type: DepthwiseConv2D, kernel_size: 3, strides: [2, 1], padding: same,
+     activation: relu, inputs: img}
+  - {name: sep, type: SeparableConv2D, filters: 3, kernel_size: 2, strides: [1, 3],
+     depth_multiplier: 2}
+  - {name: frames, type: TimeDistributed, inputs: clip,
+     layer: {type: DepthwiseConv2D, kernel_size: 3, strides: [2, 1], padding: same}}
+  - {name: vconv, type: Conv3D, filters: 2, kernel_size: 2, inputs: vol}
+  - {name: vpool, type: AveragePooling3D, pool_size: 2, padding: same}
+  - {name: vglob, type: GlobalMaxPooling3D, keepdims: true}
+outputs: [sep, frames, vconv, vglob]
+""",
+    # Shared layers (an Embedding, a stack, a tied Dense), tied Dense with and without bias,
+    # recurrent stacks (going backwards too) and causal attention.
+    "export_shared_tied_stacked": """
+name: export_shared_tied_stacked
+inputs: [{name: tokens, shape: [7], dtype: int32}, {name: other, shape: [7], dtype: int32}]
+layers:
+  - {name: wte, type: Embedding, input_dim: 13, output_dim: 8, inputs: tokens}
+  - {name: wpe, type: PositionEmbedding, sequence_length: 10}
+  - {name: embed, type: Add, inputs: [wte, wpe]}
+  - {name: enc, type: LSTM, units: 8, return_sequences: true, num_layers: 2}
+  - {name: wte2, share: wte, inputs: other}
+  - {name: enc2, share: enc, inputs: wte2}
+  - {name: back, type: GRU, units: 8, return_sequences: true, go_backwards: true, num_layers: 3,
+     inputs: enc2}
+  - {name: att, type: MultiHeadAttention, num_heads: 2, key_dim: 4, causal: true,
+     inputs: [enc, back]}
+  - {name: ln, type: LayerNormalization}
+  - {name: head, type: Dense, units: 13, use_bias: false, tie: wte}
+  - {name: head_b, type: Dense, units: 13, tie: wte, activation: softmax, inputs: back}
+  - {name: head_again, share: head_b, inputs: ln}
+  - {name: rnn, type: SimpleRNN, units: 3, num_layers: 2, activation: relu, inputs: ln}
+outputs: [head, head_b, head_again, rnn]
+""",
 }
-CASES: dict[str, Graph] = {p.stem: load(str(p)) for p in SPECS} | {
-    name: load_text(text) for name, text in (ZOO | CASES_HERE).items()
-}
+# The zoo models small enough to export here (gpt2_small, 124M parameters, takes about a
+# third of this module's time).
+ZOO_MODELS = ("lenet5", "unet_small", "seq2seq_lstm", "mobilenet_v2", "gpt2_small")
+CONFORMANCE_CASES = {
+    f"conformance-{t}-{i}": _spec(t, shape, args)
+    for t, rows in CONFORMANCE.items()
+    for i, (shape, args) in enumerate(rows)
+} | {f"conformance-{t}": _merge_spec(t) for t in MERGES}
+CASES: dict[str, Graph] = (
+    {p.stem: load(str(p)) for p in SPECS}
+    | {name: load(str(ROOT / "specs" / "zoo" / f"{name}.yaml")) for name in ZOO_MODELS}
+    | {name: load_text(text) for name, text in (ZOO | CASES_HERE | CONFORMANCE_CASES).items()}
+)
 FILES = {"keras": "model.keras", "onnx": "model.onnx", "torch": "model.pt"}
 # Top-level modules each fresh Python must not have imported.
 BANNED = {
@@ -265,7 +351,13 @@ def test_each_file_holds_the_weights_bit_for_bit(
 ) -> None:
     e = exported[case]
     expected = from_canonical(e.graph, framework, e.canonical)
-    found = backends.load(framework).load_weights_file(e.graph, e.folder / FILES[framework])
+    path = e.folder / FILES[framework]
+    # The Keras file holds some layers as several built-in ones (a recurrent stack, a tied
+    # Dense's bias): export's own reader knows where each tensor went.
+    if framework == "keras":
+        found = exporter("keras").load_exported(e.graph, path)
+    else:
+        found = backends.load(framework).load_weights_file(e.graph, path)
     assert {k: sorted(v) for k, v in found.items()} == {k: sorted(v) for k, v in expected.items()}
     for layer, tensors in expected.items():
         for name, value in tensors.items():

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from translator.ir import Graph, Shape
+from translator.errors import UnsupportedInBackend
+from translator.ir import Graph, Node, Shape
 
 # The frameworks written, in the order their files are made and listed.
 EXPORTERS = ("keras", "onnx", "torch")
@@ -161,6 +162,36 @@ def to_layout(arrays: list[Any], tensors: list[Tensor], natural: bool, back: boo
     return out
 
 
+def fresh_name(graph: Graph, base: str) -> str:
+    """``base``, with ``_`` appended while a spec layer has that name: the name of a layer an
+    exporter adds (a Permute around a convolution, say)."""
+    names = {n.name for n in graph.nodes}
+    while base in names:
+        base += "_"
+    return base
+
+
+def stack_name(graph: Graph, name: str, index: int) -> str:
+    """The exported layer holding layer ``index`` > 0 of recurrent stack ``name`` where a
+    framework has no stacks (Keras)."""
+    return fresh_name(graph, f"{name}_layer_{index}")
+
+
+def same_pads(node: Node, framework: str) -> tuple[tuple[int, int], ...]:
+    """TensorFlow's "same" zeros (before, after) per spatial axis of a convolution ``node``
+    (known sizes), the odd one at the end."""
+    a = node.args
+    shape = node.input_shape
+    sizes = shape[1:] if a["data_format"] == "channels_first" else shape[:-1]
+    pairs = []
+    for n, k, s, d in zip(sizes, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True):
+        if n is None:
+            raise UnsupportedInBackend(framework, node.type, "unequal strides need known sizes")
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
 def exporter(framework: str) -> Any:
     """``backends.<framework>.export`` (importing the framework)."""
     import backends
@@ -210,14 +241,24 @@ def _canonical(graph: Graph, weights_path: str | None, seed: int) -> tuple[Any, 
     return canonical, f"{weights_path} ({kind})"
 
 
-def write_files(graph: Graph, out: Path, canonical: Any) -> list[tuple[str, str]]:
-    """Every framework's files and the canonical weights, all from ``canonical``."""
+def write_files(
+    graph: Graph, out: Path, canonical: Any, failures: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Every framework's files and the canonical weights, all from ``canonical``. A
+    framework whose file cannot hold the model (a layer its exporter declines) writes
+    nothing; why goes into ``failures``, or raises without it."""
     from translator.port import from_canonical, save_canonical
 
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for fw in EXPORTERS:
-        written = exporter(fw).export(graph, from_canonical(graph, fw, canonical), out)
+        try:
+            written = exporter(fw).export(graph, from_canonical(graph, fw, canonical), out)
+        except UnsupportedInBackend as gap:
+            if failures is None:
+                raise
+            failures[fw] = f"not exported: {gap.layer_type}: {gap.reason}"
+            continue
         files += [(str(path), what) for path, what in written]
     save_canonical(out / CANONICAL_FILE, canonical)
     files.append((str(out / CANONICAL_FILE), 'canonical weights, keys "<layer>/<role>"'))
@@ -243,7 +284,7 @@ def check_files(graph: Graph, out: Path, canonical: Any, report: ExportReport, s
     inputs = sample_inputs(graph, seed)
     spec_inputs = [inputs[t.name] for t in layouts.inputs]
     reference = reference_outputs(graph, canonical, inputs)
-    for fw in EXPORTERS:
+    for fw in (fw for fw in EXPORTERS if fw not in report.failures):  # written
         module = exporter(fw)
         report.layouts[fw] = [f"{t.name} {t.describe(module.NATURAL)}" for t in layouts.inputs]
         feed = to_layout(spec_inputs, layouts.inputs, module.NATURAL)
@@ -268,7 +309,7 @@ def export_spec(
     """Write ``graph``'s model for every framework into ``out`` and check each file."""
     canonical, origin = _canonical(graph, weights_path, seed)
     report = ExportReport(graph.name, str(out), origin, atol)
-    report.files = write_files(graph, Path(out), canonical)
+    report.files = write_files(graph, Path(out), canonical, report.failures)
     check_files(graph, Path(out), canonical, report, seed)
     return report
 

@@ -5,6 +5,12 @@ The graph is the backend's (``build(graph, weights=...)``: initializers
 (``translator.export.natural_axes``) is declared channels first and a ``Transpose`` right
 after it gives the spec's layout to the layers, which keep it; an image output gets a
 ``Transpose`` back before it. Input and output names stay the spec's.
+
+One rewrite keeps the file runnable by onnxruntime's default session: a ``Resize`` with an
+``axes`` attribute (the backend's bilinear UpSampling2D) gets full-rank ``scales`` instead
+(1 on the other axes, the same operation). onnxruntime 1.32's layout optimizer, which runs
+at the default optimization level, mis-rewrites a ``Resize`` with ``axes`` that follows a
+``Transpose`` (a Gather "indices element out of data bounds" error at run time).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from backends.onnx.model import OPSET, build
 from translator.export import Tensor, tensor_layouts
@@ -59,6 +65,25 @@ def _natural_output(body: onnx.GraphProto, value: onnx.ValueInfoProto, axes: Any
     _permute_dims(value, axes)
 
 
+def _full_rank_resizes(model: onnx.ModelProto) -> None:
+    """Every ``Resize`` with ``axes`` rewritten to full-rank scales (see the docstring)."""
+    body = model.graph
+    ranks = {
+        v.name: len(v.type.tensor_type.shape.dim)
+        for v in [*onnx.shape_inference.infer_shapes(model).graph.value_info, *body.input]
+    }
+    constants = {t.name: t for t in body.initializer}
+    for node in body.node:
+        axes = next((a for a in node.attribute if a.name == "axes"), None)
+        if node.op_type != "Resize" or axes is None:
+            continue
+        scales = numpy_helper.to_array(constants[node.input[2]])
+        full = np.ones(ranks[node.input[0]], dtype=scales.dtype)
+        full[list(axes.ints)] = scales
+        constants[node.input[2]].CopyFrom(numpy_helper.from_array(full, node.input[2]))
+        node.attribute.remove(axes)
+
+
 def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
     """The backend's ONNX model holding ``weights``, natural layout at its edges."""
     model = build(graph, weights=weights).model
@@ -70,6 +95,7 @@ def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
     for value, tensor in zip(model.graph.output, layouts.outputs, strict=True):
         if tensor.axes is not None:
             _natural_output(model.graph, value, list(tensor.axes))
+    _full_rank_resizes(model)
     onnx.checker.check_model(model, full_check=True)
     return model
 

@@ -1,26 +1,28 @@
 """Export to PyTorch: ``model.pt``, a state_dict, and ``model.py``, a standalone module.
 
-``EMITTERS`` holds, per spec layer type, the constructor call of its standalone module
-(``backends/torch/standalone/``) with the IR's arguments; ``standalone.network`` writes the
-network class around those calls and ``standalone.assemble`` copies in the runtime
-definitions they use. The module's state_dict keys are ``"<layer>.<tensor>"``, the scheme
-``model.pt`` is written in (``backends.torch.weights.save_state_dict``). Image inputs and
-outputs are channels first (``translator.export.natural_axes``); inside, tensors keep the
-spec's layout between layers, exactly as in the backend.
+``EMITTERS`` (``backends/torch/standalone/emitters.py``, which registers the breadth layer
+families; the original ones are registered here) holds, per spec layer type, the
+constructor call of its standalone module (``backends/torch/standalone/``) with the IR's
+arguments; ``standalone.network`` writes the network class around those calls and
+``standalone.assemble`` copies in the runtime definitions they use. The module's state_dict
+keys are ``"<layer>.<tensor>"``, the scheme ``model.pt`` is written in
+(``backends.torch.weights.save_state_dict``). Image and volume inputs and outputs are
+channels first (``translator.export.natural_axes``); inside, tensors keep the spec's layout
+between layers, exactly as in the backend.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from backends.torch.recurrent import NATIVE
+from backends.torch.recurrent import native_is_exact
 from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.emitters import EMITTERS, arguments
 from backends.torch.standalone.network import class_name, model_source
 from backends.torch.weights import save_state_dict
 from translator.ir import Graph, Node
@@ -29,23 +31,17 @@ from translator.ops.normalization import normalized_axes
 from translator.ops.pooling import GLOBAL_POOLS, POOLS
 from translator.ops.recurrent import sequence_dims
 from translator.port import Weights
-from translator.registry import Registry
 
 FILE = "model.pt"
 SOURCE = "model.py"
 NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.export)
 
-Emitter = Callable[[Node], Call]
-EMITTERS: Registry[Emitter] = Registry("standalone PyTorch emitter")
-
-
-def _args(node: Node, *names: str) -> dict[str, Any]:
-    return {name: node.args[name] for name in names}
-
 
 @EMITTERS.register("Dense")
 def _dense(node: Node) -> Call:
-    return call("Dense", node.input_shape[-1], **_args(node, "units", "activation", "use_bias"))
+    # A tied Dense holds only its bias; the network hands it the Embedding's weight.
+    kind = "Dense" if node.args["tie"] is None else "TiedDense"
+    return call(kind, node.input_shape[-1], **arguments(node, "units", "activation", "use_bias"))
 
 
 @EMITTERS.register("Embedding")
@@ -65,7 +61,7 @@ def _activation(node: Node) -> Call:
 
 @EMITTERS.register("ReLU")
 def _relu(node: Node) -> Call:
-    return call("ReLU", **_args(node, "max_value", "negative_slope", "threshold"))
+    return call("ReLU", **arguments(node, "max_value", "negative_slope", "threshold"))
 
 
 @EMITTERS.register("LeakyReLU")
@@ -78,12 +74,12 @@ def _softmax(node: Node) -> Call:
     return call("Softmax", node.args["axis"])
 
 
-@EMITTERS.register("Conv1D", "Conv2D")
+@EMITTERS.register("Conv1D", "Conv2D", "Conv3D")
 def _conv(node: Node) -> Call:
     _, channels = split_channels(node, len(node.args["kernel_size"]))
     names = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate")
     more = ("groups", "activation", "use_bias")
-    return call(node.type, channels, **_args(node, *names, *more))
+    return call(node.type, channels, **arguments(node, *names, *more))
 
 
 @EMITTERS.register("BatchNormalization")
@@ -94,7 +90,7 @@ def _batch_norm(node: Node) -> Call:
         "BatchNormalization",
         channels,
         axis=axis,
-        **_args(node, "momentum", "epsilon", "center", "scale"),
+        **arguments(node, "momentum", "epsilon", "center", "scale"),
     )
 
 
@@ -104,7 +100,7 @@ def _layer_norm(node: Node) -> Call:
     shape = tuple(node.input_shape[i] for i in axes)
     rank = len(node.input_shape) + 1
     axes = tuple(i + 1 for i in axes)  # the batch axis is 0
-    more = _args(node, "epsilon", "center", "scale")
+    more = arguments(node, "epsilon", "center", "scale")
     return call("LayerNormalization", shape, axes=axes, rank=rank, **more)
 
 
@@ -135,7 +131,7 @@ def _plain(node: Node) -> Call:
     return call(node.type)
 
 
-@EMITTERS.register("Reshape", "Permute", "Concatenate", "ZeroPadding2D")
+@EMITTERS.register("Reshape", "Permute", "Concatenate")
 def _same_arguments(node: Node) -> Call:
     return call(node.type, **node.args)
 
@@ -153,9 +149,10 @@ def _recurrent(node: Node, **two_directions: Any) -> Call:
     """The native class when the backend uses the native module, else ``CustomRecurrent``."""
     a = node.args
     _, features = sequence_dims(node)
-    flags = {**_args(node, "use_bias", "return_sequences", "go_backwards"), **two_directions}
-    _, exact = NATIVE[node.type]
-    if all(a[name] in values for name, values in exact.items()):
+    flags = {**arguments(node, "use_bias", "return_sequences", "go_backwards"), **two_directions}
+    if a["num_layers"] > 1:  # left out otherwise, as the runtime's default
+        flags["num_layers"] = a["num_layers"]
+    if native_is_exact(node):
         activation = {"activation": a["activation"]} if node.type == "SimpleRNN" else {}
         return call(node.type, features, units=a["units"], **activation, **flags)
     cell = "gru_reset_before" if not a.get("reset_after", True) else CELLS[node.type]

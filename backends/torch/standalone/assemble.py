@@ -17,7 +17,8 @@ from typing import Any
 
 HERE = Path(__file__).parent
 # Copied in this order, so each definition comes after the ones it builds on.
-RUNTIME = tuple(HERE / f"{name}.py" for name in ("layers", "spatial", "normalization", "recurrent"))
+MODULES = ("layers", "spatial", "resampling", "normalization", "attention", "recurrent")
+RUNTIME = tuple(HERE / f"{name}.py" for name in MODULES)
 INTERNAL = "backends."  # the runtime modules' imports of each other: one namespace once copied
 STDLIB = ("__future__", "math", "typing")  # all a generated file may import besides torch
 LINE = 100

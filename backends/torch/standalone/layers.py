@@ -9,7 +9,6 @@ arguments named as in the spec. Export copies the definitions a model needs into
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Any
 
 import torch
@@ -174,14 +173,22 @@ class Add(nn.Module):
         return torch.stack(inputs).sum(dim=0)
 
 
-# Merge type → its function, folding the inputs left to right as Keras does (Average
-# divides the running sum by the number of inputs at the end).
+def fold(step: Any, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """``step`` applied left to right over the inputs, as Keras's merge layers apply it."""
+    out = inputs[0]
+    for x in inputs[1:]:
+        out = step(out, x)
+    return out
+
+
+# Merge type → its function (Average divides the running sum by the number of inputs at
+# the end, as Keras does).
 ELEMENTWISE: dict[str, Any] = {
-    "Multiply": lambda *inputs: reduce(torch.mul, inputs),
-    "Subtract": lambda *inputs: reduce(torch.sub, inputs),
-    "Average": lambda *inputs: reduce(torch.add, inputs) / len(inputs),
-    "Maximum": lambda *inputs: reduce(torch.maximum, inputs),
-    "Minimum": lambda *inputs: reduce(torch.minimum, inputs),
+    "Multiply": lambda *inputs: fold(torch.mul, inputs),
+    "Subtract": lambda *inputs: fold(torch.sub, inputs),
+    "Average": lambda *inputs: fold(torch.add, inputs) / len(inputs),
+    "Maximum": lambda *inputs: fold(torch.maximum, inputs),
+    "Minimum": lambda *inputs: fold(torch.minimum, inputs),
 }
 
 

@@ -6,6 +6,9 @@ per layer (the constructor call ``emit`` gives, see ``backends.torch.export``) a
 into the spec's at the inputs and back at the outputs (``translator.export``); then hands
 it to ``assemble`` with the module docstring. Layer names are kept: they are the
 state_dict's keys. A name Python or ``nn.Module`` reserves is reached through ``_modules``.
+A shared layer (``{share: enc}``) has no module of its own: ``forward`` calls the original's
+again. A Dense tied to an Embedding is handed the Embedding's ``weight`` at every call, so
+the matrix is one parameter, under the Embedding.
 """
 
 from __future__ import annotations
@@ -58,8 +61,27 @@ def _reference(graph: Graph, variables: dict[str, str], name: str) -> str:
     return f"*{variables[name]}" if multiple else variables[name]
 
 
+def _laid_out(indent: str, opening: str, items: list[str], closing: str) -> list[str]:
+    """``opening`` + the items + ``closing`` on one line when it fits in 100 columns, else
+    one item per line with a trailing comma, which the formatter keeps as it is."""
+    line = f"{indent}{opening}{', '.join(items)}{closing}"
+    if len(line) <= 100:
+        return [line]
+    return [f"{indent}{opening}", *(f"{indent}    {item}," for item in items), indent + closing]
+
+
+def _call(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
+    """The forward lines of ``node``: its module (a share node's: the original's) on its
+    inputs, then the weight of every layer it is linked to (a tied Dense's Embedding); one
+    argument per line when the call does not fit on one, as the formatter lays it out."""
+    owner = graph.node(node.shares) if node.shares else node
+    args = [_reference(graph, variables, ref) for ref in node.inputs]
+    args += [f"{attribute(t.shares or t.name)}.weight" for t in owner.links.values()]
+    return _laid_out(" " * 8, f"{variables[node.name]} = {attribute(owner.name)}(", args, ")")
+
+
 def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
-    params = ", ".join(f"{variables[n]}: torch.Tensor" for n in graph.inputs)
+    params = ["self", *(f"{variables[n]}: torch.Tensor" for n in graph.inputs)]
     layouts = tensor_layouts(graph)
     returned = [
         (variables[t.name] + (f"[{t.index}]" if t.many else ""), t) for t in layouts.outputs
@@ -70,17 +92,18 @@ def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
     outs = "; ".join(f"{t.name} {t.describe()}" for _, t in returned)
     doc = f"Inputs: {ins}. Returns {'a tuple: ' if many else ''}{outs}."
     doc = textwrap.fill(doc, 86, subsequent_indent=" " * 8)
-    lines = [f"    def forward(self, {params}) -> {result}:", f'        """{doc}"""']
+    lines = _laid_out("    ", "def forward(", params, f") -> {result}:")
+    lines.append(f'        """{doc}"""')
     for t in layouts.inputs:
         if t.axes is not None:
             v = variables[t.name]
             lines.append(f"        {v} = {v}.permute{t.inverse}  # to the spec's layout")
     for node in graph.layers:
-        args = ", ".join(_reference(graph, variables, ref) for ref in node.inputs)
-        lines.append(f"        {variables[node.name]} = {attribute(node.name)}({args})")
+        lines += _call(graph, node, variables)
     exprs = [e if t.axes is None else f"{e}.permute{t.axes}" for e, t in returned]
-    lines.append(f"        return {', '.join(exprs)}")
-    return lines
+    if len(exprs) == 1 or len(f"        return {', '.join(exprs)}") <= 100:
+        return [*lines, f"        return {', '.join(exprs)}"]
+    return lines + _laid_out(" " * 8, "return (", exprs, ")")
 
 
 def network_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
@@ -90,7 +113,8 @@ def network_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> 
     lines = [f"class {cls}(nn.Module):", f'    """{_text(graph, 4)}"""', ""]
     lines += ["    def __init__(self) -> None:", "        super().__init__()"]
     for node in graph.layers:
-        lines += emit(node).lines(f"{attribute(node.name)} = ", " " * 8)
+        if not node.shares:  # a share node calls its original's module
+            lines += emit(node).lines(f"{attribute(node.name)} = ", " " * 8)
     lines += ["", *_forward(graph, variables), "", ""]
     lines += [
         f'def load(path: str = "{weights}") -> {cls}:',
@@ -111,10 +135,22 @@ def _text(graph: Graph, indent: int) -> str:
     return textwrap.fill(text, 92 - indent, subsequent_indent=pad).lstrip()
 
 
+def _usage(graph: Graph, cls: str, weights: str) -> str:
+    """The docstring's example: load the weights, call the model (its inputs in a comment,
+    one per line when they do not fit on the call's)."""
+    inputs = tensor_layouts(graph).inputs
+    call = f"    outputs = model(...)  # {', '.join(f'{t.name}: {t.describe()}' for t in inputs)}"
+    if len(call) > 100:
+        lines = ["    outputs = model(...)  # inputs:"]
+        call = "\n".join(lines + [f"    #   {t.name}: {t.describe()}" for t in inputs])
+    return f"""    from model import load
+    model = load("{weights}")  # {cls}, in inference mode
+{call}"""
+
+
 def model_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
     """The whole ``model.py`` of ``graph``."""
     cls = class_name(graph)
-    example = ", ".join(f"{t.name}: {t.describe()}" for t in tensor_layouts(graph).inputs)
     about = (
         f"A standalone PyTorch module generated by `python -m translator export` from"
         f" {Path(graph.file).name}: it imports nothing but torch. ``{cls}`` holds the weights"
@@ -122,13 +158,11 @@ def model_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> st
         " key and shape)::"
     )
     layout = (
-        "Images are taken (and given) channels first, as PyTorch convolves them; sequences are"
-        " (batch, time, features). Between layers the module keeps the spec's layout, so"
-        " Flatten's order is Keras's. The layer classes are copied from the translator's"
-        " standalone runtime."
+        "Images and volumes are taken (and given) channels first, as PyTorch convolves them;"
+        " sequences are (batch, time, features). Between layers the module keeps the spec's"
+        " layout, so Flatten's order is Keras's. The layer classes are copied from the"
+        " translator's standalone runtime."
     )
-    usage = f"""    from model import load
-    model = load("{weights}")  # {cls}, in inference mode
-    outputs = model(...)  # {example}"""
+    usage = _usage(graph, cls, weights)
     paragraphs = [_text(graph, 0), textwrap.fill(about, 92), usage, textwrap.fill(layout, 92)]
     return assemble("\n\n".join(paragraphs) + "\n", network_source(graph, emit, weights))

@@ -3,8 +3,9 @@ UnitNormalization.
 
 As in the PyTorch backend (``backends/torch/normalization.py``): the spec's epsilon, momentum
 (PyTorch's is ``1 - momentum``), center/scale and any feature axis, moved where PyTorch
-normalizes (axis 1, or the trailing axes) and back. Export copies what a model needs into its ``model.py``; see
-``backends/torch/standalone/__init__.py`` for the rules this file keeps.
+normalizes (axis 1, or the trailing axes) and back. Export copies what a model needs into
+its ``model.py``; see ``backends/torch/standalone/__init__.py`` for the rules this file
+keeps.
 """
 
 from __future__ import annotations

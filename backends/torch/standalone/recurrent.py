@@ -6,7 +6,10 @@ As in the PyTorch backend (``backends/torch/recurrent.py`` and ``wrappers.py``):
 ``CustomRecurrent``, an exact step-by-step module with the same tensor names (and Keras's
 single bias for the reset-before GRU, which PyTorch does not have). ``go_backwards`` reverses
 the input; without ``return_sequences`` the last step is returned; two directions merge as
-Keras merges them. Export copies what a model needs into its ``model.py``.
+Keras merges them. ``num_layers`` stacks layers as PyTorch does (tensors ``*_l{i}``), with
+the semantics of that many chained Keras layers: with ``go_backwards`` each layer reverses
+the sequence it reads, which only ``CustomRecurrent`` does. Export copies what a model needs
+into its ``model.py``.
 """
 
 from __future__ import annotations
@@ -85,12 +88,14 @@ class NativeRecurrent(KerasRecurrent):
         go_backwards: bool = False,
         bidirectional: bool = False,
         merge_mode: str | None = "concat",
+        num_layers: int = 1,
         **native: Any,
     ) -> None:
         # super() is the native nn.RNN/nn.LSTM/nn.GRU next in the MRO of each variant below.
         super().__init__(
             input_size,
             units,
+            num_layers=num_layers,
             bias=use_bias,
             batch_first=True,
             bidirectional=bidirectional,
@@ -172,8 +177,10 @@ CELLS: dict[str, Cell] = {
 class CustomRecurrent(KerasRecurrent):
     """A Keras recurrence computed step by step, for what PyTorch has no native module for:
     Keras's reset-before GRU (``weight_ih_l0`` (3u, in), ``weight_hh_l0`` (3u, u),
-    ``bias_l0`` (3u), gates z, r, h) and activations other than tanh/sigmoid (the native
-    module's tensors and gate order). A second direction adds ``*_reverse`` copies."""
+    ``bias_l0`` (3u), gates z, r, h), activations other than tanh/sigmoid (the native
+    module's tensors and gate order) and a stack going backwards. A second direction adds
+    ``*_reverse`` copies; stacked layer i has the same tensors ``*_l{i}``, reading ``units``
+    features for i > 0."""
 
     def __init__(
         self,
@@ -187,38 +194,56 @@ class CustomRecurrent(KerasRecurrent):
         go_backwards: bool = False,
         bidirectional: bool = False,
         merge_mode: str | None = "concat",
+        num_layers: int = 1,
     ) -> None:
         super().__init__()
         self.cell = CELLS[cell]
         self.activation = make_activation(activation)
         self.recurrent_activation = make_activation(recurrent_activation)
         self.suffixes = ("", "_reverse") if bidirectional else ("",)
+        self.num_layers = num_layers
         rows = self.cell.gates * units
-        shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, units)}
-        if use_bias:
-            shapes.update({name: (rows,) for name in self.cell.biases})
         bound = 1.0 / math.sqrt(units)  # PyTorch's RNN initialization
-        for suffix in self.suffixes:
-            for name, shape in shapes.items():
-                weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-                self.register_parameter(f"{name}_l0{suffix}", weight)
+        # PyTorch's order: layer by layer, each layer's directions together.
+        for layer in range(num_layers):
+            shapes = {
+                "weight_ih": (rows, units if layer else input_size),
+                "weight_hh": (rows, units),
+            }
+            if use_bias:
+                shapes.update({name: (rows,) for name in self.cell.biases})
+            for suffix in self.suffixes:
+                for name, shape in shapes.items():
+                    weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+                    self.register_parameter(f"{name}_l{layer}{suffix}", weight)
         self.configure(return_sequences, go_backwards, bidirectional, merge_mode)
 
     def scan(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        finals = []
+        for layer in range(self.num_layers):
+            if layer and self.go_backwards:
+                # Chained Keras layers that all go backwards: each reverses what it reads
+                # (forward() has reversed layer 0's input already).
+                x = x.flip(1)
+            x, last = self.run_layer(x, layer)
+            finals.append(last)
+        return x, torch.cat(finals)
+
+    def run_layer(self, x: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, finals = [], []
         for index, suffix in enumerate(self.suffixes):
             # The reverse direction reads the sequence backwards and reports its outputs in
             # time order, as PyTorch's bidirectional RNNs do.
-            out = self.run_direction(x.flip(1) if index else x, suffix)
+            out = self.run_direction(x.flip(1) if index else x, f"l{layer}{suffix}")
             finals.append(out[:, -1])
             outputs.append(out.flip(1) if index else out)
         return torch.cat(outputs, dim=-1), torch.stack(finals)
 
-    def run_direction(self, x: torch.Tensor, suffix: str) -> torch.Tensor:
-        w_hh = self._parameters[f"weight_hh_l0{suffix}"]
-        b_in = self._parameters.get(f"{self.cell.biases[0]}_l0{suffix}")
-        b_hh = self._parameters.get(f"bias_hh_l0{suffix}")
-        xp = F.linear(x, self._parameters[f"weight_ih_l0{suffix}"], b_in)
+    def run_direction(self, x: torch.Tensor, at: str) -> torch.Tensor:
+        w_hh = self._parameters[f"weight_hh_{at}"]
+        b_in = self._parameters.get(f"{self.cell.biases[0]}_{at}")
+        b_hh = self._parameters.get(f"bias_hh_{at}")
+        xp = F.linear(x, self._parameters[f"weight_ih_{at}"], b_in)
         state: State = (x.new_zeros(x.shape[0], w_hh.shape[1]),) * self.cell.states
         steps = []
         for t in range(x.shape[1]):

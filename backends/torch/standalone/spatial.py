@@ -45,9 +45,10 @@ def explicit_pads(padding: str, sizes: Any, kernel: Any, strides: Any, dilation:
 
 
 class KerasConv(nn.Module):
-    """Family base of ``Conv1D``/``Conv2D``/``Conv3D`` and the depthwise convolutions: the native convolution between explicit
-    TensorFlow-style padding and the spec's layout; the activation comes last, in the spec's
-    layout (so a softmax works over the spec's last axis)."""
+    """Family base of ``Conv1D``/``Conv2D``/``Conv3D`` and the depthwise convolutions: the
+    native convolution between explicit TensorFlow-style padding and the spec's layout; the
+    activation comes last, in the spec's layout (so a softmax works over the spec's last
+    axis)."""
 
     kernel_size: tuple[int, ...]
     stride: tuple[int, ...]
