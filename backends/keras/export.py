@@ -167,10 +167,8 @@ def _tied(graph: Graph, node: Node, layers: dict[str, Any]) -> tuple[Any, Apply]
     embedding = layers[target.shares or target.name]
     units = node.args["units"]
     bias = keras.layers.Embedding(1, units, name=node.name) if node.args["use_bias"] else None
-    function = activation(node.args["activation"])
-    act = function and keras.layers.Activation(
-        function, name=fresh_name(graph, f"{node.name}__act")
-    )
+    function, name = activation(node.args["activation"]), fresh_name(graph, f"{node.name}__act")
+    act = keras.layers.Activation(function, name=name) if function else None
 
     def apply(x: Any) -> Any:
         # One id per vocabulary row, derived from x so that it is a graph tensor.
@@ -208,9 +206,10 @@ def _make(graph: Graph, node: Node, layers: dict[str, Any]) -> tuple[Any, Apply]
         return _tied(graph, node, layers)
     if node.args.get("num_layers", 1) > 1:
         return _stack(graph, node)
-    inner = node.inner
-    custom = {*ATTENTION, "PositionEmbedding"}
-    if inner is not None and (inner.type in custom or inner.args.get("num_layers", 1) > 1):
+    inner = node.inner  # a wrapped layer the backend builds with a class of its own:
+    if inner and (
+        inner.type in {*ATTENTION, "PositionEmbedding"} or inner.args.get("num_layers", 1) > 1
+    ):
         raise UnsupportedInBackend(NAME, node.type, f"a wrapped {inner.type} (no built-in form)")
     layer = build_layer(node)
     return layer, layer
