@@ -100,7 +100,7 @@ def _row(
     frameworks: tuple[str, ...],
 ) -> LayerRow:
     # Only the rules that move a compared framework's count are part of this comparison.
-    notes = [e for e in explain(node) if any(e.delta.get(fw) for fw in frameworks)]
+    notes = [e for e in explain(node) if e.note or any(e.delta.get(fw) for fw in frameworks)]
     totals = {fw: (p["total"] if p is not None else None) for fw, p in params.items()}
     return LayerRow(
         node.name,
@@ -269,7 +269,9 @@ def _absorb(group: LayerRow, row: LayerRow) -> None:
         if note.rule in by_rule:
             old = by_rule[note.rule]
             delta = {fw: old.delta.get(fw, 0) + d for fw, d in note.delta.items()}
-            by_rule[note.rule] = Explanation(note.rule, delta, old.text, old.count + note.count)
+            by_rule[note.rule] = Explanation(
+                note.rule, delta, old.text, old.count + note.count, note.note
+            )
         else:
             by_rule[note.rule] = note
     group.explanations = list(by_rule.values())

@@ -197,7 +197,12 @@ def rules_markdown() -> str:
         ).layers
         counts = ", ".join(f"{fw} {node.counts(fw)['total']:,}" for fw in FRAMEWORKS)
         out.append(f"## `{rule.id}`\n")
-        out.append(f"Applies to: {', '.join(rule.layers)}. Delta against Keras: {deltas}, where\n")
+        effect = (
+            f"Delta against Keras: {deltas}, where"
+            if deltas
+            else "A note: it changes no count here."
+        )
+        out.append(f"Applies to: {', '.join(rule.layers)}. {effect}\n")
         out.append(f"> {rule.text}\n")
         out.append(f"Example: `{layer}` on input shape `{shape}` counts {counts}:\n")
         out.extend(f"> {e.text}\n" for e in explain(node) if e.rule == rule.id)

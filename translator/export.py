@@ -24,6 +24,7 @@ No framework is imported here: backends load lazily, numpy inside the functions.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,13 +291,24 @@ def check_files(graph: Graph, out: Path, canonical: Any, report: ExportReport, s
         feed = to_layout(spec_inputs, layouts.inputs, module.NATURAL)
         try:
             got = module.run_exported(graph, out, feed)
-        except (RuntimeError, ValueError) as exc:  # a file its own framework refuses
-            first = (str(exc).strip().splitlines() or [""])[0]
-            report.failures[fw] = f"{type(exc).__name__}: {first}"
+        # A file its own framework refuses, or cannot run on this machine (TensorFlow's
+        # errors are neither RuntimeError nor ValueError): reported, not raised.
+        except Exception as exc:
+            report.failures[fw] = f"{type(exc).__name__}: {_gist(exc)}"
             continue
         got = to_layout(got, layouts.outputs, module.NATURAL, back=True)
         for t, ref, value in zip(layouts.outputs, reference, got, strict=True):
             report.outputs.append(difference(fw, t.name, t.index, ref, value))
+
+
+def _gist(exc: Exception) -> str:
+    """The line of a framework's error message that says what went wrong: Keras wraps
+    TensorFlow's under "Exception encountered when calling ...", with terminal colours and
+    TensorFlow's "{{function_node ...}}" prefix."""
+    text = re.sub(r"\x1b\[[0-9;]*m|\{\{[^}]*\}\}\s*", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith("Exception encountered when")]
+    return (said or lines or [""])[0]
 
 
 def export_spec(

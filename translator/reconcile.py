@@ -34,6 +34,9 @@ class Rule:
     delta: dict[str, str]  # framework → "+name" or "-name": a signed entry of ``values``
     text: str  # explanation template over ``values`` (and ``copies``)
     example: tuple[str, str]  # (a layer, its input shape) showing the rule, for the docs
+    # A convention that changes no count here (the translator builds the exact equivalent) but
+    # that trips people porting by hand: shown whenever it applies, with its numbers.
+    note: bool = False
 
     def deltas(self, node: Node, copies: int = 1) -> dict[str, int]:
         values = self.values(node)
@@ -108,6 +111,131 @@ RULES: tuple[Rule, ...] = (
         example=("{type: BatchNormalization}", "[8, 8, 16]"),
     ),
 )
+
+
+def _prelu_values(node: Node) -> dict[str, Any]:
+    (alpha,) = node.weights["keras"]
+    return {"shape": alpha.shape, "n": alpha.size, "channels": node.input_shape[-1]}
+
+
+def _mha_values(node: Node) -> dict[str, Any]:
+    from translator.ops.attention import mha_dims
+
+    d = mha_dims(node)
+    return {
+        **d,
+        "per_head": d["dq"] // d["h"] if d["dq"] % d["h"] == 0 else f"{d['dq']}/{d['h']}",
+        "n": node.counts("keras")["total"],
+    }
+
+
+def _separable_values(node: Node) -> dict[str, Any]:
+    depthwise, pointwise, *bias = node.weights["keras"]
+    return {
+        "dw": depthwise.size,
+        "pw": pointwise.size,
+        "bias": bias[0].size if bias else 0,
+        "filters": node.args["filters"],
+    }
+
+
+def _depthwise_values(node: Node) -> dict[str, Any]:
+    kernel = node.weights["keras"][0]
+    c, m = kernel.shape[-2], kernel.shape[-1]
+    return {"c": c, "m": m, "out": c * m}
+
+
+def _gqa_values(node: Node) -> dict[str, Any]:
+    a = node.args
+    hd, hq, hkv = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
+    return {"hq": hq, "hkv": hkv, "hd": hd, "kv": hkv * hd, "q": hq * hd, "group": hq // hkv}
+
+
+NOTES: tuple[Rule, ...] = (
+    Rule(
+        id="prelu-slope-per-element",
+        layers=("PReLU",),
+        applies=lambda n: True,
+        values=_prelu_values,
+        delta={},
+        text=(
+            "Keras learns one PReLU slope per input element unless shared_axes share it: alpha "
+            "{shape} = {n}; PyTorch's nn.PReLU() learns 1 (or one per channel, "
+            "num_parameters={channels}). Built in PyTorch as an exact module holding all {n}."
+        ),
+        example=("{type: PReLU}", "[10, 10, 4]"),
+        note=True,
+    ),
+    Rule(
+        id="attention-head-size",
+        layers=("MultiHeadAttention",),
+        applies=lambda n: not _torch_native(n),
+        values=_mha_values,
+        delta={},
+        text=(
+            "PyTorch's nn.MultiheadAttention can only make {h} heads of embed_dim / heads = "
+            "{per_head} features whose output is the query's {dq}; this layer has key_dim "
+            "{kd}, value_dim {vd}, output {out}. Built in PyTorch as an exact custom module "
+            "with separate query/key/value/output projections: the same {n} parameters."
+        ),
+        example=("{type: MultiHeadAttention, num_heads: 2, key_dim: 3}", "[5, 8]"),
+        note=True,
+    ),
+    Rule(
+        id="separable-as-two-convs",
+        layers=("SeparableConv1D", "SeparableConv2D"),
+        applies=lambda n: True,
+        values=_separable_values,
+        delta={},
+        text=(
+            "PyTorch and ONNX have no separable convolution: it is a depthwise convolution "
+            "({dw} weights, no bias) then a 1×1 pointwise one ({pw} weights) carrying the "
+            "{bias} biases of the {filters} filters, exactly Keras's tensors."
+        ),
+        example=("{type: SeparableConv2D, filters: 8, kernel_size: 3}", "[10, 10, 4]"),
+        note=True,
+    ),
+    Rule(
+        id="depth-multiplier-as-groups",
+        layers=("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"),
+        applies=lambda n: True,
+        values=_depthwise_values,
+        delta={},
+        text=(
+            "A depthwise convolution is PyTorch's Conv with groups={c} (one group per input "
+            "channel) and depth_multiplier {m} → {out} output channels; Keras's kernel "
+            "(…, {c}, {m}) becomes ({out}, 1, …) with input channel i's j-th filter at output i·{m}+j."
+        ),
+        example=("{type: DepthwiseConv2D, kernel_size: 3, depth_multiplier: 2}", "[10, 10, 4]"),
+        note=True,
+    ),
+    Rule(
+        id="grouped-query-attention",
+        layers=("GroupQueryAttention",),
+        applies=lambda n: True,
+        values=_gqa_values,
+        delta={},
+        text=(
+            "{hq} query heads share {hkv} key/value heads ({group} each): the key and value "
+            "projections are {hkv} × {hd} = {kv} wide, not {q}. PyTorch has no such module: "
+            "built as an exact custom one, ONNX from MatMuls."
+        ),
+        example=(
+            "{type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2}",
+            "[5, 8]",
+        ),
+        note=True,
+    ),
+)
+
+
+def _torch_native(node: Node) -> bool:
+    from translator.ops.attention import mha_dims, torch_native
+
+    return torch_native(mha_dims(node))
+
+
+RULES = RULES + NOTES
 RULE_INDEX = {rule.id: rule for rule in RULES}
 
 
@@ -119,6 +247,7 @@ class Explanation:
     delta: dict[str, int]
     text: str
     count: int = 1  # layers it sums, in a collapsed block row
+    note: bool = False  # a convention that changes no count here
 
     @property
     def summary(self) -> str:
@@ -137,7 +266,7 @@ def explain(node: Node, copies: int = 1) -> list[Explanation]:
     if inner is not None:
         return explain(inner, copies * WRAPPER_COPIES[node.type])
     return [
-        Explanation(rule.id, rule.deltas(node, copies), rule.explain(node, copies))
+        Explanation(rule.id, rule.deltas(node, copies), rule.explain(node, copies), note=rule.note)
         for rule in RULES
         if node.type in rule.layers and rule.applies(node)
     ]

@@ -43,7 +43,9 @@ def why(row: LayerRow) -> list[str]:
         deltas = ", ".join(
             f"{LABELS[fw]} {signed(d)}" for fw, d in note.delta.items() if d and fw in row.params
         )
-        lines.append(f"[{note.rule}] {deltas}: {note.summary}")
+        lines.append(
+            f"[{note.rule}] {deltas}: {note.summary}" if deltas else f"[{note.rule}] {note.summary}"
+        )
     if row.stored:
         lines.append(f"Shared: {row.stored}")
     for fw, reason in sorted(row.unsupported.items()):
@@ -99,7 +101,7 @@ def verdict(report: Report) -> str:
         if fw != "keras" and total is not None and base is not None and total != base:
             text += f" ({signed(total - base)})"
         parts.append(text)
-    rules = sorted({e.rule for r in report.rows for e in r.explanations})
+    rules = sorted({e.rule for r in report.rows for e in r.explanations if not e.note})
     if report.failures:
         status = f"FAILED: {len(report.failures)} problem(s) below"
     elif report.unexplained_total:

@@ -139,7 +139,7 @@ def test_rules_have_ids_texts_and_examples() -> None:
     ids = [rule.id for rule in RULES]
     assert len(ids) == len(set(ids))
     for rule in RULES:
-        assert rule.text and rule.example and rule.delta
+        assert rule.text and rule.example and (rule.delta or rule.note)
 
 
 def test_count_cli_imports_no_framework() -> None:
@@ -156,3 +156,46 @@ def test_count_cli_imports_no_framework() -> None:
     data = json.loads(result.stdout)
     assert data["spec"] == "seed_lstm"
     assert data["totals"]["torch"]["total"] == 531
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "rule", "fragment"),
+    [
+        ("{type: PReLU}", "[10, 10, 4]", "prelu-slope-per-element", "alpha (10, 10, 4) = 400"),
+        (
+            "{type: MultiHeadAttention, num_heads: 2, key_dim: 3}",
+            "[5, 8]",
+            "attention-head-size",
+            "same 218 parameters",
+        ),
+        (
+            "{type: SeparableConv2D, filters: 8, kernel_size: 3}",
+            "[10, 10, 4]",
+            "separable-as-two-convs",
+            "(36 weights, no bias)",
+        ),
+        (
+            "{type: DepthwiseConv2D, kernel_size: 3, depth_multiplier: 2}",
+            "[10, 10, 4]",
+            "depth-multiplier-as-groups",
+            "groups=4",
+        ),
+        (
+            "{type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2}",
+            "[5, 8]",
+            "grouped-query-attention",
+            "2 × 4 = 8 wide, not 16",
+        ),
+    ],
+)
+def test_convention_notes(layer: str, shape: str, rule: str, fragment: str) -> None:
+    text = f"name: m\ninputs: [{{name: x, shape: {shape}}}]\nlayers:\n  - {layer}\n"
+    row = count_report(load_text(text)).layers[0]
+    (note,) = [e for e in row.explanations if e.rule == rule]
+    assert note.note and fragment in note.text, note.text
+    assert row.unexplained == {"torch": 0, "onnx": 0}
+
+
+def test_native_attention_has_no_head_size_note() -> None:
+    text = "name: m\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: MultiHeadAttention, num_heads: 2, key_dim: 4}\n"
+    assert count_report(load_text(text)).layers[0].explanations == []

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from translator.export import inverse, natural_axes, tensor_layouts, to_layout
+from translator.export import (
+    fresh_name,
+    inverse,
+    natural_axes,
+    same_pads,
+    stack_name,
+    tensor_layouts,
+    to_layout,
+)
+from translator.ir import Graph
 from translator.loader import load, load_text
 
 
@@ -57,3 +66,64 @@ def test_to_layout_and_back_are_inverse() -> None:
     (back,) = to_layout([natural], [tensor], natural=True, back=True)
     assert np.array_equal(back, x)
     assert inverse((0, 1, 4, 2, 3)) == (0, 1, 3, 4, 2)
+
+
+def _one_layer(shape: str, layer: str) -> Graph:
+    return load_text(f"name: s\ninputs: [{{name: x, shape: {shape}}}]\nlayers: [{layer}]")
+
+
+@pytest.mark.parametrize(
+    ("shape", "layer", "axes", "natural"),
+    [
+        # Volumes put their channels before the three spatial axes.
+        (
+            "[4, 5, 6, 2]",
+            "{type: Conv3D, filters: 3, kernel_size: 2}",
+            (0, 4, 1, 2, 3),
+            (None, 2, 4, 5, 6),
+        ),
+        ("[4, 5, 6, 2]", "{type: ZeroPadding3D}", (0, 4, 1, 2, 3), (None, 2, 4, 5, 6)),
+        # Every 2-D spatial layer type makes an image spec, not only convolutions.
+        ("[4, 5, 3]", "{type: UpSampling2D}", (0, 3, 1, 2), (None, 3, 4, 5)),
+        ("[4, 5, 3]", "{type: Cropping2D, cropping: 1}", (0, 3, 1, 2), (None, 3, 4, 5)),
+        ("[4, 5, 3]", "{type: DepthwiseConv2D, kernel_size: 2}", (0, 3, 1, 2), (None, 3, 4, 5)),
+        # 1-D spatial layers read sequences, which stay (batch, time, features).
+        ("[9, 3]", "{type: Conv1D, filters: 2, kernel_size: 3}", None, (None, 9, 3)),
+        ("[9, 3]", "{type: UpSampling1D}", None, (None, 9, 3)),
+    ],
+)
+def test_natural_layout_by_spatial_rank(
+    shape: str, layer: str, axes: tuple | None, natural: tuple
+) -> None:
+    (tensor,) = tensor_layouts(_one_layer(shape, layer)).inputs
+    assert tensor.axes == axes
+    assert tensor.natural_shape() == natural
+
+
+def test_a_spec_with_2d_and_3d_layers_takes_the_3d_rule() -> None:
+    graph = load_text(
+        "name: mixed\ninputs: [{name: v, shape: [4, 4, 4, 2]}, {name: i, shape: [6, 6, 3]}]\n"
+        "layers:\n  - {type: Conv3D, filters: 2, kernel_size: 2, inputs: v}\n"
+        "  - {type: Conv2D, filters: 2, kernel_size: 2, inputs: i}\n"
+        "outputs: [conv3d, conv2d]"
+    )
+    volume, image = tensor_layouts(graph).inputs
+    assert volume.axes == (0, 4, 1, 2, 3)
+    assert image.axes is None  # rank 3: not a volume
+
+
+def test_same_pads_are_tensorflows() -> None:
+    graph = _one_layer(
+        "[9, 8, 3]", "{type: DepthwiseConv2D, kernel_size: 3, strides: [2, 3], padding: same}"
+    )
+    # rows: ceil(9/2) = 5 outputs need 2*4 + 3 - 9 = 2 zeros; columns: 3 outputs, 3*2 + 3 - 8 = 1
+    assert same_pads(graph.layers[0], "keras") == ((1, 1), (0, 1))
+
+
+def test_added_layers_never_take_a_spec_layers_name() -> None:
+    graph = load_text(
+        "name: taken\ninputs: [{name: x, shape: [4, 3]}]\n"
+        "layers: [{name: rnn, type: LSTM, units: 2, num_layers: 2}, {name: rnn_layer_1, type: Dense, units: 2}]"
+    )
+    assert stack_name(graph, "rnn", 1) == "rnn_layer_1_"
+    assert fresh_name(graph, "rnn__last") == "rnn__last"
