@@ -124,6 +124,22 @@ layers:
   - {name: vglob, type: GlobalMaxPooling3D, keepdims: true}
 outputs: [sep, frames, vconv, vglob]
 """,
+    # Rewritten convolutions inside TimeDistributed: Keras's own transposed class, channels
+    # first, unequal strides.
+    "export_wrapped_convolutions": """
+name: export_wrapped_convolutions
+inputs: [{name: clip, shape: [3, 5, 5, 2]}, {name: frames, shape: [3, 2, 6, 6]}]
+layers:
+  - {name: up, type: TimeDistributed, inputs: clip,
+     layer: {type: Conv2DTranspose, filters: 2, kernel_size: 3, strides: 2, activation: relu}}
+  - {name: depthwise, type: TimeDistributed, inputs: frames,
+     layer: {type: DepthwiseConv2D, kernel_size: 3, strides: [1, 2], padding: same,
+             data_format: channels_first, activation: softmax}}
+  - {name: transposed, type: TimeDistributed, inputs: frames,
+     layer: {type: Conv2DTranspose, filters: 3, kernel_size: 2, strides: 2,
+             data_format: channels_first}}
+outputs: [up, depthwise, transposed]
+""",
     # Shared layers (an Embedding, a stack, a tied Dense), tied Dense with and without bias,
     # recurrent stacks (going backwards too) and causal attention.
     "export_shared_tied_stacked": """
@@ -468,3 +484,24 @@ def test_export_command_refuses_an_out_that_is_a_file(
     assert main(["export", SEED, "--out", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write to {tmp_path / 'taken'}: File exists"]
+
+
+def test_a_model_one_framework_cannot_hold_is_reported_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Keras's GroupedQueryAttention refuses a query narrower than its values (the backend's
+    # subclass is not a built-in): no model.keras, the other files written and checked.
+    spec = tmp_path / "gqa.yaml"
+    spec.write_text(
+        "name: gqa\ninputs: [{name: q, shape: [5, 8]}, {name: kv, shape: [7, 6]}]\nlayers:\n"
+        "  - {type: GroupQueryAttention, head_dim: 3, num_query_heads: 4, num_key_value_heads: 2,"
+        " inputs: [q, kv]}\n"
+    )
+    out = tmp_path / "out"
+    assert main(["export", str(spec), "--out", str(out), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["failures"]) == ["keras"]
+    assert "not exported: GroupQueryAttention" in report["failures"]["keras"]
+    assert not (out / "model.keras").exists()
+    assert {d["framework"] for d in report["outputs"]} == {"onnx", "torch"}
+    assert all(d["ok"] for d in report["outputs"])

@@ -6,7 +6,9 @@ it) and ``weights.npz`` (the canonical weights, ``translator.port``), each made 
 ``backends.<fw>.export`` from the same canonical weights: random, or read from a weights
 file. It then reloads every file the way a user would, runs one seeded input through each
 (in that file's own layout) and measures its outputs against the spec's model as the
-PyTorch backend builds it.
+PyTorch backend builds it. A framework whose file cannot hold the model (Keras's built-in
+GroupedQueryAttention refuses a query narrower than its values, say), or whose framework
+cannot run it on this machine, is a failure in the report, not an exception.
 
 Layouts: Keras takes the spec's layout. PyTorch and ONNX take PyTorch's natural one
 (``natural_axes``): in a channels-last spec with 2-D spatial layers (convolutions, pooling,

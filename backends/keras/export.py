@@ -51,6 +51,8 @@ ATTENTION = {
     "MultiHeadAttention": keras.layers.MultiHeadAttention,
     "GroupQueryAttention": keras.layers.GroupQueryAttention,
 }
+# Built by the backend as classes of its own, rewritten here (but not inside a wrapper).
+OWN_CLASSES = frozenset({*ATTENTION, "PositionEmbedding"})
 Apply = Callable[[Any], Any]
 
 
@@ -206,17 +208,11 @@ def _make(graph: Graph, node: Node, layers: dict[str, Any]) -> tuple[Any, Apply]
         return _tied(graph, node, layers)
     if node.args.get("num_layers", 1) > 1:
         return _stack(graph, node)
-    inner = node.inner  # a wrapped layer the backend builds with a class of its own:
-    if inner and (
-        inner.type in {*ATTENTION, "PositionEmbedding"} or inner.args.get("num_layers", 1) > 1
-    ):
+    inner = node.inner
+    if inner and (inner.type in OWN_CLASSES or inner.args.get("num_layers", 1) > 1):
         raise UnsupportedInBackend(NAME, node.type, f"a wrapped {inner.type} (no built-in form)")
     layer = build_layer(node)
     return layer, layer
-
-
-def _outputs(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def export_model(graph: Graph) -> Built:
@@ -236,7 +232,7 @@ def export_model(graph: Graph) -> Built:
         args = [t for ref in node.inputs for t in tensors[ref]]
         # Merge and attention layers take a list of tensors; every other layer takes one.
         x = args[0] if SCHEMAS[node.type].max_inputs == 1 else args
-        tensors[node.name] = _outputs(applies[node.name](x))
+        tensors[node.name] = keras.tree.flatten(applies[node.name](x))
     inputs = [tensors[name][0] for name in graph.inputs]
     outputs = [t for name in graph.outputs for t in tensors[name]]
     model = keras.Model(inputs=inputs, outputs=outputs, name=graph.name)
@@ -249,18 +245,19 @@ def _relative(layer: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def variable_map(graph: Graph, layers: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """IR layer → IR tensor name → its variable, in an exported model whose (top-level)
-    layers are ``layers`` by name."""
+    """IR layer → IR tensor name → its variable, in a model whose (top-level) layers are
+    ``layers`` by name: an exported one, or the backend's own (a stack in one layer, a
+    ``TiedDense`` holding ``bias``), so either file reads the same way."""
     found: dict[str, dict[str, Any]] = {}
-    for node in graph.nodes:
-        if node.shares or not node.weights.get(NAME):
+    for node in (n for n in graph.nodes if n.weights.get(NAME) and not n.shares):
+        layer = layers[node.name]
+        if node.type == "Dense" and isinstance(layer, keras.layers.Embedding):  # a tied bias
+            found[node.name] = {"bias": layer.embeddings}
             continue
-        if node.type == "Dense" and node.args["tie"] is not None:  # the bias, as one row
-            found[node.name] = {"bias": layers[node.name].embeddings}
-            continue
-        found[node.name] = _relative(layers[node.name])
+        found[node.name] = _relative(layer)
         for i in range(1, node.args.get("num_layers", 1)):
-            found[node.name] |= _relative(layers[stack_name(graph, node.name, i)], f"layer_{i}/")
+            stacked = layers.get(stack_name(graph, node.name, i))  # None: the backend's stack
+            found[node.name] |= _relative(stacked, f"layer_{i}/") if stacked else {}
     return found
 
 
@@ -299,4 +296,4 @@ def run_exported(graph: Graph, out: Path, inputs: list[Any]) -> list[np.ndarray]
     model = keras.saving.load_model(out / FILE, compile=False)
     dtypes = [graph.node(name).dtype for name in graph.inputs]
     feed = [keras.ops.convert_to_tensor(x, d) for x, d in zip(inputs, dtypes, strict=True)]
-    return [keras.ops.convert_to_numpy(t) for t in _outputs(model(feed, training=False))]
+    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(model(feed, training=False))]

@@ -58,10 +58,10 @@ def set_weights(built: Built, weights: Weights) -> Built:
 
 
 def _from_model_file(graph: Graph, path: Path) -> Weights:
-    """A saved ``.keras`` model, read layer by layer by name."""
-    model = keras.saving.load_model(path, compile=False)
-    layers = {layer.name: layer for layer in model.layers}
-    return _layer_weights(layers, graph)
+    """A saved ``.keras`` model (exported, or the backend's own), read by layer name."""
+    from backends.keras.export import load_exported  # reads both layouts
+
+    return load_exported(graph, path)
 
 
 def _keras_message(graph: Graph, exc: Exception) -> str:

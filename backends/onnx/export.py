@@ -68,15 +68,18 @@ def _natural_output(body: onnx.GraphProto, value: onnx.ValueInfoProto, axes: Any
 def _full_rank_resizes(model: onnx.ModelProto) -> None:
     """Every ``Resize`` with ``axes`` rewritten to full-rank scales (see the docstring)."""
     body = model.graph
+    resizes = [
+        n for n in body.node if n.op_type == "Resize" and any(a.name == "axes" for a in n.attribute)
+    ]
+    if not resizes:  # spares the shape inference, slow on big models
+        return
     ranks = {
         v.name: len(v.type.tensor_type.shape.dim)
         for v in [*onnx.shape_inference.infer_shapes(model).graph.value_info, *body.input]
     }
     constants = {t.name: t for t in body.initializer}
-    for node in body.node:
-        axes = next((a for a in node.attribute if a.name == "axes"), None)
-        if node.op_type != "Resize" or axes is None:
-            continue
+    for node in resizes:
+        axes = next(a for a in node.attribute if a.name == "axes")
         scales = numpy_helper.to_array(constants[node.input[2]])
         full = np.ones(ranks[node.input[0]], dtype=scales.dtype)
         full[list(axes.ints)] = scales

@@ -202,21 +202,22 @@ class CustomRecurrent(KerasRecurrent):
         self.recurrent_activation = make_activation(recurrent_activation)
         self.suffixes = ("", "_reverse") if bidirectional else ("",)
         self.num_layers = num_layers
-        rows = self.cell.gates * units
-        bound = 1.0 / math.sqrt(units)  # PyTorch's RNN initialization
         # PyTorch's order: layer by layer, each layer's directions together.
         for layer in range(num_layers):
-            shapes = {
-                "weight_ih": (rows, units if layer else input_size),
-                "weight_hh": (rows, units),
-            }
-            if use_bias:
-                shapes.update({name: (rows,) for name in self.cell.biases})
-            for suffix in self.suffixes:
-                for name, shape in shapes.items():
-                    weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-                    self.register_parameter(f"{name}_l{layer}{suffix}", weight)
+            self.add_layer(layer, units if layer else input_size, units, use_bias)
         self.configure(return_sequences, go_backwards, bidirectional, merge_mode)
+
+    def add_layer(self, layer: int, features: int, units: int, use_bias: bool) -> None:
+        """Stacked layer ``layer``'s tensors, every direction, initialized like PyTorch's
+        RNNs: uniform in +-1/sqrt(units)."""
+        rows, bound = self.cell.gates * units, 1.0 / math.sqrt(units)
+        shapes = {"weight_ih": (rows, features), "weight_hh": (rows, units)}
+        if use_bias:
+            shapes.update({name: (rows,) for name in self.cell.biases})
+        for suffix in self.suffixes:
+            for name, shape in shapes.items():
+                weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+                self.register_parameter(f"{name}_l{layer}{suffix}", weight)
 
     def scan(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         finals = []
