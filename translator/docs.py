@@ -192,9 +192,9 @@ def rules_markdown() -> str:
     for rule in RULES:
         deltas = ", ".join(f"{fw}: `{f}`" for fw, f in rule.delta.items())
         layer, shape = rule.example
-        (node,) = load_text(
+        node = load_text(
             f"name: example\ninputs: [{{name: x, shape: {shape}}}]\nlayers: [{layer}]\n"
-        ).layers
+        ).layers[0]
         counts = ", ".join(f"{fw} {node.counts(fw)['total']:,}" for fw in FRAMEWORKS)
         out.append(f"## `{rule.id}`\n")
         effect = (

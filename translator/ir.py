@@ -99,6 +99,7 @@ class Node:
     dtype: str = "float32"
     block: tuple[str, ...] = ()  # the block instances this layer was expanded from, outermost first
     shares: str | None = None  # applies the layer of this name again, with its weights
+    feeds: tuple[str, ...] = ()  # the types of the layers that read this one's output
     links: dict[str, Node] = field(default_factory=dict)  # arguments naming other layers (tie)
 
     @property

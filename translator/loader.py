@@ -120,6 +120,9 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     if ctx.errors:
         raise SpecErrors(ctx.errors)
     outputs = _outputs(top.get("outputs"), ctx, previous)
+    for node in ctx.nodes.values():
+        for ref in node.inputs:
+            ctx.nodes[ref].feeds += (node.type,)
     return Graph(
         name,
         ctx.file,

@@ -229,13 +229,33 @@ NOTES: tuple[Rule, ...] = (
 )
 
 
+CONV_BIAS_NOTE = Rule(
+    id="conv-bias-before-batchnorm",
+    layers=("Conv1D", "Conv2D", "Conv3D"),
+    applies=lambda n: bool(n.args["use_bias"]) and "BatchNormalization" in n.feeds,
+    values=lambda n: {"filters": n.args["filters"]},
+    delta={},
+    text=(
+        "This convolution's {filters} biases feed a BatchNormalization, whose mean subtraction "
+        "cancels them. keras.applications keeps such biases, torchvision drops them "
+        "(bias=False): ResNet-50 has 25,583,592 trainable parameters in Keras, 25,557,032 in "
+        "torchvision, 26,560 biases apart. The spec's choice is built in every framework."
+    ),
+    example=(
+        "{type: Conv2D, filters: 8, kernel_size: 3}, {type: BatchNormalization}",
+        "[10, 10, 4]",
+    ),
+    note=True,
+)
+
+
 def _torch_native(node: Node) -> bool:
     from translator.ops.attention import mha_dims, torch_native
 
     return torch_native(mha_dims(node))
 
 
-RULES = RULES + NOTES
+RULES = (*RULES, *NOTES, CONV_BIAS_NOTE)
 RULE_INDEX = {rule.id: rule for rule in RULES}
 
 

@@ -61,3 +61,18 @@ def test_zoo_spec_is_valid_and_explained(spec) -> None:
     schema = json.loads((ROOT / "spec.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(yaml.safe_load(text), schema)
     assert count_report(load(str(spec))).unexplained_total == 0
+
+
+def test_resnet50_conv_biases_are_the_torchvision_difference() -> None:
+    """keras.applications' ResNet-50 keeps a bias in every convolution that feeds a BatchNorm;
+    torchvision drops them: those biases are exactly the difference of the two published counts."""
+    graph = load(str(ROOT / "specs" / "zoo" / "resnet50.yaml"))
+    report = count_report(graph)
+    noted = [
+        r
+        for r in report.rows
+        if any(e.rule == "conv-bias-before-batchnorm" for e in r.explanations)
+    ]
+    biases = sum(graph.node(r.name).args["filters"] for r in noted)
+    assert len(noted) == 53
+    assert biases == 25_583_592 - 25_557_032  # Keras trainable − torchvision: 26,560
