@@ -2,7 +2,9 @@
 
 Each layer subclasses the native torch module so its tensors keep PyTorch's own names
 (``weight``, ``bias``); an activation is a parameterless child module. A Dense tied to an
-Embedding (``tie: wte``) is the custom ``TiedDense``, which owns only its bias.
+Embedding (``tie: wte``) is the custom ``TiedDense``, which owns only its bias. ``Dense``
+and ``Embedding`` are the standalone modules (``backends/torch/standalone/layers.py``) that
+``export`` copies into ``model.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from torch import nn
 
 from backends.torch.activation import make_activation
 from backends.torch.model import BUILDERS, Linked
+from backends.torch.standalone.emitters import arguments
+from backends.torch.standalone.layers import Dense, Embedding
 from translator.ir import Node
 
 
@@ -24,18 +28,6 @@ class Input(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
-
-
-class Dense(nn.Linear):
-    """Keras Dense: ``activation(x @ weight.T + bias)`` on the last axis of any-rank input.
-    PyTorch stores the kernel transposed, (units, in)."""
-
-    def __init__(self, node: Node) -> None:
-        super().__init__(node.input_shape[-1], node.args["units"], bias=node.args["use_bias"])
-        self.activation = make_activation(node.args["activation"])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(super().forward(x))
 
 
 class TiedDense(Linked):
@@ -59,13 +51,6 @@ class TiedDense(Linked):
         return self.activation(F.linear(x, self.linked.weight, self.bias))
 
 
-class Embedding(nn.Embedding):
-    """Keras Embedding: looks up ``weight[ids]``; ids may arrive as int32 or int64."""
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return super().forward(ids.long())
-
-
 @BUILDERS.register("Input")
 def build_input(node: Node) -> nn.Module:
     """Input(shape, dtype=float32) → ``Input`` (identity)."""
@@ -76,7 +61,9 @@ def build_input(node: Node) -> nn.Module:
 def build_dense(node: Node) -> nn.Module:
     """Dense(units, activation=None, use_bias=True, tie=None) → ``Dense`` (an ``nn.Linear``),
     or ``TiedDense`` when tied to an Embedding."""
-    return Dense(node) if node.args["tie"] is None else TiedDense(node)
+    if node.args["tie"] is not None:
+        return TiedDense(node)
+    return Dense(node.input_shape[-1], **arguments(node, "units", "activation", "use_bias"))
 
 
 @BUILDERS.register("Dropout")

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from backends.torch.recurrent import native_is_exact
+from backends.torch.pooling import global_arguments, pool_arguments
+from backends.torch.recurrent import CELLS, cell_name, native_is_exact
 from backends.torch.standalone.assemble import Call, call
-from backends.torch.standalone.emitters import EMITTERS, arguments
+from backends.torch.standalone.emitters import EMITTERS, arguments, trailing_axes
 from backends.torch.standalone.network import class_name, model_source
 from backends.torch.weights import save_state_dict
 from translator.ir import Graph, Node
@@ -96,34 +97,21 @@ def _batch_norm(node: Node) -> Call:
 
 @EMITTERS.register("LayerNormalization")
 def _layer_norm(node: Node) -> Call:
-    axes = normalized_axes(node)
-    shape = tuple(node.input_shape[i] for i in axes)
-    rank = len(node.input_shape) + 1
-    axes = tuple(i + 1 for i in axes)  # the batch axis is 0
+    shape, where = trailing_axes(node)
     more = arguments(node, "epsilon", "center", "scale")
-    return call("LayerNormalization", shape, axes=axes, rank=rank, **more)
+    return call("LayerNormalization", shape, **where, **more)
 
 
 @EMITTERS.register(*POOLS)
 def _pooling(node: Node) -> Call:
-    a = node.args
     kind = "MaxPooling" if node.type.startswith("Max") else "AveragePooling"
-    strides = tuple(a["strides"] or a["pool_size"])
-    return call(
-        kind,
-        pool_size=tuple(a["pool_size"]),
-        strides=strides,
-        padding=a["padding"],
-        data_format=a["data_format"],
-    )
+    return call(kind, **pool_arguments(node))
 
 
 @EMITTERS.register(*GLOBAL_POOLS)
 def _global_pooling(node: Node) -> Call:
-    first = 2 if node.args["data_format"] == "channels_first" else 1
-    dims = tuple(range(first, first + GLOBAL_POOLS[node.type]))
-    reduce = "max" if "Max" in node.type else "mean"
-    return call("GlobalPooling", reduce, dims=dims, keepdims=node.args["keepdims"])
+    reduce, dims, keepdims = global_arguments(node)
+    return call("GlobalPooling", reduce, dims=dims, keepdims=keepdims)
 
 
 @EMITTERS.register("Flatten", "Add")
@@ -142,9 +130,6 @@ def _time_distributed(node: Node) -> Call:
     return call("TimeDistributed", EMITTERS[inner.type](inner))
 
 
-CELLS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
-
-
 def _recurrent(node: Node, **two_directions: Any) -> Call:
     """The native class when the backend uses the native module, else ``CustomRecurrent``."""
     a = node.args
@@ -155,10 +140,9 @@ def _recurrent(node: Node, **two_directions: Any) -> Call:
     if native_is_exact(node):
         activation = {"activation": a["activation"]} if node.type == "SimpleRNN" else {}
         return call(node.type, features, units=a["units"], **activation, **flags)
-    cell = "gru_reset_before" if not a.get("reset_after", True) else CELLS[node.type]
     gates = {"recurrent_activation": a["recurrent_activation"]} if node.type != "SimpleRNN" else {}
     options = {"units": a["units"], "activation": a["activation"], **gates, **flags}
-    return call("CustomRecurrent", cell, features, **options)
+    return call("CustomRecurrent", cell_name(node), features, **options)
 
 
 @EMITTERS.register(*CELLS)

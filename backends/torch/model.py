@@ -22,6 +22,7 @@ from torch import nn
 
 import translator.ops  # noqa: F401  (fills the layer schema that BUILDERS checks types against)
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
+from backends.torch.standalone.layers import outputs_of
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
 
@@ -29,12 +30,6 @@ NAME = "torch"
 
 Builder = Callable[[Node], nn.Module]
 BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
-
-
-def outputs_of(value: Any) -> tuple[torch.Tensor, ...]:
-    """A layer's result as a tuple: most layers return one tensor, some (Bidirectional with
-    ``merge_mode: null``) return two."""
-    return value if isinstance(value, tuple) else (value,)
 
 
 class Layers(nn.ModuleDict):

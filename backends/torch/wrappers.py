@@ -6,58 +6,21 @@ two-direction ``CustomRecurrent`` where no native module is exact — merged as 
 the backward sequence in time order, and without ``return_sequences`` the forward direction's
 last step and the backward direction's final state. A wrapped layer with ``go_backwards: true``
 reverses the input of both directions (tf.keras 2's rule, backward = not go_backwards; Keras 3
-refuses to build that configuration at all).
+refuses to build that configuration at all). ``TimeDistributed`` and ``merge_directions``
+are the standalone ones (``backends/torch/standalone/``) that ``export`` copies into ``model.py``.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-import torch
 from torch import nn
 
-from backends.torch.model import BUILDERS, outputs_of
+from backends.torch.model import BUILDERS
 from backends.torch.recurrent import make_recurrent
+from backends.torch.standalone.layers import TimeDistributed
+from backends.torch.standalone.recurrent import merge_directions
 from translator.ir import Node
-
-
-class TimeDistributed(nn.Module):
-    """Applies ``layer`` to every time step (axis 1) by folding time into the batch."""
-
-    def __init__(self, layer: nn.Module) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x: torch.Tensor) -> Any:
-        batch, steps = x.shape[:2]
-        y = self.layer(x.reshape(batch * steps, *x.shape[2:]))
-        out = tuple(t.reshape(batch, steps, *t.shape[1:]) for t in outputs_of(y))
-        return out if len(out) > 1 else out[0]
-
-
-# Keras's merge modes; None keeps the two directions as two outputs.
-MERGES: dict[str | None, Any] = {
-    "concat": lambda forward, backward: torch.cat((forward, backward), dim=-1),
-    "sum": torch.add,
-    "mul": torch.mul,
-    "ave": lambda forward, backward: (forward + backward) / 2,
-    None: lambda forward, backward: (forward, backward),
-}
-
-
-def merge_directions(
-    out: torch.Tensor, h_n: torch.Tensor, mode: str | None, return_sequences: bool
-) -> Any:
-    """Split a two-direction result and merge it the Keras way."""
-    units = h_n.shape[-1]
-    if return_sequences:
-        forward, backward = out[..., :units], out[..., units:]
-    else:
-        # The backward direction's last output in time order is its first step; Keras
-        # returns its final state, which is h_n.
-        forward, backward = out[:, -1, :units], h_n[1]
-    return MERGES[mode](forward, backward)
 
 
 @BUILDERS.register("TimeDistributed")

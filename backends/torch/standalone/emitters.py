@@ -38,6 +38,15 @@ def channels(node: Node) -> int | None:
     return split_channels(node, len(node.args["kernel_size"]))[1]
 
 
+def trailing_axes(node: Node) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """A trailing-axes norm's normalized shape, and its ``axes`` and ``rank`` arguments
+    (counting the batch axis)."""
+    axes = normalized_axes(node)
+    shape = tuple(node.input_shape[i] for i in axes)
+    where = {"axes": tuple(i + 1 for i in axes), "rank": len(node.input_shape) + 1}
+    return shape, where
+
+
 @EMITTERS.register(*TRANSPOSES)
 def _transpose(node: Node) -> Call:
     more = ("output_padding", "activation", "use_bias")
@@ -114,11 +123,8 @@ def _group_norm(node: Node) -> Call:
 
 @EMITTERS.register("RMSNormalization")
 def _rms_norm(node: Node) -> Call:
-    axes = normalized_axes(node)
-    shape = tuple(node.input_shape[i] for i in axes)
-    rank = len(node.input_shape) + 1
-    axes = tuple(i + 1 for i in axes)  # the batch axis is 0
-    return call("RMSNormalization", shape, axes=axes, rank=rank, epsilon=node.args["epsilon"])
+    shape, where = trailing_axes(node)
+    return call("RMSNormalization", shape, **where, epsilon=node.args["epsilon"])
 
 
 @EMITTERS.register("UnitNormalization")
