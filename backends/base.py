@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import translator.ops  # noqa: F401  (fills SCHEMAS, which the registries check against)
 from translator.errors import UnsupportedInBackend
 from translator.registry import Registry
-from translator.schema import SCHEMAS
+from translator.spec.schema import SCHEMAS
 
 B = TypeVar("B", bound=Callable[..., Any])
 

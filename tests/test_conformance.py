@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from translator.compare import compare_report
-from translator.loader import load_text
-from translator.schema import SCHEMAS
+from translator.commands.compare import compare_report
+from translator.spec.loader import load_text
+from translator.spec.schema import SCHEMAS
 
 pytestmark = pytest.mark.frameworks
 

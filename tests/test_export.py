@@ -31,13 +31,15 @@ from tests.port_cases import ZOO
 from tests.test_conformance import CASES as CONFORMANCE
 from tests.test_conformance import MERGES, _merge_spec, _spec
 from translator.cli import main
-from translator.export import exporter, reference_outputs, tensor_layouts, to_layout, write_files
+from translator.commands.export import exporter, reference_outputs, write_files
+from translator.commands.port import random_canonical
 from translator.ir import FRAMEWORKS, Graph
-from translator.loader import load, load_text
-from translator.port import from_canonical, load_canonical
-from translator.porting import random_canonical
-from translator.sample import sample_inputs
-from translator.schema import SCHEMAS
+from translator.ir.layout import tensor_layouts, to_layout
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load, load_text
+from translator.spec.schema import SCHEMAS
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
 
 pytestmark = pytest.mark.frameworks
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from translator.compare import compare_report
-from translator.html import plot_png, render_html
-from translator.loader import load
+from translator.commands.compare import compare_report
+from translator.render.html import plot_png, render_html
+from translator.spec.loader import load
 
 pytestmark = pytest.mark.frameworks
 

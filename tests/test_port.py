@@ -23,12 +23,13 @@ from tests.conftest import ROOT, SPECS
 from tests.conftest import ZOO as ZOO_SPECS
 from tests.port_cases import BREADTH, ZOO, ZOO_MODELS, conformance_specs
 from translator.cli import main
+from translator.commands.port import random_canonical
 from translator.ir import FRAMEWORKS, Graph
-from translator.loader import load, load_text
-from translator.port import from_canonical, load_canonical, save_canonical, to_canonical
-from translator.porting import random_canonical
-from translator.sample import sample_inputs
-from translator.weightmap import GATE_ORDERS
+from translator.ir.sample import sample_inputs
+from translator.ops.recurrent import GATE_ORDERS
+from translator.spec.loader import load, load_text
+from translator.weights.canonical import from_canonical, to_canonical
+from translator.weights.files import load_canonical, save_canonical
 
 pytestmark = pytest.mark.frameworks
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, SPECS
-from translator.compare import compare_report
-from translator.loader import load
+from translator.commands.compare import compare_report
+from translator.spec.loader import load
 
 pytestmark = pytest.mark.frameworks
 

@@ -7,8 +7,8 @@ import pytest
 
 from tests.conftest import ZOO
 from tests.translator.test_zoo_counts import PUBLISHED
-from translator.compare import compare_report
-from translator.loader import load
+from translator.commands.compare import compare_report
+from translator.spec.loader import load
 
 pytestmark = pytest.mark.frameworks
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import yaml
 
-from translator.compare import compare_report, count_report
-from translator.loader import load
+from translator.commands.compare import compare_report, count_report
+from translator.spec.loader import load
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -125,7 +125,7 @@ def main(paths: list[str]) -> int:
         print(f"  {path:<40} {seconds * 1e3:8.1f} ms (build + run + measure in 3 frameworks)")
     print(f"  median {statistics.median(per_spec.values()) * 1e3:.1f} ms per spec")
 
-    from translator.sample import sample_inputs
+    from translator.ir.sample import sample_inputs
 
     seed = next((g for g in graphs if g.name == "seed_lstm"), None)
     if seed is not None:

@@ -141,7 +141,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
     """Load every spec; all problems of all specs are raised together."""
-    from translator.loader import load
+    from translator.spec.loader import load
 
     graphs, errors = [], []
     for path in paths:
@@ -155,25 +155,25 @@ def load_all(paths: Sequence[str]) -> list[Graph]:
 
 
 def _render(reports: list, fmt: str) -> None:
-    from translator import report
+    from translator.render import table
 
     if fmt == "json":
-        sys.stdout.write(report.render_json(reports))
+        sys.stdout.write(table.render_json(reports))
     elif fmt == "markdown":
-        sys.stdout.write(report.render_markdown(reports))
+        sys.stdout.write(table.render_markdown(reports))
     else:
-        report.render_table(reports)
+        table.render_table(reports)
 
 
 def _at_depth(reports: list, depth: int | None) -> list:
-    from translator.compare import collapse
+    from translator.commands.compare import collapse
 
     return reports if depth is None else [collapse(r, depth) for r in reports]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from translator.compare import compare_report
-    from translator.progress import progress
+    from translator.commands.compare import compare_report
+    from translator.render.progress import progress
 
     graphs = load_all(args.specs)
     if args.format == "html" and len(graphs) > 1 and not args.out:
@@ -190,7 +190,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _emit(reports: list, args: argparse.Namespace) -> None:
     """Render in the chosen format, and the chart when asked."""
     if args.format == "html":
-        from translator.html import render_html
+        from translator.render.html import render_html
 
         if args.out:
             from pathlib import Path
@@ -205,14 +205,14 @@ def _emit(reports: list, args: argparse.Namespace) -> None:
     else:
         _render(reports, args.format)
     if args.plot:
-        from translator.html import plot_png
+        from translator.render.html import plot_png
 
         plot_png(reports, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    from translator.compare import count_report
+    from translator.commands.compare import count_report
 
     reports = [count_report(g, args.frameworks) for g in load_all(args.specs)]
     _render(_at_depth(reports, args.depth), args.format)
@@ -220,7 +220,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from translator.explain import explain_data, render_text, select
+    from translator.commands.explain import explain_data, render_text, select
 
     (graph,) = load_all([args.spec])
     if args.layer is not None and args.layer not in {n.name for n in graph.layers}:
@@ -239,7 +239,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_port(args: argparse.Namespace) -> int:
-    from translator.porting import port_report, render_text
+    from translator.commands.port import port_report, render_text
 
     if args.weights and len(args.specs) > 1:
         print("error: --weights goes with one spec, not several", file=sys.stderr)
@@ -258,7 +258,7 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from translator.export import export_spec, render_text
+    from translator.commands.export import export_spec, render_text
 
     (graph,) = load_all([args.spec])
     try:
@@ -280,7 +280,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from translator.docs import schema_text
+    from translator.render.docs import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -289,7 +289,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from translator.docs import GENERATED
+    from translator.render.docs import GENERATED
 
     for relative, render in GENERATED.items():
         path = Path(args.root) / relative

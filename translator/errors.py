@@ -2,9 +2,8 @@
 
 ``SpecError`` and its subclasses are the spec author's mistakes: the CLI prints each as one
 line ``FILE:LINE:COL: error: <what is wrong>; <what is accepted>`` and exits with code 2.
-``BackendError`` and its subclasses are failures while building or measuring a real model;
-``MeasurementMismatch`` in particular means the IR's prediction was wrong, which is a bug in
-the translator, never the user's fault.
+``BackendError`` and its subclasses are failures while building or measuring a real model.
+``InternalError`` is a bug in the translator itself, never the user's fault.
 """
 
 from __future__ import annotations
@@ -86,8 +85,10 @@ class BackendError(TranslatorError, RuntimeError):
     """A framework failed to build, run or measure a model."""
 
 
-class MeasurementMismatch(BackendError):
-    """A framework created tensors other than the IR predicted: a translator bug."""
+class InternalError(TranslatorError, RuntimeError):
+    """A bug in the translator, never the spec author's mistake: a registry missing a piece,
+    a weight map that disagrees with the IR, a wrapper node without its wrapped layer. The
+    message names the layer type or layer and what is inconsistent."""
 
 
 class WeightsError(TranslatorError, ValueError):

@@ -18,7 +18,7 @@ import keras
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
-# One entry per name in translator.schema.ACTIVATIONS (a test checks the two agree).
+# One entry per name in translator.spec.schema.ACTIVATIONS (a test checks the two agree).
 ACTIVATIONS: dict[str, Callable[..., Any]] = {
     "elu": keras.activations.elu,
     "gelu": keras.activations.gelu,

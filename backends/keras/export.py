@@ -37,15 +37,15 @@ from backends.keras.attention import roles
 from backends.keras.conv_transpose import TRANSPOSES as KERAS_TRANSPOSES
 from backends.keras.model import NAME, build_layer, keras_args
 from translator.errors import UnsupportedInBackend
-from translator.export import fresh_name, same_pads, stack_name
 from translator.ir import Graph, Node
+from translator.ir.layout import fresh_name, same_pads, stack_name
 from translator.ops.conv_transpose import TRANSPOSES
 from translator.ops.depthwise import DEPTHWISE, SEPARABLE
-from translator.port import Weights, check_weights
-from translator.schema import SCHEMAS
+from translator.spec.schema import SCHEMAS
+from translator.weights.canonical import Weights, check_weights
 
 FILE = "model.keras"
-NATURAL = False  # inputs and outputs in the spec's layout (translator.export)
+NATURAL = False  # inputs and outputs in the spec's layout (translator.commands.export)
 CONVOLUTIONS = frozenset({"Conv1D", "Conv2D", "Conv3D", *TRANSPOSES, *DEPTHWISE, *SEPARABLE})
 ATTENTION = {
     "MultiHeadAttention": keras.layers.MultiHeadAttention,

@@ -21,7 +21,7 @@ import translator.ops  # noqa: F401  (fills SCHEMAS, which BUILDERS checks its k
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
-from translator.schema import SCHEMAS
+from translator.spec.schema import SCHEMAS
 
 NAME = "keras"
 

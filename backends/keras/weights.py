@@ -19,7 +19,7 @@ from backends.base import Built
 from backends.keras.model import build
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.port import Weights, check_weights
+from translator.weights.canonical import Weights, check_weights
 
 # Keras's assign() message for a wrong shape names the variable and both shapes.
 _ASSIGN = re.compile(

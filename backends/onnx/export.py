@@ -2,7 +2,7 @@
 
 The graph is the backend's (``build(graph, weights=...)``: initializers
 ``<layer>.<tensor>``), taking PyTorch's natural layout at its edges: an image input
-(``translator.export.natural_axes``) is declared channels first and a ``Transpose`` right
+(``translator.commands.export.natural_axes``) is declared channels first and a ``Transpose`` right
 after it gives the spec's layout to the layers, which keep it; an image output gets a
 ``Transpose`` back before it. Input and output names stay the spec's.
 
@@ -24,12 +24,12 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from backends.onnx.model import OPSET, build
-from translator.export import Tensor, tensor_layouts
 from translator.ir import Graph
-from translator.port import Weights
+from translator.ir.layout import Tensor, tensor_layouts
+from translator.weights.canonical import Weights
 
 FILE = "model.onnx"
-NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.export)
+NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
 SPEC_LAYOUT = "/spec_layout"  # suffix of the tensor a Transpose puts in the spec's layout
 
 

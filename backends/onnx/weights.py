@@ -28,7 +28,7 @@ from backends.onnx.model import (
 )
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.port import Weights, check_weights
+from translator.weights.canonical import Weights, check_weights
 
 
 def _initializer_weights(model: onnx.ModelProto) -> Weights:

@@ -7,7 +7,7 @@ arguments; ``standalone.network`` writes the network class around those calls an
 ``standalone.assemble`` copies in the runtime definitions they use. The module's state_dict
 keys are ``"<layer>.<tensor>"``, the scheme ``model.pt`` is written in
 (``backends.torch.weights.save_state_dict``). Image and volume inputs and outputs are
-channels first (``translator.export.natural_axes``); inside, tensors keep the spec's layout
+channels first (``translator.commands.export.natural_axes``); inside, tensors keep the spec's layout
 between layers, exactly as in the backend.
 """
 
@@ -31,11 +31,11 @@ from translator.ops.conv import split_channels
 from translator.ops.normalization import normalized_axes
 from translator.ops.pooling import GLOBAL_POOLS, POOLS
 from translator.ops.recurrent import sequence_dims
-from translator.port import Weights
+from translator.weights.canonical import Weights
 
 FILE = "model.pt"
 SOURCE = "model.py"
-NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.export)
+NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
 
 
 @EMITTERS.register("Dense")

@@ -21,7 +21,7 @@ import torch
 from backends.base import Built
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.port import Weights, check_weights
+from translator.weights.canonical import Weights, check_weights
 
 SPEC_MODULE_PREFIX = "layers."
 

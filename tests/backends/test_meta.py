@@ -10,7 +10,7 @@ import pytest
 import backends
 from translator.ir import FRAMEWORKS
 from translator.ops import FAMILIES
-from translator.schema import SCHEMAS
+from translator.spec.schema import SCHEMAS
 
 ROOT = Path(backends.__file__).parent
 # Beside the families: the model assembly, weights by layer and tensor, and export.

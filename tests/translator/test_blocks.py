@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from translator.compare import collapse, count_report
+from translator.commands.compare import collapse, count_report
 from translator.errors import SpecErrors
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 SPEC = """
 name: blocky

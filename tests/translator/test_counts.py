@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, SPECS
-from translator.compare import count_report
-from translator.loader import load, load_text
+from translator.commands.compare import count_report
 from translator.reconcile import RULES
+from translator.spec.loader import load, load_text
 
 SEED = ROOT / "specs" / "seed_lstm.yaml"
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SPECS
-from translator.docs import GENERATED, json_schema
-from translator.schema import SCHEMAS
+from translator.render.docs import GENERATED, json_schema
+from translator.spec.schema import SCHEMAS
 
 
 @pytest.mark.parametrize("relative", sorted(GENERATED))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from translator.export import (
+from translator.ir import Graph
+from translator.ir.layout import (
     fresh_name,
     inverse,
     natural_axes,
@@ -15,8 +16,7 @@ from translator.export import (
     tensor_layouts,
     to_layout,
 )
-from translator.ir import Graph
-from translator.loader import load, load_text
+from translator.spec.loader import load, load_text
 
 
 def spec(name: str):

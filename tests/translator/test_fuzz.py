@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import SPECS
 from translator.errors import SpecErrors
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 LINE = re.compile(r"^fuzz\.yaml:\d+:\d+: error: \S")
 BASES = [yaml.safe_load(p.read_text()) for p in SPECS]

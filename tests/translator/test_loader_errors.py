@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from translator.errors import SpecErrors
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 GOOD_HEAD = "name: m\ninputs:\n  - {name: x, shape: [4, 3]}\nlayers:\n"
 

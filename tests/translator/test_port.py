@@ -12,14 +12,18 @@ import sys
 
 import numpy as np
 import pytest
+from translator.ops.attention import linear_weight, merge_heads
+from translator.ops.depthwise import depthwise_kernel
 
 from tests.conftest import ROOT, SPECS
 from tests.conftest import ZOO as ZOO_SPECS
 from tests.port_cases import BREADTH, ZOO, ZOO_MODELS, conformance_specs
+from translator.commands.port import hyperparameter_notes, random_canonical
 from translator.errors import WeightsError
 from translator.ir import FRAMEWORKS, Graph
-from translator.loader import load, load_text
-from translator.port import (
+from translator.ops.recurrent import GATE_ORDERS
+from translator.spec.loader import load, load_text
+from translator.weights.canonical import (
     canonical_shapes,
     check_canonical,
     check_weights,
@@ -27,10 +31,8 @@ from translator.port import (
     graph_maps,
     to_canonical,
 )
-from translator.porting import hyperparameter_notes, random_canonical
-from translator.transforms import Chain, Fold, Gates, Pack, Reshape, Transpose, Zeros
-from translator.weightmap import GATE_ORDERS, MAPS
-from translator.weightmap_breadth import depthwise_kernel, linear_weight, merge_heads
+from translator.weights.maps import MAPS
+from translator.weights.transforms import Chain, Fold, Gates, Pack, Reshape, Transpose, Zeros
 
 # Every spec, the inline cases, every conformance case (every layer type with several
 # argument sets) and the zoo models the port tests run.
@@ -343,7 +345,7 @@ def test_hyperparameter_conversions_are_named_from_the_spec_values() -> None:
 
 def test_importing_the_port_modules_loads_neither_numpy_nor_a_framework() -> None:
     code = (
-        "import sys, translator.port, translator.porting, translator.weightmap\n"
+        "import sys, translator.weights.canonical, translator.commands.port, translator.weights.maps\n"
         "heavy = sorted(m for m in ('numpy', 'torch', 'tensorflow', 'keras', 'onnx') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from translator.ir.registries import SHAPES, WEIGHTS
 from translator.registry import Registry
-from translator.rules import SHAPES, WEIGHTS
-from translator.schema import SCHEMAS, TORCH_ALIASES
+from translator.spec.schema import SCHEMAS, TORCH_ALIASES
 
 
 def test_duplicate_registration_raises() -> None:

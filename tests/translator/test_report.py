@@ -8,9 +8,9 @@ import json
 from rich.console import Console
 
 from tests.conftest import ROOT
-from translator.compare import count_report
-from translator.loader import load
-from translator.report import memory, render_json, render_markdown, render_table
+from translator.commands.compare import count_report
+from translator.render.table import memory, render_json, render_markdown, render_table
+from translator.spec.loader import load
 
 SEED = str(ROOT / "specs" / "seed_lstm.yaml")
 TAGGER = str(ROOT / "specs" / "bigru_tagger.yaml")

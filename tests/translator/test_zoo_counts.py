@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, ZOO
-from translator.compare import count_report
-from translator.loader import load
+from translator.commands.compare import count_report
+from translator.spec.loader import load
 
 # spec → framework → (total, trainable); None where the framework has no trainable split.
 PUBLISHED = {

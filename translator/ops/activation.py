@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import ACTIVATIONS, REQUIRED, Arg, Axes, Choice, Float, IntList, layer_schema
+from translator.ir.registries import conversions, no_weights, number, shape_rule, weight_rule
+from translator.spec.schema import (
+    ACTIVATIONS,
+    REQUIRED,
+    Arg,
+    Axes,
+    Choice,
+    Float,
+    IntList,
+    layer_schema,
+)
+from translator.weights.maps import LayerMap, renamed, weight_map
 
 layer_schema(
     "Activation",
@@ -90,3 +100,23 @@ def prelu_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         "torch": (WeightSpec("weight", alpha, "alpha"),),
         "onnx": (WeightSpec("slope", alpha, "alpha"),),
     }
+
+
+@weight_map("PReLU")
+def prelu_map(node: Node) -> LayerMap:
+    """One slope per input element (shared axes of size 1), in the spec's layout everywhere:
+    the backends apply it where the tensor is in that layout."""
+    return renamed(
+        node,
+        {
+            "keras": (("alpha", "alpha"),),
+            "torch": (("weight", "alpha"),),
+            "onnx": (("slope", "alpha"),),
+        },
+    )
+
+
+conversions(
+    "LeakyReLU",
+    negative_slope=lambda v: f"negative_slope {number(v)} kept (PyTorch's default 0.01 unused)",
+)

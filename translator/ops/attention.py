@@ -10,8 +10,10 @@ with one projection per role. The counts are equal either way.
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import shape_rule, weight_rule
-from translator.schema import REQUIRED, Arg, Bool, Float, Int, layer_schema
+from translator.ir.registries import conversions, number, shape_rule, weight_rule
+from translator.spec.schema import REQUIRED, Arg, Bool, Float, Int, layer_schema
+from translator.weights.maps import Entry, LayerMap, e, renamed, simple_map, weight_map
+from translator.weights.transforms import Chain, Map, Pack, Reshape, Transpose
 
 _CAUSAL = Arg("causal", Bool(), False, "mask future positions (Keras use_causal_mask)")
 _BIAS = Arg("use_bias", Bool(), True, "add bias vectors to every projection")
@@ -196,3 +198,121 @@ def position_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         "torch": (WeightSpec("weight", shape, "embeddings"),),
         "onnx": (WeightSpec("embeddings", shape, "embeddings"),),
     }
+
+
+@weight_map("PositionEmbedding")
+def position_embedding_map(node: Node) -> LayerMap:
+    """One (sequence_length, features) table everywhere."""
+    return renamed(
+        node,
+        {
+            "keras": (("embeddings", "embeddings"),),
+            "torch": (("weight", "embeddings"),),
+            "onnx": (("embeddings", "embeddings"),),
+        },
+    )
+
+
+def merge_heads(shape: Shape, axis: int) -> Map:
+    """Keras's separate (heads, head size) axes at ``axis`` → one axis of heads·size, head
+    major: how PyTorch and ONNX lay the heads out along a projection's features."""
+    return Reshape((*shape[:axis], shape[axis] * shape[axis + 1], *shape[axis + 2 :]), shape)
+
+
+def linear_weight(shape: Shape, axis: int) -> Map:
+    """Heads merged at ``axis``, then transposed: a PyTorch (out features, in features)
+    weight, as ``nn.Linear`` and ``nn.MultiheadAttention`` keep them."""
+    return Chain((merge_heads(shape, axis), Transpose()))
+
+
+def _role_entries(role: str, shapes: dict[str, Shape]) -> dict[str, list[Entry]]:
+    """The query, key or value projection: Keras (in, heads, size) kernel and (heads, size)
+    bias; PyTorch's custom module (heads·size, in) and ONNX's (in, heads·size)."""
+    kernel, bias = f"{role}_kernel", f"{role}_bias"
+    flat = merge_heads(shapes[kernel], 1)
+    out: dict[str, list[Entry]] = {
+        "keras": [e(f"{role}/kernel", kernel)],
+        "torch": [e(f"{role}.weight", kernel, via=linear_weight(shapes[kernel], 1))],
+        "onnx": [e(f"{PREFIX[role]}_W", kernel, via=flat)],
+    }
+    if bias in shapes:
+        heads = merge_heads(shapes[bias], 0)
+        out["keras"].append(e(f"{role}/bias", bias))
+        out["torch"].append(e(f"{role}.bias", bias, via=heads))
+        out["onnx"].append(e(f"{PREFIX[role]}_B", bias, via=heads))
+    return out
+
+
+def _output_entries(shapes: dict[str, Shape]) -> dict[str, list[Entry]]:
+    """The output projection: Keras (heads, size, out); PyTorch (out, heads·size) in both
+    its modules; ONNX (heads·size, out)."""
+    flat, weight = (
+        merge_heads(shapes["output_kernel"], 0),
+        linear_weight(shapes["output_kernel"], 0),
+    )
+    return {
+        "keras": [
+            e("attention_output/kernel", "output_kernel"),
+            e("attention_output/bias", "output_bias"),
+        ],
+        "torch": [
+            e("output.weight", "output_kernel", via=weight),
+            e("out_proj.weight", "output_kernel", via=weight),
+            e("output.bias", "output_bias"),
+            e("out_proj.bias", "output_bias"),
+        ],
+        "onnx": [e("out_W", "output_kernel", via=flat), e("out_B", "output_bias")],
+    }
+
+
+def _native_entries(shapes: dict[str, Shape]) -> list[Entry]:
+    """``nn.MultiheadAttention``'s own tensors: the three projections packed in one
+    (3E, E) ``in_proj_weight`` (rows: query, key, value) when key and value are E wide, else
+    ``q/k/v_proj_weight``; one packed ``in_proj_bias``. The IR says which exist."""
+    roles = ("query", "key", "value")
+    out = [
+        Entry(
+            "in_proj_weight",
+            tuple(f"{r}_kernel" for r in roles),
+            Pack(linear_weight(shapes["query_kernel"], 1)),
+        ),
+        *(
+            e(
+                f"{PREFIX[r]}_proj_weight",
+                f"{r}_kernel",
+                via=linear_weight(shapes[f"{r}_kernel"], 1),
+            )
+            for r in roles
+        ),
+    ]
+    if "query_bias" in shapes:
+        biases = tuple(f"{r}_bias" for r in roles)
+        out.append(Entry("in_proj_bias", biases, Pack(merge_heads(shapes["query_bias"], 0))))
+    return out
+
+
+ATTENTIONS = ("MultiHeadAttention", "GroupQueryAttention")
+
+
+@weight_map(*ATTENTIONS)
+def attention_map(node: Node) -> LayerMap:
+    """Keras keeps heads as their own axes; PyTorch and ONNX merge them into the feature
+    axis, head major. PyTorch's native ``nn.MultiheadAttention`` (when it can express the
+    sizes) packs the input projections; its custom module keeps one per role."""
+    shapes = {w.role: w.shape for w in node.weights["keras"]}
+    tables: dict[str, list[Entry]] = {"keras": [], "torch": [], "onnx": []}
+    for part in (*(_role_entries(r, shapes) for r in PREFIX), _output_entries(shapes)):
+        for fw, entries in part.items():
+            tables[fw] += entries
+    tables["torch"] += _native_entries(shapes)
+    return simple_map(node, {fw: tuple(entries) for fw, entries in tables.items()})
+
+
+conversions(
+    *ATTENTIONS,
+    causal={
+        True: "causal true → Keras's use_causal_mask; PyTorch and ONNX mask every key after the"
+        " query's step (j > i)",
+    }.get,
+    dropout=lambda rate: f"dropout {number(rate)}: off at inference in all three" if rate else None,
+)

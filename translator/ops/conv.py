@@ -7,8 +7,8 @@ convolutions share.
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import shape_rule, weight_rule
-from translator.schema import (
+from translator.ir.registries import conversions, formula_rule, shape_rule, weight_rule
+from translator.spec.schema import (
     ACTIVATION,
     FROM_SPEC,
     REQUIRED,
@@ -17,8 +17,11 @@ from translator.schema import (
     Choice,
     Int,
     Ints,
+    image_axes,
     layer_schema,
 )
+from translator.weights.maps import LayerMap, e, simple_map, weight_map
+from translator.weights.transforms import Transpose
 
 DATA_FORMAT = Choice(("channels_last", "channels_first"))
 
@@ -43,7 +46,12 @@ def _conv_schema(type_: str, rank: int, paddings: tuple[str, ...]) -> None:
         Arg("groups", Int(), 1, "channel groups; filters and input channels must divide by it"),
         Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
         Arg("use_bias", Bool(), True, "add a bias vector"),
+        image_axes=image_axes(rank),
+        aliases=ALIASES.get(type_, ()),
     )
+
+
+ALIASES = {"Conv1D": ("Conv1d",), "Conv2D": ("Conv2d",)}
 
 
 CONVS = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3}
@@ -144,3 +152,39 @@ def conv_shape(node: Node) -> tuple[Shape, ...]:
 @weight_rule(*CONVS)
 def conv_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     return _conv_weights(node, CONVS[node.type])
+
+
+@weight_map(*CONVS)
+def conv_map(node: Node) -> LayerMap:
+    """Keras's kernel is (*window, in, out); PyTorch's and ONNX's (out, in, *window)."""
+    rank = len(node.args["kernel_size"])
+    oihw = Transpose((rank + 1, rank, *range(rank)))
+    return simple_map(
+        node,
+        {
+            "keras": (e("kernel", "kernel"), e("bias", "bias")),
+            "torch": (e("weight", "kernel", via=oihw), e("bias", "bias")),
+            "onnx": (e("W", "kernel", via=oihw), e("B", "bias")),
+        },
+    )
+
+
+@formula_rule("Conv1D", "Conv2D")
+def conv_formula(node: Node) -> str:
+    kernel = " × ".join(str(k) for k in node.args["kernel_size"])
+    cin = next(w.shape[-2] for w in node.weights["keras"] if w.role == "kernel")
+    groups = f" (input channels / {node.args['groups']} groups)" if node.args["groups"] > 1 else ""
+    bias = " + 1 bias" if node.args["use_bias"] else ""
+    return (
+        f"({kernel} kernel × {cin} input channels{groups}{bias}) × {node.args['filters']} filters"
+    )
+
+
+# What padding becomes in PyTorch and ONNX, as ``port`` names it (depthwise and separable
+# convolutions share it).
+PADDING = {
+    "same": "padding same → explicit pads in PyTorch and ONNX, any odd one at the end as"
+    " TensorFlow puts it",
+    "causal": "padding causal → dilation·(kernel − 1) zeros before the sequence",
+}
+conversions(*CONVS, padding=PADDING.get)

@@ -7,9 +7,20 @@ ConvTranspose keep (in_channels, filters, *kernel). No flip is needed when porti
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ops.conv import data_format_arg, join_channels, split_channels
-from translator.rules import shape_rule, weight_rule
-from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Choice, Int, Ints, layer_schema
+from translator.ir.registries import conversions, shape_rule, weight_rule
+from translator.ops.conv import conv_map, data_format_arg, join_channels, split_channels
+from translator.spec.schema import (
+    ACTIVATION,
+    REQUIRED,
+    Arg,
+    Bool,
+    Choice,
+    Int,
+    Ints,
+    image_axes,
+    layer_schema,
+)
+from translator.weights.maps import LayerMap, weight_map
 
 TRANSPOSES = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}
 
@@ -29,6 +40,7 @@ for _type, _rank in TRANSPOSES.items():
         Arg("dilation_rate", Ints(_rank), 1, "spacing between kernel taps"),
         Arg("activation", ACTIVATION, None, "activation applied to the output (null: linear)"),
         Arg("use_bias", Bool(), True, "add a bias vector"),
+        image_axes=image_axes(_rank),
     )
 
 
@@ -95,3 +107,22 @@ def transpose_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         "onnx": (WeightSpec("W", (cin, f, *k), "kernel"),)
         + ((WeightSpec("B", (f,), "bias"),) if use_bias else ()),
     }
+
+
+@weight_map(*TRANSPOSES)
+def conv_transpose_map(node: Node) -> LayerMap:
+    """Keras's (*window, out, in) → PyTorch's and ONNX's (in, out, *window): the axes move as
+    a forward convolution's do (the last two to the front, swapped). No flip: the three
+    frameworks scatter the same, unflipped kernel."""
+    return conv_map(node)
+
+
+conversions(
+    *TRANSPOSES,
+    padding={
+        "valid": "output size as Keras computes it; PyTorch and ONNX crop or zero-extend the"
+        " full transposed convolution to it, as TensorFlow does",
+        "same": "padding same → output n·s as Keras computes it; PyTorch and ONNX crop the full"
+        " transposed convolution from TensorFlow's leading padding on",
+    }.get,
+)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import (
+from translator.ir.registries import (
+    conversions,
+    formula_rule,
+    no_weights,
+    number,
+    shape_rule,
+    weight_rule,
+)
+from translator.spec.schema import (
     ACTIVATION,
     REQUIRED,
     Arg,
@@ -16,6 +23,8 @@ from translator.schema import (
     LayerName,
     layer_schema,
 )
+from translator.weights.maps import LayerMap, e, renamed, simple_map, weight_map
+from translator.weights.transforms import Transpose
 
 layer_schema(
     "Input",
@@ -39,6 +48,7 @@ layer_schema(
         "an earlier Embedding whose matrix, transposed, is this layer's kernel (GPT-2's output "
         "projection); the kernel is then stored and counted once, in the Embedding",
     ),
+    aliases=("Linear",),
 )
 layer_schema(
     "Dropout",
@@ -121,3 +131,47 @@ def embedding_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 
 weight_rule("Input", "Dropout")(no_weights)
+
+
+@weight_map("Dense")
+def dense_map(node: Node) -> LayerMap:
+    """Keras and ONNX keep the kernel as (in, out); PyTorch as (out, in)."""
+    return simple_map(
+        node,
+        {
+            "keras": (e("kernel", "kernel"), e("bias", "bias")),
+            "torch": (e("weight", "kernel", via=Transpose()), e("bias", "bias")),
+            "onnx": (e("W", "kernel"), e("B", "bias")),
+        },
+    )
+
+
+@weight_map("Embedding")
+def embedding_map(node: Node) -> LayerMap:
+    """One (vocabulary, size) table everywhere."""
+    return renamed(
+        node,
+        {
+            "keras": (("embeddings", "embeddings"),),
+            "torch": (("weight", "embeddings"),),
+            "onnx": (("embeddings", "embeddings"),),
+        },
+    )
+
+
+def bias_term(node: Node) -> str:
+    """`` + 1 bias`` in a formula when the layer has one."""
+    return " + 1 bias" if node.args["use_bias"] else ""
+
+
+@formula_rule("Dense")
+def dense_formula(node: Node) -> str:
+    return f"({node.input_shape[-1]} inputs{bias_term(node)}) × {node.args['units']} units"
+
+
+@formula_rule("Embedding")
+def embedding_formula(node: Node) -> str:
+    return f"{node.args['input_dim']} ids × {node.args['output_dim']} dims"
+
+
+conversions("Dropout", rate=lambda r: f"rate {number(r)}: the identity at inference in all three")

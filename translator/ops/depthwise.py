@@ -9,9 +9,27 @@ for it, so they hold it as those two convolutions, with the same tensors and cou
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ops.conv import data_format_arg, join_channels, split_channels, strided_dims
-from translator.rules import shape_rule, weight_rule
-from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Choice, Int, Ints, layer_schema
+from translator.ir.registries import conversions, shape_rule, weight_rule
+from translator.ops.conv import (
+    PADDING,
+    data_format_arg,
+    join_channels,
+    split_channels,
+    strided_dims,
+)
+from translator.spec.schema import (
+    ACTIVATION,
+    REQUIRED,
+    Arg,
+    Bool,
+    Choice,
+    Int,
+    Ints,
+    image_axes,
+    layer_schema,
+)
+from translator.weights.maps import LayerMap, e, simple_map, weight_map
+from translator.weights.transforms import Chain, Map, Reshape, Transpose
 
 DEPTHWISE = {"DepthwiseConv1D": 1, "DepthwiseConv2D": 2}
 SEPARABLE = {"SeparableConv1D": 1, "SeparableConv2D": 2}
@@ -39,6 +57,7 @@ for _type, _rank in DEPTHWISE.items():
         "depthwise",
         f"{_rank}-D depthwise convolution: one filter set per channel.",
         *_common(_rank),
+        image_axes=image_axes(_rank),
     )
 for _type, _rank in SEPARABLE.items():
     layer_schema(
@@ -47,6 +66,7 @@ for _type, _rank in SEPARABLE.items():
         f"{_rank}-D separable convolution: depthwise, then a pointwise (1×1) convolution.",
         Arg("filters", Int(), REQUIRED, "output channels"),
         *_common(_rank),
+        image_axes=image_axes(_rank),
     )
 
 
@@ -103,3 +123,61 @@ def separable_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         )
         + ((WeightSpec("B", (f,), "bias"),) if bias else ()),
     }
+
+
+def depthwise_kernel(shape: Shape) -> Map:
+    """Keras's (*window, c, m) → PyTorch's and ONNX's (c·m, 1, *window): output channel
+    ``i·m + j`` is input channel ``i``'s ``j``-th filter, the row-major merge of (c, m)."""
+    *window, c, m = shape
+    rank = len(window)
+    return Chain(
+        (
+            Reshape((*window, c * m), shape),
+            Transpose((rank, *range(rank))),
+            Reshape((c * m, 1, *window), (c * m, *window)),
+        )
+    )
+
+
+@weight_map(*DEPTHWISE)
+def depthwise_map(node: Node) -> LayerMap:
+    """One filter set per input channel: a grouped convolution (groups = channels) in
+    PyTorch and ONNX, whose kernel has one input channel per group."""
+    kernel = depthwise_kernel(next(w.shape for w in node.weights["keras"] if w.name == "kernel"))
+    return simple_map(
+        node,
+        {
+            "keras": (e("kernel", "kernel"), e("bias", "bias")),
+            "torch": (e("weight", "kernel", via=kernel), e("bias", "bias")),
+            "onnx": (e("W", "kernel", via=kernel), e("B", "bias")),
+        },
+    )
+
+
+@weight_map(*SEPARABLE)
+def separable_map(node: Node) -> LayerMap:
+    """A depthwise kernel (as ``depthwise_map``'s) then a 1×1 pointwise one (as a forward
+    convolution's); the bias belongs to the pointwise convolution."""
+    rank = SEPARABLE[node.type]
+    keras = {w.name: w.shape for w in node.weights["keras"]}
+    depthwise = depthwise_kernel(keras["depthwise_kernel"])
+    pointwise = Transpose((rank + 1, rank, *range(rank)))
+    return simple_map(
+        node,
+        {
+            "keras": tuple(e(r, r) for r in ("depthwise_kernel", "pointwise_kernel", "bias")),
+            "torch": (
+                e("depthwise.weight", "depthwise_kernel", via=depthwise),
+                e("pointwise.weight", "pointwise_kernel", via=pointwise),
+                e("pointwise.bias", "bias"),
+            ),
+            "onnx": (
+                e("depthwise_W", "depthwise_kernel", via=depthwise),
+                e("pointwise_W", "pointwise_kernel", via=pointwise),
+                e("B", "bias"),
+            ),
+        },
+    )
+
+
+conversions(*DEPTHWISE, *SEPARABLE, padding=PADDING.get)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, format_shape
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import Arg, Int, layer_schema
+from translator.ir.registries import no_weights, shape_rule, weight_rule
+from translator.spec.schema import Arg, Int, layer_schema
 
 layer_schema("Add", "merge", "Element-wise sum of inputs of the same shape.", inputs=(2, None))
 layer_schema(

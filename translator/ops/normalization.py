@@ -7,8 +7,17 @@ PyTorch's 0.1 (1 − m). The spec's values (Keras defaults) are carried to every
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import Arg, Axes, Bool, Float, Int, layer_schema
+from translator.ir.registries import (
+    conversions,
+    formula_rule,
+    no_weights,
+    number,
+    shape_rule,
+    weight_rule,
+)
+from translator.spec.schema import Arg, Axes, Bool, Float, Int, layer_schema
+from translator.weights.maps import Entry, LayerMap, e, ir_names, renamed, simple_map, weight_map
+from translator.weights.transforms import SAME, Map, Reshape, Zeros
 
 _COMMON = (
     Arg(
@@ -29,6 +38,7 @@ layer_schema(
         "moving-average momentum (Keras style; PyTorch's is 1 − m)",
     ),
     *_COMMON,
+    aliases=("BatchNorm1d", "BatchNorm2d"),
 )
 layer_schema(
     "LayerNormalization",
@@ -36,6 +46,7 @@ layer_schema(
     "Normalizes each example over the given axes.",
     Arg("axis", Axes(), -1, "the axis or axes to normalize over (batch axis is 0)"),
     *_COMMON,
+    aliases=("LayerNorm",),
 )
 
 
@@ -180,3 +191,115 @@ def rmsnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 
 weight_rule("UnitNormalization")(no_weights)
+
+
+# Why num_batches_tracked is not carried: PyTorch reads it only when momentum is None (a
+# cumulative average), which a spec cannot ask for; it is a step counter, not a weight.
+STEP_COUNTER = Zeros("int64", "PyTorch's step counter, read only when momentum is None")
+
+
+@weight_map("BatchNormalization")
+def batchnorm_map(node: Node) -> LayerMap:
+    """Scale, offset and moving statistics, one vector each; PyTorch's statistics are
+    buffers (``running_mean``, ``running_var``) beside its ``num_batches_tracked``."""
+    return simple_map(
+        node,
+        {
+            "keras": tuple(e(r, r) for r in ("gamma", "beta", "moving_mean", "moving_variance")),
+            "torch": (
+                e("weight", "gamma"),
+                e("bias", "beta"),
+                e("running_mean", "moving_mean"),
+                e("running_var", "moving_variance"),
+                Entry("num_batches_tracked", (), STEP_COUNTER),
+            ),
+            "onnx": (
+                e("scale", "gamma"),
+                e("B", "beta"),
+                e("input_mean", "moving_mean"),
+                e("input_var", "moving_variance"),
+            ),
+        },
+    )
+
+
+def _row_major(node: Node, keras_name: str, torch_name: str) -> Map:
+    """Keras's scale of a multi-axis LayerNormalization → PyTorch's/ONNX's (same values in
+    row-major order, another shape), or a plain copy when the shapes agree."""
+    keras = ir_names(node, "keras").get(keras_name)
+    torch = ir_names(node, "torch").get(torch_name)
+    return Reshape(torch, keras) if keras and torch and keras != torch else SAME
+
+
+@weight_map("LayerNormalization")
+def layernorm_map(node: Node) -> LayerMap:
+    """PyTorch and ONNX order the scale's axes increasingly; Keras orders them by the written
+    axis values and reshapes the scale to the broadcast shape, so the values agree in
+    row-major order."""
+    gamma, beta = _row_major(node, "gamma", "weight"), _row_major(node, "beta", "bias")
+    return simple_map(
+        node,
+        {
+            "keras": (e("gamma", "gamma"), e("beta", "beta")),
+            "torch": (e("weight", "gamma", via=gamma), e("bias", "beta", via=beta)),
+            "onnx": (e("Scale", "gamma", via=gamma), e("B", "beta", via=beta)),
+        },
+    )
+
+
+@weight_map("GroupNormalization")
+def groupnorm_map(node: Node) -> LayerMap:
+    """A scale and an offset per channel, in every framework."""
+    return renamed(
+        node,
+        {
+            "keras": (("gamma", "gamma"), ("beta", "beta")),
+            "torch": (("weight", "gamma"), ("bias", "beta")),
+            "onnx": (("scale", "gamma"), ("B", "beta")),
+        },
+    )
+
+
+@weight_map("RMSNormalization")
+def rmsnorm_map(node: Node) -> LayerMap:
+    """The scale over the normalized (trailing) axes, the same shape everywhere."""
+    return renamed(
+        node,
+        {
+            "keras": (("scale", "gamma"),),
+            "torch": (("weight", "gamma"),),
+            "onnx": (("scale", "gamma"),),
+        },
+    )
+
+
+@formula_rule("BatchNormalization")
+def batchnorm_formula(node: Node) -> str:
+    c = next(w.shape[0] for w in node.weights["keras"] if w.role == "moving_mean")
+    learned = int(node.args["scale"]) + int(node.args["center"])
+    return f"({learned} learned + 2 moving statistics) × {c} channels"
+
+
+def _epsilon(value: float) -> str:
+    return (
+        f"epsilon {number(value)} carried to all three (the defaults differ: Keras 1e-3,"
+        " PyTorch and ONNX 1e-5)"
+    )
+
+
+conversions(
+    "BatchNormalization",
+    momentum=lambda m: (
+        f"momentum: Keras {number(m)} → PyTorch {number(round(1 - m, 12))} (1 − m),"
+        f" ONNX {number(m)}"
+    ),
+    epsilon=_epsilon,
+)
+conversions("LayerNormalization", "GroupNormalization", epsilon=_epsilon)
+conversions(
+    "RMSNormalization",
+    epsilon=lambda v: (
+        f"epsilon {number(v)} carried to all three (Keras's default 1e-6; PyTorch's nn.RMSNorm"
+        " would take the float's machine epsilon)"
+    ),
+)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape
+from translator.ir.registries import conversions, no_weights, shape_rule, weight_rule
 from translator.ops.conv import data_format_arg, join_channels, out_size, split_channels
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import Arg, Bool, Choice, Ints, layer_schema
+from translator.spec.schema import Arg, Bool, Choice, Ints, image_axes, layer_schema
 
 POOLS = {
     "MaxPooling1D": 1,
@@ -23,6 +23,17 @@ GLOBAL_POOLS = {
     "GlobalMaxPooling2D": 2,
     "GlobalMaxPooling3D": 3,
 }
+# PyTorch's names for the same layers, accepted as `type:`.
+ALIASES = {
+    "AveragePooling1D": ("AvgPool1d",),
+    "AveragePooling2D": ("AvgPool2d",),
+    "GlobalAveragePooling1D": ("AdaptiveAvgPool1d",),
+    "GlobalAveragePooling2D": ("AdaptiveAvgPool2d",),
+    "GlobalMaxPooling1D": ("AdaptiveMaxPool1d",),
+    "GlobalMaxPooling2D": ("AdaptiveMaxPool2d",),
+    "MaxPooling1D": ("MaxPool1d",),
+    "MaxPooling2D": ("MaxPool2d",),
+}
 
 for _type, _rank in POOLS.items():
     layer_schema(
@@ -39,6 +50,8 @@ for _type, _rank in POOLS.items():
             "valid: none; same: output = ceil(input / stride)",
         ),
         data_format_arg(),
+        image_axes=image_axes(_rank),
+        aliases=ALIASES.get(_type, ()),
     )
 for _type, _rank in GLOBAL_POOLS.items():
     layer_schema(
@@ -47,6 +60,8 @@ for _type, _rank in GLOBAL_POOLS.items():
         f"{'Max' if 'Max' in _type else 'Average'} over all {_rank}-D spatial positions.",
         data_format_arg(),
         Arg("keepdims", Bool(), False, "keep the spatial axes with size 1"),
+        image_axes=image_axes(_rank),
+        aliases=ALIASES.get(_type, ()),
     )
 
 
@@ -73,3 +88,10 @@ def _global_shape(node: Node) -> tuple[Shape, ...]:
 shape_rule(*POOLS)(_pool_shape)
 shape_rule(*GLOBAL_POOLS)(_global_shape)
 weight_rule(*POOLS, *GLOBAL_POOLS)(no_weights)
+conversions(
+    *POOLS,
+    padding={
+        "same": "padding same → explicit pads, any odd one at the end; max pooling pads with"
+        " −inf, average pooling leaves the pads out of the count (ONNX count_include_pad=0)",
+    }.get,
+)

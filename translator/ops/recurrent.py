@@ -6,15 +6,19 @@ reuses ``rnn_weights`` with two directions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from translator.ir import Node, Shape, WeightSpec
-from translator.rules import shape_rule, weight_rule
-from translator.schema import ACTIVATION, REQUIRED, Arg, Bool, Int, layer_schema
+from translator.ir.registries import conversions, formula_rule, shape_rule, weight_rule
+from translator.spec.schema import ACTIVATION, REQUIRED, Arg, Bool, Int, layer_schema
+from translator.weights.maps import Entry, LayerMap, e, present, weight_map
+from translator.weights.transforms import Fold, Pack, Transpose, gated
 
 GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
 KERAS_CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
 
 
-def _rnn_schema(type_: str, doc: str, *extra: Arg) -> None:
+def _rnn_schema(type_: str, doc: str, *extra: Arg, aliases: tuple[str, ...] = ()) -> None:
     layer_schema(
         type_,
         "recurrent",
@@ -32,13 +36,18 @@ def _rnn_schema(type_: str, doc: str, *extra: Arg) -> None:
             "stacked layers, as PyTorch's num_layers (each after the first reads the previous "
             "one's sequence); Keras builds it as a stack of layers",
         ),
+        aliases=aliases,
     )
 
 
 _RECURRENT_ACTIVATION = Arg(
     "recurrent_activation", ACTIVATION, "sigmoid", "activation of the gates"
 )
-_rnn_schema("SimpleRNN", "Fully connected recurrent layer: `h = activation(x W + h R + b)`.")
+_rnn_schema(
+    "SimpleRNN",
+    "Fully connected recurrent layer: `h = activation(x W + h R + b)`.",
+    aliases=("RNN",),
+)
 _rnn_schema("LSTM", "Long short-term memory (gates i, f, c, o in Keras).", _RECURRENT_ACTIVATION)
 _rnn_schema(
     "GRU",
@@ -148,3 +157,154 @@ def rnn_weights(
 @weight_rule(*GATES)
 def recurrent_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     return rnn_weights(node, (("", ""),))
+
+
+# --- the weight map ---------------------------------------------------------------------
+
+# Gate order of each framework's tensors, in one alphabet (LSTM i f c o, GRU z r h):
+# PyTorch's LSTM i,f,g,o is Keras's i,f,c,o; its GRU r,z,n is Keras's r,z,h.
+GATE_ORDERS: dict[str, dict[str, str]] = {
+    "SimpleRNN": {"keras": "h", "torch": "h", "onnx": "h"},
+    "LSTM": {"keras": "ifco", "torch": "ifco", "onnx": "iofc"},
+    "GRU": {"keras": "zrh", "torch": "rzh", "onnx": "zrh"},
+}
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One direction of a recurrent layer: its canonical prefix, Keras variable prefix and
+    PyTorch name suffix."""
+
+    canonical: str
+    keras: str
+    torch: str
+
+    def key(self, layer: int) -> str:
+        """The canonical prefix of stacked layer ``layer`` in this direction."""
+        return f"{self.canonical}{_stack(layer)}"
+
+    def cell(self, node: Node, layer: int) -> str:
+        """The Keras variable prefix of stacked layer ``layer``'s cell in this direction."""
+        return f"{self.keras}{_stack(layer)}{KERAS_CELL[node.type]}/"
+
+
+def reset_before(node: Node) -> bool:
+    """A GRU that applies its reset gate before the recurrent matmul (``reset_after: false``)."""
+    return node.type == "GRU" and not node.args["reset_after"]
+
+
+def _stack(layer: int) -> str:
+    """The path of stacked layer ``layer`` (``num_layers``) below a direction: none for the
+    first, ``layer_<i>/`` after it, in Keras's variable paths and canonical keys alike."""
+    return f"layer_{layer}/" if layer else ""
+
+
+def _keras_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
+    cell, c = d.cell(node, layer), d.key(layer)
+    biases = (f"{c}input_bias", f"{c}recurrent_bias")
+    # Keras keeps one bias (the two folded), except the reset-after GRU: (2, 3u) = both.
+    double = node.type == "GRU" and node.args["reset_after"]
+    return (
+        e(f"{cell}kernel", f"{c}kernel"),
+        e(f"{cell}recurrent_kernel", f"{c}recurrent_kernel"),
+        Entry(f"{cell}bias", biases, Pack() if double else Fold()),
+    )
+
+
+def _torch_rnn(node: Node, d: Direction, layer: int) -> tuple[Entry, ...]:
+    c, s = d.key(layer), f"l{layer}{d.torch}"
+    # The custom reset-before GRU keeps Keras's gate order and single bias.
+    order = GATE_ORDERS[node.type]["keras" if reset_before(node) else "torch"]
+    matrix = gated(GATE_ORDERS[node.type]["keras"], order, Transpose())
+    vector = gated(GATE_ORDERS[node.type]["keras"], order)
+    return (
+        e(f"weight_ih_{s}", f"{c}kernel", via=matrix),
+        e(f"weight_hh_{s}", f"{c}recurrent_kernel", via=matrix),
+        e(f"bias_ih_{s}", f"{c}input_bias", via=vector),
+        e(f"bias_hh_{s}", f"{c}recurrent_bias", via=vector),
+        Entry(f"bias_{s}", (f"{c}input_bias", f"{c}recurrent_bias"), Fold()),
+    )
+
+
+def _onnx_rnn(node: Node, directions: tuple[Direction, ...], layer: int) -> tuple[Entry, ...]:
+    # One ONNX operator per stacked layer: W, R, B for the first; W_l1, R_l1, B_l1 after.
+    keras, onnx = GATE_ORDERS[node.type]["keras"], GATE_ORDERS[node.type]["onnx"]
+    at, prefixes = f"_l{layer}" if layer else "", [d.key(layer) for d in directions]
+    kernels = tuple(f"{c}kernel" for c in prefixes)
+    recurrent = tuple(f"{c}recurrent_kernel" for c in prefixes)
+    biases = tuple(f"{c}{r}" for c in prefixes for r in ("input_bias", "recurrent_bias"))
+    return (
+        Entry(f"W{at}", kernels, Pack(gated(keras, onnx, Transpose()))),
+        Entry(f"R{at}", recurrent, Pack(gated(keras, onnx, Transpose()))),
+        Entry(f"B{at}", biases, Pack(gated(keras, onnx))),
+    )
+
+
+def _rnn_canonical(node: Node, directions: tuple[Direction, ...]) -> dict[str, Shape]:
+    """Per direction and stacked layer: the kernels as Keras keeps them, biases split."""
+    keras = {w.name: w.shape for w in node.weights["keras"]}
+    canonical: dict[str, Shape] = {}
+    for d in directions:
+        for layer in range(node.args["num_layers"]):
+            cell, c = d.cell(node, layer), d.key(layer)
+            canonical[f"{c}kernel"] = keras[f"{cell}kernel"]
+            canonical[f"{c}recurrent_kernel"] = keras[f"{cell}recurrent_kernel"]
+            if node.args["use_bias"]:
+                width = (GATES[node.type] * node.args["units"],)
+                canonical[f"{c}input_bias"] = width
+                canonical[f"{c}recurrent_bias"] = width
+    return canonical
+
+
+def rnn_map(node: Node, directions: tuple[Direction, ...]) -> LayerMap:
+    """Kernels as Keras keeps them; biases split in two per direction and stacked layer."""
+    layers = range(node.args["num_layers"])
+    tables = {
+        "keras": tuple(x for d in directions for i in layers for x in _keras_rnn(node, d, i)),
+        "torch": tuple(x for d in directions for i in layers for x in _torch_rnn(node, d, i)),
+        "onnx": tuple(x for i in layers for x in _onnx_rnn(node, directions, i)),
+    }
+    return LayerMap(_rnn_canonical(node, directions), present(node, tables))
+
+
+@weight_map(*GATES)
+def recurrent_map(node: Node) -> LayerMap:
+    """SimpleRNN, LSTM, GRU run in one direction, with every stacked layer's tensors."""
+    return rnn_map(node, (Direction("", "", ""),))
+
+
+@formula_rule(*GATES)
+def recurrent_formula(node: Node) -> str:
+    gates, units = GATES[node.type], node.args["units"]
+    d = node.input_shape[-1]
+    bias = ""
+    if node.args["use_bias"]:
+        bias = " + 2 biases" if node.type == "GRU" and node.args["reset_after"] else " + 1 bias"
+    first = f"{gates} gate{'s' if gates > 1 else ''} × ({d} input + {units} units{bias}) × {units} units"
+    more = node.args["num_layers"] - 1
+    if more:
+        first += f" + {more} × {gates} × ({units} input + {units} units{bias}) × {units} units"
+    return first
+
+
+def _stack_note(layers: int) -> str | None:
+    if layers == 1:
+        return None
+    return (
+        f"num_layers {layers} → PyTorch's own stack (num_layers={layers}; a custom module for"
+        f" the reset-before GRU), {layers} chained ONNX operators, {layers} chained Keras layers"
+        " (the layer itself, then layer_1, ...)"
+    )
+
+
+conversions("SimpleRNN", "LSTM", num_layers=_stack_note)
+conversions(
+    "GRU",
+    num_layers=_stack_note,
+    reset_after=lambda r: (
+        "reset_after true → PyTorch nn.GRU (gates r, z, n), ONNX linear_before_reset=1"
+        if r
+        else "reset_after false → a PyTorch custom module (no native GRU resets before"
+        " the matmul), ONNX linear_before_reset=0; the recurrent bias folds into the input one"
+    ),
+)

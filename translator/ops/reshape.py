@@ -6,9 +6,19 @@ from __future__ import annotations
 import math
 
 from translator.ir import Node, Shape
+from translator.ir.registries import conversions, no_weights, shape_rule, weight_rule
 from translator.ops.conv import data_format_arg, join_channels, split_channels
-from translator.rules import no_weights, shape_rule, weight_rule
-from translator.schema import REQUIRED, Arg, Choice, Int, IntList, Ints, Padding, layer_schema
+from translator.spec.schema import (
+    REQUIRED,
+    Arg,
+    Choice,
+    Int,
+    IntList,
+    Ints,
+    Padding,
+    image_axes,
+    layer_schema,
+)
 
 layer_schema(
     "Flatten", "reshape", "Flattens each example to one axis, in memory (row-major) order."
@@ -31,6 +41,8 @@ layer_schema(
     "Pads rows and columns of an image with zeros.",
     Arg("padding", Padding(2), 1, "int, [rows, cols], or [[top, bottom], [left, right]]"),
     data_format_arg(),
+    image_axes=2,
+    aliases=("ZeroPad2d",),
 )
 
 
@@ -106,6 +118,7 @@ for _type, _rank in PADDINGS.items():
         f"Pads the {_rank} spatial axes with zeros.",
         Arg("padding", Padding(_rank), 1, "int, one per axis, or [before, after] per axis"),
         data_format_arg(),
+        image_axes=image_axes(_rank),
     )
 layer_schema(
     "Cropping1D",
@@ -119,6 +132,7 @@ layer_schema(
     "Crops rows and columns.",
     Arg("cropping", Padding(2), 0, "int, [rows, cols], or [[top, bottom], [left, right]]"),
     data_format_arg(),
+    image_axes=2,
 )
 layer_schema(
     "UpSampling1D",
@@ -133,6 +147,7 @@ layer_schema(
     Arg("size", Ints(2), 2, "the factor per spatial axis"),
     data_format_arg(),
     Arg("interpolation", Choice(("nearest", "bilinear")), "nearest", "how new pixels are made"),
+    image_axes=2,
 )
 layer_schema(
     "RepeatVector",
@@ -197,3 +212,12 @@ def repeat_vector_shape(node: Node) -> tuple[Shape, ...]:
 
 
 weight_rule(*PADDINGS, *CROPPINGS, *UPSAMPLINGS, "RepeatVector")(no_weights)
+
+
+conversions(
+    "Flatten",
+    always=lambda _: (
+        "the spec's layout is kept between layers everywhere, so Flatten's order is Keras's"
+        " and the next Dense needs no row permutation"
+    ),
+)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from translator.ir import Node, Shape, WeightSpec
-from translator.ops.recurrent import GATES, rnn_shape, rnn_weights
-from translator.rules import SHAPES, WEIGHTS, shape_rule, weight_rule
-from translator.schema import REQUIRED, SCHEMAS, Arg, Choice, LayerSchema, Nested, layer_schema
+from translator.ir import FRAMEWORKS, Node, Shape, WeightSpec
+from translator.ir.registries import SHAPES, WEIGHTS, formula, formula_rule, shape_rule, weight_rule
+from translator.ops.recurrent import GATES, Direction, rnn_map, rnn_shape, rnn_weights
+from translator.spec.schema import REQUIRED, SCHEMAS, Arg, Choice, LayerSchema, Nested, layer_schema
+from translator.weights.maps import MAPS, Entry, LayerMap, weight_map
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -39,15 +40,8 @@ def wrappable(wrapper: str) -> list[str]:
     return [t for t, schema in SCHEMAS.items() if WRAPPABLE[wrapper](schema)]
 
 
-def _wrapped(node: Node) -> Node:
-    inner = node.inner
-    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
-        raise TypeError(f"{node.name}: wrapper without a wrapped layer")
-    return inner
-
-
 def _inner_node(node: Node, input_shape: Shape) -> Node:
-    inner = _wrapped(node)
+    inner = node.wrapped
     inner.input_shapes = (input_shape,)
     return inner
 
@@ -66,9 +60,9 @@ def time_distributed_shape(node: Node) -> tuple[Shape, ...]:
 
 @weight_rule("TimeDistributed")
 def time_distributed_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    inner = _wrapped(node)
+    inner = node.wrapped
     inner.weights = WEIGHTS[inner.type](inner)
-    prefix = {"keras": f"{inner.name}/", "torch": "layer.", "onnx": ""}
+    prefix = _td_prefix(inner)
     return {
         fw: tuple(replace(w, name=prefix[fw] + w.name) for w in tensors)
         for fw, tensors in inner.weights.items()
@@ -95,7 +89,7 @@ def bidirectional_shape(node: Node) -> tuple[Shape, ...]:
 
 @weight_rule("Bidirectional")
 def bidirectional_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    inner = _wrapped(node)
+    inner = node.wrapped
     inner.weights = WEIGHTS[inner.type](inner)
     # Keras names the copies forward_<name> / backward_<name> (not doubling a forward_ or
     # backward_ the name already starts with); PyTorch's bidirectional RNN adds _reverse to
@@ -105,3 +99,48 @@ def bidirectional_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         (f"backward_{inner.name.removeprefix('backward_')}/", "_reverse"),
     )
     return rnn_weights(inner, directions)
+
+
+def _td_prefix(inner: Node) -> dict[str, str]:
+    """How each framework names the wrapped layer's tensors inside a TimeDistributed."""
+    return {"keras": f"{inner.name}/", "torch": "layer.", "onnx": ""}
+
+
+@weight_map("TimeDistributed")
+def time_distributed_map(node: Node) -> LayerMap:
+    """The wrapped layer's map, with the wrapper's tensor names."""
+    inner = node.wrapped
+    if not any(inner.weights.get(fw) for fw in FRAMEWORKS):
+        return LayerMap({}, {fw: () for fw in FRAMEWORKS})
+    inner_map = MAPS[inner.type](inner)
+    prefix = _td_prefix(inner)
+    return LayerMap(
+        inner_map.canonical,
+        {
+            fw: tuple(Entry(prefix[fw] + x.target, x.sources, x.combine) for x in entries)
+            for fw, entries in inner_map.entries.items()
+        },
+    )
+
+
+@weight_map("Bidirectional")
+def bidirectional_map(node: Node) -> LayerMap:
+    """Keras's forward_/backward_ copies, PyTorch's ``_reverse`` tensors, ONNX's stacked
+    directions (the prefixes follow ``bidirectional_weights``)."""
+    base = node.wrapped.name
+    directions = (
+        Direction("forward/", f"forward_{base.removeprefix('forward_')}/", ""),
+        Direction("backward/", f"backward_{base.removeprefix('backward_')}/", "_reverse"),
+    )
+    # The wrapped node with the wrapper's tensors (both directions), which the IR holds.
+    return rnn_map(replace(node.wrapped, weights=node.weights), directions)
+
+
+@formula_rule("TimeDistributed")
+def time_distributed_formula(node: Node) -> str:
+    return "the wrapped layer's " + formula(node.wrapped).rsplit(" = ", 1)[0]
+
+
+@formula_rule("Bidirectional")
+def bidirectional_formula(node: Node) -> str:
+    return "2 directions × " + formula(node.wrapped).rsplit(" = ", 1)[0]

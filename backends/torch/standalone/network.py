@@ -3,7 +3,7 @@
 ``model_source`` writes a class named after the spec whose ``__init__`` creates one module
 per layer (the constructor call ``emit`` gives, see ``backends.torch.export``) and whose
 ``forward`` wires them in the graph's order, turning PyTorch's natural layout of images
-into the spec's at the inputs and back at the outputs (``translator.export``); then hands
+into the spec's at the inputs and back at the outputs (``translator.commands.export``); then hands
 it to ``assemble`` with the module docstring. Layer names are kept: they are the
 state_dict's keys. A name Python or ``nn.Module`` reserves is reached through ``_modules``.
 A shared layer (``{share: enc}``) has no module of its own: ``forward`` calls the original's
@@ -21,8 +21,8 @@ from pathlib import Path
 from torch import nn
 
 from backends.torch.standalone.assemble import Call, assemble, runtime_names
-from translator.export import tensor_layouts
 from translator.ir import Graph, Node
+from translator.ir.layout import tensor_layouts
 
 _PROBE = nn.Module()  # its attributes (forward, training, eval, ...) cannot be layer names
 GLOBALS = frozenset({"torch", "nn", "F", "math", "Any", "NamedTuple", "load", "annotations"})

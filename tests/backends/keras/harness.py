@@ -17,8 +17,8 @@ import numpy as np
 
 import backends
 from translator.ir import Graph
-from translator.loader import load_text
-from translator.sample import BATCH, STEPS, sample_inputs
+from translator.ir.sample import BATCH, STEPS, sample_inputs
+from translator.spec.loader import load_text
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 
 from backends.keras.activation import ACTIVATIONS
 from tests.backends.keras.harness import check_spec, one_layer
-from translator.schema import ACTIVATIONS as SPEC_ACTIVATIONS
+from translator.spec.schema import ACTIVATIONS as SPEC_ACTIVATIONS
 
 pytestmark = pytest.mark.keras
 

@@ -12,7 +12,7 @@ import pytest
 
 import backends
 from tests.backends.keras.harness import assert_measurement_matches_ir, check_spec, one_layer
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 pytestmark = pytest.mark.keras
 

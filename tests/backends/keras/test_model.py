@@ -11,8 +11,8 @@ import pytest
 import backends
 from tests.backends.keras.harness import check_spec
 from translator.errors import BackendError
-from translator.loader import load_text
-from translator.schema import SCHEMAS
+from translator.spec.loader import load_text
+from translator.spec.schema import SCHEMAS
 
 pytestmark = pytest.mark.keras
 

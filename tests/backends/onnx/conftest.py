@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from translator.ir import Graph
-from translator.loader import load_text
-from translator.sample import BATCH, sample_inputs
+from translator.ir.sample import BATCH, sample_inputs
+from translator.spec.loader import load_text
 
 
 @dataclass

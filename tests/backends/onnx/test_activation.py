@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backends.onnx.activation import ACTIVATIONS
-from translator.schema import ACTIVATIONS as SPEC_ACTIVATIONS
+from translator.spec.schema import ACTIVATIONS as SPEC_ACTIVATIONS
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

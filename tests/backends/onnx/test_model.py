@@ -11,8 +11,8 @@ import pytest
 
 from backends.onnx.model import CONST_MARK, IR_VERSION, OPSET, is_weight
 from translator.errors import BackendError
-from translator.sample import sample_inputs
-from translator.schema import SCHEMAS
+from translator.ir.sample import sample_inputs
+from translator.spec.schema import SCHEMAS
 
 FAMILIES = {"activation", "attention", "conv", "conv_transpose", "core", "depthwise", "merge",
             "normalization", "pooling", "recurrent", "reshape", "wrappers"}  # fmt: skip

@@ -18,8 +18,8 @@ import torch
 
 import backends
 from translator.ir import Graph
-from translator.loader import load_text
-from translator.sample import BATCH, sample_inputs
+from translator.ir.sample import BATCH, sample_inputs
+from translator.spec.loader import load_text
 
 torch_backend = backends.load("torch")
 

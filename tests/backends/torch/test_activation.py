@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.backends.torch.harness import check_spec, one_layer, set_parameters
-from translator.schema import ACTIVATIONS
+from translator.spec.schema import ACTIVATIONS
 
 X = np.linspace(-4.0, 4.0, 16, dtype=np.float32).reshape(2, 8)
 

@@ -12,7 +12,7 @@ from backends.base import Built
 from backends.torch.model import Shared
 from tests.backends.torch.harness import Case, check_spec, one_layer, torch_backend
 from translator.errors import BackendError, UnsupportedInBackend
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 GRAPH = """
 name: graph

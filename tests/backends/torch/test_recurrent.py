@@ -12,7 +12,7 @@ import torch
 
 from backends.torch.recurrent import CustomRecurrent, KerasRecurrent, last_or_sequence
 from tests.backends.torch.harness import check_spec, one_layer, set_parameters
-from translator.loader import load_text
+from translator.spec.loader import load_text
 
 CASES = {
     "rnn": "{type: SimpleRNN, units: 3}",

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from translator.errors import Location, ShapeError
+from translator.errors import InternalError, Location, ShapeError
 
 Shape = tuple[int | None, ...]  # per-example shape; the batch dimension is implicit
 
@@ -112,8 +112,18 @@ class Node:
 
     @property
     def inner(self) -> Node | None:
+        """The wrapped layer of a wrapper (``TimeDistributed``, ``Bidirectional``), else None."""
         inner = self.args.get("layer")
         return inner if isinstance(inner, Node) else None
+
+    @property
+    def wrapped(self) -> Node:
+        """The wrapped layer of a wrapper node. The loader guarantees one; its absence is a
+        translator bug, raised as ``InternalError``."""
+        inner = self.inner
+        if inner is None:
+            raise InternalError(f"{self.name}: {self.type} without a wrapped layer")
+        return inner
 
     def counts(self, framework: str) -> dict[str, int]:
         return counts(framework, self.weights.get(framework, ()))

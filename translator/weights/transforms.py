@@ -1,4 +1,4 @@
-"""Named, invertible array transforms for the weight maps (``translator.weightmap``).
+"""Named, invertible array transforms for the weight maps (``translator.weights.maps``).
 
 A ``Map`` takes one array to one array (``transpose``, ``reorder_gates``, ``reshape``, and
 chains of them) and ``undo`` reverses it exactly. A ``Combine`` makes one framework tensor

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from translator.formulas import formula
 from translator.ir import FRAMEWORKS, Graph, Node, WeightSpec, format_shape
+from translator.ir.registries import formula
 from translator.reconcile import explain
 
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}

@@ -2,7 +2,7 @@
 
 ``to_canonical`` turns one framework's tensors (``{layer: {tensor: array}}``, named as the
 IR's ``WeightSpec``s name them) into the canonical weights (``{"<layer>/<role path>":
-array}``, Keras's layout with recurrent biases split, see ``translator.weightmap``);
+array}``, Keras's layout with recurrent biases split, see ``translator.weights.maps``);
 ``from_canonical`` turns them into any framework's. Both check the arrays against the IR
 before converting anything and raise ``WeightsError`` with one line naming the layer, the
 tensor and the two shapes. The canonical file is a ``.npz`` keyed like the dict.
@@ -13,26 +13,15 @@ No framework is imported here, and numpy only inside the functions that need it,
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from translator.errors import WeightsError
+import translator.ops  # noqa: F401  (fills MAPS: each family registers its weight maps)
+from translator.errors import InternalError, WeightsError
 from translator.ir import FRAMEWORKS, Graph, Node
-from translator.weightmap import MAPS, LayerMap, Shape, ir_names
+from translator.weights.maps import MAPS, LayerMap, Shape, ir_names
 
 Weights = dict[str, dict[str, Any]]  # {layer: {framework tensor name: array}}
 Canonical = dict[str, Any]  # {"<layer>/<role path>": array}
-
-# Weights-file suffix → the framework whose loader reads it (".npz": the canonical file).
-FILE_TYPES: dict[str, str] = {
-    ".weights.h5": "keras",
-    ".h5": "keras",
-    ".keras": "keras",
-    ".pt": "torch",
-    ".pth": "torch",
-    ".onnx": "onnx",
-    ".npz": "canonical",
-}
 
 
 def layer_map(node: Node) -> LayerMap | None:
@@ -41,7 +30,7 @@ def layer_map(node: Node) -> LayerMap | None:
         return None
     rule = MAPS.get(node.type)
     if rule is None:
-        raise RuntimeError(f"layer type {node.type} has weights but no weight map")
+        raise InternalError(f"layer type {node.type} has weights but no weight map")
     found = rule(node)
     for fw in FRAMEWORKS:
         _check_map(node, fw, found)
@@ -55,7 +44,7 @@ def _check_map(node: Node, framework: str, found: LayerMap) -> None:
     targets = [x.target for x in entries]
     read = {s for x in entries for s in x.sources}
     if sorted(targets) != sorted(ir_names(node, framework)) or read != set(found.canonical):
-        raise RuntimeError(
+        raise InternalError(
             f"weight map of '{node.name}' ({node.type}) disagrees with the IR for {framework}:"
             f" fills {sorted(targets)} from {sorted(read)}; the IR has"
             f" {sorted(ir_names(node, framework))} and canonical {sorted(found.canonical)}"
@@ -182,55 +171,3 @@ def from_canonical(graph: Graph, framework: str, canonical: Canonical) -> Weight
             dtype = value.dtype if value.dtype.kind in "iu" else np.float32
             tensors[entry.target] = np.array(value, dtype=dtype, order="C")
     return out
-
-
-def save_canonical(path: str | Path, canonical: Canonical) -> None:
-    """Write the canonical weights as an uncompressed ``.npz``, keys in sorted order."""
-    import numpy as np
-
-    with open(path, "wb") as handle:  # a file handle: np.savez would append ".npz" to a name
-        np.savez(handle, **{k: canonical[k] for k in sorted(canonical)})
-
-
-def load_canonical(graph: Graph, path: str | Path) -> Canonical:
-    """Read a canonical ``.npz`` and check it against ``graph``."""
-    import zipfile
-
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            canonical = {k: np.array(data[k]) for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise WeightsError(str(path), f"not a readable .npz weights file ({exc})") from None
-    check_canonical(graph, canonical, str(path))
-    return canonical
-
-
-def file_type(path: str | Path) -> str:
-    """``keras``, ``torch``, ``onnx`` or ``canonical``, from the file's suffix."""
-    name = str(path).lower()
-    for suffix, kind in FILE_TYPES.items():
-        if name.endswith(suffix):
-            return kind
-    raise WeightsError(str(path), f"unknown weights file type; accepted: {', '.join(FILE_TYPES)}")
-
-
-def readable_file(path: str | Path) -> str:
-    """The file's type (see ``file_type``), once it is known to exist."""
-    kind = file_type(path)
-    if not Path(path).is_file():
-        raise WeightsError(str(path), "no such weights file")
-    return kind
-
-
-def load_any(graph: Graph, path: str | Path) -> tuple[str, Canonical]:
-    """Any weights file → (the framework it came from, or ``canonical``; canonical weights)."""
-    import backends
-
-    kind = readable_file(path)
-    if kind == "canonical":
-        return kind, load_canonical(graph, path)
-    weights = backends.load(kind).load_weights_file(graph, path)
-    check_weights(graph, kind, weights, str(path))
-    return kind, to_canonical(graph, kind, weights)

@@ -15,8 +15,8 @@ from typing import Any
 
 from translator.errors import TranslatorError, UnsupportedInBackend
 from translator.ir import FRAMEWORKS, Graph, Node, counts, format_shape
+from translator.ir.sample import BATCH, STEPS, sample_inputs
 from translator.reconcile import Explanation, explain, storage_note, unexplained
-from translator.sample import BATCH, STEPS, sample_inputs
 
 Counts = dict[str, int]
 

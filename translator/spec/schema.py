@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from translator.errors import InvalidArgumentValue, Location
+from translator.errors import InternalError, InvalidArgumentValue, Location
 from translator.registry import Registry
 
 ACTIVATIONS = (
@@ -378,6 +378,11 @@ class LayerSchema:
     args: tuple[Arg, ...] = ()
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number (merges)
+    # Layout fact for export: how many image axes the layer's data has (2 or 3); a
+    # channels-last spec with such a layer takes images channels first in PyTorch and ONNX.
+    # 0 for everything else, 1-D convolutions included (their data are sequences).
+    image_axes: int = 0
+    aliases: tuple[str, ...] = ()  # PyTorch class names accepted as `type:` for this type
     arg_index: dict[str, Arg] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -386,26 +391,15 @@ class LayerSchema:
 
 SCHEMAS: Registry[LayerSchema] = Registry("layer schema")
 
-# PyTorch class names accepted as `type:`, mapped to the canonical (Keras) name. One explicit
-# table, like the aliases after ALL_OBJECTS_DICT in keras/src/activations/__init__.py.
-TORCH_ALIASES: dict[str, str] = {
-    "AdaptiveAvgPool1d": "GlobalAveragePooling1D",
-    "AdaptiveAvgPool2d": "GlobalAveragePooling2D",
-    "AdaptiveMaxPool1d": "GlobalMaxPooling1D",
-    "AdaptiveMaxPool2d": "GlobalMaxPooling2D",
-    "AvgPool1d": "AveragePooling1D",
-    "AvgPool2d": "AveragePooling2D",
-    "BatchNorm1d": "BatchNormalization",
-    "BatchNorm2d": "BatchNormalization",
-    "Conv1d": "Conv1D",
-    "Conv2d": "Conv2D",
-    "LayerNorm": "LayerNormalization",
-    "Linear": "Dense",
-    "MaxPool1d": "MaxPooling1D",
-    "MaxPool2d": "MaxPooling2D",
-    "RNN": "SimpleRNN",
-    "ZeroPad2d": "ZeroPadding2D",
-}
+# PyTorch class names accepted as `type:` (``aliases=`` of each schema entry) → the
+# canonical (Keras) name: one table, filled at registration, refusing duplicates.
+TORCH_ALIASES: dict[str, str] = {}
+
+
+def image_axes(rank: int) -> int:
+    """The image axes of a layer with ``rank`` spatial axes: 2 or 3; 0 for 1-D layers, whose
+    data are sequences and stay (batch, time, features) in every framework."""
+    return rank if rank > 1 else 0
 
 
 def layer_schema(
@@ -414,9 +408,16 @@ def layer_schema(
     doc: str,
     *args: Arg,
     inputs: tuple[int, int | None] = (1, 1),
+    image_axes: int = 0,
+    aliases: tuple[str, ...] = (),
 ) -> LayerSchema:
-    """Register the schema of one layer type."""
-    entry = LayerSchema(type_, family, doc, tuple(args), inputs[0], inputs[1])
+    """Register the schema of one layer type: its arguments, how many inputs it takes, its
+    layout fact for export (``image_axes``) and the PyTorch names accepted for it."""
+    entry = LayerSchema(type_, family, doc, tuple(args), inputs[0], inputs[1], image_axes, aliases)
+    for alias in aliases:
+        if alias in TORCH_ALIASES or alias in SCHEMAS:
+            raise InternalError(f"alias {alias!r} of {type_} is registered twice")
+        TORCH_ALIASES[alias] = type_
     return SCHEMAS.add(type_, entry)
 
 

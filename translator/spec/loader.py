@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import translator.ops  # noqa: F401  (fills the registries)
-from translator.blocks import Expander, parse_blocks
 from translator.errors import (
     InvalidArgumentValue,
     InvalidReference,
@@ -26,9 +25,10 @@ from translator.errors import (
     suggestion,
 )
 from translator.ir import Graph, Node, Shape
+from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
-from translator.rules import SHAPES, WEIGHTS
-from translator.schema import (
+from translator.spec.blocks import Expander, parse_blocks
+from translator.spec.schema import (
     FROM_SPEC,
     SCHEMAS,
     Choice,
@@ -38,7 +38,7 @@ from translator.schema import (
     canonical_type,
     known_type_names,
 )
-from translator.source import Value, read_file, read_text
+from translator.spec.source import Value, read_file, read_text
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")

@@ -37,8 +37,8 @@ from translator.errors import (
     UnknownLayerType,
     suggestion,
 )
-from translator.schema import canonical_type
-from translator.source import Value
+from translator.spec.schema import canonical_type
+from translator.spec.source import Value
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat")
@@ -382,7 +382,7 @@ class Expander:
 
 def _local_name(spec: dict[str, Value], counters: dict[str, int], key: str = "type") -> str:
     """``conv2d``, ``conv2d_1``, ... per block instance, like Keras's names."""
-    from translator.loader import snake_case
+    from translator.spec.loader import snake_case
 
     raw = spec[key].value if key in spec else "layer"
     base = snake_case(canonical_type(raw) or str(raw)) if isinstance(raw, str) else "layer"

@@ -6,111 +6,29 @@ with the weights of a file, carries its tensors through the canonical layout int
 target framework, runs the same seeded input through all of them at inference, and measures
 per output, and per layer, the largest absolute and relative difference (relative: the
 largest absolute difference over the largest magnitude of the source's values). The
-hyperparameter conversions the backends apply are named from the ``HYPERPARAMETERS`` table.
+hyperparameter conversions the backends apply are named from each layer type's registered
+``conversions`` (``translator.ir.registries.CONVERSIONS``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from translator.errors import BackendError
 from translator.ir import Graph, Node
-from translator.ops.conv_transpose import TRANSPOSES
-from translator.ops.depthwise import DEPTHWISE, SEPARABLE
-from translator.ops.pooling import POOLS
-from translator.ops.recurrent import GATES
-from translator.port import (
+from translator.ir.registries import CONVERSIONS
+from translator.ir.sample import sample_inputs
+from translator.weights.canonical import (
     Canonical,
     canonical_shapes,
     check_weights,
     from_canonical,
     graph_maps,
-    load_any,
-    readable_file,
     to_canonical,
 )
-from translator.sample import sample_inputs
+from translator.weights.files import load_any, readable_file
 
-
-def _g(value: float) -> str:
-    return f"{value:g}"
-
-
-EPSILON = "epsilon {} carried to all three (the defaults differ: Keras 1e-3, PyTorch and ONNX 1e-5)"
-PADDING = {
-    "same": "padding same → explicit pads in PyTorch and ONNX, any odd one at the end as"
-    " TensorFlow puts it",
-    "causal": "padding causal → dilation·(kernel − 1) zeros before the sequence",
-}
-POOL_PADDING = {
-    "same": "padding same → explicit pads, any odd one at the end; max pooling pads with −inf,"
-    " average pooling leaves the pads out of the count (ONNX count_include_pad=0)",
-}
-
-TRANSPOSE_PADDING = {
-    "valid": "output size as Keras computes it; PyTorch and ONNX crop or zero-extend the full"
-    " transposed convolution to it, as TensorFlow does",
-    "same": "padding same → output n·s as Keras computes it; PyTorch and ONNX crop the full"
-    " transposed convolution from TensorFlow's leading padding on",
-}
-ATTENTIONS = ("MultiHeadAttention", "GroupQueryAttention")
-CAUSAL = {
-    True: "causal true → Keras's use_causal_mask; PyTorch and ONNX mask every key after the"
-    " query's step (j > i)",
-}
-
-
-def _stack_note(layers: int) -> str | None:
-    if layers == 1:
-        return None
-    return (
-        f"num_layers {layers} → PyTorch's own stack (num_layers={layers}; a custom module for"
-        f" the reset-before GRU), {layers} chained ONNX operators, {layers} chained Keras layers"
-        " (the layer itself, then layer_1, ...)"
-    )
-
-
-def _attention_dropout(rate: float) -> str | None:
-    return f"dropout {_g(rate)}: off at inference in all three" if rate else None
-
-
-# (layer type, argument) → what the spec's value becomes in each framework; ``None`` when
-# nothing is converted for that value. Wrapped layers are looked up too.
-HYPERPARAMETERS: dict[tuple[str, str], Callable[[Any], str | None]] = {
-    ("BatchNormalization", "momentum"): lambda m: (
-        f"momentum: Keras {_g(m)} → PyTorch {_g(round(1 - m, 12))} (1 − m), ONNX {_g(m)}"
-    ),
-    ("BatchNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
-    ("LayerNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
-    ("LeakyReLU", "negative_slope"): lambda v: (
-        f"negative_slope {_g(v)} kept (PyTorch's default 0.01 unused)"
-    ),
-    **{(conv, "padding"): PADDING.get for conv in ("Conv1D", "Conv2D", "Conv3D")},
-    **{(conv, "padding"): PADDING.get for conv in (*DEPTHWISE, *SEPARABLE)},
-    **{(conv, "padding"): TRANSPOSE_PADDING.get for conv in TRANSPOSES},
-    ("GroupNormalization", "epsilon"): lambda v: EPSILON.format(_g(v)),
-    ("RMSNormalization", "epsilon"): lambda v: (
-        f"epsilon {_g(v)} carried to all three (Keras's default 1e-6; PyTorch's nn.RMSNorm"
-        " would take the float's machine epsilon)"
-    ),
-    **{(rnn, "num_layers"): _stack_note for rnn in GATES},
-    **{(attention, "causal"): CAUSAL.get for attention in ATTENTIONS},
-    **{(attention, "dropout"): _attention_dropout for attention in ATTENTIONS},
-    **{(pool, "padding"): POOL_PADDING.get for pool in POOLS},
-    ("GRU", "reset_after"): lambda r: (
-        "reset_after true → PyTorch nn.GRU (gates r, z, n), ONNX linear_before_reset=1"
-        if r
-        else "reset_after false → a PyTorch custom module (no native GRU resets before"
-        " the matmul), ONNX linear_before_reset=0; the recurrent bias folds into the input one"
-    ),
-    ("Dropout", "rate"): lambda r: f"rate {_g(r)}: the identity at inference in all three",
-    ("Flatten", ""): lambda _: (
-        "the spec's layout is kept between layers everywhere, so Flatten's order is Keras's"
-        " and the next Dense needs no row permutation"
-    ),
-}
 CANONICAL = (
     "Keras's, with each recurrent bias split in two (input_bias, recurrent_bias) and each"
     " stacked recurrent layer after the first under layer_<i>/"
@@ -125,9 +43,9 @@ def sharing_notes(node: Node) -> list[str]:
     """What a shared layer or a tied Dense carries: nothing of its own."""
     if node.shares:
         return [f"applies '{node.shares}' again, with its weights (no tensors of its own)"]
-    tied = node.args.get("tie") if node.type == "Dense" else None
-    if tied:
-        return [f"kernel = transpose({tied}/embeddings), stored once, in '{tied}'"]
+    tied = node.links.get("tie")
+    if tied is not None:
+        return [f"kernel = transpose({tied.name}/embeddings), stored once, in '{tied.name}'"]
     return []
 
 
@@ -140,8 +58,8 @@ def hyperparameter_notes(graph: Graph) -> list[str]:
         if node.shares:
             continue
         for part in _with_inner(node):
-            for (type_, arg), render in HYPERPARAMETERS.items():
-                if part.type == type_ and (arg == "" or arg in part.args):
+            for arg, render in (CONVERSIONS.get(part.type) or {}).items():
+                if arg == "" or arg in part.args:
                     text = render(part.args.get(arg))
                     if text:
                         notes.append(f"{node.name} ({part.type}): {text}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 
-from translator.compare import Report
-from translator.report import (
+from translator.commands.compare import Report
+from translator.render.table import (
     LABELS,
     _total,
     _total_rows,

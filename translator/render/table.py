@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from translator.compare import LayerRow, Report
+from translator.commands.compare import LayerRow, Report
 
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 
