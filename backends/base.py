@@ -7,12 +7,13 @@ holds, per IR layer and in total, through the framework's own API (``measure``),
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import translator.ops  # noqa: F401  (fills SCHEMAS, which the registries check against)
 from translator.errors import UnsupportedInBackend
+from translator.ops import FAMILIES  # importing it fills SCHEMAS, which the registries check
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 
@@ -97,3 +98,10 @@ class Measurement:
     framework: str
     layers: dict[str, tuple[tuple[MeasuredTensor, ...], dict[str, int]]]
     totals: dict[str, int]
+
+
+def load_families(package: str) -> None:
+    """Import ``<package>.<family>`` for every layer family of ``translator.ops.FAMILIES``
+    (the one list of families), so that each runs its registrations."""
+    for family in FAMILIES:
+        importlib.import_module(f"{package}.{family}")

@@ -1,7 +1,7 @@
 """The Keras 3 (TensorFlow backend) backend: builds a functional ``keras.Model`` from the IR.
 
-Importing this package imports Keras. The family modules are imported explicitly below so
-that their ``@BUILDERS.register`` decorators run; ``model`` holds the registry and the
+Importing this package imports Keras. The family modules (one per ``translator.ops.FAMILIES``
+entry) are imported below so that their ``@BUILDERS.register`` decorators run; ``model`` holds the registry and the
 ``build`` / ``measure`` / ``run`` entry points.
 """
 
@@ -42,21 +42,11 @@ def _native_stderr_silenced() -> Iterator[None]:
 with _native_stderr_silenced():
     import keras  # noqa: F401  (the first import loads TensorFlow)
 
-# The imports below must follow the quiet first import of TensorFlow above.
-from backends.keras import (  # noqa: F401, E402  (imported for their registrations)
-    activation,
-    attention,
-    conv,
-    conv_transpose,
-    core,
-    depthwise,
-    merge,
-    normalization,
-    pooling,
-    recurrent,
-    reshape,
-    wrappers,
-)
+from backends.base import load_families  # noqa: E402
+
+# The family modules must follow the quiet first import of TensorFlow above; importing them
+# runs their @BUILDERS.register decorators. The list of families is translator.ops's.
+load_families("backends.keras")
 from backends.keras.model import BUILDERS, NAME, build, measure, run  # noqa: E402
 from backends.keras.weights import (  # noqa: E402
     get_weights,

@@ -20,8 +20,17 @@ from typing import Any
 
 import keras
 
-from backends.keras.model import BUILDERS, keras_args
-from translator.ir import Node
+from backends.keras.model import (
+    BUILDERS,
+    EXPORT_REWRITES,
+    NAME,
+    Apply,
+    counting,
+    keras_args,
+    not_wrapped,
+)
+from translator.errors import UnsupportedInBackend
+from translator.ir import Graph, Node
 
 
 def roles(inputs: Sequence[Any]) -> tuple[Any, Any, Any]:
@@ -134,3 +143,51 @@ class PositionEmbedding(keras.layers.Layer):
 def build_position_embedding(node: Node) -> Any:
     """PositionEmbedding(sequence_length): add its output to the input with an Add."""
     return PositionEmbedding(**keras_args(node))
+
+
+# --- export: Keras's built-in layers in place of this module's own classes ----------------
+
+KERAS_ATTENTION = {
+    "MultiHeadAttention": keras.layers.MultiHeadAttention,
+    "GroupQueryAttention": keras.layers.GroupQueryAttention,
+}
+
+
+def _attention(node: Node) -> tuple[Any, Apply]:
+    """Keras's attention layer on (query, value, key), causal as the spec says."""
+    query, value, _ = roles(node.input_shapes)
+    if node.type == "GroupQueryAttention" and query[-1] != value[-1]:
+        # Keras's layer refuses (in compute_output_shape, so at every load too).
+        reason = f"Keras's refuses a query {query[-1]} wide with values {value[-1]} wide"
+        raise UnsupportedInBackend(NAME, node.type, reason)
+    args = {k: v for k, v in keras_args(node).items() if k != "causal"}
+    layer = KERAS_ATTENTION[node.type](**args)
+
+    def apply(inputs: list[Any]) -> Any:
+        query, value, key = roles(inputs)
+        return layer(query, value, key=key, use_causal_mask=node.args["causal"])
+
+    return layer, apply
+
+
+def _position_embedding(node: Node) -> tuple[Any, Apply]:
+    """An Embedding of the positions: rows 0 .. steps - 1, one per example."""
+    size = (node.args["sequence_length"], node.input_shape[1])
+    layer = keras.layers.Embedding(*size, name=node.name)
+    return layer, lambda x: layer(counting(x[:, :, 0]))
+
+
+@EXPORT_REWRITES.register(*KERAS_ATTENTION)
+def export_attention(graph: Graph, node: Node, target: Node, layers: dict[str, Any]) -> Any:
+    """Keras's attention layer with ``use_causal_mask``."""
+    not_wrapped(node, target)
+    return _attention(node)
+
+
+@EXPORT_REWRITES.register("PositionEmbedding")
+def export_position_embedding(
+    graph: Graph, node: Node, target: Node, layers: dict[str, Any]
+) -> Any:
+    """An ``Embedding`` (sequence_length, features) at positions 0 .. steps-1."""
+    not_wrapped(node, target)
+    return _position_embedding(node)

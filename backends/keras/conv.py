@@ -15,13 +15,23 @@ Pooling needs no such help: Keras's TF backend already transposes around TF's po
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, keras_args
-from translator.ir import Node
+from backends.keras.model import (
+    BUILDERS,
+    EXPORT_REWRITES,
+    NAME,
+    Apply,
+    build_layer,
+    chain,
+    keras_args,
+)
+from translator.ir import Graph, Node
+from translator.ir.layout import fresh_name, same_pads
 
 
 def to_channels_last(x: Any, rank: int) -> Any:
@@ -109,3 +119,86 @@ def build_conv(node: Node) -> Any:
     a = node.args
     layer_class = CONV[(node.type, a["data_format"])]
     return layer_class(**keras_args(node, activation=activation(a["activation"])))
+
+
+# --- export: channels_first (and unevenly strided) convolutions as built-in layers ---------
+
+
+def uneven_strides(conv: Node) -> bool:
+    """Unequal strides (a depthwise or separable convolution rewritten for export)."""
+    return len(set(conv.args["strides"])) > 1
+
+
+def _plain(node: Node, conv: Node, uneven: bool) -> Node:
+    """``node`` with its convolution channels_last, without activation when channels_first
+    (it comes after the permute back) and at stride 1 without padding when uneven."""
+    args = {**conv.args, "data_format": "channels_last"}
+    if conv.args["data_format"] == "channels_first":
+        args["activation"] = None
+    if uneven:
+        args.update(strides=(1,) * len(args["strides"]), padding="valid")
+    plain = replace(conv, args=args)
+    return plain if conv is node else replace(node, args={**node.args, "layer": plain})
+
+
+def _step(graph: Graph, node: Node, role: str, layer_class: Any, *args: Any) -> Any:
+    """A channels_last step of ``node``'s rewrite, in a TimeDistributed when ``node`` is one."""
+    name = fresh_name(graph, f"{node.name}__{role}")
+    wrapped = node.inner is not None
+    layer = layer_class(*args, data_format="channels_last", name=name + "_inner" * wrapped)
+    return keras.layers.TimeDistributed(layer, name=name) if wrapped else layer
+
+
+def _permutes(graph: Graph, node: Node, conv: Node) -> tuple[Any, Any]:
+    """Permute layers to channels_last before the convolution and back after it."""
+    rank = len(node.input_shape)  # per example
+    channels = rank - len(conv.args["kernel_size"])  # the channel axis, counted from 1
+    to_last = (*(i for i in range(1, rank + 1) if i != channels), channels)
+    back = tuple(to_last.index(i) + 1 for i in range(1, rank + 1))
+    return (
+        keras.layers.Permute(to_last, name=fresh_name(graph, f"{node.name}__last")),
+        keras.layers.Permute(back, name=fresh_name(graph, f"{node.name}__first")),
+    )
+
+
+def _conv_steps(graph: Graph, node: Node, conv: Node, uneven: bool) -> tuple[list[Any], list[Any]]:
+    """The built-in layers before and after the convolution, channels_last inside."""
+    before, after = [], []
+    if conv.args["data_format"] == "channels_first":
+        to_last, back = _permutes(graph, node, conv)
+        before.append(to_last)
+        after.append(back)
+    if uneven:
+        if conv.args["padding"] == "same":
+            pads = same_pads(conv, NAME)
+            before.append(_step(graph, node, "pad", keras.layers.ZeroPadding2D, pads))
+        pool = _step(graph, node, "strides", keras.layers.MaxPooling2D, 1, conv.args["strides"])
+        after.insert(0, pool)
+    function = activation(conv.args["activation"])
+    if function is not None and conv.args["data_format"] == "channels_first":
+        name = fresh_name(graph, f"{node.name}__activation")
+        after.append(keras.layers.Activation(function, name=name))
+    return before, after
+
+
+def export_convolution(
+    graph: Graph,
+    node: Node,
+    conv: Node,
+    uneven: bool = False,
+    make: Callable[[Node], Any] = build_layer,
+) -> tuple[Any, Apply]:
+    """The convolution ``conv`` (``node`` or the layer it wraps) as a built-in layer, made
+    by ``make`` from the channels_last node, and the built-in steps around it."""
+    layer = make(_plain(node, conv, uneven))
+    before, after = _conv_steps(graph, node, conv, uneven)
+    return layer, chain([*before, layer, *after])
+
+
+@EXPORT_REWRITES.register("Conv1D", "Conv2D", "Conv3D")
+def export_conv(graph: Graph, node: Node, conv: Node, layers: dict[str, Any]) -> Any:
+    """A channels_first convolution: the channels_last layer between ``Permute`` layers,
+    its activation after them."""
+    if conv.args["data_format"] != "channels_first":
+        return None
+    return export_convolution(graph, node, conv)

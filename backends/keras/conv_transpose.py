@@ -20,9 +20,9 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.conv import channels_last_apply
-from backends.keras.model import BUILDERS, keras_args
-from translator.ir import Node
+from backends.keras.conv import channels_last_apply, export_convolution
+from backends.keras.model import BUILDERS, EXPORT_REWRITES, keras_args
+from translator.ir import Graph, Node
 
 
 def dilate_axis(kernel: Any, axis: int, rate: int) -> Any:
@@ -111,3 +111,16 @@ def build_conv_transpose(node: Node) -> Any:
     native = a["data_format"] == "channels_last" and all(d == 1 for d in a["dilation_rate"])
     layer_class = TRANSPOSES[(node.type, native)]
     return layer_class(**keras_args(node, activation=activation(a["activation"])))
+
+
+@EXPORT_REWRITES.register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+def export_conv_transpose(graph: Graph, node: Node, conv: Node, layers: dict[str, Any]) -> Any:
+    """Keras's own class, not the backend's portable one (which Keras alone cannot load)."""
+
+    def keras_layer(plain: Node) -> Any:
+        target = plain.inner or plain
+        keras_class = TRANSPOSES[(conv.type, True)]
+        layer = keras_class(**keras_args(target, activation=activation(target.args["activation"])))
+        return keras.layers.TimeDistributed(layer, name=node.name) if node.inner else layer
+
+    return export_convolution(graph, node, conv, make=keras_layer)

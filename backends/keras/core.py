@@ -12,8 +12,9 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, keras_args
-from translator.ir import Node
+from backends.keras.model import BUILDERS, EXPORT_REWRITES, Apply, counting, keras_args
+from translator.ir import Graph, Node
+from translator.ir.layout import fresh_name
 
 # Layers whose spec arguments are exactly their Keras arguments.
 PLAIN = {
@@ -85,3 +86,33 @@ def build_dense(node: Node) -> Any:
         return TiedDense(**keras_args(node))
     args = {k: v for k, v in keras_args(node).items() if k != "tie"}
     return keras.layers.Dense(**{**args, "activation": activation(node.args["activation"])})
+
+
+def _tied(graph: Graph, node: Node, layers: dict[str, Any]) -> tuple[Any, Apply]:
+    """``activation(x @ E^T + bias)`` with ``E`` the tied Embedding layer's matrix."""
+    target = node.links["tie"]
+    embedding = layers[target.shares or target.name]
+    units = node.args["units"]
+    bias = keras.layers.Embedding(1, units, name=node.name) if node.args["use_bias"] else None
+    function, name = activation(node.args["activation"]), fresh_name(graph, f"{node.name}__act")
+    act = keras.layers.Activation(function, name=name) if function else None
+
+    def apply(x: Any) -> Any:
+        # One id per vocabulary row, derived from x so that it is a graph tensor.
+        first = keras.ops.slice(keras.ops.reshape(x, (-1,)), [0], [1])
+        ids = counting(keras.ops.tile(first, (units,)))
+        y = keras.ops.matmul(x, keras.ops.transpose(embedding(ids)))
+        if bias is not None:
+            y = y + bias(keras.ops.zeros_like(keras.ops.slice(ids, [0], [1])))
+        return act(y) if act else y
+
+    return bias, apply
+
+
+@EXPORT_REWRITES.register("Dense")
+def export_tied_dense(graph: Graph, node: Node, target: Node, layers: dict[str, Any]) -> Any:
+    """A tied Dense: ``x`` times the transposed output of the tied Embedding layer at ids
+    0 .. vocabulary-1 (its one matrix); a bias is the row of an ``Embedding(1, units)``."""
+    if target is not node or node.args["tie"] is None:
+        return None
+    return _tied(graph, node, layers)

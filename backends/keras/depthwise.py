@@ -25,9 +25,9 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.conv import channels_last_apply
-from backends.keras.model import BUILDERS, keras_args
-from translator.ir import Node
+from backends.keras.conv import channels_last_apply, export_convolution, uneven_strides
+from backends.keras.model import BUILDERS, EXPORT_REWRITES, keras_args
+from translator.ir import Graph, Node
 
 
 def same_pads(x: Any, layer: Any) -> list[tuple[Any, Any]]:
@@ -128,3 +128,16 @@ def build_depthwise(node: Node) -> Any:
     native = a["data_format"] == "channels_last" and len(set(a["strides"])) == 1
     layer_class = LAYERS[(node.type, native)]
     return layer_class(**keras_args(node, activation=activation(a["activation"])))
+
+
+@EXPORT_REWRITES.register(
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"
+)
+def export_depthwise(graph: Graph, node: Node, conv: Node, layers: dict[str, Any]) -> Any:
+    """channels_first: between ``Permute`` layers; unequal strides: TF's "same"
+    ``ZeroPadding2D``, the layer at stride 1, then ``MaxPooling2D`` of size 1 with the
+    strides (every stride-th output)."""
+    uneven = uneven_strides(conv)
+    if conv.args["data_format"] != "channels_first" and not uneven:
+        return None
+    return export_convolution(graph, node, conv, uneven=uneven)

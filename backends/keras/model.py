@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import keras
@@ -21,6 +22,7 @@ import translator.ops  # noqa: F401  (fills SCHEMAS, which BUILDERS checks its k
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
+from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 
 NAME = "keras"
@@ -35,6 +37,34 @@ if keras.backend.backend() != "tensorflow":
 # A builder takes a shape-inferred IR node and returns the (not yet called) Keras layer.
 Builder = Callable[[Node], Any]
 BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
+
+# How an exported node is applied: its input tensor(s) → its output tensor(s).
+Apply = Callable[[Any], Any]
+# An export rewrite gets (graph, node, target, layers): ``target`` is ``node`` or the layer it
+# wraps, ``layers`` the exported layers so far by name. It returns the layer holding the
+# node's variables and how to apply the node, or None when the backend's layer will do.
+ExportRewrite = Callable[[Graph, Node, Node, dict[str, Any]], "tuple[Any, Apply] | None"]
+# Per layer type, how ``model.keras`` holds it where the backend uses a class of its own that
+# Keras could not load without the translator (see ``backends.keras.export``).
+EXPORT_REWRITES: Registry[ExportRewrite] = Registry("Keras export rewrite")
+
+
+def chain(steps: list[Any]) -> Apply:
+    """The steps applied one after the other."""
+    return lambda x: reduce(lambda y, step: step(y), steps, x)
+
+
+def counting(x: Any, axis: int = -1) -> Any:
+    """0, 1, 2, ... along ``axis`` of ``x``'s shape, as int32 (cumulated ones: exact)."""
+    ones = keras.ops.ones_like(x, dtype="float32")
+    return keras.ops.cast(keras.ops.cumsum(ones, axis=axis) - 1, "int32")
+
+
+def not_wrapped(node: Node, target: Node) -> None:
+    """Refuse a rewrite of a layer inside a wrapper: no built-in form holds it."""
+    if target is not node:
+        reason = f"a wrapped {target.type} (no built-in form)"
+        raise UnsupportedInBackend(NAME, node.type, reason)
 
 
 def keras_args(node: Node, **overrides: Any) -> dict[str, Any]:

@@ -1,27 +1,17 @@
 """The ONNX backend: builds an ``onnx.ModelProto`` from standard operators, runs it in
 onnxruntime, and measures the weights its initializers hold.
 
-The family modules are imported explicitly so their ``@BUILDERS.register`` decorators run.
+The family modules (one per ``translator.ops.FAMILIES`` entry) are imported so that their
+``@BUILDERS.register`` decorators run.
 """
 
 from __future__ import annotations
 
-from backends.onnx import (  # noqa: F401  (imported for their registrations)
-    activation,
-    attention,
-    conv,
-    conv_transpose,
-    core,
-    depthwise,
-    merge,
-    normalization,
-    pooling,
-    recurrent,
-    reshape,
-    wrappers,
-)
+from backends.base import load_families
 from backends.onnx.model import BUILDERS, NAME, build, measure, run
 from backends.onnx.weights import get_weights, layer_outputs, load_weights_file, set_weights
+
+load_families("backends.onnx")  # one module per family of translator.ops, for registrations
 
 __all__ = [
     "BUILDERS",

@@ -27,7 +27,7 @@ from backends.onnx.model import (
     is_weight,
 )
 from translator.errors import WeightsError
-from translator.ir import Graph
+from translator.ir import INPUT, Graph
 from translator.weights.canonical import Weights, check_weights
 
 
@@ -72,7 +72,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         args = [t for ref in node.inputs for t in tensors[ref]]
         tensors[node.name] = _build_node(builder, node, args, {})
     outputs = _outputs(builder, graph, tensors)
-    names = [n.name for n in graph.nodes if n.type != "Input"]
+    names = [n.name for n in graph.nodes if n.type != INPUT]
     feeds = {n: np.asarray(inputs[n], dtype=graph.node(n).dtype) for n in graph.inputs}
     # A layer that adds no operator (Dropout) may hand on a graph input: read it from feeds.
     probes = list(dict.fromkeys(t for name in names for t in tensors[name] if t not in feeds))

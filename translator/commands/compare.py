@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from translator.errors import TranslatorError, UnsupportedInBackend
-from translator.ir import FRAMEWORKS, Graph, Node, counts, format_shape
+from translator.ir import FRAMEWORKS, INPUT, Graph, Node, counts, format_shape
 from translator.ir.sample import BATCH, STEPS, sample_inputs
 from translator.reconcile import Explanation, explain, storage_note, unexplained
 
@@ -71,7 +71,7 @@ class Report:
 
     @property
     def layers(self) -> list[LayerRow]:
-        return [r for r in self.rows if r.type != "Input"]
+        return [r for r in self.rows if r.type != INPUT]
 
     @property
     def unexplained_total(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from translator.ir.graph import (
     FRAMEWORKS,
+    INPUT,
     ROLES,
     Graph,
     Node,
@@ -21,6 +22,7 @@ from translator.ir.graph import (
 
 __all__ = [
     "FRAMEWORKS",
+    "INPUT",
     "ROLES",
     "Graph",
     "Node",

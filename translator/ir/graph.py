@@ -18,6 +18,8 @@ from translator.errors import InternalError, Location, ShapeError
 Shape = tuple[int | None, ...]  # per-example shape; the batch dimension is implicit
 
 FRAMEWORKS = ("keras", "torch", "onnx")
+# The type of the nodes the spec's top-level `inputs:` become: model inputs, not layers.
+INPUT = "Input"
 
 # Roles name what a tensor is for, so tensors correspond across frameworks by role.
 ROLES = (
@@ -158,7 +160,7 @@ class Graph:
     @property
     def layers(self) -> list[Node]:
         """Every node that is not a model input."""
-        return [n for n in self.nodes if n.type != "Input"]
+        return [n for n in self.nodes if n.type != INPUT]
 
     def counts(self, framework: str) -> dict[str, int]:
         return add_counts(framework, [n.counts(framework) for n in self.nodes])

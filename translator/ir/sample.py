@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from translator.ir import Graph
+from translator.spec.schema import SCHEMAS
 
 BATCH = 2
 STEPS = 5
@@ -17,7 +18,9 @@ STEPS = 5
 def vocabulary(graph: Graph, input_name: str) -> int:
     """The largest safe token id + 1 for an integer input."""
     sizes = [
-        n.args["input_dim"] for n in graph.nodes if n.type == "Embedding" and input_name in n.inputs
+        n.args[vocabulary_arg]
+        for n in graph.nodes
+        if (vocabulary_arg := SCHEMAS[n.type].token_ids) and input_name in n.inputs
     ]
     return min(sizes, default=2)
 

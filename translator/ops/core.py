@@ -63,6 +63,7 @@ layer_schema(
     "Looks up a learned vector for each integer token id.",
     Arg("input_dim", Int(), REQUIRED, "vocabulary size (largest id + 1)"),
     Arg("output_dim", Int(), REQUIRED, "size of each vector"),
+    token_ids="input_dim",
 )
 
 

@@ -36,11 +36,12 @@ ALIASES = {
 }
 
 for _type, _rank in POOLS.items():
+    _kind = "max" if _type.startswith("Max") else "average"
     layer_schema(
         _type,
         "pooling",
-        f"{_rank}-D {'max' if _type.startswith('Max') else 'average'} pooling over windows."
-        + (" With padding same, the average leaves the padding out." if "Average" in _type else ""),
+        f"{_rank}-D {_kind} pooling over windows."
+        + (" With padding same, the average leaves the padding out." if _kind == "average" else ""),
         Arg("pool_size", Ints(_rank), 2, "window size per spatial axis"),
         Arg("strides", Ints(_rank), None, "step per spatial axis (null: pool_size)"),
         Arg(

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import translator.ops  # noqa: F401  (fills the registries)
-from translator.ir import FRAMEWORKS
+from translator.ir import FRAMEWORKS, INPUT
 from translator.reconcile import RULES, explain
 from translator.spec.loader import load_text
 from translator.spec.schema import FROM_SPEC, REQUIRED, SCHEMAS, TORCH_ALIASES, LayerSchema
@@ -106,10 +106,10 @@ def _composition_defs(defs: dict[str, Any], types: list[str]) -> None:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a spec file."""
-    types = [t for t in SCHEMAS if t != "Input"]
+    types = [t for t in SCHEMAS if t != INPUT]
     defs: dict[str, Any] = {t: _layer_schema(SCHEMAS[t]) for t in types}
     _composition_defs(defs, types)
-    shape = SCHEMAS["Input"].arg_index["shape"].kind.json_schema()
+    shape = SCHEMAS[INPUT].arg_index["shape"].kind.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Model spec (model-spec-translator v1)",

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from translator.commands.compare import LayerRow, Report
+from translator.ir import INPUT
 
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 
@@ -26,7 +27,7 @@ def signed(value: int) -> str:
 def layer_label(row: LayerRow) -> str:
     if row.layers > 1 or row.type == "block":
         return f"{row.name} (block: {row.layers} layers)"
-    kind = "InputLayer" if row.type == "Input" else row.type
+    kind = "InputLayer" if row.type == INPUT else row.type
     return f"{row.name} ({kind})"
 
 

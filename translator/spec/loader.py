@@ -24,7 +24,7 @@ from translator.errors import (
     UnknownLayerType,
     suggestion,
 )
-from translator.ir import Graph, Node, Shape
+from translator.ir import INPUT, Graph, Node, Shape
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
 from translator.spec.blocks import Expander, parse_blocks
@@ -217,14 +217,14 @@ def _input(item: Value, ctx: _Context) -> Node:
     )
     node = Node(
         name,
-        "Input",
+        INPUT,
         {"shape": shape, "dtype": dtype},
         (),
         item.loc,
         output_shapes=(shape,),
         dtype=dtype,
     )
-    node.weights = WEIGHTS["Input"](node)
+    node.weights = WEIGHTS[INPUT](node)
     ctx.nodes[name] = node
     return node
 
@@ -234,8 +234,8 @@ def _resolve_type(spec: dict[str, Value], item: Value) -> tuple[str, LayerSchema
         raise SpecSyntaxError(item.loc, "a layer has no 'type'", "e.g. type: Dense")
     raw = spec["type"].value
     canonical = canonical_type(raw) if isinstance(raw, str) else None
-    if canonical is None or canonical == "Input":
-        accepted = suggestion(str(raw), [t for t in known_type_names() if t != "Input"], "types")
+    if canonical is None or canonical == INPUT:
+        accepted = suggestion(str(raw), [t for t in known_type_names() if t != INPUT], "types")
         raise UnknownLayerType(spec["type"].loc, f"unknown layer type {raw!r}", accepted)
     return canonical, SCHEMAS[canonical]
 
@@ -277,7 +277,7 @@ def _shared_node(spec: dict[str, Value], item: Value, ctx: _Context) -> Node:
                 "its arguments are those of the shared layer",
             )
     ref = spec["share"]
-    layers = [n for n in ctx.nodes if ctx.nodes[n].type != "Input"]
+    layers = [n for n in ctx.nodes if ctx.nodes[n].type != INPUT]
     if not isinstance(ref.value, str) or ref.value not in layers:
         raise InvalidReference(
             ref.loc,
@@ -445,7 +445,7 @@ def _infer(node: Node, ctx: _Context) -> None:
             "set 'inputs' accordingly",
         )
     dtypes = {ctx.nodes[ref].dtype for ref in node.inputs}
-    if node.type != "Embedding" and dtypes - {"float32"}:
+    if not SCHEMAS[node.type].token_ids and dtypes - {"float32"}:
         raise InvalidReference(
             node.loc,
             f"layer '{node.name}' ({node.type}) gets integer input",

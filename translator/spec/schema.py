@@ -383,6 +383,9 @@ class LayerSchema:
     # 0 for everything else, 1-D convolutions included (their data are sequences).
     image_axes: int = 0
     aliases: tuple[str, ...] = ()  # PyTorch class names accepted as `type:` for this type
+    # The argument holding the vocabulary size of a layer that reads integer token ids
+    # (Embedding's input_dim); None: the layer takes float input only.
+    token_ids: str | None = None
     arg_index: dict[str, Arg] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -410,10 +413,14 @@ def layer_schema(
     inputs: tuple[int, int | None] = (1, 1),
     image_axes: int = 0,
     aliases: tuple[str, ...] = (),
+    token_ids: str | None = None,
 ) -> LayerSchema:
     """Register the schema of one layer type: its arguments, how many inputs it takes, its
-    layout fact for export (``image_axes``) and the PyTorch names accepted for it."""
-    entry = LayerSchema(type_, family, doc, tuple(args), inputs[0], inputs[1], image_axes, aliases)
+    layout fact for export (``image_axes``), the PyTorch names accepted for it, and which
+    argument is its vocabulary if it reads integer token ids (``token_ids``)."""
+    entry = LayerSchema(
+        type_, family, doc, tuple(args), inputs[0], inputs[1], image_axes, aliases, token_ids
+    )
     for alias in aliases:
         if alias in TORCH_ALIASES or alias in SCHEMAS:
             raise InternalError(f"alias {alias!r} of {type_} is registered twice")
