@@ -13,6 +13,7 @@ import keras
 
 from backends.keras.activation import activation
 from backends.keras.model import BUILDERS, EXPORT_REWRITES, Apply, counting, keras_args
+from translator.errors import InternalError
 from translator.ir import Graph, Node
 from translator.ir.layout import fresh_name
 
@@ -60,7 +61,7 @@ class TiedDense(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         if self._embedding is None:
-            raise RuntimeError(f"{self.name}: the tied Embedding was never linked")
+            raise InternalError(f"{self.name}: the tied Embedding was never linked")
         kernel = keras.ops.transpose(self._embedding().embeddings)
         out = keras.ops.matmul(inputs, kernel)
         return self.activation((out + self.bias) if self.use_bias else out)

@@ -14,17 +14,10 @@ from backends.keras.model import BUILDERS, build_layer, keras_args
 from translator.ir import Node
 
 
-def _inner(node: Node) -> Node:
-    inner = node.inner
-    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
-        raise TypeError(f"{node.name}: wrapper without a wrapped layer")
-    return inner
-
-
 @BUILDERS.register("TimeDistributed")
 def build_time_distributed(node: Node) -> Any:
     """TimeDistributed(layer)."""
-    inner = _inner(node)
+    inner = node.wrapped
     return keras.layers.TimeDistributed(**keras_args(node, layer=build_layer(inner)))
 
 
@@ -47,7 +40,7 @@ def _backward_copy(layer: Any) -> Any:
 @BUILDERS.register("Bidirectional")
 def build_bidirectional(node: Node) -> Any:
     """Bidirectional(layer, merge_mode="concat"); merge_mode null gives two outputs."""
-    inner = build_layer(_inner(node))
+    inner = build_layer(node.wrapped)
     return keras.layers.Bidirectional(
         **keras_args(node, layer=inner), backward_layer=_backward_copy(inner)
     )

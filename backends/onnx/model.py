@@ -11,6 +11,7 @@ layer that shares another (``node.shares``) reuses that layer's initializers (``
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,11 +237,21 @@ def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> l
     return infos
 
 
+def session_threads() -> int:
+    """onnxruntime's threads per session: ``TRANSLATOR_ONNX_THREADS``, default 1. Each
+    session here runs one small batch once, and compare builds one per spec, so a thread pool
+    per session costs more to start than it saves; 0 lets onnxruntime pick."""
+    value = os.environ.get("TRANSLATOR_ONNX_THREADS", "1")
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise BackendError(f"TRANSLATOR_ONNX_THREADS={value!r} is not a whole number") from None
+
+
 def _session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
-    options.intra_op_num_threads = 1  # the test machine has two cores, shared by many runs
-    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = options.inter_op_num_threads = session_threads()
     return ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )

@@ -10,16 +10,8 @@ from collections.abc import Callable
 
 from backends.onnx import recurrent
 from backends.onnx.model import BUILDERS, Layer
-from translator.ir import Node
 
 Merge = Callable[[Layer, str, str], list[str]]
-
-
-def _inner(layer: Layer) -> Node:
-    inner = layer.node.inner
-    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
-        raise TypeError(f"{layer.node.name}: wrapper without a wrapped layer")
-    return inner
 
 
 @BUILDERS.register("TimeDistributed")
@@ -27,7 +19,7 @@ def build_time_distributed(layer: Layer, inputs: list[str]) -> list[str]:
     """TimeDistributed(layer): fold time into the batch, apply the layer, unfold.
 
     The shapes are taken at run time, so free batch and time sizes work."""
-    inner = _inner(layer)
+    inner = layer.node.wrapped
     (x,) = inputs
     steps = layer.op("Shape", [x], start=0, end=2)
     folded = layer.op(
@@ -64,7 +56,7 @@ def build_bidirectional(layer: Layer, inputs: list[str]) -> list[str]:
 
     ONNX returns the backward run in time order, which is what Keras produces after flipping
     its backward layer's output."""
-    inner = _inner(layer)
+    inner = layer.node.wrapped
     x = inputs[0]
     if inner.args["go_backwards"]:
         # Then the forward copy runs backwards and the backward copy forwards (tf.keras's
