@@ -58,7 +58,8 @@ for _type, _rank in GLOBAL_POOLS.items():
     layer_schema(
         _type,
         "pooling",
-        f"{'Max' if 'Max' in _type else 'Average'} over all {_rank}-D spatial positions.",
+        f"{_type.removeprefix('Global').removesuffix(f'Pooling{_rank}D')} over all {_rank}-D"
+        " spatial positions.",
         data_format_arg(),
         Arg("keepdims", Bool(), False, "keep the spatial axes with size 1"),
         image_axes=image_axes(_rank),
