@@ -101,6 +101,7 @@ def hand_written_seed(np_inputs: object) -> None:
 
 
 def main(paths: list[str]) -> int:
+    """Measure ``count`` and ``compare`` over ``paths`` and print the figures the README reports."""
     rows = []
     for path in paths:
         with open(path, encoding="utf-8") as handle:

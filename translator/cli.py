@@ -31,6 +31,7 @@ def _frameworks(text: str) -> tuple[str, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per command, each with its options."""
     top = argparse.ArgumentParser(prog="translator", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     fw_help = "comma-separated: keras,torch,onnx (default: all)"
@@ -172,6 +173,7 @@ def _at_depth(reports: list, depth: int | None) -> list:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``compare``: build every spec in each framework, measure, reconcile, render."""
     from translator.commands.compare import compare_report
     from translator.render.progress import progress
 
@@ -212,6 +214,7 @@ def _emit(reports: list, args: argparse.Namespace) -> None:
 
 
 def cmd_count(args: argparse.Namespace) -> int:
+    """``count``: the comparison predicted from the IR alone (no framework imported)."""
     from translator.commands.compare import count_report
 
     reports = [count_report(g, args.frameworks) for g in load_all(args.specs)]
@@ -220,6 +223,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    """``explain``: every layer's tensors per framework, its formula and correspondences."""
     from translator.commands.explain import explain_data, render_text, select
 
     (graph,) = load_all([args.spec])
@@ -239,6 +243,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_port(args: argparse.Namespace) -> int:
+    """``port``: carry weights from one framework into the others and measure outputs."""
     from translator.commands.port import port_report, render_text
 
     if args.weights and len(args.specs) > 1:
@@ -258,6 +263,7 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``export``: write the model for every framework, reload each file and check it."""
     from translator.commands.export import export_spec, render_text
 
     (graph,) = load_all([args.spec])
@@ -274,12 +280,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """``check``: load and validate the specs; errors are one line each."""
     for graph in load_all(args.specs):
         print(f"{graph.file}: ok: {graph.name}, {len(graph.layers)} layers")
     return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """``schema``: print the JSON Schema of specs."""
     from translator.render.docs import schema_text
 
     sys.stdout.write(schema_text())
@@ -287,6 +295,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    """``docs``: regenerate ``spec.schema.json`` and ``docs/`` from the registries."""
     from pathlib import Path
 
     from translator.render.docs import GENERATED
@@ -312,6 +321,8 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code: 0 ok, 1 a failed check or framework, 2 a spec or
+    weights-file error (one line each on stderr)."""
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

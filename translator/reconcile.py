@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from translator.ir import Node
-from translator.ops.recurrent import GATES
+from translator.ops.recurrent import GATE_ORDERS, GATES
 
-GATE_NAMES = {"LSTM": "i, f, c, o", "GRU": "z, r, h", "SimpleRNN": "h"}
+# Keras's gate order per recurrent type, as the explanations print it ("i, f, c, o").
+GATE_NAMES = {type_: ", ".join(orders["keras"]) for type_, orders in GATE_ORDERS.items()}
 
 # How many copies of the wrapped layer's weights each wrapper keeps.
 WRAPPER_COPIES = {"TimeDistributed": 1, "Bidirectional": 2}

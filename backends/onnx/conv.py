@@ -22,12 +22,14 @@ def spatial_axes(layer: Layer, rank: int) -> list[int]:
 
 
 def to_channels_first(layer: Layer, x: str, rank: int) -> str:
+    """``x`` channels first (a Transpose when the spec is channels_last)."""
     if layer.args["data_format"] == "channels_first":
         return x
     return layer.op("Transpose", [x], perm=[0, rank + 1, *range(1, rank + 1)])
 
 
 def to_spec_layout(layer: Layer, y: str, rank: int) -> str:
+    """``y`` back in the spec's layout (a Transpose when it is channels_last)."""
     if layer.args["data_format"] == "channels_first":
         return y
     return layer.op("Transpose", [y], perm=[0, *range(2, rank + 2), 1])

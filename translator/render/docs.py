@@ -148,6 +148,7 @@ def json_schema() -> dict[str, Any]:
 
 
 def schema_text() -> str:
+    """The JSON Schema of specs, as committed in ``spec.schema.json``."""
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 

@@ -17,14 +17,17 @@ LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 
 
 def number(value: int | None) -> str:
+    """A count with thousands separators; ``n/a`` when the framework has none."""
     return "n/a" if value is None else f"{value:,}"
 
 
 def signed(value: int) -> str:
+    """A difference with its sign (a typographic minus)."""
     return f"+{value:,}" if value > 0 else f"{value:,}".replace("-", "−")
 
 
 def layer_label(row: LayerRow) -> str:
+    """``name (Type)`` as Keras's summary writes it; blocks say how many layers."""
     if row.layers > 1 or row.type == "block":
         return f"{row.name} (block: {row.layers} layers)"
     kind = "InputLayer" if row.type == INPUT else row.type
@@ -32,6 +35,7 @@ def layer_label(row: LayerRow) -> str:
 
 
 def shape_label(row: LayerRow) -> str:
+    """The row's output shapes, one per line."""
     from translator.ir import format_shape
 
     return "\n".join(format_shape(s) for s in row.output_shapes)
