@@ -12,8 +12,6 @@ import sys
 
 import numpy as np
 import pytest
-from translator.ops.attention import linear_weight, merge_heads
-from translator.ops.depthwise import depthwise_kernel
 
 from tests.conftest import ROOT, SPECS
 from tests.conftest import ZOO as ZOO_SPECS
@@ -21,6 +19,8 @@ from tests.port_cases import BREADTH, ZOO, ZOO_MODELS, conformance_specs
 from translator.commands.port import hyperparameter_notes, random_canonical
 from translator.errors import WeightsError
 from translator.ir import FRAMEWORKS, Graph
+from translator.ops.attention import linear_weight, merge_heads
+from translator.ops.depthwise import depthwise_kernel
 from translator.ops.recurrent import GATE_ORDERS
 from translator.spec.loader import load, load_text
 from translator.weights.canonical import (
