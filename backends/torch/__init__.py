@@ -1,27 +1,20 @@
 """The PyTorch backend: builds a spec's IR as one ``torch.nn.Module`` and measures it.
 
-The family modules are imported explicitly so their ``@BUILDERS.register`` decorators run;
-``model`` holds the registry and the assembly, measurement and forward pass.
+The family modules, one per ``translator.ops.FAMILIES`` entry, are imported so their
+``@describes`` decorators run; ``model`` holds the registries and the assembly, measurement
+and forward pass.
 """
 
 from __future__ import annotations
 
-from backends.torch import (  # noqa: F401  (imported for their registrations)
-    activation,
-    attention,
-    conv,
-    conv_transpose,
-    core,
-    depthwise,
-    merge,
-    normalization,
-    pooling,
-    recurrent,
-    reshape,
-    wrappers,
-)
+import importlib
+
 from backends.torch.model import BUILDERS, NAME, build, measure, run
 from backends.torch.weights import get_weights, layer_outputs, load_weights_file, set_weights
+from translator.ops import FAMILIES
+
+for _family in FAMILIES:
+    importlib.import_module(f"backends.torch.{_family}")
 
 __all__ = [
     "BUILDERS",

@@ -12,23 +12,17 @@ expresses the sizes exactly (``translator.ops.attention.torch_native``): heads o
 attention, are exact custom modules with one ``nn.Linear`` per role (``query``, ``key``,
 ``value``, ``output``) whose weights are Keras's kernels flattened over (heads, head size)
 and transposed. The modules are the standalone ones (``backends/torch/standalone/attention.py``)
-that ``export`` copies into ``model.py``; the builders here derive their arguments from the IR.
+that ``export`` copies into ``model.py``; the descriptions here derive their arguments from
+the IR.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.standalone.attention import (
-    GroupQueryAttention,
-    MultiHeadAttention,
-    NativeMultiHeadAttention,
-    PositionEmbedding,
-)
-from backends.torch.standalone.emitters import arguments
+from backends.torch.model import describes
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 from translator.ops.attention import mha_dims, roles, torch_native
 
@@ -38,29 +32,30 @@ def _flags(node: Node) -> dict[str, Any]:
     return arguments(node, "dropout", "use_bias", "causal")
 
 
-@BUILDERS.register("MultiHeadAttention")
-def build_multi_head_attention(node: Node) -> nn.Module:
+@describes("MultiHeadAttention")
+def describe_multi_head_attention(node: Node) -> Call:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
     use_bias=True, causal=False) → ``NativeMultiHeadAttention`` when PyTorch's layer fits the
     sizes, else the custom ``MultiHeadAttention``."""
-    d, more = mha_dims(node), _flags(node)
+    d = mha_dims(node)
     if torch_native(d):
-        return NativeMultiHeadAttention(d["dq"], d["h"], d["dk"], d["dv"], **more)
+        sizes = {"kdim": d["dk"], "vdim": d["dv"]}
+        return call("NativeMultiHeadAttention", d["dq"], d["h"], **sizes, **_flags(node))
     features = (d["dq"], d["dv"], d["dk"])
-    return MultiHeadAttention(features, d["h"], d["kd"], d["vd"], d["out"], **more)
+    sizes = {"key_dim": d["kd"], "value_dim": d["vd"], "output_shape": d["out"]}
+    return call("MultiHeadAttention", features, d["h"], **sizes, **_flags(node))
 
 
-@BUILDERS.register("GroupQueryAttention")
-def build_group_query_attention(node: Node) -> nn.Module:
+@describes("GroupQueryAttention")
+def describe_group_query_attention(node: Node) -> Call:
     """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
     use_bias=True, causal=False) → ``GroupQueryAttention``."""
-    a = node.args
     features = tuple(shape[1] for shape in roles(node))  # query, value, key
-    heads = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
-    return GroupQueryAttention(features, *heads, **_flags(node))
+    heads = arguments(node, "head_dim", "num_query_heads", "num_key_value_heads")
+    return call("GroupQueryAttention", features, **heads, **_flags(node))
 
 
-@BUILDERS.register("PositionEmbedding")
-def build_position_embedding(node: Node) -> nn.Module:
+@describes("PositionEmbedding")
+def describe_position_embedding(node: Node) -> Call:
     """PositionEmbedding(sequence_length) → ``PositionEmbedding``."""
-    return PositionEmbedding(node.args["sequence_length"], node.input_shape[1])
+    return call("PositionEmbedding", node.args["sequence_length"], node.input_shape[1])

@@ -14,29 +14,17 @@ copies into ``model.py``.
 
 from __future__ import annotations
 
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.standalone.emitters import WINDOW, arguments, channels
-from backends.torch.standalone.resampling import (
-    Conv1DTranspose,
-    Conv2DTranspose,
-    Conv3DTranspose,
-    KerasConvTranspose,
-)
+from backends.torch.model import describes
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.describe import WINDOW, arguments, channels
 from translator.ir import Node
 from translator.ops.conv_transpose import TRANSPOSES
 
-TRANSPOSE_CLASSES: dict[str, type[KerasConvTranspose]] = {
-    "Conv1DTranspose": Conv1DTranspose,
-    "Conv2DTranspose": Conv2DTranspose,
-    "Conv3DTranspose": Conv3DTranspose,
-}
 
-
-@BUILDERS.register(*TRANSPOSES)
-def build_conv_transpose(node: Node) -> nn.Module:
+@describes(*TRANSPOSES)
+def describe_conv_transpose(node: Node) -> Call:
     """Conv1D/2D/3DTranspose(filters, kernel_size, strides=1, padding=valid|same,
-    output_padding=None, data_format, dilation_rate=1, activation=None, use_bias=True)."""
+    output_padding=None, data_format, dilation_rate=1, activation=None, use_bias=True)
+    → ``Conv1D/2D/3DTranspose`` (the runtime class of the type's name)."""
     more = arguments(node, *WINDOW, "output_padding", "activation", "use_bias")
-    return TRANSPOSE_CLASSES[node.type](channels(node), node.args["filters"], **more)
+    return call(node.type, channels(node), node.args["filters"], **more)

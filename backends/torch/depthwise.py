@@ -12,36 +12,26 @@ ones (``backends/torch/standalone/spatial.py``) that ``export`` copies into ``mo
 
 from __future__ import annotations
 
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.standalone.emitters import WINDOW, arguments, channels
-from backends.torch.standalone.spatial import (
-    DepthwiseConv1D,
-    DepthwiseConv2D,
-    KerasDepthwiseConv,
-    SeparableConv,
-)
+from backends.torch.model import describes
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.describe import WINDOW, arguments, channels
 from translator.ir import Node
 from translator.ops.depthwise import DEPTHWISE, SEPARABLE
 
-DEPTHWISE_CLASSES: dict[str, type[KerasDepthwiseConv]] = {
-    "DepthwiseConv1D": DepthwiseConv1D,
-    "DepthwiseConv2D": DepthwiseConv2D,
-}
 MORE = ("depth_multiplier", "activation", "use_bias")
 
 
-@BUILDERS.register(*DEPTHWISE)
-def build_depthwise(node: Node) -> nn.Module:
+@describes(*DEPTHWISE)
+def describe_depthwise(node: Node) -> Call:
     """DepthwiseConv1D/2D(kernel_size, strides=1, padding, depth_multiplier=1, data_format,
-    dilation_rate=1, activation=None, use_bias=True) → ``DepthwiseConv1D/2D``."""
-    return DEPTHWISE_CLASSES[node.type](channels(node), **arguments(node, *WINDOW, *MORE))
+    dilation_rate=1, activation=None, use_bias=True) → ``DepthwiseConv1D/2D`` (the runtime
+    class of the type's name)."""
+    return call(node.type, channels(node), **arguments(node, *WINDOW, *MORE))
 
 
-@BUILDERS.register(*SEPARABLE)
-def build_separable(node: Node) -> nn.Module:
+@describes(*SEPARABLE)
+def describe_separable(node: Node) -> Call:
     """SeparableConv1D/2D(filters, kernel_size, strides=1, padding, depth_multiplier=1,
     data_format, dilation_rate=1, activation=None, use_bias=True) → ``SeparableConv``."""
     more = arguments(node, *WINDOW, *MORE)
-    return SeparableConv(channels(node), node.args["filters"], **more)
+    return call("SeparableConv", channels(node), node.args["filters"], **more)

@@ -9,26 +9,34 @@ standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies
 
 from __future__ import annotations
 
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.standalone.layers import ELEMENTWISE, Add, Concatenate, Elementwise
+from backends.torch.model import describes
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 
+# Layer type → the function ``Elementwise`` folds over its inputs (``ELEMENTWISE``'s keys).
+ELEMENTWISE = {
+    "Multiply": "multiply",
+    "Subtract": "subtract",
+    "Average": "average",
+    "Maximum": "maximum",
+    "Minimum": "minimum",
+}
 
-@BUILDERS.register("Add")
-def build_add(node: Node) -> nn.Module:
+
+@describes("Add")
+def describe_add(node: Node) -> Call:
     """Add() → ``Add``."""
-    return Add()
+    return call("Add")
 
 
-@BUILDERS.register(*ELEMENTWISE)
-def build_elementwise(node: Node) -> nn.Module:
-    """Multiply/Subtract/Average/Maximum/Minimum() → ``Elementwise``."""
-    return Elementwise(node.type)
+@describes(*ELEMENTWISE)
+def describe_elementwise(node: Node) -> Call:
+    """Multiply/Subtract/Average/Maximum/Minimum() → ``Elementwise`` of that function."""
+    return call("Elementwise", ELEMENTWISE[node.type])
 
 
-@BUILDERS.register("Concatenate")
-def build_concatenate(node: Node) -> nn.Module:
+@describes("Concatenate")
+def describe_concatenate(node: Node) -> Call:
     """Concatenate(axis=-1) → ``Concatenate``."""
-    return Concatenate(node.args["axis"])
+    return call("Concatenate", **arguments(node, "axis"))

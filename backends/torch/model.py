@@ -1,19 +1,27 @@
 """The PyTorch model assembled from the IR graph, and its measurement and forward pass.
 
+Each layer type is described once, in its family module, by ``@describes("Type")``: a
+function from the IR node to the ``Call`` of its standalone module (class and arguments).
+That one description gives both the type's builder in ``BUILDERS`` (the module instantiated
+from it) and what ``export`` writes into ``model.py`` (the call as source).
+
 ``build`` turns every IR node into one ``torch.nn.Module`` (a builder from ``BUILDERS``) held in
 an ``nn.ModuleDict`` keyed by the node's name; ``SpecModule.forward`` evaluates the graph in
 the IR's topological order. Each layer module holds its tensors under the names PyTorch itself
 gives them (``weight``, ``bias_hh_l0_reverse``, ``running_mean``, ...), so ``measure`` reads
 them straight from ``named_parameters()`` / ``named_buffers()``.
 
-Layers that use another layer's tensors (a shared layer applied again, a Dense tied to an
-Embedding) are ``Linked`` modules: they reach the other module through a reference PyTorch does
-not register, so those tensors are held, counted and saved once, under their owner.
+Layers that use another layer's tensors reach the other module through a reference PyTorch
+does not register, so those tensors are held, counted and saved once, under their owner: a
+shared layer applied again is a ``Linked`` module, and a layer tied to others (a Dense tied to
+an Embedding) is handed their ``weight`` after its inputs by a ``Tie`` hook, as the exported
+network hands it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,14 +30,49 @@ from torch import nn
 
 import translator.ops  # noqa: F401  (fills the layer schema that BUILDERS checks types against)
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
+from backends.torch.standalone.assemble import Call
+from backends.torch.standalone.describe import instantiate
 from backends.torch.standalone.layers import outputs_of
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
+from translator.registry import Registry
 
 NAME = "torch"
 
 Builder = Callable[[Node], nn.Module]
 BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
+Describe = Callable[[Node], Call]
+DESCRIPTIONS: Registry[Describe] = Registry("torch description")
+
+
+@dataclass(frozen=True)
+class Described:
+    """The builder of a described layer type: the module its description names."""
+
+    describe: Describe
+
+    def __call__(self, node: Node) -> nn.Module:
+        return instantiate(self.describe(node))
+
+
+def describes(*types: str) -> Callable[[Describe], Describe]:
+    """Register the description of one or more layer types (node → ``Call`` of the module)
+    and, from it, their builder; a type registered twice raises."""
+
+    def register(describe: Describe) -> Describe:
+        BUILDERS.register(*types)(Described(describe))
+        DESCRIPTIONS.register(*types)(describe)
+        return describe
+
+    return register
+
+
+def describe(node: Node) -> Call:
+    """The description of ``node``'s module; a type PyTorch declines raises
+    ``UnsupportedInBackend`` with its reason."""
+    if node.type in BUILDERS.gaps:
+        raise UnsupportedInBackend(NAME, node.type, BUILDERS.gaps[node.type])
+    return DESCRIPTIONS[node.type](node)
 
 
 class Layers(nn.ModuleDict):
@@ -82,12 +125,45 @@ class Shared(Linked):
         return self.linked(*inputs)
 
 
+class Tie:
+    """Forward pre-hook of a module tied to other layers (a Dense tied to an Embedding): hands
+    it, after its inputs, the ``weight`` of each, as the exported network does. The owners'
+    modules are held here, outside ``nn.Module``'s registry, so their tensors stay stored and
+    counted once, under their owners."""
+
+    def __init__(self, owners: tuple[nn.Module, ...]) -> None:
+        self.owners = owners
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*args, *(owner.weight for owner in self.owners))
+
+
+def tie(node: Node, module: nn.Module, layers: Mapping[str, nn.Module]) -> None:
+    """Hook ``module`` (built for ``node``) to the layers ``node`` links to; a wrapper's
+    wrapped layer is its module's child."""
+    names = [target.shares or target.name for target in node.links.values()]
+    missing = [name for name in names if name not in layers]
+    if missing:
+        raise UnsupportedInBackend(NAME, node.type, f"'{missing[0]}' is not built")
+    if names:
+        module.register_forward_pre_hook(Tie(tuple(layers[name] for name in names)))
+    if node.inner is not None and is_tied(node.inner):
+        tie(node.inner, next(module.children()), layers)
+
+
+def is_tied(node: Node) -> bool:
+    """Whether ``node``, or a layer it wraps, links to other layers."""
+    return bool(node.links) or (node.inner is not None and is_tied(node.inner))
+
+
 def make_module(node: Node, layers: Mapping[str, nn.Module]) -> nn.Module:
     """The module for ``node``, linked to the earlier modules it uses (a wrapper's too)."""
-    module = Shared(node.shares) if node.shares else BUILDERS[node.type](node)
-    for part in module.modules():
-        if isinstance(part, Linked):
-            part.link(layers)
+    if node.shares:  # the original's module, already tied, runs again
+        module = Shared(node.shares)
+        module.link(layers)
+        return module
+    module = BUILDERS[node.type](node)
+    tie(node, module, layers)
     return module
 
 
@@ -108,7 +184,8 @@ class SpecModule(nn.Module):
             zip(self.graph.inputs, ((x,) for x in inputs), strict=True)
         )
         for node in self.graph.nodes:
-            args = values[node.name] if node.type == "Input" else _gather(values, node.inputs)
+            is_input = node.name in self.graph.inputs
+            args = values[node.name] if is_input else _gather(values, node.inputs)
             values[node.name] = outputs_of(self.layers[node.name](*args))
         return tuple(t for name in self.graph.outputs for t in values[name])
 

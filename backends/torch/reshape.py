@@ -4,75 +4,69 @@ UpSampling1D/2D and RepeatVector. None has weights.
 They work on the spec's layout directly (every layer hands on tensors in that layout), so
 Flatten's row-major order is Keras's. The modules are the standalone ones
 (``backends/torch/standalone/layers.py`` and ``resampling.py``) that ``export`` copies into
-``model.py``; the builders here derive their arguments from the IR.
+``model.py``; the descriptions here derive their arguments from the IR.
 """
 
 from __future__ import annotations
 
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.standalone.layers import Flatten, Permute, Reshape
-from backends.torch.standalone.resampling import (
-    BilinearUpSampling2D,
-    Cropping,
-    Repeat,
-    RepeatVector,
-    ZeroPadding,
-)
+from backends.torch.model import describes
+from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.describe import arguments
 from translator.ir import Node
+from translator.ops.reshape import CROPPINGS, PADDINGS
 
 
-@BUILDERS.register("Flatten")
-def build_flatten(node: Node) -> nn.Module:
+@describes("Flatten")
+def describe_flatten(node: Node) -> Call:
     """Flatten() → ``Flatten``."""
-    return Flatten()
+    return call("Flatten")
 
 
-@BUILDERS.register("Reshape")
-def build_reshape(node: Node) -> nn.Module:
+@describes("Reshape")
+def describe_reshape(node: Node) -> Call:
     """Reshape(target_shape) → ``Reshape``."""
-    return Reshape(tuple(node.args["target_shape"]))
+    return call("Reshape", **arguments(node, "target_shape"))
 
 
-@BUILDERS.register("Permute")
-def build_permute(node: Node) -> nn.Module:
+@describes("Permute")
+def describe_permute(node: Node) -> Call:
     """Permute(dims) → ``Permute``."""
-    return Permute(node.args["dims"])
+    return call("Permute", **arguments(node, "dims"))
 
 
-@BUILDERS.register("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")
-def build_zero_padding(node: Node) -> nn.Module:
+@describes("ZeroPadding2D", *PADDINGS)
+def describe_zero_padding(node: Node) -> Call:
     """ZeroPadding1D/2D/3D(padding=1, data_format) → ``ZeroPadding``."""
-    return ZeroPadding(node.args["padding"], node.args["data_format"])
+    return call("ZeroPadding", **arguments(node, "padding", "data_format"))
 
 
-@BUILDERS.register("Cropping1D", "Cropping2D")
-def build_cropping(node: Node) -> nn.Module:
+@describes(*CROPPINGS)
+def describe_cropping(node: Node) -> Call:
     """Cropping1D(cropping=1) / Cropping2D(cropping=0, data_format) → ``Cropping``, ``F.pad``
-    with negative amounts (Cropping1D always crops axis 1, the steps)."""
-    return Cropping(node.args["cropping"], node.args.get("data_format", "channels_last"))
+    with negative amounts (Cropping1D has no data_format: it always crops axis 1, the steps)."""
+    layout = arguments(node, "data_format") if "data_format" in node.args else {}
+    return call("Cropping", node.args["cropping"], **layout)
 
 
-@BUILDERS.register("UpSampling1D")
-def build_upsampling1d(node: Node) -> nn.Module:
+@describes("UpSampling1D")
+def describe_upsampling1d(node: Node) -> Call:
     """UpSampling1D(size=2) → ``Repeat`` along the steps."""
-    return Repeat((node.args["size"],), (1,))
+    return call("Repeat", (node.args["size"],), (1,))
 
 
-@BUILDERS.register("UpSampling2D")
-def build_upsampling2d(node: Node) -> nn.Module:
+@describes("UpSampling2D")
+def describe_upsampling2d(node: Node) -> Call:
     """UpSampling2D(size=2, data_format, interpolation=nearest|bilinear) → ``Repeat`` of rows
     and columns (nearest) or ``BilinearUpSampling2D``."""
     a = node.args
     factors = tuple(a["size"])
     if a["interpolation"] == "bilinear":
-        return BilinearUpSampling2D(factors, a["data_format"])
+        return call("BilinearUpSampling2D", factors, a["data_format"])
     first = 2 if a["data_format"] == "channels_first" else 1
-    return Repeat(factors, (first, first + 1))
+    return call("Repeat", factors, (first, first + 1))
 
 
-@BUILDERS.register("RepeatVector")
-def build_repeat_vector(node: Node) -> nn.Module:
+@describes("RepeatVector")
+def describe_repeat_vector(node: Node) -> Call:
     """RepeatVector(n) → ``RepeatVector``."""
-    return RepeatVector(node.args["n"])
+    return call("RepeatVector", node.args["n"])

@@ -119,7 +119,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         return record
 
     model = built.model
-    names = [n.name for n in built.graph.nodes if n.type != "Input"]
+    names = [n.name for n in built.graph.layers]
     handles = [model.layers[name].register_forward_hook(hook(name)) for name in names]
     try:
         run(built, inputs)

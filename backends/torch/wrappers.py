@@ -12,36 +12,23 @@ are the standalone ones (``backends/torch/standalone/``) that ``export`` copies 
 
 from __future__ import annotations
 
-from functools import partial
-
-from torch import nn
-
-from backends.torch.model import BUILDERS
-from backends.torch.recurrent import make_recurrent
-from backends.torch.standalone.layers import TimeDistributed
-from backends.torch.standalone.recurrent import merge_directions
+from backends.torch.model import describe, describes
+from backends.torch.recurrent import native_is_exact, recurrent_call
+from backends.torch.standalone.assemble import Call, call
 from translator.ir import Node
 
 
-@BUILDERS.register("TimeDistributed")
-def build_time_distributed(node: Node) -> nn.Module:
-    """TimeDistributed(layer) → ``TimeDistributed`` holding the wrapped layer's module."""
-    inner = node.inner
-    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
-        raise TypeError(f"{node.name}: TimeDistributed without a wrapped layer")
-    return TimeDistributed(BUILDERS[inner.type](inner))
+@describes("TimeDistributed")
+def describe_time_distributed(node: Node) -> Call:
+    """TimeDistributed(layer) → ``TimeDistributed`` holding the wrapped layer's module (its
+    description, nested)."""
+    return call("TimeDistributed", describe(node.wrapped))
 
 
-@BUILDERS.register("Bidirectional")
-def build_bidirectional(node: Node) -> nn.Module:
+@describes("Bidirectional")
+def describe_bidirectional(node: Node) -> Call:
     """Bidirectional(layer: SimpleRNN|LSTM|GRU, merge_mode=concat|sum|mul|ave|null)
-    → the wrapped RNN with ``bidirectional=True``."""
-    inner = node.inner
-    if inner is None:  # the loader guarantees a wrapped layer; this is a translator bug
-        raise TypeError(f"{node.name}: Bidirectional without a wrapped layer")
-    select = partial(
-        merge_directions,
-        mode=node.args["merge_mode"],
-        return_sequences=inner.args["return_sequences"],
-    )
-    return make_recurrent(inner, True, select)
+    → the wrapped RNN with ``bidirectional=True`` and the merge mode."""
+    inner = node.wrapped
+    two_directions = {"bidirectional": True, "merge_mode": node.args["merge_mode"]}
+    return recurrent_call(inner, native_is_exact(inner), **two_directions)

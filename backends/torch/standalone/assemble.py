@@ -26,11 +26,21 @@ LINE = 100
 
 @dataclass(frozen=True)
 class Call:
-    """A constructor call in generated code: ``name(prefix + value, ...)``, each value a
-    literal's source or a nested ``Call``; laid out as the formatter lays it out."""
+    """A constructor call: the runtime callable ``name`` (a class of the runtime, a factory
+    such as ``make_activation``, or torch's own as ``nn.X``) and its argument values, each a
+    plain value or a nested ``Call``. It describes a layer's module once: ``export`` writes it
+    as source, laid out as the formatter lays it out, and the PyTorch backend instantiates it
+    (``backends.torch.standalone.describe.instantiate``)."""
 
     name: str
-    parts: tuple[tuple[str, str | Call], ...]  # ("units=", "10"), ("", Call(...))
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()  # (name, value) in the order written
+
+    @property
+    def parts(self) -> tuple[tuple[str, str | Call], ...]:
+        """Each argument as ``(prefix, source)``: ``("units=", "10")``, ``("", Call(...))``."""
+        positional = [("", _literal(a)) for a in self.args]
+        return tuple(positional + [(f"{k}=", _literal(v)) for k, v in self.kwargs])
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(f'{k}{v}' for k, v in self.parts)})"
@@ -53,9 +63,8 @@ class Call:
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Call:
-    """``name(args..., key=value...)`` with every value written as a Python literal."""
-    parts = [("", _literal(a)) for a in args] + [(f"{k}=", _literal(v)) for k, v in kwargs.items()]
-    return Call(name, tuple(parts))
+    """``name(args..., key=value...)``; written out, every value is a Python literal."""
+    return Call(name, args, tuple(kwargs.items()))
 
 
 def _literal(value: Any) -> str | Call:

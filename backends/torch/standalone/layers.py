@@ -9,6 +9,7 @@ arguments named as in the spec. Export copies the definitions a model needs into
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -65,13 +66,15 @@ class Dense(nn.Linear):
 class TiedDense(nn.Module):
     """A Keras Dense tied to an Embedding: ``activation(x @ E.T + bias)``. ``E`` (vocabulary,
     features) is the Embedding's ``weight``, which the network passes at every call, so it
-    is stored once, under the Embedding; this module holds only its bias."""
+    is stored once, under the Embedding; this module holds only its bias, initialized as
+    ``nn.Linear`` initializes its own."""
 
     def __init__(
         self, in_features: int, units: int, activation: str | None = None, use_bias: bool = True
     ) -> None:
         super().__init__()
-        bias = nn.Parameter(torch.zeros(units)) if use_bias else None
+        bound = 1.0 / math.sqrt(in_features)
+        bias = nn.Parameter(torch.empty(units).uniform_(-bound, bound)) if use_bias else None
         self.register_parameter("bias", bias)
         self.activation = make_activation(activation)
 
@@ -181,19 +184,20 @@ def fold(step: Any, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return out
 
 
-# Merge type → its function (Average divides the running sum by the number of inputs at
-# the end, as Keras does).
+# Element-wise merge → its function (average divides the running sum by the number of
+# inputs at the end, as Keras does).
 ELEMENTWISE: dict[str, Any] = {
-    "Multiply": lambda *inputs: fold(torch.mul, inputs),
-    "Subtract": lambda *inputs: fold(torch.sub, inputs),
-    "Average": lambda *inputs: fold(torch.add, inputs) / len(inputs),
-    "Maximum": lambda *inputs: fold(torch.maximum, inputs),
-    "Minimum": lambda *inputs: fold(torch.minimum, inputs),
+    "multiply": lambda *inputs: fold(torch.mul, inputs),
+    "subtract": lambda *inputs: fold(torch.sub, inputs),
+    "average": lambda *inputs: fold(torch.add, inputs) / len(inputs),
+    "maximum": lambda *inputs: fold(torch.maximum, inputs),
+    "minimum": lambda *inputs: fold(torch.minimum, inputs),
 }
 
 
 class Elementwise(nn.Module):
-    """Multiply, Subtract, Average, Maximum or Minimum over inputs of the same shape."""
+    """One of ``ELEMENTWISE`` (multiply, subtract, average, maximum, minimum) over inputs of
+    the same shape."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()

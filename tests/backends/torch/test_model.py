@@ -1,18 +1,24 @@
 """The assembled PyTorch model: multi-input and multi-output graphs, residual wiring, layer
 names that clash with nn.Module attributes, seeding, totals, run()'s refusals, and shared
-layers (one module applied again, its tensors held and counted once)."""
+layers (one module applied again, its tensors held and counted once); every layer type built
+from its one description, and no layer type named outside the family modules."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from backends.base import Built
-from backends.torch.model import Shared
+from backends.torch.model import DESCRIPTIONS, Described, Shared
 from tests.backends.torch.harness import Case, check_spec, one_layer, torch_backend
+from tests.conftest import ROOT
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.spec.loader import load_text
+from translator.spec.schema import SCHEMAS
 
 GRAPH = """
 name: graph
@@ -177,3 +183,28 @@ def test_a_small_gpt_with_a_tied_head_and_a_shared_layer() -> None:
         k.startswith(("layers.lm_head.", "layers.ln_f_again.")) for k in model.state_dict()
     )
     assert case.outputs[0].shape == (2, 6, 11)
+
+
+# Beside the family modules, no backend file names a spec layer type: each type's one
+# description, in its family module, says everything the builder and export need.
+NEUTRAL = sorted(
+    [*(ROOT / "backends" / "torch").glob("standalone/*.py")]
+    + [ROOT / "backends" / "torch" / f"{name}.py" for name in ("export", "model", "weights")]
+)
+
+
+@pytest.mark.parametrize("path", NEUTRAL, ids=lambda p: p.name)
+def test_no_layer_type_named_outside_the_family_modules(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    named = {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in SCHEMAS
+    }
+    assert not named, f"{path.name} names layer types {sorted(named)}"
+
+
+@pytest.mark.parametrize("layer_type", list(SCHEMAS))
+def test_each_builder_is_its_description_instantiated(layer_type: str) -> None:
+    assert layer_type in DESCRIPTIONS
+    assert torch_backend.BUILDERS[layer_type] == Described(DESCRIPTIONS[layer_type])

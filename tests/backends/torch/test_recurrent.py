@@ -4,13 +4,13 @@ between the custom and native modules, and of a num_layers stack against chained
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytest
 import torch
 
-from backends.torch.recurrent import CustomRecurrent, KerasRecurrent, last_or_sequence
+from backends.torch.recurrent import recurrent_call
+from backends.torch.standalone.describe import instantiate
+from backends.torch.standalone.recurrent import CustomRecurrent, KerasRecurrent
 from tests.backends.torch.harness import check_spec, one_layer, set_parameters
 from translator.spec.loader import load_text
 
@@ -111,11 +111,10 @@ def test_custom_module_equals_native_module(
         f"{{type: {layer}, units: 3, return_sequences: true, num_layers: {num_layers}}}", "[5, 2]"
     )
     node = load_text(spec).node(layer.lower() if layer != "SimpleRNN" else "simple_rnn")
-    select = partial(last_or_sequence, return_sequences=True)
-    native = check_spec(spec).module(node.name)
-    assert isinstance(native, KerasRecurrent)
-    native = type(native)(node, bidirectional, select)
-    custom = CustomRecurrent(node, bidirectional, select)
+    assert isinstance(check_spec(spec).module(node.name), KerasRecurrent)
+    native = instantiate(recurrent_call(node, True, bidirectional=bidirectional))
+    custom = instantiate(recurrent_call(node, False, bidirectional=bidirectional))
+    assert isinstance(custom, CustomRecurrent) and not isinstance(native, CustomRecurrent)
     custom.load_state_dict(native.state_dict())
     x = torch.randn(2, 5, 2)
     with torch.no_grad():

@@ -1,0 +1,76 @@
+"""Turning a layer's description into its module, and the helpers descriptions share.
+
+A layer type's description (registered once, in its family module ``backends/torch/<family>.py``
+with ``@describes``) is the ``Call`` of its standalone module: the runtime class (``layers``,
+``spatial``, ``resampling``, ``normalization``, ``attention``, ``recurrent``) with plain
+arguments taken from the IR. ``export`` writes that call into the generated ``__init__``;
+the backend's builder ``instantiate``\\ s it. Not copied into ``model.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+from torch import nn
+
+from backends.torch.standalone.assemble import MODULES, Call
+from translator.ir import Node
+from translator.ops.conv import split_channels
+from translator.ops.normalization import normalized_axes
+
+WINDOW = ("kernel_size", "strides", "padding", "data_format", "dilation_rate")
+
+
+def arguments(node: Node, *names: str) -> dict[str, Any]:
+    """The node's arguments ``names``, as keyword arguments of the same names."""
+    return {name: node.args[name] for name in names}
+
+
+def channels(node: Node) -> int | None:
+    """The input's channel count for the node's data_format."""
+    return split_channels(node, len(node.args["kernel_size"]))[1]
+
+
+def trailing_axes(node: Node) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """A trailing-axes norm's normalized shape, and its ``axes`` and ``rank`` arguments
+    (counting the batch axis)."""
+    axes = normalized_axes(node)
+    shape = tuple(node.input_shape[i] for i in axes)
+    where = {"axes": tuple(i + 1 for i in axes), "rank": len(node.input_shape) + 1}
+    return shape, where
+
+
+@cache
+def namespace() -> dict[str, Any]:
+    """The names a generated ``model.py`` sees: every runtime module's top level (their
+    definitions and their imports, ``nn`` included), as ``assemble`` copies them into one
+    namespace. A description names its callable the way ``model.py`` does, so the backend
+    resolves it here, in the same namespace, rather than through a second table."""
+    found: dict[str, Any] = {}
+    for module in MODULES:
+        found.update(vars(importlib.import_module(f"backends.torch.standalone.{module}")))
+    return found
+
+
+def resolve(name: str) -> Any:
+    """The runtime callable ``name`` (``Conv2D``, ``make_activation``, ``nn.Dropout``)."""
+    head, *attributes = name.split(".")
+    found = namespace()[head]
+    for attribute in attributes:
+        found = getattr(found, attribute)
+    return found
+
+
+def _value(value: Any) -> Any:
+    return instantiate(value) if isinstance(value, Call) else value
+
+
+def instantiate(description: Call) -> nn.Module:
+    """The module ``description`` names, built as ``model.py`` builds it: its callable with
+    the same argument values (a nested description built first, as the inner module)."""
+    args = [_value(a) for a in description.args]
+    kwargs = {k: _value(v) for k, v in description.kwargs}
+    module: nn.Module = resolve(description.name)(*args, **kwargs)
+    return module
