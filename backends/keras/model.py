@@ -100,7 +100,7 @@ class _Assembly:
 
     def add(self, node: Node) -> None:
         if node.shares:
-            self._share(node)
+            self._share(node, node.shares)
             return
         try:
             layer = build_layer(node)
@@ -114,10 +114,9 @@ class _Assembly:
         self._link(node, layer)
         self.tensors[node.name] = self._connect(node, layer)
 
-    def _share(self, node: Node) -> None:
-        """Call the original's layer object again: Keras then holds (and counts) its
+    def _share(self, node: Node, original: str) -> None:
+        """Call the ``original``'s layer object again: Keras then holds (and counts) its
         variables once, and the share node has no layer, hence no tensors, of its own."""
-        original = node.shares
         if original in self.unsupported:
             self.unsupported[node.name] = f"it shares '{original}', which is not built"
             self.tensors[node.name] = self._stand_ins(node)
