@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -26,6 +26,14 @@ from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 
 NAME = "keras"
+
+if TYPE_CHECKING:
+    # The base of a mixin always put before a Keras layer class: at runtime ``object`` (the
+    # Keras class follows in the MRO); to mypy, Keras's Layer, so that what the mixin reaches
+    # through ``super()`` and ``self`` type-checks (Keras ships no types: it is Any).
+    from keras.layers import Layer as LayerMixin
+else:
+    LayerMixin = object
 
 if keras.backend.backend() != "tensorflow":
     # The IR's Keras predictions (variable paths, TF "same" padding) are made for this backend.
