@@ -25,6 +25,7 @@ from backends.keras.model import (
     EXPORT_REWRITES,
     NAME,
     Apply,
+    LayerMixin,
     counting,
     keras_args,
     not_wrapped,
@@ -41,7 +42,7 @@ def roles(inputs: Sequence[Any]) -> tuple[Any, Any, Any]:
     return query, value, key
 
 
-class _FromList:
+class _FromList(LayerMixin):
     """Mixin for a Keras attention layer: one list argument in the graph's order, and the
     spec's ``causal`` applied at every call."""
 

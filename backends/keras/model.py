@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -26,6 +26,14 @@ from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 
 NAME = "keras"
+
+if TYPE_CHECKING:
+    # The base of a mixin always put before a Keras layer class: at runtime ``object`` (the
+    # Keras class follows in the MRO); to mypy, Keras's Layer, so that what the mixin reaches
+    # through ``super()`` and ``self`` type-checks (Keras ships no types: it is Any).
+    from keras.layers import Layer as LayerMixin
+else:
+    LayerMixin = object
 
 if keras.backend.backend() != "tensorflow":
     # The IR's Keras predictions (variable paths, TF "same" padding) are made for this backend.
@@ -100,7 +108,7 @@ class _Assembly:
 
     def add(self, node: Node) -> None:
         if node.shares:
-            self._share(node)
+            self._share(node, node.shares)
             return
         try:
             layer = build_layer(node)
@@ -114,10 +122,9 @@ class _Assembly:
         self._link(node, layer)
         self.tensors[node.name] = self._connect(node, layer)
 
-    def _share(self, node: Node) -> None:
-        """Call the original's layer object again: Keras then holds (and counts) its
+    def _share(self, node: Node, original: str) -> None:
+        """Call the ``original``'s layer object again: Keras then holds (and counts) its
         variables once, and the share node has no layer, hence no tensors, of its own."""
-        original = node.shares
         if original in self.unsupported:
             self.unsupported[node.name] = f"it shares '{original}', which is not built"
             self.tensors[node.name] = self._stand_ins(node)

@@ -20,7 +20,7 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
-from backends.keras.model import BUILDERS, keras_args
+from backends.keras.model import BUILDERS, LayerMixin, keras_args
 from translator.ir import Node
 
 RNNS = {
@@ -32,7 +32,7 @@ RNNS = {
 ACTIVATION_ARGS = ("activation", "recurrent_activation")
 
 
-class _Stack:
+class _Stack(LayerMixin):
     """Mixin over a Keras RNN class (``base``): NOT a Keras layer, the stack described in the
     module docstring. The RNN itself is layer 0; ``stacked`` holds layers 1 .. n-1."""
 

@@ -17,7 +17,10 @@ from translator.ops.depthwise import DEPTHWISE, SEPARABLE
 
 def _channels(layer: Layer, rank: int) -> int:
     shape = layer.node.input_shape
-    return shape[0] if layer.args["data_format"] == "channels_first" else shape[rank]
+    (channels,) = layer.node.known(
+        (shape[0] if layer.args["data_format"] == "channels_first" else shape[rank],)
+    )
+    return channels
 
 
 def _bias(layer: Layer) -> list[str]:

@@ -30,7 +30,7 @@ def build_batch_norm(layer: Layer, inputs: list[str]) -> list[str]:
     """BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True), on
     the moving statistics (inference). ONNX's momentum has Keras's convention."""
     (axis,) = normalized_axes(layer.node)
-    channels = layer.node.input_shape[axis]
+    (channels,) = layer.node.known((layer.node.input_shape[axis],))
     rank = len(layer.node.input_shape) + 1
     others = [i for i in range(1, rank) if i != axis + 1]
     perm = [0, axis + 1, *others]
@@ -75,7 +75,7 @@ def build_group_norm(layer: Layer, inputs: list[str]) -> list[str]:
     (batch, channels, ...) with per-channel scale and offset. A (batch, channels) input gets a
     trailing axis of one, since the operator wants at least one spatial axis."""
     (axis,) = normalized_axes(layer.node)
-    channels = layer.node.input_shape[axis]
+    (channels,) = layer.node.known((layer.node.input_shape[axis],))
     rank = len(layer.node.input_shape) + 1
     perm = [0, axis + 1, *(i for i in range(1, rank) if i != axis + 1)]
     x = _transpose(layer, inputs[0], perm)

@@ -261,8 +261,8 @@ def _absorb(group: LayerRow, row: LayerRow) -> None:
         else:
             group.params[fw] = {k: (mine or {}).get(k, 0) + v for k, v in got.items()}
     for fw, left in row.unexplained.items():
-        mine = group.unexplained.get(fw, 0)
-        group.unexplained[fw] = None if left is None or mine is None else mine + left
+        so_far = group.unexplained.get(fw, 0)
+        group.unexplained[fw] = None if left is None or so_far is None else so_far + left
     group.unsupported.update(row.unsupported)
     by_rule = {e.rule: e for e in group.explanations}
     for note in row.explanations:

@@ -130,6 +130,18 @@ class Node:
     def counts(self, framework: str) -> dict[str, int]:
         return counts(framework, self.weights.get(framework, ()))
 
+    def known(self, shape: Shape) -> tuple[int, ...]:
+        """``shape`` with every size an int, as a weight shape or a product of sizes needs.
+        The shape rules reject unknown sizes first, with their own message; a ``None`` left
+        here is still raised as this layer's ``ShapeError``."""
+        sizes = tuple(d for d in shape if d is not None)
+        if len(sizes) != len(shape):
+            raise self.shape_error(
+                f"every size must be known here, got {shape}",
+                "give every axis a size",
+            )
+        return sizes
+
     def shape_error(self, message: str, accepted: str = "") -> ShapeError:
         """A ``ShapeError`` located at this layer, prefixed with its name and type."""
         shapes = ", ".join(format_shape(s) for s in self.input_shapes)

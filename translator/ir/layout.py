@@ -31,7 +31,7 @@ def spatial_rank(graph: Graph) -> int:
     channels-first spec, already in PyTorch's layout)."""
     if graph.data_format != "channels_last":
         return 0
-    types = {t for n in graph.nodes for t in (n.type, n.inner.type if n.inner else None)}
+    types = {n.type for n in graph.nodes} | {n.wrapped.type for n in graph.nodes if n.inner}
     return max((SCHEMAS[t].image_axes for t in types if t in SCHEMAS), default=0)
 
 

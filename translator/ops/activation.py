@@ -89,7 +89,7 @@ def prelu_alpha_shape(node: Node) -> tuple[int, ...]:
         raise node.shape_error(
             "a free axis must be one of shared_axes", "share it, e.g. shared_axes: [1]"
         )
-    return tuple(shape)  # type: ignore[arg-type]  # no None: refused just above
+    return node.known(tuple(shape))
 
 
 @weight_rule("PReLU")

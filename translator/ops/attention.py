@@ -172,10 +172,11 @@ def gqa_shape(node: Node) -> tuple[Shape, ...]:
 @weight_rule("GroupQueryAttention")
 def gqa_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     query, value, key = roles(node)
+    dq, dk, dv = node.known((query[1], key[1], value[1]))
     a = node.args
     hd, hq, hkv = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
-    sizes = {"query": (query[1], hq, hd), "key": (key[1], hkv, hd), "value": (value[1], hkv, hd)}
-    return _projections(PREFIX, sizes, (hq, hd, query[1]), a["use_bias"])
+    sizes = {"query": (dq, hq, hd), "key": (dk, hkv, hd), "value": (dv, hkv, hd)}
+    return _projections(PREFIX, sizes, (hq, hd, dq), a["use_bias"])
 
 
 @shape_rule("PositionEmbedding")
@@ -192,7 +193,7 @@ def position_shape(node: Node) -> tuple[Shape, ...]:
 
 @weight_rule("PositionEmbedding")
 def position_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    shape = (node.args["sequence_length"], node.input_shape[1])
+    shape = node.known((node.args["sequence_length"], node.input_shape[1]))
     return {
         "keras": (WeightSpec("embeddings", shape, "embeddings"),),
         "torch": (WeightSpec("weight", shape, "embeddings"),),
@@ -213,19 +214,19 @@ def position_embedding_map(node: Node) -> LayerMap:
     )
 
 
-def merge_heads(shape: Shape, axis: int) -> Map:
+def merge_heads(shape: tuple[int, ...], axis: int) -> Map:
     """Keras's separate (heads, head size) axes at ``axis`` → one axis of heads·size, head
     major: how PyTorch and ONNX lay the heads out along a projection's features."""
     return Reshape((*shape[:axis], shape[axis] * shape[axis + 1], *shape[axis + 2 :]), shape)
 
 
-def linear_weight(shape: Shape, axis: int) -> Map:
+def linear_weight(shape: tuple[int, ...], axis: int) -> Map:
     """Heads merged at ``axis``, then transposed: a PyTorch (out features, in features)
     weight, as ``nn.Linear`` and ``nn.MultiheadAttention`` keep them."""
     return Chain((merge_heads(shape, axis), Transpose()))
 
 
-def _role_entries(role: str, shapes: dict[str, Shape]) -> dict[str, list[Entry]]:
+def _role_entries(role: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, list[Entry]]:
     """The query, key or value projection: Keras (in, heads, size) kernel and (heads, size)
     bias; PyTorch's custom module (heads·size, in) and ONNX's (in, heads·size)."""
     kernel, bias = f"{role}_kernel", f"{role}_bias"
@@ -243,7 +244,7 @@ def _role_entries(role: str, shapes: dict[str, Shape]) -> dict[str, list[Entry]]
     return out
 
 
-def _output_entries(shapes: dict[str, Shape]) -> dict[str, list[Entry]]:
+def _output_entries(shapes: dict[str, tuple[int, ...]]) -> dict[str, list[Entry]]:
     """The output projection: Keras (heads, size, out); PyTorch (out, heads·size) in both
     its modules; ONNX (heads·size, out)."""
     flat, weight = (
@@ -265,7 +266,7 @@ def _output_entries(shapes: dict[str, Shape]) -> dict[str, list[Entry]]:
     }
 
 
-def _native_entries(shapes: dict[str, Shape]) -> list[Entry]:
+def _native_entries(shapes: dict[str, tuple[int, ...]]) -> list[Entry]:
     """``nn.MultiheadAttention``'s own tensors: the three projections packed in one
     (3E, E) ``in_proj_weight`` (rows: query, key, value) when key and value are E wide, else
     ``q/k/v_proj_weight``; one packed ``in_proj_bias``. The IR says which exist."""

@@ -96,7 +96,8 @@ def _forward_size(n: int, k: int, s: int, d: int, padding: str) -> int:
 @weight_rule(*TRANSPOSES)
 def transpose_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     rank = TRANSPOSES[node.type]
-    _, cin = split_channels(node, rank)
+    _, channels = split_channels(node, rank)
+    (cin,) = node.known((channels,))
     k, f = tuple(node.args["kernel_size"]), node.args["filters"]
     use_bias = node.args["use_bias"]
     return {

@@ -125,7 +125,7 @@ def separable_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     }
 
 
-def depthwise_kernel(shape: Shape) -> Map:
+def depthwise_kernel(shape: tuple[int, ...]) -> Map:
     """Keras's (*window, c, m) → PyTorch's and ONNX's (c·m, 1, *window): output channel
     ``i·m + j`` is input channel ``i``'s ``j``-th filter, the row-major merge of (c, m)."""
     *window, c, m = shape

@@ -63,7 +63,8 @@ def concatenate_shape(node: Node) -> tuple[Shape, ...]:
         ):
             raise _mismatch(node, f"inputs must match on every axis but {axis}")
     sizes = [s[index] for s in node.input_shapes]
-    joined = None if None in sizes else sum(sizes)  # type: ignore[arg-type]  # no None left
+    known = [s for s in sizes if s is not None]
+    joined = sum(known) if len(known) == len(sizes) else None
     merged = list(add_shape_like(node.input_shapes))
     merged[index] = joined
     return (tuple(merged),)

@@ -72,7 +72,7 @@ def normalized_axes(node: Node) -> tuple[int, ...]:
 
 def _affine(node: Node, shape: tuple[int, ...], gamma: str, beta: str) -> tuple[WeightSpec, ...]:
     """The learned scale and offset, each present only when its flag is on."""
-    out = ()
+    out: tuple[WeightSpec, ...] = ()
     if node.args["scale"]:
         out += (WeightSpec(gamma, shape, "gamma"),)
     if node.args["center"]:
@@ -91,8 +91,7 @@ def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     axes = normalized_axes(node)
     if len(axes) != 1:
         raise node.shape_error("BatchNormalization takes a single axis", "axis: -1, for example")
-    c = node.input_shape[axes[0]]
-    shape = (c,)
+    shape = node.known((node.input_shape[axes[0]],))
 
     return {
         "keras": (
@@ -117,11 +116,11 @@ def batchnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 @weight_rule("LayerNormalization")
 def layernorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    shape = tuple(node.input_shape[i] for i in normalized_axes(node))
+    shape = node.known(tuple(node.input_shape[i] for i in normalized_axes(node)))
     # Keras orders gamma's axes by the *written* axis values, so [1, -1] gives (last, first).
     axes = node.args["axis"] if isinstance(node.args["axis"], tuple) else (node.args["axis"],)
     full = (None, *node.input_shape)
-    keras_shape = tuple(full[a] for a in sorted(axes))
+    keras_shape = node.known(tuple(full[a] for a in sorted(axes)))
     return {
         "keras": _affine(node, keras_shape, "gamma", "beta"),
         "torch": _affine(node, shape, "weight", "bias"),
@@ -167,12 +166,12 @@ def same_shape(node: Node) -> tuple[Shape, ...]:
 @weight_rule("GroupNormalization")
 def groupnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     (axis,) = normalized_axes(node)
-    c = node.input_shape[axis]
+    shape = node.known((node.input_shape[axis],))
+    (c,) = shape
     if c % node.args["groups"]:
         raise node.shape_error(
             f"groups={node.args['groups']} does not divide {c} channels", "choose a divisor"
         )
-    shape = (c,)
     return {
         "keras": _affine(node, shape, "gamma", "beta"),
         "torch": _affine(node, shape, "weight", "bias"),
@@ -182,7 +181,7 @@ def groupnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 @weight_rule("RMSNormalization")
 def rmsnorm_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    shape = tuple(node.input_shape[i] for i in normalized_axes(node))
+    shape = node.known(tuple(node.input_shape[i] for i in normalized_axes(node)))
     return {
         "keras": (WeightSpec("scale", shape, "gamma"),),
         "torch": (WeightSpec("weight", shape, "gamma"),),

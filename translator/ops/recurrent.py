@@ -240,10 +240,10 @@ def _onnx_rnn(node: Node, directions: tuple[Direction, ...], layer: int) -> tupl
     )
 
 
-def _rnn_canonical(node: Node, directions: tuple[Direction, ...]) -> dict[str, Shape]:
+def _rnn_canonical(node: Node, directions: tuple[Direction, ...]) -> dict[str, tuple[int, ...]]:
     """Per direction and stacked layer: the kernels as Keras keeps them, biases split."""
     keras = {w.name: w.shape for w in node.weights["keras"]}
-    canonical: dict[str, Shape] = {}
+    canonical: dict[str, tuple[int, ...]] = {}
     for d in directions:
         for layer in range(node.args["num_layers"]):
             cell, c = d.cell(node, layer), d.key(layer)

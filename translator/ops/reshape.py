@@ -52,7 +52,7 @@ def flatten_shape(node: Node) -> tuple[Shape, ...]:
         raise node.shape_error(
             "every axis must have a known size to flatten", "give each axis a size"
         )
-    return ((math.prod(node.input_shape),),)  # type: ignore[arg-type]  # no None: checked above
+    return ((math.prod(node.known(node.input_shape)),),)
 
 
 @shape_rule("Reshape")
@@ -62,7 +62,7 @@ def reshape_shape(node: Node) -> tuple[Shape, ...]:
         raise node.shape_error(
             "every axis must have a known size to reshape", "give each axis a size"
         )
-    size = math.prod(node.input_shape)  # type: ignore[arg-type]  # no None: checked above
+    size = math.prod(node.known(node.input_shape))
     if target.count(-1) > 1:
         raise node.shape_error("target_shape has more than one -1", "at most one -1")
     known = math.prod(t for t in target if t != -1)

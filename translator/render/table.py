@@ -71,6 +71,12 @@ def memory(count: int, itemsize: int = 4) -> str:
     return f"{size:.2f} PB"
 
 
+def _row_total(row: LayerRow, fw: str) -> str:
+    """The row's total parameter count in ``fw``, or ``n/a`` when it has none."""
+    params = row.params[fw]
+    return number(params["total"]) if params else "n/a"
+
+
 def _total(report: Report, fw: str, key: str) -> str:
     counts = report.totals.get(fw)
     if counts is None:
@@ -136,10 +142,7 @@ def render_table(reports: list[Report], console: Any = None) -> None:
             table.add_column(LABELS[fw], justify="right", no_wrap=True)
         table.add_column("Difference explained", ratio=1)
         for row in report.rows:
-            cells = [
-                number(row.params[fw]["total"]) if row.params[fw] else "n/a"
-                for fw in report.frameworks
-            ]
+            cells = [_row_total(row, fw) for fw in report.frameworks]
             table.add_row(
                 escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row)))
             )
@@ -175,10 +178,7 @@ def render_markdown(reports: list[Report]) -> str:
         )
         out.append("|---|---|" + "---:|" * len(labels) + "---|")
         for row in report.rows:
-            cells = [
-                number(row.params[fw]["total"]) if row.params[fw] else "n/a"
-                for fw in report.frameworks
-            ]
+            cells = [_row_total(row, fw) for fw in report.frameworks]
             text = "<br>".join(why(row)).replace("|", "\\|")
             out.append(
                 f"| {layer_label(row)} | {shape_label(row).replace(chr(10), '<br>')} | "
