@@ -1,6 +1,6 @@
 """Export: every spec, the small zoo models (``ZOO_MODELS``), every conformance case of
-``tests/end_to_end/test_conformance.py`` (each layer type alone, built as that module builds it) and
-the inline cases of ``tests/port_cases.py`` and ``CASES_HERE``, written into a temporary
+``tests/end_to_end/test_conformance.py`` (each layer type alone, built as that module builds
+it) and the inline cases of ``tests/port_cases.py`` and ``CASES_HERE``, written into a temporary
 directory, then each file reloaded by its own framework alone, in a fresh Python per
 framework (``-I``, all cases at once): ``model.keras`` with Keras,
 ``model.onnx`` with onnxruntime, and ``model.py`` + ``model.pt`` in a Python whose only

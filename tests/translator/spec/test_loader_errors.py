@@ -283,6 +283,7 @@ EXTRA = {
 }
 
 
+@pytest.mark.slow  # one fresh Python per case
 @pytest.mark.parametrize("case", [c[0] for c in CASES] + sorted(EXTRA))
 def test_cli_exit_code_2_one_line_fast(case: str, tmp_path: Path) -> None:
     """Every bad input: exit 2, one line on stderr, nothing on stdout, well within a second."""

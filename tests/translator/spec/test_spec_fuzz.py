@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 from tests.conftest import SPECS
 from translator.errors import SpecErrors
 from translator.spec.loader import load_text
+
+pytestmark = pytest.mark.slow  # thousands of generated specs: tens of seconds
 
 LINE = re.compile(r"^fuzz\.yaml:\d+:\d+: error: \S")
 BASES = [yaml.safe_load(p.read_text()) for p in SPECS]
