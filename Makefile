@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml) $(wildcard specs/zoo/*.yaml)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: compare port export test lint bench install clean chromium
+.PHONY: compare port export test test-fast lint bench install clean chromium
 # apt-get needs root; elsewhere go through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -43,7 +43,13 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m ruff check translator backends tests
 	$(PY) -m ruff format --check translator backends tests
+	$(PY) -m mypy
 	$(PY) -m pytest
+
+# The framework-free tier, in seconds: no test that imports a framework or takes more than about
+# a second (those carry the `slow` marker; see tests/conftest.py).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix translator backends tests

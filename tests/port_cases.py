@@ -158,9 +158,9 @@ ZOO_MODELS = ("lenet5", "unet_small", "seq2seq_lstm", "mobilenet_v2")
 
 
 def conformance_specs() -> dict[str, str]:
-    """Every conformance case (``tests/test_conformance.py``), as the spec text it builds,
-    keyed by its test id (``Conv2D-1``, ``Add``)."""
-    from tests.test_conformance import CASES, MERGES, _merge_spec, _spec
+    """Every conformance case (``tests/end_to_end/test_conformance.py``), as the spec text it
+    builds, keyed by its test id (``Conv2D-1``, ``Add``)."""
+    from tests.end_to_end.test_conformance import CASES, MERGES, _merge_spec, _spec
 
     out = {
         f"{t}-{i}": _spec(t, shape, args)

@@ -1,0 +1,124 @@
+"""Activation, ReLU, LeakyReLU, Softmax, ELU, PReLU and every activation name, against numpy
+formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backends.keras.activation import ACTIVATIONS
+from tests.harness import check_spec, one_layer
+from translator.spec.schema import ACTIVATIONS as SPEC_ACTIVATIONS
+
+pytestmark = pytest.mark.keras
+
+_erf = np.vectorize(math.erf)
+
+
+def _softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _selu(x: np.ndarray) -> np.ndarray:
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return scale * np.where(x > 0, x, alpha * (np.exp(x) - 1))
+
+
+# Keras's definitions, written out: gelu is the exact erf form, hard_sigmoid relu6(x+3)/6,
+# leaky_relu's slope 0.2, softmax and log_softmax over the last axis.
+REFERENCE = {
+    "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
+    "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
+    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    "linear": lambda x: x,
+    "log_softmax": lambda x: np.log(_softmax(x)),
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "selu": _selu,
+    "sigmoid": _sigmoid,
+    "silu": lambda x: x * _sigmoid(x),
+    "softmax": _softmax,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "swish": lambda x: x * _sigmoid(x),
+    "tanh": np.tanh,
+}
+
+
+def test_the_table_covers_every_spec_activation() -> None:
+    assert sorted(ACTIVATIONS) == sorted(SPEC_ACTIVATIONS) == sorted(REFERENCE)
+
+
+@pytest.fixture(scope="module")
+def every_activation():
+    """One model: each activation applied to the same input, one output each."""
+    layers = "\n".join(
+        f"  - {{name: act_{n}, type: Activation, activation: {n}, inputs: x}}"
+        for n in SPEC_ACTIVATIONS
+    )
+    outputs = ", ".join(f"act_{n}" for n in SPEC_ACTIVATIONS)
+    spec = f"name: t\ninputs:\n  - {{name: x, shape: [3, 4]}}\nlayers:\n{layers}\noutputs: [{outputs}]\n"
+    return check_spec(spec, "keras")
+
+
+@pytest.mark.parametrize("name", SPEC_ACTIVATIONS)
+def test_activation_matches_keras_definition(every_activation, name: str) -> None:
+    index = every_activation.graph.outputs.index(f"act_{name}")
+    x = every_activation.inputs["x"]
+    np.testing.assert_allclose(every_activation.outputs[index], REFERENCE[name](x), atol=1e-5)
+
+
+LAYERS = [
+    ("{type: ReLU}", lambda x: np.maximum(x, 0)),
+    ("{type: ReLU, max_value: 6}", lambda x: np.clip(x, 0, 6)),
+    (
+        "{type: ReLU, max_value: 1.5, negative_slope: 0.1, threshold: 0.5}",
+        lambda x: np.where(x >= 0.5, np.minimum(x, 1.5), 0.1 * (x - 0.5)),
+    ),
+    ("{type: LeakyReLU}", lambda x: np.where(x > 0, x, 0.3 * x)),
+    ("{type: LeakyReLU, negative_slope: 0.05}", lambda x: np.where(x > 0, x, 0.05 * x)),
+    ("{type: Softmax}", _softmax),
+    ("{type: Softmax, axis: 1}", lambda x: _softmax(x, 1)),
+    ("{type: Softmax, axis: [1, 2]}", lambda x: _softmax(x, (1, 2))),
+    ("{type: Dense, units: 3, activation: hard_sigmoid}", None),
+    ("{type: ELU}", lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+    ("{type: ELU, alpha: 0.5}", lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1))),
+    ("{type: PReLU}", lambda x: np.maximum(x, 0)),  # Keras initializes alpha to zeros
+    ("{type: PReLU, shared_axes: [1, 2]}", None),
+]
+
+
+@pytest.mark.parametrize(("layer", "reference"), LAYERS, ids=[c[0] for c in LAYERS])
+def test_activation_layer(layer: str, reference) -> None:
+    case = check_spec(one_layer(layer, "[3, 4]"), "keras")
+    if reference is not None:
+        np.testing.assert_allclose(case.outputs[0], reference(case.inputs["x"]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "shared_axes", "alpha_shape"),
+    [
+        ("[3, 4]", "null", (3, 4)),
+        ("[null, 4]", "[1]", (1, 4)),
+        ("[2, 3, 4]", "[1, 2]", (1, 1, 4)),
+    ],
+)
+def test_prelu_learns_a_slope_per_element_shared_along_shared_axes(
+    shape: str, shared_axes: str, alpha_shape: tuple[int, ...]
+) -> None:
+    case = check_spec(
+        one_layer(f"{{name: p, type: PReLU, shared_axes: {shared_axes}}}", shape), "keras"
+    )
+    alpha = np.random.default_rng(5).uniform(0.1, 0.9, alpha_shape).astype(np.float32)
+    case.layer("p").set_weights([alpha])
+    x = case.inputs["x"]
+    (out,) = case.run(x=x)
+    np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), atol=1e-6)

@@ -1,0 +1,132 @@
+"""Activation layers in PyTorch: every activation name, ReLU's Keras arguments, LeakyReLU,
+Softmax over one or several axes, ELU's alpha and PReLU's per-element and shared slopes,
+checked against the IR and against numpy references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.harness import check_spec, one_layer, set_parameters
+from translator.spec.schema import ACTIVATIONS
+
+X = np.linspace(-4.0, 4.0, 16, dtype=np.float32).reshape(2, 8)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# Keras's definitions, written out in numpy (the activations whose forms differ most often
+# between frameworks are spelled out; the others are the textbook formulas).
+REFERENCES = {
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    "linear": lambda x: x,
+    "log_softmax": lambda x: np.log(_softmax(x)),
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+    "sigmoid": _sigmoid,
+    "silu": lambda x: x * _sigmoid(x),
+    "softmax": _softmax,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "swish": lambda x: x * _sigmoid(x),
+    "tanh": np.tanh,
+}
+
+
+def test_every_activation_name_has_a_reference() -> None:
+    assert sorted(REFERENCES) == sorted(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_by_name(name: str) -> None:
+    case = check_spec(one_layer(f"{{type: Activation, activation: {name}}}", "[8]"), "torch")
+    (out,) = case.run(x=X)
+    np.testing.assert_allclose(out, REFERENCES[name](X.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+def keras_relu(
+    x: np.ndarray, max_value: float | None, slope: float, threshold: float
+) -> np.ndarray:
+    """``keras.layers.ReLU`` written out from ``keras.src.activations.ReLU.static_call``."""
+    if slope and max_value is None and threshold == 0:
+        return np.where(x >= 0, x, slope * x)
+    y = np.where(x > threshold, x, 0.0) if threshold else np.maximum(x, 0.0)
+    if max_value is not None:
+        y = np.clip(y, 0.0, max_value)
+    return y - slope * np.maximum(threshold - x, 0.0)
+
+
+RELU_CASES = {
+    "plain": (None, 0.0, 0.0),
+    "relu6": (6.0, 0.0, 0.0),
+    "capped": (2.5, 0.0, 0.0),
+    "leaky": (None, 0.1, 0.0),
+    "threshold": (None, 0.0, 1.0),
+    "everything": (3.0, 0.2, 0.5),
+}
+
+
+@pytest.mark.parametrize("args", RELU_CASES.values(), ids=RELU_CASES.keys())
+def test_relu_keras_semantics(args: tuple[float | None, float, float]) -> None:
+    max_value, slope, threshold = args
+    cap = "null" if max_value is None else max_value
+    layer = f"{{type: ReLU, max_value: {cap}, negative_slope: {slope}, threshold: {threshold}}}"
+    (out,) = check_spec(one_layer(layer, "[8]"), "torch").run(x=X)
+    np.testing.assert_allclose(out, keras_relu(X, max_value, slope, threshold), atol=1e-6)
+
+
+def test_leaky_relu_uses_the_spec_slope() -> None:
+    case = check_spec(one_layer("{type: LeakyReLU}", "[8]"), "torch")  # Keras default 0.3
+    (out,) = case.run(x=X)
+    np.testing.assert_allclose(out, np.where(X > 0, X, 0.3 * X), atol=1e-6)
+
+
+SOFTMAX_CASES = {"last": ("-1", (2,)), "first": ("1", (1,)), "two_axes": ("[1, 2]", (1, 2))}
+
+
+@pytest.mark.parametrize("axis,axes", SOFTMAX_CASES.values(), ids=SOFTMAX_CASES.keys())
+def test_softmax_axes(axis: str, axes: tuple[int, ...]) -> None:
+    case = check_spec(one_layer(f"{{type: Softmax, axis: {axis}}}", "[3, 4]"), "torch")
+    (x,) = case.inputs.values()
+    e = np.exp(x - x.max(axis=axes, keepdims=True))
+    np.testing.assert_allclose(case.outputs[0], e / e.sum(axis=axes, keepdims=True), rtol=1e-5)
+
+
+def test_elu_alpha() -> None:
+    case = check_spec(one_layer("{type: ELU, alpha: 0.7}", "[8]"), "torch")
+    (out,) = case.run(x=X)
+    np.testing.assert_allclose(out, np.where(X > 0, X, 0.7 * np.expm1(X)), rtol=1e-6, atol=1e-6)
+
+
+PRELU_CASES = {
+    "per_element": ("{type: PReLU}", "[3, 4]"),
+    "shared_free_steps": ("{type: PReLU, shared_axes: [1]}", "[null, 4]"),
+    "shared_two_axes": ("{type: PReLU, shared_axes: [1, 2]}", "[3, 4, 2]"),
+}
+
+
+@pytest.mark.parametrize("layer,shape", PRELU_CASES.values(), ids=PRELU_CASES.keys())
+def test_prelu_layer(layer: str, shape: str) -> None:
+    check_spec(one_layer(layer, shape), "torch")
+
+
+def test_prelu_learns_one_slope_per_element_unless_shared() -> None:
+    case = check_spec(one_layer(PRELU_CASES["shared_two_axes"][0], "[3, 4, 2]"), "torch")
+    alpha = np.array([[[0.1, -0.5]]], dtype=np.float32)  # (1, 1, 2): axes 1 and 2 shared
+    set_parameters(case.module("p_re_lu"), weight=alpha)
+    x = case.inputs["x"]
+    (out,) = case.run(x=x)
+    np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), rtol=1e-6)

@@ -1,0 +1,24 @@
+"""The zoo, built for real in Keras, PyTorch and ONNX: every published figure is what each
+framework measures on the model it really built, and every difference is explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ZOO
+from tests.translator.ir.test_zoo_counts import PUBLISHED
+from translator.commands.compare import compare_report
+from translator.spec.loader import load
+
+pytestmark = pytest.mark.frameworks
+
+
+@pytest.mark.parametrize("spec", ZOO, ids=[s.stem for s in ZOO])
+def test_zoo_model_measures_as_published(spec) -> None:
+    report = compare_report(load(str(spec)))
+    assert report.failures == []
+    assert report.unexplained_total == 0
+    for fw, (total, trainable) in PUBLISHED.get(spec.stem, {}).items():
+        assert report.totals[fw]["total"] == total, fw
+        if trainable is not None:
+            assert report.totals[fw]["trainable"] == trainable, fw

@@ -1,0 +1,1 @@
+"""Tests of the layer families and their registries (no framework)."""
