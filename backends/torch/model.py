@@ -159,9 +159,9 @@ def is_tied(node: Node) -> bool:
 def make_module(node: Node, layers: Mapping[str, nn.Module]) -> nn.Module:
     """The module for ``node``, linked to the earlier modules it uses (a wrapper's too)."""
     if node.shares:  # the original's module, already tied, runs again
-        module = Shared(node.shares)
-        module.link(layers)
-        return module
+        shared = Shared(node.shares)
+        shared.link(layers)
+        return shared
     module = BUILDERS[node.type](node)
     tie(node, module, layers)
     return module

@@ -77,7 +77,7 @@ class NativeMultiHeadAttention(nn.MultiheadAttention):
         )
         self.causal = causal
 
-    def forward(  # type: ignore[override]  (Keras's call order, one output)
+    def forward(  # type: ignore[override]  # Keras's call order, one output
         self,
         query: torch.Tensor,
         value: torch.Tensor | None = None,

@@ -37,8 +37,8 @@ def trailing_axes(node: Node) -> tuple[tuple[int, ...], dict[str, Any]]:
     """A trailing-axes norm's normalized shape, and its ``axes`` and ``rank`` arguments
     (counting the batch axis)."""
     axes = normalized_axes(node)
-    shape = tuple(node.input_shape[i] for i in axes)
-    where = {"axes": tuple(i + 1 for i in axes), "rank": len(node.input_shape) + 1}
+    shape = node.known(tuple(node.input_shape[i] for i in axes))
+    where: dict[str, Any] = {"axes": tuple(i + 1 for i in axes), "rank": len(node.input_shape) + 1}
     return shape, where
 
 

@@ -69,6 +69,8 @@ class TiedDense(nn.Module):
     is stored once, under the Embedding; this module holds only its bias, initialized as
     ``nn.Linear`` initializes its own."""
 
+    bias: torch.Tensor | None
+
     def __init__(
         self, in_features: int, units: int, activation: str | None = None, use_bias: bool = True
     ) -> None:

@@ -15,7 +15,7 @@ into its ``model.py``.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -104,18 +104,18 @@ class NativeRecurrent(KerasRecurrent):
         self.configure(return_sequences, go_backwards, bidirectional, merge_mode)
 
 
-class SimpleRNN(NativeRecurrent, nn.RNN):
+class SimpleRNN(NativeRecurrent, nn.RNN):  # type: ignore[misc]  # Keras's forward(x), no hx
     """Keras SimpleRNN with tanh or relu, as ``nn.RNN`` (two bias vectors)."""
 
     def __init__(self, input_size: int, units: int, activation: str = "tanh", **options: Any):
         super().__init__(input_size, units, nonlinearity=activation, **options)
 
 
-class LSTM(NativeRecurrent, nn.LSTM):
+class LSTM(NativeRecurrent, nn.LSTM):  # type: ignore[misc]  # Keras's forward(x), no hx
     """Keras LSTM with tanh/sigmoid, as ``nn.LSTM`` (gates i, f, g, o = Keras's i, f, c, o)."""
 
 
-class GRU(NativeRecurrent, nn.GRU):
+class GRU(NativeRecurrent, nn.GRU):  # type: ignore[misc]  # Keras's forward(x), no hx
     """Keras GRU with ``reset_after: true`` and tanh/sigmoid, as ``nn.GRU`` (gates r, z, n;
     Keras's are z, r, h)."""
 
@@ -211,7 +211,10 @@ class CustomRecurrent(KerasRecurrent):
         """Stacked layer ``layer``'s tensors, every direction, initialized like PyTorch's
         RNNs: uniform in +-1/sqrt(units)."""
         rows, bound = self.cell.gates * units, 1.0 / math.sqrt(units)
-        shapes = {"weight_ih": (rows, features), "weight_hh": (rows, units)}
+        shapes: dict[str, tuple[int, ...]] = {
+            "weight_ih": (rows, features),
+            "weight_hh": (rows, units),
+        }
         if use_bias:
             shapes.update({name: (rows,) for name in self.cell.biases})
         for suffix in self.suffixes:
@@ -241,10 +244,12 @@ class CustomRecurrent(KerasRecurrent):
         return torch.cat(outputs, dim=-1), torch.stack(finals)
 
     def run_direction(self, x: torch.Tensor, at: str) -> torch.Tensor:
-        w_hh = self._parameters[f"weight_hh_{at}"]
+        # Registered by add_layer, never as None.
+        w_ih = cast(torch.Tensor, self._parameters[f"weight_ih_{at}"])
+        w_hh = cast(torch.Tensor, self._parameters[f"weight_hh_{at}"])
         b_in = self._parameters.get(f"{self.cell.biases[0]}_{at}")
         b_hh = self._parameters.get(f"bias_hh_{at}")
-        xp = F.linear(x, self._parameters[f"weight_ih_{at}"], b_in)
+        xp = F.linear(x, w_ih, b_in)
         state: State = (x.new_zeros(x.shape[0], w_hh.shape[1]),) * self.cell.states
         steps = []
         for t in range(x.shape[1]):

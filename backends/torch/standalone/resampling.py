@@ -47,8 +47,8 @@ class KerasConvTranspose(nn.Module):
     Keras's window, then the bias and the activation, in the spec's layout. The weight is
     PyTorch's (in, filters, *k)."""
 
-    weight: nn.Parameter
-    bias: nn.Parameter | None
+    weight: torch.Tensor
+    bias: torch.Tensor | None
     kernel_size: tuple[int, ...]
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
@@ -96,15 +96,15 @@ class KerasConvTranspose(nn.Module):
         return self.activation(to_spec_layout(y, self.data_format))
 
 
-class Conv1DTranspose(KerasConvTranspose, nn.ConvTranspose1d):
+class Conv1DTranspose(KerasConvTranspose, nn.ConvTranspose1d):  # type: ignore[misc]  # Keras's forward(x), no output_size
     """Keras Conv1DTranspose as an ``nn.ConvTranspose1d``: weight (in, filters, k)."""
 
 
-class Conv2DTranspose(KerasConvTranspose, nn.ConvTranspose2d):
+class Conv2DTranspose(KerasConvTranspose, nn.ConvTranspose2d):  # type: ignore[misc]  # Keras's forward(x), no output_size
     """Keras Conv2DTranspose as an ``nn.ConvTranspose2d``: weight (in, filters, kh, kw)."""
 
 
-class Conv3DTranspose(KerasConvTranspose, nn.ConvTranspose3d):
+class Conv3DTranspose(KerasConvTranspose, nn.ConvTranspose3d):  # type: ignore[misc]  # Keras's forward(x), no output_size
     """Keras Conv3DTranspose as an ``nn.ConvTranspose3d``: weight (in, filters, kd, kh, kw)."""
 
 

@@ -123,9 +123,9 @@ class KerasDepthwiseConv(KerasConv):
         use_bias: bool = True,
     ) -> None:
         out = in_channels * depth_multiplier
-        options = {"groups": in_channels, "activation": activation, "use_bias": use_bias}
         layout = (padding, data_format, dilation_rate)
-        super().__init__(in_channels, out, kernel_size, strides, *layout, **options)
+        options = (in_channels, activation, use_bias)  # groups: one per input channel
+        super().__init__(in_channels, out, kernel_size, strides, *layout, *options)
 
 
 class DepthwiseConv1D(KerasDepthwiseConv, nn.Conv1d):
@@ -183,7 +183,7 @@ class SeparableConv(nn.Module):
         return self.activation(to_spec_layout(y, self.data_format))
 
 
-POOL_FUNCTIONS = {
+POOL_FUNCTIONS: dict[tuple[str, int], Any] = {
     ("max", 1): F.max_pool1d,
     ("max", 2): F.max_pool2d,
     ("max", 3): F.max_pool3d,
