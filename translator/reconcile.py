@@ -190,7 +190,7 @@ NOTES: tuple[Rule, ...] = (
         delta={},
         text=(
             "PyTorch and ONNX have no separable convolution: it is a depthwise convolution "
-            "({dw} weights, no bias) then a 1×1 pointwise one ({pw} weights) carrying the "
+            "({dw:,} weights, no bias) then a 1×1 pointwise one ({pw:,} weights) carrying the "
             "{bias} biases of the {filters} filters, exactly Keras's tensors."
         ),
         example=("{type: SeparableConv2D, filters: 8, kernel_size: 3}", "[10, 10, 4]"),

@@ -185,9 +185,7 @@ def gqa_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     return _projections(PREFIX, sizes, (hq, hd, dq), a["use_bias"])
 
 
-def _projection_formula(
-    sizes: dict[str, tuple[int, int, int]], out: tuple[int, int, int], bias: bool
-) -> str:
+def _projection_formula(sizes: dict[str, tuple[int, ...]], out: tuple[int, ...], bias: bool) -> str:
     """The projections of ``_projections`` as one sum: ``query (768 in + 1 bias) × 12 heads ×
     64 + ... + output (12 heads × 64 + 1 bias) × 768 out``."""
     b = " + 1 bias" if bias else ""
