@@ -190,7 +190,7 @@ NOTES: tuple[Rule, ...] = (
         delta={},
         text=(
             "PyTorch and ONNX have no separable convolution: it is a depthwise convolution "
-            "({dw} weights, no bias) then a 1×1 pointwise one ({pw} weights) carrying the "
+            "({dw:,} weights, no bias) then a 1×1 pointwise one ({pw:,} weights) carrying the "
             "{bias} biases of the {filters} filters, exactly Keras's tensors."
         ),
         example=("{type: SeparableConv2D, filters: 8, kernel_size: 3}", "[10, 10, 4]"),
@@ -230,15 +230,42 @@ NOTES: tuple[Rule, ...] = (
 )
 
 
+def _channel_axis(conv: Node) -> int:
+    """The index of a convolution's channel axis in its per-example output shape."""
+    return 0 if conv.args["data_format"] == "channels_first" else len(conv.output_shape) - 1
+
+
+def _normalizes_channels(reader: Node, conv: Node) -> bool:
+    from translator.ops.normalization import normalized_axes
+
+    return reader.type == "BatchNormalization" and normalized_axes(reader) == (_channel_axis(conv),)
+
+
+def _bias_cancelled_by_batchnorm(conv: Node) -> bool:
+    """True when every reader of the convolution's raw output (no activation) is a
+    BatchNormalization over its channel axis: the mean subtraction then removes each filter's
+    bias exactly. Only direct readers count: a layer in between (an activation, a Dropout that
+    rescales in training, a residual Add) keeps the bias meaningful."""
+    linear = conv.args["activation"] in (None, "linear")
+    readers = conv.readers
+    return (
+        bool(conv.args["use_bias"])
+        and linear
+        and bool(readers)
+        and all(_normalizes_channels(r, conv) for r in readers)
+    )
+
+
 CONV_BIAS_NOTE = Rule(
     id="conv-bias-before-batchnorm",
     layers=("Conv1D", "Conv2D", "Conv3D"),
-    applies=lambda n: bool(n.args["use_bias"]) and "BatchNormalization" in n.feeds,
+    applies=_bias_cancelled_by_batchnorm,
     values=lambda n: {"filters": n.args["filters"]},
     delta={},
     text=(
-        "This convolution's {filters} biases feed a BatchNormalization, whose mean subtraction "
-        "cancels them. keras.applications keeps such biases, torchvision drops them "
+        "This convolution's {filters} biases feed, with no activation in between, a "
+        "BatchNormalization over its channels, whose mean subtraction cancels them. "
+        "keras.applications keeps such biases, torchvision drops them "
         "(bias=False): ResNet-50 has 25,583,592 trainable parameters in Keras, 25,557,032 in "
         "torchvision, 26,560 biases apart. The spec's choice is built in every framework."
     ),

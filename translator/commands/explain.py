@@ -2,6 +2,10 @@
 
 Pure IR: no framework is imported. Tensors correspond across frameworks by role; PyTorch's
 and ONNX's input and recurrent biases both correspond to Keras's single ``bias``.
+
+Each tensor is labelled by what its framework makes of it: Keras trainable or non-trainable,
+PyTorch parameter or buffer. ONNX has no notion of trainable: its tensors are initializers,
+and the moving statistics (``input_mean``, ``input_var``) are labelled as statistics.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from translator.reconcile import explain
 
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 ROLE_GROUP = {"input_bias": "bias", "recurrent_bias": "bias"}
+# Roles of tensors that are computed from the data seen, not learned by gradient.
+STATISTICS = ("moving_mean", "moving_variance")
 
 
 def correspondence(
@@ -31,14 +37,16 @@ def correspondence(
 def explain_data(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[str, Any]:
     """Everything ``explain`` says about one layer, as plain data."""
 
-    def tensor(t: WeightSpec) -> dict[str, Any]:
+    def tensor(fw: str, t: WeightSpec) -> dict[str, Any]:
+        onnx = fw == "onnx"  # ONNX has initializers, trainable or not is not its notion
         return {
             "name": t.name,
             "shape": list(t.shape),
             "count": t.size,
             "role": t.role,
-            "trainable": t.trainable,
-            "kind": t.kind,
+            "trainable": None if onnx else t.trainable,
+            "kind": "initializer" if onnx else t.kind,
+            "label": tensor_label(fw, t),
         }
 
     return {
@@ -48,7 +56,7 @@ def explain_data(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[s
         "output_shape": [format_shape(s) for s in node.output_shapes],
         "formula": formula(node),
         "frameworks": {
-            fw: {"counts": node.counts(fw), "tensors": [tensor(t) for t in node.weights[fw]]}
+            fw: {"counts": node.counts(fw), "tensors": [tensor(fw, t) for t in node.weights[fw]]}
             for fw in frameworks
         },
         "correspondence": {
@@ -67,8 +75,9 @@ def render_text(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> str:
     ]
     lines.append(f"  output {', '.join(format_shape(s) for s in node.output_shapes)}")
     lines.append(f"  Keras formula: {formula(node)}")
+    widths = _widths([_cells(fw, t) for fw in frameworks for t in node.weights[fw]])
     for fw in frameworks:
-        lines.extend(_framework_lines(node, fw))
+        lines.extend(_framework_lines(node, fw, widths))
     groups = correspondence(node, frameworks)
     if groups:
         lines.append("  corresponding tensors:")
@@ -82,7 +91,9 @@ def render_text(node: Node, frameworks: tuple[str, ...] = FRAMEWORKS) -> str:
         deltas = ", ".join(
             f"{LABELS[fw]} {d:+,}" for fw, d in note.delta.items() if fw in frameworks
         )
-        lines.append(f"  [{note.rule}] {deltas}: {note.text}")
+        lines.append(
+            f"  [{note.rule}] {deltas}: {note.text}" if deltas else f"  [{note.rule}] {note.text}"
+        )
     return "\n".join(lines)
 
 
@@ -90,7 +101,33 @@ def _shape(t: WeightSpec) -> str:
     return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
 
 
-def _framework_lines(node: Node, fw: str) -> list[str]:
+def tensor_label(fw: str, t: WeightSpec) -> str:
+    """What ``fw`` makes of the tensor: trainable, non-trainable, buffer, or (ONNX, which has
+    no notion of trainable) initializer, a statistic or not."""
+    if fw == "onnx":
+        return "initializer, statistic" if t.role in STATISTICS else "initializer"
+    if t.buffer:
+        return "buffer"
+    return "trainable" if t.trainable else "non-trainable"
+
+
+def _cells(fw: str, t: WeightSpec) -> tuple[str, ...]:
+    """One tensor's row: name, shape, count, role, label."""
+    return (t.name, _shape(t), f"{t.size:,}", t.role, tensor_label(fw, t))
+
+
+def _widths(rows: list[tuple[str, ...]]) -> list[int]:
+    """Each column as wide as its longest cell, over every framework of the layer."""
+    return [max((len(r[i]) for r in rows), default=0) for i in range(5)]
+
+
+def _row(cells: tuple[str, ...], widths: list[int]) -> str:
+    name, shape, count, role, label = cells
+    columns = (name.ljust(widths[0]), shape.ljust(widths[1]), count.rjust(widths[2]))
+    return "    " + "  ".join((*columns, role.ljust(widths[3]), label)).rstrip()
+
+
+def _framework_lines(node: Node, fw: str, widths: list[int]) -> list[str]:
     counts = node.counts(fw)
     params = [t for t in node.weights[fw] if not t.buffer]
     head = f"  {LABELS[fw]}: {counts['total']:,} params"
@@ -99,9 +136,7 @@ def _framework_lines(node: Node, fw: str) -> list[str]:
     if counts.get("buffers"):
         head += f"; {counts['buffers']:,} in buffers (not params)"
     lines = [head]
-    for t in node.weights[fw]:
-        flags = "buffer" if t.buffer else ("trainable" if t.trainable else "non-trainable")
-        lines.append(f"    {t.name:<36} {_shape(t):<16} {t.size:>12,}  {t.role:<20} {flags}")
+    lines.extend(_row(_cells(fw, t), widths) for t in node.weights[fw])
     return lines
 
 

@@ -101,7 +101,9 @@ class Node:
     dtype: str = "float32"
     block: tuple[str, ...] = ()  # the block instances this layer was expanded from, outermost first
     shares: str | None = None  # applies the layer of this name again, with its weights
-    feeds: tuple[str, ...] = ()  # the types of the layers that read this one's output
+    # The layers that read this one's output (set once the graph is loaded; not compared or
+    # printed, so a node's equality and repr stay its own).
+    readers: tuple[Node, ...] = field(default=(), repr=False, compare=False)
     links: dict[str, Node] = field(default_factory=dict)  # arguments naming other layers (tie)
 
     @property
@@ -111,6 +113,11 @@ class Node:
     @property
     def output_shape(self) -> Shape:
         return self.output_shapes[0]
+
+    @property
+    def feeds(self) -> tuple[str, ...]:
+        """The types of the layers that read this one's output."""
+        return tuple(r.type for r in self.readers)
 
     @property
     def inner(self) -> Node | None:

@@ -82,11 +82,11 @@ def formula(node: Node) -> str:
     """The Keras parameter count of ``node`` as a formula with its numbers."""
     rule = FORMULAS.get(node.type)
     total = node.counts("keras")["total"]
-    if rule is not None:
-        return f"{rule(node)} = {total:,}"
     sizes = [w.size for w in node.weights["keras"]]
     if not sizes:
-        return "no weights = 0"
+        return "no weights = 0"  # whatever the rule: all its terms are off (no scale, no bias)
+    if rule is not None:
+        return f"{rule(node)} = {total:,}"
     return " + ".join(f"{s:,}" for s in sizes) + f" = {total:,}"
 
 

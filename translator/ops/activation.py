@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ir.registries import conversions, no_weights, number, shape_rule, weight_rule
+from translator.ir.registries import (
+    conversions,
+    formula_rule,
+    no_weights,
+    number,
+    shape_rule,
+    weight_rule,
+)
 from translator.spec.schema import (
     ACTIVATIONS,
     REQUIRED,
@@ -114,6 +121,15 @@ def prelu_map(node: Node) -> LayerMap:
             "onnx": (("slope", "alpha"),),
         },
     )
+
+
+@formula_rule("PReLU")
+def prelu_formula(node: Node) -> str:
+    """``10 × 10 × 4 slopes``: one per input element, 1 along every shared axis."""
+    alpha = prelu_alpha_shape(node)
+    shared = node.args["shared_axes"]
+    where = f" (axes {', '.join(map(str, shared))} shared)" if shared else " (one per element)"
+    return " × ".join(map(str, alpha)) + " slopes" + where
 
 
 conversions(

@@ -10,7 +10,13 @@ with one projection per role. The counts are equal either way.
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ir.registries import conversions, number, shape_rule, weight_rule
+from translator.ir.registries import (
+    conversions,
+    formula_rule,
+    number,
+    shape_rule,
+    weight_rule,
+)
 from translator.spec.schema import REQUIRED, Arg, Bool, Float, Int, layer_schema
 from translator.weights.maps import Entry, LayerMap, e, renamed, simple_map, weight_map
 from translator.weights.transforms import Chain, Map, Pack, Reshape, Transpose
@@ -179,6 +185,24 @@ def gqa_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     return _projections(PREFIX, sizes, (hq, hd, dq), a["use_bias"])
 
 
+def _projection_formula(sizes: dict[str, tuple[int, ...]], out: tuple[int, ...], bias: bool) -> str:
+    """The projections of ``_projections`` as one sum: ``query (768 in + 1 bias) × 12 heads ×
+    64 + ... + output (12 heads × 64 + 1 bias) × 768 out``."""
+    b = " + 1 bias" if bias else ""
+    terms = [f"{role} ({d} in{b}) × {h} heads × {hd}" for role, (d, h, hd) in sizes.items()]
+    h, hd, d = out
+    return " + ".join([*terms, f"output ({h} heads × {hd}{b}) × {d} out"])
+
+
+@formula_rule("MultiHeadAttention", "GroupQueryAttention")
+def attention_formula(node: Node) -> str:
+    """Read from Keras's kernels: (in, heads, head size) per projection, (heads, size, out)."""
+    kernels = {w.role: w.shape for w in node.weights["keras"] if w.role.endswith("_kernel")}
+    sizes = {r: kernels[f"{r}_kernel"] for r in ("query", "key", "value")}
+    out = kernels["output_kernel"]
+    return _projection_formula(sizes, out, bool(node.args["use_bias"]))
+
+
 @shape_rule("PositionEmbedding")
 def position_shape(node: Node) -> tuple[Shape, ...]:
     steps = node.input_shape[0] if len(node.input_shape) == 2 else None
@@ -199,6 +223,12 @@ def position_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         "torch": (WeightSpec("weight", shape, "embeddings"),),
         "onnx": (WeightSpec("embeddings", shape, "embeddings"),),
     }
+
+
+@formula_rule("PositionEmbedding")
+def position_formula(node: Node) -> str:
+    (table,) = node.weights["keras"]
+    return f"{table.shape[0]} positions × {table.shape[1]} features"
 
 
 @weight_map("PositionEmbedding")

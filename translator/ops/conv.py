@@ -169,15 +169,18 @@ def conv_map(node: Node) -> LayerMap:
     )
 
 
-@formula_rule("Conv1D", "Conv2D")
+def kernel_words(node: Node) -> str:
+    """The window as a formula prints it: ``3 × 3 kernel``."""
+    return " × ".join(str(k) for k in node.args["kernel_size"]) + " kernel"
+
+
+@formula_rule(*CONVS)
 def conv_formula(node: Node) -> str:
-    kernel = " × ".join(str(k) for k in node.args["kernel_size"])
+    kernel = kernel_words(node)
     cin = next(w.shape[-2] for w in node.weights["keras"] if w.role == "kernel")
     groups = f" (input channels / {node.args['groups']} groups)" if node.args["groups"] > 1 else ""
     bias = " + 1 bias" if node.args["use_bias"] else ""
-    return (
-        f"({kernel} kernel × {cin} input channels{groups}{bias}) × {node.args['filters']} filters"
-    )
+    return f"({kernel} × {cin} input channels{groups}{bias}) × {node.args['filters']} filters"
 
 
 # What padding becomes in PyTorch and ONNX, as ``port`` names it (depthwise and separable

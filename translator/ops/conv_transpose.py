@@ -7,8 +7,14 @@ ConvTranspose keep (in_channels, filters, *kernel). No flip is needed when porti
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ir.registries import conversions, shape_rule, weight_rule
-from translator.ops.conv import conv_map, data_format_arg, join_channels, split_channels
+from translator.ir.registries import conversions, formula_rule, shape_rule, weight_rule
+from translator.ops.conv import (
+    conv_map,
+    data_format_arg,
+    join_channels,
+    kernel_words,
+    split_channels,
+)
 from translator.spec.schema import (
     ACTIVATION,
     REQUIRED,
@@ -116,6 +122,14 @@ def conv_transpose_map(node: Node) -> LayerMap:
     a forward convolution's do (the last two to the front, swapped). No flip: the three
     frameworks scatter the same, unflipped kernel."""
     return conv_map(node)
+
+
+@formula_rule(*TRANSPOSES)
+def conv_transpose_formula(node: Node) -> str:
+    """Keras's kernel is (*window, filters, in): one window per input and output channel."""
+    cin = node.weights["keras"][0].shape[-1]
+    bias = " + 1 bias" if node.args["use_bias"] else ""
+    return f"({kernel_words(node)} × {cin} input channels{bias}) × {node.args['filters']} filters"
 
 
 conversions(

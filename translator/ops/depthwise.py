@@ -9,11 +9,12 @@ for it, so they hold it as those two convolutions, with the same tensors and cou
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
-from translator.ir.registries import conversions, shape_rule, weight_rule
+from translator.ir.registries import conversions, formula_rule, shape_rule, weight_rule
 from translator.ops.conv import (
     PADDING,
     data_format_arg,
     join_channels,
+    kernel_words,
     split_channels,
     strided_dims,
 )
@@ -178,6 +179,29 @@ def separable_map(node: Node) -> LayerMap:
             ),
         },
     )
+
+
+def _depthwise_words(node: Node) -> str:
+    """``3 × 3 kernel × 32 channels × 1 multiplier``, from Keras's (*window, c, m) kernel."""
+    *_, c, m = node.weights["keras"][0].shape
+    return f"{kernel_words(node)} × {c} channels × {m} multiplier"
+
+
+@formula_rule(*DEPTHWISE)
+def depthwise_formula(node: Node) -> str:
+    if not node.args["use_bias"]:
+        return _depthwise_words(node)
+    *_, c, m = node.weights["keras"][0].shape
+    return f"({kernel_words(node)} + 1 bias) × {c} channels × {m} multiplier"
+
+
+@formula_rule(*SEPARABLE)
+def separable_formula(node: Node) -> str:
+    """The depthwise kernel, then the pointwise one that carries the biases."""
+    *_, c, m = node.weights["keras"][0].shape
+    bias = " + 1 bias" if node.args["use_bias"] else ""
+    pointwise = f"({c * m} depthwise outputs{bias}) × {node.args['filters']} filters"
+    return f"{_depthwise_words(node)} + {pointwise}"
 
 
 conversions(*DEPTHWISE, *SEPARABLE, padding=PADDING.get)

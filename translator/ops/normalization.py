@@ -279,6 +279,25 @@ def batchnorm_formula(node: Node) -> str:
     return f"({learned} learned + 2 moving statistics) × {c} channels"
 
 
+def _sizes(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(d) for d in shape)
+
+
+@formula_rule("LayerNormalization", "GroupNormalization")
+def affine_formula(node: Node) -> str:
+    """``2 (gamma, beta) × 80 features``: one scale and one offset per normalized feature."""
+    learned = [w for w in node.weights["keras"] if w.role in ("gamma", "beta")]
+    names = ", ".join(w.name for w in learned)
+    what = "channels" if node.type == "GroupNormalization" else "features"
+    return f"{len(learned)} ({names}) × {_sizes(learned[0].shape)} {what}"
+
+
+@formula_rule("RMSNormalization")
+def rmsnorm_formula(node: Node) -> str:
+    (scale,) = node.weights["keras"]
+    return f"1 scale × {_sizes(scale.shape)} features"
+
+
 def _epsilon(value: float) -> str:
     return (
         f"epsilon {number(value)} carried to all three (the defaults differ: Keras 1e-3,"

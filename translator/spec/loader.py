@@ -122,7 +122,7 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     outputs = _outputs(top.get("outputs"), ctx, previous)
     for node in ctx.nodes.values():
         for ref in node.inputs:
-            ctx.nodes[ref].feeds += (node.type,)
+            ctx.nodes[ref].readers += (node,)
     return Graph(
         name,
         ctx.file,
