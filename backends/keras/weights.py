@@ -133,6 +133,8 @@ def _weights_member(path: Path, graph: Graph, folder: Path) -> Path:
             target = folder / WEIGHTS_MEMBER
             with archive.open(info) as member, open(target, "wb") as out:
                 shutil.copyfileobj(member, out)
+    except WeightsError:  # a ValueError too: before READ_ERRORS
+        raise
     except KeyError:
         raise WeightsError(source, f"a .keras archive without '{WEIGHTS_MEMBER}'") from None
     except READ_ERRORS as exc:

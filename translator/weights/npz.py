@@ -115,12 +115,12 @@ def read_headers(path: str | Path) -> tuple[zipfile.ZipFile, list[Member]]:
         if twice:
             raise WeightsError(source, f"member '{twice[0]}' appears twice; each tensor once")
         return archive, [_header(archive, i, source) for i in infos]
+    except WeightsError:  # a ValueError too: before READ_ERRORS
+        archive.close()
+        raise
     except READ_ERRORS as exc:
         archive.close()
         raise WeightsError(source, f"not a readable .npz archive ({_gist(exc)})") from None
-    except WeightsError:
-        archive.close()
-        raise
 
 
 def check_sizes(members: list[Member], source: str) -> None:

@@ -40,7 +40,7 @@ INTEGER_ROLES = {"num_batches_tracked"}  # PyTorch bookkeeping, an integer count
 
 def check_dtype(dtype: Any, source: str, name: str) -> None:
     """Refuse a dtype no float32 tensor can come from without loss (before reading data)."""
-    text = str(getattr(dtype, "name", dtype))
+    text = str(dtype)
     kind = getattr(dtype, "kind", "")
     if text in WIDER_OR_NARROWER or (kind and kind in "fiub"):
         return
