@@ -94,8 +94,10 @@ BAD_FILES: dict[str, tuple[str, Callable[[Path], Path], str]] = {
     "wrong_shape": (
         "w.weights.h5",
         _rewrite(_replace(DENSE, np.zeros((8, 4), np.float32))),
-        f"does not fit spec 'attention_head' (Keras's layout, by structure): dataset '{DENSE}'"
-        " (Keras layer 'dense'): expected shape (8, 3), received (8, 4)",
+        (
+            f"does not fit spec 'attention_head' (Keras's layout, by structure): dataset '{DENSE}'"
+            " (Keras layer 'dense'): expected shape (8, 3), received (8, 4)"
+        ),
     ),
     "complex": (
         "w.weights.h5",
