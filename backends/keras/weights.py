@@ -2,13 +2,20 @@
 
 A tensor's name is its variable path without the leading ``<layer>/`` (``lstm_cell/kernel``,
 ``forward_lstm/lstm_cell/bias``), exactly the IR's Keras ``WeightSpec`` names. Files: a
-``.keras`` model is read by layer name; a ``.weights.h5`` file holds no layer names, so it
-is loaded into the spec's own model by structure, as Keras's ``load_weights`` does.
+``.weights.h5`` holds no layer names, so it is read by structure, as Keras's
+``load_weights`` does, but checked first with h5py against the datasets the spec's model
+would write (``translator.weights.h5``): the backend's own model, or the same layers as
+Keras's built-ins (a plain Keras model's file: its MultiHeadAttention is Keras's class, not
+the backend's). A ``.keras`` archive is read the same way, from its ``model.weights.h5``
+(no Keras object is deserialized from its config).
 """
 
 from __future__ import annotations
 
-import re
+import shutil
+import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +24,15 @@ import numpy as np
 
 from backends.base import Built
 from backends.keras.model import build
-from translator.errors import WeightsError
+from translator.errors import UnsupportedInBackend, WeightsError
 from translator.ir import Graph
+from translator.weights import h5
 from translator.weights.canonical import Weights, check_weights
+from translator.weights.npz import READ_ERRORS
+from translator.weights.validate import expected_bytes
 
-# Keras's assign() message for a wrong shape names the variable and both shapes.
-_ASSIGN = re.compile(
-    r"variable\.shape=(\([\d, ]*\)), Received: value\.shape=(\([\d, ]*\))"
-    r".*?Target variable: <Variable path=([^,]+),",
-    re.DOTALL,
-)
+SLACK = 2**20  # bytes a .keras archive's weights file holds besides the tensors
+WEIGHTS_MEMBER = "model.weights.h5"  # the weights inside a .keras archive
 
 
 def _variables(layer: Any) -> dict[str, Any]:
@@ -57,43 +63,98 @@ def set_weights(built: Built, weights: Weights) -> Built:
     return built
 
 
-def _from_model_file(graph: Graph, path: Path) -> Weights:
-    """A saved ``.keras`` model (exported, or the backend's own), read by layer name."""
-    from backends.keras.export import load_exported  # reads both layouts
+def _candidates(graph: Graph) -> list[tuple[str, Any, Any]]:
+    """The models a Keras weights file may come from: the backend's own, and the export's
+    (Keras's built-in layers: a plain Keras model's file, MultiHeadAttention included).
+    Each as (what, model, how to read its weights by IR layer and tensor)."""
+    from backends.keras.export import export_model, variable_map
 
-    return load_exported(graph, path)
-
-
-def _keras_message(graph: Graph, exc: Exception) -> str:
-    """Keras's loading error as one line naming the tensor when Keras names it."""
-    found = _ASSIGN.search(str(exc))
-    if found:
-        expected, received, path = found.groups()
-        layer, _, tensor = path.partition("/")
-        return f"layer '{layer}' tensor '{tensor}' (keras): expected shape {expected}, received {received}"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"does not fit spec '{graph.name}': {first}"
-
-
-def _from_weights_file(graph: Graph, path: Path) -> Weights:
-    """A ``.weights.h5`` (or a ``.keras`` that Keras cannot rebuild), loaded by structure."""
     built = build(graph)
+    found: list[tuple[str, Any, Any]] = [("the backend's", built.model, lambda: get_weights(built))]
     try:
-        built.model.load_weights(path)
-    except Exception as exc:  # Keras raises ValueError, KeyError or OSError here
-        raise WeightsError(str(path), _keras_message(graph, exc)) from None
-    return get_weights(built)
+        exported = export_model(graph)
+    except UnsupportedInBackend:
+        return found
+    layers = {layer.name: layer for layer in exported.model.layers}
+
+    def read() -> Weights:
+        specs = {n.name: {w.name: w.shape for w in n.weights.get("keras", ())} for n in graph.nodes}
+        return {
+            layer: {name: np.reshape(v.numpy(), specs[layer][name]) for name, v in tensors.items()}
+            for layer, tensors in variable_map(graph, layers).items()
+        }
+
+    return [*found, ("Keras's built-in layers", exported.model, read)]
 
 
-def load_weights_file(graph: Graph, path: str | Path) -> Weights:
-    """Weights for ``graph`` from a ``.keras`` model or a ``.weights.h5`` file."""
+def _template(model: Any, folder: Path) -> dict[str, h5.Dataset]:
+    """The datasets Keras writes for ``model`` (paths and shapes), from a file it saves."""
+    path = folder / f"template_{id(model)}.weights.h5"
+    model.save_weights(path)
+    return h5.structure(path, "template")
+
+
+def _from_weights_file(graph: Graph, path: Path, source: str, notes: list[str] | None) -> Weights:
+    """A ``.weights.h5`` compared by structure with each candidate model's, shapes before
+    data (``translator.weights.h5``), then loaded into the one it fits."""
+    found = h5.structure(path, source)
+    problems: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _, model, read in _candidates(graph):
+            differ = h5.differences(found, _template(model, Path(folder)))
+            if differ:
+                problems.append(differ)
+                continue
+            conversions = h5.check_dtypes(path, found, source)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the structure is checked: nothing to warn
+                model.load_weights(path)
+            if notes is not None:
+                notes += conversions
+            weights: Weights = read()
+            return weights
+    raise h5.refuse(source, graph.name, min(problems, key=len))
+
+
+def _weights_member(path: Path, graph: Graph, folder: Path) -> Path:
+    """A ``.keras`` archive's ``model.weights.h5``, copied out once its declared size is
+    known to be no larger than the spec's weights need (no Keras code is deserialized)."""
+    source = str(path)
+    specs = [w.shape for n in graph.nodes for w in n.weights.get("keras", ())]
+    limit = expected_bytes(specs) + SLACK
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(WEIGHTS_MEMBER)
+            if info.file_size > limit:
+                raise WeightsError(
+                    source, f"'{WEIGHTS_MEMBER}' holds {info.file_size} bytes, more than the"
+                    f" spec's weights need ({limit})",
+                )  # fmt: skip
+            target = folder / WEIGHTS_MEMBER
+            with archive.open(info) as member, open(target, "wb") as out:
+                shutil.copyfileobj(member, out)
+    except WeightsError:  # a ValueError too: before READ_ERRORS
+        raise
+    except KeyError:
+        raise WeightsError(source, f"a .keras archive without '{WEIGHTS_MEMBER}'") from None
+    except READ_ERRORS as exc:
+        raise WeightsError(source, f"not a readable .keras archive ({exc})") from None
+    return target
+
+
+def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = None) -> Weights:
+    """Weights for ``graph`` from a ``.keras`` model or a ``.weights.h5`` file, read by
+    structure: the backend's own model's or Keras's built-in layers' (see ``_candidates``)."""
     path = Path(path)
-    if path.name.endswith(".keras"):
-        try:
-            return _from_model_file(graph, path)
-        except Exception:
-            pass  # Keras alone cannot rebuild it: load it by structure instead
-    return _from_weights_file(graph, path)
+    if path.name.endswith(".weights.h5"):
+        return _from_weights_file(graph, path, str(path), notes)
+    with tempfile.TemporaryDirectory() as folder:
+        if path.name.endswith(".keras"):
+            member = _weights_member(path, graph, Path(folder))
+        else:  # Keras reads a ".h5" as Keras 2's layout: name it as Keras 3's
+            member = Path(folder) / WEIGHTS_MEMBER
+            member.symlink_to(path.resolve())
+        return _from_weights_file(graph, member, str(path), notes)
 
 
 def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:

@@ -8,6 +8,8 @@ with ``build(graph, weights=...)``. A ``.onnx`` file is read the same way, by na
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,9 @@ from onnx import helper, numpy_helper
 
 from backends.base import Built
 from backends.onnx.model import (
+    CONST_MARK,
     IR_VERSION,
+    NAME,
     OPSET,
     GraphBuilder,
     _build_node,
@@ -28,7 +32,16 @@ from backends.onnx.model import (
 )
 from translator.errors import WeightsError
 from translator.ir import INPUT, Graph
-from translator.weights.canonical import Weights, check_weights
+from translator.weights.canonical import (
+    Weights,
+    check_weight_shapes,
+    check_weights,
+    weight_roles,
+)
+from translator.weights.maps import ir_names
+from translator.weights.validate import ACCEPTED, check_dtype, expected_bytes, float32_weights
+
+SLACK = 64 * 2**20  # bytes a model file holds besides its weights: graph, constants
 
 
 def _initializer_weights(model: onnx.ModelProto) -> Weights:
@@ -51,13 +64,71 @@ def set_weights(built: Built, weights: Weights) -> Built:
     return build(built.graph, weights=weights)
 
 
-def load_weights_file(graph: Graph, path: str | Path) -> Weights:
-    """Weights for ``graph`` from a ``.onnx`` model's ``<layer>.<tensor>`` initializers."""
+def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = None) -> Weights:
+    """Weights for ``graph`` from a ``.onnx`` model's ``<layer>.<tensor>`` initializers: the
+    file's size bounded first, then every initializer's dims checked against the IR and its
+    data's size against its dims before any is converted (external data refused)."""
+    source = str(path)
+    shapes = [s for n in graph.nodes for s in ir_names(n, NAME).values()]
+    limit = expected_bytes(shapes) + SLACK
+    if os.path.getsize(path) > limit:
+        raise WeightsError(
+            source, f"{os.path.getsize(path)} bytes, more than the spec's weights need ({limit})"
+        )
     try:
-        model = onnx.load(str(path))
-    except Exception as exc:
-        raise WeightsError(str(path), f"not a readable ONNX model ({type(exc).__name__})") from None
-    return _initializer_weights(model)
+        model = onnx.load(source, load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError, or others, on bad bytes
+        raise WeightsError(source, f"not a readable ONNX model ({type(exc).__name__})") from None
+    inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
+    for init in inits:
+        _check_initializer(init, source)
+    names = [i.name for i in inits]
+    given = {tuple(i.name.partition(".")[::2]): tuple(int(d) for d in i.dims) for i in inits}
+    if len(given) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise WeightsError(source, f"initializer '{twice[0]}' appears twice; each tensor once")
+    check_weight_shapes(graph, NAME, given, source)
+    for init in inits:
+        _check_data_size(init, source)
+    raw: Weights = {}
+    for init in inits:
+        layer, _, tensor = init.name.partition(".")
+        raw.setdefault(layer, {})[tensor] = numpy_helper.to_array(init)
+    return float32_weights(raw, weight_roles(graph, NAME), source, notes)
+
+
+def _check_initializer(init: onnx.TensorProto, source: str) -> None:
+    """Stored in the file, whole, of a dtype a float32 weight can come from."""
+    if init.data_location == onnx.TensorProto.EXTERNAL or init.HasField("segment"):
+        raise WeightsError(
+            source, f"initializer '{init.name}' keeps its data elsewhere; accepted: data inside"
+        )
+    if init.data_type == onnx.TensorProto.STRING:
+        raise WeightsError(source, f"tensor '{init.name}' holds strings; {ACCEPTED}")
+    try:
+        dtype = helper.tensor_dtype_to_np_dtype(init.data_type)
+    except (KeyError, ValueError):
+        raise WeightsError(
+            source, f"tensor '{init.name}' has unknown ONNX data type {init.data_type}"
+        ) from None
+    check_dtype(dtype, source, init.name)
+
+
+def _check_data_size(init: onnx.TensorProto, source: str) -> None:
+    """The initializer holds exactly the values its dims declare."""
+    count = math.prod(init.dims)
+    if init.HasField("raw_data"):
+        itemsize = helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+        held, wanted, unit = len(init.raw_data), count * itemsize, "bytes"
+    else:
+        field = helper.tensor_dtype_to_field(init.data_type)
+        held, wanted, unit = len(getattr(init, field)), count, "values"
+    if held != wanted:
+        raise WeightsError(
+            source,
+            f"initializer '{init.name}' declares dims {tuple(init.dims)} ({wanted} {unit})"
+            f" but holds {held} {unit}",
+        )
 
 
 def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:

@@ -21,7 +21,17 @@ import torch
 from backends.base import Built
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.weights.canonical import Weights, check_weights
+from translator.weights.canonical import (
+    Weights,
+    check_weight_shapes,
+    check_weights,
+    weight_roles,
+)
+from translator.weights.maps import ir_names
+from translator.weights.validate import ACCEPTED, check_dtype, expected_bytes, float32_weights
+
+NAME = "torch"
+SLACK = 2**20  # bytes a state_dict holds besides its tensors: its pickled index
 
 SPEC_MODULE_PREFIX = "layers."
 
@@ -72,8 +82,12 @@ def save_state_dict(weights: Weights, path: str | Path) -> None:
     torch.save(state_dict(weights), path)
 
 
-def from_state_dict(graph: Graph, state: dict[str, Any], source: str) -> Weights:
-    """A state_dict keyed ``"<layer>.<tensor>"`` → ``{layer: {tensor: array}}``.
+def from_state_dict(
+    graph: Graph, state: dict[str, Any], source: str, notes: list[str] | None = None
+) -> Weights:
+    """A state_dict keyed ``"<layer>.<tensor>"`` → ``{layer: {tensor: array}}``: every key
+    and shape checked against the IR before any tensor's data is copied; sparse and quantized
+    tensors refused, bfloat16 made float32 (with a note), the rest as ``as_float32`` says.
 
     Layer names never contain a dot, so the key splits at its first one.
     """
@@ -82,19 +96,71 @@ def from_state_dict(graph: Graph, state: dict[str, Any], source: str) -> Weights
         k.startswith(SPEC_MODULE_PREFIX) for k in state
     ):
         state = {k.removeprefix(SPEC_MODULE_PREFIX): v for k, v in state.items()}
-    out: Weights = {}
+    tensors: dict[tuple[str, str], torch.Tensor] = {}
     for key, value in state.items():
-        layer, dot, tensor = key.partition(".")
+        layer, dot, tensor = str(key).partition(".")
         if not dot or not isinstance(value, torch.Tensor):
             raise WeightsError(source, f"key {key!r} is not '<layer>.<tensor>' holding a tensor")
-        out.setdefault(layer, {})[tensor] = value.detach().cpu().numpy().copy()
-    return out
+        _check_tensor(value, source, str(key))
+        tensors[(layer, tensor)] = value
+    check_weight_shapes(graph, NAME, {k: tuple(v.shape) for k, v in tensors.items()}, source)
+    out: Weights = {}
+    for (layer, tensor), value in tensors.items():
+        out.setdefault(layer, {})[tensor] = _to_numpy(value, notes)
+    return float32_weights(out, weight_roles(graph, NAME), source, notes)
 
 
-def load_weights_file(graph: Graph, path: str | Path) -> Weights:
-    """Weights for ``graph`` from a state_dict file (loaded with ``weights_only=True``)."""
+def _check_tensor(value: torch.Tensor, source: str, key: str) -> None:
+    """A dense, unquantized tensor of a dtype a float32 weight can come from."""
+    if value.layout != torch.strided:
+        raise WeightsError(
+            source, f"tensor '{key}' is {value.layout} (sparse); accepted: dense tensors"
+        )
+    if value.is_quantized:
+        raise WeightsError(source, f"tensor '{key}' is quantized; {ACCEPTED}")
+    if value.is_complex():
+        raise WeightsError(
+            source, f"tensor '{key}' holds complex numbers ({value.dtype}); {ACCEPTED}"
+        )
+    if value.dtype != torch.bfloat16:
+        check_dtype(torch.empty((), dtype=value.dtype).numpy().dtype, source, key)
+
+
+def _to_numpy(value: torch.Tensor, notes: list[str] | None) -> np.ndarray:
+    """A copy in numpy (which has no bfloat16: those become float32, without loss)."""
+    value = value.detach().cpu()
+    if value.dtype == torch.bfloat16:
+        if notes is not None:
+            notes.append("bfloat16 → float32")
+        value = value.float()
+    return value.numpy().copy()
+
+
+def _check_archive(path: Path, graph: Graph) -> None:
+    """A zip (``torch.save``'s format) whose members together are no larger than the spec's
+    tensors need, so that loading it stays within bounded memory."""
+    source = str(path)
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(
+            source, "not a PyTorch state_dict (a zip archive, as torch.save writes since 1.6)"
+        )
+    limit = expected_bytes([s for n in graph.nodes for s in ir_names(n, NAME).values()]) + SLACK
+    with zipfile.ZipFile(path) as archive:
+        size = sum(i.file_size for i in archive.infolist())
+    if size > limit:
+        raise WeightsError(
+            source, f"holds {size} bytes, more than the spec's weights need ({limit})"
+        )
+
+
+def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = None) -> Weights:
+    """Weights for ``graph`` from a state_dict file: its size bounded first, then loaded
+    with ``weights_only=True`` (no pickle code runs) and memory-mapped (no data read until
+    every key and shape was checked)."""
+    path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        _check_archive(path, graph)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (OSError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(str(path), f"not a readable PyTorch state_dict ({first})") from None
@@ -102,7 +168,7 @@ def load_weights_file(graph: Graph, path: str | Path) -> Weights:
         raise WeightsError(
             str(path), f"holds a {type(state).__name__}, not a state_dict (a dict of tensors)"
         )
-    return from_state_dict(graph, state, str(path))
+    return from_state_dict(graph, state, str(path), notes)
 
 
 def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:

@@ -73,12 +73,13 @@ class ExportReport:
 
 def _canonical(graph: Graph, weights_path: str | None, seed: int) -> tuple[Any, str]:
     from translator.commands.port import random_canonical
-    from translator.weights.files import load_any
+    from translator.weights.files import load_any, origin
 
     if weights_path is None:
         return random_canonical(graph, seed), f"random (seed {seed})"
-    kind, canonical = load_any(graph, weights_path)
-    return canonical, f"{weights_path} ({kind})"
+    notes: list[str] = []  # the file's dtype conversions, printed with where it came from
+    kind, canonical = load_any(graph, weights_path, notes)
+    return canonical, origin(weights_path, kind, notes)
 
 
 def write_files(

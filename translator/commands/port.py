@@ -27,7 +27,7 @@ from translator.weights.canonical import (
     graph_maps,
     to_canonical,
 )
-from translator.weights.files import load_any, readable_file
+from translator.weights.files import load_any, origin, readable_file
 
 CANONICAL = (
     "Keras's, with each recurrent bias split in two (input_bias, recurrent_bias) and each"
@@ -183,12 +183,13 @@ def _source_weights(graph: Graph, source: str, path: str | None, seed: int) -> t
         weights = from_canonical(graph, source, random_canonical(graph, seed))
         return weights, f"random (seed {seed})"
     kind = readable_file(path)
+    notes: list[str] = []  # the file's dtype conversions, printed with where it came from
     if kind == source:  # the source's own file: its tensors as they are, buffers included
-        weights = backends.load(source).load_weights_file(graph, path)
+        weights = backends.load(source).load_weights_file(graph, path, notes)
         check_weights(graph, source, weights, path)
-        return weights, f"{path} ({kind})"
-    _, canonical = load_any(graph, path)
-    return from_canonical(graph, source, canonical), f"{path} ({kind})"
+        return weights, origin(path, kind, notes)
+    _, canonical = load_any(graph, path, notes)
+    return from_canonical(graph, source, canonical), origin(path, kind, notes)
 
 
 def _diffs(

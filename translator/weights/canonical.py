@@ -111,24 +111,42 @@ def _check(
 
 def check_weights(graph: Graph, framework: str, weights: Weights, source: str = "weights") -> None:
     """Every IR tensor of ``framework`` present with its shape, nothing else."""
-    expected = {
-        (node.name, name): shape
-        for node in graph.nodes
-        for name, shape in ir_names(node, framework).items()
-    }
     given = {
         (layer, name): _shape(value)
         for layer, tensors in weights.items()
         for name, value in tensors.items()
     }
-    _check(source, framework, expected, given)
+    check_weight_shapes(graph, framework, given, source)
 
 
 def check_canonical(graph: Graph, canonical: Canonical, source: str = "canonical weights") -> None:
     """Every canonical key of ``graph`` present with its shape, nothing else."""
+    check_canonical_shapes(graph, {key: _shape(value) for key, value in canonical.items()}, source)
+
+
+def check_canonical_shapes(graph: Graph, shapes: dict[str, Shape], source: str) -> None:
+    """``check_canonical`` on shapes alone (a file's headers, before its data is read)."""
     expected = {_split(key): shape for key, shape in canonical_shapes(graph).items()}
-    given = {_split(key): _shape(value) for key, value in canonical.items()}
-    _check(source, "canonical", expected, given)
+    _check(source, "canonical", expected, {_split(key): shape for key, shape in shapes.items()})
+
+
+def check_weight_shapes(
+    graph: Graph, framework: str, shapes: dict[tuple[str, str], Shape], source: str
+) -> None:
+    """``check_weights`` on (layer, tensor) → shape alone, before a file's data is read."""
+    expected = {
+        (node.name, name): shape
+        for node in graph.nodes
+        for name, shape in ir_names(node, framework).items()
+    }
+    _check(source, framework, expected, shapes)
+
+
+def weight_roles(graph: Graph, framework: str) -> dict[tuple[str, str], str]:
+    """(layer, framework tensor name) → the tensor's IR role (``num_batches_tracked``, ...)."""
+    return {
+        (node.name, w.name): w.role for node in graph.nodes for w in node.weights.get(framework, ())
+    }
 
 
 def _split(key: str) -> tuple[str, str]:

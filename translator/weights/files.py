@@ -12,7 +12,15 @@ from pathlib import Path
 
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.weights.canonical import Canonical, check_canonical, check_weights, to_canonical
+from translator.weights.canonical import (
+    Canonical,
+    canonical_shapes,
+    check_canonical_shapes,
+    check_weights,
+    to_canonical,
+)
+from translator.weights.npz import check_sizes, read_headers, read_member
+from translator.weights.validate import as_float32, summary
 
 # Weights-file suffix → the framework whose loader reads it (".npz": the canonical file).
 FILE_TYPES: dict[str, str] = {
@@ -34,19 +42,23 @@ def save_canonical(path: str | Path, canonical: Canonical) -> None:
         np.savez(handle, **{k: canonical[k] for k in sorted(canonical)})
 
 
-def load_canonical(graph: Graph, path: str | Path) -> Canonical:
-    """Read a canonical ``.npz`` and check it against ``graph``."""
-    import zipfile
-
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            canonical = {k: np.array(data[k]) for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise WeightsError(str(path), f"not a readable .npz weights file ({exc})") from None
-    check_canonical(graph, canonical, str(path))
-    return canonical
+def load_canonical(graph: Graph, path: str | Path, notes: list[str] | None = None) -> Canonical:
+    """Read a canonical ``.npz`` and check it against ``graph``: every member's header and
+    declared size first (see ``translator.weights.npz``), then only the bytes it needs."""
+    source = str(path)
+    archive, members = read_headers(path)
+    with archive:
+        if not members:
+            count = len(canonical_shapes(graph))
+            raise WeightsError(
+                source, f"empty .npz (no arrays); expected the spec's {count} canonical tensors"
+            )
+        check_canonical_shapes(graph, {m.key: m.shape for m in members}, source)
+        check_sizes(members, source)
+        return {
+            m.key: as_float32(read_member(archive, m, source), source, m.key, notes)
+            for m in members
+        }
 
 
 def file_type(path: str | Path) -> str:
@@ -66,13 +78,23 @@ def readable_file(path: str | Path) -> str:
     return kind
 
 
-def load_any(graph: Graph, path: str | Path) -> tuple[str, Canonical]:
-    """Any weights file → (the framework it came from, or ``canonical``; canonical weights)."""
+def load_any(
+    graph: Graph, path: str | Path, notes: list[str] | None = None
+) -> tuple[str, Canonical]:
+    """Any weights file → (the framework it came from, or ``canonical``; canonical weights).
+    Each dtype conversion made on the way is appended to ``notes`` (see ``origin``)."""
     import backends
 
     kind = readable_file(path)
     if kind == "canonical":
-        return kind, load_canonical(graph, path)
-    weights = backends.load(kind).load_weights_file(graph, path)
+        return kind, load_canonical(graph, path, notes)
+    weights = backends.load(kind).load_weights_file(graph, path, notes)
     check_weights(graph, kind, weights, str(path))
     return kind, to_canonical(graph, kind, weights)
+
+
+def origin(path: str | Path, kind: str, notes: list[str]) -> str:
+    """Where weights came from, as ``port`` and ``export`` print it: ``FILE (kind)``, with
+    the file's dtype conversions (``FILE (torch; float64 → float32 (2 tensors))``)."""
+    said = f"{kind}; {summary(notes)}" if notes else kind
+    return f"{path} ({said})"
