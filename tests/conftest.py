@@ -18,6 +18,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The fuzzers draw the same examples on every run, so a failure in CI reproduces here; set
+# HYPOTHESIS_PROFILE=explore to draw new examples while hunting for bugs.
+settings.register_profile("suite", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # Before any framework is imported: quiet TensorFlow, deterministic oneDNN kernels.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

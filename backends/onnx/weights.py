@@ -79,6 +79,8 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         model = onnx.load(source, load_external_data=False)
     except Exception as exc:  # protobuf raises its own DecodeError, or others, on bad bytes
         raise WeightsError(source, f"not a readable ONNX model ({type(exc).__name__})") from None
+    for init in model.graph.initializer:
+        _check_name(init, source)
     inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
     for init in inits:
         _check_initializer(init, source)
@@ -95,6 +97,13 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         layer, _, tensor = init.name.partition(".")
         raw.setdefault(layer, {})[tensor] = numpy_helper.to_array(init)
     return float32_weights(raw, weight_roles(graph, NAME), source, notes)
+
+
+def _check_name(init: onnx.TensorProto, source: str) -> None:
+    """An initializer's name is text: protobuf hands back bytes when a damaged file holds
+    a name that is not UTF-8."""
+    if not isinstance(init.name, str):
+        raise WeightsError(source, "an initializer's name is not UTF-8 text; the file is damaged")
 
 
 def _check_initializer(init: onnx.TensorProto, source: str) -> None:

@@ -119,7 +119,7 @@ def test_float64_initializers_load_as_float32_with_a_note(tmp_path: Path) -> Non
 
 
 @settings(
-    max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     how=st.sampled_from(["truncate", "flip"]),

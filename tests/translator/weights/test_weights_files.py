@@ -241,7 +241,7 @@ def _mutate(data: bytes, how: str, at: int, value: int) -> bytes:
 
 @settings(
     max_examples=300,
-    deadline=2000,
+    deadline=None,  # timing varies on a shared CI machine; the test bounds memory instead
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
