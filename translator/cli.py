@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -260,8 +261,14 @@ def _report_paths(args: argparse.Namespace, graphs: list[Graph]) -> tuple[Path |
         for graph in graphs if out.exists() else []:
             check_file("--out", str(out / f"{graph.name}.html"))
     if args.plot is not None:
-        plot = check_file("--plot", args.plot, PLOT_SUFFIXES)
+        # --plot into the --out directory made at the end: its parent, checked above.
+        into_new_out = out is not None and not out.exists() and _same(Path(args.plot).parent, out)
+        plot = check_file("--plot", args.plot, PLOT_SUFFIXES, new_parent=into_new_out)
     return out, plot
+
+
+def _same(one: Path, other: Path) -> bool:
+    return os.path.abspath(one) == os.path.abspath(other)
 
 
 def _emit(reports: list, args: argparse.Namespace, out: Path | None, plot: Path | None) -> None:

@@ -54,9 +54,12 @@ def _nonempty(argument: str, text: str, kind: str) -> Path:
     return Path(text)
 
 
-def check_file(argument: str, text: str, suffixes: Iterable[str] = ()) -> Path:
-    """The file ``text`` names, fit to be (over)written: in an existing directory, no
-    symlink, no directory, a regular file if it exists, and one of ``suffixes`` if given."""
+def check_file(
+    argument: str, text: str, suffixes: Iterable[str] = (), new_parent: bool = False
+) -> Path:
+    """The file ``text`` names, fit to be (over)written: in an existing directory (or one
+    the command creates first: ``new_parent``), no symlink, no directory, a regular file if
+    it exists, and one of ``suffixes`` if given."""
     path = _nonempty(argument, text, "file")
     _not_a_link(argument, path)
     if path.is_dir():
@@ -66,7 +69,8 @@ def check_file(argument: str, text: str, suffixes: Iterable[str] = ()) -> Path:
         raise refuse(argument, path, "unknown file type", f"name a {', '.join(accepted)} file")
     if path.exists() and not path.is_file():
         raise refuse(argument, path, "not a regular file", "name a regular file")
-    _parent_directory(argument, path)
+    if not new_parent:
+        _parent_directory(argument, path)
     return path
 
 

@@ -194,3 +194,17 @@ def test_plot_is_written(
     assert capsys.readouterr().err == f"wrote {tmp_path / name}\n"
     assert list(snapshot(tmp_path)) == [name]
     assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+@pytest.mark.slow  # matplotlib draws the chart: about a second
+def test_plot_into_the_new_html_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report"
+    argv = [*HTML, "--out", str(report), "--plot", str(report / "chart.svg")]
+    assert main(argv) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"wrote {report / 'seed_lstm.html'}",
+        f"wrote {report / 'chart.svg'}",
+    ]
+    assert sorted(snapshot(tmp_path)) == ["report", "report/chart.svg", "report/seed_lstm.html"]
