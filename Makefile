@@ -32,7 +32,8 @@ port: $(STAMP)
 
 # Every spec exported to build/export/<spec>/, each file reloaded and checked.
 export: $(STAMP)
-	for spec in $(SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) || exit 1; done
+	mkdir -p build/export
+	for spec in $(SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) --force || exit 1; done
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 chromium:

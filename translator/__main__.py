@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from translator.cli import main
+try:
+    from translator.cli import main
+except KeyboardInterrupt:  # Ctrl-C before ``main`` can catch it: the same one line
+    sys.stderr.write("interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

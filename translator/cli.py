@@ -1,21 +1,70 @@
 """Command line: ``python -m translator {compare,count,explain,port,export,check} SPEC...``.
 
 Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
-written. ``compare`` exits 1 when a backend fails or a difference is unexplained. ``count``,
-``explain`` and ``check`` never import a framework.
+written; so do a mistaken argument and an output path that cannot be written
+(``translator.outputs``). ``compare`` exits 1 when a backend fails or a difference is
+unexplained. Ctrl-C prints ``interrupted`` and exits 130, leaving no partial output file.
+``count``, ``explain`` and ``check`` never import a framework.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from translator.errors import SpecErrors, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
+from translator.outputs import OutputError
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+SEED_LIMIT = 2**32  # numpy's and the frameworks' seeds are 32-bit unsigned
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage mistakes are one line ``error: ...`` on stderr, exit 2, with no
+    usage block (``--help`` shows it); subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.exit(EXIT_SPEC, f"error: {line}\n")
+
+
+def _number(text: str, kind: Callable[[str], float]) -> float | None:
+    try:
+        return kind(text)
+    except ValueError:
+        return None
+
+
+def _atol(text: str) -> float:
+    value = _number(text, float)
+    if value is None or not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; a finite number >= 0, like 1e-5")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _number(text, int)
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}; an integer from 0 to {SEED_LIMIT - 1}"
+        )
+    return int(value)
+
+
+def _depth(text: str) -> int:
+    value = _number(text, int)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; an integer >= 0")
+    return int(value)
 
 
 def _frameworks(text: str) -> tuple[str, ...]:
@@ -32,7 +81,7 @@ def _frameworks(text: str) -> tuple[str, ...]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per command, each with its options."""
-    top = argparse.ArgumentParser(prog="translator", description=__doc__.splitlines()[0])
+    top = OneLineParser(prog="translator", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     fw_help = "comma-separated: keras,torch,onnx (default: all)"
 
@@ -45,13 +94,15 @@ def parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="with --format html: write DIR/<spec>.html per spec"
     )
     compare.add_argument(
-        "--plot", metavar="FILE.png", help="also draw the per-layer chart to FILE.png"
+        "--plot",
+        metavar="FILE.png",
+        help="also draw the per-layer chart to FILE (.png, .svg, .pdf)",
     )
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
-    compare.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+    compare.add_argument("--seed", type=_seed, default=0, help="seed of weights and inputs")
     compare.add_argument(
         "--depth",
-        type=int,
+        type=_depth,
         default=None,
         help="sum layers inside blocks nested deeper than this (default: flat)",
     )
@@ -64,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     count.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     count.add_argument(
         "--depth",
-        type=int,
+        type=_depth,
         default=None,
         help="sum layers inside blocks nested deeper than this (default: flat)",
     )
@@ -117,9 +168,9 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="source weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz",
     )
-    port.add_argument("--atol", type=float, default=1e-5, help="largest output difference")
+    port.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
     port.add_argument("--format", choices=("table", "json"), default="table")
-    port.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
+    port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -128,16 +179,23 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         help="write model.keras, model.onnx, model.pt + model.py and weights.npz, same weights",
     )
     export.add_argument("spec", metavar="SPEC")
-    export.add_argument("--out", metavar="DIR", required=True, help="the directory to write")
+    export.add_argument(
+        "--out", metavar="DIR", required=True, help="the directory to write (new, or empty)"
+    )
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="in an existing --out, replace the files export writes; the others stay",
+    )
     export.add_argument(
         "--weights",
         metavar="FILE",
         help="weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz"
         " (default: random)",
     )
-    export.add_argument("--atol", type=float, default=1e-5, help="largest output difference")
+    export.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
     export.add_argument("--format", choices=("table", "json"), default="table")
-    export.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
+    export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
 
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
@@ -184,33 +242,49 @@ def cmd_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_SPEC
+    out, plot = _report_paths(args, graphs)  # checked before the long part
     reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
-    _emit(_at_depth(reports, args.depth), args)
+    _emit(_at_depth(reports, args.depth), args, out, plot)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
 
-def _emit(reports: list, args: argparse.Namespace) -> None:
-    """Render in the chosen format, and the chart when asked."""
-    if args.format == "html":
-        from translator.render.html import render_html
+def _report_paths(args: argparse.Namespace, graphs: list[Graph]) -> tuple[Path | None, Path | None]:
+    """``--out DIR`` (with ``--format html``) and ``--plot FILE``, checked; ``OutputError``
+    when one cannot be written."""
+    from translator.outputs import PLOT_SUFFIXES, check_directory, check_file, refuse
 
-        if args.out:
-            from pathlib import Path
+    out = plot = None
+    if args.out is not None:
+        if args.format != "html":
+            raise refuse("--out", args.out, "goes with --format html", "add it, or drop --out")
+        out = check_directory("--out", args.out)
+        for graph in graphs if out.exists() else []:
+            check_file("--out", str(out / f"{graph.name}.html"))
+    if args.plot is not None:
+        # --plot into the --out directory made at the end: its parent, checked above.
+        into_new_out = out is not None and not out.exists() and _same(Path(args.plot).parent, out)
+        plot = check_file("--plot", args.plot, PLOT_SUFFIXES, new_parent=into_new_out)
+    return out, plot
 
-            Path(args.out).mkdir(parents=True, exist_ok=True)
-            for report in reports:
-                page = Path(args.out) / f"{report.spec}.html"
-                page.write_text(render_html(report), encoding="utf-8")
-                print(f"wrote {page}", file=sys.stderr)
-        else:
-            sys.stdout.write(render_html(reports[0]))
-    else:
+
+def _same(one: Path, other: Path) -> bool:
+    return os.path.abspath(one) == os.path.abspath(other)
+
+
+def _emit(reports: list, args: argparse.Namespace, out: Path | None, plot: Path | None) -> None:
+    """Render in the chosen format; write the pages and the chart, all or none."""
+    from translator.outputs import new_directory, write_whole
+    from translator.render.html import render_html, report_files
+
+    if args.format == "html" and out is None:
+        sys.stdout.write(render_html(reports[0]))
+    elif args.format != "html":
         _render(reports, args.format)
-    if args.plot:
-        from translator.render.html import plot_png
-
-        plot_png(reports, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+    files = report_files(reports, out, plot)
+    with new_directory(out) if out is not None else contextlib.nullcontext():
+        write_whole(files)
+    for path in files:
+        print(f"wrote {path}", file=sys.stderr)
 
 
 def cmd_count(args: argparse.Namespace) -> int:
@@ -264,14 +338,11 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``export``: write the model for every framework, reload each file and check it."""
-    from translator.commands.export import export_spec, render_text
+    from translator.commands.export import check_out, export_spec, render_text
 
+    check_out(args.out, args.force)  # before the spec, the weights and any framework
     (graph,) = load_all([args.spec])
-    try:
-        report = export_spec(graph, args.out, args.weights, args.seed, args.atol)
-    except OSError as exc:  # --out is a file, or not writable: the user's to fix
-        print(f"error: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_SPEC
+    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force)
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -320,17 +391,40 @@ COMMANDS = {
 }
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments, checked (``OneLineParser`` exits 2 with one line on a mistake)."""
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command == "port" and args.to and args.source in args.to:
+        others = ",".join(fw for fw in FRAMEWORKS if fw != args.source)
+        top.error(
+            f"argument --to: {args.source} is the --from framework; name others, like {others}"
+        )
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; its exit code: 0 ok, 1 a failed check or framework, 2 a spec or
-    weights-file error (one line each on stderr)."""
-    args = parser().parse_args(argv)
+    """Run one command; its exit code: 0 ok, 1 a failed check or framework, 2 a mistake in
+    the arguments, a spec, a weights file or an output path (one line each on stderr), 130
+    interrupted (Ctrl-C)."""
+    try:
+        args = _parse(argv)
+        return _run(args)
+    except SystemExit as exc:  # from argparse: --help (0) or a usage mistake (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_SPEC
+    except KeyboardInterrupt:  # what was being written was staged, and is gone
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error.render(), file=sys.stderr)
         return EXIT_SPEC
-    except WeightsError as exc:  # a weights file that does not fit the spec: the user's
+    except (WeightsError, OutputError) as exc:  # the user's file or path: theirs to fix
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:

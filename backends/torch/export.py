@@ -14,6 +14,7 @@ between layers, exactly as in the backend.
 from __future__ import annotations
 
 import importlib.util
+import io
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import torch
 
 from backends.torch.model import DESCRIPTIONS, describe
 from backends.torch.standalone.network import class_name, model_source
-from backends.torch.weights import save_state_dict
+from backends.torch.weights import state_dict
 from translator.errors import InternalError
 from translator.ir import Graph
 from translator.weights.canonical import Weights
@@ -35,7 +36,11 @@ EMITTERS = DESCRIPTIONS  # what export writes per layer type: its one descriptio
 
 def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:
     """Write ``model.pt`` (``weights`` as a state_dict) and ``model.py`` into ``out``."""
-    save_state_dict(weights, out / FILE)
+    # Serialized in memory, then written by Python: a failed write (a full disk) is then an
+    # OSError, where torch.save's own writer raises a RuntimeError about stream positions.
+    buffer = io.BytesIO()
+    torch.save(state_dict(weights), buffer)
+    (out / FILE).write_bytes(buffer.getvalue())
     (out / SOURCE).write_text(model_source(graph, describe, FILE), encoding="utf-8")
     return [
         (out / FILE, 'PyTorch state_dict, keys "<layer>.<tensor>"'),

@@ -479,15 +479,6 @@ def test_export_command_refuses_weights_of_another_spec(
     assert "expected shape" in err[0]
 
 
-def test_export_command_refuses_an_out_that_is_a_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "taken").write_text("")
-    assert main(["export", SEED, "--out", str(tmp_path / "taken")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: cannot write to {tmp_path / 'taken'}: File exists"]
-
-
 def test_a_model_one_framework_cannot_hold_is_reported_not_raised(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

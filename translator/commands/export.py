@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,13 @@ from typing import Any
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph
 from translator.ir.layout import tensor_layouts, to_layout
+from translator.outputs import check_directory, check_own_files, refuse, staged_directory
 
 # The frameworks written, in the order their files are made and listed.
 EXPORTERS = ("keras", "onnx", "torch")
 CANONICAL_FILE = "weights.npz"
+# Every name export writes: with --force, these (and only these) are replaced in --out.
+OWN_FILES = ("model.keras", "model.onnx", "model.pt", "model.py", CANONICAL_FILE)
 
 
 def exporter(framework: str) -> Any:
@@ -152,18 +156,44 @@ def _gist(exc: Exception) -> str:
     return (said or lines or [""])[0]
 
 
+def check_out(text: str, force: bool = False) -> Path:
+    """``--out``: a new directory, an empty one, or (``force``) one whose files named like
+    ours (``OWN_FILES``) are regular files, to be replaced; raises ``OutputError``."""
+    out = check_directory("--out", text)
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise refuse(
+                "--out",
+                out,
+                "directory exists and is not empty",
+                f"pass --force to replace the export's own files in it ({', '.join(OWN_FILES)})"
+                " and keep the others, or name a new directory",
+            )
+        check_own_files("--out", out, OWN_FILES)
+    return out
+
+
 def export_spec(
     graph: Graph,
     out: str | Path,
     weights_path: str | None = None,
     seed: int = 0,
     atol: float = 1e-5,
+    force: bool = False,
 ) -> ExportReport:
-    """Write ``graph``'s model for every framework into ``out`` and check each file."""
+    """Write ``graph``'s model for every framework into ``out`` and check each file.
+
+    The files are written and checked in a directory staged next to ``out``, then moved
+    into it whole (``translator.outputs.staged_directory``): a failed or interrupted export
+    leaves ``out`` as it was."""
+    target = check_out(str(out), force)
     canonical, origin = _canonical(graph, weights_path, seed)
     report = ExportReport(graph.name, str(out), origin, atol)
-    report.files = write_files(graph, Path(out), canonical, report.failures)
-    check_files(graph, Path(out), canonical, report, seed)
+    with staged_directory("--out", target, OWN_FILES) as stage:
+        written = write_files(graph, stage, canonical, report.failures)
+        check_files(graph, stage, canonical, report, seed)
+        shutil.rmtree(stage / "__pycache__", ignore_errors=True)  # from importing model.py
+    report.files = [(str(target / Path(path).name), what) for path, what in written]
     return report
 
 

@@ -2,12 +2,16 @@
 
 An HTML page holds the per-layer table and an inline SVG bar chart of per-layer parameter
 counts per framework: no script, no external asset, so it opens anywhere and renders the
-same in a headless browser. ``plot_png`` draws the same chart with matplotlib.
+same in a headless browser. ``chart`` draws the same chart with matplotlib (PNG, SVG or
+PDF). ``report_files`` gathers the pages and the chart a ``compare`` run writes, for
+``translator.outputs.write_whole`` to write all or none.
 """
 
 from __future__ import annotations
 
 import html
+import io
+from pathlib import Path
 
 from translator.commands.compare import Report
 from translator.render.table import (
@@ -107,8 +111,26 @@ def render_html(report: Report) -> str:
     )
 
 
+def report_files(reports: list[Report], out: Path | None, plot: Path | None) -> dict[Path, bytes]:
+    """What ``compare --format html --out DIR`` and ``--plot FILE`` write: one page per
+    spec in ``out``, the chart in ``plot``."""
+    files = {out / f"{r.spec}.html": render_html(r).encode() for r in reports} if out else {}
+    if plot is not None:
+        files[plot] = chart(reports, plot.suffix.lower().removeprefix("."))
+    return files
+
+
 def plot_png(reports: list[Report], path: str) -> None:
-    """A horizontal bar chart of per-layer counts per framework, one panel per spec."""
+    """Draw ``chart`` into ``path`` (its format from the suffix), whole or not at all."""
+    from translator.outputs import PLOT_SUFFIXES, check_file, write_whole
+
+    target = check_file("--plot", path, PLOT_SUFFIXES)
+    write_whole(report_files(reports, None, target))
+
+
+def chart(reports: list[Report], fmt: str = "png") -> bytes:
+    """A horizontal bar chart of per-layer counts per framework, one panel per spec, as a
+    ``fmt`` (png, svg, pdf) file's bytes."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display here, and none needed
@@ -138,5 +160,7 @@ def plot_png(reports: list[Report], path: str) -> None:
         ax.set_xlabel("parameters")
         ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    data = io.BytesIO()
+    fig.savefig(data, format=fmt, dpi=100)
     plt.close(fig)
+    return data.getvalue()
