@@ -73,6 +73,12 @@ class ShapeError(SpecError):
     """A layer cannot take the shape it receives (template shows the shapes involved)."""
 
 
+class BudgetExceeded(SpecError):
+    """The spec is larger than a size budget allows (template: ``the spec expands to more than
+    {budget} layers (budget): {what reaches it}; {how to stay within it}``). Loading stops
+    there: nothing after it is checked."""
+
+
 class SpecErrors(TranslatorError, ValueError):
     """Several spec problems found in one pass; ``errors`` holds each ``SpecError``."""
 

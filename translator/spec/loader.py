@@ -8,12 +8,14 @@ as ``SpecErrors`` (each one a ``FILE:LINE:COL: error: ...`` line).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import translator.ops  # noqa: F401  (fills the registries)
 from translator.errors import (
+    BudgetExceeded,
     InvalidArgumentValue,
     InvalidReference,
     Location,
@@ -27,7 +29,7 @@ from translator.errors import (
 from translator.ir import INPUT, Graph, Node, Shape
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
-from translator.spec.blocks import Expander, parse_blocks
+from translator.spec.blocks import Expander, is_instance, parse_blocks
 from translator.spec.schema import (
     FROM_SPEC,
     SCHEMAS,
@@ -49,6 +51,7 @@ DATA_FORMATS = Choice(("channels_last", "channels_first"))
 DTYPES = Choice(("float32", "int32", "int64"))
 
 
+@functools.cache  # a few distinct type names, asked for once per layer
 def snake_case(name: str) -> str:
     """Keras's ``to_snake_case``: ``LSTM`` → ``lstm``, ``Conv2D`` → ``conv2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -112,11 +115,16 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     inputs = [_input(item, ctx) for item in _list(top["inputs"], "'inputs'")]
     previous = inputs[0].name if len(inputs) == 1 else None
     expander = Expander(parse_blocks(top.get("blocks")), ctx.auto_name, ctx.aliases)
-    for item in layer_values:
-        if isinstance(item.value, dict) and "block" in item.value:
-            previous = _instance(item, expander, ctx, previous)
-        else:
-            previous = _layer(item, ctx, previous)
+    try:
+        expander.reserve_plain(layer_values)
+        for item in layer_values:
+            if is_instance(item):
+                previous = _instance(item, expander, ctx, previous)
+            else:
+                expander.count_layer(item.loc, "at this layer")
+                previous = _layer(item, ctx, previous)
+    except BudgetExceeded as error:  # nothing after it is checked
+        raise SpecErrors([*ctx.errors, error]) from None
     if ctx.errors:
         raise SpecErrors(ctx.errors)
     outputs = _outputs(top.get("outputs"), ctx, previous)
@@ -363,6 +371,8 @@ def _instance(item: Value, expander: Expander, ctx: _Context, previous: str | No
     """Expand a block instance and load its layers; errors are collected, not raised."""
     try:
         layers, output = expander.instance(item, previous)
+    except BudgetExceeded:
+        raise
     except SpecError as error:
         ctx.errors.append(error)
         return None

@@ -221,6 +221,25 @@ CASES = [
         "3:22",
         ["shape", "positive integers"],
     ),
+    ("undefined-alias", "name: *x\n", "1:7", ["alias *x is not defined"]),
+    (
+        "recursive-alias",
+        "name: &x [1, *x]\n",
+        "1:14",
+        ["alias *x refers to a value that contains it"],
+    ),
+    (
+        "duplicate-anchor",
+        "name: &x m\ndescription: &x d\n",
+        "2:14",
+        ["found duplicate anchor 'x'"],
+    ),
+    (
+        "number-too-long",
+        "name: m\ninputs: " + "9" * 5000 + "\n",
+        "2:9",
+        ["the number is too long to read (5,000 characters)"],
+    ),
     (
         "layers-not-list",
         "name: m\ninputs:\n  - {name: x, shape: [4]}\nlayers: {type: Dense}\n",
