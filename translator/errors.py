@@ -145,4 +145,4 @@ def suggestion(word: str, candidates: Iterable[str], what: str) -> str:
     near = closest(word, pool)
     if near:
         return "did you mean " + " or ".join(repr(c) for c in near) + "?"
-    return f"accepted {what}: " + ", ".join(pool)
+    return f"accepted {what}: " + (", ".join(pool) or "none")

@@ -49,6 +49,13 @@ INPUT_KEYS = ("name", "shape", "dtype")
 LAYER_KEYS = ("type", "name", "inputs")
 DATA_FORMATS = Choice(("channels_last", "channels_first"))
 DTYPES = Choice(("float32", "int32", "int64"))
+# Stands for the output of a layer that could not be made and had no name of its own.
+BROKEN = "<a layer with an error>"
+
+
+class _Consequence(Exception):
+    """A layer takes (or shares, or ties to) one that has an error already reported: its own
+    would only follow from that one, so it is not checked and nothing more is reported."""
 
 
 @functools.cache  # a few distinct type names, asked for once per layer
@@ -285,6 +292,8 @@ def _shared_node(spec: dict[str, Value], item: Value, ctx: _Context) -> Node:
                 "its arguments are those of the shared layer",
             )
     ref = spec["share"]
+    if ref.value in ctx.broken:
+        raise _Consequence
     layers = [n for n in ctx.nodes if ctx.nodes[n].type != INPUT]
     if not isinstance(ref.value, str) or ref.value not in layers:
         raise InvalidReference(
@@ -310,6 +319,8 @@ def _link(node: Node, ctx: _Context) -> None:
         target = node.args.get(arg.name)
         if not isinstance(arg.kind, LayerName) or target is None or arg.name in node.links:
             continue
+        if target in ctx.broken:
+            raise _Consequence
         if target == node.name or target not in ctx.nodes:
             earlier = [n for n in ctx.nodes if n != node.name]
             raise InvalidReference(
@@ -375,7 +386,7 @@ def _instance(item: Value, expander: Expander, ctx: _Context, previous: str | No
         raise
     except SpecError as error:
         ctx.errors.append(error)
-        return None
+        return _failed(item, ctx)
     for layer in layers:
         name = _layer(layer, ctx, previous)
         if name in ctx.nodes:
@@ -388,20 +399,33 @@ def _layer(item: Value, ctx: _Context, previous: str | None) -> str | None:
     """Validate, wire and infer one layer; errors are collected, not raised."""
     try:
         node = _node(item, ctx)
+    except _Consequence:
+        return _failed(item, ctx)
     except SpecError as error:
         ctx.errors.append(error)
-        return None
+        return _failed(item, ctx)
     ctx.nodes[node.name] = node
     try:
         node.inputs = _references(item.value.get("inputs"), ctx, previous, node)
         if any(ref in ctx.broken for ref in node.inputs):
-            ctx.broken.add(node.name)  # already reported where it broke
-            return node.name
+            raise _Consequence
         _infer(node, ctx)
+    except _Consequence:
+        ctx.broken.add(node.name)
     except SpecError as error:
         ctx.errors.append(error)
         ctx.broken.add(node.name)
     return node.name
+
+
+def _failed(item: Value, ctx: _Context) -> str:
+    """The name later layers know a layer (or block instance) by that could not be made;
+    marked broken, so that what takes it reports nothing more."""
+    given = item.value.get("name") if isinstance(item.value, dict) else None
+    name = given.value if given is not None else None
+    name = name if isinstance(name, str) and name not in ctx.nodes else BROKEN
+    ctx.broken.add(name)
+    return name
 
 
 def _references(
@@ -428,6 +452,9 @@ def _references(
                 f"{where}: 'inputs' must name layers or inputs. Received: {ref.value!r}",
                 "a name or a list of names",
             )
+        if ref.value in ctx.broken and ref.value != node.name:
+            refs.append(ref.value)  # reported where it broke; the caller stops here
+            continue
         if ref.value == node.name or ref.value not in ctx.nodes:
             later = ref.value in ctx.taken
             problem = "refers to itself or a later layer" if later else "refers to an unknown name"
