@@ -41,6 +41,7 @@ from translator.errors import (
 )
 from translator.spec.schema import canonical_type
 from translator.spec.source import Value
+from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat")
@@ -427,8 +428,6 @@ def is_instance(item: Value) -> bool:
 
 def _local_name(spec: dict[str, Value], counters: dict[str, int], key: str = "type") -> str:
     """``conv2d``, ``conv2d_1``, ... per block instance, like Keras's names."""
-    from translator.spec.loader import snake_case
-
     raw = spec[key].value if key in spec else "layer"
     base = snake_case(canonical_type(raw) or str(raw)) if isinstance(raw, str) else "layer"
     n = counters.get(base, 0)

@@ -8,8 +8,6 @@ as ``SpecErrors`` (each one a ``FILE:LINE:COL: error: ...`` line).
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +39,8 @@ from translator.spec.schema import (
     known_type_names,
 )
 from translator.spec.source import Value, read_file, read_text
+from translator.spec.values import identifier, kind, mapping, nonempty_list, snake_case
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")
 REQUIRED_TOP = ("name", "inputs", "layers")
 INPUT_KEYS = ("name", "shape", "dtype")
@@ -56,13 +54,6 @@ BROKEN = "<a layer with an error>"
 class _Consequence(Exception):
     """A layer takes (or shares, or ties to) one that has an error already reported: its own
     would only follow from that one, so it is not checked and nothing more is reported."""
-
-
-@functools.cache  # a few distinct type names, asked for once per layer
-def snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``LSTM`` → ``lstm``, ``Conv2D`` → ``conv2d``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 @dataclass
@@ -108,8 +99,8 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Graph:
 
 
 def _build(doc: Value, ctx: _Context) -> Graph:
-    top = _mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
-    name = _identifier(top["name"], "the spec's name")
+    top = mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
+    name = identifier(top["name"], "the spec's name")
     if "data_format" in top:
         ctx.data_format = DATA_FORMATS.coerce(
             top["data_format"].plain(), top["data_format"].loc, "the spec", "data_format"
@@ -117,9 +108,9 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     description = top["description"].value if "description" in top else ""
     if not isinstance(description, str):
         raise InvalidArgumentValue(top["description"].loc, "'description' must be text", "a string")
-    layer_values = _list(top["layers"], "'layers'")
+    layer_values = nonempty_list(top["layers"], "'layers'")
     _reserve_names(layer_values, ctx)
-    inputs = [_input(item, ctx) for item in _list(top["inputs"], "'inputs'")]
+    inputs = [_input(item, ctx) for item in nonempty_list(top["inputs"], "'inputs'")]
     previous = inputs[0].name if len(inputs) == 1 else None
     expander = Expander(parse_blocks(top.get("blocks")), ctx.auto_name, ctx.aliases)
     try:
@@ -149,57 +140,6 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     )
 
 
-def _mapping(
-    value: Value, what: str, keys: tuple[str, ...], required: tuple[str, ...]
-) -> dict[str, Value]:
-    if not isinstance(value.value, dict):
-        raise SpecSyntaxError(
-            value.loc, f"{what} must be a mapping, not {_kind(value.value)}", "key: value pairs"
-        )
-    items: dict[str, Value] = value.value
-    for key, item in items.items():
-        if key not in keys:
-            raise UnknownArgument(
-                item.key_loc or item.loc,
-                f"{what}: unknown key '{key}'",
-                suggestion(key, keys, "keys"),
-            )
-    for key in required:
-        if key not in items:
-            raise SpecSyntaxError(
-                value.loc, f"{what} has no '{key}'", "required keys: " + ", ".join(required)
-            )
-    return items
-
-
-def _list(value: Value, what: str) -> list[Value]:
-    if not isinstance(value.value, list) or not value.value:
-        raise SpecSyntaxError(
-            value.loc,
-            f"{what} must be a non-empty list, not {_kind(value.value)}",
-            "a YAML list ('- ...' items)",
-        )
-    return value.value
-
-
-def _kind(raw: Any) -> str:
-    if isinstance(raw, dict):
-        return "a mapping"
-    if isinstance(raw, list):
-        return "a list" if raw else "an empty list"
-    return "null" if raw is None else f"{type(raw).__name__} {raw!r}"
-
-
-def _identifier(value: Value, what: str) -> str:
-    if not isinstance(value.value, str) or not IDENTIFIER.match(value.value):
-        raise InvalidArgumentValue(
-            value.loc,
-            f"{what} must be an identifier. Received: {value.value!r}",
-            "letters, digits and _, not starting with a digit",
-        )
-    return value.value
-
-
 def _reserve_names(layers: list[Value], ctx: _Context) -> None:
     """Explicit layer names are taken before any automatic name is derived."""
     for item in layers:
@@ -210,7 +150,7 @@ def _reserve_names(layers: list[Value], ctx: _Context) -> None:
 
 
 def _claim(name_value: Value, ctx: _Context, what: str) -> str:
-    name = _identifier(name_value, what)
+    name = identifier(name_value, what)
     if name in ctx.nodes:
         raise InvalidArgumentValue(
             name_value.loc,
@@ -222,7 +162,7 @@ def _claim(name_value: Value, ctx: _Context, what: str) -> str:
 
 
 def _input(item: Value, ctx: _Context) -> Node:
-    spec = _mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
+    spec = mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
     name = _claim(spec["name"], ctx, "an input's name")
     shape = Dims().coerce(spec["shape"].plain(), spec["shape"].loc, f"input '{name}'", "shape")
     dtype = (
@@ -260,7 +200,7 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
     if not isinstance(item.value, dict):
         raise SpecSyntaxError(
             item.loc,
-            f"a layer must be a mapping, not {_kind(item.value)}",
+            f"a layer must be a mapping, not {kind(item.value)}",
             "type: ... plus the layer's arguments",
         )
     spec: dict[str, Value] = item.value
