@@ -73,6 +73,12 @@ class ShapeError(SpecError):
     """A layer cannot take the shape it receives (template shows the shapes involved)."""
 
 
+class BudgetExceeded(SpecError):
+    """The spec is larger than a size budget allows (template: ``the spec expands to more than
+    {budget} layers (budget): {what reaches it}; {how to stay within it}``). Loading stops
+    there: nothing after it is checked."""
+
+
 class SpecErrors(TranslatorError, ValueError):
     """Several spec problems found in one pass; ``errors`` holds each ``SpecError``."""
 
@@ -139,4 +145,4 @@ def suggestion(word: str, candidates: Iterable[str], what: str) -> str:
     near = closest(word, pool)
     if near:
         return "did you mean " + " or ".join(repr(c) for c in near) + "?"
-    return f"accepted {what}: " + ", ".join(pool)
+    return f"accepted {what}: " + (", ".join(pool) or "none")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Any
@@ -163,6 +165,35 @@ class _Assembly:
         return made
 
 
+# Python frames Keras's graph walk takes per layer on the longest path (one per node; two
+# leave room for what it calls on the way).
+FRAMES_PER_LAYER = 2
+# Python 3.10 only: frames that fit the main thread's 8 MB C stack with a wide margin.
+C_STACK_FRAMES = 20_000
+
+
+@contextmanager
+def recursion_room(layers: int) -> Iterator[None]:
+    """Room on the Python stack for a functional model of ``layers`` layers, restored after.
+
+    ``keras.Model(inputs, outputs)`` maps the graph with a recursive depth-first walk
+    (``keras/src/ops/function.py::_build_map_helper``): one frame per layer on the longest
+    path, so a chain of 1,000 layers or more exceeds Python's default limit of 1,000 frames.
+    Since Python 3.11 Python-to-Python calls take no C stack, so raising the limit is safe
+    (the spec's layer budget, ``translator.spec.blocks.MAX_LAYERS``, bounds it); on 3.10
+    each frame also takes C stack, so the raise stops at ``C_STACK_FRAMES``.
+    """
+    before = sys.getrecursionlimit()
+    wanted = before + FRAMES_PER_LAYER * layers
+    if sys.version_info < (3, 11):
+        wanted = min(wanted, C_STACK_FRAMES)
+    sys.setrecursionlimit(max(before, wanted))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
 def build(graph: Graph, seed: int = 0) -> Built:
     """Build the functional Keras model for ``graph`` with Keras's own, seeded initializers."""
     # Keras initializers without a seed draw theirs from Python's `random` when created, so
@@ -174,7 +205,8 @@ def build(graph: Graph, seed: int = 0) -> Built:
         assembly.add(node)
     inputs = [assembly.tensors[name][0] for name in graph.inputs] + assembly.placeholders
     outputs = [t for name in graph.outputs for t in assembly.tensors[name]]
-    model = keras.Model(inputs=inputs, outputs=outputs, name=graph.name)
+    with recursion_room(len(graph.nodes)):
+        model = keras.Model(inputs=inputs, outputs=outputs, name=graph.name)
     extra = {"layers": assembly.layers, "shared": assembly.shared, "tensors": assembly.tensors}
     return Built(NAME, graph, model, dict(assembly.unsupported), extra)
 

@@ -130,11 +130,14 @@ def render_table(reports: list[Report], console: Any = None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console(width=None if _is_terminal() else 160)
     for report in reports:
         table = Table(
-            title=f"{report.spec}  [dim]{report.file}[/dim]", title_justify="left", show_lines=True
+            title=f"{escape(report.spec)}  [dim]{escape(report.file)}[/dim]",
+            title_justify="left",
+            show_lines=True,
         )
         table.add_column("Layer (type)", no_wrap=True)
         table.add_column("Output shape", no_wrap=True)
@@ -144,7 +147,10 @@ def render_table(reports: list[Report], console: Any = None) -> None:
         for row in report.rows:
             cells = [_row_total(row, fw) for fw in report.frameworks]
             table.add_row(
-                escape(layer_label(row)), shape_label(row), *cells, escape("\n".join(why(row)))
+                escape(layer_label(row)),
+                escape(shape_label(row)),
+                *cells,
+                escape("\n".join(why(row))),
             )
         for label, key in _total_rows(report):
             table.add_row(
@@ -154,10 +160,10 @@ def render_table(reports: list[Report], console: Any = None) -> None:
                 "",
             )
         console.print(table)
-        style = "green" if report.ok else "bold red"
-        console.print(f"[{style}]{escape(verdict(report))}[/{style}]")
+        # Text, not markup: failures quote framework messages and file names, shown as is.
+        console.print(Text(verdict(report), style="green" if report.ok else "bold red"))
         for failure in report.failures:
-            console.print(f"[red]  {failure}[/red]", markup=False)
+            console.print(Text(f"  {failure}", style="red"))
         console.print()
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translator.errors import (
+    BudgetExceeded,
     InvalidArgumentValue,
     InvalidReference,
+    Location,
     SpecError,
     SpecSyntaxError,
     UnknownArgument,
@@ -39,11 +41,17 @@ from translator.errors import (
 )
 from translator.spec.schema import canonical_type
 from translator.spec.source import Value
+from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat")
 MAX_REPEAT = 1000
 MAX_NESTING = 16
+# Budget on the layers of a spec after block expansion, plain layers included, checked while
+# expanding. About a hundred times the deepest real models (ResNet-1001 has about 3,000
+# layers, a 96-block GPT-3 about 1,500) and about what ``check`` loads in ten seconds; nested
+# repeats (1,000 × 1,000) pass it after expanding one repetition of the outer block.
+MAX_LAYERS = 200_000
 _OPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -175,10 +183,35 @@ class Expander:
     auto_name: Callable[[str], str]
     aliases: dict[str, str] = field(default_factory=dict)
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    layers: int = 0  # layers of the spec so far, plain and expanded, against MAX_LAYERS
+    where: Location | None = None  # the top-level instance being expanded
+
+    def count_layer(self, loc: Location, what: str) -> None:
+        """One more layer; ``what`` names it in the error when it passes ``MAX_LAYERS``."""
+        self.reserve(1, loc, what)
+        self.layers += 1
+
+    def reserve(self, layers: int, loc: Location, what: str) -> None:
+        """Refuse when ``layers`` more would take the spec past ``MAX_LAYERS``; the message
+        says ``{count reached} {what}``."""
+        reached = self.layers + layers
+        if reached > MAX_LAYERS:
+            raise BudgetExceeded(
+                loc,
+                f"the spec expands to more than {MAX_LAYERS:,} layers (budget): {reached:,} {what}",
+                "use fewer repeats or smaller blocks, or split the model into several specs",
+            )
+
+    def reserve_plain(self, items: list[Value]) -> None:
+        """Refuse a spec listing more plain layers than ``MAX_LAYERS`` before loading any."""
+        plain = [item for item in items if not is_instance(item)]
+        if len(plain) > MAX_LAYERS:
+            self.reserve(len(plain), plain[MAX_LAYERS].loc, "listed under 'layers'")
 
     def instance(self, item: Value, previous: str | None) -> tuple[list[Value], str | None]:
         """A top-level instance: its layers, and the name of its output layer."""
         refs = self._outer_refs(item, previous)
+        self.where = item.loc
         layers, output = self._expand(item, {}, refs, (), (), "")
         return layers, output
 
@@ -233,6 +266,13 @@ class Expander:
             )
             out_layers.extend(layers)
             refs = [Value(output, item.loc)]
+            if r == 0 and repeat > 1:  # every repetition expands to as many layers
+                self.reserve(
+                    len(layers) * (repeat - 1),
+                    spec["repeat"].loc,
+                    f"with block '{block.name}' repeated {repeat:,} times"
+                    f" ({len(layers):,} layers each)",
+                )
         if not path:
             self.aliases[name] = output
         return out_layers, output
@@ -333,6 +373,7 @@ class Expander:
             full = f"{prefix}_{local_name}"
             spec["inputs"] = Value(self._local_refs(layer, local, previous, block), layer.loc)
             spec["name"] = Value(full, spec["name"].loc if "name" in spec else layer.loc)
+            self.count_layer(self.where or layer.loc, f"at block '{block.name}' (in '{prefix}')")
             out.append(Value(spec, layer.loc, layer.key_loc))
             self.paths[full] = path
             local[local_name] = full
@@ -380,10 +421,13 @@ class Expander:
         return local[name]
 
 
+def is_instance(item: Value) -> bool:
+    """Whether a ``layers:`` item is a block instance (``block: ...``), not a layer."""
+    return isinstance(item.value, dict) and "block" in item.value
+
+
 def _local_name(spec: dict[str, Value], counters: dict[str, int], key: str = "type") -> str:
     """``conv2d``, ``conv2d_1``, ... per block instance, like Keras's names."""
-    from translator.spec.loader import snake_case
-
     raw = spec[key].value if key in spec else "layer"
     base = snake_case(canonical_type(raw) or str(raw)) if isinstance(raw, str) else "layer"
     n = counters.get(base, 0)

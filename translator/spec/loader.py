@@ -8,12 +8,12 @@ as ``SpecErrors`` (each one a ``FILE:LINE:COL: error: ...`` line).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import translator.ops  # noqa: F401  (fills the registries)
 from translator.errors import (
+    BudgetExceeded,
     InvalidArgumentValue,
     InvalidReference,
     Location,
@@ -27,7 +27,7 @@ from translator.errors import (
 from translator.ir import INPUT, Graph, Node, Shape
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
-from translator.spec.blocks import Expander, parse_blocks
+from translator.spec.blocks import Expander, is_instance, parse_blocks
 from translator.spec.schema import (
     FROM_SPEC,
     SCHEMAS,
@@ -39,20 +39,21 @@ from translator.spec.schema import (
     known_type_names,
 )
 from translator.spec.source import Value, read_file, read_text
+from translator.spec.values import identifier, kind, mapping, nonempty_list, snake_case
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")
 REQUIRED_TOP = ("name", "inputs", "layers")
 INPUT_KEYS = ("name", "shape", "dtype")
 LAYER_KEYS = ("type", "name", "inputs")
 DATA_FORMATS = Choice(("channels_last", "channels_first"))
 DTYPES = Choice(("float32", "int32", "int64"))
+# Stands for the output of a layer that could not be made and had no name of its own.
+BROKEN = "<a layer with an error>"
 
 
-def snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``LSTM`` → ``lstm``, ``Conv2D`` → ``conv2d``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+class _Consequence(Exception):
+    """A layer takes (or shares, or ties to) one that has an error already reported: its own
+    would only follow from that one, so it is not checked and nothing more is reported."""
 
 
 @dataclass
@@ -98,8 +99,8 @@ def load_text(text: str | bytes, file: str = "<spec>") -> Graph:
 
 
 def _build(doc: Value, ctx: _Context) -> Graph:
-    top = _mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
-    name = _identifier(top["name"], "the spec's name")
+    top = mapping(doc, "the spec", TOP_KEYS, REQUIRED_TOP)
+    name = identifier(top["name"], "the spec's name")
     if "data_format" in top:
         ctx.data_format = DATA_FORMATS.coerce(
             top["data_format"].plain(), top["data_format"].loc, "the spec", "data_format"
@@ -107,16 +108,21 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     description = top["description"].value if "description" in top else ""
     if not isinstance(description, str):
         raise InvalidArgumentValue(top["description"].loc, "'description' must be text", "a string")
-    layer_values = _list(top["layers"], "'layers'")
+    layer_values = nonempty_list(top["layers"], "'layers'")
     _reserve_names(layer_values, ctx)
-    inputs = [_input(item, ctx) for item in _list(top["inputs"], "'inputs'")]
+    inputs = [_input(item, ctx) for item in nonempty_list(top["inputs"], "'inputs'")]
     previous = inputs[0].name if len(inputs) == 1 else None
     expander = Expander(parse_blocks(top.get("blocks")), ctx.auto_name, ctx.aliases)
-    for item in layer_values:
-        if isinstance(item.value, dict) and "block" in item.value:
-            previous = _instance(item, expander, ctx, previous)
-        else:
-            previous = _layer(item, ctx, previous)
+    try:
+        expander.reserve_plain(layer_values)
+        for item in layer_values:
+            if is_instance(item):
+                previous = _instance(item, expander, ctx, previous)
+            else:
+                expander.count_layer(item.loc, "at this layer")
+                previous = _layer(item, ctx, previous)
+    except BudgetExceeded as error:  # nothing after it is checked
+        raise SpecErrors([*ctx.errors, error]) from None
     if ctx.errors:
         raise SpecErrors(ctx.errors)
     outputs = _outputs(top.get("outputs"), ctx, previous)
@@ -134,57 +140,6 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     )
 
 
-def _mapping(
-    value: Value, what: str, keys: tuple[str, ...], required: tuple[str, ...]
-) -> dict[str, Value]:
-    if not isinstance(value.value, dict):
-        raise SpecSyntaxError(
-            value.loc, f"{what} must be a mapping, not {_kind(value.value)}", "key: value pairs"
-        )
-    items: dict[str, Value] = value.value
-    for key, item in items.items():
-        if key not in keys:
-            raise UnknownArgument(
-                item.key_loc or item.loc,
-                f"{what}: unknown key '{key}'",
-                suggestion(key, keys, "keys"),
-            )
-    for key in required:
-        if key not in items:
-            raise SpecSyntaxError(
-                value.loc, f"{what} has no '{key}'", "required keys: " + ", ".join(required)
-            )
-    return items
-
-
-def _list(value: Value, what: str) -> list[Value]:
-    if not isinstance(value.value, list) or not value.value:
-        raise SpecSyntaxError(
-            value.loc,
-            f"{what} must be a non-empty list, not {_kind(value.value)}",
-            "a YAML list ('- ...' items)",
-        )
-    return value.value
-
-
-def _kind(raw: Any) -> str:
-    if isinstance(raw, dict):
-        return "a mapping"
-    if isinstance(raw, list):
-        return "a list" if raw else "an empty list"
-    return "null" if raw is None else f"{type(raw).__name__} {raw!r}"
-
-
-def _identifier(value: Value, what: str) -> str:
-    if not isinstance(value.value, str) or not IDENTIFIER.match(value.value):
-        raise InvalidArgumentValue(
-            value.loc,
-            f"{what} must be an identifier. Received: {value.value!r}",
-            "letters, digits and _, not starting with a digit",
-        )
-    return value.value
-
-
 def _reserve_names(layers: list[Value], ctx: _Context) -> None:
     """Explicit layer names are taken before any automatic name is derived."""
     for item in layers:
@@ -195,7 +150,7 @@ def _reserve_names(layers: list[Value], ctx: _Context) -> None:
 
 
 def _claim(name_value: Value, ctx: _Context, what: str) -> str:
-    name = _identifier(name_value, what)
+    name = identifier(name_value, what)
     if name in ctx.nodes:
         raise InvalidArgumentValue(
             name_value.loc,
@@ -207,7 +162,7 @@ def _claim(name_value: Value, ctx: _Context, what: str) -> str:
 
 
 def _input(item: Value, ctx: _Context) -> Node:
-    spec = _mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
+    spec = mapping(item, "an input", INPUT_KEYS, ("name", "shape"))
     name = _claim(spec["name"], ctx, "an input's name")
     shape = Dims().coerce(spec["shape"].plain(), spec["shape"].loc, f"input '{name}'", "shape")
     dtype = (
@@ -245,7 +200,7 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
     if not isinstance(item.value, dict):
         raise SpecSyntaxError(
             item.loc,
-            f"a layer must be a mapping, not {_kind(item.value)}",
+            f"a layer must be a mapping, not {kind(item.value)}",
             "type: ... plus the layer's arguments",
         )
     spec: dict[str, Value] = item.value
@@ -277,6 +232,8 @@ def _shared_node(spec: dict[str, Value], item: Value, ctx: _Context) -> Node:
                 "its arguments are those of the shared layer",
             )
     ref = spec["share"]
+    if ref.value in ctx.broken:
+        raise _Consequence
     layers = [n for n in ctx.nodes if ctx.nodes[n].type != INPUT]
     if not isinstance(ref.value, str) or ref.value not in layers:
         raise InvalidReference(
@@ -302,6 +259,8 @@ def _link(node: Node, ctx: _Context) -> None:
         target = node.args.get(arg.name)
         if not isinstance(arg.kind, LayerName) or target is None or arg.name in node.links:
             continue
+        if target in ctx.broken:
+            raise _Consequence
         if target == node.name or target not in ctx.nodes:
             earlier = [n for n in ctx.nodes if n != node.name]
             raise InvalidReference(
@@ -363,9 +322,11 @@ def _instance(item: Value, expander: Expander, ctx: _Context, previous: str | No
     """Expand a block instance and load its layers; errors are collected, not raised."""
     try:
         layers, output = expander.instance(item, previous)
+    except BudgetExceeded:
+        raise
     except SpecError as error:
         ctx.errors.append(error)
-        return None
+        return _failed(item, ctx)
     for layer in layers:
         name = _layer(layer, ctx, previous)
         if name in ctx.nodes:
@@ -378,20 +339,33 @@ def _layer(item: Value, ctx: _Context, previous: str | None) -> str | None:
     """Validate, wire and infer one layer; errors are collected, not raised."""
     try:
         node = _node(item, ctx)
+    except _Consequence:
+        return _failed(item, ctx)
     except SpecError as error:
         ctx.errors.append(error)
-        return None
+        return _failed(item, ctx)
     ctx.nodes[node.name] = node
     try:
         node.inputs = _references(item.value.get("inputs"), ctx, previous, node)
         if any(ref in ctx.broken for ref in node.inputs):
-            ctx.broken.add(node.name)  # already reported where it broke
-            return node.name
+            raise _Consequence
         _infer(node, ctx)
+    except _Consequence:
+        ctx.broken.add(node.name)
     except SpecError as error:
         ctx.errors.append(error)
         ctx.broken.add(node.name)
     return node.name
+
+
+def _failed(item: Value, ctx: _Context) -> str:
+    """The name later layers know a layer (or block instance) by that could not be made;
+    marked broken, so that what takes it reports nothing more."""
+    given = item.value.get("name") if isinstance(item.value, dict) else None
+    name = given.value if given is not None else None
+    name = name if isinstance(name, str) and name not in ctx.nodes else BROKEN
+    ctx.broken.add(name)
+    return name
 
 
 def _references(
@@ -418,6 +392,9 @@ def _references(
                 f"{where}: 'inputs' must name layers or inputs. Received: {ref.value!r}",
                 "a name or a list of names",
             )
+        if ref.value in ctx.broken and ref.value != node.name:
+            refs.append(ref.value)  # reported where it broke; the caller stops here
+            continue
         if ref.value == node.name or ref.value not in ctx.nodes:
             later = ref.value in ctx.taken
             problem = "refers to itself or a later layer" if later else "refers to an unknown name"

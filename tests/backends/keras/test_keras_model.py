@@ -153,3 +153,29 @@ def test_gpt2_small_builds_measures_and_runs() -> None:
     assert case.measurement.totals["total"] == 124_439_808
     assert case.measurement.layers["lm_head"][1]["total"] == 0  # use_bias false, kernel tied
     assert case.outputs[0].shape == (2, 32, 50257)
+
+
+def _chain(layers: int) -> str:
+    """A chain of ``layers`` Dense layers of 4 units, as two repeated blocks."""
+    half = layers // 2
+    return f"""
+name: deep
+blocks:
+  step: {{layers: [{{type: Dense, units: 4}}]}}
+inputs: [{{name: x, shape: [4]}}]
+layers:
+  - {{block: step, repeat: {half}}}
+  - {{block: step, repeat: {layers - half}}}
+"""
+
+
+def test_a_2000_layer_chain_builds_counts_and_runs() -> None:
+    """Keras maps a functional graph recursively, one frame per layer: deeper than Python's
+    default limit of 1,000 frames, which the build raises for the model only."""
+    import sys
+
+    before = sys.getrecursionlimit()
+    case = check_spec(_chain(2000), "keras")
+    assert sys.getrecursionlimit() == before
+    assert len(case.built.model.layers) == 2001
+    assert case.measurement.totals["total"] == 2000 * (4 * 4 + 4)

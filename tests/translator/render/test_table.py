@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from rich.console import Console
 
 from tests.conftest import ROOT
@@ -50,3 +51,30 @@ def test_json_one_object_or_a_list() -> None:
     assert one["spec"] == "seed_lstm"
     many = json.loads(render_json([count_report(load(SEED)), count_report(load(TAGGER))]))
     assert [m["spec"] for m in many] == ["seed_lstm", "bigru_tagger"]
+
+
+# Text from frameworks and file names that rich would read as markup if not escaped.
+MARKUP = ["[red]x[/red]", "[bold]loud", "closing [/] tag", "a[i] = b[j]"]
+
+
+@pytest.mark.parametrize("text", MARKUP)
+def test_failure_lines_show_markup_literally(text: str) -> None:
+    report = count_report(load(SEED))
+    report.failures.append(f"keras: Keras failed: {text}")
+    out = io.StringIO()
+    render_table([report], Console(file=out, width=200))
+    lines = out.getvalue().splitlines()
+    assert f"  keras: Keras failed: {text}" in lines
+    assert "[red]  " not in out.getvalue()
+
+
+@pytest.mark.parametrize("text", MARKUP)
+def test_explanation_cells_and_title_show_markup_literally(text: str) -> None:
+    report = count_report(load(SEED))
+    report.file = f"specs/{text}.yaml"
+    lstm = next(row for row in report.rows if row.name == "lstm")
+    lstm.unsupported["onnx"] = text
+    out = io.StringIO()
+    render_table([report], Console(file=out, width=250))
+    assert f"seed_lstm  specs/{text}.yaml" in out.getvalue()
+    assert f"ONNX cannot build it: {text}" in out.getvalue()

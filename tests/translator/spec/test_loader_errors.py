@@ -221,6 +221,25 @@ CASES = [
         "3:22",
         ["shape", "positive integers"],
     ),
+    ("undefined-alias", "name: *x\n", "1:7", ["alias *x is not defined"]),
+    (
+        "recursive-alias",
+        "name: &x [1, *x]\n",
+        "1:14",
+        ["alias *x refers to a value that contains it"],
+    ),
+    (
+        "duplicate-anchor",
+        "name: &x m\ndescription: &x d\n",
+        "2:14",
+        ["found duplicate anchor 'x'"],
+    ),
+    (
+        "number-too-long",
+        "name: m\ninputs: " + "9" * 5000 + "\n",
+        "2:9",
+        ["the number is too long to read (5,000 characters)"],
+    ),
     (
         "layers-not-list",
         "name: m\ninputs:\n  - {name: x, shape: [4]}\nlayers: {type: Dense}\n",
@@ -251,6 +270,87 @@ def test_several_problems_are_all_reported() -> None:
     assert len(lines) == 2
     assert "units=0" in lines[0]
     assert "did you mean 'LSTM'" in lines[1]
+
+
+# (id, layers after GOOD_HEAD, the one error each mistake gets, as "LINE:COL: fragment")
+CONSEQUENCES = [
+    (
+        "unknown-type-then-a-chain",
+        "  - {type: Dense2, units: 2}\n  - {type: Dense, units: 3}\n  - {type: Dense, units: 1}\n",
+        ["5:12: error: unknown layer type 'Dense2'"],
+    ),
+    (
+        "unknown-type-then-named",
+        (
+            "  - {name: enc, type: Dense2, units: 2}\n  - {name: a, type: Dense, units: 3, inputs: x}\n"
+            "  - {type: Concatenate, inputs: [a, enc]}\n  - {type: Dense, units: 1}\n"
+        ),
+        ["5:23: error: unknown layer type 'Dense2'"],
+    ),
+    (
+        "bad-argument-then-merge",
+        "  - {name: d, type: Dense, units: 0}\n  - {type: Add, inputs: [x, d]}\n",
+        ["5:35: error: layer 'd' (Dense): invalid value for 'units'"],
+    ),
+    (
+        "unknown-block-then-its-name",
+        "  - {block: nope, name: s}\n  - {type: Dense, units: 1, inputs: s}\n",
+        ["5:13: error: unknown block 'nope'; accepted blocks: none"],
+    ),
+    (
+        "typo-then-share-and-tie",
+        (
+            "  - {name: d, type: Dense, units: 2, activaton: relu}\n  - {share: d, inputs: x}\n"
+            "  - {type: TimeDistributed, layer: {type: Dense, units: 1, tie: d}}\n"
+        ),
+        ["5:38: error: layer 'd' (Dense): unknown argument 'activaton'"],
+    ),
+    (
+        "duplicate-name-then-a-chain",
+        "  - {name: x, type: Dense, units: 2}\n  - {type: Dense, units: 1}\n",
+        ["5:12: error: the name 'x' is used twice"],
+    ),
+    (
+        "shape-error-then-a-chain",
+        "  - {type: Reshape, target_shape: [5]}\n  - {type: Flatten}\n  - {type: Dense, units: 1}\n",
+        ["5:5: error: layer 'reshape' (Reshape)"],
+    ),
+    (
+        "two-mistakes-in-a-row",
+        "  - {type: Dense2, units: 2}\n  - {type: Dense, unit: 3}\n  - {type: Dense, units: 1}\n",
+        ["5:12: error: unknown layer type 'Dense2'", "6:19: error: layer 'dense' (Dense): unknown"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"), [c[1:] for c in CONSEQUENCES], ids=[c[0] for c in CONSEQUENCES]
+)
+def test_one_error_per_mistake(layers: str, expected: list[str]) -> None:
+    """Errors that only follow from an earlier one (a layer taking, sharing or tying to a
+    layer that has an error) are not reported: one line per mistake."""
+    with pytest.raises(SpecErrors) as caught:
+        load_text(GOOD_HEAD + layers, "spec.yaml")
+    lines = [e.render() for e in caught.value.errors]
+    assert len(lines) == len(expected), lines
+    for line, fragment in zip(lines, expected, strict=True):
+        assert line.startswith(f"spec.yaml:{fragment}"), line
+
+
+def test_the_cli_prints_one_line_for_one_mistake(tmp_path: Path) -> None:
+    """Before: the layers after an unknown type each said they had no input to take."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD_HEAD + CONSEQUENCES[0][1])
+    result = subprocess.run(
+        [sys.executable, "-m", "translator", "check", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"{spec}:5:12: error: unknown layer type 'Dense2'; did you mean 'Dense'?"
+    ]
 
 
 def test_scientific_notation_is_a_number() -> None:
