@@ -20,6 +20,7 @@ from translator.weights.canonical import (
     to_canonical,
 )
 from translator.weights.npz import check_sizes, read_headers, read_member
+from translator.weights.safetensors import read_safetensors
 from translator.weights.validate import as_float32, summary
 
 # Weights-file suffix → the framework whose loader reads it (".npz": the canonical file).
@@ -31,6 +32,7 @@ FILE_TYPES: dict[str, str] = {
     ".pth": "torch",
     ".onnx": "onnx",
     ".npz": "canonical",
+    ".safetensors": "safetensors",  # PyTorch-named tensors, read here without a framework
 }
 
 
@@ -62,7 +64,7 @@ def load_canonical(graph: Graph, path: str | Path, notes: list[str] | None = Non
 
 
 def file_type(path: str | Path) -> str:
-    """``keras``, ``torch``, ``onnx`` or ``canonical``, from the file's suffix."""
+    """``keras``, ``torch``, ``onnx``, ``canonical`` or ``safetensors``, from the suffix."""
     name = str(path).lower()
     for suffix, kind in FILE_TYPES.items():
         if name.endswith(suffix):
@@ -88,6 +90,10 @@ def load_any(
     kind = readable_file(path)
     if kind == "canonical":
         return kind, load_canonical(graph, path, notes)
+    if kind == "safetensors":
+        weights = read_safetensors(graph, path, notes)
+        check_weights(graph, "torch", weights, str(path))
+        return kind, to_canonical(graph, "torch", weights)
     weights = backends.load(kind).load_weights_file(graph, path, notes)
     check_weights(graph, kind, weights, str(path))
     return kind, to_canonical(graph, kind, weights)
