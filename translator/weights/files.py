@@ -75,8 +75,10 @@ def file_type(path: str | Path) -> str:
 def readable_file(path: str | Path) -> str:
     """The file's type (see ``file_type``), once it is known to exist."""
     kind = file_type(path)
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise WeightsError(str(path), "no such weights file")
+    if not Path(path).is_file():  # a directory, device or pipe: reading could hang or flood
+        raise WeightsError(str(path), "not a regular file (a directory, device or pipe)")
     return kind
 
 

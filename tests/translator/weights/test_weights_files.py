@@ -9,6 +9,7 @@ refused in one line: never a traceback, a hang or a huge allocation.
 from __future__ import annotations
 
 import io
+import os
 import tracemalloc
 import zipfile
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.errors import WeightsError
 from translator.spec.loader import load
-from translator.weights.files import load_canonical, origin, save_canonical
+from translator.weights.files import load_canonical, origin, readable_file, save_canonical
 
 SEED = str(ROOT / "specs" / "seed_lstm.yaml")
 GRAPH = load(SEED)
@@ -262,3 +263,25 @@ def test_mutated_npz_loads_or_is_one_line(
     else:
         assert {k: v.shape for k, v in loaded.items()} == {k: v.shape for k, v in GOOD.items()}
         assert all(v.dtype == np.float32 for v in loaded.values())
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _device(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _pipe(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("make", [_directory, _device, _pipe], ids=["directory", "device", "pipe"])
+def test_a_weights_path_that_is_not_a_regular_file_is_one_line(
+    tmp_path: Path, make: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "w.npz"
+    make(path)
+    with pytest.raises(WeightsError, match="not a regular file"):
+        readable_file(path)
