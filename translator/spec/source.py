@@ -9,6 +9,7 @@ a "billion laughs" document or a pathological nest is refused quickly and in bou
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -304,8 +305,13 @@ def _documents(text: str, file: str) -> tuple[Value | None, list[Location]]:
 
 
 def read_file(path: str) -> Value:
-    """Read and parse the spec file at ``path``."""
+    """Read and parse the spec file at ``path`` (a regular file: a pipe or device could
+    block the read or never end)."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+            raise SpecSyntaxError(
+                Location(path, 1, 1), "not a regular file (a device or pipe)", "give a spec file"
+            )
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:

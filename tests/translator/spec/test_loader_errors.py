@@ -6,6 +6,7 @@ runs the CLI to check exit code 2, no traceback, and nothing on stdout.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from translator.cli import main
 from translator.errors import SpecErrors
 from translator.spec.loader import load_text
 
@@ -418,3 +420,17 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert textwrap.dedent(result.stderr).startswith(
         f"{spec}:1:1: error: the file is not UTF-8 text"
     )
+
+
+@pytest.mark.parametrize("kind", ["device", "pipe"])
+def test_a_spec_path_that_is_a_device_or_pipe_is_one_line(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "spec.yaml"
+    if kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+    assert main(["check", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"{path}:1:1: error: not a regular file (a device or pipe); give a spec file"]
