@@ -125,10 +125,10 @@ IMPORTERS.register("Dense", "Embedding")(by_schema)  # Keras's classes, same arg
 
 @IMPORTERS.register("Dropout")
 def import_dropout(layer: Any) -> dict[str, Any]:
-    """Keras's Dropout; its seed (None: drawn anew) matters to training only, so it is left
-    to the spec's default."""
-    config = {**layer.get_config(), "seed": None}
-    return schema_args(layer, "Dropout", config)
+    """Keras's Dropout; a seed of None (drawn anew) is left to the spec's default: it
+    matters to training only."""
+    config = layer.get_config()
+    return schema_args(layer, "Dropout", {k: v for k, v in config.items() if v is not None})
 
 
 @IMPORTERS.register("TiedDense")

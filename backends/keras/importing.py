@@ -43,6 +43,8 @@ IMPORTERS: Registry[Importer] = Registry("Keras importer")
 # imported weights replace the first, and a spec describes inference, so none is carried.
 TRAINING_ONLY = re.compile(r"_(initializer|regularizer|constraint)$")
 ALWAYS_THERE = {"name", "trainable", "dtype"}
+# Keras arguments that change nothing a spec describes (specs have no masks).
+NO_EFFECT = {"zero_output_for_mask"}
 _HERE = Location("<keras model>")  # the schema's checks want a location; only reasons are kept
 SPEC_DATA_FORMAT = "channels_last"  # the imported spec's (Keras's default); layers differing say so
 
@@ -67,9 +69,9 @@ def _init_defaults(layer: Any) -> dict[str, Any]:
 def _check_beyond_schema(layer: Any, config: dict[str, Any], known: set[str]) -> None:
     """Refuse a Keras argument the spec has no name for, unless it is at Keras's default."""
     defaults = _init_defaults(layer)
-    for key in sorted(set(config) - known - ALWAYS_THERE):
+    for key in sorted(set(config) - known - ALWAYS_THERE - NO_EFFECT):
         value = config[key]
-        if TRAINING_ONLY.search(key) or value is None or value is False:
+        if TRAINING_ONLY.search(key) or value in (None, False, SPEC_DATA_FORMAT):
             continue
         if key in defaults and plain(value) == plain(defaults[key]):
             continue

@@ -47,9 +47,10 @@ def build_bidirectional(node: Node) -> Any:
     )
 
 
-def _wrapped(inner: Any) -> dict[str, Any]:
-    """The wrapped layer's spec, named as in Keras (its variable paths carry the name)."""
-    return {"name": inner.name, **import_layer(inner)}
+def _wrapped(inner: Any, prefix: str = "") -> dict[str, Any]:
+    """The wrapped layer's spec, named as in Keras (its variable paths carry the name; the
+    IR puts Bidirectional's ``forward_`` / ``backward_`` back in front)."""
+    return {"name": inner.name.removeprefix(prefix), **import_layer(inner)}
 
 
 @IMPORTERS.register("TimeDistributed")
@@ -71,4 +72,4 @@ def import_bidirectional(layer: Any) -> dict[str, Any]:
     if _mirror(forward.get_config()) != _mirror(backward.get_config()):
         raise refuse(layer, "its backward layer is not a mirror of its forward layer")
     config = {**layer.get_config(), "layer": None, "backward_layer": None}
-    return {**schema_args(layer, "Bidirectional", config), "layer": _wrapped(forward)}
+    return {**schema_args(layer, "Bidirectional", config), "layer": _wrapped(forward, "forward_")}
