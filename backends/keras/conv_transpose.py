@@ -127,4 +127,6 @@ def export_conv_transpose(graph: Graph, node: Node, conv: Node, layers: dict[str
     return export_convolution(graph, node, conv, make=keras_layer)
 
 
-IMPORTERS.register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")(by_schema)  # Keras's classes, same arguments
+IMPORTERS.register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")(
+    by_schema
+)  # Keras's classes, same arguments

@@ -145,6 +145,6 @@ def export_depthwise(graph: Graph, node: Node, conv: Node, layers: dict[str, Any
 
 
 # Keras's classes of the same names, same arguments.
-IMPORTERS.register(
-    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"
-)(by_schema)
+IMPORTERS.register("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")(
+    by_schema
+)

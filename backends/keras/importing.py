@@ -147,9 +147,9 @@ def load(path: str | Path) -> Any:
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError ... here
-        said = " ".join(str(exc).split()) or type(exc).__name__
+        said = " ".join(str(exc).split()).split(". ")[0] or type(exc).__name__
         raise SourceError(
-            f"{path}: Keras cannot load it in safe mode ({said[:300]}); accepted: a .keras or"
+            f"{path}: Keras cannot load it in safe mode ({said[:200]}); accepted: a .keras or"
             " .h5 model of built-in layers (no Lambda layers, no custom code)"
         ) from None
 
