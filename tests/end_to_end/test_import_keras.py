@@ -70,6 +70,7 @@ def _assert_reproduces(original: Any, spec: Path, weights: Path) -> None:
 def _exported(spec: Path, out: Path) -> Path:
     graph = load(str(spec))
     weights = from_canonical(graph, "keras", random_canonical(graph, 3))
+    out.mkdir()
     keras_export.export(graph, weights, out)
     return out / keras_export.FILE
 
