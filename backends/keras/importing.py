@@ -17,8 +17,8 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -46,6 +46,7 @@ ALWAYS_THERE = {"name", "trainable", "dtype"}
 # Keras arguments that change nothing a spec describes (specs have no masks).
 NO_EFFECT = {"zero_output_for_mask"}
 _HERE = Location("<keras model>")  # the schema's checks want a location; only reasons are kept
+INPUT_DTYPES = ("float32", "int32", "int64")  # a spec's input dtypes
 SPEC_DATA_FORMAT = "channels_last"  # the imported spec's (Keras's default); layers differing say so
 
 
@@ -57,6 +58,7 @@ def plain(value: Any) -> Any:
 
 
 def refuse(layer: Any, reason: str) -> UnsupportedInBackend:
+    """The error an importer raises for a layer the spec cannot express; ``reason`` says why."""
     return UnsupportedInBackend(NAME, type(layer).__name__, reason)
 
 
@@ -71,7 +73,9 @@ def _check_beyond_schema(layer: Any, config: dict[str, Any], known: set[str]) ->
     defaults = _init_defaults(layer)
     for key in sorted(set(config) - known - ALWAYS_THERE - NO_EFFECT):
         value = config[key]
-        if TRAINING_ONLY.search(key) or value in (None, False, SPEC_DATA_FORMAT):
+        if TRAINING_ONLY.search(key) or value is None or value is False:
+            continue
+        if value == SPEC_DATA_FORMAT:  # Keras writes its resolved default, not None
             continue
         if key in defaults and plain(value) == plain(defaults[key]):
             continue
@@ -99,8 +103,10 @@ def _collapsed(arg: Arg, value: Any) -> Any:
 def _is_default(layer: Any, arg: Arg, value: Any) -> bool:
     """Whether ``value`` is the schema default (both read by the argument's own type)."""
     default = SPEC_DATA_FORMAT if arg.default is FROM_SPEC else arg.default
-    if arg.required or (value is None and default is None):
-        return not arg.required
+    if arg.required:
+        return False
+    if value is None and default is None:  # the kinds take no None; the loader keeps it
+        return True
     try:
         ours = arg.kind.coerce(value, _HERE, type(layer).__name__, arg.name)
     except SpecError as exc:
@@ -179,7 +185,9 @@ def unclaimed(layer: Any, reason: str) -> Unclaimed:
 
 
 def _history(tensor: Any) -> tuple[Any, int, int]:
-    """The (operation, call index, output index) that made a symbolic tensor."""
+    """The (operation, call index, output index) that made a symbolic tensor. Keras has no
+    public API for a functional model's graph: it keeps it in ``_keras_history`` and each
+    operation's ``_inbound_nodes`` (one per call), which its own ``Functional`` reads."""
     operation, call, index = tensor._keras_history
     return operation, call, index
 
@@ -233,6 +241,9 @@ class _Reader:
     def _input(self, layer: Any, call: int) -> None:
         config = layer.get_config()
         entry = {"name": layer.name, "shape": plain(config["batch_shape"][1:])}
+        if config["dtype"] not in INPUT_DTYPES:
+            reason = f"dtype {config['dtype']!r}; accepted: {', '.join(INPUT_DTYPES)}"
+            self.refused.append(unclaimed(layer, reason))
         if config["dtype"] != "float32":
             entry["dtype"] = config["dtype"]
         self.inputs.append(entry)
@@ -289,11 +300,12 @@ class _Reader:
 def read_graph(model: Any, importer: Importer) -> tuple[dict[str, Any], list[Unclaimed]]:
     """The spec of a functional model (a Sequential's inner functional one), and the layers
     ``importer`` refused."""
+    name = model.name
     model = getattr(model, "_functional", None) or model  # Sequential keeps its graph there
     reader = _Reader(importer, taken={layer.name for layer in model.layers})
     for operation, call in call_order(model):
         reader.add(operation, call)
-    spec: dict[str, Any] = {"name": _identifier(model.name), "inputs": reader.inputs}
+    spec: dict[str, Any] = {"name": _identifier(name), "inputs": reader.inputs}
     spec["layers"] = reader.layers
     outputs = reader.refs(keras.tree.flatten(model.outputs), model)
     if outputs != [reader._previous()]:

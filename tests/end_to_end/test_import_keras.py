@@ -172,6 +172,15 @@ def test_a_plain_chain_needs_no_inputs(tmp_path: Path, capsys: pytest.CaptureFix
     )
 
 
+def test_a_sequential_model_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras.Sequential(
+        [keras.Input((6,), name="features"), keras.layers.Dense(3, name="hidden")], name="seq"
+    )
+    spec, weights = _import(_save(model, tmp_path / "seq.keras"), tmp_path, capsys)
+    assert spec.read_text(encoding="utf-8").splitlines()[0] == "name: seq"
+    _assert_reproduces(model, spec, weights)
+
+
 def test_a_lambda_layer_is_refused_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -121,7 +121,7 @@ def _graph(text: str, out: Path) -> Graph:
         raise InternalError(f"the imported spec does not load: {exc.errors[0].render()}") from exc
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write(temporary path)`` beside ``path``, then rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -134,7 +134,7 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _canonical(imported: Imported, graph: Graph) -> Any:
+def _canonical(imported: Imported, graph: Graph) -> dict[str, Any]:
     from translator.weights.canonical import to_canonical
 
     if imported.weights is None:
@@ -153,7 +153,7 @@ def import_source(source: str, out: str, weights_out: str | None = None) -> Impo
         return report
     text = spec_text(imported.spec)
     graph = _graph(text, Path(out))
-    canonical = _canonical(imported, graph) if weights_out else None
+    canonical = _canonical(imported, graph) if weights_out else {}
     _write_atomically(Path(out), lambda temp: temp.write_text(text, encoding="utf-8"))
     report.written.append((out, f"spec '{graph.name}', {len(graph.layers)} layers"))
     if weights_out:
@@ -169,8 +169,10 @@ def render_text(report: ImportReport) -> str:
         lines += [f"  wrote {path}  {what}" for path, what in report.written]
         return "\n".join(lines)
     lines = [
-        f"{report.source}: not imported: {len(report.unclaimed)} layer(s) no importer claims"
-        " (nothing written)"
+        (
+            f"{report.source}: not imported: {len(report.unclaimed)} layer(s) no importer"
+            " claims (nothing written)"
+        )
     ]
     width = max(len(u.name) for u in report.unclaimed)
     cls = max(len(u.cls) for u in report.unclaimed)
