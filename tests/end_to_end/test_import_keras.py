@@ -268,3 +268,24 @@ def test_a_source_that_cannot_be_read_is_one_line(
         source.write_bytes(b"")
     assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
     assert capsys.readouterr().err == f"error: {source}: {message}\n"
+
+
+TIED = """
+name: tied
+inputs: [{name: tokens, shape: [7], dtype: int32}]
+layers:
+  - {name: wte, type: Embedding, input_dim: 50, output_dim: 8}
+  - {name: logits, type: Dense, units: 50, tie: wte}
+"""
+
+
+def test_the_backends_own_tied_dense_imports_as_a_tie(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / "tied.yaml"
+    original.write_text(TIED, encoding="utf-8")
+    built = KERAS.build(load(str(original)))  # a TiedDense, which model.keras never holds
+    spec, weights = _import(_save(built.model, tmp_path / "tied.keras"), tmp_path, capsys)
+    assert "{name: logits, type: Dense, units: 50, tie: wte}" in spec.read_text(encoding="utf-8")
+    assert _totals(capsys, original, spec) == _totals(capsys, original, original)
+    _assert_reproduces(built.model, spec, weights)
