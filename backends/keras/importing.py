@@ -30,6 +30,7 @@ from translator.commands.importing import Imported, SourceError, Unclaimed
 from translator.errors import Location, SpecError, UnsupportedInBackend
 from translator.ir import Graph
 from translator.registry import Registry
+from translator.spec.loader import IDENTIFIER
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 from translator.weights.canonical import Weights
 
@@ -260,6 +261,8 @@ class _Reader:
         try:
             if not isinstance(operation, keras.layers.Layer):
                 raise refuse(operation, "a keras.ops operation, not a layer")
+            if not IDENTIFIER.match(operation.name):  # renamed, its weights would not line up
+                raise refuse(operation, "its name is not a spec name ([A-Za-z_][A-Za-z0-9_]*)")
             entry = {"name": operation.name, **self.importer(operation)}
         except UnsupportedInBackend as exc:
             self.refused.append(unclaimed(operation, exc.reason))

@@ -217,6 +217,10 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: keras.layers.MultiHeadAttention(2, 3, name="odd"),
         "no importer for this Keras class",
     ),
+    "a name that is no spec name": (
+        lambda: keras.layers.Dense(4, name="odd-name"),
+        "its name is not a spec name ([A-Za-z_][A-Za-z0-9_]*)",
+    ),
     "frozen Dense": (
         lambda: keras.layers.Dense(4, name="odd", trainable=False),
         "it is frozen (trainable=False); a spec's layers all train",
@@ -238,16 +242,17 @@ def test_an_unclaimed_layer_is_listed_with_its_parameters(
 ) -> None:
     make, reason = REFUSED[case]
     model = _one_layer_model(make())
+    name = model.layers[1].name
     source = _save(model, tmp_path / "odd.keras")
     out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
     code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
     err = capsys.readouterr().err
     assert code == 1
-    layer = model.get_layer("odd")
+    layer = model.get_layer(name)
     params = layer.count_params()
     lines = err.splitlines()
     assert lines[0] == f"{source}: not imported: 1 layer(s) no importer claims (nothing written)"
-    assert lines[1].split()[:3] == ["odd", type(layer).__name__, f"{params:,}"]
+    assert lines[1].split()[:3] == [name, type(layer).__name__, f"{params:,}"]
     assert reason in lines[1]
     assert lines[2] == f"  {params:,} parameters in unclaimed layers"
     assert not out.exists() and not weights.exists()
