@@ -26,12 +26,19 @@ import numpy as np
 
 from backends.keras.export import variable_map
 from backends.keras.model import NAME
-from translator.commands.importing import Imported, SourceError, Unclaimed
-from translator.errors import Location, SpecError, UnsupportedInBackend
+from translator.commands.importing import (
+    SPEC_DATA_FORMAT,
+    Imported,
+    SourceError,
+    Unclaimed,
+    plain,
+    written_args,
+)
+from translator.errors import SpecError, UnsupportedInBackend
 from translator.ir import Graph
 from translator.registry import Registry
 from translator.spec.loader import IDENTIFIER
-from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
+from translator.spec.schema import SCHEMAS
 from translator.weights.canonical import Weights
 
 # An importer takes a Keras layer and returns its spec layer: ``type`` and its arguments
@@ -46,16 +53,7 @@ TRAINING_ONLY = re.compile(r"_(initializer|regularizer|constraint)$")
 ALWAYS_THERE = {"name", "trainable", "dtype"}
 # Keras arguments that change nothing a spec describes (specs have no masks).
 NO_EFFECT = {"zero_output_for_mask"}
-_HERE = Location("<keras model>")  # the schema's checks want a location; only reasons are kept
 INPUT_DTYPES = ("float32", "int32", "int64")  # a spec's input dtypes
-SPEC_DATA_FORMAT = "channels_last"  # the imported spec's (Keras's default); layers differing say so
-
-
-def plain(value: Any) -> Any:
-    """Tuples → lists, recursively (YAML and the schema take lists)."""
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def refuse(layer: Any, reason: str) -> UnsupportedInBackend:
@@ -92,30 +90,6 @@ def _check_layer(layer: Any, config: dict[str, Any]) -> None:
         raise refuse(layer, f"dtype policy {policy.name!r}; a spec computes in float32")
 
 
-def _collapsed(arg: Arg, value: Any) -> Any:
-    """``[3, 3]`` → ``3`` for a per-axis argument whose axes agree (readable specs)."""
-    if isinstance(arg.kind, Ints | Padding) and isinstance(value, list) and value:
-        flat = [value[0]] * len(value) == value
-        if flat and (isinstance(value[0], int) or value[0][0] == value[0][1]):
-            return value[0] if isinstance(value[0], int) else value[0][0]
-    return value
-
-
-def _is_default(layer: Any, arg: Arg, value: Any) -> bool:
-    """Whether ``value`` is the schema default (both read by the argument's own type)."""
-    default = SPEC_DATA_FORMAT if arg.default is FROM_SPEC else arg.default
-    if arg.required:
-        return False
-    if value is None and default is None:  # the kinds take no None; the loader keeps it
-        return True
-    try:
-        ours = arg.kind.coerce(value, _HERE, type(layer).__name__, arg.name)
-    except SpecError as exc:
-        raise refuse(layer, f"{exc.message}; {exc.accepted}") from None
-    theirs = default if default is None else arg.kind.coerce(default, _HERE, "", arg.name)
-    return bool(ours == theirs)
-
-
 def schema_args(layer: Any, type_: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec layer ``{type, args...}`` from the config values of the schema's arguments,
     each written only where it differs from the schema default."""
@@ -123,16 +97,10 @@ def schema_args(layer: Any, type_: str, config: dict[str, Any] | None = None) ->
     schema = SCHEMAS[type_]
     _check_layer(layer, config)
     _check_beyond_schema(layer, config, set(schema.arg_index))
-    found: dict[str, Any] = {"type": type_}
-    for arg in schema.args:
-        if arg.name not in config:
-            continue
-        value = plain(config[arg.name])
-        if arg.kind is ACTIVATION and value == "linear":
-            value = None  # Keras's name for "no activation", the schema's null
-        if not _is_default(layer, arg, value):
-            found[arg.name] = _collapsed(arg, value)
-    return found
+    try:
+        return {"type": type_, **written_args(type_, config)}
+    except SpecError as exc:  # a value the schema refuses (an activation it does not know)
+        raise refuse(layer, f"{exc.message}; {exc.accepted}") from None
 
 
 def by_schema(layer: Any) -> dict[str, Any]:

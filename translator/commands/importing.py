@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from translator.errors import InternalError, SpecErrors, TranslatorError
+from translator.errors import InternalError, Location, SpecErrors, TranslatorError
 from translator.ir import Graph
+from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
 # Source-file suffix → the framework whose importer reads it (PyTorch, ONNX: to come).
 SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras"}
+
+
+# An imported spec is written channels_last (Keras's default); a layer that differs says so.
+SPEC_DATA_FORMAT = "channels_last"
+_HERE = Location("<imported model>")  # the schema's checks want a location; reasons are kept
 
 
 class SourceError(TranslatorError, ValueError):
@@ -69,6 +75,51 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.unclaimed
+
+
+def plain(value: Any) -> Any:
+    """Tuples → lists, recursively (YAML and the schema take lists)."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _collapsed(arg: Arg, value: Any) -> Any:
+    """``[3, 3]`` → ``3`` for a per-axis argument whose axes agree (readable specs)."""
+    if isinstance(arg.kind, Ints | Padding) and isinstance(value, list) and value:
+        flat = [value[0]] * len(value) == value
+        if flat and (isinstance(value[0], int) or value[0][0] == value[0][1]):
+            return value[0] if isinstance(value[0], int) else value[0][0]
+    return value
+
+
+def _is_default(type_: str, arg: Arg, value: Any) -> bool:
+    """Whether ``value`` is the schema default, both read by the argument's own type (which
+    raises ``SpecError`` for a value the schema does not accept)."""
+    default = SPEC_DATA_FORMAT if arg.default is FROM_SPEC else arg.default
+    if arg.required:
+        return False
+    if value is None and default is None:  # the kinds take no None; the loader keeps it
+        return True
+    ours = arg.kind.coerce(value, _HERE, type_, arg.name)
+    theirs = default if default is None else arg.kind.coerce(default, _HERE, type_, arg.name)
+    return bool(ours == theirs)
+
+
+def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The schema's arguments of ``type_`` found in ``values`` (a framework's own names
+    are the schema's), each kept only where it differs from the schema default; for every
+    importer, whatever its framework."""
+    found: dict[str, Any] = {}
+    for arg in SCHEMAS[type_].args:
+        if arg.name not in values:
+            continue
+        value = plain(values[arg.name])
+        if arg.kind is ACTIVATION and value == "linear":
+            value = None  # Keras's name for "no activation", the schema's null
+        if not _is_default(type_, arg, value):
+            found[arg.name] = _collapsed(arg, value)
+    return found
 
 
 def source_framework(source: str | Path) -> str:
