@@ -1,4 +1,4 @@
-"""Command line: ``python -m translator {compare,count,explain,port,export,check} SPEC...``.
+"""Command line: ``python -m translator {compare,count,explain,port,export,import,check} ...``.
 
 Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
 written; so do a mistaken argument and an output path that cannot be written
@@ -130,6 +130,7 @@ def parser() -> argparse.ArgumentParser:
 
     _add_port(sub)
     _add_export(sub)
+    _add_import(sub)
 
     check = sub.add_parser(
         "check", help="validate specs only (exit 0, or 2 with one line per problem)"
@@ -196,6 +197,15 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    imp = sub.add_parser(
+        "import", help="read a saved model (.keras, .h5) into a spec and its canonical weights"
+    )
+    imp.add_argument("source", metavar="SOURCE", help="the saved model: .keras or .h5 (Keras)")
+    imp.add_argument("--out", metavar="SPEC.yaml", required=True, help="the spec to write")
+    imp.add_argument("--weights-out", metavar="W.npz", help="also write the canonical weights")
 
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
@@ -350,6 +360,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """``import``: a saved model → a spec (and weights); exit 1 listing what is unclaimed."""
+    from translator.commands.importing import SourceError, import_source, render_text
+
+    try:
+        report = import_source(args.source, args.out, args.weights_out)
+    except (SourceError, OSError) as exc:  # the user's file or path, not the translator's
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    print(render_text(report), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """``check``: load and validate the specs; errors are one line each."""
     for graph in load_all(args.specs):
@@ -385,6 +408,7 @@ COMMANDS = {
     "explain": cmd_explain,
     "port": cmd_port,
     "export": cmd_export,
+    "import": cmd_import,
     "check": cmd_check,
     "schema": cmd_schema,
     "docs": cmd_docs,

@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -65,3 +66,7 @@ def build_plain(node: Node) -> Any:
     """ReLU(max_value, negative_slope, threshold), LeakyReLU(negative_slope), Softmax(axis),
     ELU(alpha=1.0), PReLU(shared_axes=None)."""
     return PLAIN[node.type](**keras_args(node))
+
+
+# Keras's classes of the same names; their config values are the spec's arguments.
+IMPORTERS.register("Activation", *PLAIN)(by_schema)

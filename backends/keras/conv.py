@@ -21,6 +21,7 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import (
     BUILDERS,
     EXPORT_REWRITES,
@@ -202,3 +203,6 @@ def export_conv(graph: Graph, node: Node, conv: Node, layers: dict[str, Any]) ->
     if conv.args["data_format"] != "channels_first":
         return None
     return export_convolution(graph, node, conv)
+
+
+IMPORTERS.register("Conv1D", "Conv2D", "Conv3D")(by_schema)  # Keras's classes, same arguments

@@ -21,6 +21,7 @@ import keras
 
 from backends.keras.activation import activation
 from backends.keras.conv import channels_last_apply, export_convolution
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, EXPORT_REWRITES, keras_args
 from translator.ir import Graph, Node
 
@@ -124,3 +125,8 @@ def export_conv_transpose(graph: Graph, node: Node, conv: Node, layers: dict[str
         return keras.layers.TimeDistributed(layer, name=node.name) if node.inner else layer
 
     return export_convolution(graph, node, conv, make=keras_layer)
+
+
+IMPORTERS.register("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")(
+    by_schema
+)  # Keras's classes, same arguments

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
+from backends.keras.importing import IMPORTERS, by_schema, schema_args
 from backends.keras.model import BUILDERS, EXPORT_REWRITES, Apply, counting, keras_args
 from translator.errors import InternalError
 from translator.ir import Graph, Node
@@ -117,3 +118,20 @@ def export_tied_dense(graph: Graph, node: Node, target: Node, layers: dict[str, 
     if target is not node or node.args["tie"] is None:
         return None
     return _tied(graph, node, layers)
+
+
+IMPORTERS.register("Dense", "Embedding")(by_schema)  # Keras's classes, same arguments
+
+
+@IMPORTERS.register("Dropout")
+def import_dropout(layer: Any) -> dict[str, Any]:
+    """Keras's Dropout; a seed of None (drawn anew) is left to the spec's default: it
+    matters to training only."""
+    config = layer.get_config()
+    return schema_args(layer, "Dropout", {k: v for k, v in config.items() if v is not None})
+
+
+@IMPORTERS.register("TiedDense")
+def import_tied_dense(layer: Any) -> dict[str, Any]:
+    """The backend's own TiedDense (a ``.keras`` it saved): a Dense with ``tie``."""
+    return {**schema_args(layer, "Dense"), "tie": layer.tie}

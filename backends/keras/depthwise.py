@@ -26,6 +26,7 @@ import keras
 
 from backends.keras.activation import activation
 from backends.keras.conv import channels_last_apply, export_convolution, uneven_strides
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, EXPORT_REWRITES, keras_args
 from translator.ir import Graph, Node
 
@@ -141,3 +142,9 @@ def export_depthwise(graph: Graph, node: Node, conv: Node, layers: dict[str, Any
     if conv.args["data_format"] != "channels_first" and not uneven:
         return None
     return export_convolution(graph, node, conv, uneven=uneven)
+
+
+# Keras's classes of the same names, same arguments.
+IMPORTERS.register("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")(
+    by_schema
+)

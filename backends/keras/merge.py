@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -25,3 +26,6 @@ MERGES = {
 def build_merge(node: Node) -> Any:
     """Add(), Multiply(), Subtract(), Average(), Maximum(), Minimum(), Concatenate(axis=-1)."""
     return MERGES[node.type](**keras_args(node))
+
+
+IMPORTERS.register(*MERGES)(by_schema)  # Keras's classes, same arguments

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, NAME, keras_args
 from translator.errors import UnsupportedInBackend
 from translator.ir import Node
@@ -62,3 +63,13 @@ def build_unit_norm(node: Node) -> Any:
     return keras.layers.UnitNormalization(
         **keras_args(node, axis=list(axis) if isinstance(axis, tuple) else axis)
     )
+
+
+# Keras's classes of the same names, same arguments.
+IMPORTERS.register(
+    "BatchNormalization",
+    "LayerNormalization",
+    "GroupNormalization",
+    "RMSNormalization",
+    "UnitNormalization",
+)(by_schema)

@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -35,3 +36,6 @@ def build_pool(node: Node) -> Any:
     """XPoolingND(pool_size=2, strides=None, padding="valid", data_format) and
     GlobalXPoolingND(data_format, keepdims=False)."""
     return POOLS[node.type](**keras_args(node))
+
+
+IMPORTERS.register(*POOLS)(by_schema)  # Keras's classes, same arguments

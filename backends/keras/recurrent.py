@@ -20,6 +20,7 @@ from typing import Any
 import keras
 
 from backends.keras.activation import activation
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, LayerMixin, keras_args
 from translator.ir import Node
 
@@ -96,3 +97,6 @@ def build_rnn(node: Node) -> Any:
     if node.args["num_layers"] == 1:
         return RNNS[node.type](**{k: v for k, v in args.items() if k != "num_layers"})
     return STACKS[node.type](**args)
+
+
+IMPORTERS.register(*RNNS)(by_schema)  # Keras's classes (one layer each: num_layers 1)

@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, by_schema
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -55,3 +56,6 @@ def build_flatten(node: Node) -> Any:
     # Keras's Flatten moves channels last before flattening when its data_format (default:
     # the global image_data_format) is channels_first; the spec means memory order.
     return keras.layers.Flatten(**keras_args(node, data_format="channels_last"))
+
+
+IMPORTERS.register(*PLAIN, *ONE_PAIR, "Flatten")(by_schema)  # Keras's classes, same arguments

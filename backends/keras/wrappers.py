@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from backends.keras.importing import IMPORTERS, import_layer, refuse, schema_args
 from backends.keras.model import BUILDERS, build_layer, keras_args
 from translator.ir import Node
 
@@ -44,3 +45,31 @@ def build_bidirectional(node: Node) -> Any:
     return keras.layers.Bidirectional(
         **keras_args(node, layer=inner), backward_layer=_backward_copy(inner)
     )
+
+
+def _wrapped(inner: Any, prefix: str = "") -> dict[str, Any]:
+    """The wrapped layer's spec, named as in Keras (its variable paths carry the name; the
+    IR puts Bidirectional's ``forward_`` / ``backward_`` back in front)."""
+    return {"name": inner.name.removeprefix(prefix), **import_layer(inner)}
+
+
+@IMPORTERS.register("TimeDistributed")
+def import_time_distributed(layer: Any) -> dict[str, Any]:
+    """Keras's TimeDistributed(layer)."""
+    config = {**layer.get_config(), "layer": None}
+    return {**schema_args(layer, "TimeDistributed", config), "layer": _wrapped(layer.layer)}
+
+
+def _mirror(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in ("name", "go_backwards")}
+
+
+@IMPORTERS.register("Bidirectional")
+def import_bidirectional(layer: Any) -> dict[str, Any]:
+    """Keras's Bidirectional(layer, merge_mode); its backward layer must mirror the forward
+    one (a spec has no other kind)."""
+    forward, backward = layer.forward_layer, layer.backward_layer
+    if _mirror(forward.get_config()) != _mirror(backward.get_config()):
+        raise refuse(layer, "its backward layer is not a mirror of its forward layer")
+    config = {**layer.get_config(), "layer": None, "backward_layer": None}
+    return {**schema_args(layer, "Bidirectional", config), "layer": _wrapped(forward, "forward_")}

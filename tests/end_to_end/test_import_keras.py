@@ -1,0 +1,296 @@
+"""``import`` from Keras, through the command line: every spec under ``specs/`` exported to
+``model.keras`` and imported back counts exactly as the original in every framework and its
+weights reproduce the original model's outputs; keras.applications models count as Keras
+counts them; shared layers come back as ``share:``; a Lambda layer is refused in one line,
+and a layer no importer claims is listed with its parameter count, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import backends
+from tests.conftest import SPECS
+from translator.cli import main
+from translator.commands.port import random_canonical
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
+
+KERAS = backends.load("keras")
+import keras  # noqa: E402  (after the backend: it sets Keras's backend and quiets TensorFlow)
+
+from backends.keras import export as keras_export  # noqa: E402
+
+ATOL = 1e-5  # float32 through the same kernels: the differences seen are below 1e-6
+
+
+def _import(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
+    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"wrote {spec}" in out
+    return spec, weights
+
+
+def _totals(capsys: pytest.CaptureFixture[str], *specs: Path) -> list[dict[str, Any]]:
+    assert main(["count", *map(str, specs), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    return [r["totals"] for r in (found if isinstance(found, list) else [found])]
+
+
+def _outputs(model: Any, feed: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.asarray(t) for t in keras.tree.flatten(model(feed, training=False))]
+
+
+def _assert_reproduces(original: Any, spec: Path, weights: Path) -> None:
+    """Our Keras model of the imported spec, holding the imported weights, gives the
+    original model's outputs on the same input."""
+    graph = load(str(spec))
+    built = KERAS.set_weights(
+        KERAS.build(graph), from_canonical(graph, "keras", load_canonical(graph, weights))
+    )
+    inputs = sample_inputs(graph, 0)
+    expected = _outputs(original, [inputs[name] for name in graph.inputs])
+    got = KERAS.run(built, inputs)
+    assert len(got) == len(expected)
+    for ours, theirs in zip(got, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=ATOL, rtol=0)
+
+
+def _exported(spec: Path, out: Path) -> Path:
+    graph = load(str(spec))
+    weights = from_canonical(graph, "keras", random_canonical(graph, 3))
+    out.mkdir()
+    keras_export.export(graph, weights, out)
+    return out / keras_export.FILE
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_exported_spec_imports_back(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _exported(spec, tmp_path / "export")
+    imported, weights = _import(source, tmp_path, capsys)
+    original, again = _totals(capsys, spec, imported)
+    assert again == original
+    model = keras.saving.load_model(source, compile=False)
+    _assert_reproduces(model, imported, weights)
+
+
+def test_port_of_the_imported_spec_agrees(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _exported(next(s for s in SPECS if s.stem == "two_input_model"), tmp_path / "x")
+    imported, weights = _import(source, tmp_path, capsys)
+    args = ["port", str(imported), "--weights", str(weights), "--from", "keras"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def _save(model: Any, path: Path) -> Path:
+    if path.suffix == ".h5":
+        with warnings.catch_warnings():  # Keras calls .h5 "legacy" when it writes one
+            warnings.simplefilter("ignore", UserWarning)
+            model.save(path)
+    else:
+        model.save(path)
+    return path
+
+
+APPLICATIONS: dict[str, Callable[[], Any]] = {
+    "mobilenet_v2": lambda: keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3)),
+    "resnet50": lambda: keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3)),
+    # Without its 120M-parameter head: the same convolutions, a file a tenth the size.
+    "vgg16": lambda: keras.applications.VGG16(
+        weights=None, include_top=False, input_shape=(32, 32, 3), pooling="max"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_keras_application_counts_as_keras(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = APPLICATIONS[name]()
+    source = _save(model, tmp_path / f"{name}.keras")
+    spec, weights = _import(source, tmp_path, capsys)
+    (totals,) = _totals(capsys, spec)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert totals["keras"] == {
+        "total": model.count_params(),
+        "trainable": trainable,
+        "non_trainable": model.count_params() - trainable,
+    }
+    if name == "mobilenet_v2":
+        _assert_reproduces(model, spec, weights)
+
+
+def _shared_model() -> Any:
+    left, right = keras.Input((6,), name="left"), keras.Input((6,), name="right")
+    encode = keras.layers.Dense(4, activation="tanh", name="encode")
+    merged = keras.layers.Concatenate(name="both")([encode(left), encode(right)])
+    return keras.Model([left, right], keras.layers.Dense(1, name="score")(merged), name="siamese")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_layer_called_twice_is_shared(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _shared_model()
+    spec, weights = _import(_save(model, tmp_path / f"siamese{suffix}"), tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: encode_1, share: encode, inputs: right}" in text
+    assert "{name: both, type: Concatenate, inputs: [encode, encode_1]}" in text
+    (totals,) = _totals(capsys, spec)
+    assert totals["keras"]["total"] == model.count_params() == 6 * 4 + 4 + 8 + 1
+    _assert_reproduces(model, spec, weights)
+
+
+def test_a_plain_chain_needs_no_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = keras.Input((5, 3), name="series")
+    y = keras.layers.LSTM(4, return_sequences=True, name="lstm")(x)
+    y = keras.layers.TimeDistributed(keras.layers.Dense(2, name="inner"), name="per_step")(y)
+    model = keras.Model(x, y, name="chain")
+    spec, _ = _import(_save(model, tmp_path / "chain.keras"), tmp_path, capsys)
+    assert spec.read_text(encoding="utf-8") == (
+        "name: chain\n"
+        "inputs:\n"
+        "  - {name: series, shape: [5, 3]}\n"
+        "layers:\n"
+        "  - {name: lstm, type: LSTM, units: 4, return_sequences: true}\n"
+        "  - {name: per_step, type: TimeDistributed, layer: {name: inner, type: Dense, units: 2}}\n"
+    )
+
+
+def test_a_sequential_model_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras.Sequential(
+        [keras.Input((6,), name="features"), keras.layers.Dense(3, name="hidden")], name="seq"
+    )
+    spec, weights = _import(_save(model, tmp_path / "seq.keras"), tmp_path, capsys)
+    assert spec.read_text(encoding="utf-8").splitlines()[0] == "name: seq"
+    _assert_reproduces(model, spec, weights)
+
+
+def test_a_lambda_layer_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = keras.Input((4,), name="x")
+    doubled = keras.layers.Lambda(lambda t: t * 2, name="double")(x)
+    source = _save(keras.Model(x, keras.layers.Dense(2)(doubled)), tmp_path / "lambda.keras")
+    out = tmp_path / "never.yaml"
+    assert main(["import", str(source), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {source}: Keras cannot load it in safe mode (")
+    assert "`Lambda` layer" in err
+    assert err.endswith(
+        "; accepted: a .keras or .h5 model of built-in layers (no Lambda layers, no custom code)\n"
+    )
+    assert not out.exists()
+
+
+def _one_layer_model(layer: Any) -> Any:
+    x = keras.Input((5, 8), name="x")
+    y = layer(x, x) if isinstance(layer, keras.layers.MultiHeadAttention) else layer(x)
+    y = keras.layers.Dense(3, name="head")(y)
+    return keras.Model(x, y, name="one_layer")
+
+
+# Layers no importer claims, and why: a class without an importer, or a configuration the
+# spec cannot express.
+REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
+    "Rescaling": (
+        lambda: keras.layers.Rescaling(0.5, name="odd"),
+        "no importer for this Keras class",
+    ),
+    "MultiHeadAttention": (
+        lambda: keras.layers.MultiHeadAttention(2, 3, name="odd"),
+        "no importer for this Keras class",
+    ),
+    "a name that is no spec name": (
+        lambda: keras.layers.Dense(4, name="odd-name"),
+        "its name is not a spec name ([A-Za-z_][A-Za-z0-9_]*)",
+    ),
+    "frozen Dense": (
+        lambda: keras.layers.Dense(4, name="odd", trainable=False),
+        "it is frozen (trainable=False); a spec's layers all train",
+    ),
+    "LSTM unrolled": (
+        lambda: keras.layers.LSTM(4, name="odd", return_sequences=True, unroll=True),
+        "unroll=True has no spec equivalent",
+    ),
+    "Conv1D with an unknown activation": (
+        lambda: keras.layers.Conv1D(4, 2, name="odd", activation="mish"),
+        "Conv1D: invalid value for 'activation'. Received: activation='mish'; accepted: null,",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_an_unclaimed_layer_is_listed_with_its_parameters(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make, reason = REFUSED[case]
+    model = _one_layer_model(make())
+    name = model.layers[1].name
+    source = _save(model, tmp_path / "odd.keras")
+    out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
+    code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
+    err = capsys.readouterr().err
+    assert code == 1
+    layer = model.get_layer(name)
+    params = layer.count_params()
+    lines = err.splitlines()
+    assert lines[0] == f"{source}: not imported: 1 layer(s) no importer claims (nothing written)"
+    assert lines[1].split()[:3] == [name, type(layer).__name__, f"{params:,}"]
+    assert reason in lines[1]
+    assert lines[2] == f"  {params:,} parameters in unclaimed layers"
+    assert not out.exists() and not weights.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.keras", "no such file; give a saved model (.keras, .h5)"),
+        ("model.onnx", "cannot import this file type; accepted: .h5 (keras), .keras (keras)"),
+    ],
+)
+def test_a_source_that_cannot_be_read_is_one_line(
+    name: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / name
+    if name.endswith(".onnx"):
+        source.write_bytes(b"")
+    assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
+    assert capsys.readouterr().err == f"error: {source}: {message}\n"
+
+
+TIED = """
+name: tied
+inputs: [{name: tokens, shape: [7], dtype: int32}]
+layers:
+  - {name: wte, type: Embedding, input_dim: 50, output_dim: 8}
+  - {name: logits, type: Dense, units: 50, tie: wte}
+"""
+
+
+def test_the_backends_own_tied_dense_imports_as_a_tie(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / "tied.yaml"
+    original.write_text(TIED, encoding="utf-8")
+    built = KERAS.build(load(str(original)))  # a TiedDense, which model.keras never holds
+    spec, weights = _import(_save(built.model, tmp_path / "tied.keras"), tmp_path, capsys)
+    assert "{name: logits, type: Dense, units: 50, tie: wte}" in spec.read_text(encoding="utf-8")
+    assert _totals(capsys, original, spec) == _totals(capsys, original, original)
+    _assert_reproduces(built.model, spec, weights)

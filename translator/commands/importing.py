@@ -1,0 +1,236 @@
+"""The ``import`` command: a framework's saved model → a spec (and its canonical weights).
+
+``import_source`` tells the source's framework from its suffix (``SOURCES``), has that
+backend's importer (``backends.<fw>.importing.import_file``) read the model into an
+``Imported`` (the spec as a mapping, the layers no importer claimed, and how to read the
+weights once the spec is loaded), and writes nothing unless every layer was claimed: an
+unclaimed layer is listed (name, class, parameter count, why) and the command exits 1.
+The spec is loaded back (``translator check``'s loader) before a byte is written; files are
+written to a temporary name and then renamed, so a failure leaves nothing half-written.
+
+No framework is imported here: the backend loads lazily, numpy and yaml inside functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from translator.errors import InternalError, Location, SpecErrors, TranslatorError
+from translator.ir import Graph
+from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
+
+# Source-file suffix → the framework whose importer reads it (PyTorch, ONNX: to come).
+SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras"}
+
+
+# An imported spec is written channels_last (Keras's default); a layer that differs says so.
+SPEC_DATA_FORMAT = "channels_last"
+_HERE = Location("<imported model>")  # the schema's checks want a location; reasons are kept
+
+
+class SourceError(TranslatorError, ValueError):
+    """A source model the user gave that cannot be imported: a missing file, an unknown
+    suffix, a file its framework refuses (Keras's safe mode: a Lambda layer). One line; the
+    CLI exits 2. Template: ``{source}: {what}; {what is accepted}``."""
+
+
+@dataclass(frozen=True)
+class Unclaimed:
+    """A layer (or operation) of the source model that no importer claimed."""
+
+    name: str
+    cls: str
+    params: int
+    reason: str
+
+
+@dataclass
+class Imported:
+    """What a backend importer read: the spec (a mapping ready for YAML), the layers it could
+    not claim, and a function giving the weights ``{layer: {IR tensor name: array}}`` for the
+    graph the spec loads into."""
+
+    framework: str
+    spec: dict[str, Any]
+    unclaimed: list[Unclaimed] = field(default_factory=list)
+    weights: Callable[[Graph], Any] | None = None
+
+
+@dataclass
+class ImportReport:
+    """The outcome: which files were written, or which layers were not claimed."""
+
+    source: str
+    framework: str
+    layers: int
+    written: list[tuple[str, str]] = field(default_factory=list)
+    unclaimed: list[Unclaimed] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unclaimed
+
+
+def plain(value: Any) -> Any:
+    """Tuples → lists, recursively (YAML and the schema take lists)."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _collapsed(arg: Arg, value: Any) -> Any:
+    """``[3, 3]`` → ``3`` for a per-axis argument whose axes agree (readable specs)."""
+    if isinstance(arg.kind, Ints | Padding) and isinstance(value, list) and value:
+        flat = [value[0]] * len(value) == value
+        if flat and (isinstance(value[0], int) or value[0][0] == value[0][1]):
+            return value[0] if isinstance(value[0], int) else value[0][0]
+    return value
+
+
+def _is_default(type_: str, arg: Arg, value: Any) -> bool:
+    """Whether ``value`` is the schema default, both read by the argument's own type (which
+    raises ``SpecError`` for a value the schema does not accept)."""
+    default = SPEC_DATA_FORMAT if arg.default is FROM_SPEC else arg.default
+    if arg.required:
+        return False
+    if value is None and default is None:  # the kinds take no None; the loader keeps it
+        return True
+    ours = arg.kind.coerce(value, _HERE, type_, arg.name)
+    theirs = default if default is None else arg.kind.coerce(default, _HERE, type_, arg.name)
+    return bool(ours == theirs)
+
+
+def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The schema's arguments of ``type_`` found in ``values`` (a framework's own names
+    are the schema's), each kept only where it differs from the schema default; for every
+    importer, whatever its framework."""
+    found: dict[str, Any] = {}
+    for arg in SCHEMAS[type_].args:
+        if arg.name not in values:
+            continue
+        value = plain(values[arg.name])
+        if arg.kind is ACTIVATION and value == "linear":
+            value = None  # Keras's name for "no activation", the schema's null
+        if not _is_default(type_, arg, value):
+            found[arg.name] = _collapsed(arg, value)
+    return found
+
+
+def source_framework(source: str | Path) -> str:
+    """The framework that reads ``source``, from its suffix; the file must exist."""
+    path = Path(source)
+    framework = SOURCES.get(path.suffix.lower())
+    if framework is None:
+        accepted = ", ".join(f"{suffix} ({fw})" for suffix, fw in sorted(SOURCES.items()))
+        raise SourceError(f"{source}: cannot import this file type; accepted: {accepted}")
+    if not path.is_file():
+        raise SourceError(f"{source}: no such file; give a saved model ({', '.join(SOURCES)})")
+    return framework
+
+
+def read_source(source: str | Path) -> Imported:
+    """The backend importer's reading of ``source`` (importing the framework)."""
+    import backends
+
+    framework = source_framework(source)
+    backends.load(framework)
+    return importlib.import_module(f"backends.{framework}.importing").import_file(source)
+
+
+def spec_text(spec: dict[str, Any]) -> str:
+    """The spec as YAML: top-level keys in block style, each input and layer on one line."""
+    import yaml
+
+    def one_line(value: Any) -> str:
+        dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
+        return str(dumped).strip()
+
+    lines = [f"name: {spec['name']}"]
+    if "description" in spec:
+        lines.append(f"description: {one_line(spec['description'])}")
+    for key in ("inputs", "layers"):
+        lines.append(f"{key}:")
+        lines += [f"  - {one_line(item)}" for item in spec[key]]
+    if "outputs" in spec:
+        lines.append(f"outputs: {one_line(spec['outputs'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _graph(text: str, out: Path) -> Graph:
+    """The spec loaded back; a spec the loader refuses is the importer's bug."""
+    from translator.spec.loader import load_text
+
+    try:
+        return load_text(text, str(out))
+    except SpecErrors as exc:
+        raise InternalError(f"the imported spec does not load: {exc.errors[0].render()}") from exc
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary path)`` beside ``path``, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _canonical(imported: Imported, graph: Graph) -> dict[str, Any]:
+    from translator.weights.canonical import to_canonical
+
+    if imported.weights is None:
+        raise InternalError(f"the {imported.framework} importer gave no weights reader")
+    return to_canonical(graph, imported.framework, imported.weights(graph))
+
+
+def import_source(source: str, out: str, weights_out: str | None = None) -> ImportReport:
+    """Import ``source`` into the spec ``out`` (and ``weights_out``, canonical ``.npz``)."""
+    from translator.weights.files import save_canonical
+
+    imported = read_source(source)
+    report = ImportReport(source, imported.framework, len(imported.spec.get("layers", [])))
+    if imported.unclaimed:
+        report.unclaimed = imported.unclaimed
+        return report
+    text = spec_text(imported.spec)
+    graph = _graph(text, Path(out))
+    canonical = _canonical(imported, graph) if weights_out else {}
+    _write_atomically(Path(out), lambda temp: temp.write_text(text, encoding="utf-8"))
+    report.written.append((out, f"spec '{graph.name}', {len(graph.layers)} layers"))
+    if weights_out:
+        _write_atomically(Path(weights_out), lambda temp: save_canonical(temp, canonical))
+        report.written.append((weights_out, 'canonical weights, keys "<layer>/<role>"'))
+    return report
+
+
+def render_text(report: ImportReport) -> str:
+    """The report for a terminal: the files written, or every unclaimed layer."""
+    if report.ok:
+        lines = [f"{report.source}: imported from {report.framework}"]
+        lines += [f"  wrote {path}  {what}" for path, what in report.written]
+        return "\n".join(lines)
+    lines = [
+        (
+            f"{report.source}: not imported: {len(report.unclaimed)} layer(s) no importer"
+            " claims (nothing written)"
+        )
+    ]
+    width = max(len(u.name) for u in report.unclaimed)
+    cls = max(len(u.cls) for u in report.unclaimed)
+    lines += [
+        f"  {u.name:<{width}}  {u.cls:<{cls}}  {u.params:>10,} params  {u.reason}"
+        for u in report.unclaimed
+    ]
+    total = sum(u.params for u in report.unclaimed)
+    lines.append(f"  {total:,} parameters in unclaimed layers")
+    return "\n".join(lines)
