@@ -37,8 +37,8 @@ from translator.commands.importing import (
 from translator.errors import SpecError, UnsupportedInBackend
 from translator.ir import Graph
 from translator.registry import Registry
-from translator.spec.loader import IDENTIFIER
 from translator.spec.schema import SCHEMAS
+from translator.spec.values import IDENTIFIER
 from translator.weights.canonical import Weights
 
 # An importer takes a Keras layer and returns its spec layer: ``type`` and its arguments
