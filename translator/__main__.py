@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 
 try:
-    from translator.cli import main
+    from translator.cli import interrupted, main
 except KeyboardInterrupt:  # Ctrl-C before ``main`` can catch it: the same one line
     sys.stderr.write("interrupted\n")
     sys.exit(130)
 
-sys.exit(main())
+try:
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C between the command's end and here
+    code = interrupted()
+sys.exit(code)

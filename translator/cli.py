@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -437,8 +438,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # from argparse: --help (0) or a usage mistake (2)
         return exc.code if isinstance(exc.code, int) else EXIT_SPEC
     except KeyboardInterrupt:  # what was being written was staged, and is gone
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted()
+
+
+def interrupted() -> int:
+    """Say ``interrupted`` once and ignore further Ctrl-C: PyTorch's native code raises the
+    interrupt itself, and Python's own handler can then deliver the same Ctrl-C a second
+    time, after ``main`` returned, which would end the process by the signal (exit -2)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
