@@ -17,15 +17,20 @@ import torch.nn.functional as F
 from torch import nn
 
 # Activation name → a factory of a parameterless module, computing what Keras computes:
-# gelu is the exact (erf) form, hard_sigmoid is relu6(x + 3) / 6, leaky_relu by name has
+# gelu is the exact (erf) form, gelu_tanh its tanh approximation, hard_sigmoid is
+# relu6(x + 3) / 6, hard_swish (hard_silu) x * relu6(x + 3) / 6, leaky_relu by name has
 # Keras's slope 0.2, softmax and log_softmax work over the last axis.
 ACTIVATIONS: dict[str, Any] = {
     "elu": nn.ELU,
     "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
     "hard_sigmoid": nn.Hardsigmoid,
+    "hard_silu": nn.Hardswish,
+    "hard_swish": nn.Hardswish,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
     "linear": nn.Identity,
     "log_softmax": lambda: nn.LogSoftmax(dim=-1),
+    "mish": nn.Mish,
     "relu": nn.ReLU,
     "relu6": nn.ReLU6,
     "selu": nn.SELU,
