@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from translator.cli import main
 from translator.errors import SpecErrors
 from translator.spec.loader import load_text
 
@@ -204,6 +205,12 @@ CASES = [
         ["integer input", "Embedding"],
     ),
     (
+        "float-into-embedding",
+        "name: m\ninputs:\n  - {name: t, shape: [4]}\nlayers:\n  - {type: Embedding, input_dim: 9, output_dim: 2}\n",
+        "5:5",
+        ["(Embedding) gets float32 input", "integer token ids", "int32 or int64"],
+    ),
+    (
         "first-layer-ambiguous",
         "name: m\ninputs:\n  - {name: a, shape: [4]}\n  - {name: b, shape: [4]}\nlayers:\n  - {type: Dense, units: 2}\n",
         "6:5",
@@ -318,3 +325,22 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert textwrap.dedent(result.stderr).startswith(
         f"{spec}:1:1: error: the file is not UTF-8 text"
     )
+
+
+def test_check_refuses_an_embedding_on_float_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``compare`` used to crash on it; ``check`` now stops it at the Embedding's line."""
+    spec = tmp_path / "float_ids.yaml"
+    spec.write_text(
+        "name: m\ninputs:\n  - {name: t, shape: [4], dtype: float32}\nlayers:\n"
+        "  - {name: emb, type: Embedding, input_dim: 9, output_dim: 2}\n"
+    )
+    assert main(["check", str(spec)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    expected = (
+        f"{spec}:5:5: error: layer 'emb' (Embedding) gets float32 input, but it reads integer"
+        " token ids; feed it an input with dtype int32 or int64"
+    )
+    assert captured.err.splitlines() == [expected]
