@@ -43,6 +43,16 @@ layers:
     use_bias: false
   - {type: TimeDistributed, layer: {type: Dense, units: 2}}
 """,
+    "zoo_mobile": """
+name: zoo_mobile
+inputs: [{name: img, shape: [6, 6, 3]}]
+layers:
+  - {type: Rescaling, scale: 0.00784313725490196, offset: -1}
+  - {type: Conv2D, filters: 4, kernel_size: 3, activation: hard_swish}
+  - {type: DepthwiseConv2D, kernel_size: 3, activation: gelu_tanh}
+  - {type: GlobalAveragePooling2D}
+  - {type: Dense, units: 2, activation: mish}
+""",
 }
 
 # The breadth layers' variants the conformance cases leave out: channels_first where Keras

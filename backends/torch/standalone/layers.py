@@ -1,5 +1,5 @@
 """Standalone PyTorch layers with Keras's semantics: activations, core (the tied Dense too),
-reshaping, merging and TimeDistributed.
+reshaping, merging, rescaling and TimeDistributed.
 
 Every class mirrors the PyTorch backend's module for the same spec layer type (same
 arithmetic, same tensor names, the spec's tensor layout between layers), built from plain
@@ -94,6 +94,18 @@ class Embedding(nn.Embedding):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return super().forward(ids.long())
+
+
+class ScaleOffset(nn.Module):
+    """Keras Rescaling: ``x * scale + offset``, two constants (no weights)."""
+
+    def __init__(self, scale: float, offset: float = 0.0) -> None:
+        super().__init__()
+        self.scale = scale
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.offset
 
 
 class ReLU(nn.Module):
