@@ -154,6 +154,7 @@ COMPOSED = {
     "tied-dense": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: Dense, units: 11, tie: wte}\n",
     "tied-in-wrapper": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: TimeDistributed, layer: {type: Dense, units: 11, use_bias: false, tie: wte}}\n",
     "gru-stack-backwards": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: GRU, units: 4, num_layers: 3, go_backwards: true, return_sequences: true}\n",
+    "se-gate-broadcast": "name: case\ninputs: [{name: x, shape: [6, 6, 4]}]\nlayers:\n  - {name: conv, type: Conv2D, filters: 4, kernel_size: 3}\n  - {type: GlobalAveragePooling2D, keepdims: true}\n  - {name: gate, type: Dense, units: 4, activation: sigmoid}\n  - {type: Multiply, inputs: [conv, gate]}\n",
     "rnn-stack": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: SimpleRNN, units: 4, num_layers: 2}\n",
 }
 

@@ -188,13 +188,6 @@ class Permute(nn.Module):
         return x.permute(self.dims)
 
 
-class Add(nn.Module):
-    """Element-wise sum of two or more inputs of the same shape."""
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return torch.stack(inputs).sum(dim=0)
-
-
 def fold(step: Any, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """``step`` applied left to right over the inputs, as Keras's merge layers apply it."""
     out = inputs[0]
@@ -214,9 +207,17 @@ ELEMENTWISE: dict[str, Any] = {
 }
 
 
+class Add(nn.Module):
+    """Element-wise sum of two or more inputs, left to right as Keras adds them; they
+    broadcast (per axis one size, or 1)."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return fold(torch.add, inputs)
+
+
 class Elementwise(nn.Module):
-    """One of ``ELEMENTWISE`` (multiply, subtract, average, maximum, minimum) over inputs of
-    the same shape."""
+    """One of ``ELEMENTWISE`` (multiply, subtract, average, maximum, minimum) over two or more
+    inputs, which broadcast (per axis one size, or 1)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()

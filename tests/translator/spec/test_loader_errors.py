@@ -153,7 +153,7 @@ CASES = [
         GOOD_HEAD
         + "  - {name: a, type: Dense, units: 2}\n  - {name: b, type: Dense, units: 5, inputs: x}\n  - {type: Add, inputs: [a, b]}\n",
         "7:5",
-        ["(None, 4, 2) and (None, 4, 5)"],
+        ["do not broadcast", "(None, 4, 2), (None, 4, 5)"],
     ),
     (
         "merge-one-input",
