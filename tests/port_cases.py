@@ -1,7 +1,8 @@
 """Inline specs for the port tests: every weighted layer variant the specs under ``specs/``
 leave out (multi-axis LayerNormalization, BatchNormalization without scale or offset, the
 reset-before GRU, recurrent layers PyTorch runs in its custom module, layers without bias,
-grouped causal Conv1D), so that every weight map entry is exercised."""
+grouped causal Conv1D, a squeeze-and-excitation gate broadcast over an image), so that every
+weight map entry is exercised."""
 
 from __future__ import annotations
 
@@ -42,6 +43,20 @@ layers:
     groups: 2
     use_bias: false
   - {type: TimeDistributed, layer: {type: Dense, units: 2}}
+""",
+    "zoo_mobile": """
+name: zoo_mobile
+inputs: [{name: img, shape: [6, 6, 3]}]
+layers:
+  - {type: Rescaling, scale: 0.00784313725490196, offset: -1}
+  - {type: Conv2D, filters: 4, kernel_size: 3, activation: hard_swish}
+  - {name: dw, type: DepthwiseConv2D, kernel_size: 3, activation: gelu_tanh}
+  - {type: GlobalAveragePooling2D, keepdims: true}
+  - {type: Dense, units: 2, activation: relu}
+  - {name: gate, type: Dense, units: 4, activation: hard_sigmoid}
+  - {type: Multiply, inputs: [dw, gate]}
+  - {type: GlobalAveragePooling2D}
+  - {type: Dense, units: 2, activation: mish}
 """,
 }
 

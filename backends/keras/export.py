@@ -14,7 +14,9 @@ cannot load without the translator) it has Keras's built-in layers, and ``keras.
 - a tied Dense: ``x`` times the transposed output of the tied Embedding layer at ids
   0 .. vocabulary-1 (its one matrix); a bias is the row of an ``Embedding(1, units)``;
 - a recurrent stack: built-in layers chained, layer i > 0 named ``<name>_layer_<i>``;
-- a shared layer: the original's layer (or rewrite) called again.
+- a shared layer: the original's layer (or rewrite) called again;
+- an activation Keras saves by no name (``gelu_tanh``): the layer without it, then the
+  ``keras.ops`` call (``OPS_ONLY`` in ``backends/keras/activation.py``).
 
 Each rewrite lives in its layer family's module, registered in ``EXPORT_REWRITES``
 (``backends/keras/model.py``). ``variable_map`` finds each IR tensor's variable in such a model, built or loaded
@@ -31,6 +33,7 @@ import keras
 import numpy as np
 
 from backends.base import Built
+from backends.keras.activation import OPS_ONLY
 from backends.keras.model import EXPORT_REWRITES, NAME, Apply, build_layer, chain
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
@@ -53,10 +56,30 @@ def _stack(graph: Graph, node: Node) -> tuple[Any, Apply]:
     return layers[0], chain(layers)
 
 
+def _ops_only(node: Node, target: Node) -> tuple[Node, Apply] | None:
+    """``node`` without an activation Keras cannot save by name, and that activation as a
+    ``keras.ops`` call to apply after it; None when its activation (if any) saves by name."""
+    name = target.args.get("activation")
+    if name not in OPS_ONLY:
+        return None
+    if "recurrent_activation" in target.args:
+        reason = f"activation {name} inside a recurrence (Keras saves it by no name)"
+        raise UnsupportedInBackend(NAME, node.type, reason)
+    bare = replace(target, args={**target.args, "activation": None})
+    if target is not node:
+        bare = replace(node, args={**node.args, "layer": bare})
+    return bare, OPS_ONLY[name]
+
+
 def _make(graph: Graph, node: Node, layers: dict[str, Any]) -> tuple[Any, Apply]:
-    """The layer holding ``node``'s variables (if any) and how to apply the node: the layer
-    type's registered export rewrite, a recurrent stack chained, or the backend's layer."""
+    """The layer holding ``node``'s variables (if any) and how to apply the node: without an
+    activation Keras saves by no name (applied after it), the layer type's registered export
+    rewrite, a recurrent stack chained, or the backend's layer."""
     target = node.inner or node
+    split = _ops_only(node, target)
+    if split is not None:
+        layer, apply = _make(graph, split[0], layers)
+        return layer, chain([apply, split[1]])
     rewrite = EXPORT_REWRITES.get(target.type)
     made = rewrite(graph, node, target, layers) if rewrite is not None else None
     if made is not None:

@@ -37,10 +37,14 @@ def _relu6(layer: Layer, x: str) -> str:
 ACTIVATIONS: dict[str, Apply] = {
     "elu": _unary("Elu", alpha=1.0),
     "gelu": _unary("Gelu", approximate="none"),  # Keras's "gelu" is the exact erf form
+    "gelu_tanh": _unary("Gelu", approximate="tanh"),
     "hard_sigmoid": _unary("HardSigmoid", alpha=1.0 / 6.0, beta=0.5),  # relu6(x + 3) / 6
+    "hard_silu": _unary("HardSwish"),  # x * relu6(x + 3) / 6: ONNX's alpha 1/6, beta 0.5
+    "hard_swish": _unary("HardSwish"),
     "leaky_relu": _unary("LeakyRelu", alpha=0.2),  # the activation's default, not the layer's
     "linear": _identity,
     "log_softmax": _unary("LogSoftmax", axis=-1),
+    "mish": _unary("Mish"),  # x * tanh(softplus(x)), opset 18
     "relu": _unary("Relu"),
     "relu6": _relu6,
     "selu": _unary("Selu", alpha=SELU_ALPHA, gamma=SELU_SCALE),

@@ -1,8 +1,9 @@
 """Activations: Activation, ReLU, LeakyReLU, Softmax, ELU, PReLU, and the activation-by-name
 table that Dense, the convolutions and the recurrent layers share.
 
-Every function computes what Keras computes: ``gelu`` is the exact (erf) form,
-``hard_sigmoid`` is ``relu6(x + 3) / 6``, ``leaky_relu`` by name uses Keras's slope 0.2 and
+Every function computes what Keras computes: ``gelu`` is the exact (erf) form (``gelu_tanh``
+the tanh one, ``nn.GELU(approximate="tanh")``), ``hard_sigmoid`` is ``relu6(x + 3) / 6``
+(``nn.Hardsigmoid``), ``hard_swish`` ``x * relu6(x + 3) / 6`` (``nn.Hardswish``), ``leaky_relu`` by name uses Keras's slope 0.2 and
 ``softmax``/``log_softmax`` work over the last axis. The modules and the table are the
 standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies into
 ``model.py``; each description below is the constructor call the backend builds and export

@@ -17,10 +17,20 @@ pytestmark = pytest.mark.frameworks
 
 # layer type → [(input shape, layer arguments)]; "int" in the shape makes integer inputs.
 CASES: dict[str, list[tuple[str, str]]] = {
-    "Dense": [("[5]", "units: 3"), ("[4, 5]", "units: 2, activation: relu, use_bias: false")],
+    "Dense": [
+        ("[5]", "units: 3"),
+        ("[4, 5]", "units: 2, activation: relu, use_bias: false"),
+        ("[4, 5]", "units: 3, activation: gelu_tanh"),
+    ],
     "Dropout": [("[5]", "rate: 0.5")],
     "Embedding": [("int [6]", "input_dim: 11, output_dim: 4")],
-    "Activation": [("[5]", "activation: gelu"), ("[3, 5]", "activation: log_softmax")],
+    "Activation": [
+        ("[5]", "activation: gelu"),
+        ("[3, 5]", "activation: log_softmax"),
+        ("[3, 5]", "activation: gelu_tanh"),
+        ("[5]", "activation: hard_swish"),
+        ("[5]", "activation: mish"),
+    ],
     "ReLU": [("[5]", "{}"), ("[5]", "max_value: 6, negative_slope: 0.1, threshold: 0.5")],
     "LeakyReLU": [("[5]", "{}"), ("[5]", "negative_slope: 0.01")],
     "Softmax": [("[3, 5]", "{}"), ("[3, 5]", "axis: 1")],
@@ -105,6 +115,7 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "TimeDistributed": [
         ("[4, 5]", "layer: {type: Dense, units: 2}"),
         ("[3, 6, 6, 2]", "layer: {type: Conv2D, filters: 2, kernel_size: 3}"),
+        ("[4, 5]", "layer: {type: Dense, units: 2, activation: gelu_tanh}"),
     ],
     "BatchNormalization": [("[6, 6, 3]", "{}"), ("[3, 6]", "axis: 1, center: false")],
     "LayerNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2], scale: false")],
@@ -117,6 +128,7 @@ CASES: dict[str, list[tuple[str, str]]] = {
     ],
     "GroupQueryAttention": [("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2")],
     "PositionEmbedding": [("[5, 8]", "sequence_length: 10")],
+    "Rescaling": [("[4, 4, 3]", "scale: 0.00392156862745098"), ("[5]", "scale: 2, offset: -1")],
 }
 MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")
 
@@ -142,6 +154,7 @@ COMPOSED = {
     "tied-dense": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: Dense, units: 11, tie: wte}\n",
     "tied-in-wrapper": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: TimeDistributed, layer: {type: Dense, units: 11, use_bias: false, tie: wte}}\n",
     "gru-stack-backwards": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: GRU, units: 4, num_layers: 3, go_backwards: true, return_sequences: true}\n",
+    "se-gate-broadcast": "name: case\ninputs: [{name: x, shape: [6, 6, 4]}]\nlayers:\n  - {name: conv, type: Conv2D, filters: 4, kernel_size: 3}\n  - {type: GlobalAveragePooling2D, keepdims: true}\n  - {name: gate, type: Dense, units: 4, activation: sigmoid}\n  - {type: Multiply, inputs: [conv, gate]}\n",
     "rnn-stack": "name: case\ninputs: [{name: x, shape: [6, 3]}]\nlayers:\n  - {type: SimpleRNN, units: 4, num_layers: 2}\n",
 }
 

@@ -26,6 +26,7 @@ FAMILIES = (
     "merge",
     "normalization",
     "pooling",
+    "preprocessing",
     "recurrent",
     "reshape",
     "wrappers",

@@ -26,7 +26,10 @@ from translator.weights.maps import LayerMap, renamed, weight_map
 layer_schema(
     "Activation",
     "activation",
-    "Applies an activation function by name.",
+    "Applies an activation function by name, as Keras 3 defines it: `gelu` is the exact (erf)"
+    " form, `gelu_tanh` its tanh approximation (Keras `gelu(x, approximate=True)`, PyTorch"
+    " `GELU(approximate='tanh')`), `hard_sigmoid` is `relu6(x + 3) / 6`, `hard_swish` (also"
+    " `hard_silu`) `x * relu6(x + 3) / 6`, `swish` is `silu`, `mish` `x * tanh(softplus(x))`.",
     Arg("activation", Choice(ACTIVATIONS), REQUIRED, "the activation's name"),
 )
 layer_schema(

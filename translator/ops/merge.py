@@ -1,4 +1,5 @@
-"""Merge layers: Add, Multiply, Subtract, Average, Maximum, Minimum and Concatenate. They take two or more inputs and have no weights."""
+"""Merge layers: Add, Multiply, Subtract, Average, Maximum, Minimum (broadcasting) and
+Concatenate. They take two or more inputs and have no weights."""
 
 from __future__ import annotations
 
@@ -6,17 +7,22 @@ from translator.ir import Node, Shape, format_shape
 from translator.ir.registries import no_weights, shape_rule, weight_rule
 from translator.spec.schema import Arg, Int, layer_schema
 
-layer_schema("Add", "merge", "Element-wise sum of inputs of the same shape.", inputs=(2, None))
+# The element-wise merges broadcast, as Keras's merge layers and PyTorch and ONNX do: the
+# inputs have one rank and per axis one size or 1 (a squeeze-and-excitation gate (1, 1, C)
+# times a map (H, W, C)). Unequal ranks are refused: Keras would insert the missing axes
+# after the batch axis, numpy before the first one.
+BROADCAST = " The inputs broadcast: per axis one size, or 1."
+layer_schema("Add", "merge", "Element-wise sum of the inputs." + BROADCAST, inputs=(2, None))
 layer_schema(
-    "Multiply", "merge", "Element-wise product of inputs of the same shape.", inputs=(2, None)
+    "Multiply", "merge", "Element-wise product of the inputs." + BROADCAST, inputs=(2, None)
 )
-layer_schema("Subtract", "merge", "The first input minus the second.", inputs=(2, 2))
-layer_schema("Average", "merge", "Element-wise mean of inputs of the same shape.", inputs=(2, None))
+layer_schema("Subtract", "merge", "The first input minus the second." + BROADCAST, inputs=(2, 2))
+layer_schema("Average", "merge", "Element-wise mean of the inputs." + BROADCAST, inputs=(2, None))
 layer_schema(
-    "Maximum", "merge", "Element-wise maximum of inputs of the same shape.", inputs=(2, None)
+    "Maximum", "merge", "Element-wise maximum of the inputs." + BROADCAST, inputs=(2, None)
 )
 layer_schema(
-    "Minimum", "merge", "Element-wise minimum of inputs of the same shape.", inputs=(2, None)
+    "Minimum", "merge", "Element-wise minimum of the inputs." + BROADCAST, inputs=(2, None)
 )
 
 ELEMENTWISE = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
@@ -38,13 +44,28 @@ def _mismatch(node: Node, what: str) -> Exception:
     return node.shape_error(f"{what}: {shapes}", "make the input shapes agree")
 
 
+def _broadcast(a: int | None, b: int | None) -> int | None:
+    """The size of one axis of two broadcast inputs (None: free); -1 when they clash."""
+    if a == 1 or a is None:
+        return a if b == 1 else b
+    if b == 1 or b is None:
+        return a
+    return a if a == b else -1
+
+
 @shape_rule(*ELEMENTWISE)
-def add_shape(node: Node) -> tuple[Shape, ...]:
-    first = node.input_shapes[0]
+def elementwise_shape(node: Node) -> tuple[Shape, ...]:
+    """The inputs' shape broadcast (numpy's rule on one rank: per axis one size, or 1)."""
+    out = node.input_shapes[0]
     for other in node.input_shapes[1:]:
-        if len(other) != len(first) or not all(map(_same, first, other)):
-            raise _mismatch(node, "inputs must have the same shape")
-    return (add_shape_like(node.input_shapes),)
+        merged = tuple(map(_broadcast, out, other)) if len(other) == len(out) else (-1,)
+        if -1 in merged:  # shape_error names every input shape
+            raise node.shape_error(
+                "the input shapes do not broadcast",
+                "inputs of one rank, each axis of one size or 1 (e.g. (1, 1, C) and (H, W, C))",
+            )
+        out = merged
+    return (out,)
 
 
 @shape_rule("Concatenate")

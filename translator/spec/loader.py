@@ -428,6 +428,12 @@ def _infer(node: Node, ctx: _Context) -> None:
             f"layer '{node.name}' ({node.type}) gets integer input",
             "integer token ids go into an Embedding first",
         )
+    if SCHEMAS[node.type].token_ids and "float32" in dtypes:
+        raise InvalidReference(
+            node.loc,
+            f"layer '{node.name}' ({node.type}) gets float32 input, but it reads integer token ids",
+            "feed it an input with dtype int32 or int64",
+        )
     node.input_shapes = tuple(shapes)
     _link(node, ctx)
     node.output_shapes = SHAPES[node.type](node)

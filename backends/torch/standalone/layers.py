@@ -1,5 +1,5 @@
 """Standalone PyTorch layers with Keras's semantics: activations, core (the tied Dense too),
-reshaping, merging and TimeDistributed.
+reshaping, merging, rescaling and TimeDistributed.
 
 Every class mirrors the PyTorch backend's module for the same spec layer type (same
 arithmetic, same tensor names, the spec's tensor layout between layers), built from plain
@@ -17,15 +17,20 @@ import torch.nn.functional as F
 from torch import nn
 
 # Activation name → a factory of a parameterless module, computing what Keras computes:
-# gelu is the exact (erf) form, hard_sigmoid is relu6(x + 3) / 6, leaky_relu by name has
+# gelu is the exact (erf) form, gelu_tanh its tanh approximation, hard_sigmoid is
+# relu6(x + 3) / 6, hard_swish (hard_silu) x * relu6(x + 3) / 6, leaky_relu by name has
 # Keras's slope 0.2, softmax and log_softmax work over the last axis.
 ACTIVATIONS: dict[str, Any] = {
     "elu": nn.ELU,
     "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
     "hard_sigmoid": nn.Hardsigmoid,
+    "hard_silu": nn.Hardswish,
+    "hard_swish": nn.Hardswish,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
     "linear": nn.Identity,
     "log_softmax": lambda: nn.LogSoftmax(dim=-1),
+    "mish": nn.Mish,
     "relu": nn.ReLU,
     "relu6": nn.ReLU6,
     "selu": nn.SELU,
@@ -89,6 +94,18 @@ class Embedding(nn.Embedding):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return super().forward(ids.long())
+
+
+class ScaleOffset(nn.Module):
+    """Keras Rescaling: ``x * scale + offset``, two constants (no weights)."""
+
+    def __init__(self, scale: float, offset: float = 0.0) -> None:
+        super().__init__()
+        self.scale = scale
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.offset
 
 
 class ReLU(nn.Module):
@@ -171,13 +188,6 @@ class Permute(nn.Module):
         return x.permute(self.dims)
 
 
-class Add(nn.Module):
-    """Element-wise sum of two or more inputs of the same shape."""
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return torch.stack(inputs).sum(dim=0)
-
-
 def fold(step: Any, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """``step`` applied left to right over the inputs, as Keras's merge layers apply it."""
     out = inputs[0]
@@ -197,9 +207,17 @@ ELEMENTWISE: dict[str, Any] = {
 }
 
 
+class Add(nn.Module):
+    """Element-wise sum of two or more inputs, left to right as Keras adds them; they
+    broadcast (per axis one size, or 1)."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return fold(torch.add, inputs)
+
+
 class Elementwise(nn.Module):
-    """One of ``ELEMENTWISE`` (multiply, subtract, average, maximum, minimum) over inputs of
-    the same shape."""
+    """One of ``ELEMENTWISE`` (multiply, subtract, average, maximum, minimum) over two or more
+    inputs, which broadcast (per axis one size, or 1)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from backends.keras.activation import ACTIVATIONS
-from tests.harness import check_spec, one_layer
+from backends.keras.export import assign, export_model
+from backends.keras.weights import get_weights
+from tests.harness import build_case, check_spec, one_layer
+from translator.errors import UnsupportedInBackend
 from translator.spec.schema import ACTIVATIONS as SPEC_ACTIVATIONS
 
 pytestmark = pytest.mark.keras
@@ -36,10 +39,14 @@ def _selu(x: np.ndarray) -> np.ndarray:
 REFERENCE = {
     "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
     "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
+    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
     "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "hard_swish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
     "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
     "linear": lambda x: x,
     "log_softmax": lambda x: np.log(_softmax(x)),
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
     "relu": lambda x: np.maximum(x, 0),
     "relu6": lambda x: np.clip(x, 0, 6),
     "selu": _selu,
@@ -122,3 +129,29 @@ def test_prelu_learns_a_slope_per_element_shared_along_shared_axes(
     x = case.inputs["x"]
     (out,) = case.run(x=x)
     np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "{type: Activation, activation: gelu_tanh}",
+        "{type: Dense, units: 3, activation: gelu_tanh}",
+        "{type: TimeDistributed, layer: {type: Dense, units: 2, activation: gelu_tanh}}",
+        "{type: Conv1D, filters: 2, kernel_size: 2, activation: gelu_tanh}",
+    ],
+)
+def test_export_saves_gelu_tanh_as_a_keras_ops_call(layer: str) -> None:
+    """Keras saves no name for gelu's tanh form: ``model.keras`` applies ``keras.ops.gelu``
+    after the layer, and computes what the backend's model computes."""
+    case = check_spec(one_layer(layer, "[3, 4]"), "keras")
+    exported = export_model(case.graph).model
+    assign(exported, case.graph, get_weights(case.built))
+    assert "gelu" not in str([layer.get_config() for layer in exported.layers])
+    out = exported(case.inputs["x"])
+    np.testing.assert_allclose(np.asarray(out), case.outputs[0], atol=1e-6)
+
+
+def test_export_refuses_gelu_tanh_inside_a_recurrence() -> None:
+    case = build_case(one_layer("{type: LSTM, units: 2, activation: gelu_tanh}", "[3, 4]"), "keras")
+    with pytest.raises(UnsupportedInBackend, match="gelu_tanh inside a recurrence"):
+        export_model(case.graph)

@@ -154,7 +154,7 @@ CASES = [
         GOOD_HEAD
         + "  - {name: a, type: Dense, units: 2}\n  - {name: b, type: Dense, units: 5, inputs: x}\n  - {type: Add, inputs: [a, b]}\n",
         "7:5",
-        ["(None, 4, 2) and (None, 4, 5)"],
+        ["do not broadcast", "(None, 4, 2), (None, 4, 5)"],
     ),
     (
         "merge-one-input",
@@ -204,6 +204,12 @@ CASES = [
         "name: m\ninputs:\n  - {name: t, shape: [4], dtype: int32}\nlayers:\n  - {type: Dense, units: 2}\n",
         "5:5",
         ["integer input", "Embedding"],
+    ),
+    (
+        "float-into-embedding",
+        "name: m\ninputs:\n  - {name: t, shape: [4]}\nlayers:\n  - {type: Embedding, input_dim: 9, output_dim: 2}\n",
+        "5:5",
+        ["(Embedding) gets float32 input", "integer token ids", "int32 or int64"],
     ),
     (
         "first-layer-ambiguous",
@@ -434,3 +440,22 @@ def test_a_spec_path_that_is_a_device_or_pipe_is_one_line(
     assert main(["check", str(path)]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"{path}:1:1: error: not a regular file (a device or pipe); give a spec file"]
+
+
+def test_check_refuses_an_embedding_on_float_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``compare`` used to crash on it; ``check`` now stops it at the Embedding's line."""
+    spec = tmp_path / "float_ids.yaml"
+    spec.write_text(
+        "name: m\ninputs:\n  - {name: t, shape: [4], dtype: float32}\nlayers:\n"
+        "  - {name: emb, type: Embedding, input_dim: 9, output_dim: 2}\n"
+    )
+    assert main(["check", str(spec)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    expected = (
+        f"{spec}:5:5: error: layer 'emb' (Embedding) gets float32 input, but it reads integer"
+        " token ids; feed it an input with dtype int32 or int64"
+    )
+    assert captured.err.splitlines() == [expected]
