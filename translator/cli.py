@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from translator.errors import SpecErrors, TranslatorError, WeightsError, suggestion
+from translator.errors import SpecErrors, TooLarge, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 from translator.outputs import OutputError
 
@@ -49,6 +49,24 @@ def _atol(text: str) -> float:
     if value is None or not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; a finite number >= 0, like 1e-5")
     return value
+
+
+def _max_memory(text: str) -> int:
+    from translator.ir.memory import parse_size
+
+    value = parse_size(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; a size like 8G, 512M or 64K")
+    return value
+
+
+def _add_max_memory(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-memory",
+        type=_max_memory,
+        metavar="SIZE",
+        help="memory the command may use, like 8G or 512M (default: MemAvailable)",
+    )
 
 
 def _seed(text: str) -> int:
@@ -106,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="sum layers inside blocks nested deeper than this (default: flat)",
     )
+    _add_max_memory(compare)
 
     count = sub.add_parser(
         "count", help="the same comparison predicted from the IR alone (no framework)"
@@ -172,6 +191,7 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
     port.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_max_memory(port)
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -197,6 +217,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_max_memory(export)
 
 
 def _add_import(sub: argparse._SubParsersAction) -> None:
@@ -221,6 +242,9 @@ def load_all(paths: Sequence[str]) -> list[Graph]:
     if errors:
         raise SpecErrors(errors)
     return graphs
+
+
+MORE_MEMORY = "or use a machine with more memory (or a larger --max-memory)"
 
 
 def _render(reports: list, fmt: str) -> None:
@@ -253,6 +277,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return EXIT_SPEC
     out, plot = _report_paths(args, graphs)  # checked before the long part
+    from translator.ir.memory import compare_estimate, refuse_beyond
+
+    for graph in graphs:
+        way_out = f"measure fewer frameworks (--frameworks), {MORE_MEMORY}"
+        refuse_beyond(graph, compare_estimate(graph, args.frameworks), args.max_memory, way_out)
     reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
     _emit(_at_depth(reports, args.depth), args, out, plot)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
@@ -335,6 +364,11 @@ def cmd_port(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     graphs = load_all(args.specs)
     targets = tuple(fw for fw in args.to or FRAMEWORKS if fw != args.source)
+    from translator.ir.memory import port_estimate, refuse_beyond
+
+    for graph in graphs:
+        way_out = f"port to fewer frameworks (--to), {MORE_MEMORY}"
+        refuse_beyond(graph, port_estimate(graph, args.source, targets), args.max_memory, way_out)
     reports = [
         port_report(g, args.source, targets, args.weights, args.atol, args.seed) for g in graphs
     ]
@@ -352,6 +386,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_out(args.out, args.force)  # before the spec, the weights and any framework
     (graph,) = load_all([args.spec])
+    from translator.commands.export import EXPORTERS
+    from translator.ir.memory import export_estimate, refuse_beyond
+
+    way_out = MORE_MEMORY.removeprefix("or ")
+    refuse_beyond(graph, export_estimate(graph, EXPORTERS), args.max_memory, way_out)
     report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force)
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
@@ -448,7 +487,7 @@ def _run(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error.render(), file=sys.stderr)
         return EXIT_SPEC
-    except (WeightsError, OutputError) as exc:  # the user's file or path: theirs to fix
+    except (WeightsError, OutputError, TooLarge) as exc:  # the user's file or path: theirs to fix
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:
