@@ -44,7 +44,7 @@ def _number(text: str, kind: Callable[[str], float]) -> float | None:
         return None
 
 
-def _atol(text: str) -> float:
+def _tolerance(text: str) -> float:
     value = _number(text, float)
     if value is None or not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; a finite number >= 0, like 1e-5")
@@ -188,7 +188,8 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="source weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz",
     )
-    port.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
+    port.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
+    port.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
     _add_max_memory(port)
@@ -214,7 +215,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         help="weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz"
         " (default: random)",
     )
-    export.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
+    export.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
+    export.add_argument(
+        "--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)"
+    )
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
     _add_max_memory(export)
@@ -370,7 +374,8 @@ def cmd_port(args: argparse.Namespace) -> int:
         way_out = f"port to fewer frameworks (--to), {MORE_MEMORY}"
         refuse_beyond(graph, port_estimate(graph, args.source, targets), args.max_memory, way_out)
     reports = [
-        port_report(g, args.source, targets, args.weights, args.atol, args.seed) for g in graphs
+        port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
+        for g in graphs
     ]
     if args.format == "json":
         data = [r.as_dict() for r in reports]
@@ -391,7 +396,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     way_out = MORE_MEMORY.removeprefix("or ")
     refuse_beyond(graph, export_estimate(graph, EXPORTERS), args.max_memory, way_out)
-    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force)
+    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol)
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:

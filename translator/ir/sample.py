@@ -37,7 +37,7 @@ def sample_inputs(
         node = graph.node(name)
         shape = (batch, *(steps if d is None else d for d in node.output_shape))
         if node.dtype == "float32":
-            out[name] = rng.standard_normal(shape).astype(np.float32)
+            out[name] = rng.standard_normal(shape, dtype=np.float32)
         else:
             out[name] = rng.integers(0, vocabulary(graph, name), size=shape).astype(node.dtype)
     return out
