@@ -33,7 +33,7 @@ from translator.outputs import check_directory, check_own_files, refuse, staged_
 EXPORTERS = ("keras", "onnx", "torch")
 CANONICAL_FILE = "weights.npz"
 # Every name export writes: with --force, these (and only these) are replaced in --out.
-OWN_FILES = ("model.keras", "model.onnx", "model.pt", "model.py", CANONICAL_FILE)
+OWN_FILES = ("model.keras", "model.onnx", "model.onnx.data", "model.pt", "model.py", CANONICAL_FILE)
 
 
 def exporter(framework: str) -> Any:
