@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from translator.errors import SpecErrors, TranslatorError, WeightsError, suggestion
+from translator.errors import SpecErrors, TooLarge, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 from translator.outputs import OutputError
 
@@ -45,11 +45,29 @@ def _number(text: str, kind: Callable[[str], float]) -> float | None:
         return None
 
 
-def _atol(text: str) -> float:
+def _tolerance(text: str) -> float:
     value = _number(text, float)
     if value is None or not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; a finite number >= 0, like 1e-5")
     return value
+
+
+def _max_memory(text: str) -> int:
+    from translator.ir.memory import parse_size
+
+    value = parse_size(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; a size like 8G, 512M or 64K")
+    return value
+
+
+def _add_max_memory(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-memory",
+        type=_max_memory,
+        metavar="SIZE",
+        help="memory the command may use, like 8G or 512M (default: MemAvailable)",
+    )
 
 
 def _seed(text: str) -> int:
@@ -107,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="sum layers inside blocks nested deeper than this (default: flat)",
     )
+    _add_max_memory(compare)
 
     count = sub.add_parser(
         "count", help="the same comparison predicted from the IR alone (no framework)"
@@ -170,9 +189,11 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="source weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz",
     )
-    port.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
+    port.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
+    port.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_max_memory(port)
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -195,9 +216,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         help="weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz"
         " (default: random)",
     )
-    export.add_argument("--atol", type=_atol, default=1e-5, help="largest output difference")
+    export.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
+    export.add_argument(
+        "--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)"
+    )
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_max_memory(export)
 
 
 def _add_import(sub: argparse._SubParsersAction) -> None:
@@ -222,6 +247,9 @@ def load_all(paths: Sequence[str]) -> list[Graph]:
     if errors:
         raise SpecErrors(errors)
     return graphs
+
+
+MORE_MEMORY = "or use a machine with more memory (or a larger --max-memory)"
 
 
 def _render(reports: list, fmt: str) -> None:
@@ -254,6 +282,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return EXIT_SPEC
     out, plot = _report_paths(args, graphs)  # checked before the long part
+    from translator.ir.memory import compare_estimate, refuse_beyond
+
+    for graph in graphs:
+        way_out = f"measure fewer frameworks (--frameworks), {MORE_MEMORY}"
+        refuse_beyond(graph, compare_estimate(graph, args.frameworks), args.max_memory, way_out)
     reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
     _emit(_at_depth(reports, args.depth), args, out, plot)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
@@ -336,8 +369,14 @@ def cmd_port(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     graphs = load_all(args.specs)
     targets = tuple(fw for fw in args.to or FRAMEWORKS if fw != args.source)
+    from translator.ir.memory import port_estimate, refuse_beyond
+
+    for graph in graphs:
+        way_out = f"port to fewer frameworks (--to), {MORE_MEMORY}"
+        refuse_beyond(graph, port_estimate(graph, args.source, targets), args.max_memory, way_out)
     reports = [
-        port_report(g, args.source, targets, args.weights, args.atol, args.seed) for g in graphs
+        port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
+        for g in graphs
     ]
     if args.format == "json":
         data = [r.as_dict() for r in reports]
@@ -353,7 +392,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_out(args.out, args.force)  # before the spec, the weights and any framework
     (graph,) = load_all([args.spec])
-    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force)
+    from translator.commands.export import EXPORTERS
+    from translator.ir.memory import export_estimate, refuse_beyond
+
+    way_out = MORE_MEMORY.removeprefix("or ")
+    refuse_beyond(graph, export_estimate(graph, EXPORTERS), args.max_memory, way_out)
+    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol)
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -457,7 +501,7 @@ def _run(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error.render(), file=sys.stderr)
         return EXIT_SPEC
-    except (WeightsError, OutputError) as exc:  # the user's file or path: theirs to fix
+    except (WeightsError, OutputError, TooLarge) as exc:  # the user's file or path: theirs to fix
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:

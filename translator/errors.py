@@ -121,6 +121,12 @@ class WeightsError(TranslatorError, ValueError):
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
 
 
+class TooLarge(TranslatorError, MemoryError):
+    """A command would need more memory than is available, estimated from the IR before
+    anything is allocated. Template (one line): ``{file}: {command} needs about {size}
+    ({what}); {limit} available; {way out}``; the CLI exits 2."""
+
+
 class UnsupportedInBackend(TranslatorError, NotImplementedError):
     """A framework cannot build this layer (with these arguments); ``reason`` says why."""
 

@@ -6,6 +6,12 @@ The graph is the backend's (``build(graph, weights=...)``: initializers
 after it gives the spec's layout to the layers, which keep it; an image output gets a
 ``Transpose`` back before it. Input and output names stay the spec's.
 
+Every ONNX model goes through here on its way to onnxruntime or a file (``check``,
+``session``, ``save``): protobuf cannot serialize a message over 2 GB, so a model whose
+initializers pass ``EXTERNAL_ABOVE`` bytes is written as ``model.onnx`` with its tensors in
+``model.onnx.data`` beside it (onnx's external data), checked by path, and handed to
+onnxruntime by path from a temporary directory.
+
 One rewrite keeps the file runnable by onnxruntime's default session: a ``Resize`` with an
 ``axes`` attribute (the backend's bilinear UpSampling2D) gets full-rank ``scales`` instead
 (1 on the other axes, the same operation). onnxruntime 1.32's layout optimizer, which runs
@@ -15,6 +21,10 @@ at the default optimization level, mis-rewrites a ``Resize`` with ``axes`` that 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +32,90 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
+from onnx.external_data_helper import load_external_data_for_model
 
 from backends.onnx.model import OPSET, build
+from translator.errors import BackendError
 from translator.ir import Graph
 from translator.ir.layout import Tensor, tensor_layouts
 from translator.weights.canonical import Weights
 
 FILE = "model.onnx"
+DATA_FILE = FILE + ".data"  # the tensors of a model too large for one protobuf message
+# Protobuf's limit is 2 GB per message; the graph itself needs some of it. A module
+# attribute read at each call, so a test can force external data on a tiny model.
+EXTERNAL_ABOVE = 2**31 - 2**27
 NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
 SPEC_LAYOUT = "/spec_layout"  # suffix of the tensor a Transpose puts in the spec's layout
+
+
+def is_large(model: onnx.ModelProto) -> bool:
+    """Initializers (held as raw bytes by ``numpy_helper.from_array``) past ``EXTERNAL_ABOVE``."""
+    held = sum(len(t.raw_data) or t.ByteSize() for t in model.graph.initializer)
+    return held > EXTERNAL_ABOVE
+
+
+def save(model: onnx.ModelProto, path: Path) -> list[Path]:
+    """Write ``model`` to ``path``; a large one with its tensors (those of 1 KB or more) in
+    ``DATA_FILE`` next to it, then read back into ``model``, which saving empties."""
+    if not is_large(model):
+        onnx.save_model(model, path)
+        return [path]
+    data = path.with_name(DATA_FILE)
+    onnx.save_model(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=data.name,
+        size_threshold=1024,
+    )
+    load_external_data_for_model(model, str(path.parent))
+    return [path, data] if data.exists() else [path]
+
+
+@contextlib.contextmanager
+def on_disk(model: onnx.ModelProto) -> Iterator[Path]:
+    """``model`` saved in a temporary directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="translator-onnx-") as folder:
+        path = Path(folder) / FILE
+        save(model, path)
+        yield path
+
+
+def check(model: onnx.ModelProto) -> None:
+    """onnx's full check; a large model's by path (the checker cannot take it in memory)."""
+    if not is_large(model):
+        onnx.checker.check_model(model, full_check=True)
+        return
+    with on_disk(model) as path:
+        onnx.checker.check_model(str(path), full_check=True)
+
+
+def session_threads() -> int:
+    """onnxruntime's threads per session: ``TRANSLATOR_ONNX_THREADS``, default 1. Each
+    session here runs one small batch once, and compare builds one per spec, so a thread pool
+    per session costs more to start than it saves; 0 lets onnxruntime pick."""
+    value = os.environ.get("TRANSLATOR_ONNX_THREADS", "1")
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise BackendError(f"TRANSLATOR_ONNX_THREADS={value!r} is not a whole number") from None
+
+
+def session(model: onnx.ModelProto | Path) -> ort.InferenceSession:
+    """An onnxruntime session of ``model`` (or a file); a large model through a file, as
+    onnxruntime reads its external data by path (it holds it in memory once loaded)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    options.intra_op_num_threads = options.inter_op_num_threads = session_threads()
+    providers = ["CPUExecutionProvider"]
+    if isinstance(model, Path):
+        return ort.InferenceSession(str(model), options, providers=providers)
+    if not is_large(model):
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    with on_disk(model) as path:
+        return ort.InferenceSession(str(path), options, providers=providers)
 
 
 def _permute_dims(value: onnx.ValueInfoProto, axes: tuple[int, ...]) -> None:
@@ -99,24 +184,26 @@ def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
         if tensor.axes is not None:
             _natural_output(model.graph, value, list(tensor.axes))
     _full_rank_resizes(model)
-    onnx.checker.check_model(model, full_check=True)
     return model
 
 
 def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:
-    """Write ``model.onnx`` holding ``weights`` into ``out``."""
-    onnx.save(export_model(graph, weights), out / FILE)
-    return [(out / FILE, f'ONNX model (opset {OPSET}), initializers "<layer>.<tensor>"')]
+    """Write ``model.onnx`` holding ``weights`` into ``out`` (and ``model.onnx.data`` for a
+    large model), checked by path."""
+    written = save(export_model(graph, weights), out / FILE)
+    onnx.checker.check_model(str(out / FILE), full_check=True)
+    what = [
+        f'ONNX model (opset {OPSET}), initializers "<layer>.<tensor>"',
+        f"its initializers' data (external: more than {EXTERNAL_ABOVE / 2**30:.1f} GB)",
+    ]
+    return list(zip(written, what, strict=False))
 
 
 def run_exported(graph: Graph, out: Path, inputs: list[Any]) -> list[np.ndarray]:
     """Run ``out/model.onnx`` in onnxruntime on ``inputs`` (natural layout, ``graph.inputs``
     order)."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only
-    session = ort.InferenceSession(str(out / FILE), options, providers=["CPUExecutionProvider"])
     feeds = {
         name: np.asarray(x, dtype=graph.node(name).dtype)
         for name, x in zip(graph.inputs, inputs, strict=True)
     }
-    return list(session.run(None, feeds))
+    return list(session(out / FILE).run(None, feeds))

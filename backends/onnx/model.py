@@ -11,14 +11,12 @@ layer that shares another (``node.shares``) reuses that layer's initializers (``
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
@@ -237,26 +235,6 @@ def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> l
     return infos
 
 
-def session_threads() -> int:
-    """onnxruntime's threads per session: ``TRANSLATOR_ONNX_THREADS``, default 1. Each
-    session here runs one small batch once, and compare builds one per spec, so a thread pool
-    per session costs more to start than it saves; 0 lets onnxruntime pick."""
-    value = os.environ.get("TRANSLATOR_ONNX_THREADS", "1")
-    try:
-        return max(int(value), 0)
-    except ValueError:
-        raise BackendError(f"TRANSLATOR_ONNX_THREADS={value!r} is not a whole number") from None
-
-
-def _session(model: onnx.ModelProto) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only
-    options.intra_op_num_threads = options.inter_op_num_threads = session_threads()
-    return ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-
-
 def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None = None) -> Built:
     """Build the ONNX model of ``graph``; ``weights`` (``{layer: {tensor: array}}``) replaces
     the seeded starting values of the layers it names."""
@@ -276,8 +254,10 @@ def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None
         ir_version=IR_VERSION,
         producer_name="model-spec-translator",
     )
-    onnx.checker.check_model(model, full_check=True)
-    extra = {} if gaps else {"session": _session(model)}
+    from backends.onnx.export import check, session  # lazily: export builds on this module
+
+    check(model)
+    extra = {} if gaps else {"session": session(model)}
     return Built(NAME, graph, model, gaps, extra)
 
 

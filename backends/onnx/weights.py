@@ -18,6 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.base import Built
+from backends.onnx.export import session
 from backends.onnx.model import (
     CONST_MARK,
     IR_VERSION,
@@ -26,7 +27,6 @@ from backends.onnx.model import (
     GraphBuilder,
     _build_node,
     _outputs,
-    _session,
     build,
     is_weight,
 )
@@ -164,6 +164,6 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         body, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION
     )
     # An empty output list means "every output" to onnxruntime: ask only when there are probes.
-    values = _session(model).run(probes, feeds) if probes else []
+    values = session(model).run(probes, feeds) if probes else []
     by_tensor = feeds | dict(zip(probes, values, strict=True))
     return {name: [by_tensor[t] for t in tensors[name]] for name in names}

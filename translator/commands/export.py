@@ -33,7 +33,7 @@ from translator.outputs import check_directory, check_own_files, refuse, staged_
 EXPORTERS = ("keras", "onnx", "torch")
 CANONICAL_FILE = "weights.npz"
 # Every name export writes: with --force, these (and only these) are replaced in --out.
-OWN_FILES = ("model.keras", "model.onnx", "model.pt", "model.py", CANONICAL_FILE)
+OWN_FILES = ("model.keras", "model.onnx", "model.onnx.data", "model.pt", "model.py", CANONICAL_FILE)
 
 
 def exporter(framework: str) -> Any:
@@ -52,6 +52,7 @@ class ExportReport:
     out: str
     weights: str
     atol: float
+    rtol: float = 1e-5
     files: list[tuple[str, str]] = field(default_factory=list)  # (path, what it is)
     layouts: dict[str, list[str]] = field(default_factory=dict)  # framework → its inputs
     outputs: list[Any] = field(default_factory=list)  # translator.commands.port.Difference
@@ -59,7 +60,7 @@ class ExportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and all(d.max_abs <= self.atol for d in self.outputs)
+        return not self.failures and all(d.within for d in self.outputs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,9 +68,10 @@ class ExportReport:
             "out": self.out,
             "weights": self.weights,
             "atol": self.atol,
+            "rtol": self.rtol,
             "files": [{"path": p, "content": what} for p, what in self.files],
             "inputs": self.layouts,
-            "outputs": [d.as_dict() | {"ok": d.max_abs <= self.atol} for d in self.outputs],
+            "outputs": [d.as_dict() | {"ok": d.within} for d in self.outputs],
             "failures": self.failures,
             "ok": self.ok,
         }
@@ -143,7 +145,8 @@ def check_files(graph: Graph, out: Path, canonical: Any, report: ExportReport, s
             continue
         got = to_layout(got, layouts.outputs, module.NATURAL, back=True)
         for t, ref, value in zip(layouts.outputs, reference, got, strict=True):
-            report.outputs.append(difference(fw, t.name, t.index, ref, value))
+            diff = difference(fw, t.name, t.index, ref, value, report.atol, report.rtol)
+            report.outputs.append(diff)
 
 
 def _gist(exc: Exception) -> str:
@@ -180,6 +183,7 @@ def export_spec(
     seed: int = 0,
     atol: float = 1e-5,
     force: bool = False,
+    rtol: float = 1e-5,
 ) -> ExportReport:
     """Write ``graph``'s model for every framework into ``out`` and check each file.
 
@@ -188,7 +192,7 @@ def export_spec(
     leaves ``out`` as it was."""
     target = check_out(str(out), force)
     canonical, origin = _canonical(graph, weights_path, seed)
-    report = ExportReport(graph.name, str(out), origin, atol)
+    report = ExportReport(graph.name, str(out), origin, atol, rtol)
     with staged_directory("--out", target, OWN_FILES) as stage:
         written = write_files(graph, stage, canonical, report.failures)
         check_files(graph, stage, canonical, report, seed)
@@ -217,7 +221,10 @@ def render_text(report: ExportReport) -> str:
     lines += [f"  FAILED {fw}: {why}" for fw, why in report.failures.items()]
     worst = max((d.max_abs for d in report.outputs), default=0.0)
     verdict = "ok" if report.ok else "FAILED"
-    lines.append(f"  {verdict}: largest difference {worst:.3g} (atol {report.atol:g})")
+    from translator.commands.port import tolerance
+
+    rule = tolerance(report.atol, report.rtol)
+    lines.append(f"  {verdict}: largest difference {worst:.3g} ({rule})")
     return "\n".join(lines)
 
 

@@ -85,7 +85,8 @@ def weight_notes(graph: Graph, source: str, targets: tuple[str, ...]) -> dict[st
 
 def random_canonical(graph: Graph, seed: int = 0) -> Canonical:
     """Seeded canonical weights in which every value matters: kernels scaled by their fan-in,
-    biases and offsets small but non-zero, scales near 1, variances positive."""
+    biases and offsets small but non-zero, scales near 1, variances positive. Drawn directly
+    in float32, scaled in place: a tensor never exists in float64 (twice the memory)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -93,14 +94,25 @@ def random_canonical(graph: Graph, seed: int = 0) -> Canonical:
     for key, shape in canonical_shapes(graph).items():
         role = key.rsplit("/", 1)[-1]
         if role in ("gamma", "moving_variance"):
-            value = rng.uniform(0.5, 1.5, shape)
+            out[key] = _uniform(rng, shape, 0.5, 1.5)
         elif role.endswith("kernel") or role == "embeddings":
             fan_in = max(1, int(np.prod(shape[:-1]))) if len(shape) > 1 else 1
-            value = rng.standard_normal(shape) / np.sqrt(fan_in)
+            value = rng.standard_normal(shape, dtype=np.float32)
+            value *= np.float32(1 / np.sqrt(fan_in))
+            out[key] = value
         else:  # bias, input_bias, recurrent_bias, beta, moving_mean
-            value = rng.uniform(-0.2, 0.2, shape)
-        out[key] = value.astype(np.float32)
+            out[key] = _uniform(rng, shape, -0.2, 0.2)
     return out
+
+
+def _uniform(rng: Any, shape: tuple[int, ...], low: float, high: float) -> Any:
+    """Uniform in [low, high), float32 throughout."""
+    import numpy as np
+
+    value = rng.random(shape, dtype=np.float32)
+    value *= np.float32(high - low)
+    value += np.float32(low)
+    return value
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ class Difference:
     shape: tuple[int, ...]
     max_abs: float
     max_rel: float
+    within: bool = True  # every element: |got − ref| ≤ atol + rtol·|ref|
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,16 +138,28 @@ class Difference:
         }
 
 
-def difference(framework: str, name: str, index: int, ref: Any, got: Any) -> Difference:
-    """Largest |got − ref|, absolute and over the largest |ref|; inf when shapes differ."""
+def difference(
+    framework: str, name: str, index: int, ref: Any, got: Any, atol: float = 0.0, rtol: float = 0.0
+) -> Difference:
+    """Largest |got − ref|, absolute and over the largest |ref| (inf when shapes differ),
+    and whether every element is within ``atol + rtol·|ref|`` (NaN never is)."""
     import numpy as np
 
     ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
     if ref.shape != got.shape:
-        return Difference(framework, name, index, tuple(got.shape), float("inf"), float("inf"))
-    delta = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        inf = float("inf")
+        return Difference(framework, name, index, tuple(got.shape), inf, inf, False)
+    gap = np.abs(got - ref)
+    delta = float(np.max(gap)) if ref.size else 0.0
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    return Difference(framework, name, index, tuple(ref.shape), delta, delta / max(scale, 1e-30))
+    within = bool(np.all(gap <= atol + rtol * np.abs(ref)))
+    rel = delta / max(scale, 1e-30)
+    return Difference(framework, name, index, tuple(ref.shape), delta, rel, within)
+
+
+def tolerance(atol: float, rtol: float) -> str:
+    """``atol 1e-05, rtol 1e-05``, as the reports print the rule."""
+    return f"atol {atol:g}, rtol {rtol:g}"
 
 
 @dataclass
@@ -150,13 +175,14 @@ class PortReport:
     inputs: dict[str, tuple[int, ...]]
     hyperparameters: list[str]
     conversions: dict[str, list[str]]
+    rtol: float = 1e-5
     outputs: list[Difference] = field(default_factory=list)
     layers: list[Difference] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.failures and all(d.max_abs <= self.atol for d in self.outputs)
+        return not self.failures and all(d.within for d in self.outputs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,10 +191,11 @@ class PortReport:
             "to": list(self.targets),
             "weights": self.weights,
             "atol": self.atol,
+            "rtol": self.rtol,
             "inputs": {k: list(v) for k, v in self.inputs.items()},
             "hyperparameters": self.hyperparameters,
             "conversions": self.conversions,
-            "outputs": [d.as_dict() | {"ok": d.max_abs <= self.atol} for d in self.outputs],
+            "outputs": [d.as_dict() | {"ok": d.within} for d in self.outputs],
             "layers": [d.as_dict() for d in self.layers],
             "failures": self.failures,
             "ok": self.ok,
@@ -193,10 +220,10 @@ def _source_weights(graph: Graph, source: str, path: str | None, seed: int) -> t
 
 
 def _diffs(
-    framework: str, ref: dict[str, list[Any]], got: dict[str, list[Any]]
+    framework: str, ref: dict[str, list[Any]], got: dict[str, list[Any]], report: PortReport
 ) -> list[Difference]:
     return [
-        difference(framework, name, i, r, g)
+        difference(framework, name, i, r, g, report.atol, report.rtol)
         for name, values in ref.items()
         for i, (r, g) in enumerate(zip(values, got.get(name, []), strict=False))
     ]
@@ -229,6 +256,7 @@ def port_report(
     weights_path: str | None = None,
     atol: float = 1e-5,
     seed: int = 0,
+    rtol: float = 1e-5,
 ) -> PortReport:
     """Port ``graph``'s weights from ``source`` to ``targets`` and measure the differences."""
     import backends
@@ -248,6 +276,7 @@ def port_report(
         {k: tuple(v.shape) for k, v in inputs.items()},
         hyperparameter_notes(graph),
         weight_notes(graph, source, targets),
+        rtol,
     )
     ref_outputs, ref_layers = _run(source, built, inputs)
     for fw in targets:
@@ -260,8 +289,8 @@ def port_report(
         except BackendError as exc:
             report.failures[fw] = str(exc)
             continue
-        report.outputs += _diffs(fw, ref_outputs, outputs)
-        report.layers += _diffs(fw, ref_layers, layers)
+        report.outputs += _diffs(fw, ref_outputs, outputs, report)
+        report.layers += _diffs(fw, ref_layers, layers, report)
     order = {name: i for i, name in enumerate(n.name for n in graph.nodes)}
     report.layers.sort(key=lambda d: (order[d.name], targets.index(d.framework)))
     return report
@@ -271,21 +300,22 @@ def render_text(report: PortReport, details: bool = True) -> str:
     """The report for a terminal; ``details`` adds conversions and per-layer rows."""
     inputs = ", ".join(f"{k} {tuple(v)}" for k, v in report.inputs.items())
     head = f"{report.spec}: {report.source} → {', '.join(report.targets)}"
-    lines = [f"{head}  (weights: {report.weights}; input {inputs}; atol {report.atol:g})"]
+    rule = tolerance(report.atol, report.rtol)
+    lines = [f"{head}  (weights: {report.weights}; input {inputs}; {rule})"]
     if details:
         lines += _section("hyperparameters", report.hyperparameters)
         lines.append(f"  canonical layout: {CANONICAL}")
         for fw, notes in report.conversions.items():
             title = f"{fw} (source) → canonical" if fw == report.source else f"canonical → {fw}"
             lines += _section(title, notes)
-    lines += _table("outputs", report.outputs, report.atol)
+    lines += _table("outputs", report.outputs, marks=True)
     if details:
-        lines += _table("layers", report.layers, None)
+        lines += _table("layers", report.layers, marks=False)
     for fw, why in report.failures.items():
         lines.append(f"  FAILED {fw}: {why}")
     worst = max((d.max_abs for d in report.outputs), default=0.0)
     verdict = "ok" if report.ok else "FAILED"
-    lines.append(f"  {verdict}: largest output difference {worst:.3g} (atol {report.atol:g})")
+    lines.append(f"  {verdict}: largest output difference {worst:.3g} ({rule})")
     return "\n".join(lines)
 
 
@@ -293,14 +323,14 @@ def _section(title: str, notes: list[str]) -> list[str]:
     return [f"  {title}:", *(f"    {n}" for n in notes)] if notes else []
 
 
-def _table(title: str, diffs: list[Difference], atol: float | None) -> list[str]:
+def _table(title: str, diffs: list[Difference], marks: bool) -> list[str]:
     if not diffs:
         return []
     width = max(len(title), *(len(_label(d)) for d in diffs))
     head = f"    {title:<{width}}  {'to':<6} {'max abs':>10} {'max rel':>10}"
     rows = []
     for d in diffs:
-        mark = "" if atol is None else ("  ok" if d.max_abs <= atol else "  ABOVE atol")
+        mark = "" if not marks else ("  ok" if d.within else "  ABOVE atol + rtol·|ref|")
         rows.append(
             f"    {_label(d):<{width}}  {d.framework:<6} {d.max_abs:>10.3g} {d.max_rel:>10.3g}{mark}"
         )

@@ -80,7 +80,8 @@ CASES: dict[str, tuple[Callable[[Path], str], list[str], str]] = {
         [],
         (
             "--out '{out}': directory exists and is not empty; pass --force to replace the"
-            " export's own files in it (model.keras, model.onnx, model.pt, model.py, weights.npz)"
+            " export's own files in it (model.keras, model.onnx, model.onnx.data, model.pt,"
+            " model.py, weights.npz)"
             " and keep the others, or name a new directory"
         ),
     ),
