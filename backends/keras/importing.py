@@ -24,7 +24,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from backends.keras.export import variable_map
 from backends.keras.model import NAME
 from translator.commands.importing import (
     SPEC_DATA_FORMAT,
@@ -138,6 +137,9 @@ def import_file(path: str | Path) -> Imported:
 
 def model_weights(model: Any, graph: Graph) -> Weights:
     """``{layer: {IR tensor name: array}}`` from the model's variables, shaped as the IR says."""
+    # Imported here: export reads the family modules' tables, and they register importers.
+    from backends.keras.export import variable_map
+
     variables = variable_map(graph, {layer.name: layer for layer in model.layers})
     shapes = {n.name: {w.name: w.shape for w in n.weights.get(NAME, ())} for n in graph.nodes}
     return {
