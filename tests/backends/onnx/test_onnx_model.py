@@ -9,13 +9,13 @@ import numpy as np
 import onnx
 import pytest
 
+import translator.ops
 from backends.onnx.model import CONST_MARK, IR_VERSION, OPSET, is_weight
 from translator.errors import BackendError
 from translator.ir.sample import sample_inputs
 from translator.spec.schema import SCHEMAS
 
-FAMILIES = {"activation", "attention", "conv", "conv_transpose", "core", "depthwise", "merge",
-            "normalization", "pooling", "recurrent", "reshape", "wrappers"}  # fmt: skip
+FAMILIES = set(translator.ops.FAMILIES)  # the one list of families
 MIXED = """
     inputs: [{name: x, shape: [null, 3]}, {name: ids, shape: [4], dtype: int64}]
     layers:
