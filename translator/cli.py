@@ -101,6 +101,14 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     compare.add_argument("--seed", type=_seed, default=0, help="seed of weights and inputs")
     compare.add_argument(
+        "--materialize",
+        choices=("distinct", "full"),
+        default=None,
+        help="full: build whole models; distinct: build each distinct layer once and count it"
+        " for every layer alike (default: full while every framework's float32 weights"
+        " together take under 25%% of the memory available, else distinct)",
+    )
+    compare.add_argument(
         "--depth",
         type=_depth,
         default=None,
@@ -253,7 +261,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return EXIT_SPEC
     out, plot = _report_paths(args, graphs)  # checked before the long part
-    reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
+    reports = [
+        compare_report(g, args.frameworks, args.seed, args.materialize)
+        for g in progress(graphs, "building")
+    ]
     _emit(_at_depth(reports, args.depth), args, out, plot)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 
