@@ -184,7 +184,7 @@ def available_memory() -> int | None:
 class Materialized:
     """How a compare measured: ``full`` models, or ``distinct`` layers. ``why`` says why an
     automatic choice fell on ``distinct`` (empty when asked for). ``blocks`` summarizes the
-    top-level blocks: (name, instances, layers, distinct layers)."""
+    top-level repeated blocks: (name, repeats, layers, distinct layers)."""
 
     mode: str
     why: str = ""
@@ -204,7 +204,7 @@ class Materialized:
         text = f"measured once per distinct layer ({how}): {self.distinct:,} distinct of"
         text += f" {self.layers:,} layers"
         for name, instances, layers, distinct in self.blocks:
-            text += f"; block {name}: {instances:,} instances, {layers:,} layers,"
+            text += f"; block '{name}': {instances:,} × {layers // instances:,} layers,"
             text += f" {distinct:,} distinct"
         return text
 
@@ -222,19 +222,25 @@ def choose(graph: Graph, frameworks: tuple[str, ...], asked: str | None) -> tupl
     )
 
 
+def _repeats(name: str, nodes: list[Node]) -> int:
+    """How many times the top-level block instance ``name`` repeats its block (``name_1``,
+    ``name_2``, ... hold every layer), or 1."""
+    inner = {n.block[1] if len(n.block) > 1 else "" for n in nodes}
+    return len(inner) if inner == {f"{name}_{i}" for i in range(1, len(inner) + 1)} else 1
+
+
 def materialized(graph: Graph, groups: list[Group], why: str) -> Materialized:
-    """The ``distinct`` summary of ``groups`` (model inputs are not counted as layers)."""
+    """The ``distinct`` summary of ``groups`` (model inputs are not counted as layers), with
+    each repeated block's layers and how many of them are distinct."""
     layer_groups = [g for g in groups if g.first.type != INPUT]
     of_group = {n.name: i for i, g in enumerate(layer_groups) for n in g.nodes}
-    blocks: dict[str, tuple[set[tuple[str, ...]], list[str]]] = {}
+    blocks: dict[str, list[Node]] = {}
     for node in graph.layers:
         if node.block:
-            instances, names = blocks.setdefault(node.block[0], (set(), []))
-            instances.add(node.block[:2])
-            names.append(node.name)
+            blocks.setdefault(node.block[0], []).append(node)
     summary = tuple(
-        (name, len(instances), len(names), len({of_group[n] for n in names}))
-        for name, (instances, names) in blocks.items()
-        if len(instances) > 1
+        (name, repeats, len(nodes), len({of_group[n.name] for n in nodes}))
+        for name, nodes in blocks.items()
+        if (repeats := _repeats(name, nodes)) > 1
     )
     return Materialized("distinct", why, len(layer_groups), len(graph.layers), summary)
