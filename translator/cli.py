@@ -262,7 +262,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     out, plot = _report_paths(args, graphs)  # checked before the long part
     reports = [
-        compare_report(g, args.frameworks, args.seed, args.materialize)
+        compare_report(g, args.frameworks, args.seed, materialize=args.materialize)
         for g in progress(graphs, "building")
     ]
     _emit(_at_depth(reports, args.depth), args, out, plot)

@@ -200,7 +200,7 @@ class Materialized:
 
     def summary(self) -> str:
         """One line: what was measured once and counted for how many layers."""
-        how = f"--materialize {self.mode}" + (f", chosen: {self.why}" if self.why else "")
+        how = self.why or f"--materialize {self.mode}"
         text = f"measured once per distinct layer ({how}): {self.distinct:,} distinct of"
         text += f" {self.layers:,} layers"
         for name, instances, layers, distinct in self.blocks:
@@ -216,9 +216,9 @@ def choose(graph: Graph, frameworks: tuple[str, ...], asked: str | None) -> tupl
     need, available = weight_bytes(graph, frameworks), available_memory()
     if available is None or need < FULL_SHARE * available:
         return "full", ""
+    where = f"{len(frameworks)} frameworks" if len(frameworks) > 1 else frameworks[0]
     return "distinct", (
-        f"the float32 weights of {len(frameworks)} framework(s), {need / 2**30:.1f} GB,"
-        f" exceed {FULL_SHARE:.0%} of the memory available"
+        f"{need / 2**30:.1f} GB of float32 weights in {where} > {FULL_SHARE:.0%} of available memory"
     )
 
 

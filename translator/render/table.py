@@ -161,7 +161,7 @@ def render_table(reports: list[Report], console: Any = None) -> None:
             )
         console.print(table)
         if report.materialized is not None:
-            console.print(Text(report.materialized.summary()))
+            console.print(Text(report.materialized.summary()), soft_wrap=True)
         # Text, not markup: failures quote framework messages and file names, shown as is.
         console.print(Text(verdict(report), style="green" if report.ok else "bold red"))
         for failure in report.failures:

@@ -174,26 +174,32 @@ def _llama() -> Graph:
     return load(str(ROOT / "specs" / "zoo" / "llama2_7b.yaml"))
 
 
+ALL = FRAMEWORKS
+WHY = "75.3 GB of float32 weights in 3 frameworks > 25% of available memory"
+
+
 @pytest.mark.parametrize(
-    ("available", "asked", "mode"),
+    ("available", "frameworks", "asked", "mode", "why"),
     [
-        (64 * 2**30, None, "distinct"),  # 75.3 GB of weights in 3 frameworks
-        (400 * 2**30, None, "full"),
-        (None, None, "full"),  # unknown: as before
-        (400 * 2**30, "distinct", "distinct"),
-        (1, "full", "full"),
+        (64 * 2**30, ALL, None, "distinct", WHY),
+        (
+            64 * 2**30,
+            ("torch",),
+            None,
+            "distinct",
+            WHY.replace("75.3", "25.1").replace("3 frameworks", "torch"),
+        ),
+        (400 * 2**30, ALL, None, "full", ""),
+        (None, ALL, None, "full", ""),  # unknown: as before
+        (400 * 2**30, ALL, "distinct", "distinct", ""),
+        (1, ALL, "full", "full", ""),
     ],
 )
-def test_the_choice(monkeypatch: pytest.MonkeyPatch, available, asked, mode) -> None:
+def test_the_choice(
+    monkeypatch: pytest.MonkeyPatch, available, frameworks, asked, mode, why
+) -> None:
     monkeypatch.setattr(distinct, "available_memory", lambda: available)
-    chosen, why = choose(_llama(), FRAMEWORKS, asked)
-    assert chosen == mode
-    if mode == "distinct" and asked is None:
-        assert why == (
-            "the float32 weights of 3 framework(s), 75.3 GB, exceed 25% of the memory available"
-        )
-    else:
-        assert why == ""
+    assert choose(_llama(), frameworks, asked) == (mode, why)
 
 
 def test_the_llama_spec_counts_as_llama2_7b() -> None:
