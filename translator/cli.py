@@ -79,6 +79,13 @@ def _frameworks(text: str) -> tuple[str, ...]:
     return names
 
 
+MATERIALIZE_HELP = (
+    "full: build whole models; distinct: build each distinct layer once and count it for every"
+    " layer alike (default: full while the float32 weights of the frameworks compared take"
+    " under 25%% of the memory available, else distinct)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per command, each with its options."""
     top = OneLineParser(prog="translator", description=__doc__.splitlines()[0])
@@ -100,14 +107,7 @@ def parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
     compare.add_argument("--seed", type=_seed, default=0, help="seed of weights and inputs")
-    compare.add_argument(
-        "--materialize",
-        choices=("distinct", "full"),
-        default=None,
-        help="full: build whole models; distinct: build each distinct layer once and count it"
-        " for every layer alike (default: full while every framework's float32 weights"
-        " together take under 25%% of the memory available, else distinct)",
-    )
+    compare.add_argument("--materialize", choices=("distinct", "full"), help=MATERIALIZE_HELP)
     compare.add_argument(
         "--depth",
         type=_depth,
