@@ -69,9 +69,11 @@ def layer_key(node: Node, input_dtypes: tuple[str, ...]) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class Group:
-    """Nodes with one key; the first is the one built and measured."""
+    """Nodes with one key. ``built`` is what a backend builds for them: the first node, after
+    the layers it uses (if any), each with the element types of the tensors it reads."""
 
     nodes: tuple[Node, ...]
+    built: tuple[tuple[Node, tuple[str, ...]], ...]
 
     @property
     def first(self) -> Node:
@@ -86,31 +88,35 @@ def input_dtypes(by_name: dict[str, Node], node: Node) -> tuple[str, ...]:
 def distinct_groups(graph: Graph) -> list[Group]:
     """The graph's nodes grouped by ``layer_key``, in order of first appearance."""
     by_name = {n.name: n for n in graph.nodes}
+    order = {name: i for i, name in enumerate(by_name)}
     groups: dict[tuple[Any, ...], list[Node]] = {}
     for node in graph.nodes:
         groups.setdefault(layer_key(node, input_dtypes(by_name, node)), []).append(node)
-    return [Group(tuple(nodes)) for nodes in groups.values()]
+    return [
+        Group(
+            tuple(nodes),
+            tuple((n, input_dtypes(by_name, n)) for n in _closure(by_name, order, nodes[0])),
+        )
+        for nodes in groups.values()
+    ]
 
 
-def _used(by_name: dict[str, Node], node: Node) -> list[str]:
+def _used(node: Node) -> list[str]:
     """The names of the layers whose tensors ``node`` (or a layer it wraps) uses."""
     names = [node.shares] if node.shares else []
     names += [target.shares or target.name for target in node.links.values()]
-    if node.inner is not None:
-        names += _used(by_name, node.inner)
-    return names
+    return names + (_used(node.inner) if node.inner is not None else [])
 
 
-def _closure(graph: Graph, node: Node) -> list[Node]:
+def _closure(by_name: dict[str, Node], order: dict[str, int], node: Node) -> list[Node]:
     """``node`` and every layer it uses, directly or not, in the graph's order."""
-    by_name = {n.name: n for n in graph.nodes}
     wanted, todo = {node.name}, [node.name]
     while todo:
-        for name in _used(by_name, by_name[todo.pop()]):
+        for name in _used(by_name[todo.pop()]):
             if name not in wanted:
                 wanted.add(name)
                 todo.append(name)
-    return [n for n in graph.nodes if n.name in wanted]
+    return [by_name[name] for name in sorted(wanted, key=order.__getitem__)]
 
 
 def _fed(node: Node, dtypes: tuple[str, ...]) -> tuple[list[Node], Node]:
@@ -123,19 +129,9 @@ def _fed(node: Node, dtypes: tuple[str, ...]) -> tuple[list[Node], Node]:
     for i, (shape, dtype) in enumerate(zip(node.input_shapes, dtypes, strict=True)):
         name = f"{node.name}__input_{i}"
         args = {"shape": shape, "dtype": dtype}
-        weights: dict[str, Any] = {fw: () for fw in FRAMEWORKS}
-        inputs.append(
-            Node(
-                name,
-                INPUT,
-                args,
-                (),
-                node.loc,
-                output_shapes=(shape,),
-                dtype=dtype,
-                weights=weights,
-            )
-        )
+        fresh = Node(name, INPUT, args, (), node.loc, output_shapes=(shape,), dtype=dtype)
+        fresh.weights = {fw: () for fw in FRAMEWORKS}  # a model input holds no tensors
+        inputs.append(fresh)
     return inputs, replace(node, inputs=tuple(i.name for i in inputs))
 
 
@@ -146,17 +142,15 @@ def mini_graph(graph: Graph, group: Group) -> Graph:
     name = f"{graph.name}__{node.name}"
     if node.type == INPUT:
         return Graph(name, graph.file, "", graph.data_format, [node], [node.name], [node.name])
-    by_name = {n.name: n for n in graph.nodes}
     inputs: list[Node] = []
     layers: list[Node] = []
-    for member in _closure(graph, node):
-        fresh, fed = _fed(member, input_dtypes(by_name, member))
+    for member, dtypes in group.built:
+        fresh, fed = _fed(member, dtypes)
         inputs += fresh
         layers.append(fed)
+    names = [i.name for i in inputs]
     outputs = [n.name for n in layers]
-    return Graph(
-        name, graph.file, "", graph.data_format, inputs + layers, [i.name for i in inputs], outputs
-    )
+    return Graph(name, graph.file, "", graph.data_format, inputs + layers, names, outputs)
 
 
 def weight_bytes(graph: Graph, frameworks: tuple[str, ...]) -> int:
