@@ -1,7 +1,8 @@
 """``compare --materialize distinct`` on the real frameworks: each distinct layer built once
-gives exactly the per-layer measurements and totals of the whole models; a LLaMA-shaped spec
-(4 layers, hidden 512) compares through the CLI. The 7B spec itself is left to the command
-in the README (about a minute and 2.7 GB here)."""
+gives exactly the per-layer measurements and totals of the whole models (zoo models, shared
+and tied layers, every conformance case); a LLaMA-shaped spec (4 layers, hidden 512)
+compares through the CLI. The 7B spec itself is left to the command in the README (about a
+minute and 2.7 GB here)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import pytest
 
 from tests.conftest import ROOT
-from tests.port_cases import BREADTH
+from tests.port_cases import BREADTH, conformance_specs
 from translator.cli import main
 from translator.commands.compare import compare_report
 from translator.ir import Graph
@@ -43,6 +44,23 @@ def test_distinct_measures_exactly_what_full_does(case: str) -> None:
     assert once.totals == full.totals
     assert once.unexplained_total == 0
     assert full.materialized is None and once.materialized is not None
+
+
+CONFORMANCE = conformance_specs()
+
+
+@pytest.mark.parametrize("case", sorted(CONFORMANCE))
+def test_distinct_equals_full_for_every_layer_type(case: str) -> None:
+    """Every conformance case (each layer type, argument sets), PyTorch and ONNX measured
+    against the IR's Keras counts too."""
+    graph = load_text(CONFORMANCE[case])
+    for frameworks in [("keras", "torch", "onnx"), ("torch", "onnx")]:
+        full = compare_report(graph, frameworks, materialize="full")
+        once = compare_report(graph, frameworks, materialize="distinct")
+        assert [r.as_dict(frameworks) for r in once.rows] == [
+            r.as_dict(frameworks) for r in full.rows
+        ]
+        assert (once.totals, once.failures) == (full.totals, full.failures)
 
 
 LLAMA_SMALL = """
