@@ -168,17 +168,9 @@ def compare_report(
     """
     failures: list[str] = []
     seconds: dict[str, float] = {}
-    measured: dict[str, _Measured] = {}
     mode, why = choose(graph, frameworks, materialize)
     groups = distinct_groups(graph) if mode == "distinct" else []
-    inputs = sample_inputs(graph, seed) if mode == "full" else {}
-    for fw in frameworks if mode == "full" else _keras_last(frameworks):
-        start = time.perf_counter()
-        if mode == "full":
-            measured[fw] = _measure(graph, fw, inputs, seed, failures)
-        else:
-            measured[fw] = _measure_distinct(graph, fw, groups, seed, failures)
-        seconds[fw] = time.perf_counter() - start
+    measured = _measure_each(graph, frameworks, groups, seed, failures, seconds)
     rows = []
     for node in graph.nodes:
         params: dict[str, Counts | None] = {
@@ -197,6 +189,27 @@ def compare_report(
     if mode == "distinct":
         report.materialized = materialized(graph, groups, why)
     return report
+
+
+def _measure_each(
+    graph: Graph,
+    frameworks: tuple[str, ...],
+    groups: list[Group],
+    seed: int,
+    failures: list[str],
+    seconds: dict[str, float],
+) -> dict[str, _Measured]:
+    """Each framework's measurement: of whole models, or of ``groups`` when there are some."""
+    measured: dict[str, _Measured] = {}
+    inputs = {} if groups else sample_inputs(graph, seed)
+    for fw in _keras_last(frameworks) if groups else frameworks:
+        start = time.perf_counter()
+        if groups:
+            measured[fw] = _measure_distinct(graph, fw, groups, seed, failures)
+        else:
+            measured[fw] = _measure(graph, fw, inputs, seed, failures)
+        seconds[fw] = time.perf_counter() - start
+    return measured
 
 
 def _measure(
