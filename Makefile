@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SPECS := $(wildcard specs/*.yaml) $(wildcard specs/zoo/*.yaml)
+# Specs whose whole models do not fit in memory (25 GB of weights per framework): compare
+# measures them once per distinct layer; port and export need the whole model, so skip them.
+TOO_BIG := specs/zoo/llama2_7b.yaml
+WHOLE_SPECS := $(filter-out $(TOO_BIG),$(SPECS))
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: compare port export test test-fast lint bench install clean chromium
@@ -28,12 +32,12 @@ compare: $(STAMP)
 # Every spec's random weights carried from each framework into the other two; exit 1 when an
 # output differs by more than 1e-5.
 port: $(STAMP)
-	for fw in keras torch onnx; do $(PY) -m translator port $(SPECS) --from $$fw || exit 1; done
+	for fw in keras torch onnx; do $(PY) -m translator port $(WHOLE_SPECS) --from $$fw || exit 1; done
 
 # Every spec exported to build/export/<spec>/, each file reloaded and checked.
 export: $(STAMP)
 	mkdir -p build/export
-	for spec in $(SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) --force || exit 1; done
+	for spec in $(WHOLE_SPECS); do $(PY) -m translator export $$spec --out build/export/$$(basename $$spec .yaml) --force || exit 1; done
 
 # The HTML report is checked in a real headless browser (Debian's chromium).
 chromium:

@@ -33,6 +33,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 ZOO = sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
+# Zoo models whose whole models do not fit in a test's memory (25 GB of weights per framework):
+# compared once per distinct layer (tests/end_to_end/test_materialize.py), never built whole.
+TOO_BIG = ("llama2_7b",)
 FRAMEWORK_DIRS = ("keras", "torch", "onnx")
 # Test directories whose every test is slow: they import a framework.
 SLOW_DIRS = (ROOT / "tests" / "backends", ROOT / "tests" / "end_to_end")

@@ -12,226 +12,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
+from translator.arguments import parser
 from translator.errors import SpecErrors, TooLarge, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 from translator.outputs import OutputError
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
-SEED_LIMIT = 2**32  # numpy's and the frameworks' seeds are 32-bit unsigned
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage mistakes are one line ``error: ...`` on stderr, exit 2, with no
-    usage block (``--help`` shows it); subcommand parsers inherit the class."""
-
-    def error(self, message: str) -> NoReturn:
-        line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-        self.exit(EXIT_SPEC, f"error: {line}\n")
-
-
-def _number(text: str, kind: Callable[[str], float]) -> float | None:
-    try:
-        return kind(text)
-    except ValueError:
-        return None
-
-
-def _tolerance(text: str) -> float:
-    value = _number(text, float)
-    if value is None or not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}; a finite number >= 0, like 1e-5")
-    return value
-
-
-def _max_memory(text: str) -> int:
-    from translator.ir.memory import parse_size
-
-    value = parse_size(text)
-    if value is None:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}; a size like 8G, 512M or 64K")
-    return value
-
-
-def _add_max_memory(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--max-memory",
-        type=_max_memory,
-        metavar="SIZE",
-        help="memory the command may use, like 8G or 512M (default: MemAvailable)",
-    )
-
-
-def _seed(text: str) -> int:
-    value = _number(text, int)
-    if value is None or not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"invalid value {text!r}; an integer from 0 to {SEED_LIMIT - 1}"
-        )
-    return int(value)
-
-
-def _depth(text: str) -> int:
-    value = _number(text, int)
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}; an integer >= 0")
-    return int(value)
-
-
-def _frameworks(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    for name in names:
-        if name not in FRAMEWORKS:
-            raise argparse.ArgumentTypeError(
-                f"unknown framework {name!r}; {suggestion(name, FRAMEWORKS, 'frameworks')}"
-            )
-    if not names:
-        raise argparse.ArgumentTypeError("name at least one framework")
-    return names
-
-
-def parser() -> argparse.ArgumentParser:
-    """The command line: one subcommand per command, each with its options."""
-    top = OneLineParser(prog="translator", description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True)
-    fw_help = "comma-separated: keras,torch,onnx (default: all)"
-
-    compare = sub.add_parser(
-        "compare", help="build every spec in each framework and reconcile the counts"
-    )
-    compare.add_argument("specs", nargs="+", metavar="SPEC")
-    compare.add_argument("--format", choices=("table", "json", "markdown", "html"), default="table")
-    compare.add_argument(
-        "--out", metavar="DIR", help="with --format html: write DIR/<spec>.html per spec"
-    )
-    compare.add_argument(
-        "--plot",
-        metavar="FILE.png",
-        help="also draw the per-layer chart to FILE (.png, .svg, .pdf)",
-    )
-    compare.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
-    compare.add_argument("--seed", type=_seed, default=0, help="seed of weights and inputs")
-    compare.add_argument(
-        "--depth",
-        type=_depth,
-        default=None,
-        help="sum layers inside blocks nested deeper than this (default: flat)",
-    )
-    _add_max_memory(compare)
-
-    count = sub.add_parser(
-        "count", help="the same comparison predicted from the IR alone (no framework)"
-    )
-    count.add_argument("specs", nargs="+", metavar="SPEC")
-    count.add_argument("--format", choices=("json", "table", "markdown"), default="json")
-    count.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
-    count.add_argument(
-        "--depth",
-        type=_depth,
-        default=None,
-        help="sum layers inside blocks nested deeper than this (default: flat)",
-    )
-
-    explain = sub.add_parser(
-        "explain", help="each layer's tensors per framework, formula and correspondence"
-    )
-    explain.add_argument("spec", metavar="SPEC")
-    explain.add_argument("--layer", help="only this layer")
-    explain.add_argument("--format", choices=("text", "json"), default="text")
-    explain.add_argument("--frameworks", type=_frameworks, default=FRAMEWORKS, help=fw_help)
-
-    _add_port(sub)
-    _add_export(sub)
-    _add_import(sub)
-
-    check = sub.add_parser(
-        "check", help="validate specs only (exit 0, or 2 with one line per problem)"
-    )
-    check.add_argument("specs", nargs="+", metavar="SPEC")
-
-    sub.add_parser(
-        "schema", help="print the JSON Schema of specs (generated from the layer registry)"
-    )
-    docs = sub.add_parser(
-        "docs", help="regenerate spec.schema.json and docs/ from the layer registry"
-    )
-    docs.add_argument("--root", default=".", help="the repository root")
-    return top
-
-
-def _framework(text: str) -> str:
-    names = _frameworks(text)
-    if len(names) != 1:
-        raise argparse.ArgumentTypeError("name one framework: keras, torch or onnx")
-    return names[0]
-
-
-def _add_port(sub: argparse._SubParsersAction) -> None:
-    port = sub.add_parser(
-        "port",
-        help="carry a model's weights into the other frameworks and check the outputs agree",
-    )
-    port.add_argument("specs", nargs="+", metavar="SPEC")
-    port.add_argument("--from", dest="source", type=_framework, required=True)
-    port.add_argument(
-        "--to", type=_frameworks, help="comma-separated targets (default: the other two)"
-    )
-    port.add_argument(
-        "--weights",
-        metavar="FILE",
-        help="source weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz",
-    )
-    port.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
-    port.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)")
-    port.add_argument("--format", choices=("table", "json"), default="table")
-    port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
-    _add_max_memory(port)
-
-
-def _add_export(sub: argparse._SubParsersAction) -> None:
-    export = sub.add_parser(
-        "export",
-        help="write model.keras, model.onnx, model.pt + model.py and weights.npz, same weights",
-    )
-    export.add_argument("spec", metavar="SPEC")
-    export.add_argument(
-        "--out", metavar="DIR", required=True, help="the directory to write (new, or empty)"
-    )
-    export.add_argument(
-        "--force",
-        action="store_true",
-        help="in an existing --out, replace the files export writes; the others stay",
-    )
-    export.add_argument(
-        "--weights",
-        metavar="FILE",
-        help="weights: .keras, .weights.h5, a state_dict .pt, .onnx or canonical .npz"
-        " (default: random)",
-    )
-    export.add_argument("--atol", type=_tolerance, default=1e-5, help="absolute tolerance")
-    export.add_argument(
-        "--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)"
-    )
-    export.add_argument("--format", choices=("table", "json"), default="table")
-    export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
-    _add_max_memory(export)
-
-
-def _add_import(sub: argparse._SubParsersAction) -> None:
-    imp = sub.add_parser(
-        "import", help="read a saved model (.keras, .h5) into a spec and its canonical weights"
-    )
-    imp.add_argument("source", metavar="SOURCE", help="the saved model: .keras or .h5 (Keras)")
-    imp.add_argument("--out", metavar="SPEC.yaml", required=True, help="the spec to write")
-    imp.add_argument("--weights-out", metavar="W.npz", help="also write the canonical weights")
 
 
 def load_all(paths: Sequence[str]) -> list[Graph]:
@@ -269,6 +63,19 @@ def _at_depth(reports: list, depth: int | None) -> list:
     return reports if depth is None else [collapse(r, depth) for r in reports]
 
 
+def largest_build(graph: Any, frameworks: tuple[str, ...], asked: str | None) -> Any:
+    """What ``compare`` holds at once: the whole model (``full``), or the largest distinct
+    layer's small model (``distinct``), as ``translator.ir.memory`` estimates it."""
+    from translator.commands.distinct import choose, distinct_groups, mini_graph
+    from translator.ir.memory import compare_estimate
+
+    mode, _ = choose(graph, frameworks, asked)
+    if mode == "full":
+        return compare_estimate(graph, frameworks)
+    parts = (mini_graph(graph, group) for group in distinct_groups(graph))
+    return max((compare_estimate(p, frameworks) for p in parts), key=lambda e: e.total)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """``compare``: build every spec in each framework, measure, reconcile, render."""
     from translator.commands.compare import compare_report
@@ -282,12 +89,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         return EXIT_SPEC
     out, plot = _report_paths(args, graphs)  # checked before the long part
-    from translator.ir.memory import compare_estimate, refuse_beyond
+    from translator.ir.memory import refuse_beyond
 
     for graph in graphs:
         way_out = f"measure fewer frameworks (--frameworks), {MORE_MEMORY}"
-        refuse_beyond(graph, compare_estimate(graph, args.frameworks), args.max_memory, way_out)
-    reports = [compare_report(g, args.frameworks, args.seed) for g in progress(graphs, "building")]
+        estimate = largest_build(graph, args.frameworks, args.materialize)
+        refuse_beyond(graph, estimate, args.max_memory, way_out)
+    reports = [
+        compare_report(g, args.frameworks, args.seed, materialize=args.materialize)
+        for g in progress(graphs, "building")
+    ]
     _emit(_at_depth(reports, args.depth), args, out, plot)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
 

@@ -171,8 +171,8 @@ class Layer:
         if value is None:
             value = INITIAL_VALUES[spec.role](self.graph.rng, spec.shape)
         self.graph.taken.add(name)
-        array = np.asarray(value, dtype=np.float32)
-        self.graph.initializers.append(numpy_helper.from_array(array, name))
+        value = np.asarray(value, dtype=np.float32)  # rebound: a float64 draw is freed now
+        self.graph.initializers.append(numpy_helper.from_array(value, name))
         return name
 
 
@@ -245,15 +245,15 @@ def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None
         inputs = [t for ref in node.inputs for t in tensors[ref]]
         tensors[node.name] = _build_node(builder, node, inputs, gaps)
     outputs = _outputs(builder, graph, tensors)
-    body = helper.make_graph(
-        builder.nodes, graph.name, builder.inputs, outputs, builder.initializers
-    )
+    # Each step copies the weights; the graph is the call's temporary, and the builder's are
+    # dropped, so that the checks below hold each weight once more, not three times.
     model = helper.make_model(
-        body,
+        helper.make_graph(builder.nodes, graph.name, builder.inputs, outputs, builder.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)],
         ir_version=IR_VERSION,
         producer_name="model-spec-translator",
     )
+    builder.initializers.clear()  # the model holds them now: one copy, not two
     from backends.onnx.export import check, session  # lazily: export builds on this module
 
     check(model)

@@ -9,16 +9,27 @@ then attributed to the reconciliation rules; what no rule explains is reported a
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from translator.commands.distinct import (
+    Group,
+    Materialized,
+    choose,
+    distinct_groups,
+    materialized,
+    mini_graph,
+    weight_bytes,
+)
 from translator.errors import TranslatorError, UnsupportedInBackend
 from translator.ir import FRAMEWORKS, INPUT, Graph, Node, counts, format_shape
 from translator.ir.sample import BATCH, STEPS, sample_inputs
 from translator.reconcile import Explanation, explain, storage_note, unexplained
 
 Counts = dict[str, int]
+COLLECT_ABOVE = 64 * 2**20  # bytes of weights in one distinct layer's model
 
 
 @dataclass
@@ -68,6 +79,7 @@ class Report:
     totals: dict[str, Counts | None]
     failures: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    materialized: Materialized | None = None  # set when measured once per distinct layer
 
     @property
     def layers(self) -> list[LayerRow]:
@@ -88,6 +100,8 @@ class Report:
             "layers": [r.as_dict(self.frameworks) for r in self.layers],
             "totals": {fw: self.totals.get(fw) for fw in self.frameworks},
         }
+        if self.materialized is not None:
+            out["materialize"] = self.materialized.as_dict()
         if self.failures:
             out["failures"] = list(self.failures)
         return out
@@ -141,16 +155,22 @@ class _Measured:
     unsupported: dict[str, str]
 
 
-def compare_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS, seed: int = 0) -> Report:
-    """Build, run and measure ``graph`` in each framework; reconcile against Keras."""
+def compare_report(
+    graph: Graph,
+    frameworks: tuple[str, ...] = FRAMEWORKS,
+    seed: int = 0,
+    materialize: str | None = None,
+) -> Report:
+    """Build, run and measure ``graph`` in each framework; reconcile against Keras.
+
+    ``materialize``: ``full`` builds whole models; ``distinct`` builds each distinct layer
+    once (``translator.commands.distinct``); None chooses by the weights' size.
+    """
     failures: list[str] = []
     seconds: dict[str, float] = {}
-    measured: dict[str, _Measured] = {}
-    inputs = sample_inputs(graph, seed)
-    for fw in frameworks:
-        start = time.perf_counter()
-        measured[fw] = _measure(graph, fw, inputs, seed, failures)
-        seconds[fw] = time.perf_counter() - start
+    mode, why = choose(graph, frameworks, materialize)
+    groups = distinct_groups(graph) if mode == "distinct" else []
+    measured = _measure_each(graph, frameworks, groups, seed, failures, seconds)
     rows = []
     for node in graph.nodes:
         params: dict[str, Counts | None] = {
@@ -163,9 +183,33 @@ def compare_report(graph: Graph, frameworks: tuple[str, ...] = FRAMEWORKS, seed:
         }
         rows.append(_row(node, params, reasons, frameworks))
     totals = {fw: measured[fw].totals for fw in frameworks}
-    return Report(
+    report = Report(
         graph.name, graph.file, frameworks, True, _only(rows, frameworks), totals, failures, seconds
     )
+    if mode == "distinct":
+        report.materialized = materialized(graph, groups, why)
+    return report
+
+
+def _measure_each(
+    graph: Graph,
+    frameworks: tuple[str, ...],
+    groups: list[Group],
+    seed: int,
+    failures: list[str],
+    seconds: dict[str, float],
+) -> dict[str, _Measured]:
+    """Each framework's measurement: of whole models, or of ``groups`` when there are some."""
+    measured: dict[str, _Measured] = {}
+    inputs = {} if groups else sample_inputs(graph, seed)
+    for fw in _keras_last(frameworks) if groups else frameworks:
+        start = time.perf_counter()
+        if groups:
+            measured[fw] = _measure_distinct(graph, fw, groups, seed, failures)
+        else:
+            measured[fw] = _measure(graph, fw, inputs, seed, failures)
+        seconds[fw] = time.perf_counter() - start
+    return measured
 
 
 def _measure(
@@ -189,6 +233,81 @@ def _measure(
     layers = {name: c for name, (_, c) in measurement.layers.items()}
     totals = None if built.unsupported else measurement.totals
     return _Measured(layers, totals, dict(built.unsupported))
+
+
+def _keras_last(frameworks: tuple[str, ...]) -> list[str]:
+    """The order to measure distinct layers in: Keras on TensorFlow keeps the memory of its
+    largest layer for the process (oneDNN's pooling CPU allocator does not return it), so the
+    frameworks that give theirs back measure first and the peak is one framework's."""
+    return sorted(frameworks, key=lambda fw: fw == "keras")
+
+
+def _measure_distinct(
+    graph: Graph, framework: str, groups: list[Group], seed: int, failures: list[str]
+) -> _Measured:
+    """Measure each group's first node once in ``framework`` (``mini_graph``), count it for
+    every node of the group, and check it against each node's own IR prediction."""
+    import backends  # lazily: only the commands that build real models pay for frameworks
+    from backends.base import Measurement
+
+    try:
+        backend = backends.load(framework)
+    except UnsupportedInBackend as exc:
+        return _Measured({}, None, {n.name: exc.reason for n in graph.layers})
+    except (TranslatorError, Exception) as exc:  # a framework's own error is a backend failure
+        failures.append(f"{framework}: {type(exc).__name__}: {exc}")
+        return _Measured({}, None, {})
+    found: dict[str, Any] = {}
+    unsupported: dict[str, str] = {}
+    for group in groups:
+        entry, reason = _measure_group(backend, graph, group, seed, failures)
+        for node in group.nodes:
+            if entry is not None:
+                found[node.name] = entry
+            elif reason:
+                unsupported[node.name] = reason
+    totals = None
+    if len(found) == len(graph.nodes):
+        keys = next(iter(found.values()))[1].keys()
+        totals = {k: sum(c[k] for _, c in found.values()) for k in keys}
+    failures.extend(check_measurement(graph, Measurement(framework, found, totals or {})))
+    return _Measured({name: c for name, (_, c) in found.items()}, totals, unsupported)
+
+
+def _measure_group(
+    backend: Any, graph: Graph, group: Group, seed: int, failures: list[str]
+) -> tuple[Any, str]:
+    """The first node's (tensors, counts) from its mini graph, or None and why not."""
+    mini = mini_graph(graph, group)
+    try:
+        return _measure_mini(backend, mini, group, seed, failures)
+    finally:
+        # Keras layers sit in reference cycles: collected now, a large layer's memory is
+        # reused by the next one instead of adding to it (a small one is not worth the time).
+        if weight_bytes(mini, (backend.NAME,)) > COLLECT_ABOVE:
+            gc.collect()
+
+
+def _measure_mini(
+    backend: Any, mini: Graph, group: Group, seed: int, failures: list[str]
+) -> tuple[Any, str]:
+    """Build, measure and run ``mini``; the group's first node's (tensors, counts)."""
+    node = group.first
+    try:
+        built = backend.build(mini, seed=seed)
+        if node.name in built.unsupported:
+            return None, built.unsupported[node.name]
+        entry = backend.measure(built).layers[node.name]
+        if not built.unsupported:
+            outputs = backend.run(built, sample_inputs(mini, seed))
+            _check_outputs(mini, backend.NAME, outputs, failures)
+    except UnsupportedInBackend as exc:
+        return None, exc.reason
+    except (TranslatorError, Exception) as exc:  # a framework's own error is a backend failure
+        alike = f" (and {len(group.nodes) - 1} alike)" if len(group.nodes) > 1 else ""
+        failures.append(f"{backend.NAME}: layer '{node.name}'{alike}: {type(exc).__name__}: {exc}")
+        return None, ""
+    return entry, ""
 
 
 def _check_outputs(graph: Graph, framework: str, outputs: list[Any], failures: list[str]) -> None:

@@ -101,12 +101,14 @@ def render_html(report: Report) -> str:
     """One self-contained page for one spec."""
     status = "ok" if report.ok else "bad"
     failures = "".join(f"<li class='bad'>{html.escape(f)}</li>" for f in report.failures)
+    once = report.materialized
+    measured_once = f"<p>{html.escape(once.summary())}</p>" if once is not None else ""
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(report.spec)}: parameters per framework</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(report.spec)}</h1><p><code>{html.escape(report.file)}</code></p>"
         f"<p id='verdict' class='{status}'>{html.escape(verdict(report))}</p>"
-        f"{_table(report)}<h2>Parameters per layer</h2>{_bars(report)}"
+        f"{_table(report)}{measured_once}<h2>Parameters per layer</h2>{_bars(report)}"
         f"<ul>{failures}</ul></body></html>\n"
     )
 

@@ -160,6 +160,8 @@ def render_table(reports: list[Report], console: Any = None) -> None:
                 "",
             )
         console.print(table)
+        if report.materialized is not None:
+            console.print(Text(report.materialized.summary()), soft_wrap=True)
         # Text, not markup: failures quote framework messages and file names, shown as is.
         console.print(Text(verdict(report), style="green" if report.ok else "bold red"))
         for failure in report.failures:
@@ -197,6 +199,8 @@ def render_markdown(reports: list[Report]) -> str:
                 + " | ".join(_total(report, fw, key) for fw in report.frameworks)
                 + " | |"
             )
+        if report.materialized is not None:
+            out.append(f"\n{report.materialized.summary()}")
         out.append(f"\n{verdict(report)}\n")
         out.extend(f"- {failure}" for failure in report.failures)
     return "\n".join(out) + "\n"

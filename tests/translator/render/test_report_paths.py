@@ -27,7 +27,9 @@ def _no_framework(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """``compare`` reports from the IR; the list says which specs it was asked to build."""
     built: list[str] = []
 
-    def report(graph: Graph, frameworks: tuple[str, ...], seed: int) -> compare.Report:
+    def report(
+        graph: Graph, frameworks: tuple[str, ...], seed: int, materialize: str | None = None
+    ) -> compare.Report:
         built.append(graph.name)
         return compare.count_report(graph, frameworks)
 
