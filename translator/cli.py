@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -297,10 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def interrupted() -> int:
-    """Say ``interrupted`` once and ignore further Ctrl-C: PyTorch's native code raises the
-    interrupt itself, and Python's own handler can then deliver the same Ctrl-C a second
-    time, after ``main`` returned, which would end the process by the signal (exit -2)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Say ``interrupted`` (what a Ctrl-C prints) and give its exit code. PyTorch's native
+    code raises the interrupt itself, and Python's handler can then deliver the same Ctrl-C a
+    second time: ``__main__`` ignores SIGINT from then on and leaves through ``os._exit``."""
     print("interrupted", file=sys.stderr)
     return EXIT_INTERRUPTED
 
