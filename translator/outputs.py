@@ -96,12 +96,28 @@ def check_own_files(argument: str, directory: Path, names: Iterable[str]) -> Non
             raise refuse(argument, path, "not a regular file", "move it away first")
 
 
+# Every temporary file and directory that exists right now, so that the command line's
+# Ctrl-C handler can remove them before it exits (``remove_partials``).
+PARTIALS: set[Path] = set()
+
+
+def remove_partials() -> None:
+    """Remove every temporary file or directory still in ``PARTIALS``."""
+    for partial in list(PARTIALS):
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
+        PARTIALS.discard(partial)
+
+
 def _fresh(path: Path, make: bool) -> Path:
     """A new, unused name next to ``path`` (a hidden ``.partial``), made as a directory
     (``make``) or an empty file, with the usual permissions (the umask applies)."""
     path = Path(os.path.abspath(path))
     for _ in range(100):
         fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+        PARTIALS.add(fresh)  # before it exists: an interrupt in between still removes it
         try:
             if make:
                 fresh.mkdir()
@@ -109,6 +125,7 @@ def _fresh(path: Path, make: bool) -> Path:
                 os.close(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return fresh
         except FileExistsError:
+            PARTIALS.discard(fresh)
             continue
     raise InternalError(f"no free temporary name next to {path}")
 
@@ -133,6 +150,7 @@ def write_whole(contents: dict[Path, bytes]) -> None:
     finally:
         for partial in staged.values():
             partial.unlink(missing_ok=True)
+            PARTIALS.discard(partial)
 
 
 @contextlib.contextmanager
@@ -171,6 +189,7 @@ def staged_directory(argument: str, out: Path, own: Iterable[str]) -> Iterator[P
         raise _write_error(out, exc) from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        PARTIALS.discard(stage)
 
 
 def _replace_own_files(argument: str, stage: Path, out: Path, own: tuple[str, ...]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from translator.errors import InternalError, Location, SpecErrors, TranslatorError
 from translator.ir import Graph
+from translator.outputs import PARTIALS
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
 # Source-file suffix → the framework whose importer reads it (PyTorch, ONNX: to come).
@@ -177,12 +178,15 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    PARTIALS.add(Path(temp))  # a Ctrl-C removes it (see translator.__main__)
     try:
         write(Path(temp))
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    finally:
+        PARTIALS.discard(Path(temp))
 
 
 def _canonical(imported: Imported, graph: Graph) -> dict[str, Any]:
