@@ -3,8 +3,6 @@ formulas."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -12,52 +10,14 @@ from backends.keras.activation import ACTIVATIONS
 from backends.keras.export import assign, export_model
 from backends.keras.weights import get_weights
 from tests.harness import build_case, check_spec, one_layer
+from tests.references import ACTIVATIONS as ACTIVATION_REFERENCES
+from tests.references import softmax as _softmax
 from translator.errors import UnsupportedInBackend
 from translator.spec.schema import ACTIVATIONS as SPEC_ACTIVATIONS
 
 pytestmark = pytest.mark.keras
 
-_erf = np.vectorize(math.erf)
-
-
-def _softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
-def _selu(x: np.ndarray) -> np.ndarray:
-    alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return scale * np.where(x > 0, x, alpha * (np.exp(x) - 1))
-
-
-# Keras's definitions, written out: gelu is the exact erf form, hard_sigmoid relu6(x+3)/6,
-# leaky_relu's slope 0.2, softmax and log_softmax over the last axis.
-REFERENCE = {
-    "elu": lambda x: np.where(x > 0, x, np.exp(x) - 1),
-    "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
-    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
-    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
-    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
-    "hard_swish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
-    "linear": lambda x: x,
-    "log_softmax": lambda x: np.log(_softmax(x)),
-    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
-    "relu": lambda x: np.maximum(x, 0),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "selu": _selu,
-    "sigmoid": _sigmoid,
-    "silu": lambda x: x * _sigmoid(x),
-    "softmax": _softmax,
-    "softplus": lambda x: np.log1p(np.exp(x)),
-    "softsign": lambda x: x / (1 + np.abs(x)),
-    "swish": lambda x: x * _sigmoid(x),
-    "tanh": np.tanh,
-}
+REFERENCE = ACTIVATION_REFERENCES  # Keras's definitions (tests/references.py)
 
 
 def test_the_table_covers_every_spec_activation() -> None:

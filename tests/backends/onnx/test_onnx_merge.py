@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.harness import check_spec
+from tests.references import BROADCAST, broadcast_spec
 
 CASES = {
     "add_two_inputs": """
@@ -105,27 +106,10 @@ def test_elementwise_merge_values(case: str, load_spec, forward) -> None:
     np.testing.assert_allclose(y, ELEMENTWISE[case](*xs.values()), rtol=1e-6)
 
 
-# Broadcasting merges (merge, shape of a, shape of b, numpy). ``a`` passes an identity
-# MaxPooling2D first, which makes the spec an image one: PyTorch and ONNX then hold both
-# inputs channels first ((1, 1, C) → (C, 1, 1)), where they broadcast the same way.
-BROADCAST = {
-    "se_gate": ("Multiply", "[4, 4, 3]", "[1, 1, 3]", np.multiply),
-    "row_plus_column": ("Add", "[4, 1, 3]", "[1, 4, 1]", np.add),
-    "gate_minus_map": ("Subtract", "[1, 1, 3]", "[4, 4, 3]", np.subtract),
-    "maximum_per_pixel": ("Maximum", "[4, 4, 3]", "[4, 4, 1]", np.maximum),
-    "minimum_per_row": ("Minimum", "[4, 1, 3]", "[4, 4, 3]", np.minimum),
-    "average": ("Average", "[1, 4, 3]", "[4, 4, 3]", lambda a, b: (a + b) / 2),
-}
-
-
 @pytest.mark.parametrize("case", BROADCAST)
 def test_elementwise_merges_broadcast(case: str) -> None:
-    merge, a, b, reference = BROADCAST[case]
-    spec = (
-        f"name: t\ninputs: [{{name: a, shape: {a}}}, {{name: b, shape: {b}}}]\nlayers:\n"
-        "  - {name: p, type: MaxPooling2D, pool_size: 1, inputs: a}\n"
-        f"  - {{type: {merge}, inputs: [p, b]}}\n"
-    )
+    *_, reference = BROADCAST[case]
+    spec = broadcast_spec(case)
     run = check_spec(spec, "onnx")
     expected = reference(run.inputs["a"], run.inputs["b"])
     np.testing.assert_allclose(run.outputs[0], expected, rtol=1e-6)  # one float32 op

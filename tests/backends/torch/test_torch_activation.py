@@ -4,50 +4,17 @@ checked against the IR and against numpy references."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from tests.harness import check_spec, one_layer, set_parameters
+from tests.references import ACTIVATIONS as ACTIVATION_REFERENCES
 from translator.spec.schema import ACTIVATIONS
 
 X = np.linspace(-4.0, 4.0, 16, dtype=np.float32).reshape(2, 8)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-# Keras's definitions, written out in numpy (the activations whose forms differ most often
-# between frameworks are spelled out; the others are the textbook formulas).
-REFERENCES = {
-    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
-    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
-    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
-    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
-    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
-    "hard_swish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
-    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
-    "linear": lambda x: x,
-    "log_softmax": lambda x: np.log(_softmax(x)),
-    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
-    "relu": lambda x: np.maximum(x, 0),
-    "relu6": lambda x: np.clip(x, 0, 6),
-    "selu": lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
-    "sigmoid": _sigmoid,
-    "silu": lambda x: x * _sigmoid(x),
-    "softmax": _softmax,
-    "softplus": lambda x: np.log1p(np.exp(x)),
-    "softsign": lambda x: x / (1 + np.abs(x)),
-    "swish": lambda x: x * _sigmoid(x),
-    "tanh": np.tanh,
-}
+REFERENCES = ACTIVATION_REFERENCES  # Keras's definitions (tests/references.py)
 
 
 def test_every_activation_name_has_a_reference() -> None:

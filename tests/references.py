@@ -1,0 +1,80 @@
+"""Reference tables the three backends' tests share: Keras's activations written out in
+numpy, and the broadcasting merges (cases and the spec that runs one)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+Reference = Callable[[np.ndarray], np.ndarray]
+
+
+def softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
+    """Softmax over ``axis`` (several axes: jointly), as Keras computes it."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function."""
+    return 1 / (1 + np.exp(-x))
+
+
+def _selu(x: np.ndarray) -> np.ndarray:
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return scale * np.where(x > 0, x, alpha * np.expm1(x))
+
+
+def _hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.clip(x + 3, 0, 6) / 6
+
+
+# Keras 3's definitions, written out: gelu is the exact erf form and gelu_tanh its tanh
+# approximation, hard_sigmoid relu6(x + 3) / 6, leaky_relu's slope 0.2, softmax and
+# log_softmax over the last axis.
+ACTIVATIONS: dict[str, Reference] = {
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+    "gelu_tanh": lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": lambda x: x * _hard_sigmoid(x),
+    "hard_swish": lambda x: x * _hard_sigmoid(x),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    "linear": lambda x: x,
+    "log_softmax": lambda x: np.log(softmax(x)),
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "selu": _selu,
+    "sigmoid": sigmoid,
+    "silu": lambda x: x * sigmoid(x),
+    "softmax": softmax,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "swish": lambda x: x * sigmoid(x),
+    "tanh": np.tanh,
+}
+
+# Broadcasting merges (merge, shape of a, shape of b, numpy). ``a`` passes an identity
+# MaxPooling2D first, which makes the spec an image one: PyTorch and ONNX then hold both
+# inputs channels first ((1, 1, C) → (C, 1, 1)), where they broadcast the same way.
+BROADCAST: dict[str, tuple[str, str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
+    "se_gate": ("Multiply", "[4, 4, 3]", "[1, 1, 3]", np.multiply),
+    "row_plus_column": ("Add", "[4, 1, 3]", "[1, 4, 1]", np.add),
+    "gate_minus_map": ("Subtract", "[1, 1, 3]", "[4, 4, 3]", np.subtract),
+    "maximum_per_pixel": ("Maximum", "[4, 4, 3]", "[4, 4, 1]", np.maximum),
+    "minimum_per_row": ("Minimum", "[4, 1, 3]", "[4, 4, 3]", np.minimum),
+    "average": ("Average", "[1, 4, 3]", "[4, 4, 3]", lambda a, b: (a + b) / 2),
+}
+
+
+def broadcast_spec(case: str) -> str:
+    """The spec of one ``BROADCAST`` case: inputs ``a`` and ``b`` merged."""
+    merge, a, b, _ = BROADCAST[case]
+    return (
+        f"name: t\ninputs: [{{name: a, shape: {a}}}, {{name: b, shape: {b}}}]\nlayers:\n"
+        "  - {name: p, type: MaxPooling2D, pool_size: 1, inputs: a}\n"
+        f"  - {{type: {merge}, inputs: [p, b]}}\n"
+    )
