@@ -15,17 +15,15 @@ own ``build`` and ``measure``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
 from translator.errors import InternalError
-from translator.ir import FRAMEWORKS, INPUT, Graph, Node
+from translator.ir import FRAMEWORKS, INPUT, Graph, Node, memory
 
 # The automatic choice: build whole models while every framework's float32 weights together
 # take less than this share of the memory available; above it, measure distinct layers.
 FULL_SHARE = 0.25
-FLOAT32 = 4
 
 
 def _frozen(value: Any) -> Any:
@@ -155,23 +153,7 @@ def mini_graph(graph: Graph, group: Group) -> Graph:
 
 def weight_bytes(graph: Graph, frameworks: tuple[str, ...]) -> int:
     """The float32 bytes of every tensor the frameworks would create for the whole model."""
-    sizes = (w.size for fw in frameworks for n in graph.nodes for w in n.weights.get(fw, ()))
-    return FLOAT32 * sum(sizes)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (Linux ``MemAvailable``), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return sum(memory.weight_bytes(graph, fw) for fw in frameworks)
 
 
 @dataclass(frozen=True)
@@ -207,7 +189,7 @@ def choose(graph: Graph, frameworks: tuple[str, ...], asked: str | None) -> tupl
     """The mode asked for, or the automatic one, with why it is ``distinct``."""
     if asked is not None:
         return asked, ""
-    need, available = weight_bytes(graph, frameworks), available_memory()
+    need, available = weight_bytes(graph, frameworks), memory.available()
     if available is None or need < FULL_SHARE * available:
         return "full", ""
     where = f"{len(frameworks)} frameworks" if len(frameworks) > 1 else frameworks[0]

@@ -202,7 +202,7 @@ WHY = "75.3 GB of float32 weights in 3 frameworks > 25% of available memory"
 def test_the_choice(
     monkeypatch: pytest.MonkeyPatch, available, frameworks, asked, mode, why
 ) -> None:
-    monkeypatch.setattr(distinct, "available_memory", lambda: available)
+    monkeypatch.setattr(distinct.memory, "available", lambda: available)
     assert choose(_llama(), frameworks, asked) == (mode, why)
 
 
