@@ -20,6 +20,7 @@ from typing import Any
 
 from translator.errors import InternalError
 from translator.ir import FRAMEWORKS, INPUT, Graph, Node, memory
+from translator.ir.placement import place
 
 # The automatic choice: build whole models while every framework's float32 weights together
 # take less than this share of the memory available; above it, measure distinct layers.
@@ -139,7 +140,10 @@ def mini_graph(graph: Graph, group: Group) -> Graph:
     node = group.first
     name = f"{graph.name}__{node.name}"
     if node.type == INPUT:
-        return Graph(name, graph.file, "", graph.data_format, [node], [node.name], [node.name])
+        alone = replace(node)
+        return place(
+            Graph(name, graph.file, "", graph.data_format, [alone], [alone.name], [node.name])
+        )
     inputs: list[Node] = []
     layers: list[Node] = []
     for member, dtypes in group.built:
@@ -148,7 +152,7 @@ def mini_graph(graph: Graph, group: Group) -> Graph:
         layers.append(fed)
     names = [i.name for i in inputs]
     outputs = [n.name for n in layers]
-    return Graph(name, graph.file, "", graph.data_format, inputs + layers, names, outputs)
+    return place(Graph(name, graph.file, "", graph.data_format, inputs + layers, names, outputs))
 
 
 def weight_bytes(graph: Graph, frameworks: tuple[str, ...]) -> int:

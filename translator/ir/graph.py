@@ -62,6 +62,39 @@ class WeightSpec:
         return "buffer" if self.buffer else "parameter"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A tensor's physical layout: ``spec``, ``natural`` or ``flat`` (then ``shape`` is the
+    spec-layout shape that was flattened, in natural order)."""
+
+    kind: str = "spec"
+    shape: Shape = ()
+
+
+SPEC = Layout()
+NATURAL = Layout("natural")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How a layer runs in PyTorch and ONNX: the layout of its inputs (``runs``) and of its
+    output, its arguments rewritten for that layout (``overrides``), and per input the
+    permutation (batch axis included) taking it from its producer's layout to ``runs``."""
+
+    runs: Layout = SPEC
+    output: Layout = SPEC
+    overrides: tuple[tuple[str, Any], ...] = ()
+    converts: tuple[tuple[int, ...] | None, ...] = ()
+
+    def args(self, node: Node) -> dict[str, Any]:
+        """``node``'s arguments as the backends build it: the spec's, with the overrides."""
+        return {**node.args, **dict(self.overrides)}
+
+    @property
+    def natural(self) -> bool:
+        return self.runs.kind == "natural"
+
+
 def counts(framework: str, tensors: tuple[WeightSpec, ...] | list[WeightSpec]) -> dict[str, int]:
     """Per the contract: Keras total includes non-trainable weights; PyTorch keeps buffers apart."""
     params = [t for t in tensors if not t.buffer]
@@ -105,6 +138,14 @@ class Node:
     # printed, so a node's equality and repr stay its own).
     readers: tuple[Node, ...] = field(default=(), repr=False, compare=False)
     links: dict[str, Node] = field(default_factory=dict)  # arguments naming other layers (tie)
+    # Where the layer runs in PyTorch and ONNX (set by translator.ir.placement.place).
+    placement: Placement = field(default_factory=Placement, repr=False, compare=False)
+
+    @property
+    def physical_args(self) -> dict[str, Any]:
+        """The arguments PyTorch and ONNX build the layer with: the spec's, with the axes the
+        layout pass renamed for the physical layout (``data_format``, ``axis``)."""
+        return self.placement.args(self)
 
     @property
     def input_shape(self) -> Shape:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
+from translator.ir.placement import along_axis, elementwise, layout_rule
 from translator.ir.registries import (
     conversions,
     formula_rule,
@@ -139,3 +140,8 @@ conversions(
     "LeakyReLU",
     negative_slope=lambda v: f"negative_slope {number(v)} kept (PyTorch's default 0.01 unused)",
 )
+
+# Element by element in any layout (an Activation's softmax keeps the spec's); Softmax along
+# its axis, renumbered for the physical layout.
+layout_rule("Activation", "ReLU", "LeakyReLU", "ELU")(elementwise)
+layout_rule("Softmax")(along_axis)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
+from translator.ir.placement import dense, elementwise, layout_rule
 from translator.ir.registries import (
     conversions,
     formula_rule,
@@ -176,3 +177,7 @@ def embedding_formula(node: Node) -> str:
 
 
 conversions("Dropout", rate=lambda r: f"rate {number(r)}: the identity at inference in all three")
+
+# Dropout works in any layout; a Dense reads a flat (channels-first) Flatten as it comes.
+layout_rule("Dropout")(elementwise)
+layout_rule("Dense")(dense)

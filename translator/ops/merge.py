@@ -4,6 +4,7 @@ Concatenate. They take two or more inputs and have no weights."""
 from __future__ import annotations
 
 from translator.ir import Node, Shape, format_shape
+from translator.ir.placement import along_axis, elementwise, layout_rule
 from translator.ir.registries import no_weights, shape_rule, weight_rule
 from translator.spec.schema import Arg, Int, layer_schema
 
@@ -99,3 +100,8 @@ def add_shape_like(shapes: tuple[Shape, ...]) -> Shape:
 
 
 weight_rule(*ELEMENTWISE, "Concatenate")(no_weights)
+
+# Element-wise merges work in their inputs' layout; Concatenate joins along its axis,
+# renumbered for that layout.
+layout_rule("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")(elementwise)
+layout_rule("Concatenate")(along_axis)

@@ -7,6 +7,7 @@ PyTorch's 0.1 (1 − m). The spec's values (Keras defaults) are carried to every
 from __future__ import annotations
 
 from translator.ir import Node, Shape, WeightSpec
+from translator.ir.placement import along_axis, layout_rule
 from translator.ir.registries import (
     conversions,
     formula_rule,
@@ -321,3 +322,6 @@ conversions(
         " would take the float's machine epsilon)"
     ),
 )
+
+# BatchNormalization normalizes one channel axis: on images, channels first.
+layout_rule("BatchNormalization")(along_axis)

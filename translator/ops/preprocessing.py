@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from translator.ir import Node, Shape
+from translator.ir.placement import elementwise, layout_rule
 from translator.ir.registries import no_weights, shape_rule, weight_rule
 from translator.spec.schema import REQUIRED, Arg, Float, layer_schema
 
@@ -22,3 +23,5 @@ def rescaling_shape(node: Node) -> tuple[Shape, ...]:
 
 
 weight_rule("Rescaling")(no_weights)
+
+layout_rule("Rescaling")(elementwise)  # scalars: any layout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from translator.ir import Node, Shape
+from translator.ir.placement import flattening, layout_rule
 from translator.ir.registries import conversions, no_weights, shape_rule, weight_rule
 from translator.ops.conv import data_format_arg, join_channels, split_channels
 from translator.spec.schema import (
@@ -221,3 +222,5 @@ conversions(
         " and the next Dense needs no row permutation"
     ),
 )
+
+layout_rule("Flatten")(flattening)

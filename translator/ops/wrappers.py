@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from translator.ir import FRAMEWORKS, Node, Shape, WeightSpec
+from translator.ir import FRAMEWORKS, Graph, Node, Shape, WeightSpec
+from translator.ir.placement import NATURAL, Layout, Step, layout_rule, on_images, rule_of
 from translator.ir.registries import SHAPES, WEIGHTS, formula, formula_rule, shape_rule, weight_rule
 from translator.ops.recurrent import GATES, Direction, rnn_map, rnn_shape, rnn_weights
 from translator.spec.schema import REQUIRED, SCHEMAS, Arg, Choice, LayerSchema, Nested, layer_schema
@@ -144,3 +145,13 @@ def time_distributed_formula(node: Node) -> str:
 @formula_rule("Bidirectional")
 def bidirectional_formula(node: Node) -> str:
     return "2 directions × " + formula(node.wrapped).rsplit(" = ", 1)[0]
+
+
+@layout_rule("TimeDistributed")
+def time_distributed_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
+    """TimeDistributed of an image layer runs channels first, (batch, time, C, H, W), its
+    wrapped layer on (batch * time, C, H, W); of anything else, in the spec's layout."""
+    inner = node.wrapped
+    if rule_of(inner) is on_images and on_images(inner, inputs, graph).runs == NATURAL:
+        return Step(NATURAL, NATURAL)
+    return Step()

@@ -25,6 +25,7 @@ from translator.errors import (
     suggestion,
 )
 from translator.ir import INPUT, Graph, Node, Shape
+from translator.ir.placement import place
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
 from translator.spec.blocks import Expander, is_instance, parse_blocks
@@ -129,7 +130,7 @@ def _build(doc: Value, ctx: _Context) -> Graph:
     for node in ctx.nodes.values():
         for ref in node.inputs:
             ctx.nodes[ref].readers += (node,)
-    return Graph(
+    graph = Graph(
         name,
         ctx.file,
         description,
@@ -138,6 +139,7 @@ def _build(doc: Value, ctx: _Context) -> Graph:
         [i.name for i in inputs],
         outputs,
     )
+    return place(graph)
 
 
 def _reserve_names(layers: list[Value], ctx: _Context) -> None:
