@@ -1,10 +1,9 @@
 """Export to ONNX: ``model.onnx``, which onnxruntime alone runs.
 
 The graph is the backend's (``build(graph, weights=...)``: initializers
-``<layer>.<tensor>``), taking PyTorch's natural layout at its edges: an image input
-(``translator.commands.export.natural_axes``) is declared channels first and a ``Transpose`` right
-after it gives the spec's layout to the layers, which keep it; an image output gets a
-``Transpose`` back before it. Input and output names stay the spec's.
+``<layer>.<tensor>``), in PyTorch's natural layout: image inputs and outputs channels first,
+and inside, each tensor where the layout pass (``translator.ir.placement``) puts it, with a
+``Transpose`` only where a layer needs the spec's order. Input and output names stay the spec's.
 
 Every ONNX model goes through here on its way to onnxruntime or a file (``check``,
 ``session``, ``save``): protobuf cannot serialize a message over 2 GB, so a model whose
@@ -31,13 +30,12 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
 from backends.onnx.model import OPSET, build
 from translator.errors import BackendError
 from translator.ir import Graph
-from translator.ir.layout import Tensor, tensor_layouts
 from translator.weights.canonical import Weights
 
 FILE = "model.onnx"
@@ -46,7 +44,6 @@ DATA_FILE = FILE + ".data"  # the tensors of a model too large for one protobuf 
 # attribute read at each call, so a test can force external data on a tiny model.
 EXTERNAL_ABOVE = 2**31 - 2**27
 NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
-SPEC_LAYOUT = "/spec_layout"  # suffix of the tensor a Transpose puts in the spec's layout
 
 
 def is_large(model: onnx.ModelProto) -> bool:
@@ -118,38 +115,6 @@ def session(model: onnx.ModelProto | Path) -> ort.InferenceSession:
         return ort.InferenceSession(str(path), options, providers=providers)
 
 
-def _permute_dims(value: onnx.ValueInfoProto, axes: tuple[int, ...]) -> None:
-    """Reorder a declared shape: dimension ``i`` becomes the old dimension ``axes[i]``."""
-    dims = value.type.tensor_type.shape.dim
-    old = [onnx.TensorShapeProto.Dimension() for _ in dims]
-    for copy, dim in zip(old, dims, strict=True):
-        copy.CopyFrom(dim)
-    del dims[:]
-    dims.extend(old[a] for a in axes)
-
-
-def _natural_input(body: onnx.GraphProto, tensor: Tensor, axes: tuple[int, ...]) -> None:
-    """Declare input ``tensor`` channels first; a Transpose hands the layers the spec's
-    layout under a new name, which every former reader now reads."""
-    inner = tensor.name + SPEC_LAYOUT
-    for node in body.node:
-        node.input[:] = [inner if name == tensor.name else name for name in node.input]
-    transpose = helper.make_node(
-        "Transpose", [tensor.name], [inner], name=inner, perm=list(tensor.inverse or ())
-    )
-    body.node.insert(0, transpose)
-    _permute_dims(next(v for v in body.input if v.name == tensor.name), axes)
-
-
-def _natural_output(body: onnx.GraphProto, value: onnx.ValueInfoProto, axes: Any) -> None:
-    """Rename what produced output ``value`` and Transpose it into ``value``, channels first."""
-    inner = value.name + SPEC_LAYOUT
-    for node in body.node:
-        node.output[:] = [inner if name == value.name else name for name in node.output]
-    body.node.append(helper.make_node("Transpose", [inner], [value.name], name=inner, perm=axes))
-    _permute_dims(value, axes)
-
-
 def _full_rank_resizes(model: onnx.ModelProto) -> None:
     """Every ``Resize`` with ``axes`` rewritten to full-rank scales (see the docstring)."""
     body = model.graph
@@ -175,14 +140,6 @@ def _full_rank_resizes(model: onnx.ModelProto) -> None:
 def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
     """The backend's ONNX model holding ``weights``, natural layout at its edges."""
     model = build(graph, weights=weights).model
-    layouts = tensor_layouts(graph)
-    for tensor in layouts.inputs:
-        if tensor.axes is not None:
-            _natural_input(model.graph, tensor, tensor.axes)
-    # The backend declares one graph output per output tensor, in this same order.
-    for value, tensor in zip(model.graph.output, layouts.outputs, strict=True):
-        if tensor.axes is not None:
-            _natural_output(model.graph, value, list(tensor.axes))
     _full_rank_resizes(model)
     return model
 

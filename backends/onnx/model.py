@@ -22,6 +22,8 @@ from onnx import helper, numpy_helper
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node, Shape
+from translator.ir.layout import natural_axes, tensor_layouts, to_layout
+from translator.ir.placement import output_converts
 
 NAME = "onnx"
 OPSET = 21
@@ -84,6 +86,7 @@ class GraphBuilder:
     inputs: list[onnx.ValueInfoProto] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
     layers: dict[str, Node] = field(default_factory=dict)  # IR nodes seen, for ``shares``
+    ir: Graph | None = None  # the graph being built (its layout decides how inputs are declared)
 
     def fresh(self, base: str) -> str:
         """``base``, or ``base_1``, ``base_2``, ... whichever is not yet a tensor name."""
@@ -94,13 +97,19 @@ class GraphBuilder:
         self.taken.add(name)
         return name
 
-    def add_input(self, name: str, dtype: str, shape: Shape) -> str:
-        """Declare a graph input: a symbolic batch, and a named symbol per free dimension."""
+    def add_input(
+        self, name: str, dtype: str, shape: Shape, axes: tuple[int, ...] | None = None
+    ) -> str:
+        """Declare a graph input: a symbolic batch, and a named symbol per free dimension,
+        in the order ``axes`` gives (PyTorch's natural layout of an image), else the spec's."""
         self.taken.add(name)
-        dims = [
+        dims: list[Any] = [
             "batch",
             *(d if d is not None else f"{name}_dim{i + 1}" for i, d in enumerate(shape)),
         ]
+        if axes is None and self.ir is not None and name in self.ir.inputs:
+            axes = natural_axes(self.ir, shape)
+        dims = dims if axes is None else [dims[a] for a in axes]
         self.inputs.append(helper.make_tensor_value_info(name, DTYPES[dtype], dims))
         return name
 
@@ -130,7 +139,7 @@ class Layer:
 
     @property
     def args(self) -> dict[str, Any]:
-        return self.node.args
+        return self.node.physical_args
 
     def wrapped(self, node: Node) -> Layer:
         """The layer for a wrapped ``node``; its tensors stay the wrapper's."""
@@ -221,29 +230,56 @@ def _build_node(
 
 
 def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> list[Any]:
-    """One Identity-fed graph output per output tensor, named after its layer."""
+    """One graph output per output tensor, named after its layer, in PyTorch's natural
+    layout: a Transpose where the layer's physical layout is not that, else an Identity."""
     infos = []
+    converts = iter(output_converts(ir))
+    natural = iter(tensor_layouts(ir).outputs)
     for name in ir.outputs:
         node = ir.node(name)
         # A model input listed as an output cannot reuse its own name.
         plain = len(tensors[name]) == 1 and name not in graph.taken
-        for i, (tensor, shape) in enumerate(zip(tensors[name], node.output_shapes, strict=True)):
+        for i, tensor in enumerate(tensors[name]):
             out = graph.fresh(name if plain else f"{name}/output_{i}")
-            graph.nodes.append(helper.make_node("Identity", [tensor], [out], name=out))
-            dims = ["batch", *shape]
-            infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], dims))
+            axes, dims = next(converts), next(natural).natural_shape()
+            op = ("Identity", {}) if axes is None else ("Transpose", {"perm": list(axes)})
+            graph.nodes.append(helper.make_node(op[0], [tensor], [out], name=out, **op[1]))
+            named = ["batch", *dims[1:]]
+            infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], named))
     return infos
+
+
+def _converted(graph: GraphBuilder, node: Node, tensors: dict[str, list[str]]) -> list[str]:
+    """The node's input tensors, each moved to the layout the node runs in (a Transpose
+    where the layout pass puts a conversion)."""
+    names = [t for ref in node.inputs for t in tensors[ref]]
+    out = []
+    for name, axes in zip(names, node.placement.converts, strict=True):
+        if axes is None:
+            out.append(name)
+            continue
+        moved = graph.fresh(f"{node.name}/to_{node.placement.runs.kind}")
+        graph.nodes.append(helper.make_node("Transpose", [name], [moved], name=moved, perm=axes))
+        out.append(moved)
+    return out
+
+
+def build_layers(builder: GraphBuilder, graph: Graph, gaps: dict[str, str]) -> dict[str, list[str]]:
+    """Every node's operators, in order, each input in the layout its layer runs in; the
+    tensors each node gives."""
+    builder.ir = graph
+    tensors: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        tensors[node.name] = _build_node(builder, node, _converted(builder, node, tensors), gaps)
+    return tensors
 
 
 def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None = None) -> Built:
     """Build the ONNX model of ``graph``; ``weights`` (``{layer: {tensor: array}}``) replaces
     the seeded starting values of the layers it names."""
     builder = GraphBuilder(np.random.default_rng(seed), check_weights(graph, weights or {}))
-    tensors: dict[str, list[str]] = {}
     gaps: dict[str, str] = {}
-    for node in graph.nodes:
-        inputs = [t for ref in node.inputs for t in tensors[ref]]
-        tensors[node.name] = _build_node(builder, node, inputs, gaps)
+    tensors = build_layers(builder, graph, gaps)
     outputs = _outputs(builder, graph, tensors)
     # Each step copies the weights; the graph is the call's temporary, and the builder's are
     # dropped, so that the checks below hold each weight once more, not three times.
@@ -284,7 +320,8 @@ def measure(built: Built) -> Measurement:
 
 
 def run(built: Built, inputs: dict[str, Any]) -> list[Any]:
-    """Inference on ``inputs`` (the spec's layout); one array per output tensor, in order."""
+    """Inference on ``inputs`` (the spec's layout; the model takes and gives PyTorch's
+    natural one); one array per output tensor, in order, in the spec's layout."""
     if built.unsupported:
         reasons = "; ".join(f"{k}: {v}" for k, v in built.unsupported.items())
         raise BackendError(f"the onnx model of '{built.graph.name}' cannot run: {reasons}")
@@ -293,8 +330,10 @@ def run(built: Built, inputs: dict[str, Any]) -> list[Any]:
         raise BackendError(
             f"onnx run: missing inputs {missing}; the model takes {built.graph.inputs}"
         )
-    feeds = {
-        name: np.asarray(inputs[name], dtype=built.graph.node(name).dtype)
-        for name in built.graph.inputs
-    }
-    return list(built.extra["session"].run(None, feeds))
+    layouts = tensor_layouts(built.graph)
+    arrays = [
+        np.asarray(inputs[name], dtype=built.graph.node(name).dtype) for name in built.graph.inputs
+    ]
+    feeds = dict(zip(built.graph.inputs, to_layout(arrays, layouts.inputs, True), strict=True))
+    outputs = built.extra["session"].run(None, feeds)
+    return to_layout(outputs, layouts.outputs, True, back=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from backends.onnx.model import BUILDERS, Layer
-from translator.ops.normalization import normalized_axes
+from translator.ops.normalization import channel_axis, normalized_axes
 
 
 def _inverse(perm: list[int]) -> list[int]:
@@ -29,11 +29,9 @@ def _transpose(layer: Layer, x: str, perm: list[int]) -> str:
 def build_batch_norm(layer: Layer, inputs: list[str]) -> list[str]:
     """BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True), on
     the moving statistics (inference). ONNX's momentum has Keras's convention."""
-    (axis,) = normalized_axes(layer.node)
-    (channels,) = layer.node.known((layer.node.input_shape[axis],))
+    channels, axis = channel_axis(layer.node)
     rank = len(layer.node.input_shape) + 1
-    others = [i for i in range(1, rank) if i != axis + 1]
-    perm = [0, axis + 1, *others]
+    perm = [0, axis, *(i for i in range(1, rank) if i != axis)]
     scale = layer.weight("scale") if layer.args["scale"] else layer.const("scale", [1.0] * channels)
     offset = layer.weight("B") if layer.args["center"] else layer.const("B", [0.0] * channels)
     stats = [layer.weight("input_mean"), layer.weight("input_var")]

@@ -25,13 +25,15 @@ from backends.onnx.model import (
     NAME,
     OPSET,
     GraphBuilder,
-    _build_node,
     _outputs,
     build,
+    build_layers,
     is_weight,
 )
 from translator.errors import WeightsError
 from translator.ir import INPUT, Graph
+from translator.ir.layout import tensor_layouts, to_layout
+from translator.ir.placement import in_spec_order
 from translator.weights.canonical import (
     Weights,
     check_weight_shapes,
@@ -147,13 +149,12 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     graph, operator for operator."""
     graph = built.graph
     builder = GraphBuilder(np.random.default_rng(0), get_weights(built))
-    tensors: dict[str, list[str]] = {}
-    for node in graph.nodes:
-        args = [t for ref in node.inputs for t in tensors[ref]]
-        tensors[node.name] = _build_node(builder, node, args, {})
+    tensors = build_layers(builder, graph, {})
     outputs = _outputs(builder, graph, tensors)
     names = [n.name for n in graph.nodes if n.type != INPUT]
-    feeds = {n: np.asarray(inputs[n], dtype=graph.node(n).dtype) for n in graph.inputs}
+    arrays = [np.asarray(inputs[n], dtype=graph.node(n).dtype) for n in graph.inputs]
+    natural = to_layout(arrays, tensor_layouts(graph).inputs, True)
+    feeds = dict(zip(graph.inputs, natural, strict=True))
     # A layer that adds no operator (Dropout) may hand on a graph input: read it from feeds.
     probes = list(dict.fromkeys(t for name in names for t in tensors[name] if t not in feeds))
     extra = [helper.make_empty_tensor_value_info(t) for t in probes]
@@ -166,4 +167,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     # An empty output list means "every output" to onnxruntime: ask only when there are probes.
     values = session(model).run(probes, feeds) if probes else []
     by_tensor = feeds | dict(zip(probes, values, strict=True))
-    return {name: [by_tensor[t] for t in tensors[name]] for name in names}
+    return {
+        name: in_spec_order(graph, graph.node(name), [by_tensor[t] for t in tensors[name]])
+        for name in names
+    }

@@ -22,7 +22,7 @@ from translator.ops.activation import prelu_alpha_shape
 @describes("Activation")
 def describe_activation(node: Node) -> Call:
     """Activation(activation) → the torch module of that function (``make_activation``)."""
-    return call("make_activation", node.args["activation"])
+    return call("make_activation", node.physical_args["activation"])
 
 
 @describes("ReLU")
@@ -34,19 +34,19 @@ def describe_relu(node: Node) -> Call:
 @describes("LeakyReLU")
 def describe_leaky_relu(node: Node) -> Call:
     """LeakyReLU(negative_slope=0.3) → ``nn.LeakyReLU`` with the spec's slope."""
-    return call("nn.LeakyReLU", node.args["negative_slope"])
+    return call("nn.LeakyReLU", node.physical_args["negative_slope"])
 
 
 @describes("Softmax")
 def describe_softmax(node: Node) -> Call:
     """Softmax(axis=-1) → ``Softmax``."""
-    return call("Softmax", node.args["axis"])
+    return call("Softmax", node.physical_args["axis"])
 
 
 @describes("ELU")
 def describe_elu(node: Node) -> Call:
     """ELU(alpha=1.0) → ``nn.ELU`` with the spec's alpha."""
-    return call("nn.ELU", node.args["alpha"])
+    return call("nn.ELU", node.physical_args["alpha"])
 
 
 @describes("PReLU")

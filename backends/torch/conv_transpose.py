@@ -27,4 +27,4 @@ def describe_conv_transpose(node: Node) -> Call:
     output_padding=None, data_format, dilation_rate=1, activation=None, use_bias=True)
     → ``Conv1D/2D/3DTranspose`` (the runtime class of the type's name)."""
     more = arguments(node, *WINDOW, "output_padding", "activation", "use_bias")
-    return call(node.type, channels(node), node.args["filters"], **more)
+    return call(node.type, channels(node), node.physical_args["filters"], **more)

@@ -34,4 +34,4 @@ def describe_separable(node: Node) -> Call:
     """SeparableConv1D/2D(filters, kernel_size, strides=1, padding, depth_multiplier=1,
     data_format, dilation_rate=1, activation=None, use_bias=True) → ``SeparableConv``."""
     more = arguments(node, *WINDOW, *MORE)
-    return call("SeparableConv", channels(node), node.args["filters"], **more)
+    return call("SeparableConv", channels(node), node.physical_args["filters"], **more)

@@ -35,6 +35,8 @@ from backends.torch.standalone.describe import instantiate
 from backends.torch.standalone.layers import outputs_of
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
+from translator.ir.layout import tensor_layouts, to_layout
+from translator.ir.placement import output_converts
 from translator.registry import Registry
 
 NAME = "torch"
@@ -185,13 +187,21 @@ class SpecModule(nn.Module):
         )
         for node in self.graph.nodes:
             is_input = node.name in self.graph.inputs
-            args = values[node.name] if is_input else _gather(values, node.inputs)
+            args = values[node.name] if is_input else _gather(values, node)
             values[node.name] = outputs_of(self.layers[node.name](*args))
-        return tuple(t for name in self.graph.outputs for t in values[name])
+        found = [t for name in self.graph.outputs for t in values[name]]
+        converts = output_converts(self.graph)
+        return tuple(_moved(t, axes) for t, axes in zip(found, converts, strict=True))
 
 
-def _gather(values: dict[str, tuple[torch.Tensor, ...]], names: tuple[str, ...]) -> list[Any]:
-    return [t for name in names for t in values[name]]
+def _moved(t: torch.Tensor, axes: tuple[int, ...] | None) -> torch.Tensor:
+    return t if axes is None else t.permute(axes)
+
+
+def _gather(values: dict[str, tuple[torch.Tensor, ...]], node: Node) -> list[Any]:
+    """The node's inputs, each moved to the layout it runs in (``node.placement``)."""
+    found = [t for name in node.inputs for t in values[name]]
+    return [_moved(t, axes) for t, axes in zip(found, node.placement.converts, strict=True)]
 
 
 def build(graph: Graph, seed: int = 0) -> Built:
@@ -249,7 +259,8 @@ def _tensor(node: Node, array: Any) -> torch.Tensor:
 
 
 def run(built: Built, inputs: dict[str, Any]) -> list[np.ndarray]:
-    """Inference (dropout off, batch norm on running statistics), float32, spec layout."""
+    """Inference (dropout off, batch norm on running statistics), float32; ``inputs`` and the
+    outputs in the spec's layout (the model takes and gives PyTorch's natural one)."""
     graph: Graph = built.graph
     if built.unsupported:
         gaps = "; ".join(f"{name}: {why}" for name, why in built.unsupported.items())
@@ -257,9 +268,12 @@ def run(built: Built, inputs: dict[str, Any]) -> list[np.ndarray]:
     missing = [name for name in graph.inputs if name not in inputs]
     if missing:
         raise BackendError(f"{graph.name}: no array given for input(s) {', '.join(missing)}")
-    tensors = [_tensor(graph.node(name), inputs[name]) for name in graph.inputs]
+    layouts = tensor_layouts(graph)
+    arrays = to_layout([inputs[name] for name in graph.inputs], layouts.inputs, True)
+    tensors = [_tensor(graph.node(name), a) for name, a in zip(graph.inputs, arrays, strict=True)]
     model: SpecModule = built.model
     model.eval()
     with torch.no_grad():
         outputs = model(*tensors)
-    return [t.detach().cpu().numpy() for t in outputs]
+    found = [t.detach().cpu().numpy() for t in outputs]
+    return to_layout(found, layouts.outputs, True, back=True)

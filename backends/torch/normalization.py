@@ -15,17 +15,31 @@ from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments, trailing_axes
 from translator.ir import Node
-from translator.ops.normalization import normalized_axes
+from translator.ops.normalization import channel_axis, normalized_axes
 
 AFFINE = ("epsilon", "center", "scale")
+
+
+# nn.BatchNorm1d/2d/3d by the input's rank (batch axis included).
+NATIVE_BATCH_NORMS = {
+    2: "nn.BatchNorm1d",
+    3: "nn.BatchNorm1d",
+    4: "nn.BatchNorm2d",
+    5: "nn.BatchNorm3d",
+}
 
 
 @describes("BatchNormalization")
 def describe_batch_normalization(node: Node) -> Call:
     """BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True)
-    → ``BatchNormalization`` (an ``nn.BatchNorm1d``, momentum ``1 − m``)."""
-    (index,) = normalized_axes(node)
-    channels, axis = node.input_shape[index], index + 1  # the batch axis is 0
+    → ``nn.BatchNorm1d/2d/3d`` over channel axis 1 (Keras's epsilon, momentum ``1 − m``);
+    over another axis, or with only one of center and scale, ``BatchNormalization`` (an
+    ``nn.BatchNorm1d`` that moves the axis)."""
+    channels, axis = channel_axis(node)
+    a = node.physical_args
+    native = NATIVE_BATCH_NORMS.get(len(node.input_shape) + 1)
+    if axis == 1 and native and a["center"] and a["scale"]:
+        return call(native, channels, eps=a["epsilon"], momentum=round(1.0 - a["momentum"], 10))
     more = arguments(node, "momentum", *AFFINE)
     return call("BatchNormalization", channels, axis=axis, **more)
 
@@ -45,14 +59,14 @@ def describe_group_normalization(node: Node) -> Call:
     (index,) = normalized_axes(node)
     size = node.input_shape[index]
     more = arguments(node, *AFFINE)
-    return call("GroupNormalization", node.args["groups"], size, axis=index + 1, **more)
+    return call("GroupNormalization", node.physical_args["groups"], size, axis=index + 1, **more)
 
 
 @describes("RMSNormalization")
 def describe_rms_normalization(node: Node) -> Call:
     """RMSNormalization(axis=-1, epsilon=1e-6) → ``RMSNormalization`` (an ``nn.RMSNorm``)."""
     shape, where = trailing_axes(node)
-    return call("RMSNormalization", shape, **where, epsilon=node.args["epsilon"])
+    return call("RMSNormalization", shape, **where, epsilon=node.physical_args["epsilon"])
 
 
 @describes("UnitNormalization")

@@ -37,7 +37,7 @@ REDUCTIONS = {
 def describe_pooling(node: Node) -> Call:
     """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding=valid|same, data_format)
     → ``MaxPooling`` or ``AveragePooling``."""
-    a = node.args
+    a = node.physical_args
     strides = tuple(a["strides"] or a["pool_size"])
     window = {"pool_size": tuple(a["pool_size"]), "strides": strides}
     more = {"padding": a["padding"], "data_format": a["data_format"]}
@@ -48,7 +48,7 @@ def describe_pooling(node: Node) -> Call:
 def describe_global_pooling(node: Node) -> Call:
     """GlobalMax/AveragePooling1D/2D/3D(data_format, keepdims=False) → ``GlobalPooling``
     over the spatial axes (the batch axis is 0)."""
-    first = 2 if node.args["data_format"] == "channels_first" else 1
+    first = 2 if node.physical_args["data_format"] == "channels_first" else 1
     dims = tuple(range(first, first + GLOBAL_POOLS[node.type]))
     reduce = REDUCTIONS[node.type]
-    return call("GlobalPooling", reduce, dims=dims, keepdims=node.args["keepdims"])
+    return call("GlobalPooling", reduce, dims=dims, keepdims=node.physical_args["keepdims"])

@@ -44,21 +44,21 @@ def describe_zero_padding(node: Node) -> Call:
 def describe_cropping(node: Node) -> Call:
     """Cropping1D(cropping=1) / Cropping2D(cropping=0, data_format) → ``Cropping``, ``F.pad``
     with negative amounts (Cropping1D has no data_format: it always crops axis 1, the steps)."""
-    layout = arguments(node, "data_format") if "data_format" in node.args else {}
-    return call("Cropping", node.args["cropping"], **layout)
+    layout = arguments(node, "data_format") if "data_format" in node.physical_args else {}
+    return call("Cropping", node.physical_args["cropping"], **layout)
 
 
 @describes("UpSampling1D")
 def describe_upsampling1d(node: Node) -> Call:
     """UpSampling1D(size=2) → ``Repeat`` along the steps."""
-    return call("Repeat", (node.args["size"],), (1,))
+    return call("Repeat", (node.physical_args["size"],), (1,))
 
 
 @describes("UpSampling2D")
 def describe_upsampling2d(node: Node) -> Call:
     """UpSampling2D(size=2, data_format, interpolation=nearest|bilinear) → ``Repeat`` of rows
     and columns (nearest) or ``BilinearUpSampling2D``."""
-    a = node.args
+    a = node.physical_args
     factors = tuple(a["size"])
     if a["interpolation"] == "bilinear":
         return call("BilinearUpSampling2D", factors, a["data_format"])
@@ -69,4 +69,4 @@ def describe_upsampling2d(node: Node) -> Call:
 @describes("RepeatVector")
 def describe_repeat_vector(node: Node) -> Call:
     """RepeatVector(n) → ``RepeatVector``."""
-    return call("RepeatVector", node.args["n"])
+    return call("RepeatVector", node.physical_args["n"])

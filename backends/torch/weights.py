@@ -21,6 +21,7 @@ import torch
 from backends.base import Built
 from translator.errors import WeightsError
 from translator.ir import Graph
+from translator.ir.placement import in_spec_order
 from translator.weights.canonical import (
     Weights,
     check_weight_shapes,
@@ -192,4 +193,5 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     finally:
         for handle in handles:
             handle.remove()
-    return {name: found[name] for name in names}
+    graph = built.graph
+    return {name: in_spec_order(graph, graph.node(name), found[name]) for name in names}

@@ -65,10 +65,11 @@ class WeightSpec:
 @dataclass(frozen=True)
 class Layout:
     """A tensor's physical layout: ``spec``, ``natural`` or ``flat`` (then ``shape`` is the
-    spec-layout shape that was flattened, in natural order)."""
+    spec-layout shape that was flattened after its axes were permuted by ``order``)."""
 
     kind: str = "spec"
     shape: Shape = ()
+    order: tuple[int, ...] = ()
 
 
 SPEC = Layout()

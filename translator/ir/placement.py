@@ -141,7 +141,9 @@ def flattening(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     shared = {n.shares for n in graph.nodes if n.shares}
     natural = inputs[0].kind == "natural" and node.name not in graph.outputs
     if natural and _all_read_flat(node, graph, shared):
-        return Step(NATURAL, Layout("flat", node.input_shape))
+        axes = natural_axes(graph, node.input_shape) or ()
+        order = tuple(a - 1 for a in axes[1:])
+        return Step(NATURAL, Layout("flat", node.input_shape, order))
     return Step()
 
 
@@ -221,4 +223,23 @@ def output_converts(graph: Graph) -> list[Axes | None]:
         for shape in node.output_shapes:
             want = settle(graph, NATURAL, shape) if spatial_rank(graph) else SPEC
             out.append(conversion(graph, node.placement.output, want, shape))
+    return out
+
+
+def in_spec_order(graph: Graph, node: Node, arrays: list[Any]) -> list[Any]:
+    """The node's output arrays (batch first) from its physical layout back to the spec's:
+    what a layer-by-layer comparison with Keras reads."""
+    import numpy as np
+
+    layout = node.placement.output
+    out = []
+    for array, shape in zip(arrays, node.output_shapes, strict=True):
+        if layout.kind == "natural":
+            array = np.transpose(array, inverse(natural_axes(graph, shape) or ()))
+        elif layout.kind == "flat":
+            moved = tuple(layout.shape[i] for i in layout.order)
+            back = tuple(a + 1 for a in inverse(layout.order))
+            grid = np.reshape(array, (len(array), *moved)).transpose(0, *back)
+            array = grid.reshape(array.shape)
+        out.append(array)
     return out

@@ -25,7 +25,7 @@ from translator.spec.schema import (
     layer_schema,
 )
 from translator.weights.maps import LayerMap, e, renamed, simple_map, weight_map
-from translator.weights.transforms import Transpose
+from translator.weights.transforms import Chain, FlatRows, Map, Transpose
 
 layer_schema(
     "Input",
@@ -137,13 +137,16 @@ weight_rule("Input", "Dropout")(no_weights)
 
 @weight_map("Dense")
 def dense_map(node: Node) -> LayerMap:
-    """Keras and ONNX keep the kernel as (in, out); PyTorch as (out, in)."""
+    """Keras and ONNX keep the kernel as (in, out); PyTorch as (out, in). Reading a Flatten
+    of images, PyTorch's and ONNX's rows follow the channels-first order they flatten in."""
+    flat = node.placement.runs
+    rows: tuple[Map, ...] = (FlatRows(node.known(flat.shape), flat.order),) if flat.order else ()
     return simple_map(
         node,
         {
             "keras": (e("kernel", "kernel"), e("bias", "bias")),
-            "torch": (e("weight", "kernel", via=Transpose()), e("bias", "bias")),
-            "onnx": (e("W", "kernel"), e("B", "bias")),
+            "torch": (e("weight", "kernel", via=Chain((*rows, Transpose()))), e("bias", "bias")),
+            "onnx": (e("W", "kernel", via=Chain(rows)), e("B", "bias")),
         },
     )
 

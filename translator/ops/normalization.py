@@ -71,6 +71,14 @@ def normalized_axes(node: Node) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def channel_axis(node: Node) -> tuple[int, int]:
+    """A one-axis norm's channel count and its axis (batch axis 0) in the layout the layer
+    runs in: the spec's, or the one the layout pass renumbered (images: 1)."""
+    (index,) = normalized_axes(node)
+    (channels,) = node.known((node.input_shape[index],))
+    return channels, node.physical_args["axis"] if node.placement.natural else index + 1
+
+
 def _affine(node: Node, shape: tuple[int, ...], gamma: str, beta: str) -> tuple[WeightSpec, ...]:
     """The learned scale and offset, each present only when its flag is on."""
     out: tuple[WeightSpec, ...] = ()

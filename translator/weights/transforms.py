@@ -151,6 +151,35 @@ class Reshape(Map):
         return f"reshape({target}, {self.back})"
 
 
+@dataclass(frozen=True)
+class FlatRows(Map):
+    """The rows of a (features, units) kernel reading a Flatten: from the spec's order (the
+    row-major flatten of ``shape``) to the order of the same tensor flattened with its axes
+    permuted by ``order`` (channels first in PyTorch and ONNX), so the data never moves."""
+
+    shape: Shape
+    order: Shape
+
+    def _moved(self, a: Any, order: Shape, shape: Shape) -> Any:
+        units = a.shape[1:]
+        grid = a.reshape(*shape, *units)
+        moved = grid.transpose(*order, *range(len(order), len(order) + len(units)))
+        return moved.reshape(a.shape)
+
+    def apply(self, a: Any) -> Any:
+        return self._moved(a, self.order, self.shape)
+
+    def undo(self, a: Any) -> Any:
+        back = tuple(sorted(range(len(self.order)), key=self.order.__getitem__))
+        return self._moved(a, back, tuple(self.shape[i] for i in self.order))
+
+    def describe(self, source: str) -> str:
+        return f"flat_rows({source}, {self.shape} → axes {list(self.order)})"
+
+    def describe_undo(self, target: str) -> str:
+        return f"flat_rows⁻¹({target}, {self.shape} → axes {list(self.order)})"
+
+
 def gated(src: str, dst: str, *maps: Map) -> Map:
     """Gate reorder (when the orders differ) followed by ``maps``."""
     chain = ((Gates(src, dst),) if src != dst else ()) + maps

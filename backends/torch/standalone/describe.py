@@ -25,7 +25,7 @@ WINDOW = ("kernel_size", "strides", "padding", "data_format", "dilation_rate")
 
 def arguments(node: Node, *names: str) -> dict[str, Any]:
     """The node's arguments ``names``, as keyword arguments of the same names."""
-    return {name: node.args[name] for name in names}
+    return {name: node.physical_args[name] for name in names}
 
 
 def channels(node: Node) -> int | None:

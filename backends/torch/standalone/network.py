@@ -23,6 +23,7 @@ from torch import nn
 from backends.torch.standalone.assemble import Call, assemble, runtime_names
 from translator.ir import Graph, Node
 from translator.ir.layout import tensor_layouts
+from translator.ir.placement import output_converts
 
 _PROBE = nn.Module()  # its attributes (forward, training, eval, ...) cannot be layer names
 GLOBALS = frozenset({"torch", "nn", "F", "math", "Any", "NamedTuple", "load", "annotations"})
@@ -70,12 +71,18 @@ def _laid_out(indent: str, opening: str, items: list[str], closing: str) -> list
     return [f"{indent}{opening}", *(f"{indent}    {item}," for item in items), indent + closing]
 
 
+def _moved(expression: str, axes: tuple[int, ...] | None) -> str:
+    return expression if axes is None else f"{expression}.permute{axes}"
+
+
 def _call(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
     """The forward lines of ``node``: its module (a share node's: the original's) on its
-    inputs, then the weight of every layer it is linked to (a tied Dense's Embedding); one
-    argument per line when the call does not fit on one, as the formatter lays it out."""
+    inputs (each permuted where the layout pass converts it), then the weight of every layer
+    it is linked to (a tied Dense's Embedding); one argument per line when the call does not
+    fit on one, as the formatter lays it out."""
     owner = graph.node(node.shares) if node.shares else node
-    args = [_reference(graph, variables, ref) for ref in node.inputs]
+    refs = [_reference(graph, variables, ref) for ref in node.inputs]
+    args = [_moved(r, a) for r, a in zip(refs, node.placement.converts, strict=True)]
     args += [f"{attribute(t.shares or t.name)}.weight" for t in owner.links.values()]
     return _laid_out(" " * 8, f"{variables[node.name]} = {attribute(owner.name)}(", args, ")")
 
@@ -94,13 +101,10 @@ def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
     doc = textwrap.fill(doc, 86, subsequent_indent=" " * 8)
     lines = _laid_out("    ", "def forward(", params, f") -> {result}:")
     lines.append(f'        """{doc}"""')
-    for t in layouts.inputs:
-        if t.axes is not None:
-            v = variables[t.name]
-            lines.append(f"        {v} = {v}.permute{t.inverse}  # to the spec's layout")
     for node in graph.layers:
         lines += _call(graph, node, variables)
-    exprs = [e if t.axes is None else f"{e}.permute{t.axes}" for e, t in returned]
+    converts = output_converts(graph)
+    exprs = [_moved(e, axes) for (e, _), axes in zip(returned, converts, strict=True)]
     if len(exprs) == 1 or len(f"        return {', '.join(exprs)}") <= 100:
         return [*lines, f"        return {', '.join(exprs)}"]
     return lines + _laid_out(" " * 8, "return (", exprs, ")")
@@ -159,9 +163,10 @@ def model_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> st
     )
     layout = (
         "Images and volumes are taken (and given) channels first, as PyTorch convolves them;"
-        " sequences are (batch, time, features). Between layers the module keeps the spec's"
-        " layout, so Flatten's order is Keras's. The layer classes are copied from the"
-        " translator's standalone runtime."
+        " sequences are (batch, time, features). Between layers, images stay channels first;"
+        " a tensor is permuted only where a layer's result depends on the axis order, and a"
+        " Linear after a Flatten of images holds its weight columns in channels-first order."
+        " The layer classes are copied from the translator's standalone runtime."
     )
     usage = _usage(graph, cls, weights)
     paragraphs = [_text(graph, 0), textwrap.fill(about, 92), usage, textwrap.fill(layout, 92)]
