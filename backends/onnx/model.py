@@ -242,8 +242,11 @@ def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> l
         for i, tensor in enumerate(tensors[name]):
             out = graph.fresh(name if plain else f"{name}/output_{i}")
             axes, dims = next(converts), next(natural).natural_shape()
-            op = ("Identity", {}) if axes is None else ("Transpose", {"perm": list(axes)})
-            graph.nodes.append(helper.make_node(op[0], [tensor], [out], name=out, **op[1]))
+            if axes is None:
+                graph.nodes.append(helper.make_node("Identity", [tensor], [out], name=out))
+            else:
+                moved = helper.make_node("Transpose", [tensor], [out], name=out, perm=list(axes))
+                graph.nodes.append(moved)
             named = ["batch", *dims[1:]]
             infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], named))
     return infos

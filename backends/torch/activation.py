@@ -25,10 +25,20 @@ def describe_activation(node: Node) -> Call:
     return call("make_activation", node.physical_args["activation"])
 
 
+# ReLU arguments (max_value, negative_slope, threshold) → the native module computing it.
+NATIVE_RELUS: dict[tuple[float | None, ...], str] = {
+    (None, 0.0, 0.0): "nn.ReLU",
+    (6.0, 0.0, 0.0): "nn.ReLU6",
+}
+
+
 @describes("ReLU")
 def describe_relu(node: Node) -> Call:
-    """ReLU(max_value=None, negative_slope=0.0, threshold=0.0) → ``ReLU``."""
-    return call("ReLU", **arguments(node, "max_value", "negative_slope", "threshold"))
+    """ReLU(max_value=None, negative_slope=0.0, threshold=0.0) → ``nn.ReLU`` (or
+    ``nn.ReLU6`` capped at 6); with a slope or a threshold, ``ReLU``."""
+    a = arguments(node, "max_value", "negative_slope", "threshold")
+    native = NATIVE_RELUS.get(tuple(None if v is None else float(v) for v in a.values()))
+    return call(native) if native else call("ReLU", **a)
 
 
 @describes("LeakyReLU")

@@ -12,16 +12,57 @@ description here derives their arguments from the IR.
 from __future__ import annotations
 
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
-from backends.torch.standalone.describe import WINDOW, arguments, channels
+from backends.torch.standalone.assemble import Description, call, steps
+from backends.torch.standalone.describe import (
+    WINDOW,
+    activation_steps,
+    arguments,
+    channels,
+    compact,
+    pad_steps,
+)
 from translator.ir import Node
+from translator.ir.layout import same_pads
 from translator.ops.conv import CONVS
 
 
 @describes(*CONVS)
-def describe_conv(node: Node) -> Call:
+def describe_conv(node: Node) -> Description:
     """Conv1D/2D/3D(filters, kernel_size, strides=1, padding=valid|same|causal (causal:
     Conv1D only), data_format, dilation_rate=1, groups=1, activation=None, use_bias=True)
-    → ``Conv1D/2D/3D`` (the runtime class of the type's name)."""
-    more = arguments(node, "filters", *WINDOW, "groups", "activation", "use_bias")
-    return call(node.type, channels(node), **more)
+    → on channels-first data, ``nn.Conv1d/2d/3d`` (symmetric padding as its ``padding``,
+    uneven padding as one ``nn.ZeroPad*d`` before it) then the activation's module; on
+    channels-last data, ``Conv1D/2D/3D`` (moves the channels around ``nn.Conv*d``)."""
+    pairs = window_pads(node)
+    if pairs is None:
+        more = arguments(node, "filters", *WINDOW, "groups", "activation", "use_bias")
+        return call(node.type, channels(node), **more)
+    a = node.physical_args
+    even = all(before == after for before, after in pairs)
+    options = {
+        "stride": compact(a["strides"]),
+        "padding": compact(before for before, _ in pairs) if even else 0,
+        "dilation": compact(a["dilation_rate"]),
+        "groups": a["groups"],
+        "bias": a["use_bias"],
+    }
+    defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}
+    kept = {k: v for k, v in options.items() if v != defaults[k]}
+    rank = len(a["kernel_size"])
+    sizes = (channels(node), a["filters"], compact(a["kernel_size"]))
+    main = call(f"nn.Conv{rank}d", *sizes, **kept)
+    return steps(main, () if even else pad_steps(pairs), activation_steps(a["activation"]))
+
+
+def window_pads(node: Node) -> tuple[tuple[int, int], ...] | None:
+    """The zeros (before, after) per spatial axis of a window layer on channels-first data,
+    as TensorFlow pads it; ``None`` where no native module computes it exactly
+    (channels-last data, causal padding, "same" with strides over sizes not known)."""
+    a = node.physical_args
+    if a["data_format"] != "channels_first" or a["padding"] == "causal":
+        return None
+    if a["padding"] == "valid":
+        return ((0, 0),) * len(a["kernel_size"])
+    if None in node.input_shape and any(s > 1 for s in a["strides"]):
+        return None
+    return same_pads(node, "torch")

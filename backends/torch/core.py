@@ -11,8 +11,8 @@ as the exported network does). The modules are the standalone ones
 from __future__ import annotations
 
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
-from backends.torch.standalone.describe import arguments
+from backends.torch.standalone.assemble import Call, Description, call, steps
+from backends.torch.standalone.describe import activation_steps, arguments
 from translator.ir import Node
 
 
@@ -25,11 +25,17 @@ def describe_input(node: Node) -> Call:
 
 
 @describes("Dense")
-def describe_dense(node: Node) -> Call:
-    """Dense(units, activation=None, use_bias=True, tie=None) → ``Dense`` (an ``nn.Linear``),
-    or ``TiedDense`` (its bias only) when tied to an Embedding."""
-    kind = "Dense" if node.args["tie"] is None else "TiedDense"
-    return call(kind, node.input_shape[-1], **arguments(node, "units", "activation", "use_bias"))
+def describe_dense(node: Node) -> Description:
+    """Dense(units, activation=None, use_bias=True, tie=None) → ``nn.Linear`` then the
+    activation's module, or ``TiedDense`` (its bias only) when tied to an Embedding."""
+    a = node.args
+    if a["tie"] is not None:
+        return call(
+            "TiedDense", node.input_shape[-1], **arguments(node, "units", "activation", "use_bias")
+        )
+    bias = {} if a["use_bias"] else {"bias": False}
+    main = call("nn.Linear", node.input_shape[-1], a["units"], **bias)
+    return steps(main, (), activation_steps(a["activation"]))
 
 
 @describes("Dropout")

@@ -30,7 +30,7 @@ from torch import nn
 
 import translator.ops  # noqa: F401  (fills the layer schema that BUILDERS checks types against)
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
-from backends.torch.standalone.assemble import Call
+from backends.torch.standalone.assemble import Description, as_steps
 from backends.torch.standalone.describe import instantiate
 from backends.torch.standalone.layers import outputs_of
 from translator.errors import BackendError, UnsupportedInBackend
@@ -43,7 +43,7 @@ NAME = "torch"
 
 Builder = Callable[[Node], nn.Module]
 BUILDERS: BuilderRegistry[Builder] = BuilderRegistry(NAME)
-Describe = Callable[[Node], Call]
+Describe = Callable[[Node], Description]
 DESCRIPTIONS: Registry[Describe] = Registry("torch description")
 
 
@@ -54,7 +54,8 @@ class Described:
     describe: Describe
 
     def __call__(self, node: Node) -> nn.Module:
-        return instantiate(self.describe(node))
+        """The module holding the layer's tensors (the main step)."""
+        return instantiate(as_steps(self.describe(node)).main)
 
 
 def describes(*types: str) -> Callable[[Describe], Describe]:
@@ -69,7 +70,7 @@ def describes(*types: str) -> Callable[[Describe], Describe]:
     return register
 
 
-def describe(node: Node) -> Call:
+def describe(node: Node) -> Description:
     """The description of ``node``'s module; a type PyTorch declines raises
     ``UnsupportedInBackend`` with its reason."""
     if node.type in BUILDERS.gaps:
@@ -180,6 +181,33 @@ class SpecModule(nn.Module):
         self.layers = Layers()
         for name, module in layers.items():
             self.layers[name] = module
+        self.recorded: dict[str, list[np.ndarray]] | None = None  # layer outputs, when asked
+        # The parameterless steps around a layer's module (padding before, activation after).
+        self.before, self.after = Layers(), Layers()
+        for node in graph.nodes:
+            if node.name in layers and not node.shares:
+                around = as_steps(describe(node))
+                if around.before:
+                    self.before[node.name] = nn.Sequential(
+                        *(instantiate(c) for _, c in around.before)
+                    )
+                if around.after:
+                    self.after[node.name] = nn.Sequential(
+                        *(instantiate(c) for _, c in around.after)
+                    )
+
+    def step(self, node: Node, args: list[Any]) -> tuple[torch.Tensor, ...]:
+        """The node's modules on its inputs: before (the first input), the layer, after."""
+        owner = node.shares or node.name
+        if owner in self.before:
+            args = [self.before[owner](args[0]), *args[1:]]
+        result = self.layers[node.name](*args)
+        if owner in self.after:
+            result = self.after[owner](result)
+        found = outputs_of(result)
+        if self.recorded is not None:  # a shared module keeps its own (first) call's
+            self.recorded.setdefault(node.name, [t.detach().cpu().numpy().copy() for t in found])
+        return found
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         values: dict[str, tuple[torch.Tensor, ...]] = dict(
@@ -188,7 +216,7 @@ class SpecModule(nn.Module):
         for node in self.graph.nodes:
             is_input = node.name in self.graph.inputs
             args = values[node.name] if is_input else _gather(values, node)
-            values[node.name] = outputs_of(self.layers[node.name](*args))
+            values[node.name] = self.step(node, list(args))
         found = [t for name in self.graph.outputs for t in values[name]]
         converts = output_converts(self.graph)
         return tuple(_moved(t, axes) for t, axes in zip(found, converts, strict=True))

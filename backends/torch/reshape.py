@@ -18,8 +18,9 @@ from translator.ops.reshape import CROPPINGS, PADDINGS
 
 @describes("Flatten")
 def describe_flatten(node: Node) -> Call:
-    """Flatten() → ``Flatten``."""
-    return call("Flatten")
+    """Flatten() → ``nn.Flatten`` (row-major, in the layout the layer runs in: channels first
+    after images, the next Dense's weight rows in that order)."""
+    return call("nn.Flatten")
 
 
 @describes("Reshape")

@@ -173,25 +173,16 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
 
 
 def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-    """Every layer's output(s) at inference, in the spec's layout (forward hooks)."""
-    from backends.torch.model import outputs_of, run
-
-    found: dict[str, list[np.ndarray]] = {}
-
-    def hook(name: str) -> Any:
-        def record(module: Any, args: Any, output: Any) -> None:
-            # setdefault: a shared module runs again for each share; keep its own (first) call.
-            found.setdefault(name, [t.detach().cpu().numpy().copy() for t in outputs_of(output)])
-
-        return record
+    """Every layer's output(s) at inference (padding and activation steps included), in the
+    spec's layout."""
+    from backends.torch.model import run
 
     model = built.model
-    names = [n.name for n in built.graph.layers]
-    handles = [model.layers[name].register_forward_hook(hook(name)) for name in names]
+    model.recorded = {}
     try:
         run(built, inputs)
+        found = model.recorded
     finally:
-        for handle in handles:
-            handle.remove()
+        model.recorded = None
     graph = built.graph
-    return {name: in_spec_order(graph, graph.node(name), found[name]) for name in names}
+    return {n.name: in_spec_order(graph, n, found[n.name]) for n in graph.layers}

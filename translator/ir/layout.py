@@ -144,8 +144,8 @@ def same_pads(node: Node, framework: str) -> tuple[tuple[int, int], ...]:
     sizes = shape[1:] if a["data_format"] == "channels_first" else shape[:-1]
     pairs = []
     for n, k, s, d in zip(sizes, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True):
-        if n is None:
+        if n is None and s > 1:
             raise UnsupportedInBackend(framework, node.type, "unequal strides need known sizes")
-        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        total = (k - 1) * d if n is None else max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
         pairs.append((total // 2, total - total // 2))
     return tuple(pairs)

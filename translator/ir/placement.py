@@ -82,8 +82,8 @@ def on_images(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     """An image layer: runs channels first (``data_format: channels_first``), so the
     framework's own convolution, pooling or padding computes it; its output stays natural.
     With a softmax activation (over the spec's last axis) it keeps the spec's layout."""
-    if not axis_free(node) or "data_format" not in node.args:
-        return Step()
+    if not axis_free(node) or node.args.get("data_format") != "channels_last":
+        return Step()  # a layer written channels first takes the spec's order as it is
     return Step(NATURAL, NATURAL, {"data_format": "channels_first"})
 
 
@@ -237,7 +237,7 @@ def in_spec_order(graph: Graph, node: Node, arrays: list[Any]) -> list[Any]:
         if layout.kind == "natural":
             array = np.transpose(array, inverse(natural_axes(graph, shape) or ()))
         elif layout.kind == "flat":
-            moved = tuple(layout.shape[i] for i in layout.order)
+            moved = tuple(int(layout.shape[i] or 0) for i in layout.order)  # known: flattened
             back = tuple(a + 1 for a in inverse(layout.order))
             grid = np.reshape(array, (len(array), *moved)).transpose(0, *back)
             array = grid.reshape(array.shape)

@@ -62,6 +62,31 @@ class Call:
         return [*out, f"{indent})"]
 
 
+@dataclass(frozen=True)
+class Steps:
+    """A layer computed by a few modules in a row, as a PyTorch author writes it: ``main``
+    holds the layer's tensors (under the layer's name); ``before`` (explicit padding) and
+    ``after`` (the activation) are parameterless modules, each ``(attribute suffix, call)``:
+    ``conv_pad = nn.ZeroPad2d(...)``, ``conv = nn.Conv2d(...)``, ``conv_relu = nn.ReLU()``."""
+
+    main: Call
+    before: tuple[tuple[str, Call], ...] = ()
+    after: tuple[tuple[str, Call], ...] = ()
+
+
+Description = Call | Steps
+
+
+def as_steps(description: Description) -> Steps:
+    """Any description as ``Steps`` (a single call: no steps around it)."""
+    return description if isinstance(description, Steps) else Steps(description)
+
+
+def steps(main: Call, before: Any = (), after: Any = ()) -> Description:
+    """``main`` with the ``(suffix, call)`` steps around it; a plain ``Call`` when none."""
+    return Steps(main, tuple(before), tuple(after)) if before or after else main
+
+
 def call(name: str, *args: Any, **kwargs: Any) -> Call:
     """``name(args..., key=value...)``; written out, every value is a Python literal."""
     return Call(name, args, tuple(kwargs.items()))

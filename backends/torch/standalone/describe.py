@@ -15,12 +15,37 @@ from typing import Any
 
 from torch import nn
 
-from backends.torch.standalone.assemble import MODULES, Call
+from backends.torch.standalone.assemble import MODULES, Call, call
+from backends.torch.standalone.layers import ACTIVATIONS
 from translator.ir import Node
 from translator.ops.conv import split_channels
 from translator.ops.normalization import normalized_axes
 
 WINDOW = ("kernel_size", "strides", "padding", "data_format", "dilation_rate")
+
+
+def activation_steps(name: str | None) -> tuple[tuple[str, Call], ...]:
+    """A layer's activation as the native module after it (``("relu", nn.ReLU())``); none
+    for a linear one."""
+    if name in (None, "linear"):
+        return ()
+    cls, kwargs = ACTIVATIONS[name]
+    return ((name, call(f"nn.{cls}", **kwargs)),)
+
+
+def compact(values: Any) -> Any:
+    """``3`` for ``(3, 3)``: a window argument as torchvision writes it."""
+    values = tuple(values)
+    return values[0] if len(set(values)) == 1 else values
+
+
+def pad_steps(pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[str, Call], ...]:
+    """Uneven zero padding (``(before, after)`` per spatial axis) as one ``nn.ZeroPad1d/2d/3d``
+    before the layer; none when there is nothing to pad."""
+    if not any(p for pair in pairs for p in pair):
+        return ()
+    flat = tuple(p for pair in reversed(pairs) for p in pair)  # last axis first, as F.pad
+    return (("pad", call(f"nn.ZeroPad{len(pairs)}d", flat)),)
 
 
 def arguments(node: Node, *names: str) -> dict[str, Any]:

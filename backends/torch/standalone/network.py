@@ -20,11 +20,18 @@ from pathlib import Path
 
 from torch import nn
 
-from backends.torch.standalone.assemble import Call, assemble, runtime_names
+from backends.torch.standalone.assemble import (
+    Description,
+    Steps,
+    as_steps,
+    assemble,
+    runtime_names,
+)
 from translator.ir import Graph, Node
-from translator.ir.layout import tensor_layouts
+from translator.ir.layout import fresh_name, tensor_layouts
 from translator.ir.placement import output_converts
 
+Emit = Callable[[Node], Description]
 _PROBE = nn.Module()  # its attributes (forward, training, eval, ...) cannot be layer names
 GLOBALS = frozenset({"torch", "nn", "F", "math", "Any", "NamedTuple", "load", "annotations"})
 
@@ -75,7 +82,7 @@ def _moved(expression: str, axes: tuple[int, ...] | None) -> str:
     return expression if axes is None else f"{expression}.permute{axes}"
 
 
-def _call(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
+def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> list[str]:
     """The forward lines of ``node``: its module (a share node's: the original's) on its
     inputs (each permuted where the layout pass converts it), then the weight of every layer
     it is linked to (a tied Dense's Embedding); one argument per line when the call does not
@@ -83,11 +90,25 @@ def _call(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
     owner = graph.node(node.shares) if node.shares else node
     refs = [_reference(graph, variables, ref) for ref in node.inputs]
     args = [_moved(r, a) for r, a in zip(refs, node.placement.converts, strict=True)]
+    around = as_steps(emit(owner))
+    for suffix, _ in reversed(around.before):
+        args[0] = f"{attribute(step_name(graph, owner.name, suffix))}({args[0]})"
     args += [f"{attribute(t.shares or t.name)}.weight" for t in owner.links.values()]
-    return _laid_out(" " * 8, f"{variables[node.name]} = {attribute(owner.name)}(", args, ")")
+    opening = f"{variables[node.name]} = "
+    closing = ")"
+    for suffix, _ in around.after:
+        opening += f"{attribute(step_name(graph, owner.name, suffix))}("
+        closing += ")"
+    return _laid_out(" " * 8, f"{opening}{attribute(owner.name)}(", args, closing)
 
 
-def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
+def step_name(graph: Graph, layer: str, suffix: str) -> str:
+    """The attribute of a step around layer ``layer`` (``conv_relu``, ``conv_pad``), with
+    ``_`` appended while a layer of the spec has that name."""
+    return fresh_name(graph, f"{layer}_{suffix}")
+
+
+def _forward(graph: Graph, variables: dict[str, str], emit: Emit) -> list[str]:
     params = ["self", *(f"{variables[n]}: torch.Tensor" for n in graph.inputs)]
     layouts = tensor_layouts(graph)
     returned = [
@@ -102,7 +123,7 @@ def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
     lines = _laid_out("    ", "def forward(", params, f") -> {result}:")
     lines.append(f'        """{doc}"""')
     for node in graph.layers:
-        lines += _call(graph, node, variables)
+        lines += _call(graph, node, variables, emit)
     converts = output_converts(graph)
     exprs = [_moved(e, axes) for (e, _), axes in zip(returned, converts, strict=True)]
     if len(exprs) == 1 or len(f"        return {', '.join(exprs)}") <= 100:
@@ -110,7 +131,15 @@ def _forward(graph: Graph, variables: dict[str, str]) -> list[str]:
     return lines + _laid_out(" " * 8, "return (", exprs, ")")
 
 
-def network_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
+def _modules(graph: Graph, node: Node, around: Steps) -> list[str]:
+    """The ``__init__`` lines creating a layer's modules: its steps before, its own, after."""
+    named = [(step_name(graph, node.name, k), c) for k, c in around.before]
+    named += [(node.name, around.main)]
+    named += [(step_name(graph, node.name, k), c) for k, c in around.after]
+    return [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
+
+
+def network_source(graph: Graph, emit: Emit, weights: str) -> str:
     """The generated part of ``model.py``: the network class and ``load``."""
     cls = class_name(graph)
     variables = _variables(graph)
@@ -118,8 +147,8 @@ def network_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> 
     lines += ["    def __init__(self) -> None:", "        super().__init__()"]
     for node in graph.layers:
         if not node.shares:  # a share node calls its original's module
-            lines += emit(node).lines(f"{attribute(node.name)} = ", " " * 8)
-    lines += ["", *_forward(graph, variables), "", ""]
+            lines += _modules(graph, node, as_steps(emit(node)))
+    lines += ["", *_forward(graph, variables, emit), "", ""]
     lines += [
         f'def load(path: str = "{weights}") -> {cls}:',
         f'    """The ``{cls}`` network with the state_dict saved at ``path`` loaded, in',
@@ -152,7 +181,7 @@ def _usage(graph: Graph, cls: str, weights: str) -> str:
 {call}"""
 
 
-def model_source(graph: Graph, emit: Callable[[Node], Call], weights: str) -> str:
+def model_source(graph: Graph, emit: Emit, weights: str) -> str:
     """The whole ``model.py`` of ``graph``."""
     cls = class_name(graph)
     about = (
