@@ -18,7 +18,7 @@ from translator.ops.depthwise import DEPTHWISE, SEPARABLE
 def _channels(layer: Layer, rank: int) -> int:
     shape = layer.node.input_shape
     (channels,) = layer.node.known(
-        (shape[0] if layer.args["data_format"] == "channels_first" else shape[rank],)
+        (shape[0] if layer.node.args["data_format"] == "channels_first" else shape[rank],)
     )
     return channels
 

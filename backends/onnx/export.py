@@ -115,7 +115,7 @@ def session(model: onnx.ModelProto | Path) -> ort.InferenceSession:
         return ort.InferenceSession(str(path), options, providers=providers)
 
 
-def _full_rank_resizes(model: onnx.ModelProto) -> None:
+def full_rank_resizes(model: onnx.ModelProto) -> None:
     """Every ``Resize`` with ``axes`` rewritten to full-rank scales (see the docstring)."""
     body = model.graph
     resizes = [
@@ -139,9 +139,7 @@ def _full_rank_resizes(model: onnx.ModelProto) -> None:
 
 def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
     """The backend's ONNX model holding ``weights``, natural layout at its edges."""
-    model = build(graph, weights=weights).model
-    _full_rank_resizes(model)
-    return model
+    return build(graph, weights=weights).model
 
 
 def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:

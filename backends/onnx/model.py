@@ -293,8 +293,13 @@ def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None
         producer_name="model-spec-translator",
     )
     builder.initializers.clear()  # the model holds them now: one copy, not two
-    from backends.onnx.export import check, session  # lazily: export builds on this module
+    from backends.onnx.export import (  # lazily: export builds on this
+        check,
+        full_rank_resizes,
+        session,
+    )
 
+    full_rank_resizes(model)  # onnxruntime mis-optimizes a Resize with axes after a Transpose
     check(model)
     extra = {} if gaps else {"session": session(model)}
     return Built(NAME, graph, model, gaps, extra)

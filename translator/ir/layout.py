@@ -27,12 +27,18 @@ from translator.spec.schema import SCHEMAS
 
 def spatial_rank(graph: Graph) -> int:
     """How many image axes a channels-last spec's tensors have in PyTorch's eyes: 3 with a
-    3-D spatial layer (wrapped ones included), else 2 with a 2-D one, else 0 (as for any
-    channels-first spec, already in PyTorch's layout)."""
+    3-D spatial layer written channels last (wrapped ones included), else 2 with a 2-D one,
+    else 0 (as for any channels-first spec, or layers written channels first: already in
+    PyTorch's layout)."""
     if graph.data_format != "channels_last":
         return 0
-    types = {n.type for n in graph.nodes} | {n.wrapped.type for n in graph.nodes if n.inner}
-    return max((SCHEMAS[t].image_axes for t in types if t in SCHEMAS), default=0)
+    nodes = [*graph.nodes, *(n.wrapped for n in graph.nodes if n.inner)]
+    found = [
+        SCHEMAS[n.type].image_axes
+        for n in nodes
+        if n.type in SCHEMAS and n.args.get("data_format", "channels_last") == "channels_last"
+    ]
+    return max(found, default=0)
 
 
 def image_spec(graph: Graph) -> bool:

@@ -172,10 +172,11 @@ def conversion(graph: Graph, source: Layout, target: Layout, shape: Shape) -> Ax
     return axes if target.kind == "natural" else inverse(axes)
 
 
-def _place(node: Node, produced: dict[str, Layout], graph: Graph) -> Placement:
+def _place(node: Node, produced: dict[str, tuple[Layout, ...]], graph: Graph) -> Placement:
     if node.type == INPUT:
         return Placement(output=settle(graph, NATURAL, node.output_shape))
-    inputs = tuple(produced[name] for name in node.inputs)
+    # One layout per input tensor (a Bidirectional without merge gives two).
+    inputs = tuple(layout for name in node.inputs for layout in produced[name])
     step = rule_of(node)(node, inputs, graph)
     runs = [settle(graph, step.runs, shape) for shape in node.input_shapes]
     converts = tuple(
@@ -188,14 +189,14 @@ def _place(node: Node, produced: dict[str, Layout], graph: Graph) -> Placement:
 
 def place(graph: Graph) -> Graph:
     """Set every node's ``placement`` (wrapped layers' too); returns the graph."""
-    produced: dict[str, Layout] = {}
+    produced: dict[str, tuple[Layout, ...]] = {}
     images = spatial_rank(graph) > 0
     for node in graph.nodes:
         if images:
             node.placement = _place(node, produced, graph)
         else:
-            node.placement = Placement(converts=(None,) * len(node.inputs))
-        produced[node.name] = node.placement.output
+            node.placement = Placement(converts=(None,) * len(node.input_shapes))
+        produced[node.name] = (node.placement.output,) * len(node.output_shapes)
         _place_wrapped(node)
     return graph
 

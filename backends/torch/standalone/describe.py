@@ -30,7 +30,7 @@ def activation_steps(name: str | None) -> tuple[tuple[str, Call], ...]:
     if name in (None, "linear"):
         return ()
     cls, kwargs = ACTIVATIONS[name]
-    return ((name, call(f"nn.{cls}", **kwargs)),)
+    return ((name, call(cls, **kwargs)),)
 
 
 def compact(values: Any) -> Any:

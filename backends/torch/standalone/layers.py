@@ -16,38 +16,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Activation name → the torch.nn class (and its arguments) computing what Keras computes:
+# Activation name → the torch.nn class (as ``model.py`` names it) and its arguments, computing what Keras computes:
 # gelu is the exact (erf) form, gelu_tanh its tanh approximation, hard_sigmoid is
 # relu6(x + 3) / 6, hard_swish (hard_silu) x * relu6(x + 3) / 6, leaky_relu by name has
 # Keras's slope 0.2, softmax and log_softmax work over the last axis.
 ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "elu": ("ELU", {}),
-    "gelu": ("GELU", {}),
-    "gelu_tanh": ("GELU", {"approximate": "tanh"}),
-    "hard_sigmoid": ("Hardsigmoid", {}),
-    "hard_silu": ("Hardswish", {}),
-    "hard_swish": ("Hardswish", {}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": 0.2}),
-    "linear": ("Identity", {}),
-    "log_softmax": ("LogSoftmax", {"dim": -1}),
-    "mish": ("Mish", {}),
-    "relu": ("ReLU", {}),
-    "relu6": ("ReLU6", {}),
-    "selu": ("SELU", {}),
-    "sigmoid": ("Sigmoid", {}),
-    "silu": ("SiLU", {}),
-    "softmax": ("Softmax", {"dim": -1}),
-    "softplus": ("Softplus", {}),
-    "softsign": ("Softsign", {}),
-    "swish": ("SiLU", {}),
-    "tanh": ("Tanh", {}),
+    "elu": ("nn.ELU", {}),
+    "gelu": ("nn.GELU", {}),
+    "gelu_tanh": ("nn.GELU", {"approximate": "tanh"}),
+    "hard_sigmoid": ("nn.Hardsigmoid", {}),
+    "hard_silu": ("nn.Hardswish", {}),
+    "hard_swish": ("nn.Hardswish", {}),
+    "leaky_relu": ("nn.LeakyReLU", {"negative_slope": 0.2}),
+    "linear": ("nn.Identity", {}),
+    "log_softmax": ("nn.LogSoftmax", {"dim": -1}),
+    "mish": ("nn.Mish", {}),
+    "relu": ("nn.ReLU", {}),
+    "relu6": ("nn.ReLU6", {}),
+    "selu": ("nn.SELU", {}),
+    "sigmoid": ("nn.Sigmoid", {}),
+    "silu": ("nn.SiLU", {}),
+    "softmax": ("nn.Softmax", {"dim": -1}),
+    "softplus": ("nn.Softplus", {}),
+    "softsign": ("nn.Softsign", {}),
+    "swish": ("nn.SiLU", {}),
+    "tanh": ("nn.Tanh", {}),
 }
 
 
 def make_activation(name: str | None) -> nn.Module:
     """The module of a Keras activation name (``None`` is linear)."""
     cls, kwargs = ACTIVATIONS["linear" if name is None else name]
-    module: nn.Module = getattr(nn, cls)(**kwargs)
+    module: nn.Module = getattr(nn, cls.removeprefix("nn."))(**kwargs)
     return module
 
 
