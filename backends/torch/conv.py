@@ -33,23 +33,31 @@ def describe_conv(node: Node) -> Description:
     → on channels-first data, ``nn.Conv1d/2d/3d`` (symmetric padding as its ``padding``,
     uneven padding as one ``nn.ZeroPad*d`` before it) then the activation's module; on
     channels-last data, ``Conv1D/2D/3D`` (moves the channels around ``nn.Conv*d``)."""
-    pairs = window_pads(node)
-    if pairs is None:
+    a = node.physical_args
+    if window_pads(node) is None:
         more = arguments(node, "filters", *WINDOW, "groups", "activation", "use_bias")
         return call(node.type, channels(node), **more)
+    return native_conv(node, channels(node), a["filters"], a["groups"])
+
+
+def native_conv(node: Node, ins: int | None, outs: int, groups: int) -> Description:
+    """``nn.Conv1d/2d/3d`` from ``ins`` to ``outs`` channels in ``groups`` with the node's
+    window, TensorFlow's padding (even: the conv's ``padding``; uneven: an ``nn.ZeroPad*d``
+    before it) and its activation's module after it."""
     a = node.physical_args
+    pairs = window_pads(node) or ()
     even = all(before == after for before, after in pairs)
     options = {
         "stride": compact(a["strides"]),
         "padding": compact(before for before, _ in pairs) if even else 0,
         "dilation": compact(a["dilation_rate"]),
-        "groups": a["groups"],
+        "groups": groups,
         "bias": a["use_bias"],
     }
     defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}
     kept = {k: v for k, v in options.items() if v != defaults[k]}
     rank = len(a["kernel_size"])
-    sizes = (channels(node), a["filters"], compact(a["kernel_size"]))
+    sizes = (ins, outs, compact(a["kernel_size"]))
     main = call(f"nn.Conv{rank}d", *sizes, **kept)
     return steps(main, () if even else pad_steps(pairs), activation_steps(a["activation"]))
 

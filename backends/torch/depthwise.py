@@ -12,8 +12,9 @@ ones (``backends/torch/standalone/spatial.py``) that ``export`` copies into ``mo
 
 from __future__ import annotations
 
+from backends.torch.conv import native_conv, window_pads
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.assemble import Call, Description, call
 from backends.torch.standalone.describe import WINDOW, arguments, channels
 from translator.ir import Node
 from translator.ops.depthwise import DEPTHWISE, SEPARABLE
@@ -22,11 +23,15 @@ MORE = ("depth_multiplier", "activation", "use_bias")
 
 
 @describes(*DEPTHWISE)
-def describe_depthwise(node: Node) -> Call:
+def describe_depthwise(node: Node) -> Description:
     """DepthwiseConv1D/2D(kernel_size, strides=1, padding, depth_multiplier=1, data_format,
-    dilation_rate=1, activation=None, use_bias=True) → ``DepthwiseConv1D/2D`` (the runtime
-    class of the type's name)."""
-    return call(node.type, channels(node), **arguments(node, *WINDOW, *MORE))
+    dilation_rate=1, activation=None, use_bias=True) → on channels-first data, ``nn.Conv1d/2d``
+    with one group per input channel (output channel ``c * m + k`` from input channel ``c``,
+    as in Keras); otherwise ``DepthwiseConv1D/2D``."""
+    if window_pads(node) is None:
+        return call(node.type, channels(node), **arguments(node, *WINDOW, *MORE))
+    ins = channels(node) or 0
+    return native_conv(node, ins, ins * node.physical_args["depth_multiplier"], ins)
 
 
 @describes(*SEPARABLE)

@@ -37,7 +37,13 @@ def describe_permute(node: Node) -> Call:
 
 @describes("ZeroPadding2D", *PADDINGS)
 def describe_zero_padding(node: Node) -> Call:
-    """ZeroPadding1D/2D/3D(padding=1, data_format) → ``ZeroPadding``."""
+    """ZeroPadding1D/2D/3D(padding=1, data_format) → on channels-first images and volumes,
+    ``nn.ZeroPad2d/3d``; otherwise ``ZeroPadding`` (``F.pad`` on the spec's spatial axes)."""
+    a = node.physical_args
+    pairs = tuple(tuple(pair) for pair in a["padding"])
+    if a["data_format"] == "channels_first" and len(pairs) > 1:
+        flat = tuple(p for pair in reversed(pairs) for p in pair)  # last axis first
+        return call(f"nn.ZeroPad{len(pairs)}d", flat)
     return call("ZeroPadding", **arguments(node, "padding", "data_format"))
 
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from backends.torch.model import describe, describes
 from backends.torch.recurrent import native_is_exact, recurrent_call
-from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.assemble import Call, Description, as_steps, call, steps
 from translator.ir import Node
 
 
 @describes("TimeDistributed")
-def describe_time_distributed(node: Node) -> Call:
+def describe_time_distributed(node: Node) -> Description:
     """TimeDistributed(layer) → ``TimeDistributed`` holding the wrapped layer's module (its
-    description, nested)."""
-    return call("TimeDistributed", describe(node.wrapped))
+    description, nested); the wrapped layer's padding and activation steps, which work on
+    the trailing axes, run around the wrapper."""
+    inner = as_steps(describe(node.wrapped))
+    return steps(call("TimeDistributed", inner.main), inner.before, inner.after)
 
 
 @describes("Bidirectional")

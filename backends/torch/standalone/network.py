@@ -88,8 +88,7 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     it is linked to (a tied Dense's Embedding); one argument per line when the call does not
     fit on one, as the formatter lays it out."""
     owner = graph.node(node.shares) if node.shares else node
-    refs = [_reference(graph, variables, ref) for ref in node.inputs]
-    args = [_moved(r, a) for r, a in zip(refs, node.placement.converts, strict=True)]
+    args = _arguments(graph, node, variables)
     around = as_steps(emit(owner))
     for suffix, _ in reversed(around.before):
         args[0] = f"{attribute(step_name(graph, owner.name, suffix))}({args[0]})"
@@ -100,6 +99,23 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
         opening += f"{attribute(step_name(graph, owner.name, suffix))}("
         closing += ")"
     return _laid_out(" " * 8, f"{opening}{attribute(owner.name)}(", args, closing)
+
+
+def _arguments(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
+    """The node's input expressions, each permuted where the layout pass converts it (the
+    several outputs of one layer handed on as ``*name`` when none moves)."""
+    converts = iter(node.placement.converts)
+    args = []
+    for ref in node.inputs:
+        count = len(graph.node(ref).output_shapes)
+        moves = [next(converts) for _ in range(count)]
+        if count > 1 and all(m is None for m in moves):
+            args.append(_reference(graph, variables, ref))
+        elif count > 1:
+            args += [_moved(f"{variables[ref]}[{i}]", m) for i, m in enumerate(moves)]
+        else:
+            args.append(_moved(variables[ref], moves[0]))
+    return args
 
 
 def step_name(graph: Graph, layer: str, suffix: str) -> str:
@@ -193,7 +209,7 @@ def model_source(graph: Graph, emit: Emit, weights: str) -> str:
     layout = (
         "Images and volumes are taken (and given) channels first, as PyTorch convolves them;"
         " sequences are (batch, time, features). Between layers, images stay channels first;"
-        " a tensor is permuted only where a layer's result depends on the axis order, and a"
+        " a tensor changes its axis order only where a layer's result depends on it, and a"
         " Linear after a Flatten of images holds its weight columns in channels-first order."
         " The layer classes are copied from the translator's standalone runtime."
     )

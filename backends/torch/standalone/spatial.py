@@ -20,12 +20,15 @@ from backends.torch.standalone.layers import make_activation
 
 def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
     """The spec's layout → PyTorch's (batch, channels, *spatial)."""
-    return x.movedim(-1, 1) if data_format == "channels_last" else x
+    if data_format != "channels_last":
+        return x
+    # Axes written out (not movedim(-1, 1)): TorchScript's ONNX export mis-writes a negative one.
+    return x.permute(0, x.dim() - 1, *range(1, x.dim() - 1))
 
 
 def to_spec_layout(y: torch.Tensor, data_format: str) -> torch.Tensor:
     """PyTorch's (batch, channels, *spatial) → the spec's layout."""
-    return y.movedim(1, -1) if data_format == "channels_last" else y
+    return y.permute(0, *range(2, y.dim()), 1) if data_format == "channels_last" else y
 
 
 def explicit_pads(padding: str, sizes: Any, kernel: Any, strides: Any, dilation: Any) -> list[int]:
