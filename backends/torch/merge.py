@@ -10,7 +10,7 @@ standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies
 from __future__ import annotations
 
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 
@@ -24,16 +24,22 @@ ELEMENTWISE = {
 }
 
 
+# Layer type → the Python operator ``model.py`` writes between its inputs.
+OPERATORS = {"Add": " + ", "Multiply": " * ", "Subtract": " - "}
+
+
 @describes("Add")
-def describe_add(node: Node) -> Call:
-    """Add() → ``Add``."""
-    return call("Add")
+def describe_add(node: Node) -> Description:
+    """Add() → ``x + y`` in ``model.py`` (``Add`` in the backend, to measure)."""
+    return Steps(call("Add"), infix=OPERATORS[node.type])
 
 
 @describes(*ELEMENTWISE)
-def describe_elementwise(node: Node) -> Call:
-    """Multiply/Subtract/Average/Maximum/Minimum() → ``Elementwise`` of that function."""
-    return call("Elementwise", ELEMENTWISE[node.type])
+def describe_elementwise(node: Node) -> Description:
+    """Multiply/Subtract/Average/Maximum/Minimum() → ``Elementwise`` of that function
+    (``x * y`` and ``x - y`` written as such in ``model.py``)."""
+    main = call("Elementwise", ELEMENTWISE[node.type])
+    return Steps(main, infix=OPERATORS[node.type]) if node.type in OPERATORS else main
 
 
 @describes("Concatenate")

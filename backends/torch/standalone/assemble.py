@@ -72,6 +72,9 @@ class Steps:
     main: Call
     before: tuple[tuple[str, Call], ...] = ()
     after: tuple[tuple[str, Call], ...] = ()
+    # An operator ``model.py`` writes between the inputs instead of a module (``" + "``: a
+    # residual add reads ``x + y``); the backend still builds ``main`` to measure it.
+    infix: str = ""
 
 
 Description = Call | Steps

@@ -85,20 +85,40 @@ def _moved(expression: str, axes: tuple[int, ...] | None) -> str:
 def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> list[str]:
     """The forward lines of ``node``: its module (a share node's: the original's) on its
     inputs (each permuted where the layout pass converts it), then the weight of every layer
-    it is linked to (a tied Dense's Embedding); one argument per line when the call does not
-    fit on one, as the formatter lays it out."""
+    it is linked to (a tied Dense's Embedding); its padding and activation steps around it,
+    nested on one line when that fits, else one statement each; one argument per line when
+    a call does not fit on one, as the formatter lays it out."""
     owner = graph.node(node.shares) if node.shares else node
     args = _arguments(graph, node, variables)
     around = as_steps(emit(owner))
-    for suffix, _ in reversed(around.before):
-        args[0] = f"{attribute(step_name(graph, owner.name, suffix))}({args[0]})"
+    target = variables[node.name]
+    if around.infix:  # a residual add: ``x + y``
+        return _operation(target, around.infix.strip(), args)
+    befores = [attribute(step_name(graph, owner.name, k)) for k, _ in around.before]
+    afters = [attribute(step_name(graph, owner.name, k)) for k, _ in around.after]
     args += [f"{attribute(t.shares or t.name)}.weight" for t in owner.links.values()]
-    opening = f"{variables[node.name]} = "
-    closing = ")"
-    for suffix, _ in around.after:
-        opening += f"{attribute(step_name(graph, owner.name, suffix))}("
-        closing += ")"
-    return _laid_out(" " * 8, f"{opening}{attribute(owner.name)}(", args, closing)
+    nested = args[0]
+    for step in reversed(befores):
+        nested = f"{step}({nested})"
+    line = f"{attribute(owner.name)}({', '.join([nested, *args[1:]])})"
+    for step in afters:
+        line = f"{step}({line})"
+    if len(f"        {target} = {line}") <= 100:
+        return [f"        {target} = {line}"]
+    lines = [f"        {target} = {step}({args[0]})" for step in reversed(befores)]
+    first = target if befores else args[0]
+    main = _laid_out(" " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], ")")
+    return lines + main + [f"        {target} = {step}({target})" for step in afters]
+
+
+def _operation(target: str, operator: str, args: list[str]) -> list[str]:
+    """``target = a + b`` on one line when it fits, else one operand per line inside
+    parentheses, as the formatter lays it out."""
+    line = f"        {target} = {f' {operator} '.join(args)}"
+    if len(line) <= 100:
+        return [line]
+    operands = [f"            {args[0]}", *(f"            {operator} {a}" for a in args[1:])]
+    return [f"        {target} = (", *operands, "        )"]
 
 
 def _arguments(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
@@ -150,7 +170,7 @@ def _forward(graph: Graph, variables: dict[str, str], emit: Emit) -> list[str]:
 def _modules(graph: Graph, node: Node, around: Steps) -> list[str]:
     """The ``__init__`` lines creating a layer's modules: its steps before, its own, after."""
     named = [(step_name(graph, node.name, k), c) for k, c in around.before]
-    named += [(node.name, around.main)]
+    named += [] if around.infix else [(node.name, around.main)]
     named += [(step_name(graph, node.name, k), c) for k, c in around.after]
     return [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
 
