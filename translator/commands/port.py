@@ -60,7 +60,7 @@ def hyperparameter_notes(graph: Graph) -> list[str]:
         for part in _with_inner(node):
             for arg, render in (CONVERSIONS.get(part.type) or {}).items():
                 if arg == "" or arg in part.args:
-                    text = render(part.args.get(arg))
+                    text = render(part if arg == "" else part.args.get(arg))
                     if text:
                         notes.append(f"{node.name} ({part.type}): {text}")
     return notes

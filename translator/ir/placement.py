@@ -84,7 +84,15 @@ def on_images(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     With a softmax activation (over the spec's last axis) it keeps the spec's layout."""
     if not axis_free(node) or node.args.get("data_format") != "channels_last":
         return Step()  # a layer written channels first takes the spec's order as it is
+    if natural_axes(graph, node.input_shape) != channels_moved(len(node.input_shape)):
+        return Step()  # a 2-D layer in a spec of volumes: its images keep the spec's order
     return Step(NATURAL, NATURAL, {"data_format": "channels_first"})
+
+
+def channels_moved(rank: int) -> Axes:
+    """The permutation (batch axis 0) moving the last of ``rank`` axes to the first:
+    (H, W, C) → (C, H, W) for rank 3."""
+    return (0, rank, *range(1, rank))
 
 
 def elementwise(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:

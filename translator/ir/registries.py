@@ -59,7 +59,8 @@ def formula_rule(*types: str) -> Callable[[FormulaRule], FormulaRule]:
 
 def conversions(*types: str, **by_argument: Conversion) -> None:
     """Register, for one or more layer types, what each named argument's value becomes in
-    each framework (``port`` lists these); ``always=`` is a note for every such layer."""
+    each framework (``port`` lists these); ``always=`` is a note for every such layer (its
+    function is given the node)."""
     table = {("" if arg == "always" else arg): render for arg, render in by_argument.items()}
     for type_ in types:
         CONVERSIONS.add(type_, table)

@@ -215,12 +215,19 @@ def repeat_vector_shape(node: Node) -> tuple[Shape, ...]:
 weight_rule(*PADDINGS, *CROPPINGS, *UPSAMPLINGS, "RepeatVector")(no_weights)
 
 
-conversions(
-    "Flatten",
-    always=lambda _: (
-        "the spec's layout is kept between layers everywhere, so Flatten's order is Keras's"
-        " and the next Dense needs no row permutation"
-    ),
-)
+def flatten_note(node: Node) -> str:
+    """How PyTorch and ONNX flatten: as the layout pass placed the layer."""
+    if node.placement.output.kind == "flat":
+        return (
+            "PyTorch and ONNX flatten the channels-first images as they are ((C, H, W) order);"
+            " the Dense layers reading it hold their weight rows in that order (flat_rows),"
+            " so no data moves"
+        )
+    if any(node.placement.converts):
+        return "PyTorch and ONNX move the images to the spec's order first, so Flatten's order is Keras's"
+    return "the input is in the spec's order everywhere, so Flatten's order is Keras's"
+
+
+conversions("Flatten", always=flatten_note)
 
 layout_rule("Flatten")(flattening)

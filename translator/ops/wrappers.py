@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from translator.ir import FRAMEWORKS, Graph, Node, Shape, WeightSpec
+from translator.ir.layout import natural_axes
 from translator.ir.placement import NATURAL, Layout, Step, layout_rule, on_images, rule_of
 from translator.ir.registries import SHAPES, WEIGHTS, formula, formula_rule, shape_rule, weight_rule
 from translator.ops.recurrent import GATES, Direction, rnn_map, rnn_shape, rnn_weights
@@ -152,6 +153,10 @@ def time_distributed_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph
     """TimeDistributed of an image layer runs channels first, (batch, time, C, H, W), its
     wrapped layer on (batch * time, C, H, W); of anything else, in the spec's layout."""
     inner = node.wrapped
-    if rule_of(inner) is on_images and on_images(inner, inputs, graph).runs == NATURAL:
-        return Step(NATURAL, NATURAL)
-    return Step()
+    rank = len(node.input_shape)
+    if rule_of(inner) is not on_images or inner.args.get("data_format") != "channels_last":
+        return Step()
+    # Natural only when the time axis stays where it is: (T, H, W, C) → (T, C, H, W).
+    if natural_axes(graph, node.input_shape) != (0, 1, rank, *range(2, rank)):
+        return Step()
+    return Step(NATURAL, NATURAL)

@@ -208,6 +208,21 @@ def _import_block(bindings: list[Binding]) -> str:
     return "\n\n".join(sections)
 
 
+def own_classes(network: str) -> list[tuple[str, str]]:
+    """The runtime classes ``network`` reaches (what ``model.py`` copies), each with the
+    first sentence of its docstring: what it computes that no ``torch.nn`` module does."""
+    definitions = runtime()[0]
+    by_name = {d.name: d for d in definitions}
+    kept = _reached(names_in(ast.parse(network)), by_name)
+    out = []
+    for d in definitions:
+        tree = ast.parse(d.source).body[0]
+        if d.name in kept and isinstance(tree, ast.ClassDef):
+            text = " ".join((ast.get_docstring(tree) or "").split())
+            out.append((d.name, text.split(". ")[0].rstrip(".")))
+    return out
+
+
 def assemble(docstring: str, network: str) -> str:
     """A whole ``model.py``: ``docstring``, the imports, the runtime definitions that
     ``network`` (generated source) reaches, then ``network``."""

@@ -25,6 +25,7 @@ from backends.torch.standalone.assemble import (
     Steps,
     as_steps,
     assemble,
+    own_classes,
     runtime_names,
 )
 from translator.ir import Graph, Node
@@ -231,8 +232,23 @@ def model_source(graph: Graph, emit: Emit, weights: str) -> str:
         " sequences are (batch, time, features). Between layers, images stay channels first;"
         " a tensor changes its axis order only where a layer's result depends on it, and a"
         " Linear after a Flatten of images holds its weight columns in channels-first order."
-        " The layer classes are copied from the translator's standalone runtime."
+        " Every layer is a torch.nn module unless listed below."
     )
     usage = _usage(graph, cls, weights)
+    network = network_source(graph, emit, weights)
     paragraphs = [_text(graph, 0), textwrap.fill(about, 92), usage, textwrap.fill(layout, 92)]
-    return assemble("\n\n".join(paragraphs) + "\n", network_source(graph, emit, weights))
+    paragraphs += _own_classes(network)
+    return assemble("\n\n".join(paragraphs) + "\n", network)
+
+
+def _own_classes(network: str) -> list[str]:
+    """The docstring's list of the classes copied in, each with what it computes (no
+    ``torch.nn`` module computes it exactly); nothing when every module is torch's."""
+    found = own_classes(network)
+    if not found:
+        return []
+    head = "Classes of our own, where no torch.nn module computes the layer exactly:"
+    items = [
+        textwrap.fill(f"- ``{name}``: {why}.", 92, subsequent_indent="  ") for name, why in found
+    ]
+    return [head + "\n\n" + "\n".join(items)]
