@@ -20,10 +20,10 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
+from backends.onnx.edges import converted, graph_outputs
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node, Shape
 from translator.ir.layout import natural_axes, tensor_layouts, to_layout
-from translator.ir.placement import output_converts
 
 NAME = "onnx"
 OPSET = 21
@@ -229,51 +229,13 @@ def _build_node(
         ]
 
 
-def _outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> list[Any]:
-    """One graph output per output tensor, named after its layer, in PyTorch's natural
-    layout: a Transpose where the layer's physical layout is not that, else an Identity."""
-    infos = []
-    converts = iter(output_converts(ir))
-    natural = iter(tensor_layouts(ir).outputs)
-    for name in ir.outputs:
-        node = ir.node(name)
-        # A model input listed as an output cannot reuse its own name.
-        plain = len(tensors[name]) == 1 and name not in graph.taken
-        for i, tensor in enumerate(tensors[name]):
-            out = graph.fresh(name if plain else f"{name}/output_{i}")
-            axes, dims = next(converts), next(natural).natural_shape()
-            if axes is None:
-                graph.nodes.append(helper.make_node("Identity", [tensor], [out], name=out))
-            else:
-                moved = helper.make_node("Transpose", [tensor], [out], name=out, perm=list(axes))
-                graph.nodes.append(moved)
-            named = ["batch", *dims[1:]]
-            infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], named))
-    return infos
-
-
-def _converted(graph: GraphBuilder, node: Node, tensors: dict[str, list[str]]) -> list[str]:
-    """The node's input tensors, each moved to the layout the node runs in (a Transpose
-    where the layout pass puts a conversion)."""
-    names = [t for ref in node.inputs for t in tensors[ref]]
-    out = []
-    for name, axes in zip(names, node.placement.converts, strict=True):
-        if axes is None:
-            out.append(name)
-            continue
-        moved = graph.fresh(f"{node.name}/to_{node.placement.runs.kind}")
-        graph.nodes.append(helper.make_node("Transpose", [name], [moved], name=moved, perm=axes))
-        out.append(moved)
-    return out
-
-
 def build_layers(builder: GraphBuilder, graph: Graph, gaps: dict[str, str]) -> dict[str, list[str]]:
     """Every node's operators, in order, each input in the layout its layer runs in; the
     tensors each node gives."""
     builder.ir = graph
     tensors: dict[str, list[str]] = {}
     for node in graph.nodes:
-        tensors[node.name] = _build_node(builder, node, _converted(builder, node, tensors), gaps)
+        tensors[node.name] = _build_node(builder, node, converted(builder, node, tensors), gaps)
     return tensors
 
 
@@ -283,7 +245,7 @@ def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None
     builder = GraphBuilder(np.random.default_rng(seed), check_weights(graph, weights or {}))
     gaps: dict[str, str] = {}
     tensors = build_layers(builder, graph, gaps)
-    outputs = _outputs(builder, graph, tensors)
+    outputs = graph_outputs(builder, graph, tensors)
     # Each step copies the weights; the graph is the call's temporary, and the builder's are
     # dropped, so that the checks below hold each weight once more, not three times.
     model = helper.make_model(

@@ -18,6 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.base import Built
+from backends.onnx.edges import graph_outputs
 from backends.onnx.export import session
 from backends.onnx.model import (
     CONST_MARK,
@@ -25,7 +26,6 @@ from backends.onnx.model import (
     NAME,
     OPSET,
     GraphBuilder,
-    _outputs,
     build,
     build_layers,
     is_weight,
@@ -150,7 +150,7 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
     graph = built.graph
     builder = GraphBuilder(np.random.default_rng(0), get_weights(built))
     tensors = build_layers(builder, graph, {})
-    outputs = _outputs(builder, graph, tensors)
+    outputs = graph_outputs(builder, graph, tensors)
     names = [n.name for n in graph.nodes if n.type != INPUT]
     arrays = [np.asarray(inputs[n], dtype=graph.node(n).dtype) for n in graph.inputs]
     natural = to_layout(arrays, tensor_layouts(graph).inputs, True)

@@ -42,13 +42,6 @@ DYNAMO_GAPS = {
         " GraphModule's `code` is its source property (torch 2.13)"
     ),
 }
-# Image models whose model.py still uses a Keras-semantics module (not yet native).
-NOT_YET_NATIVE = {
-    "specs/zoo/unet_small.yaml": (
-        "Conv2DTranspose is still the runtime's KerasConvTranspose (moves channels itself);"
-        " a native nn.ConvTranspose2d with padding/output_padding is not written yet"
-    ),
-}
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -141,9 +134,7 @@ def plain_image_specs() -> list[Any]:
         # spec's order, so it is moved there once, as the layout pass documents.
         flattens = any(n.inner and n.wrapped.type == "Flatten" for n in graph.nodes)
         if spatial_rank(graph) and not types & {"Reshape", "Permute"} and not flattens:
-            gap = NOT_YET_NATIVE.get(path)
-            marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
-            chosen.append(pytest.param(path, marks=marks, id=Path(path).stem))
+            chosen.append(pytest.param(path, id=Path(path).stem))
     return chosen
 
 

@@ -122,8 +122,10 @@ def along_axis(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     where its inputs are, the axis renumbered for that layout."""
     step = elementwise(node, inputs, graph)
     axis = node.args["axis"]
-    if step.runs.kind != "natural" or not isinstance(axis, int):
+    if step.runs.kind != "natural":
         return step
+    if not isinstance(axis, int):
+        return Step()  # several axes (Softmax over (H, W)): in the spec's order
     return Step(NATURAL, NATURAL, {"axis": physical_axis(graph, node, axis)})
 
 

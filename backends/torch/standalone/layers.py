@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Activation name → the torch.nn class (as ``model.py`` names it) and its arguments, computing what Keras computes:
+# Activation name → the torch.nn class (as ``model.py`` names it) and its arguments,
+# computing what Keras computes:
 # gelu is the exact (erf) form, gelu_tanh its tanh approximation, hard_sigmoid is
 # relu6(x + 3) / 6, hard_swish (hard_silu) x * relu6(x + 3) / 6, leaky_relu by name has
 # Keras's slope 0.2, softmax and log_softmax work over the last axis.

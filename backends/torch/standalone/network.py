@@ -106,10 +106,15 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
         line = f"{step}({line})"
     if len(f"        {target} = {line}") <= 100:
         return [f"        {target} = {line}"]
-    lines = [f"        {target} = {step}({args[0]})" for step in reversed(befores)]
-    first = target if befores else args[0]
-    main = _laid_out(" " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], ")")
-    return lines + main + [f"        {target} = {step}({target})" for step in afters]
+    lines: list[str] = []
+    first = args[0]
+    for step in reversed(befores):
+        lines += _laid_out(" " * 8, f"{target} = {step}(", [first], ")")
+        first = target
+    lines += _laid_out(" " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], ")")
+    for step in afters:
+        lines += _laid_out(" " * 8, f"{target} = {step}(", [target], ")")
+    return lines
 
 
 def _operation(target: str, operator: str, args: list[str]) -> list[str]:
