@@ -30,12 +30,14 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
-from backends.onnx.model import OPSET, build
+from backends.onnx.model import DTYPES, OPSET, GraphBuilder, build
 from translator.errors import BackendError
-from translator.ir import Graph
+from translator.ir import Graph, Node
+from translator.ir.layout import tensor_layouts
+from translator.ir.placement import output_converts
 from translator.weights.canonical import Weights
 
 FILE = "model.onnx"
@@ -162,3 +164,44 @@ def run_exported(graph: Graph, out: Path, inputs: list[Any]) -> list[np.ndarray]
         for name, x in zip(graph.inputs, inputs, strict=True)
     }
     return list(session(out / FILE).run(None, feeds))
+
+
+# The graph's edges in PyTorch's natural layout (the builder calls these while it builds).
+
+
+def graph_outputs(graph: GraphBuilder, ir: Graph, tensors: dict[str, list[str]]) -> list[Any]:
+    """One graph output per output tensor, named after its layer, in PyTorch's natural
+    layout: a Transpose where the layer's physical layout is not that, else an Identity."""
+    infos = []
+    converts = iter(output_converts(ir))
+    natural = iter(tensor_layouts(ir).outputs)
+    for name in ir.outputs:
+        node = ir.node(name)
+        # A model input listed as an output cannot reuse its own name.
+        plain = len(tensors[name]) == 1 and name not in graph.taken
+        for i, tensor in enumerate(tensors[name]):
+            out = graph.fresh(name if plain else f"{name}/output_{i}")
+            axes, dims = next(converts), next(natural).natural_shape()
+            if axes is None:
+                graph.nodes.append(helper.make_node("Identity", [tensor], [out], name=out))
+            else:
+                moved = helper.make_node("Transpose", [tensor], [out], name=out, perm=list(axes))
+                graph.nodes.append(moved)
+            named = ["batch", *dims[1:]]
+            infos.append(helper.make_tensor_value_info(out, DTYPES[node.dtype], named))
+    return infos
+
+
+def converted(graph: GraphBuilder, node: Node, tensors: dict[str, list[str]]) -> list[str]:
+    """The node's input tensors, each moved to the layout the node runs in (a Transpose
+    where the layout pass puts a conversion)."""
+    names = [t for ref in node.inputs for t in tensors[ref]]
+    out = []
+    for name, axes in zip(names, node.placement.converts, strict=True):
+        if axes is None:
+            out.append(name)
+            continue
+        moved = graph.fresh(f"{node.name}/to_{node.placement.runs.kind}")
+        graph.nodes.append(helper.make_node("Transpose", [name], [moved], name=moved, perm=axes))
+        out.append(moved)
+    return out

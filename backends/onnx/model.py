@@ -20,7 +20,6 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
-from backends.onnx.edges import converted, graph_outputs
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node, Shape
 from translator.ir.layout import natural_axes, tensor_layouts, to_layout
@@ -232,6 +231,8 @@ def _build_node(
 def build_layers(builder: GraphBuilder, graph: Graph, gaps: dict[str, str]) -> dict[str, list[str]]:
     """Every node's operators, in order, each input in the layout its layer runs in; the
     tensors each node gives."""
+    from backends.onnx.export import converted  # lazily: export builds on this module
+
     builder.ir = graph
     tensors: dict[str, list[str]] = {}
     for node in graph.nodes:
@@ -242,6 +243,8 @@ def build_layers(builder: GraphBuilder, graph: Graph, gaps: dict[str, str]) -> d
 def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None = None) -> Built:
     """Build the ONNX model of ``graph``; ``weights`` (``{layer: {tensor: array}}``) replaces
     the seeded starting values of the layers it names."""
+    from backends.onnx.export import check, full_rank_resizes, graph_outputs, session  # lazily
+
     builder = GraphBuilder(np.random.default_rng(seed), check_weights(graph, weights or {}))
     gaps: dict[str, str] = {}
     tensors = build_layers(builder, graph, gaps)
@@ -255,12 +258,6 @@ def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None
         producer_name="model-spec-translator",
     )
     builder.initializers.clear()  # the model holds them now: one copy, not two
-    from backends.onnx.export import (  # lazily: export builds on this
-        check,
-        full_rank_resizes,
-        session,
-    )
-
     full_rank_resizes(model)  # onnxruntime mis-optimizes a Resize with axes after a Transpose
     check(model)
     extra = {} if gaps else {"session": session(model)}

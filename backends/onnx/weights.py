@@ -18,8 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.base import Built
-from backends.onnx.edges import graph_outputs
-from backends.onnx.export import session
+from backends.onnx.export import graph_outputs, session
 from backends.onnx.model import (
     CONST_MARK,
     IR_VERSION,

@@ -151,6 +151,21 @@ def test_image_models_keep_images_channels_first(path: str, models) -> None:
     assert "Transpose" not in {n.op_type for n in onnx_model.graph.node}
 
 
+@pytest.mark.parametrize("path", SPECS)
+def test_torchscript_compiles_models_of_torch_nn_modules(path: str, models) -> None:
+    """``torch.jit.script`` where the module allows: every model built of torch.nn modules
+    only (classes of our own take ``*inputs`` and keyword arguments TorchScript refuses)."""
+    graph, model = models[path]
+    text = Path(type(model).__init__.__code__.co_filename).read_text(encoding="utf-8")
+    if "Classes of our own" in text:
+        pytest.skip("model.py holds classes of its own, written for eager PyTorch")
+    scripted = torch.jit.script(model)
+    with torch.no_grad():
+        want, got = outputs(model(*example(graph))), outputs(scripted(*example(graph)))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, **TOLERANCE)
+
+
 def test_resnet50_batchnorms_fold_into_its_convolutions(tmp_path) -> None:
     graph, model = exported("specs/zoo/resnet50.yaml", tmp_path)
     file = tmp_path / "folded.onnx"
@@ -160,3 +175,8 @@ def test_resnet50_batchnorms_fold_into_its_convolutions(tmp_path) -> None:
     ops = [n.op_type for n in onnx.load(str(file)).graph.node]
     assert ops.count("Conv") == 53
     assert "BatchNormalization" not in ops
+    text = (tmp_path / "model.py").read_text(encoding="utf-8")
+    assert "movedim" not in text and "permute" not in text and "Classes of our own" not in text
+    canonical = to_canonical(graph, "torch", get_weights(build(graph)))
+    ours = export_model(graph, from_canonical(graph, "onnx", canonical))
+    assert "Transpose" not in {n.op_type for n in ours.graph.node}

@@ -157,7 +157,8 @@ def _forward(graph: Graph, variables: dict[str, str], emit: Emit) -> list[str]:
         (variables[t.name] + (f"[{t.index}]" if t.many else ""), t) for t in layouts.outputs
     ]
     many = len(returned) > 1
-    result = "tuple[torch.Tensor, ...]" if many else "torch.Tensor"
+    # One element per output: TorchScript reads the annotation and refuses ``...``.
+    result = f"tuple[{', '.join(['torch.Tensor'] * len(returned))}]" if many else "torch.Tensor"
     ins = "; ".join(f"{variables[t.name]} {t.describe()}" for t in layouts.inputs)
     outs = "; ".join(f"{t.name} {t.describe()}" for _, t in returned)
     doc = f"Inputs: {ins}. Returns {'a tuple: ' if many else ''}{outs}."
