@@ -1,0 +1,229 @@
+"""The ``audit`` command: what a model file from anywhere holds, layer by layer, against the spec.
+
+``audit_file`` reads the file's tensors (``translator.weights.inventory``: by name where the
+exporter kept it, by the graph's structure where it did not), and compares each spec layer
+with the IR's prediction for the framework the file came from (PyTorch for
+``torch.onnx.export``, a state_dict, ``.safetensors`` or ``.pt2``; Keras for ``.keras`` and
+tf2onnx; ONNX for the translator's own export). Per layer, tensors are matched by name, then
+by shape, then by size, then as a packing of several predicted tensors into one (ONNX's
+``B = [Wb, Rb]``). What is left (predicted but missing, held but extra) goes to the exporter
+rules (``translator.exporter_rules``); what no rule explains is ``unexplained``, and the
+command exits 1 unless it is zero everywhere.
+
+No framework is imported here; the readers import theirs lazily.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from translator.exporter_rules import RULE_INDEX, Row, Rows, explain_rows
+from translator.ir import Graph, WeightSpec
+from translator.weights.inventory import FileTensor, Inventory, read_inventory
+
+LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
+UNCLAIMED = "(no layer)"  # the row of tensors no spec layer claims
+PACK_MAX = 4  # predicted tensors one stored tensor may pack (a Bidirectional LSTM's B: 4)
+
+
+@dataclass
+class AuditReport:
+    """A spec, a file, and the reconciled rows (one per layer that predicts or holds any)."""
+
+    graph: Graph
+    inventory: Inventory
+    rows: list[Row]
+
+    @property
+    def predicted(self) -> int:
+        return sum(w.size for r in self.rows for w in r.predicted)
+
+    @property
+    def held(self) -> int:
+        return sum(t.size for r in self.rows for t in r.held)
+
+    @property
+    def unexplained(self) -> int:
+        return sum(abs(r.unexplained) for r in self.rows)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.unexplained == 0 for r in self.rows)
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape's sizes without the 1s, sorted: equal for a tensor and its transposes."""
+    return tuple(sorted(d for d in shape if d != 1))
+
+
+def _pair(row: Row, same: Any) -> None:
+    """Match each missing tensor to an extra one ``same`` says is it; take both out."""
+    for w in list(row.missing):
+        t = next((t for t in row.extra if same(w, t)), None)
+        if t is not None:
+            row.missing.remove(w)
+            row.extra.remove(t)
+
+
+def _unpack(row: Row) -> None:
+    """An extra tensor whose size is the sum of 2..PACK_MAX missing ones is them, packed."""
+    for t in sorted(row.extra, key=lambda t: -t.size):
+        for k in range(2, min(PACK_MAX, len(row.missing)) + 1):
+            combo = next(
+                (
+                    c
+                    for c in itertools.combinations(row.missing, k)
+                    if sum(w.size for w in c) == t.size
+                ),
+                None,
+            )
+            if combo is not None and t.floating:
+                for w in combo:
+                    row.missing.remove(w)
+                row.extra.remove(t)
+                break
+
+
+def match(row: Row) -> None:
+    """Fill ``missing`` and ``extra`` with what name, shape, size and packing leave."""
+    row.missing = list(row.predicted)
+    row.extra = list(row.held)
+    _pair(row, lambda w, t: t.named == w.name and t.shape == w.shape)
+    _pair(row, lambda w, t: t.floating and _squeezed(t.shape) == _squeezed(w.shape))
+    _pair(row, lambda w, t: t.floating and t.size == w.size)
+    _unpack(row)
+
+
+def build_rows(graph: Graph, inventory: Inventory) -> Rows:
+    """One row per spec layer, then one for the tensors no layer claims; each matched."""
+    rows: Rows = {}
+    for node in graph.layers:
+        predicted = list(node.weights.get(inventory.framework, ()))
+        rows[node.name] = Row(node.name, node, predicted, inventory.held(node.name))
+    rows[UNCLAIMED] = Row(UNCLAIMED, None, [], inventory.held(None))
+    for row in rows.values():
+        match(row)
+    return rows
+
+
+def audit_file(graph: Graph, path: str) -> AuditReport:
+    """Read ``path``, reconcile it against ``graph``, explain what differs."""
+    inventory = read_inventory(path, graph)
+    rows = build_rows(graph, inventory)
+    explain_rows(rows, inventory)
+    shown = [r for r in rows.values() if r.predicted or r.held]
+    return AuditReport(graph, inventory, shown)
+
+
+def _tensor_list(items: list[WeightSpec] | list[FileTensor]) -> str:
+    return ", ".join(f"{t.name} {tuple(t.shape)}" for t in items)
+
+
+def _left(row: Row) -> list[str]:
+    """What no rule explains in ``row``, tensor by tensor."""
+    lines = []
+    if row.missing:
+        lines.append(f"not in the file: {_tensor_list(row.missing)}")
+    if row.extra:
+        lines.append(f"not in the spec: {_tensor_list(row.extra)}")
+    return lines
+
+
+def _number(n: int) -> str:
+    return f"{n:,}"
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+def _row_cells(row: Row) -> list[str]:
+    spec = sum(w.size for w in row.predicted)
+    held = sum(t.size for t in row.held)
+    rules = ", ".join(dict.fromkeys(f.rule for f in row.findings))
+    if row.unexplained:
+        rules = (rules + ", " if rules else "") + f"UNEXPLAINED {_signed(row.unexplained)}"
+    kind = f" ({row.node.type})" if row.node is not None else ""
+    return [f"{row.name}{kind}", _number(spec), _number(held), _signed(held - spec), rules]
+
+
+def _table(report: AuditReport) -> list[str]:
+    head = ["layer", "spec", "file", "difference", "rules"]
+    cells = [_row_cells(r) for r in report.rows]
+    total = report.held - report.predicted
+    cells.append(["total", _number(report.predicted), _number(report.held), _signed(total), ""])
+    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
+    lines = []
+    for c in [head, *cells]:
+        left = c[0].ljust(widths[0])
+        numbers = "  ".join(c[i].rjust(widths[i]) for i in (1, 2, 3))
+        lines.append(f"  {left}  {numbers}  {c[4]}".rstrip())
+    return lines
+
+
+def _findings(report: AuditReport) -> list[str]:
+    lines = []
+    for row in report.rows:
+        lines += [f"  [{f.rule}] {row.name} {_signed(f.delta)}: {f.text}" for f in row.findings]
+        lines += [f"  UNEXPLAINED {row.name}: {text}" for text in _left(row)]
+    used = dict.fromkeys(f.rule for r in report.rows for f in r.findings)
+    for rule in (RULE_INDEX[i] for i in used):
+        lines.append(f"  {rule.id} ({rule.formula}): {rule.cause}; to avoid: {rule.avoid}")
+    return lines
+
+
+def render_text(report: AuditReport) -> str:
+    """The per-layer table, each rule applied with its numbers, and the verdict."""
+    inv = report.inventory
+    lines = [
+        f"{report.graph.name}: audit of {inv.source}",
+        f"  written by {inv.exporter}; compared with the spec's {LABELS[inv.framework]} tensors",
+        *_table(report),
+        *_findings(report),
+    ]
+    total = report.held - report.predicted
+    if report.ok:
+        said = "every difference explained" if total or report.rows else "no differences"
+        lines.append(
+            f"ok: spec {report.predicted:,}, file {report.held:,} ({_signed(total)}); {said}"
+        )
+    else:
+        lines.append(
+            f"UNEXPLAINED: {report.unexplained:,} elements in"
+            f" {sum(1 for r in report.rows if r.unexplained)} layer(s)"
+        )
+    return "\n".join(lines)
+
+
+def _row_data(row: Row) -> dict[str, Any]:
+    spec = sum(w.size for w in row.predicted)
+    held = sum(t.size for t in row.held)
+    return {
+        "layer": row.name,
+        "type": row.node.type if row.node is not None else None,
+        "spec": spec,
+        "file": held,
+        "difference": held - spec,
+        "explanations": [{"rule": f.rule, "delta": f.delta, "text": f.text} for f in row.findings],
+        "unexplained": row.unexplained,
+        "missing": [{"name": w.name, "shape": list(w.shape)} for w in row.missing],
+        "extra": [{"name": t.name, "shape": list(t.shape)} for t in row.extra],
+    }
+
+
+def as_dict(report: AuditReport) -> dict[str, Any]:
+    """The report as JSON-ready data."""
+    inv = report.inventory
+    return {
+        "spec": report.graph.name,
+        "file": inv.source,
+        "format": inv.format,
+        "exporter": inv.exporter,
+        "framework": inv.framework,
+        "layers": [_row_data(r) for r in report.rows],
+        "totals": {"spec": report.predicted, "file": report.held},
+        "unexplained": report.unexplained,
+        "ok": report.ok,
+    }

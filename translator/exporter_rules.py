@@ -1,0 +1,331 @@
+"""The catalogue of exporter rules: what official exporters do to a model's parameters.
+
+``translator.reconcile`` names the differences between frameworks; these name the differences
+between a framework's model and a *file* some exporter wrote from it, for ``audit``. A rule is
+data: an id, its delta formula, the exporter and flag that cause it, how to avoid it, an
+explanation template filled with the real numbers, a worked example (the numbers of a real
+export, for ``docs/rules.md``), and a detector.
+
+A detector reads one ``Row`` per spec layer: the tensors the spec predicts that the file does
+not hold (``missing``) and the tensors the file holds beyond the prediction (``extra``), left
+after matching by name, shape, size and packing (``translator.commands.audit``). It takes the
+items it explains out of those lists and records a ``Finding`` with the signed delta; what is
+left unexplained is what no rule took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from translator.ir import Node, WeightSpec
+from translator.weights.inventory import FileTensor, Inventory
+
+HELPER_MAX = 8  # elements: a shape, an axis list, a scalar; never a layer's weight here
+CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D")
+RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule applied to one row: its id, the signed delta, and the filled-in text."""
+
+    rule: str
+    delta: int
+    text: str
+
+
+@dataclass
+class Row:
+    """One spec layer (``node``; None for the tensors no layer claims) in the audit."""
+
+    name: str
+    node: Node | None
+    predicted: list[WeightSpec]
+    held: list[FileTensor]
+    missing: list[WeightSpec] = field(default_factory=list)
+    extra: list[FileTensor] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def unexplained(self) -> int:
+        return sum(t.size for t in self.extra) - sum(w.size for w in self.missing)
+
+
+Rows = dict[str, Row]
+Detector = Callable[["ExporterRule", Rows, Inventory], None]
+
+
+@dataclass(frozen=True)
+class ExporterRule:
+    """One thing an exporter does to the parameters a file holds."""
+
+    id: str
+    formula: str
+    cause: str  # the exporter and flag
+    avoid: str
+    text: str  # template over the detector's values
+    example: dict[str, Any]  # the values of a real export, for the docs
+    detect: Detector
+
+    def record(self, row: Row, delta: int, **values: Any) -> None:
+        row.findings.append(Finding(self.id, delta, self.text.format(delta=delta, **values)))
+
+
+def _take(items: list, chosen: list) -> None:
+    for item in chosen:
+        items.remove(item)
+
+
+def _tied(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        owner = row.node.links.get("tie") if row.node is not None else None
+        if owner is None:
+            continue
+        table = next(
+            (w for w in owner.weights.get(inventory.framework, ()) if w.role == "embeddings"), None
+        )
+        if table is None:
+            continue
+        copies = [t for t in row.extra if t.floating and t.size == table.size]
+        for copy in copies:
+            _take(row.extra, [copy])
+            v, e = table.shape
+            rule.record(row, copy.size, v=v, e=e, n=copy.size, owner=owner.name, shape=copy.shape)
+
+
+def _deduplicated(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        shapes = list(inventory.borrowed.get(row.name, []))
+        gone = []
+        for w in row.missing:
+            if w.shape in shapes:
+                shapes.remove(w.shape)
+                gone.append(w)
+        if gone:
+            _take(row.missing, gone)
+            names = ", ".join(w.name for w in gone)
+            n = sum(w.size for w in gone)
+            rule.record(row, -n, count=len(gone), names=names, n=n)
+
+
+def _position_table(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        node = row.node
+        if node is None or node.type != "PositionEmbedding" or not row.missing:
+            continue
+        steps, width = node.output_shape[-2:]
+        for holder in [row.name, *(r.name for r in node.readers)]:
+            baked = [t for t in rows[holder].extra if t.floating and t.shape[-2:] == (steps, width)]
+            if baked:
+                table = row.missing[0]
+                _take(row.missing, [table])
+                _take(rows[holder].extra, baked[:1])
+                n, held = table.size, baked[0]
+                rule.record(row, -n, n=n, shape=table.shape, t=steps, e=width, held=held.shape)
+                values = {"n": held.size, "shape": table.shape, "t": steps, "e": width}
+                rule.record(rows[holder], held.size, held=held.shape, **values)
+                break
+
+
+def _causal_mask(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        if row.node is None or not row.node.args.get("causal"):
+            continue
+        steps = row.node.output_shape[0]
+        for mask in [t for t in row.extra if len(t.shape) >= 2 and t.shape[-2:] == (steps, steps)]:
+            _take(row.extra, [mask])
+            rule.record(row, mask.size, t=steps, n=mask.size, shape=mask.shape)
+
+
+def _recurrent(node: Node) -> tuple[Node, int] | None:
+    """(the recurrent layer, its directions) of a recurrent layer or a Bidirectional one."""
+    if node.type in RECURRENT:
+        return node, 1
+    inner = node.inner
+    if node.type == "Bidirectional" and inner is not None and inner.type in RECURRENT:
+        return inner, 2
+    return None
+
+
+def _initial_state(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        found = _recurrent(row.node) if row.node is not None else None
+        if found is None:
+            continue
+        cell, directions = found
+        units, depth = cell.args["units"], cell.args.get("num_layers", 1)
+        for state in [
+            t
+            for t in row.extra
+            if t.floating and len(t.shape) == 3 and t.shape[::2] == (depth * directions, units)
+        ]:
+            _take(row.extra, [state])
+            b = state.shape[1]
+            rule.record(row, state.size, l=depth, d=directions, b=b, h=units, n=state.size)
+
+
+def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        found = _recurrent(row.node) if row.node is not None else None
+        if found is None or found[0].type != "LSTM" or inventory.framework != "keras":
+            continue
+        biases = [w for w in row.missing if w.role == "bias"]
+        n = sum(w.size for w in biases)
+        packed = [t for t in row.extra if biases and t.floating and t.size == 2 * n]
+        if packed:
+            _take(row.missing, biases)
+            _take(row.extra, packed[:1])
+            units, directions = found[0].args["units"], found[1]
+            rule.record(row, n, u=units, d=directions, n=n, shape=packed[0].shape)
+
+
+def _folded_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        node = row.node
+        if node is None or node.type != "BatchNormalization" or row.held or not row.missing:
+            continue
+        conv = rows.get(node.inputs[0])
+        if conv is None or conv.node is None or conv.node.type not in CONV_TYPES:
+            continue
+        c = conv.node.args["filters"]
+        bias = [t for t in conv.extra if t.floating and t.shape == (c,)]
+        _take(conv.extra, bias[:1])
+        gone = sum(w.size for w in row.missing)
+        k = gone - (c if bias else 0)
+        values = {"c": c, "conv": conv.name, "bn": node.name, "gone": gone, "k": k}
+        row.missing.clear()
+        rule.record(row, -gone, **values, what="its tensors gone")
+        if bias:
+            rule.record(conv, c, **values, what="a bias added to the convolution")
+
+
+def _dropped_counter(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    if inventory.format != "onnx":
+        return
+    for row in rows.values():
+        counters = [w for w in row.missing if w.role == "num_batches_tracked"]
+        if counters:
+            _take(row.missing, counters)
+            rule.record(row, -len(counters), n=len(counters))
+
+
+def _helpers(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        small = [t for t in row.extra if not t.floating or t.size <= HELPER_MAX]
+        if small:
+            _take(row.extra, small)
+            n = sum(t.size for t in small)
+            rule.record(row, n, count=len(small), n=n, limit=HELPER_MAX)
+
+
+RULES: tuple[ExporterRule, ...] = (
+    ExporterRule(
+        id="tied-weights-duplicated",
+        formula="+V·E",
+        cause="torch.onnx.export with do_constant_folding=True (the default), dynamo=False or dynamo=True",
+        avoid="do_constant_folding=False (dynamo=False), or untie before export and re-tie after loading",
+        text=(
+            "the output projection reads '{owner}''s {v:,} × {e:,} embedding, transposed; the "
+            "exporter folded the transpose into a constant of its own, {shape}: +{v:,} × {e:,} "
+            "= +{n:,} (the tied matrix stored twice)"
+        ),
+        example={"owner": "wte", "v": 50257, "e": 768, "n": 38597376, "shape": (768, 50257)},
+        detect=_tied,
+    ),
+    ExporterRule(
+        id="duplicate-initializer-deduplicated",
+        formula="−size of each tensor equal in value to another's",
+        cause="torch.onnx.export (dynamo=False and dynamo=True) deduplicates initializers of equal value",
+        avoid="nothing to avoid: the file is smaller and computes the same; load trained (not freshly initialized) weights to see each tensor",
+        text=(
+            "{count} tensor(s) ({names}) equal in value to another layer's tensor are stored "
+            "once and read from there: −{n:,}"
+        ),
+        example={"count": 2, "names": "weight, bias", "n": 1536},
+        detect=_deduplicated,
+    ),
+    ExporterRule(
+        id="position-table-baked",
+        formula="−P·E on the table, +T·E (or +B·T·E) where it is read",
+        cause="torch.onnx.export constant-folds the positions 0..T−1 of the traced input (dynamo=False with do_constant_folding=True: T·E; dynamo=True: B·T·E, broadcast to the batch)",
+        avoid="do_constant_folding=False (dynamo=False), or dynamic_shapes for the sequence axis",
+        text=(
+            "the position table {shape} is replaced by its first {t} rows, looked up for the "
+            "traced sequence length and stored as {held}: {delta:+,}"
+        ),
+        example={"shape": (1024, 768), "t": 32, "e": 768, "held": (32, 768), "n": 761856},
+        detect=_position_table,
+    ),
+    ExporterRule(
+        id="baked-causal-mask",
+        formula="+T² (per attention layer)",
+        cause="torch.onnx.export stores the causal mask of the traced length (dynamo=False: Constant nodes; dynamo=True: an initializer)",
+        avoid="dynamic_shapes (dynamo=True) or dynamic_axes (dynamo=False) for the sequence axis",
+        text="the {t} × {t} causal mask of the traced length is stored as {shape}: +{t}² = +{n:,}",
+        example={"t": 32, "n": 1024, "shape": (1, 1, 32, 32)},
+        detect=_causal_mask,
+    ),
+    ExporterRule(
+        id="baked-initial-state",
+        formula="+L·D·B·H per zero state tensor",
+        cause="torch.onnx.export stores the zero initial state of the traced batch (dynamo=False: a Constant node; dynamo=True: an initializer)",
+        avoid="pass the initial state as a model input, or export with batch 1",
+        text=(
+            "a zero initial state for {l} layer(s) × {d} direction(s) × batch {b} × {h} units is "
+            "stored: +{n:,} (it depends on the traced batch)"
+        ),
+        example={"l": 1, "d": 1, "b": 2, "h": 10, "n": 20},
+        detect=_initial_state,
+    ),
+    ExporterRule(
+        id="zero-recurrent-bias",
+        formula="+4U per direction",
+        cause="tf2onnx writes a Keras LSTM as ONNX LSTM, whose B = [Wb, Rb] needs a recurrent bias Keras does not have: zeros",
+        avoid="nothing to avoid (ONNX's LSTM needs it); count Rb as zeros",
+        text=(
+            "ONNX's LSTM takes B = [Wb, Rb]; Keras has one bias per gate, so a zero recurrent "
+            "bias of 4 × {u} units × {d} direction(s) is stored in {shape}: +{n:,}"
+        ),
+        example={"u": 4, "d": 1, "n": 16, "shape": (1, 32)},
+        detect=_zero_recurrent_bias,
+    ),
+    ExporterRule(
+        id="batchnorm-folded-into-conv",
+        formula="−kC: the BatchNorm's 4C (+1 counter) gone, +C conv bias when the conv had none",
+        cause="torch.onnx.export(dynamo=False) with do_constant_folding=True in eval mode folds a BatchNorm into the convolution before it",
+        avoid="do_constant_folding=False, or export in training mode (training=TrainingMode.TRAINING)",
+        text=(
+            "BatchNormalization '{bn}' ({c} channels) folded into convolution '{conv}': {what}, "
+            "{delta:+,} (in all −{k:,} = −(BatchNorm's {gone:,} − the conv's new bias))"
+        ),
+        example={"bn": "bn_a", "conv": "conv_a", "c": 16, "gone": 65, "k": 49, "what": "..."},
+        detect=_folded_batchnorm,
+    ),
+    ExporterRule(
+        id="unused-buffer-dropped",
+        formula="−1 per BatchNorm",
+        cause="torch.onnx.export (both exporters) drops num_batches_tracked, read only in training with momentum=None",
+        avoid="nothing to avoid: inference never reads it",
+        text="PyTorch's num_batches_tracked counter is not stored (inference never reads it): −{n}",
+        example={"n": 1},
+        detect=_dropped_counter,
+    ),
+    ExporterRule(
+        id="helper-constants",
+        formula="+elements of each shape, axis or scalar constant",
+        cause="every exporter: Reshape shapes, axes, scalars as initializers or Constant nodes",
+        avoid="nothing to avoid: they are not parameters (onnxsim or onnxscript's optimizer folds some)",
+        text="{count} helper constant(s) (shapes, axes, scalars; at most {limit} elements each): +{n:,}",
+        example={"count": 5, "n": 13, "limit": HELPER_MAX},
+        detect=_helpers,
+    ),
+)
+RULE_INDEX = {rule.id: rule for rule in RULES}
+
+
+def explain_rows(rows: Rows, inventory: Inventory) -> None:
+    """Run every rule's detector, in catalogue order, over the rows."""
+    for rule in RULES:
+        rule.detect(rule, rows, inventory)

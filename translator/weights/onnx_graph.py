@@ -1,0 +1,198 @@
+"""An ONNX file's tensors, attributed to the spec's layers by name, by scope or by order.
+
+An ONNX exporter keeps a parameter's name when it stores the parameter as it is
+(``layers.h_1_attn.in_proj_bias``); one that transforms it first (a transpose or a folded
+BatchNorm, constant-folded) names the result after the operator (``onnx::MatMul_374``,
+``val_28``). Such a tensor is attributed to the layer of the operators that read it: the
+TorchScript exporter names operators by module path (``/h_1_attn/MatMul``), the dynamo
+exporter records it in ``pkg.torch.onnx.name_scopes`` and tf2onnx in the node name
+(``model/lstm/...``). Convolutions nobody names are matched in order: the file's n-th Conv
+is the spec's n-th convolution. Constants (``Constant`` nodes) count like initializers;
+Loop and If bodies are read too. Only the protobuf is parsed (no external data is read).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from translator.errors import WeightsError
+from translator.ir import Graph
+from translator.weights.inventory import FileTensor, Inventory, check_size, named_tensor
+
+SCOPES_KEY = "pkg.torch.onnx.name_scopes"  # the dynamo exporter's module path of a node
+CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D")
+# Who wrote the file (its producer_name) → whose tensors the spec predicts for it.
+PRODUCERS = {"pytorch": "torch", "tf2onnx": "keras", "model-spec-translator": "onnx"}
+
+
+def _nodes(graph: Any) -> Iterator[Any]:
+    """Every node of ``graph`` and of the subgraphs (Loop, If, Scan bodies) inside it."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in (attr.g, *attr.graphs) if attr.HasField("g") else attr.graphs:
+                yield from _nodes(sub)
+
+
+def _initializers(graph: Any) -> Iterator[Any]:
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in (attr.g, *attr.graphs) if attr.HasField("g") else attr.graphs:
+                yield from _initializers(sub)
+
+
+def _floating(data_type: int) -> bool:
+    from onnx import TensorProto
+
+    return data_type in (
+        TensorProto.FLOAT,
+        TensorProto.DOUBLE,
+        TensorProto.FLOAT16,
+        TensorProto.BFLOAT16,
+    )
+
+
+def _constant(node: Any) -> tuple[tuple[int, ...], bool] | None:
+    """A ``Constant`` node's (shape, floating), or None for one that holds no tensor."""
+    for attr in node.attribute:
+        if attr.name == "value":
+            return tuple(int(d) for d in attr.t.dims), _floating(attr.t.data_type)
+        if attr.name in ("value_floats", "value_ints"):
+            return (len(attr.floats) + len(attr.ints),), attr.name == "value_floats"
+        if attr.name in ("value_float", "value_int"):
+            return (), attr.name == "value_float"
+    return None
+
+
+def node_layer(node: Any, layers: set[str]) -> str | None:
+    """The spec layer whose module made ``node``: from the dynamo exporter's name scopes, or
+    from the first component of the node's name that is a layer's name."""
+    for prop in node.metadata_props:
+        if prop.key == SCOPES_KEY:
+            try:
+                scopes = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError):
+                scopes = []
+            for scope in scopes if isinstance(scopes, list) else []:
+                head = str(scope).removeprefix("layers.").split(".")[0]
+                if head in layers:
+                    return head
+    parts = [p for p in re.split(r"[/.:]", node.name) if p]
+    return next((p for p in parts[:-1] or parts if p in layers), None)
+
+
+def _load(path: str | Path) -> Any:
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError, or others, on bad bytes
+        raise WeightsError(
+            str(path), f"not a readable ONNX model ({type(exc).__name__}); accepted: a .onnx file"
+        ) from None
+
+
+def _exporter(model: Any) -> tuple[str, str]:
+    """(whose prediction the file is compared with, who wrote it)."""
+    producer = model.producer_name or "unknown producer"
+    framework = PRODUCERS.get(producer, "onnx")
+    said = f"{producer} {model.producer_version}".strip()
+    if producer == "pytorch":
+        dynamo = any(p.key == SCOPES_KEY for n in model.graph.node for p in n.metadata_props)
+        said += " torch.onnx.export(dynamo=True)" if dynamo else " torch.onnx.export(dynamo=False)"
+    return framework, said
+
+
+def _readers(model: Any, layers: set[str]) -> dict[str, list[str | None]]:
+    """Tensor name → the layer of each node reading it (through Identity nodes too)."""
+    readers: dict[str, list[str | None]] = {}
+    alias = {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
+    for node in _nodes(model.graph):
+        layer = node_layer(node, layers)
+        for name in node.input:
+            seen = set()
+            while name and name not in seen:  # Identity chains end at the stored tensor
+                seen.add(name)
+                readers.setdefault(name, []).append(layer)
+                name = alias.get(name, "")
+    return readers
+
+
+def _attribute(t: FileTensor, readers: list[str | None], layers: set[str]) -> FileTensor:
+    """``t`` attributed to a layer by the scope in its name (``<layer>/const/shape``,
+    tf2onnx's ``model/lstm/zeros:0``) or by the operators reading it."""
+    if t.layer is not None:
+        return t
+    parts = [p for p in re.split(r"[/:]", t.name) if p]
+    scoped = [p for p in parts[:-1] if p in layers]
+    layer = scoped[0] if scoped else next((r for r in readers if r is not None), None)
+    if layer is None:
+        return t
+    return FileTensor(t.name, t.shape, t.floating, layer, None, "scope")
+
+
+def _stored(model: Any, graph: Graph) -> list[FileTensor]:
+    """Every initializer and Constant of the file, attributed by name where it can be."""
+    found = [
+        named_tensor(i.name, tuple(int(d) for d in i.dims), graph, _floating(i.data_type))
+        for i in _initializers(model.graph)
+    ]
+    for node in _nodes(model.graph):
+        held = _constant(node) if node.op_type == "Constant" else None
+        if held is not None:
+            found.append(FileTensor(node.output[0], held[0], held[1]))
+    return found
+
+
+def _borrowed(model: Any, tensors: list[FileTensor], layers: set[str], graph: Graph) -> dict:
+    """Layer → shapes of tensors named for another layer that its operators read, or that
+    an Identity renames to one of its own tensor names (a deduplicated initializer)."""
+    owner = {t.name: t for t in tensors if t.via == "name"}
+    out: dict[str, list[tuple[int, ...]]] = {}
+    for node in _nodes(model.graph):
+        if node.op_type == "Identity" and node.input[0] in owner:
+            target = named_tensor(node.output[0], (), graph, True).layer
+            if target is not None and target != owner[node.input[0]].layer:
+                out.setdefault(target, []).append(owner[node.input[0]].shape)
+            continue
+        layer = node_layer(node, layers)
+        for name in node.input:
+            if layer is not None and name in owner and owner[name].layer != layer:
+                out.setdefault(layer, []).append(owner[name].shape)
+    return out
+
+
+def _by_order(model: Any, tensors: list[FileTensor], graph: Graph) -> list[FileTensor]:
+    """Conv weights nobody named or scoped: the file's n-th Conv is the spec's n-th."""
+    convs = [n.name for n in graph.layers if n.type in CONV_TYPES]
+    nodes = [n for n in _nodes(model.graph) if n.op_type == "Conv"]
+    if len(nodes) != len(convs):
+        return tensors
+    index = {t.name: i for i, t in enumerate(tensors)}
+    out = list(tensors)
+    for node, layer in zip(nodes, convs, strict=True):
+        for name in node.input[1:]:
+            i = index.get(name)
+            if i is not None and out[i].layer is None:
+                t = out[i]
+                out[i] = FileTensor(t.name, t.shape, t.floating, layer, None, "order")
+    return out
+
+
+def read_onnx(path: str | Path, graph: Graph) -> Inventory:
+    """Every initializer and constant of an ONNX file, attributed to ``graph``'s layers."""
+    model = _load(path)
+    framework, exporter = _exporter(model)
+    check_size(path, graph, framework)
+    layers = {n.name for n in graph.nodes}
+    readers = _readers(model, layers)
+    tensors = [_attribute(t, readers.get(t.name, []), layers) for t in _stored(model, graph)]
+    tensors = _by_order(model, tensors, graph)
+    inventory = Inventory(str(path), "onnx", framework, exporter, tensors)
+    inventory.borrowed = _borrowed(model, tensors, layers, graph)
+    return inventory
