@@ -184,21 +184,37 @@ def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -
 def _folded_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         node = row.node
-        if node is None or node.type != "BatchNormalization" or row.held or not row.missing:
+        conv = rows.get(node.inputs[0]) if node is not None else None
+        if node is None or node.type != "BatchNormalization" or not row.missing:
             continue
-        conv = rows.get(node.inputs[0])
         if conv is None or conv.node is None or conv.node.type not in CONV_TYPES:
             continue
         c = conv.node.args["filters"]
-        bias = [t for t in conv.extra if t.floating and t.shape == (c,)]
-        _take(conv.extra, bias[:1])
+        kept = sum(t.size for t in row.held)  # tf2onnx: the new bias, added in the BN's scope
+        bias = [t for t in conv.extra if t.floating and t.shape == (c,)][:1] if not kept else []
+        if kept not in (0, c):
+            continue
+        _take(conv.extra, bias)
         gone = sum(w.size for w in row.missing)
         k = gone - (c if bias else 0)
         values = {"c": c, "conv": conv.name, "bn": node.name, "gone": gone, "k": k}
         row.missing.clear()
-        rule.record(row, -gone, **values, what="its tensors gone")
+        what = "its tensors gone" + (", a bias of its own kept" if kept else "")
+        rule.record(row, -gone, **values, what=what)
         if bias:
             rule.record(conv, c, **values, what="a bias added to the convolution")
+
+
+def _collapsed_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        node = row.node
+        if node is None or node.type != "BatchNormalization" or len(row.held) != 2:
+            continue
+        (c,) = row.predicted[0].shape
+        stats = [w for w in row.missing if w.size == c]
+        if len(stats) == 2 and all(t.size == c for t in row.held):
+            _take(row.missing, stats)
+            rule.record(row, -2 * c, c=c, n=2 * c, shapes=", ".join(str(t.shape) for t in row.held))
 
 
 def _dropped_counter(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
@@ -212,6 +228,8 @@ def _dropped_counter(rule: ExporterRule, rows: Rows, inventory: Inventory) -> No
 
 
 def _helpers(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    if inventory.format != "onnx":  # the other formats hold a model's state, nothing else
+        return
     for row in rows.values():
         small = [t for t in row.extra if not t.floating or t.size <= HELPER_MAX]
         if small:
@@ -302,6 +320,18 @@ RULES: tuple[ExporterRule, ...] = (
         ),
         example={"bn": "bn_a", "conv": "conv_a", "c": 16, "gone": 65, "k": 49, "what": "..."},
         detect=_folded_batchnorm,
+    ),
+    ExporterRule(
+        id="batchnorm-collapsed-to-scale-offset",
+        formula="−2C",
+        cause="tf2onnx writes an inference BatchNormalization it cannot fold into a convolution as Mul and Add by two per-channel constants",
+        avoid="nothing to avoid (the same arithmetic); to keep the statistics, convert with the layer in training form",
+        text=(
+            "the BatchNormalization's 4 × {c} tensors (gamma, beta, mean, variance) are "
+            "collapsed into a scale and an offset, {shapes}: −2 × {c} = −{n:,}"
+        ),
+        example={"c": 32, "n": 64, "shapes": "(1, 32, 1, 1), (1, 32, 1, 1)"},
+        detect=_collapsed_batchnorm,
     ),
     ExporterRule(
         id="unused-buffer-dropped",

@@ -185,7 +185,8 @@ def render_text(report: AuditReport) -> str:
     ]
     total = report.held - report.predicted
     if report.ok:
-        said = "every difference explained" if total or report.rows else "no differences"
+        found = any(r.findings for r in report.rows)
+        said = "every difference explained" if found else "no differences"
         lines.append(
             f"ok: spec {report.predicted:,}, file {report.held:,} ({_signed(total)}); {said}"
         )

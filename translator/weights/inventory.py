@@ -216,15 +216,17 @@ def read_keras(path: str | Path, graph: Graph) -> Inventory:
     check_size(path, graph, "keras")
     inventory = Inventory(str(path), "keras", "keras", "Keras (model.save)")
     names = {n.name for n in graph.nodes}
-    for variable in load(path).weights:
-        layer, _, tensor = str(variable.path).partition("/")
-        shape = tuple(int(d) for d in variable.shape)
-        floating = "float" in str(variable.dtype)
-        if layer in names:
-            ft = FileTensor(str(variable.path), shape, floating, layer, tensor, "name")
-        else:
-            ft = FileTensor(str(variable.path), shape, floating)
-        inventory.tensors.append(ft)
+    for layer in load(path).layers:
+        for variable in layer.weights:
+            # A wrapped layer's variables are named by the inner layer's path ("dense/kernel").
+            tensor = str(variable.path).removeprefix(f"{layer.name}/")
+            shape = tuple(int(d) for d in variable.shape)
+            floating = "float" in str(variable.dtype)
+            if layer.name in names:
+                ft = FileTensor(str(variable.path), shape, floating, layer.name, tensor, "name")
+            else:
+                ft = FileTensor(f"{layer.name}/{tensor}", shape, floating)
+            inventory.tensors.append(ft)
     return inventory
 
 

@@ -7,7 +7,7 @@ BatchNorm, constant-folded) names the result after the operator (``onnx::MatMul_
 TorchScript exporter names operators by module path (``/h_1_attn/MatMul``), the dynamo
 exporter records it in ``pkg.torch.onnx.name_scopes`` and tf2onnx in the node name
 (``model/lstm/...``). Convolutions nobody names are matched in order: the file's n-th Conv
-is the spec's n-th convolution. Constants (``Constant`` nodes) count like initializers;
+is the spec's n-th convolution (and so for LSTM, GRU, RNN). Constants (``Constant`` nodes) count like initializers;
 Loop and If bodies are read too. Only the protobuf is parsed (no external data is read).
 """
 
@@ -24,7 +24,13 @@ from translator.ir import Graph
 from translator.weights.inventory import FileTensor, Inventory, check_size, named_tensor
 
 SCOPES_KEY = "pkg.torch.onnx.name_scopes"  # the dynamo exporter's module path of a node
-CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D")
+# ONNX operator → the spec layer types it implements, matched in order when nothing names them.
+IN_ORDER = {
+    "Conv": ("Conv1D", "Conv2D", "Conv3D"),
+    "LSTM": ("LSTM",),
+    "GRU": ("GRU",),
+    "RNN": ("SimpleRNN",),
+}
 # Who wrote the file (its producer_name) → whose tensors the spec predicts for it.
 PRODUCERS = {"pytorch": "torch", "tf2onnx": "keras", "model-spec-translator": "onnx"}
 
@@ -69,7 +75,16 @@ def _constant(node: Any) -> tuple[tuple[int, ...], bool] | None:
     return None
 
 
-def node_layer(node: Any, layers: set[str]) -> str | None:
+def scope_names(graph: Graph, producer: str) -> dict[str, str]:
+    """Name in an operator's scope → spec layer. tf2onnx traces the Keras model inside a
+    ``tf.function``, where Keras 3 names each layer's scope ``<layer>_1`` (its second call)."""
+    names = [n.name for n in graph.nodes]
+    if producer == "tf2onnx":
+        return {f"{name}_1": name for name in names}
+    return {name: name for name in names}
+
+
+def node_layer(node: Any, layers: dict[str, str]) -> str | None:
     """The spec layer whose module made ``node``: from the dynamo exporter's name scopes, or
     from the first component of the node's name that is a layer's name."""
     for prop in node.metadata_props:
@@ -81,9 +96,9 @@ def node_layer(node: Any, layers: set[str]) -> str | None:
             for scope in scopes if isinstance(scopes, list) else []:
                 head = str(scope).removeprefix("layers.").split(".")[0]
                 if head in layers:
-                    return head
+                    return layers[head]
     parts = [p for p in re.split(r"[/.:]", node.name) if p]
-    return next((p for p in parts[:-1] or parts if p in layers), None)
+    return next((layers[p] for p in parts[:-1] or parts if p in layers), None)
 
 
 def _load(path: str | Path) -> Any:
@@ -108,7 +123,7 @@ def _exporter(model: Any) -> tuple[str, str]:
     return framework, said
 
 
-def _readers(model: Any, layers: set[str]) -> dict[str, list[str | None]]:
+def _readers(model: Any, layers: dict[str, str]) -> dict[str, list[str | None]]:
     """Tensor name → the layer of each node reading it (through Identity nodes too)."""
     readers: dict[str, list[str | None]] = {}
     alias = {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
@@ -123,13 +138,13 @@ def _readers(model: Any, layers: set[str]) -> dict[str, list[str | None]]:
     return readers
 
 
-def _attribute(t: FileTensor, readers: list[str | None], layers: set[str]) -> FileTensor:
+def _attribute(t: FileTensor, readers: list[str | None], layers: dict[str, str]) -> FileTensor:
     """``t`` attributed to a layer by the scope in its name (``<layer>/const/shape``,
     tf2onnx's ``model/lstm/zeros:0``) or by the operators reading it."""
     if t.layer is not None:
         return t
     parts = [p for p in re.split(r"[/:]", t.name) if p]
-    scoped = [p for p in parts[:-1] if p in layers]
+    scoped = [layers[p] for p in parts[:-1] if p in layers]
     layer = scoped[0] if scoped else next((r for r in readers if r is not None), None)
     if layer is None:
         return t
@@ -149,7 +164,9 @@ def _stored(model: Any, graph: Graph) -> list[FileTensor]:
     return found
 
 
-def _borrowed(model: Any, tensors: list[FileTensor], layers: set[str], graph: Graph) -> dict:
+def _borrowed(
+    model: Any, tensors: list[FileTensor], layers: dict[str, str], graph: Graph
+) -> dict[str, list[tuple[int, ...]]]:
     """Layer → shapes of tensors named for another layer that its operators read, or that
     an Identity renames to one of its own tensor names (a deduplicated initializer)."""
     owner = {t.name: t for t in tensors if t.via == "name"}
@@ -167,20 +184,27 @@ def _borrowed(model: Any, tensors: list[FileTensor], layers: set[str], graph: Gr
     return out
 
 
+def _layer_type(node: Any) -> str:
+    inner = node.inner
+    return inner.type if node.type == "Bidirectional" and inner is not None else node.type
+
+
 def _by_order(model: Any, tensors: list[FileTensor], graph: Graph) -> list[FileTensor]:
-    """Conv weights nobody named or scoped: the file's n-th Conv is the spec's n-th."""
-    convs = [n.name for n in graph.layers if n.type in CONV_TYPES]
-    nodes = [n for n in _nodes(model.graph) if n.op_type == "Conv"]
-    if len(nodes) != len(convs):
-        return tensors
+    """Weights nobody named or scoped: the file's n-th Conv (LSTM, GRU, RNN) is the spec's
+    n-th convolution (LSTM, GRU, SimpleRNN, or Bidirectional one), when the counts agree."""
     index = {t.name: i for i, t in enumerate(tensors)}
     out = list(tensors)
-    for node, layer in zip(nodes, convs, strict=True):
-        for name in node.input[1:]:
-            i = index.get(name)
-            if i is not None and out[i].layer is None:
-                t = out[i]
-                out[i] = FileTensor(t.name, t.shape, t.floating, layer, None, "order")
+    for op, types in IN_ORDER.items():
+        layers = [n.name for n in graph.layers if _layer_type(n) in types]
+        nodes = [n for n in _nodes(model.graph) if n.op_type == op]
+        if len(nodes) != len(layers):
+            continue
+        for node, layer in zip(nodes, layers, strict=True):
+            for name in node.input[1:]:
+                i = index.get(name)
+                if i is not None and out[i].layer is None:
+                    t = out[i]
+                    out[i] = FileTensor(t.name, t.shape, t.floating, layer, None, "order")
     return out
 
 
@@ -189,7 +213,7 @@ def read_onnx(path: str | Path, graph: Graph) -> Inventory:
     model = _load(path)
     framework, exporter = _exporter(model)
     check_size(path, graph, framework)
-    layers = {n.name for n in graph.nodes}
+    layers = scope_names(graph, model.producer_name)
     readers = _readers(model, layers)
     tensors = [_attribute(t, readers.get(t.name, []), layers) for t in _stored(model, graph)]
     tensors = _by_order(model, tensors, graph)
