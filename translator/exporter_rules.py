@@ -253,6 +253,15 @@ RULES: tuple[ExporterRule, ...] = (
         detect=_tied,
     ),
     ExporterRule(
+        id="unused-buffer-dropped",
+        formula="−1 per BatchNorm",
+        cause="torch.onnx.export (both exporters) drops num_batches_tracked, read only in training with momentum=None",
+        avoid="nothing to avoid: inference never reads it",
+        text="PyTorch's num_batches_tracked counter is not stored (inference never reads it): −{n}",
+        example={"n": 1},
+        detect=_dropped_counter,
+    ),
+    ExporterRule(
         id="duplicate-initializer-deduplicated",
         formula="−size of each tensor equal in value to another's",
         cause="torch.onnx.export (dynamo=False and dynamo=True) deduplicates initializers of equal value",
@@ -332,15 +341,6 @@ RULES: tuple[ExporterRule, ...] = (
         ),
         example={"c": 32, "n": 64, "shapes": "(1, 32, 1, 1), (1, 32, 1, 1)"},
         detect=_collapsed_batchnorm,
-    ),
-    ExporterRule(
-        id="unused-buffer-dropped",
-        formula="−1 per BatchNorm",
-        cause="torch.onnx.export (both exporters) drops num_batches_tracked, read only in training with momentum=None",
-        avoid="nothing to avoid: inference never reads it",
-        text="PyTorch's num_batches_tracked counter is not stored (inference never reads it): −{n}",
-        example={"n": 1},
-        detect=_dropped_counter,
     ),
     ExporterRule(
         id="helper-constants",

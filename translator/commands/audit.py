@@ -5,8 +5,8 @@ exporter kept it, by the graph's structure where it did not), and compares each 
 with the IR's prediction for the framework the file came from (PyTorch for
 ``torch.onnx.export``, a state_dict, ``.safetensors`` or ``.pt2``; Keras for ``.keras`` and
 tf2onnx; ONNX for the translator's own export). Per layer, tensors are matched by name, then
-by shape, then by size, then as a packing of several predicted tensors into one (ONNX's
-``B = [Wb, Rb]``). What is left (predicted but missing, held but extra) goes to the exporter
+by shape, then as a packing of several predicted tensors into one (ONNX's ``B = [Wb, Rb]``),
+then by size. What is left (predicted but missing, held but extra) goes to the exporter
 rules (``translator.exporter_rules``); what no rule explains is ``unexplained``, and the
 command exits 1 unless it is zero everywhere.
 
@@ -87,13 +87,15 @@ def _unpack(row: Row) -> None:
 
 
 def match(row: Row) -> None:
-    """Fill ``missing`` and ``extra`` with what name, shape, size and packing leave."""
+    """Fill ``missing`` and ``extra`` with what name, shape, packing and size leave."""
     row.missing = list(row.predicted)
     row.extra = list(row.held)
     _pair(row, lambda w, t: t.named == w.name and t.shape == w.shape)
     _pair(row, lambda w, t: t.floating and _squeezed(t.shape) == _squeezed(w.shape))
-    _pair(row, lambda w, t: t.floating and t.size == w.size)
+    # Packing before sizes alone: a zero state of 24 elements must not pass for one of the
+    # four 24-element biases a (2, 48) B packs.
     _unpack(row)
+    _pair(row, lambda w, t: t.floating and t.size == w.size)
 
 
 def build_rows(graph: Graph, inventory: Inventory) -> Rows:

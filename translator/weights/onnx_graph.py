@@ -167,20 +167,24 @@ def _stored(model: Any, graph: Graph) -> list[FileTensor]:
 def _borrowed(
     model: Any, tensors: list[FileTensor], layers: dict[str, str], graph: Graph
 ) -> dict[str, list[tuple[int, ...]]]:
-    """Layer → shapes of tensors named for another layer that its operators read, or that
-    an Identity renames to one of its own tensor names (a deduplicated initializer)."""
-    owner = {t.name: t for t in tensors if t.via == "name"}
+    """Layer → shapes of the stored tensors of other layers that its operators read, directly
+    or through an Identity (the exporters' deduplicated initializers). An Identity whose
+    output is named for a layer's tensor (``layers.h_2_ln_1.weight``) reads for that layer."""
+    # Weights only: a scalar or an integer shape read by several layers is a helper, shared.
+    owner = {t.name: t for t in tensors if t.layer is not None and t.floating and t.shape}
+    alias = {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
     out: dict[str, list[tuple[int, ...]]] = {}
     for node in _nodes(model.graph):
-        if node.op_type == "Identity" and node.input[0] in owner:
-            target = named_tensor(node.output[0], (), graph, True).layer
-            if target is not None and target != owner[node.input[0]].layer:
-                out.setdefault(target, []).append(owner[node.input[0]].shape)
-            continue
-        layer = node_layer(node, layers)
+        named = named_tensor(node.output[0], (), graph, True).layer if node.output else None
+        layer = named if node.op_type == "Identity" else node_layer(node, layers)
         for name in node.input:
-            if layer is not None and name in owner and owner[name].layer != layer:
-                out.setdefault(layer, []).append(owner[name].shape)
+            seen = set()
+            while name in alias and name not in seen:
+                seen.add(name)
+                name = alias[name]
+            stored = owner.get(name)
+            if layer is not None and stored is not None and stored.layer != layer:
+                out.setdefault(layer, []).append(stored.shape)
     return out
 
 
