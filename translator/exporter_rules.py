@@ -67,7 +67,12 @@ class ExporterRule:
     avoid: str
     text: str  # template over the detector's values
     example: dict[str, Any]  # the values of a real export, for the docs
+    seen: str  # which export those values come from (tests/end_to_end/test_audit_exports.py)
     detect: Detector
+
+    def worked_example(self) -> str:
+        """The explanation filled with the numbers of the real export ``seen`` names."""
+        return self.text.format(**{"delta": 0, **self.example})
 
     def record(self, row: Row, delta: int, **values: Any) -> None:
         row.findings.append(Finding(self.id, delta, self.text.format(delta=delta, **values)))
@@ -243,13 +248,14 @@ RULES: tuple[ExporterRule, ...] = (
         id="tied-weights-duplicated",
         formula="+V·E",
         cause="torch.onnx.export with do_constant_folding=True (the default), dynamo=False or dynamo=True",
-        avoid="do_constant_folding=False (dynamo=False), or untie before export and re-tie after loading",
+        avoid="do_constant_folding=False with dynamo=False (the head then reads the embedding through a Transpose)",
         text=(
             "the output projection reads '{owner}''s {v:,} × {e:,} embedding, transposed; the "
             "exporter folded the transpose into a constant of its own, {shape}: +{v:,} × {e:,} "
             "= +{n:,} (the tied matrix stored twice)"
         ),
         example={"owner": "wte", "v": 50257, "e": 768, "n": 38597376, "shape": (768, 50257)},
+        seen="lm_head of specs/zoo/gpt2_small.yaml, torch.onnx.export(dynamo=False)",
         detect=_tied,
     ),
     ExporterRule(
@@ -259,6 +265,7 @@ RULES: tuple[ExporterRule, ...] = (
         avoid="nothing to avoid: inference never reads it",
         text="PyTorch's num_batches_tracked counter is not stored (inference never reads it): −{n}",
         example={"n": 1},
+        seen="every BatchNorm, torch.onnx.export (both exporters)",
         detect=_dropped_counter,
     ),
     ExporterRule(
@@ -270,40 +277,44 @@ RULES: tuple[ExporterRule, ...] = (
             "{count} tensor(s) ({names}) equal in value to another layer's tensor are stored "
             "once and read from there: −{n:,}"
         ),
-        example={"count": 2, "names": "weight, bias", "n": 1536},
+        example={"count": 2, "names": "weight, bias", "n": 32},
+        seen="h_2_ln_1 of a 2-block GPT-2 (16 features) as initialized, torch.onnx.export(dynamo=False)",
         detect=_deduplicated,
     ),
     ExporterRule(
         id="position-table-baked",
         formula="−P·E on the table, +T·E (or +B·T·E) where it is read",
         cause="torch.onnx.export constant-folds the positions 0..T−1 of the traced input (dynamo=False with do_constant_folding=True: T·E; dynamo=True: B·T·E, broadcast to the batch)",
-        avoid="do_constant_folding=False (dynamo=False), or dynamic_shapes for the sequence axis",
+        avoid="do_constant_folding=False with dynamo=False (the whole table is kept)",
         text=(
             "the position table {shape} is replaced by its first {t} rows, looked up for the "
             "traced sequence length and stored as {held}: {delta:+,}"
         ),
-        example={"shape": (1024, 768), "t": 32, "e": 768, "held": (32, 768), "n": 761856},
+        example={"shape": (32, 16), "t": 8, "e": 16, "held": (8, 16), "n": 512, "delta": -512},
+        seen="wpe (32 positions, 16 features) of a GPT-2 traced on 8 tokens, torch.onnx.export(dynamo=False)",
         detect=_position_table,
     ),
     ExporterRule(
         id="baked-causal-mask",
         formula="+T² (per attention layer)",
         cause="torch.onnx.export stores the causal mask of the traced length (dynamo=False: Constant nodes; dynamo=True: an initializer)",
-        avoid="dynamic_shapes (dynamo=True) or dynamic_axes (dynamo=False) for the sequence axis",
+        avoid="no flag tested here removes it: its size follows the traced length, so trace with the length you run",
         text="the {t} × {t} causal mask of the traced length is stored as {shape}: +{t}² = +{n:,}",
-        example={"t": 32, "n": 1024, "shape": (1, 1, 32, 32)},
+        example={"t": 8, "n": 64, "shape": (1, 1, 8, 8)},
+        seen="the attention of a GPT-2 traced on 8 tokens, torch.onnx.export(dynamo=True)",
         detect=_causal_mask,
     ),
     ExporterRule(
         id="baked-initial-state",
         formula="+L·D·B·H per zero state tensor",
         cause="torch.onnx.export stores the zero initial state of the traced batch (dynamo=False: a Constant node; dynamo=True: an initializer)",
-        avoid="pass the initial state as a model input, or export with batch 1",
+        avoid="trace with the batch you run, or give the state as a model input (the file then holds none)",
         text=(
             "a zero initial state for {l} layer(s) × {d} direction(s) × batch {b} × {h} units is "
             "stored: +{n:,} (it depends on the traced batch)"
         ),
         example={"l": 1, "d": 1, "b": 2, "h": 10, "n": 20},
+        seen="lstm of specs/seed_lstm.yaml traced on a batch of 2, both exporters",
         detect=_initial_state,
     ),
     ExporterRule(
@@ -315,40 +326,52 @@ RULES: tuple[ExporterRule, ...] = (
             "ONNX's LSTM takes B = [Wb, Rb]; Keras has one bias per gate, so a zero recurrent "
             "bias of 4 × {u} units × {d} direction(s) is stored in {shape}: +{n:,}"
         ),
-        example={"u": 4, "d": 1, "n": 16, "shape": (1, 32)},
+        example={"u": 10, "d": 1, "n": 40, "shape": (1, 80)},
+        seen="lstm of specs/seed_lstm.yaml through tf2onnx 1.17",
         detect=_zero_recurrent_bias,
     ),
     ExporterRule(
         id="batchnorm-folded-into-conv",
-        formula="−kC: the BatchNorm's 4C (+1 counter) gone, +C conv bias when the conv had none",
-        cause="torch.onnx.export(dynamo=False) with do_constant_folding=True in eval mode folds a BatchNorm into the convolution before it",
-        avoid="do_constant_folding=False, or export in training mode (training=TrainingMode.TRAINING)",
+        formula="−kC: the BatchNorm's 4C gone, +C conv bias when the conv had none (k = 3), none when it had one (k = 4); its counter: unused-buffer-dropped",
+        cause="torch.onnx.export(dynamo=False) with do_constant_folding=True (the default) in eval mode folds a BatchNorm into the convolution before it; tf2onnx folds too, keeping the new bias as an Add in the BatchNorm's scope",
+        avoid="do_constant_folding=False (torch.onnx.export); tf2onnx always folds",
         text=(
             "BatchNormalization '{bn}' ({c} channels) folded into convolution '{conv}': {what}, "
             "{delta:+,} (in all −{k:,} = −(BatchNorm's {gone:,} − the conv's new bias))"
         ),
-        example={"bn": "bn_a", "conv": "conv_a", "c": 16, "gone": 65, "k": 49, "what": "..."},
+        example={
+            "bn": "bn_a",
+            "conv": "conv_a",
+            "c": 8,
+            "gone": 32,
+            "k": 24,
+            "what": "its tensors gone",
+            "delta": -32,
+        },
+        seen="Conv2d(bias=False) + BatchNorm2d, torch.onnx.export(dynamo=False); the conv gets +8",
         detect=_folded_batchnorm,
     ),
     ExporterRule(
         id="batchnorm-collapsed-to-scale-offset",
         formula="−2C",
         cause="tf2onnx writes an inference BatchNormalization it cannot fold into a convolution as Mul and Add by two per-channel constants",
-        avoid="nothing to avoid (the same arithmetic); to keep the statistics, convert with the layer in training form",
+        avoid="nothing to avoid: the same arithmetic, the statistics folded into the two constants",
         text=(
             "the BatchNormalization's 4 × {c} tensors (gamma, beta, mean, variance) are "
             "collapsed into a scale and an offset, {shapes}: −2 × {c} = −{n:,}"
         ),
         example={"c": 32, "n": 64, "shapes": "(1, 32, 1, 1), (1, 32, 1, 1)"},
+        seen="batch_normalization of specs/resnet_block.yaml through tf2onnx 1.17",
         detect=_collapsed_batchnorm,
     ),
     ExporterRule(
         id="helper-constants",
         formula="+elements of each shape, axis or scalar constant",
         cause="every exporter: Reshape shapes, axes, scalars as initializers or Constant nodes",
-        avoid="nothing to avoid: they are not parameters (onnxsim or onnxscript's optimizer folds some)",
+        avoid="nothing to avoid: they are not parameters",
         text="{count} helper constant(s) (shapes, axes, scalars; at most {limit} elements each): +{n:,}",
-        example={"count": 5, "n": 13, "limit": HELPER_MAX},
+        example={"count": 2, "n": 2, "limit": HELPER_MAX},
+        seen="wpe of a GPT-2, torch.onnx.export(dynamo=False)",
         detect=_helpers,
     ),
 )
