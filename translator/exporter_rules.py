@@ -20,11 +20,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from translator.ir import Node, WeightSpec
+from translator.ops.recurrent import GATES
+from translator.reconcile import WRAPPER_COPIES
+from translator.spec.schema import SCHEMAS
 from translator.weights.inventory import FileTensor, Inventory
 
 HELPER_MAX = 8  # elements: a shape, an axis list, a scalar; never a layer's weight here
-CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D")
-RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+LSTM_GATES = 4  # the recurrent type with four gates; ONNX's LSTM packs B = [Wb, Rb]
+
+# Layer kinds are told by the IR's facts (family, roles, gates), not by type names: the
+# family modules and the catalogue are where type names live.
+
+
+def is_conv(node: Node) -> bool:
+    return SCHEMAS[node.type].family == "conv"
+
+
+def is_batchnorm(node: Node) -> bool:
+    return any(w.role == "moving_mean" for w in node.weights.get("keras", ()))
+
+
+def is_position_table(node: Node) -> bool:
+    """A learned table indexed by position, not by the token ids of an input."""
+    embeds = any(w.role == "embeddings" for w in node.weights.get("keras", ()))
+    return embeds and not SCHEMAS[node.type].token_ids
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,7 @@ def _deduplicated(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
 def _position_table(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         node = row.node
-        if node is None or node.type != "PositionEmbedding" or not row.missing:
+        if node is None or not is_position_table(node) or not row.missing:
             continue
         steps, width = node.output_shape[-2:]
         for holder in [row.name, *(r.name for r in node.readers)]:
@@ -145,12 +164,12 @@ def _causal_mask(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
 
 
 def _recurrent(node: Node) -> tuple[Node, int] | None:
-    """(the recurrent layer, its directions) of a recurrent layer or a Bidirectional one."""
-    if node.type in RECURRENT:
+    """(the recurrent layer, its directions) of a recurrent layer or a wrapper of one."""
+    if node.type in GATES:
         return node, 1
     inner = node.inner
-    if node.type == "Bidirectional" and inner is not None and inner.type in RECURRENT:
-        return inner, 2
+    if inner is not None and inner.type in GATES:
+        return inner, WRAPPER_COPIES[node.type]
     return None
 
 
@@ -174,7 +193,7 @@ def _initial_state(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None
 def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         found = _recurrent(row.node) if row.node is not None else None
-        if found is None or found[0].type != "LSTM" or inventory.framework != "keras":
+        if found is None or GATES[found[0].type] != LSTM_GATES or inventory.framework != "keras":
             continue
         biases = [w for w in row.missing if w.role == "bias"]
         n = sum(w.size for w in biases)
@@ -190,9 +209,9 @@ def _folded_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> N
     for row in rows.values():
         node = row.node
         conv = rows.get(node.inputs[0]) if node is not None else None
-        if node is None or node.type != "BatchNormalization" or not row.missing:
+        if node is None or not is_batchnorm(node) or not row.missing:
             continue
-        if conv is None or conv.node is None or conv.node.type not in CONV_TYPES:
+        if conv is None or conv.node is None or not is_conv(conv.node):
             continue
         c = conv.node.args["filters"]
         kept = sum(t.size for t in row.held)  # tf2onnx: the new bias, added in the BN's scope
@@ -213,7 +232,7 @@ def _folded_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> N
 def _collapsed_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         node = row.node
-        if node is None or node.type != "BatchNormalization" or len(row.held) != 2:
+        if node is None or not is_batchnorm(node) or len(row.held) != 2:
             continue
         (c,) = row.predicted[0].shape
         stats = [w for w in row.missing if w.size == c]

@@ -20,17 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from translator.errors import WeightsError
-from translator.ir import Graph
+from translator.ir import Graph, Node
+from translator.ops.recurrent import GATES
+from translator.spec.schema import SCHEMAS
 from translator.weights.inventory import FileTensor, Inventory, check_size, named_tensor
 
 SCOPES_KEY = "pkg.torch.onnx.name_scopes"  # the dynamo exporter's module path of a node
-# ONNX operator → the spec layer types it implements, matched in order when nothing names them.
-IN_ORDER = {
-    "Conv": ("Conv1D", "Conv2D", "Conv3D"),
-    "LSTM": ("LSTM",),
-    "GRU": ("GRU",),
-    "RNN": ("SimpleRNN",),
-}
+# ONNX's recurrent operators are named as the layer types, except the one-gate RNN.
+RECURRENT_OPS = {("RNN" if gates == 1 else type_): type_ for type_, gates in GATES.items()}
 # Who wrote the file (its producer_name) → whose tensors the spec predicts for it.
 PRODUCERS = {"pytorch": "torch", "tf2onnx": "keras", "model-spec-translator": "onnx"}
 
@@ -188,9 +185,12 @@ def _borrowed(
     return out
 
 
-def _layer_type(node: Any) -> str:
-    inner = node.inner
-    return inner.type if node.type == "Bidirectional" and inner is not None else node.type
+def _in_order(op: str, node: Node) -> bool:
+    """Whether ONNX operator ``op`` implements ``node`` (or the layer it wraps)."""
+    cell = node.inner or node
+    if op == "Conv":
+        return SCHEMAS[node.type].family == "conv"
+    return RECURRENT_OPS.get(op) == cell.type
 
 
 def _by_order(model: Any, tensors: list[FileTensor], graph: Graph) -> list[FileTensor]:
@@ -198,8 +198,8 @@ def _by_order(model: Any, tensors: list[FileTensor], graph: Graph) -> list[FileT
     n-th convolution (LSTM, GRU, SimpleRNN, or Bidirectional one), when the counts agree."""
     index = {t.name: i for i, t in enumerate(tensors)}
     out = list(tensors)
-    for op, types in IN_ORDER.items():
-        layers = [n.name for n in graph.layers if _layer_type(n) in types]
+    for op in ("Conv", *RECURRENT_OPS):
+        layers = [n.name for n in graph.layers if _in_order(op, n)]
         nodes = [n for n in _nodes(model.graph) if n.op_type == op]
         if len(nodes) != len(layers):
             continue
