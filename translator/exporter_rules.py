@@ -173,6 +173,14 @@ def _recurrent(node: Node) -> tuple[Node, int] | None:
     return None
 
 
+def _is_state(t: FileTensor, depth: int, directions: int, units: int) -> bool:
+    """A state's shape: (L·D, B, H) for PyTorch's recurrent modules (one per direction:
+    (L, B, H)), or (B, H) for a layer written as a loop over time steps."""
+    if not t.floating or t.shape[-1:] != (units,):
+        return False
+    return len(t.shape) == 2 or (len(t.shape) == 3 and t.shape[0] in (depth, depth * directions))
+
+
 def _initial_state(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         found = _recurrent(row.node) if row.node is not None else None
@@ -180,14 +188,30 @@ def _initial_state(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None
             continue
         cell, directions = found
         units, depth = cell.args["units"], cell.args.get("num_layers", 1)
-        for state in [
-            t
-            for t in row.extra
-            if t.floating and len(t.shape) == 3 and t.shape[::2] == (depth * directions, units)
-        ]:
+        for state in [t for t in row.extra if _is_state(t, depth, directions, units)]:
             _take(row.extra, [state])
-            b = state.shape[1]
-            rule.record(row, state.size, l=depth, d=directions, b=b, h=units, n=state.size)
+            d = state.shape[0] // depth if len(state.shape) == 3 else 1
+            b = state.shape[-2]
+            rule.record(row, state.size, l=depth, d=d, b=b, h=units, n=state.size)
+
+
+def _spatial(node: Node) -> set[tuple[int | None, ...]]:
+    """A pooling layer's output sizes without the channel axis (either end), 1s left out."""
+    out = node.output_shape
+    return {tuple(d for d in part if d != 1) for part in (out[:-1], out[1:])}
+
+
+def _pooling_divisor(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        node = row.node
+        if node is None or SCHEMAS[node.type].family != "pooling":
+            continue
+        spatial = _spatial(node)
+        for counts in [
+            t for t in row.extra if t.floating and tuple(d for d in t.shape if d != 1) in spatial
+        ]:
+            _take(row.extra, [counts])
+            rule.record(row, counts.size, shape=counts.shape, n=counts.size)
 
 
 def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
@@ -326,7 +350,7 @@ RULES: tuple[ExporterRule, ...] = (
     ExporterRule(
         id="baked-initial-state",
         formula="+L·D·B·H per zero state tensor",
-        cause="torch.onnx.export stores the zero initial state of the traced batch (dynamo=False: a Constant node; dynamo=True: an initializer)",
+        cause="torch.onnx.export stores the zero initial state of the traced batch (dynamo=False: a Constant node; dynamo=True: an initializer, one per direction); a layer written as a loop over time steps (Keras's reset-before GRU) also stores what constant folding derives from that zero state",
         avoid="trace with the batch you run, or give the state as a model input (the file then holds none)",
         text=(
             "a zero initial state for {l} layer(s) × {d} direction(s) × batch {b} × {h} units is "
@@ -335,6 +359,19 @@ RULES: tuple[ExporterRule, ...] = (
         example={"l": 1, "d": 1, "b": 2, "h": 10, "n": 20},
         seen="lstm of specs/seed_lstm.yaml traced on a batch of 2, both exporters",
         detect=_initial_state,
+    ),
+    ExporterRule(
+        id="baked-pooling-divisor",
+        formula="+the output's spatial size, per same-padded average pooling",
+        cause="torch.onnx.export(dynamo=True) constant-folds the counts the PyTorch model computes from ones at run time (Keras's average pooling leaves the padding out of each average)",
+        avoid="dynamo=False (the counts stay a computation)",
+        text=(
+            "the number of input elements each output averages (the padding left out) is "
+            "stored as {shape}: +{n:,}"
+        ),
+        example={"shape": (1, 1, 7, 7), "n": 49},
+        seen="pool of specs/grouped_dilated_conv.yaml, torch.onnx.export(dynamo=True)",
+        detect=_pooling_divisor,
     ),
     ExporterRule(
         id="zero-recurrent-bias",

@@ -318,3 +318,29 @@ def test_batchnorm_folded_into_conv_named_to_the_parameter(tmp_path: Path) -> No
     assert fold not in rows["conv_b"]  # its own bias absorbs the BatchNorm's shift
     assert rows["bn_b"][fold] == -4 * 6
     assert rows["bn_a"]["unused-buffer-dropped"] == -1
+
+
+EXPORTS = {
+    "torchscript-folded": {"dynamo": False, "fold": True},
+    "torchscript-unfolded": {"dynamo": False, "fold": False},
+    "dynamo": {"dynamo": True, "fold": True},
+}
+SWEPT = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
+SWEPT_ZOO = ["lenet5", "unet_small", "seq2seq_lstm"]  # the small zoo models; the rest are slow
+
+
+def _spec_path(name: str) -> Path:
+    flat = ROOT / "specs" / f"{name}.yaml"
+    return flat if flat.exists() else ROOT / "specs" / "zoo" / f"{name}.yaml"
+
+
+@pytest.mark.parametrize("export", sorted(EXPORTS))
+@pytest.mark.parametrize("name", [*SWEPT, *SWEPT_ZOO])
+def test_every_spec_through_torch_onnx_export_is_explained(
+    name: str, export: str, tmp_path: Path
+) -> None:
+    """Whatever the exporter did, every element the file holds (or lacks) is named."""
+    graph = load(_spec_path(name))
+    path = torch_onnx(graph, tmp_path / "m.onnx", initialized=False, **EXPORTS[export])
+    report = audit_file(graph, str(path))
+    assert report.ok, [(r.name, r.missing, r.extra) for r in report.rows if r.unexplained]

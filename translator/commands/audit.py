@@ -6,7 +6,7 @@ with the IR's prediction for the framework the file came from (PyTorch for
 ``torch.onnx.export``, a state_dict, ``.safetensors`` or ``.pt2``; Keras for ``.keras`` and
 tf2onnx; ONNX for the translator's own export). Per layer, tensors are matched by name, then
 by shape, then as a packing of several predicted tensors into one (ONNX's ``B = [Wb, Rb]``),
-then by size. What is left (predicted but missing, held but extra) goes to the exporter
+then by size, then as one predicted tensor split into several. What is left (predicted but missing, held but extra) goes to the exporter
 rules (``translator.exporter_rules``); what no rule explains is ``unexplained``, and the
 command exits 1 unless it is zero everywhere.
 
@@ -86,6 +86,23 @@ def _unpack(row: Row) -> None:
                 break
 
 
+def _split(row: Row) -> None:
+    """A missing tensor whose size is the sum of 2..PACK_MAX extra ones was split into them
+    (a recurrent kernel sliced per gate group, constant-folded)."""
+    for w in sorted(row.missing, key=lambda w: -w.size):
+        parts = [t for t in row.extra if t.floating]
+        for k in range(2, min(PACK_MAX, len(parts)) + 1):
+            combo = next(
+                (c for c in itertools.combinations(parts, k) if sum(t.size for t in c) == w.size),
+                None,
+            )
+            if combo is not None:
+                for t in combo:
+                    row.extra.remove(t)
+                row.missing.remove(w)
+                break
+
+
 def match(row: Row) -> None:
     """Fill ``missing`` and ``extra`` with what name, shape, packing and size leave."""
     row.missing = list(row.predicted)
@@ -96,6 +113,7 @@ def match(row: Row) -> None:
     # four 24-element biases a (2, 48) B packs.
     _unpack(row)
     _pair(row, lambda w, t: t.floating and t.size == w.size)
+    _split(row)
 
 
 def build_rows(graph: Graph, inventory: Inventory) -> Rows:
