@@ -339,7 +339,7 @@ RULES: tuple[ExporterRule, ...] = (
     ),
     ExporterRule(
         id="baked-causal-mask",
-        formula="+T² (per attention layer)",
+        formula="+T² per stored mask",
         cause="torch.onnx.export stores the causal mask of the traced length (dynamo=False: Constant nodes; dynamo=True: an initializer)",
         avoid="no flag tested here removes it: its size follows the traced length, so trace with the length you run",
         text="the {t} × {t} causal mask of the traced length is stored as {shape}: +{t}² = +{n:,}",

@@ -19,13 +19,14 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from translator.exporter_rules import RULE_INDEX, Row, Rows, explain_rows
+from translator.exporter_rules import RULE_INDEX, Finding, Row, Rows, explain_rows
 from translator.ir import Graph, WeightSpec
 from translator.weights.inventory import FileTensor, Inventory, read_inventory
 
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 UNCLAIMED = "(no layer)"  # the row of tensors no spec layer claims
 PACK_MAX = 4  # predicted tensors one stored tensor may pack (a Bidirectional LSTM's B: 4)
+SPELLED_OUT = 3  # a rule applied more often is said once, with its total
 
 
 @dataclass
@@ -184,13 +185,26 @@ def _table(report: AuditReport) -> list[str]:
 
 
 def _findings(report: AuditReport) -> list[str]:
-    lines = []
+    """Each rule applied, with its numbers: per layer, or (past ``SPELLED_OUT`` layers) in
+    one line with its total and its first layer's numbers; then what no rule explains."""
+    by_rule: dict[str, list[tuple[str, Finding]]] = {}
     for row in report.rows:
-        lines += [f"  [{f.rule}] {row.name} {_signed(f.delta)}: {f.text}" for f in row.findings]
-        lines += [f"  UNEXPLAINED {row.name}: {text}" for text in _left(row)]
-    used = dict.fromkeys(f.rule for r in report.rows for f in r.findings)
-    for rule in (RULE_INDEX[i] for i in used):
-        lines.append(f"  {rule.id} ({rule.formula}): {rule.cause}; to avoid: {rule.avoid}")
+        for f in row.findings:
+            by_rule.setdefault(f.rule, []).append((row.name, f))
+    lines = []
+    for rule, applied in by_rule.items():
+        if len(applied) <= SPELLED_OUT:
+            lines += [f"  [{rule}] {name} {_signed(f.delta)}: {f.text}" for name, f in applied]
+            continue
+        total = sum(f.delta for _, f in applied)
+        name, first = applied[0]
+        lines.append(
+            f"  [{rule}] {len(applied)} times, {_signed(total)} in all; the first,"
+            f" {name} {_signed(first.delta)}: {first.text}"
+        )
+    lines += [f"  UNEXPLAINED {r.name}: {text}" for r in report.rows for text in _left(r)]
+    for used in (RULE_INDEX[i] for i in by_rule):
+        lines.append(f"  {used.id} ({used.formula}): {used.cause}; to avoid: {used.avoid}")
     return lines
 
 
