@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from translator.errors import WeightsError
-from translator.ir import Graph
+from translator.ir import FRAMEWORKS, Graph
 from translator.weights.validate import expected_bytes
 
 # Model-file suffix → its format (the longest suffix first, as in translator.weights.files).
@@ -98,10 +98,14 @@ def named_tensor(name: str, shape: tuple[int, ...], graph: Graph, floating: bool
     return FileTensor(name, shape, floating, found[0], found[1], "name")
 
 
-def check_size(path: str | Path, graph: Graph, framework: str) -> None:
-    """Refuse a file larger than ``SIZE_FACTOR`` × the spec's weights (as float64) + slack."""
-    shapes = [w.shape for n in graph.nodes for w in n.weights.get(framework, ())]
-    limit = SIZE_FACTOR * expected_bytes(shapes) + SLACK
+def check_size(path: str | Path, graph: Graph, framework: str | None = None) -> None:
+    """Refuse a file larger than ``SIZE_FACTOR`` × the spec's weights (as float64) + slack,
+    before anything is read: the weights of ``framework``, or (not known yet) the largest."""
+    frameworks = [framework] if framework else list(FRAMEWORKS)
+    limit = SLACK + SIZE_FACTOR * max(
+        expected_bytes([w.shape for n in graph.nodes for w in n.weights.get(fw, ())])
+        for fw in frameworks
+    )
     size = os.path.getsize(path)
     if size > limit:
         raise WeightsError(
@@ -187,12 +191,12 @@ PT2_FLOAT_DTYPES = {5, 6, 7, 13}
 def read_state_dict(path: str | Path, graph: Graph) -> Inventory:
     """A PyTorch state_dict: loaded with ``weights_only=True`` (no pickle code runs) and
     memory-mapped (no tensor data is read)."""
+    source = str(path)
+    check_size(path, graph, "torch")  # before PyTorch is even imported
     import pickle
 
     import torch
 
-    source = str(path)
-    check_size(path, graph, "torch")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (OSError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as exc:
@@ -211,9 +215,9 @@ def read_state_dict(path: str | Path, graph: Graph) -> Inventory:
 
 def read_keras(path: str | Path, graph: Graph) -> Inventory:
     """A saved Keras model, loaded in safe mode: each layer's variables, by path."""
+    check_size(path, graph, "keras")  # before Keras is even imported
     from backends.keras.importing import load
 
-    check_size(path, graph, "keras")
     inventory = Inventory(str(path), "keras", "keras", "Keras (model.save)")
     names = {n.name for n in graph.nodes}
     for layer in load(path).layers:

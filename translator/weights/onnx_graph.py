@@ -214,9 +214,9 @@ def _by_order(model: Any, tensors: list[FileTensor], graph: Graph) -> list[FileT
 
 def read_onnx(path: str | Path, graph: Graph) -> Inventory:
     """Every initializer and constant of an ONNX file, attributed to ``graph``'s layers."""
+    check_size(path, graph)  # before the protobuf is parsed: who wrote it is not known yet
     model = _load(path)
     framework, exporter = _exporter(model)
-    check_size(path, graph, framework)
     layers = scope_names(graph, model.producer_name)
     readers = _readers(model, layers)
     tensors = [_attribute(t, readers.get(t.name, []), layers) for t in _stored(model, graph)]

@@ -185,3 +185,15 @@ def test_every_rule_has_a_worked_example() -> None:
     for rule in RULE_INDEX.values():
         assert "{" not in rule.worked_example(), rule.id
         assert rule.seen and rule.cause and rule.avoid
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".safetensors", ".pt2", ".pt", ".keras"])
+def test_a_file_far_larger_than_the_spec_is_refused_before_it_is_read(
+    suffix: str, tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / f"big{suffix}"
+    with open(path, "wb") as handle:  # sparse: 80 MB that take no disk
+        handle.truncate(80 * 2**20)
+    assert main(["audit", str(SEED), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: error: holds 83,886,080 bytes, more than 2 × the spec's weights need" in err
