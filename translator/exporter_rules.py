@@ -214,6 +214,14 @@ def _pooling_divisor(rule: ExporterRule, rows: Rows, inventory: Inventory) -> No
             rule.record(row, counts.size, shape=counts.shape, n=counts.size)
 
 
+def _recurrent_loop(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        found = _recurrent(row.node) if row.node is not None else None
+        if found is not None and row.name in inventory.loops:
+            n = sum(w.size for w in row.predicted)
+            rule.record(row, 0, type=found[0].type, n=n)
+
+
 def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         found = _recurrent(row.node) if row.node is not None else None
@@ -372,6 +380,19 @@ RULES: tuple[ExporterRule, ...] = (
         example={"shape": (1, 1, 7, 7), "n": 49},
         seen="pool of specs/grouped_dilated_conv.yaml, torch.onnx.export(dynamo=True)",
         detect=_pooling_divisor,
+    ),
+    ExporterRule(
+        id="recurrent-loop",
+        formula="0: the same tensors, another graph",
+        cause="tf2onnx writes a Keras GRU (reset_after either way) as an ONNX Loop over the time steps, not as ONNX's GRU operator",
+        avoid="nothing to avoid for the count: only the graph differs",
+        text=(
+            "the {type} runs as an ONNX Loop of MatMuls over the time steps (no ONNX {type} "
+            "operator): its {n:,} weights are stored as Keras holds them and read inside the loop"
+        ),
+        example={"type": "GRU", "n": 1200},
+        seen="gru_reset_before of specs/gru_variants.yaml through tf2onnx 1.17",
+        detect=_recurrent_loop,
     ),
     ExporterRule(
         id="zero-recurrent-bias",

@@ -74,6 +74,7 @@ class Inventory:
     tensors: list[FileTensor] = field(default_factory=list)
     # layer → shapes of other layers' tensors its operators read (deduplicated initializers)
     borrowed: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
+    loops: set[str] = field(default_factory=set)  # layers run as an ONNX Loop or Scan
 
     def held(self, layer: str | None) -> list[FileTensor]:
         return [t for t in self.tensors if t.layer == layer]
