@@ -238,7 +238,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         report = audit_file(graph, args.file)
     except WeightsError as exc:
+        from translator.weights.inventory import ACCEPTED_FILES
+
         said = str(exc).removeprefix(f"{exc.source}: ")
+        if "accepted" not in said:  # a format reader's own words: say what audit takes
+            said += f"; accepted: {ACCEPTED_FILES}"
         print(f"{exc.source}: error: {said}", file=sys.stderr)
         return EXIT_SPEC
     except SourceError as exc:  # Keras refused the file in safe mode
