@@ -68,40 +68,31 @@ def _pair(row: Row, same: Any) -> None:
             row.extra.remove(t)
 
 
-def _unpack(row: Row) -> None:
-    """An extra tensor whose size is the sum of 2..PACK_MAX missing ones is them, packed."""
-    for t in sorted(row.extra, key=lambda t: -t.size):
-        for k in range(2, min(PACK_MAX, len(row.missing)) + 1):
-            combo = next(
-                (
-                    c
-                    for c in itertools.combinations(row.missing, k)
-                    if sum(w.size for w in c) == t.size
-                ),
-                None,
-            )
-            if combo is not None and t.floating:
-                for w in combo:
-                    row.missing.remove(w)
-                row.extra.remove(t)
-                break
+def _floating(item: WeightSpec | FileTensor) -> bool:
+    return getattr(item, "floating", True)  # a predicted tensor is always a float weight
 
 
-def _split(row: Row) -> None:
-    """A missing tensor whose size is the sum of 2..PACK_MAX extra ones was split into them
+def _summing(parts: list[Any], size: int) -> tuple[Any, ...] | None:
+    """The first 2..PACK_MAX of ``parts`` whose sizes add up to ``size``."""
+    for k in range(2, min(PACK_MAX, len(parts)) + 1):
+        for combo in itertools.combinations(parts, k):
+            if sum(p.size for p in combo) == size:
+                return combo
+    return None
+
+
+def _regroup(row: Row, split: bool) -> None:
+    """Packing (``split`` False): an extra tensor is several missing ones stored as one
+    (ONNX's ``B = [Wb, Rb]``). Splitting: a missing tensor was stored as several extra ones
     (a recurrent kernel sliced per gate group, constant-folded)."""
-    for w in sorted(row.missing, key=lambda w: -w.size):
-        parts = [t for t in row.extra if t.floating]
-        for k in range(2, min(PACK_MAX, len(parts)) + 1):
-            combo = next(
-                (c for c in itertools.combinations(parts, k) if sum(t.size for t in c) == w.size),
-                None,
-            )
-            if combo is not None:
-                for t in combo:
-                    row.extra.remove(t)
-                row.missing.remove(w)
-                break
+    wholes: list[Any] = row.missing if split else row.extra
+    parts: list[Any] = row.extra if split else row.missing
+    for whole in sorted(wholes, key=lambda w: -w.size):
+        combo = _summing([p for p in parts if _floating(p)], whole.size)
+        if combo is not None and _floating(whole):
+            for p in combo:
+                parts.remove(p)
+            wholes.remove(whole)
 
 
 def match(row: Row) -> None:
@@ -112,9 +103,9 @@ def match(row: Row) -> None:
     _pair(row, lambda w, t: t.floating and _squeezed(t.shape) == _squeezed(w.shape))
     # Packing before sizes alone: a zero state of 24 elements must not pass for one of the
     # four 24-element biases a (2, 48) B packs.
-    _unpack(row)
+    _regroup(row, split=False)
     _pair(row, lambda w, t: t.floating and t.size == w.size)
-    _split(row)
+    _regroup(row, split=True)
 
 
 def build_rows(graph: Graph, inventory: Inventory) -> Rows:
