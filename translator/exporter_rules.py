@@ -219,7 +219,7 @@ def _recurrent_loop(rule: ExporterRule, rows: Rows, inventory: Inventory) -> Non
         found = _recurrent(row.node) if row.node is not None else None
         if found is not None and row.name in inventory.loops:
             n = sum(w.size for w in row.predicted)
-            rule.record(row, 0, type=found[0].type, n=n)
+            rule.record(row, 0, n=n)
 
 
 def _zero_recurrent_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
@@ -387,10 +387,10 @@ RULES: tuple[ExporterRule, ...] = (
         cause="tf2onnx writes a Keras GRU (reset_after either way) as an ONNX Loop over the time steps, not as ONNX's GRU operator",
         avoid="nothing to avoid for the count: only the graph differs",
         text=(
-            "the {type} runs as an ONNX Loop of MatMuls over the time steps (no ONNX {type} "
+            "the layer runs as an ONNX Loop of MatMuls over the time steps (no ONNX recurrent "
             "operator): its {n:,} weights are stored as Keras holds them and read inside the loop"
         ),
-        example={"type": "GRU", "n": 1200},
+        example={"n": 1200},
         seen="gru_reset_before of specs/gru_variants.yaml through tf2onnx 1.17",
         detect=_recurrent_loop,
     ),
