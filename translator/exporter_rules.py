@@ -8,9 +8,9 @@ export, for ``docs/rules.md``), and a detector.
 
 A detector reads one ``Row`` per spec layer: the tensors the spec predicts that the file does
 not hold (``missing``) and the tensors the file holds beyond the prediction (``extra``), left
-after matching by name, shape, packing, size and splitting (``translator.commands.audit``). It takes the
-items it explains out of those lists and records a ``Finding`` with the signed delta; what is
-left unexplained is what no rule took.
+after matching by name, shape, packing, size and splitting (``translator.commands.audit``).
+It takes the items it explains out of those lists and records a ``Finding`` with the signed
+delta; what is left unexplained is what no rule took.
 """
 
 from __future__ import annotations
