@@ -120,10 +120,15 @@ def _exporter(model: Any) -> tuple[str, str]:
     return framework, said
 
 
+def _aliases(model: Any) -> dict[str, str]:
+    """An Identity's output → its input: how the exporters rename a deduplicated tensor."""
+    return {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
+
+
 def _readers(model: Any, layers: dict[str, str]) -> dict[str, list[str | None]]:
     """Tensor name → the layer of each node reading it (through Identity nodes too)."""
     readers: dict[str, list[str | None]] = {}
-    alias = {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
+    alias = _aliases(model)
     for node in _nodes(model.graph):
         layer = node_layer(node, layers)
         for name in node.input:
@@ -169,20 +174,32 @@ def _borrowed(
     output is named for a layer's tensor (``layers.h_2_ln_1.weight``) reads for that layer."""
     # Weights only: a scalar or an integer shape read by several layers is a helper, shared.
     owner = {t.name: t for t in tensors if t.layer is not None and t.floating and t.shape}
-    alias = {n.output[0]: n.input[0] for n in _nodes(model.graph) if n.op_type == "Identity"}
+    alias = _aliases(model)
     out: dict[str, list[tuple[int, ...]]] = {}
+    counted: set[tuple[str, str]] = set()  # (layer, the name it reads): each counted once
     for node in _nodes(model.graph):
-        named = named_tensor(node.output[0], (), graph, True).layer if node.output else None
-        layer = named if node.op_type == "Identity" else node_layer(node, layers)
-        for name in node.input:
-            seen = set()
-            while name in alias and name not in seen:
-                seen.add(name)
-                name = alias[name]
-            stored = owner.get(name)
-            if layer is not None and stored is not None and stored.layer != layer:
-                out.setdefault(layer, []).append(stored.shape)
+        renames = node.op_type == "Identity" and bool(node.output)
+        if renames:  # reads for the layer its output is named for, if any
+            layer = named_tensor(node.output[0], (), graph, True).layer
+        else:
+            layer = node_layer(node, layers)
+        for read in node.input:
+            stored = owner.get(_resolve(read, alias))
+            key = (str(layer), node.output[0] if renames else read)
+            if layer is None or stored is None or stored.layer == layer or key in counted:
+                continue
+            counted.add(key)
+            out.setdefault(layer, []).append(stored.shape)
     return out
+
+
+def _resolve(name: str, alias: dict[str, str]) -> str:
+    """The stored tensor an Identity chain ends at."""
+    seen = set()
+    while name in alias and name not in seen:
+        seen.add(name)
+        name = alias[name]
+    return name
 
 
 def _in_order(op: str, node: Node) -> bool:
