@@ -301,9 +301,9 @@ RULES: tuple[ExporterRule, ...] = (
         cause="torch.onnx.export with do_constant_folding=True (the default), dynamo=False or dynamo=True",
         avoid="do_constant_folding=False with dynamo=False (the head then reads the embedding through a Transpose)",
         text=(
-            "the output projection reads '{owner}''s {v:,} × {e:,} embedding, transposed; the "
-            "exporter folded the transpose into a constant of its own, {shape}: +{v:,} × {e:,} "
-            "= +{n:,} (the tied matrix stored twice)"
+            "the output projection reads the {v:,} × {e:,} embedding of '{owner}', transposed; "
+            "the exporter folded the transpose into a constant of its own, {shape}: "
+            "+{v:,} × {e:,} = +{n:,} (the tied matrix stored twice)"
         ),
         example={"owner": "wte", "v": 50257, "e": 768, "n": 38597376, "shape": (768, 50257)},
         seen="lm_head of specs/zoo/gpt2_small.yaml, torch.onnx.export(dynamo=False)",
