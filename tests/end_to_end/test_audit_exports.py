@@ -365,3 +365,29 @@ def test_every_spec_through_torch_onnx_export_is_explained(
     path = torch_onnx(graph, tmp_path / "m.onnx", initialized=False, **EXPORTS[export])
     report = audit_file(graph, str(path))
     assert report.ok, [(r.name, r.missing, r.extra) for r in report.rows if r.unexplained]
+
+
+BAD_STATE_DICTS = [
+    ("list.pt", [1, 2], "not a state_dict; accepted: a dict of tensors (torch.save)"),
+    ("ints.pt", {"lstm.weight_ih_l0": 3}, "not a state_dict; accepted: a dict of tensors"),
+    ("text.pt", None, "not a readable PyTorch state_dict ("),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"), BAD_STATE_DICTS, ids=[b[0] for b in BAD_STATE_DICTS]
+)
+def test_a_bad_state_dict_is_one_line_exit_2(
+    name: str, content: Any, said: str, tmp_path: Path, capsys: Any
+) -> None:
+    import torch
+
+    path = tmp_path / name
+    if content is None:
+        path.write_text("not a zip archive")
+    else:
+        torch.save(content, path)
+    assert main(["audit", str(ROOT / "specs" / "seed_lstm.yaml"), str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"{path}: error: {said}")

@@ -197,3 +197,16 @@ def test_a_file_far_larger_than_the_spec_is_refused_before_it_is_read(
     assert main(["audit", str(SEED), str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: error: holds 83,886,080 bytes, more than 2 × the spec's weights need" in err
+
+
+def test_a_pt2_tensor_without_a_static_shape_is_refused(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "dynamic.pt2"
+    config = {"layers.lstm.weight_ih_l0": {"tensor_meta": {"sizes": [{"as_expr": "s0"}]}}}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("m/data/weights/model_weights_config.json", json.dumps({"config": config}))
+    assert main(["audit", str(SEED), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"{path}: error: tensor 'layers.lstm.weight_ih_l0' has no static shape;"
+        " accepted: static shapes\n"
+    )
