@@ -134,6 +134,17 @@ def _deduplicated(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
             rule.record(row, -n, count=len(gone), names=names, n=n)
 
 
+def _zero_bias(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    if not inventory.dynamo:
+        return
+    for row in rows.values():
+        gone = [w for w in row.missing if "bias" in w.role]
+        if gone:
+            _take(row.missing, gone)
+            n = sum(w.size for w in gone)
+            rule.record(row, -n, names=", ".join(w.name for w in gone), n=n)
+
+
 def _position_table(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
     for row in rows.values():
         node = row.node
@@ -331,6 +342,16 @@ RULES: tuple[ExporterRule, ...] = (
         example={"count": 2, "names": "weight, bias", "n": 32},
         seen="h_2_ln_1 of a 2-block GPT-2 (16 features) as initialized, torch.onnx.export(dynamo=False)",
         detect=_deduplicated,
+    ),
+    ExporterRule(
+        id="zero-bias-removed",
+        formula="−size of each all-zero bias",
+        cause="torch.onnx.export(dynamo=True) optimizes away the addition of a bias that is all zeros (a model as initialized), and the bias with it",
+        avoid="export trained weights; or dynamo=False, which keeps the bias (deduplicated with equal ones)",
+        text="{names}: all zeros, its addition optimized away and not stored: −{n:,}",
+        example={"names": "out_proj.bias", "n": 16},
+        seen="the attention output bias of a 2-block GPT-2 as initialized, torch.onnx.export(dynamo=True)",
+        detect=_zero_bias,
     ),
     ExporterRule(
         id="position-table-baked",

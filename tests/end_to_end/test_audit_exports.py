@@ -109,7 +109,19 @@ CASES = [
             "position-table-baked": -32 * 16 + 2 * 8 * 16,  # broadcast to the batch of 2
             "baked-causal-mask": 8 * 8,  # one mask, read by both attention layers
         },
-        absent=("duplicate-initializer-deduplicated",),
+        absent=("duplicate-initializer-deduplicated", "zero-bias-removed"),
+    ),
+    Case(
+        "gpt2-dynamo-initialized",
+        TINY_GPT,
+        dynamo=True,
+        fold=True,
+        initialized=True,
+        expected={
+            "tied-weights-duplicated": 100 * 16,
+            "zero-bias-removed": -2 * 16,  # each attention's output bias
+            "duplicate-initializer-deduplicated": -(4 * 32 + 48),
+        },
     ),
     Case(
         "lstm-torchscript",

@@ -75,6 +75,7 @@ class Inventory:
     # layer → shapes of other layers' tensors its operators read (deduplicated initializers)
     borrowed: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     loops: set[str] = field(default_factory=set)  # layers run as an ONNX Loop or Scan
+    dynamo: bool = False  # written by torch.onnx.export(dynamo=True), its optimizer run
 
     def held(self, layer: str | None) -> list[FileTensor]:
         return [t for t in self.tensors if t.layer == layer]

@@ -239,6 +239,7 @@ def read_onnx(path: str | Path, graph: Graph) -> Inventory:
     tensors = [_attribute(t, readers.get(t.name, []), layers) for t in _stored(model, graph)]
     tensors = _by_order(model, tensors, graph)
     inventory = Inventory(str(path), "onnx", framework, exporter, tensors)
+    inventory.dynamo = exporter.endswith("dynamo=True)")
     inventory.borrowed = _borrowed(model, tensors, layers, graph)
     loops = (node_layer(n, layers) for n in _nodes(model.graph) if n.op_type in ("Loop", "Scan"))
     inventory.loops = {layer for layer in loops if layer is not None}
