@@ -40,6 +40,12 @@ def is_batchnorm(node: Node) -> bool:
     return any(w.role == "moving_mean" for w in node.weights.get("keras", ()))
 
 
+def runs_as_itself(row: Row, inventory: Inventory) -> bool:
+    """Whether the file runs the layer as an ONNX operator of its own type's name (ONNX's
+    BatchNormalization, LSTM, GRU are named as Keras's): nothing was folded away."""
+    return row.node is not None and row.node.type in inventory.ops.get(row.name, set())
+
+
 def is_position_table(node: Node) -> bool:
     """A learned table indexed by position, not by the token ids of an input."""
     embeds = any(w.role == "embeddings" for w in node.weights.get("keras", ()))
@@ -254,6 +260,8 @@ def _folded_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -> N
         conv = rows.get(node.inputs[0]) if node is not None else None
         if node is None or not is_batchnorm(node) or not row.missing:
             continue
+        if inventory.format != "onnx" or runs_as_itself(row, inventory):
+            continue
         if conv is None or conv.node is None or not is_conv(conv.node):
             continue
         c = conv.node.args["filters"]
@@ -276,6 +284,8 @@ def _collapsed_batchnorm(rule: ExporterRule, rows: Rows, inventory: Inventory) -
     for row in rows.values():
         node = row.node
         if node is None or not is_batchnorm(node) or len(row.held) != 2:
+            continue
+        if inventory.format != "onnx" or runs_as_itself(row, inventory):
             continue
         (c,) = row.predicted[0].shape
         stats = [w for w in row.missing if w.size == c]
@@ -329,6 +339,40 @@ RULES: tuple[ExporterRule, ...] = (
         example={"n": 1},
         seen="every BatchNorm, torch.onnx.export (both exporters)",
         detect=_dropped_counter,
+    ),
+    ExporterRule(
+        id="batchnorm-folded-into-conv",
+        formula="−kC: the BatchNorm's 4C gone, +C conv bias when the conv had none (k = 3), none when it had one (k = 4); its counter: unused-buffer-dropped",
+        cause="torch.onnx.export folds a BatchNorm into the convolution before it: dynamo=False with do_constant_folding=True (the default), in eval mode; dynamo=True through its optimizer (the new bias named '<conv>.weight_bias'); tf2onnx too, keeping the new bias as an Add in the BatchNorm's scope",
+        avoid="dynamo=False with do_constant_folding=False, or dynamo=True with optimize=False; tf2onnx always folds",
+        text=(
+            "BatchNormalization '{bn}' ({c} channels) folded into convolution '{conv}': {what}, "
+            "{delta:+,} (in all −{k:,} = −(BatchNorm's {gone:,} − the conv's new bias))"
+        ),
+        example={
+            "bn": "bn_a",
+            "conv": "conv_a",
+            "c": 8,
+            "gone": 32,
+            "k": 24,
+            "what": "its tensors gone",
+            "delta": -32,
+        },
+        seen="Conv2d(bias=False) + BatchNorm2d, torch.onnx.export(dynamo=False); the conv gets +8",
+        detect=_folded_batchnorm,
+    ),
+    ExporterRule(
+        id="batchnorm-collapsed-to-scale-offset",
+        formula="−2C",
+        cause="tf2onnx writes an inference BatchNormalization it cannot fold into a convolution as Mul and Add by two per-channel constants",
+        avoid="nothing to avoid: the same arithmetic, the statistics folded into the two constants",
+        text=(
+            "the BatchNormalization's 4 × {c} tensors (gamma, beta, mean, variance) are "
+            "collapsed into a scale and an offset, {shapes}: −2 × {c} = −{n:,}"
+        ),
+        example={"c": 32, "n": 64, "shapes": "(1, 32, 1, 1), (1, 32, 1, 1)"},
+        seen="batch_normalization of specs/resnet_block.yaml through tf2onnx 1.17",
+        detect=_collapsed_batchnorm,
     ),
     ExporterRule(
         id="duplicate-initializer-deduplicated",
@@ -429,40 +473,6 @@ RULES: tuple[ExporterRule, ...] = (
         detect=_zero_recurrent_bias,
     ),
     ExporterRule(
-        id="batchnorm-folded-into-conv",
-        formula="−kC: the BatchNorm's 4C gone, +C conv bias when the conv had none (k = 3), none when it had one (k = 4); its counter: unused-buffer-dropped",
-        cause="torch.onnx.export(dynamo=False) with do_constant_folding=True (the default) in eval mode folds a BatchNorm into the convolution before it; tf2onnx folds too, keeping the new bias as an Add in the BatchNorm's scope",
-        avoid="do_constant_folding=False (torch.onnx.export); tf2onnx always folds",
-        text=(
-            "BatchNormalization '{bn}' ({c} channels) folded into convolution '{conv}': {what}, "
-            "{delta:+,} (in all −{k:,} = −(BatchNorm's {gone:,} − the conv's new bias))"
-        ),
-        example={
-            "bn": "bn_a",
-            "conv": "conv_a",
-            "c": 8,
-            "gone": 32,
-            "k": 24,
-            "what": "its tensors gone",
-            "delta": -32,
-        },
-        seen="Conv2d(bias=False) + BatchNorm2d, torch.onnx.export(dynamo=False); the conv gets +8",
-        detect=_folded_batchnorm,
-    ),
-    ExporterRule(
-        id="batchnorm-collapsed-to-scale-offset",
-        formula="−2C",
-        cause="tf2onnx writes an inference BatchNormalization it cannot fold into a convolution as Mul and Add by two per-channel constants",
-        avoid="nothing to avoid: the same arithmetic, the statistics folded into the two constants",
-        text=(
-            "the BatchNormalization's 4 × {c} tensors (gamma, beta, mean, variance) are "
-            "collapsed into a scale and an offset, {shapes}: −2 × {c} = −{n:,}"
-        ),
-        example={"c": 32, "n": 64, "shapes": "(1, 32, 1, 1), (1, 32, 1, 1)"},
-        seen="batch_normalization of specs/resnet_block.yaml through tf2onnx 1.17",
-        detect=_collapsed_batchnorm,
-    ),
-    ExporterRule(
         id="helper-constants",
         formula="+elements of each shape, axis or scalar constant",
         cause="every exporter: Reshape shapes, axes, scalars as initializers or Constant nodes",
@@ -477,6 +487,7 @@ RULE_INDEX = {rule.id: rule for rule in RULES}
 
 
 def explain_rows(rows: Rows, inventory: Inventory) -> None:
-    """Run every rule's detector, in catalogue order, over the rows."""
+    """Run every rule's detector, in catalogue order, over the rows (a BatchNorm folded away
+    is claimed before deduplication: the fused Conv reads the conv's tensors in its scope)."""
     for rule in RULES:
         rule.detect(rule, rows, inventory)

@@ -311,9 +311,11 @@ layers:
 """
 
 
-def native_conv_bn() -> Any:
+def native_conv_bn(randomized: bool) -> Any:
     """CONV_BN_SPEC written by hand the way torchvision writes it (native Conv2d and
-    BatchNorm2d, attributes named as the spec's layers), as the torch backend will build it."""
+    BatchNorm2d, attributes named as the spec's layers), as the torch backend will build it;
+    as initialized, or with seeded random BatchNorm parameters and statistics."""
+    import torch
     from torch import nn
 
     class ConvBn(nn.Module):
@@ -328,10 +330,58 @@ def native_conv_bn() -> Any:
         def forward(self, x: Any) -> Any:
             return self.bn_b(self.conv_b(self.relu(self.bn_a(self.conv_a(x)))))
 
-    return ConvBn().eval()
+    model = ConvBn().eval()
+    generator = torch.Generator().manual_seed(0)
+    for bn in (model.bn_a, model.bn_b) if randomized else ():
+        for tensor in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
+            tensor.data = torch.rand(tensor.shape, generator=generator) + 0.5
+    return model
 
 
-def test_batchnorm_folded_into_conv_named_to_the_parameter(tmp_path: Path) -> None:
+FOLD = "batchnorm-folded-into-conv"
+DEDUP = "duplicate-initializer-deduplicated"
+# (exporter, flags, randomized) → each layer's rules and deltas. The BatchNorm's counter is
+# always dropped; conv_a had no bias (+8 when folding adds one); conv_b's absorbs the shift.
+FOLDS = [
+    (
+        "torchscript-folded",
+        {"dynamo": False, "do_constant_folding": True},
+        False,
+        {"conv_a": {FOLD: 8}, "bn_a": {FOLD: -32}, "conv_b": {}, "bn_b": {FOLD: -24}},
+    ),
+    (
+        "dynamo-optimized",
+        {"dynamo": True},
+        True,
+        {"conv_a": {FOLD: 8}, "bn_a": {FOLD: -32}, "conv_b": {}, "bn_b": {FOLD: -24}},
+    ),
+    (
+        "dynamo-as-initialized",  # the optimizer adds no bias of zeros
+        {"dynamo": True},
+        False,
+        {"conv_a": {}, "bn_a": {FOLD: -32}, "conv_b": {}, "bn_b": {FOLD: -24}},
+    ),
+    (
+        "torchscript-unfolded",  # kept; as initialized the mean and variance are deduplicated
+        {"dynamo": False, "do_constant_folding": False},
+        False,
+        {"conv_a": {}, "bn_a": {DEDUP: -16}, "conv_b": {}, "bn_b": {DEDUP: -12}},
+    ),
+    (
+        "dynamo-not-optimized",
+        {"dynamo": True, "optimize": False},
+        True,
+        {"conv_a": {}, "bn_a": {}, "conv_b": {}, "bn_b": {}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "randomized", "expected"), [f[1:] for f in FOLDS], ids=[f[0] for f in FOLDS]
+)
+def test_batchnorm_folded_into_conv_named_to_the_parameter(
+    flags: dict[str, bool], randomized: bool, expected: dict[str, dict[str, int]], tmp_path: Path
+) -> None:
     import torch
 
     from translator.spec.loader import load_text
@@ -339,18 +389,18 @@ def test_batchnorm_folded_into_conv_named_to_the_parameter(tmp_path: Path) -> No
     graph = load_text(CONV_BN_SPEC)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            native_conv_bn(), (torch.zeros(2, 4, 10, 10),), str(tmp_path / "m.onnx"), dynamo=False
-        )
+        model = native_conv_bn(randomized)
+        torch.onnx.export(model, (torch.zeros(2, 4, 10, 10),), str(tmp_path / "m.onnx"), **flags)
     report = audit_file(graph, str(tmp_path / "m.onnx"))
     assert report.ok
-    rows = {r.name: {f.rule: f.delta for f in r.findings} for r in report.rows}
-    fold = "batchnorm-folded-into-conv"
-    assert rows["conv_a"] == {fold: +8}  # a bias it did not have
-    assert rows["bn_a"][fold] == -4 * 8  # gamma, beta, mean, variance
-    assert fold not in rows["conv_b"]  # its own bias absorbs the BatchNorm's shift
-    assert rows["bn_b"][fold] == -4 * 6
-    assert rows["bn_a"]["unused-buffer-dropped"] == -1
+    found = {
+        r.name: {f.rule: f.delta for f in r.findings if f.rule != "helper-constants"}
+        for r in report.rows
+    }
+    dropped = {"unused-buffer-dropped": -1}
+    assert found == {
+        k: {**v, **(dropped if k.startswith("bn") else {})} for k, v in expected.items()
+    }
 
 
 EXPORTS = {

@@ -76,6 +76,7 @@ class Inventory:
     borrowed: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     loops: set[str] = field(default_factory=set)  # layers run as an ONNX Loop or Scan
     dynamo: bool = False  # written by torch.onnx.export(dynamo=True), its optimizer run
+    ops: dict[str, set[str]] = field(default_factory=dict)  # layer → its ONNX operator types
 
     def held(self, layer: str | None) -> list[FileTensor]:
         return [t for t in self.tensors if t.layer == layer]

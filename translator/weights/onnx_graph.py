@@ -169,28 +169,43 @@ def _stored(model: Any, graph: Graph) -> list[FileTensor]:
 def _borrowed(
     model: Any, tensors: list[FileTensor], layers: dict[str, str], graph: Graph
 ) -> dict[str, list[tuple[int, ...]]]:
-    """Layer → shapes of the stored tensors of other layers that its operators read, directly
-    or through an Identity (the exporters' deduplicated initializers). An Identity whose
-    output is named for a layer's tensor (``layers.h_2_ln_1.weight``) reads for that layer."""
+    """Layer → shapes of the stored tensors it reads standing in for tensors of its own (the
+    exporters' deduplicated initializers): an Identity renaming a stored tensor to another
+    tensor's name (``layers.h_2_ln_1.weight``), its operators reading another layer's tensor
+    (once per name read), or one operator reading the same stored tensor in two inputs (a
+    BatchNorm as initialized: the mean read from the zero bias, the variance from the ones)."""
     # Weights only: a scalar or an integer shape read by several layers is a helper, shared.
     owner = {t.name: t for t in tensors if t.layer is not None and t.floating and t.shape}
     alias = _aliases(model)
     out: dict[str, list[tuple[int, ...]]] = {}
     counted: set[tuple[str, str]] = set()  # (layer, the name it reads): each counted once
     for node in _nodes(model.graph):
-        renames = node.op_type == "Identity" and bool(node.output)
-        if renames:  # reads for the layer its output is named for, if any
-            layer = named_tensor(node.output[0], (), graph, True).layer
-        else:
-            layer = node_layer(node, layers)
-        for read in node.input:
+        if node.op_type == "Identity" and node.output:
+            _renamed(node, owner.get(_resolve(node.input[0], alias)), graph, out)
+            continue
+        layer = node_layer(node, layers)
+        in_node: set[str] = set()
+        for read in node.input if layer is not None else ():
             stored = owner.get(_resolve(read, alias))
-            key = (str(layer), node.output[0] if renames else read)
-            if layer is None or stored is None or stored.layer == layer or key in counted:
+            if stored is None:
                 continue
-            counted.add(key)
-            out.setdefault(layer, []).append(stored.shape)
+            elsewhere = stored.layer != layer and (str(layer), read) not in counted
+            if stored.name in in_node or elsewhere:
+                counted.add((str(layer), read))
+                out.setdefault(str(layer), []).append(stored.shape)
+            in_node.add(stored.name)
     return out
+
+
+def _renamed(
+    node: Any, stored: FileTensor | None, graph: Graph, out: dict[str, list[tuple[int, ...]]]
+) -> None:
+    """An Identity whose output names a layer's tensor other than the one it reads."""
+    target = named_tensor(node.output[0], (), graph, True)
+    if stored is None or target.layer is None:
+        return
+    if (stored.layer, stored.named) != (target.layer, target.named):
+        out.setdefault(target.layer, []).append(stored.shape)
 
 
 def _resolve(name: str, alias: dict[str, str]) -> str:
@@ -240,6 +255,10 @@ def read_onnx(path: str | Path, graph: Graph) -> Inventory:
     tensors = _by_order(model, tensors, graph)
     inventory = Inventory(str(path), "onnx", framework, exporter, tensors)
     inventory.dynamo = exporter.endswith("dynamo=True)")
+    for node in _nodes(model.graph):
+        layer = node_layer(node, layers)
+        if layer is not None:
+            inventory.ops.setdefault(layer, set()).add(node.op_type)
     inventory.borrowed = _borrowed(model, tensors, layers, graph)
     loops = (node_layer(n, layers) for n in _nodes(model.graph) if n.op_type in ("Loop", "Scan"))
     inventory.loops = {layer for layer in loops if layer is not None}
