@@ -23,7 +23,13 @@ from translator.errors import WeightsError
 from translator.ir import Graph, Node
 from translator.ops.recurrent import GATES
 from translator.spec.schema import SCHEMAS
-from translator.weights.inventory import FileTensor, Inventory, check_size, named_tensor
+from translator.weights.inventory import (
+    FileTensor,
+    Inventory,
+    check_size,
+    named_tensor,
+    split_name,
+)
 
 SCOPES_KEY = "pkg.torch.onnx.name_scopes"  # the dynamo exporter's module path of a node
 # ONNX's recurrent operators are named as the layer types, except the one-gate RNN.
@@ -187,7 +193,8 @@ def _borrowed(
         in_node: set[str] = set()
         for read in node.input if layer is not None else ():
             stored = owner.get(_resolve(read, alias))
-            if stored is None:
+            renamed = read in alias and split_name(read, graph) is not None
+            if stored is None or renamed:  # a rename is counted at its Identity
                 continue
             elsewhere = stored.layer != layer and (str(layer), read) not in counted
             if stored.name in in_node or elsewhere:
