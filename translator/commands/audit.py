@@ -26,6 +26,9 @@ from translator.weights.inventory import FileTensor, Inventory, read_inventory
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 UNCLAIMED = "(no layer)"  # the row of tensors no spec layer claims
 PACK_MAX = 4  # predicted tensors one stored tensor may pack (a Bidirectional LSTM's B: 4)
+# The largest candidates tried per regrouping: combinations of 4 among 24 are 10,626; a row
+# of hundreds of constants (an unrolled loop) must not make that millions.
+REGROUP_CANDIDATES = 24
 SPELLED_OUT = 3  # a rule applied more often is said once, with its total
 
 
@@ -88,7 +91,9 @@ def _regroup(row: Row, split: bool) -> None:
     wholes: list[Any] = row.missing if split else row.extra
     parts: list[Any] = row.extra if split else row.missing
     for whole in sorted(wholes, key=lambda w: -w.size):
-        combo = _summing([p for p in parts if _floating(p)], whole.size)
+        fitting = [p for p in parts if _floating(p) and p.size < whole.size]
+        fitting = sorted(fitting, key=lambda p: -p.size)[:REGROUP_CANDIDATES]
+        combo = _summing(fitting, whole.size)
         if combo is not None and _floating(whole):
             for p in combo:
                 parts.remove(p)
