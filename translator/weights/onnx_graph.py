@@ -119,7 +119,8 @@ def _exporter(model: Any) -> tuple[str, str]:
     """(whose prediction the file is compared with, who wrote it)."""
     producer = model.producer_name or "unknown producer"
     framework = PRODUCERS.get(producer, "onnx")
-    said = f"{producer} {model.producer_version}".strip()
+    # tf2onnx writes "<version> <git commit>", the commit "None" in a release
+    said = f"{producer} {model.producer_version.removesuffix(' None')}".strip()
     if producer == "pytorch":
         dynamo = any(p.key == SCOPES_KEY for n in model.graph.node for p in n.metadata_props)
         said += " torch.onnx.export(dynamo=True)" if dynamo else " torch.onnx.export(dynamo=False)"
