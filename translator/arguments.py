@@ -146,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     _add_port(sub)
     _add_export(sub)
     _add_import(sub)
+    _add_audit(sub)
 
     check = sub.add_parser(
         "check", help="validate specs only (exit 0, or 2 with one line per problem)"
@@ -227,3 +228,17 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("source", metavar="SOURCE", help="the saved model: .keras or .h5 (Keras)")
     imp.add_argument("--out", metavar="SPEC.yaml", required=True, help="the spec to write")
     imp.add_argument("--weights-out", metavar="W.npz", help="also write the canonical weights")
+
+
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    audit = sub.add_parser(
+        "audit",
+        help="reconcile a model file from any exporter against the spec, layer by layer",
+    )
+    audit.add_argument("spec", metavar="SPEC")
+    audit.add_argument(
+        "file",
+        metavar="FILE",
+        help=".onnx (any exporter), .keras, .h5, a state_dict .pt, .safetensors or a .pt2",
+    )
+    audit.add_argument("--format", choices=("table", "json"), default="table")

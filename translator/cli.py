@@ -1,4 +1,4 @@
-"""Command line: ``python -m translator {compare,count,explain,port,export,import,check} ...``.
+"""Command line: ``python -m translator {compare,count,explain,port,export,import,audit,check} ...``.
 
 Spec errors print one ``FILE:LINE:COL: error: ...`` line each and exit 2 with nothing else
 written; so do a mistaken argument and an output path that cannot be written
@@ -228,6 +228,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit``: what a model file holds, per layer, against the spec; exit 1 when a
+    difference is unexplained, 2 (one line ``FILE: error: ...``) for a file it cannot read."""
+    from translator.commands.audit import as_dict, audit_file, render_text
+    from translator.commands.importing import SourceError
+
+    (graph,) = load_all([args.spec])
+    try:
+        report = audit_file(graph, args.file)
+    except WeightsError as exc:
+        from translator.weights.inventory import ACCEPTED_FILES
+
+        said = str(exc).removeprefix(f"{exc.source}: ")
+        if "accepted" not in said:  # a format reader's own words: say what audit takes
+            said += f"; accepted: {ACCEPTED_FILES}"
+        print(f"{exc.source}: error: {said}", file=sys.stderr)
+        return EXIT_SPEC
+    except SourceError as exc:  # Keras refused the file in safe mode
+        said = str(exc).removeprefix(f"{args.file}: ")
+        print(f"{args.file}: error: {said}", file=sys.stderr)
+        return EXIT_SPEC
+    if args.format == "json":
+        print(json.dumps(as_dict(report), indent=2))
+    else:
+        print(render_text(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """``check``: load and validate the specs; errors are one line each."""
     for graph in load_all(args.specs):
@@ -264,6 +292,7 @@ COMMANDS = {
     "port": cmd_port,
     "export": cmd_export,
     "import": cmd_import,
+    "audit": cmd_audit,
     "check": cmd_check,
     "schema": cmd_schema,
     "docs": cmd_docs,

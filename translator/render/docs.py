@@ -207,7 +207,29 @@ def rules_markdown() -> str:
         out.append(f"> {rule.text}\n")
         out.append(f"Example: `{layer}` on input shape `{shape}` counts {counts}:\n")
         out.extend(f"> {e.text}\n" for e in explain(node) if e.rule == rule.id)
+    out.extend(exporter_rules_markdown())
     return "\n".join(out)
+
+
+def exporter_rules_markdown() -> list[str]:
+    """The exporter rules ``audit`` applies to a model file, each with a real export's numbers."""
+    from translator.exporter_rules import RULES as EXPORTER_RULES
+
+    out = [
+        "# Exporter rules (`audit`)\n",
+        (
+            "What an exporter does to the parameters a file holds, against the spec's prediction"
+            " for the framework the file came from (`python -m translator audit SPEC FILE`). Each"
+            " example is a real export made by `tests/end_to_end/test_audit_exports.py`.\n"
+        ),
+    ]
+    for rule in EXPORTER_RULES:
+        out.append(f"## `{rule.id}`\n")
+        out.append(f"Delta: {rule.formula}. Cause: {rule.cause}. To avoid: {rule.avoid}.\n")
+        out.append(f"> {rule.text}\n")
+        out.append(f"Example ({rule.seen}):\n")
+        out.append(f"> {rule.worked_example()}\n")
+    return out
 
 
 GENERATED = {

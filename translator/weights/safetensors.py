@@ -137,6 +137,16 @@ def read_safetensors(graph: Graph, path: str | Path, notes: list[str] | None = N
     return float32_weights(raw, weight_roles(graph, "torch"), source, notes)
 
 
+def read_entries(path: str | Path) -> list[Entry]:
+    """Every tensor's key, dtype, shape and byte range, from the header alone (checked whole
+    as ``read_safetensors`` checks it; no tensor data is read)."""
+    source = str(path)
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        header = _header(handle, size, source)
+        return _entries(header, size - handle.tell(), source)
+
+
 def _split(key: str) -> tuple[str, str]:
     """A state_dict key ``<layer>.<tensor>`` → (layer, tensor)."""
     layer, _, tensor = key.partition(".")
