@@ -41,12 +41,22 @@ def torch_model(graph: Graph, initialized: bool) -> Any:
     return built.model.eval()
 
 
+def natural_args(graph: Graph) -> tuple[Any, ...]:
+    """The seeded sample inputs as the PyTorch model takes them (images channels first)."""
+    import torch
+
+    from translator.ir.layout import tensor_layouts, to_layout
+
+    inputs = sample_inputs(graph)
+    arrays = to_layout([inputs[n] for n in graph.inputs], tensor_layouts(graph).inputs, True)
+    return tuple(torch.from_numpy(np.array(a)) for a in arrays)
+
+
 def torch_onnx(graph: Graph, path: Path, dynamo: bool, fold: bool, initialized: bool) -> Path:
     import torch
 
     model = torch_model(graph, initialized)
-    inputs = sample_inputs(graph)
-    args = tuple(torch.from_numpy(np.array(inputs[n])) for n in graph.inputs)
+    args = natural_args(graph)
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation, and its tracer's
         warnings.simplefilter("ignore")
         torch.onnx.export(model, args, str(path), dynamo=dynamo, do_constant_folding=fold)
@@ -180,11 +190,6 @@ def test_resnet_block_folding_off_keeps_every_batchnorm(tmp_path: Path) -> None:
     assert "batchnorm-folded-into-conv" not in deltas(report)
 
 
-@pytest.mark.xfail(
-    reason="needs native BatchNorm2d in the torch backend (issue 10)",
-    raises=AssertionError,  # the BatchNorms are kept (BatchNorm1d behind a reshape): no fold
-    strict=True,
-)
 @pytest.mark.parametrize("spec", ["resnet_block.yaml", "zoo/resnet50.yaml"])
 def test_torchscript_folds_batchnorm_into_conv(spec: str, tmp_path: Path) -> None:
     """Every BatchNorm after a convolution is folded, named down to the parameter: its 4C
@@ -209,8 +214,7 @@ def test_pt2_archive_audits_clean(tmp_path: Path) -> None:
 
     graph = load(ROOT / "specs" / "resnet_block.yaml")
     model = torch_model(graph, initialized=False)
-    inputs = sample_inputs(graph)
-    args = tuple(torch.from_numpy(np.array(inputs[n])) for n in graph.inputs)
+    args = natural_args(graph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.export.save(torch.export.export(model, args), str(tmp_path / "m.pt2"))
