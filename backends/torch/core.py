@@ -46,5 +46,5 @@ def describe_dropout(node: Node) -> Call:
 
 @describes("Embedding")
 def describe_embedding(node: Node) -> Call:
-    """Embedding(input_dim, output_dim) → ``Embedding`` (an ``nn.Embedding``)."""
-    return call("Embedding", node.args["input_dim"], node.args["output_dim"])
+    """Embedding(input_dim, output_dim) → ``nn.Embedding`` (ids int32 or int64)."""
+    return call("nn.Embedding", node.args["input_dim"], node.args["output_dim"])

@@ -184,6 +184,7 @@ class SpecModule(nn.Module):
         self.recorded: dict[str, list[np.ndarray]] | None = None  # layer outputs, when asked
         # The parameterless steps around a layer's module (padding before, activation after).
         self.before, self.after = Layers(), Layers()
+        self.takes: dict[str, str] = {}  # what a layer keeps of its module's result
         for node in graph.nodes:
             if node.name in layers and not node.shares:
                 around = as_steps(describe(node))
@@ -191,6 +192,8 @@ class SpecModule(nn.Module):
                     self.before[node.name] = nn.Sequential(
                         *(instantiate(c) for _, c in around.before)
                     )
+                if around.take:
+                    self.takes[node.name] = around.take
                 if around.after:
                     self.after[node.name] = nn.Sequential(
                         *(instantiate(c) for _, c in around.after)
@@ -202,6 +205,8 @@ class SpecModule(nn.Module):
         if owner in self.before:
             args = [self.before[owner](args[0]), *args[1:]]
         result = self.layers[node.name](*args)
+        if owner in self.takes:
+            result = result[0] if self.takes[owner] == "sequence" else result[0][:, -1]
         if owner in self.after:
             result = self.after[owner](result)
         found = outputs_of(result)

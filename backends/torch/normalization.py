@@ -47,8 +47,16 @@ def describe_batch_normalization(node: Node) -> Call:
 @describes("LayerNormalization")
 def describe_layer_normalization(node: Node) -> Call:
     """LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True)
-    → ``LayerNormalization`` (an ``nn.LayerNorm``)."""
+    → over the trailing axes with a scale, ``nn.LayerNorm`` (Keras's epsilon; ``bias=False``
+    without center); otherwise ``LayerNormalization`` (an ``nn.LayerNorm`` that moves the
+    axes, or holds just an offset)."""
     shape, where = trailing_axes(node)
+    a = node.physical_args
+    rank, axes = where["rank"], where["axes"]
+    if a["scale"] and tuple(axes) == tuple(range(rank - len(axes), rank)):
+        size = shape[0] if len(shape) == 1 else tuple(shape)
+        bias = {} if a["center"] else {"bias": False}
+        return call("nn.LayerNorm", size, eps=a["epsilon"], **bias)
     return call("LayerNormalization", shape, **where, **arguments(node, *AFFINE))
 
 

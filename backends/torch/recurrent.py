@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 from translator.ops.recurrent import GATES, sequence_dims
@@ -67,10 +67,33 @@ def recurrent_call(node: Node, native: bool, **two_directions: Any) -> Call:
     return call("CustomRecurrent", cell_name(node), features, **options)
 
 
+# Layer type → its torch.nn module.
+TORCH_CLASSES = {"SimpleRNN": "nn.RNN", "LSTM": "nn.LSTM", "GRU": "nn.GRU"}
+
+
 @describes(*GATES)
-def describe_recurrent(node: Node) -> Call:
+def describe_recurrent(node: Node) -> Description:
     """SimpleRNN/LSTM/GRU(units, activation=tanh, [recurrent_activation=sigmoid,
     reset_after=True,] use_bias=True, return_sequences=False, go_backwards=False,
-    num_layers=1) → ``SimpleRNN``/``LSTM``/``GRU`` (native) when exact, else
+    num_layers=1) → ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (``batch_first=True``), keeping its
+    output sequence or last step, when exact and reading forwards; going backwards,
+    ``SimpleRNN``/``LSTM``/``GRU`` (the native module after a flip); else
     ``CustomRecurrent``."""
-    return recurrent_call(node, native_is_exact(node))
+    a = node.args
+    if not native_is_exact(node) or a["go_backwards"]:
+        return recurrent_call(node, native_is_exact(node))
+    return Steps(torch_module(node), take="sequence" if a["return_sequences"] else "last")
+
+
+def torch_module(node: Node, **more: Any) -> Call:
+    """``nn.RNN``/``nn.LSTM``/``nn.GRU`` for ``node``, batch first, its defaults left out."""
+    a = node.args
+    _, features = sequence_dims(node)
+    options: dict[str, Any] = {"batch_first": True}
+    if a["num_layers"] > 1:
+        options["num_layers"] = a["num_layers"]
+    if not a["use_bias"]:
+        options["bias"] = False
+    if node.type == "SimpleRNN" and a["activation"] != "tanh":
+        options["nonlinearity"] = a["activation"]
+    return call(TORCH_CLASSES[node.type], features, a["units"], **options, **more)

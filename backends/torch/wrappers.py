@@ -13,9 +13,10 @@ are the standalone ones (``backends/torch/standalone/``) that ``export`` copies 
 from __future__ import annotations
 
 from backends.torch.model import describe, describes
-from backends.torch.recurrent import native_is_exact, recurrent_call
-from backends.torch.standalone.assemble import Call, Description, as_steps, call, steps
+from backends.torch.recurrent import native_is_exact, recurrent_call, torch_module
+from backends.torch.standalone.assemble import Description, Steps, as_steps, call, steps
 from translator.ir import Node
+from translator.ops.recurrent import GATES
 
 
 @describes("TimeDistributed")
@@ -23,14 +24,22 @@ def describe_time_distributed(node: Node) -> Description:
     """TimeDistributed(layer) → ``TimeDistributed`` holding the wrapped layer's module (its
     description, nested); the wrapped layer's padding and activation steps, which work on
     the trailing axes, run around the wrapper."""
+    if node.wrapped.type in GATES:  # the whole recurrence, its output shaped inside the wrapper
+        wrapped = node.wrapped
+        return call("TimeDistributed", recurrent_call(wrapped, native_is_exact(wrapped)))
     inner = as_steps(describe(node.wrapped))
     return steps(call("TimeDistributed", inner.main), inner.before, inner.after)
 
 
 @describes("Bidirectional")
-def describe_bidirectional(node: Node) -> Call:
+def describe_bidirectional(node: Node) -> Description:
     """Bidirectional(layer: SimpleRNN|LSTM|GRU, merge_mode=concat|sum|mul|ave|null)
     → the wrapped RNN with ``bidirectional=True`` and the merge mode."""
     inner = node.wrapped
+    exact = native_is_exact(inner)
+    concat = node.args["merge_mode"] == "concat" and inner.args["return_sequences"]
+    if exact and concat and not inner.args["go_backwards"]:
+        # PyTorch's two-direction output is Keras's concatenation, step by step.
+        return Steps(torch_module(inner, bidirectional=True), take="sequence")
     two_directions = {"bidirectional": True, "merge_mode": node.args["merge_mode"]}
-    return recurrent_call(inner, native_is_exact(inner), **two_directions)
+    return recurrent_call(inner, exact, **two_directions)

@@ -75,6 +75,13 @@ class Steps:
     # An operator ``model.py`` writes between the inputs instead of a module (``" + "``: a
     # residual add reads ``x + y``); the backend still builds ``main`` to measure it.
     infix: str = ""
+    # What the layer keeps of the main module's result (``TAKES``): a native recurrent
+    # module's output sequence (``lstm(x)[0]``), or its last step (``lstm(x)[0][:, -1]``).
+    take: str = ""
+
+
+# ``Steps.take`` → the subscript model.py writes after the main module's call.
+TAKES = {"": "", "sequence": "[0]", "last": "[0][:, -1]"}
 
 
 Description = Call | Steps

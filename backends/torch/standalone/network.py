@@ -21,6 +21,7 @@ from pathlib import Path
 from torch import nn
 
 from backends.torch.standalone.assemble import (
+    TAKES,
     Description,
     Steps,
     as_steps,
@@ -101,7 +102,8 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     nested = args[0]
     for step in reversed(befores):
         nested = f"{step}({nested})"
-    line = f"{attribute(owner.name)}({', '.join([nested, *args[1:]])})"
+    take = TAKES[around.take]
+    line = f"{attribute(owner.name)}({', '.join([nested, *args[1:]])}){take}"
     for step in afters:
         line = f"{step}({line})"
     if len(f"        {target} = {line}") <= 100:
@@ -111,7 +113,9 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     for step in reversed(befores):
         lines += _laid_out(" " * 8, f"{target} = {step}(", [first], ")")
         first = target
-    lines += _laid_out(" " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], ")")
+    lines += _laid_out(
+        " " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], f"){take}"
+    )
     for step in afters:
         lines += _laid_out(" " * 8, f"{target} = {step}(", [target], ")")
     return lines
