@@ -4,7 +4,12 @@ Softmax, ELU, PReLU. Every function follows Keras 3's definition, not ONNX's def
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
+import onnx
+
+from backends.onnx.importing import RECOGNISERS, Axes, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 
 Apply = Callable[[Layer, str], str]
@@ -117,3 +122,80 @@ def build_prelu(layer: Layer, inputs: list[str]) -> list[str]:
     """PReLU(shared_axes=None): Keras's ``relu(x) - alpha * relu(-x)`` is ONNX's PRelu, whose
     slope (the input's per-example shape, shared axes 1) broadcasts over the batch."""
     return [layer.op("PRelu", [inputs[0], layer.weight("slope")])]
+
+
+# Importing: an activation operator → the spec's activation name (Keras's), given its
+# attributes; None when the attributes make it another function than Keras's.
+NAMED: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "Relu": lambda a: "relu",
+    "Sigmoid": lambda a: "sigmoid",
+    "Tanh": lambda a: "tanh",
+    "Softplus": lambda a: "softplus",
+    "Softsign": lambda a: "softsign",
+    "Mish": lambda a: "mish",
+    "HardSwish": lambda a: "hard_swish",
+    "Elu": lambda a: "elu" if a.get("alpha", 1.0) == 1.0 else None,
+    "Gelu": lambda a: {"none": "gelu", "tanh": "gelu_tanh"}.get(a.get("approximate", "none")),
+    "Softmax": lambda a: "softmax" if a.get("axis", -1) == -1 else None,
+}
+
+
+def activation_name(node: onnx.NodeProto, rank: int) -> str | None:
+    """The spec activation ``node`` computes on a tensor of ``rank``, or None."""
+    a = attributes(node)
+    if node.op_type == "Softmax" and a.get("axis", -1) == rank - 1:
+        a["axis"] = -1
+    read = NAMED.get(node.op_type)
+    return None if read is None else read(a)
+
+
+def folded(
+    r: Reading, tensor: str, axes: Axes, dense: bool = False
+) -> tuple[str | None, str, Axes]:
+    """The activation a Dense or convolution takes in, as a person writes it
+    (``Dense(units, activation=relu)``): the only reader of its output ``tensor`` (through
+    transposes), when it is a named activation (softmax, over the last axis, only after a
+    Dense). Returns the name, the tensor the layer then makes and that tensor's axes."""
+    found, view = r.reader(tensor), View("", axes)
+    passed = []
+    while found is not None and found.op_type == "Transpose":
+        passed.append(found)
+        view = view.permuted(list(attributes(found)["perm"]))
+        found = r.reader(found.output[0])
+    if found is None or (found.op_type == "Softmax" and not (dense and view.plain)):
+        return None, tensor, axes
+    name = activation_name(found, len(axes))
+    if name is None:
+        return None, tensor, axes
+    for node in [*passed, found]:
+        r.claim(node)
+    return name, found.output[0], view.axes
+
+
+@RECOGNISERS.register(*NAMED)
+def read_activation(r: Reading, node: onnx.NodeProto) -> None:
+    """An activation on its own: ``Activation(name)`` (element-wise, the view is kept)."""
+    x = r.view(node.input[0])
+    a = attributes(node)
+    if node.op_type == "Softmax":
+        axis = x.axes[a.get("axis", -1) % len(x.axes)]
+        if axis is None or axis == 0:
+            raise Refused("a softmax over an axis the spec does not have")
+        if axis != max(i for i in x.axes if i is not None):
+            r.add(node, {"type": "Softmax", "axis": axis}, [x], {node.output[0]: x.axes})
+            return
+        a["axis"] = -1
+    name = NAMED[node.op_type](a)
+    if name is None:
+        raise Refused(f"attributes {a} differ from Keras's {node.op_type.lower()}")
+    layer = {"type": "Activation", "activation": name}
+    r.add(node, layer, [x], {node.output[0]: x.axes})
+
+
+@RECOGNISERS.register("LeakyRelu")
+def read_leaky_relu(r: Reading, node: onnx.NodeProto) -> None:
+    """LeakyRelu(alpha) → LeakyReLU(negative_slope=alpha)."""
+    x = r.view(node.input[0])
+    slope = float(np.float32(attributes(node).get("alpha", 0.01)))
+    layer = {"type": "LeakyReLU", "negative_slope": round(slope, 7)}
+    r.add(node, layer, [x], {node.output[0]: x.axes})

@@ -7,7 +7,23 @@ uses, so they need no transpose.
 
 from __future__ import annotations
 
-from backends.onnx.conv import PADDING, spatial_axes, to_channels_first, to_spec_layout
+import onnx
+
+from backends.onnx.conv import (
+    PADDING,
+    spatial_axes,
+    to_channels_first,
+    to_spec_layout,
+    window,
+    zero_padded,
+)
+from backends.onnx.importing import (
+    RECOGNISERS,
+    Reading,
+    Refused,
+    attributes,
+    channels_first_axes,
+)
 from backends.onnx.model import BUILDERS, Layer
 
 # Layer type → (ONNX operator, extra attributes).
@@ -57,3 +73,63 @@ def build_global_pool(layer: Layer, inputs: list[str]) -> list[str]:
     axes = layer.ints("axes", spatial_axes(layer, rank))
     keep = int(layer.args["keepdims"])
     return [layer.op(GLOBAL_OPS[layer.node.type], [inputs[0], axes], keepdims=keep)]
+
+
+# Importing: MaxPool / AveragePool → MaxPooling / AveragePooling (pads equal to TF's "same"
+# are ``padding: same``; an average that counts zero pads gets a ZeroPadding layer first);
+# GlobalAveragePool / GlobalMaxPool → the global pools, keeping the size-1 axes unless a
+# Flatten follows (which the pool then takes in, as a person writes it).
+POOL_TYPES = {"MaxPool": "MaxPooling", "AveragePool": "AveragePooling"}
+GLOBAL_TYPES = {"GlobalAveragePool": "GlobalAveragePooling", "GlobalMaxPool": "GlobalMaxPooling"}
+
+
+@RECOGNISERS.register(*POOL_TYPES)
+def read_pool(r: Reading, node: onnx.NodeProto) -> None:
+    """A windowed pool on channels-first data (ceil_mode only where it changes nothing)."""
+    a = attributes(node)
+    kernel = list(a["kernel_shape"])
+    rank = len(kernel)
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first")
+    args = window(r, node, kernel)
+    if any(d != 1 for d in args.pop("dilation_rate")):
+        raise Refused("a dilated pooling window has no spec equivalent")
+    pads = args.pop("pads")
+    if pads is not None and (node.op_type == "MaxPool" or not a.get("count_include_pad", 0)):
+        raise Refused(f"pads {pads} are neither none nor TensorFlow's same")
+    if pads is not None:
+        x = zero_padded(r, node, x, pads)
+    if a.get("ceil_mode", 0) and not _floor_shape(r, node, kernel, args["strides"]):
+        raise Refused("ceil_mode=1 makes a larger output than the spec's pools")
+    if args["strides"] == kernel:
+        del args["strides"]  # the spec's default: the pool size
+    layer = {"type": f"{POOL_TYPES[node.op_type]}{rank}D", "pool_size": kernel, **args}
+    r.add(node, layer, [x], {node.output[0]: x.axes})
+
+
+def _floor_shape(r: Reading, node: onnx.NodeProto, kernel: list[int], strides: list[int]) -> bool:
+    """Whether the output's inferred spatial sizes are those of floor mode."""
+    given, out = r.shape(node.input[0]), r.shape(node.output[0])
+    if given is None or out is None or None in given[2:]:
+        return False
+    floor = [(n - k) // s + 1 for n, k, s in zip(given[2:], kernel, strides, strict=True)]  # type: ignore[operator]
+    return list(out[2:]) == floor
+
+
+@RECOGNISERS.register(*GLOBAL_TYPES)
+def read_global_pool(r: Reading, node: onnx.NodeProto) -> None:
+    """A global pool; keepdims unless the only reader flattens the result."""
+    x = r.view(node.input[0])
+    rank = len(x.axes) - 2
+    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first")
+    out, axes = node.output[0], x.axes
+    flatten = r.reader(out)
+    if (
+        flatten is not None
+        and flatten.op_type == "Flatten"
+        and attributes(flatten).get("axis", 1) == 1
+    ):
+        r.claim(flatten)
+        out, axes = flatten.output[0], (0, 1)
+    layer = {"type": f"{GLOBAL_TYPES[node.op_type]}{rank}D", "keepdims": axes == x.axes}
+    r.add(node, layer, [x], {out: axes})

@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import onnx
 
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 from translator.errors import UnsupportedInBackend
 
@@ -128,3 +130,78 @@ def _one_layer(layer: Layer, x: str, index: int, sequences: bool) -> str:
         # ONNX returns a reverse run in time order; Keras in processing order.
         y = reverse_time(layer, y)
     return y
+
+
+# Importing: one forward LSTM, GRU or RNN operator from zero state → LSTM, GRU, SimpleRNN.
+# Its input is (time, batch, features) in ONNX (layout 0), the transpose of the spec's; its
+# ``Y`` (time, directions, batch, hidden) gives ``return_sequences: true``, its ``Y_h``
+# (directions, batch, hidden) the last state. W, R and B are the IR's ONNX tensors as they are
+# (gate orders ONNX's, B both biases); GRU ``linear_before_reset`` is ``reset_after``.
+SPEC_TYPES = {op: type_ for type_, op in OPS.items()}
+# ONNX activation → Keras's, for the functions that take no alpha or beta.
+PLAIN_ACTIVATIONS = {op: k for k, (op, a, b) in RNN_ACTIVATIONS.items() if a is None and b is None}
+
+
+def _zero(r: Reading, tensor: str) -> bool:
+    """An absent initial state, or one of zeros (a constant, or ConstantOfShape of 0)."""
+    if not tensor:
+        return True
+    value = r.const(tensor)
+    if value is not None:
+        return not value.any()
+    node = r.source.producers.get(tensor)
+    if node is None or node.op_type not in ("ConstantOfShape", "Expand"):
+        return False
+    if node.op_type == "Expand":
+        return _zero(r, node.input[0])
+    fill = attributes(node).get("value")
+    return fill is None or not onnx.numpy_helper.to_array(fill).any()
+
+
+def _read_activations(node: onnx.NodeProto, type_: str) -> dict[str, str]:
+    """The spec arguments the operator's activations set (each slot's Keras name)."""
+    given = attributes(node).get("activations")
+    names = [a.decode() if isinstance(a, bytes) else a for a in given] if given else []
+    found: dict[str, str] = {}
+    for slot, name in zip(SLOTS[type_], names, strict=False):
+        if (
+            name not in PLAIN_ACTIVATIONS
+            or found.get(slot, PLAIN_ACTIVATIONS[name]) != PLAIN_ACTIVATIONS[name]
+        ):
+            raise Refused(f"activations {names} have no spec equivalent")
+        found[slot] = PLAIN_ACTIVATIONS[name]
+    return found
+
+
+def _outputs(r: Reading, node: onnx.NodeProto, layout: int) -> tuple[bool, dict[str, Any]]:
+    """``return_sequences`` and the views of the outputs read."""
+    read = [bool(t) and (t in r.source.readers or t in r.source.outputs) for t in node.output]
+    read += [False] * (3 - len(read))
+    if read[2] or (read[0] and read[1]):
+        raise Refused("it hands on more than one of its outputs (states are not in the spec)")
+    if read[0]:
+        return True, {node.output[0]: (1, None, 0, 2) if layout == 0 else (0, 1, None, 2)}
+    return False, {node.output[1]: (None, 0, 1)}
+
+
+@RECOGNISERS.register(*SPEC_TYPES)
+def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
+    """LSTM/GRU/RNN(X, W, R, B, sequence_lens, initial_h[, initial_c]) → the spec's layer."""
+    a, type_ = attributes(node), SPEC_TYPES[node.op_type]
+    inputs = [*node.input, *[""] * 8]
+    if a.get("direction", "forward") != "forward" or a.get("clip") or a.get("input_forget"):
+        raise Refused("reverse, bidirectional, clipped or coupled gates are not recognised")
+    if inputs[4] or not all(_zero(r, t) for t in inputs[5:7]) or inputs[7]:
+        raise Refused("it has sequence lengths, a starting state or peepholes")
+    layout = a.get("layout", 0)
+    x = r.view(node.input[0])
+    r.expects(x, (1, 0, 2) if layout == 0 else (0, 1, 2), "its input is not the spec's sequence")
+    sequences, outputs = _outputs(r, node, layout)
+    layer = {"type": type_, "units": a["hidden_size"], "return_sequences": sequences}
+    layer |= {"use_bias": bool(inputs[3]), **_read_activations(node, type_)}
+    if type_ == "GRU":
+        layer["reset_after"] = bool(a.get("linear_before_reset", 0))
+    weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
+    if inputs[3]:
+        weights["B"] = lambda: r.weight(inputs[3])
+    r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights)

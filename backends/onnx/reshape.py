@@ -8,8 +8,10 @@ row-major element order without any transpose.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from backends.onnx.conv import spatial_axes
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.reshape import CROPPINGS, PADDINGS
 
@@ -110,3 +112,90 @@ def build_repeat_vector(layer: Layer, inputs: list[str]) -> list[str]:
     """RepeatVector(n): (batch, features) → (batch, n, features)."""
     row = layer.op("Unsqueeze", [inputs[0], layer.ints("axis", [1])])
     return [layer.op("Expand", [row, layer.ints("shape", [1, layer.args["n"], 1])])]
+
+
+# Importing: Transpose, Squeeze and Unsqueeze change only how an ONNX tensor shows the spec
+# tensor (its view); Flatten and Reshape of a tensor in the spec's own order become Flatten
+# and Reshape layers; a Reshape that only drops or adds axes of size 1 changes the view.
+
+
+def _axes_of(r: Reading, node: onnx.NodeProto) -> list[int]:
+    """Squeeze/Unsqueeze axes: an attribute before opset 13, an input after."""
+    given = attributes(node).get("axes")
+    if given is None and len(node.input) > 1:
+        value = r.const(node.input[1])
+        if value is None:
+            raise Refused("its axes are computed at run time")
+        given = value.tolist()
+    if given is None:
+        raise Refused("it squeezes every axis of size 1")
+    return [int(a) for a in given]
+
+
+@RECOGNISERS.register("Transpose")
+def read_transpose(r: Reading, node: onnx.NodeProto) -> None:
+    x = r.view(node.input[0])
+    perm = list(attributes(node).get("perm", range(len(x.axes))[::-1]))
+    if len(perm) >= 4:
+        r.transposed += 1  # an image in the other layout: a transposed channels-last model
+    r.views[node.output[0]] = x.permuted(perm)
+
+
+@RECOGNISERS.register("Squeeze")
+def read_squeeze(r: Reading, node: onnx.NodeProto) -> None:
+    x = r.view(node.input[0])
+    drop = {a % len(x.axes) for a in _axes_of(r, node)}
+    if any(x.axes[a] is not None for a in drop):
+        raise Refused("it drops an axis of the spec tensor")
+    r.views[node.output[0]] = View(x.ref, tuple(a for i, a in enumerate(x.axes) if i not in drop))
+
+
+@RECOGNISERS.register("Unsqueeze")
+def read_unsqueeze(r: Reading, node: onnx.NodeProto) -> None:
+    x = r.view(node.input[0])
+    axes = list(x.axes)
+    rank = len(axes) + len(_axes_of(r, node))
+    for a in sorted(a % rank for a in _axes_of(r, node)):
+        axes.insert(a, None)
+    r.views[node.output[0]] = View(x.ref, tuple(axes))
+
+
+def _flatten_layer(r: Reading, node: onnx.NodeProto, x: View) -> None:
+    if not x.plain:
+        raise Refused(f"it flattens ONNX's order of spec axes {x.axes}, not the spec's")
+    r.add(node, {"type": "Flatten"}, [x], {node.output[0]: (0, 1)})
+
+
+@RECOGNISERS.register("Flatten")
+def read_flatten(r: Reading, node: onnx.NodeProto) -> None:
+    x = r.view(node.input[0])
+    if attributes(node).get("axis", 1) != 1:
+        raise Refused("it flattens into the batch axis")
+    if len(x.axes) == 2:
+        r.views[node.output[0]] = x
+        return
+    _flatten_layer(r, node, x)
+
+
+@RECOGNISERS.register("Reshape")
+def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
+    """Reshape to the output shape shape inference found (batch axis kept)."""
+    x, given, out = r.view(node.input[0]), r.shape(node.input[0]), r.shape(node.output[0])
+    if given is None or out is None:
+        raise Refused("its output shape is not known before run time")
+    real = [(a, n) for a, n in zip(x.axes, given, strict=True) if a is not None]
+    kept = [n for n in out if n != 1] == [n for _, n in real if n != 1]
+    if kept and all(n != 1 for _, n in real):  # only axes of size 1 come or go
+        spec = iter(a for a, _ in real)
+        r.views[node.output[0]] = View(x.ref, tuple(None if n == 1 else next(spec) for n in out))
+        return
+    if x.axes[0] != 0 or (out[0] is not None and out[0] != given[0]):
+        raise Refused("it reshapes across the batch axis")
+    if len(out) == 2:
+        _flatten_layer(r, node, x)
+        return
+    if not x.plain or sum(n is None for n in out[1:]) > 1:
+        raise Refused(f"it reshapes ONNX's order of spec axes {x.axes}, not the spec's")
+    target = [-1 if n is None else n for n in out[1:]]
+    layer = {"type": "Reshape", "target_shape": target}
+    r.add(node, layer, [x], {node.output[0]: tuple(range(len(out)))})

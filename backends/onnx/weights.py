@@ -83,7 +83,7 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         _check_name(init, source)
     inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
     for init in inits:
-        _check_initializer(init, source)
+        check_initializer(init, source)
     names = [i.name for i in inits]
     given = {tuple(i.name.partition(".")[::2]): tuple(int(d) for d in i.dims) for i in inits}
     if len(given) != len(names):
@@ -91,7 +91,7 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         raise WeightsError(source, f"initializer '{twice[0]}' appears twice; each tensor once")
     check_weight_shapes(graph, NAME, given, source)
     for init in inits:
-        _check_data_size(init, source)
+        check_data_size(init, source)
     raw: Weights = {}
     for init in inits:
         layer, _, tensor = init.name.partition(".")
@@ -106,7 +106,7 @@ def _check_name(init: onnx.TensorProto, source: str) -> None:
         raise WeightsError(source, "an initializer's name is not UTF-8 text; the file is damaged")
 
 
-def _check_initializer(init: onnx.TensorProto, source: str) -> None:
+def check_initializer(init: onnx.TensorProto, source: str) -> None:
     """Stored in the file, whole, of a dtype a float32 weight can come from."""
     if init.data_location == onnx.TensorProto.EXTERNAL or init.HasField("segment"):
         raise WeightsError(
@@ -123,7 +123,7 @@ def _check_initializer(init: onnx.TensorProto, source: str) -> None:
     check_dtype(dtype, source, init.name)
 
 
-def _check_data_size(init: onnx.TensorProto, source: str) -> None:
+def check_data_size(init: onnx.TensorProto, source: str) -> None:
     """The initializer holds exactly the values its dims declare."""
     count = math.prod(init.dims)
     if init.HasField("raw_data"):

@@ -26,8 +26,8 @@ from translator.ir import Graph
 from translator.outputs import PARTIALS
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
-# Source-file suffix → the framework whose importer reads it (PyTorch, ONNX: to come).
-SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras"}
+# Source-file suffix → the framework whose importer reads it.
+SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".onnx": "onnx"}
 
 
 # An imported spec is written channels_last (Keras's default); a layer that differs says so.
