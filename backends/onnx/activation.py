@@ -140,8 +140,20 @@ NAMED: dict[str, Callable[[dict[str, Any]], str | None]] = {
 }
 
 
-def activation_name(node: onnx.NodeProto, rank: int) -> str | None:
+def _clip_name(r: Reading, node: onnx.NodeProto) -> str | None:
+    """Clip(x, 0, 6) is relu6, Clip(x, 0) relu; other bounds are no named activation."""
+    bounds = [r.const(t) if t else None for t in [*node.input[1:], "", ""][:2]]
+    low, high = (None if b is None else float(b) for b in bounds)
+    if len(node.input) > 1 and node.input[1] and bounds[0] is None:
+        return None
+    names: dict[tuple[float | None, float | None], str] = {(0.0, 6.0): "relu6", (0.0, None): "relu"}
+    return names.get((low, high))
+
+
+def activation_name(r: Reading, node: onnx.NodeProto, rank: int) -> str | None:
     """The spec activation ``node`` computes on a tensor of ``rank``, or None."""
+    if node.op_type == "Clip":
+        return _clip_name(r, node)
     a = attributes(node)
     if node.op_type == "Softmax" and a.get("axis", -1) == rank - 1:
         a["axis"] = -1
@@ -164,7 +176,7 @@ def folded(
         found = r.reader(found.output[0])
     if found is None or (found.op_type == "Softmax" and not (dense and view.plain)):
         return None, tensor, axes
-    name = activation_name(found, len(axes))
+    name = activation_name(r, found, len(axes))
     if name is None:
         return None, tensor, axes
     for node in [*passed, found]:
@@ -172,22 +184,21 @@ def folded(
     return name, found.output[0], view.axes
 
 
-@RECOGNISERS.register(*NAMED)
+@RECOGNISERS.register(*NAMED, "Clip")
 def read_activation(r: Reading, node: onnx.NodeProto) -> None:
-    """An activation on its own: ``Activation(name)`` (element-wise, the view is kept)."""
+    """An activation on its own: ``Activation(name)`` (element-wise, the view is kept); a
+    softmax over another axis than the last is a ``Softmax(axis)``."""
     x = r.view(node.input[0])
-    a = attributes(node)
     if node.op_type == "Softmax":
-        axis = x.axes[a.get("axis", -1) % len(x.axes)]
+        axis = x.axes[attributes(node).get("axis", -1) % len(x.axes)]
         if axis is None or axis == 0:
             raise Refused("a softmax over an axis the spec does not have")
         if axis != max(i for i in x.axes if i is not None):
             r.add(node, {"type": "Softmax", "axis": axis}, [x], {node.output[0]: x.axes})
             return
-        a["axis"] = -1
-    name = NAMED[node.op_type](a)
+    name = activation_name(r, node, len(x.axes)) if node.op_type != "Softmax" else "softmax"
     if name is None:
-        raise Refused(f"attributes {a} differ from Keras's {node.op_type.lower()}")
+        raise Refused(f"its attributes or bounds differ from Keras's {node.op_type.lower()}")
     layer = {"type": "Activation", "activation": name}
     r.add(node, layer, [x], {node.output[0]: x.axes})
 

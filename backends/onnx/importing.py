@@ -33,13 +33,16 @@ import onnx
 from backends.onnx.model import NAME
 from backends.onnx.reading import Source, read_model
 from translator.commands.importing import Imported, Unclaimed, written_args
-from translator.errors import SpecError
+from translator.errors import SpecError, WeightsError
 from translator.ir import Graph
 from translator.registry import Registry
+from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
 
 Axes = tuple[int | None, ...]
+# Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
+NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 Thunk = Callable[[], np.ndarray]
 
 
@@ -82,6 +85,12 @@ def channels_first_axes(data_format: str, rank: int) -> Axes:
     if data_format == "channels_first" or rank < 3:
         return tuple(range(rank))
     return (0, rank - 1, *range(1, rank - 1))
+
+
+def spatial_axes_of(data_format: str, rank: int) -> tuple[int, ...]:
+    """The spec's spatial axes of a tensor of ``rank`` (batch included)."""
+    first = 2 if data_format == "channels_first" else 1
+    return tuple(range(first, first + rank - 2))
 
 
 @dataclass
@@ -170,12 +179,17 @@ class Reading:
         return inputs[0].name if len(inputs) == 1 else None
 
     def _name(self, node: onnx.NodeProto, type_: str, suffix: str) -> str:
-        """A spec name from the source: the module path of the node's first weight
-        (``features.0.weight`` → ``features_0``), else its node path (``/fc1/Gemm`` →
-        ``fc1``), else the type in snake case; numbered when taken."""
+        """A spec name from the source, numbered when taken: the module torch.onnx's
+        dynamo exporter records (``name_scopes``), else the module path of the node's first
+        named weight (``features.0.weight`` → ``features_0``), else the node's path
+        (``/fc1/Gemm`` → ``fc1``), else the type in snake case."""
+        scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
+        modules = [s for s in re.findall(r"'([^']*)'", scopes) if s]
         named = [t for t in node.input if self.source.is_weight(t) and "." in t]
         path = [p for p in node.name.split("/") if p]
-        if named and not named[0].startswith("onnx::"):
+        if len(modules) > 1:
+            base = modules[-2]
+        elif named and not named[0].startswith("onnx::"):
             base = named[0].rsplit(".", 1)[0]
         elif len(path) > 1:
             base = path[-2]
@@ -227,20 +241,26 @@ def read(source: Source, data_format: str) -> Reading:
 
 def choose(source: Source) -> Reading:
     """The better of the channels-first and channels-last readings (see the module doc)."""
-    first = read(source, "channels_first")
-    if not any(i.image for i in source.inputs):
-        return first
-    last = read(source, "channels_last")
+    first, last = read(source, "channels_first"), read(source, "channels_last")
     if len(last.refused) != len(first.refused):
         return min(first, last, key=lambda r: len(r.refused))
-    return last if last.transposed else first
+    return (
+        first
+        if first.transposed < last.transposed or (not last.transposed and _laid_out(first))
+        else last
+    )
+
+
+def _laid_out(reading: Reading) -> bool:
+    """Whether a layer of the reading has a data format (a convolution, a pool, ...)."""
+    return any("data_format" in SCHEMAS[layer["type"]].arg_index for layer in reading.layers)
 
 
 def spec_of(reading: Reading) -> dict[str, Any]:
     """The spec mapping of a reading: inputs, layers, outputs, data format."""
     source = reading.source
     spec: dict[str, Any] = {"name": source.name}
-    if reading.data_format == "channels_first" and any(i.image for i in source.inputs):
+    if reading.data_format == "channels_first" and _laid_out(reading):
         spec["data_format"] = "channels_first"
     spec["inputs"] = [i.entry(reading.data_format) for i in source.inputs]
     spec["layers"] = reading.layers
@@ -271,3 +291,23 @@ def import_file(path: str | Path) -> Imported:
     if missing:
         refused = [Unclaimed(missing[0], "output", 0, "no layer makes this graph output")]
     return Imported(NAME, spec, refused, lambda graph: layer_weights(reading, graph))
+
+
+def weights_by_import(graph: Graph, path: str | Path) -> Weights:
+    """The weights in ``path`` for ``graph``, a spec imported from that file: the file is
+    imported again (deterministically, so with the same layer names) and each layer's
+    tensors taken, once the layers with weights are found the same in both."""
+    from translator.commands.importing import spec_text
+    from translator.spec.loader import load_text
+
+    imported = import_file(path)
+    again = None if imported.unclaimed else load_text(spec_text(imported.spec), str(path))
+    layers = {} if again is None else {n.name: n.weights.get(NAME) for n in again.nodes}
+    for node in graph.nodes:
+        if node.weights.get(NAME) and layers.get(node.name) != node.weights.get(NAME):
+            raise WeightsError(
+                str(path),
+                f"layer '{node.name}' is not in the spec this file imports to; accepted: a"
+                " spec imported from it (translator import), or initializers <layer>.<tensor>",
+            )
+    return imported.weights(again) if imported.weights and again else {}

@@ -23,6 +23,7 @@ from backends.onnx.importing import (
     Refused,
     attributes,
     channels_first_axes,
+    spatial_axes_of,
 )
 from backends.onnx.model import BUILDERS, Layer
 
@@ -116,20 +117,58 @@ def _floor_shape(r: Reading, node: onnx.NodeProto, kernel: list[int], strides: l
     return list(out[2:]) == floor
 
 
-@RECOGNISERS.register(*GLOBAL_TYPES)
-def read_global_pool(r: Reading, node: onnx.NodeProto) -> None:
-    """A global pool; keepdims unless the only reader flattens the result."""
+def _flattens(r: Reading, node: onnx.NodeProto) -> bool:
+    """A Flatten(axis=1), or a Reshape to (batch, features)."""
+    if node.op_type == "Flatten":
+        return bool(attributes(node).get("axis", 1) == 1)
+    shape = r.shape(node.output[0])
+    return node.op_type == "Reshape" and shape is not None and len(shape) == 2
+
+
+def global_pool(r: Reading, node: onnx.NodeProto, kind: str, keepdims: bool = True) -> None:
+    """A global pool of ``kind`` over every spatial axis; keepdims unless the only reader
+    flattens the result (then the pool takes it in)."""
     x = r.view(node.input[0])
     rank = len(x.axes) - 2
-    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first")
     out, axes = node.output[0], x.axes
-    flatten = r.reader(out)
-    if (
-        flatten is not None
-        and flatten.op_type == "Flatten"
-        and attributes(flatten).get("axis", 1) == 1
-    ):
-        r.claim(flatten)
-        out, axes = flatten.output[0], (0, 1)
-    layer = {"type": f"{GLOBAL_TYPES[node.op_type]}{rank}D", "keepdims": axes == x.axes}
+    reader = r.reader(out)
+    if not keepdims:
+        axes = (0, 1)
+    elif reader is not None and _flattens(r, reader):
+        r.claim(reader)
+        out, axes = reader.output[0], (0, 1)
+    layer = {"type": f"{kind}{rank}D", "keepdims": axes == x.axes}
     r.add(node, layer, [x], {out: axes})
+
+
+@RECOGNISERS.register(*GLOBAL_TYPES)
+def read_global_pool(r: Reading, node: onnx.NodeProto) -> None:
+    """GlobalAveragePool / GlobalMaxPool → GlobalAveragePooling / GlobalMaxPooling."""
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, len(x.axes)), "ONNX pools channels first")
+    global_pool(r, node, GLOBAL_TYPES[node.op_type])
+
+
+REDUCE_TYPES = {"ReduceMean": "GlobalAveragePooling", "ReduceMax": "GlobalMaxPooling"}
+
+
+@RECOGNISERS.register(*REDUCE_TYPES)
+def read_reduce(r: Reading, node: onnx.NodeProto) -> None:
+    """A mean or max over exactly the spec's spatial axes: a global pool (PyTorch's
+    adaptive pool to size 1 exports one, the translator's global pools too)."""
+    a = attributes(node)
+    given = a.get("axes")
+    if given is None and len(node.input) > 1:
+        value = r.const(node.input[1])
+        given = None if value is None else value.tolist()
+    x = r.view(node.input[0])
+    rank = len(x.axes)
+    spatial = spatial_axes_of(r.data_format, rank)
+    if given is None or sorted(x.axes[i % rank] or 0 for i in given) != list(spatial):
+        raise Refused(f"it reduces other axes than the spec's spatial ones {spatial}")
+    if not a.get("keepdims", 1) and [i for i in x.axes if i not in spatial] != [
+        0,
+        rank - 1 if spatial[0] == 1 else 1,
+    ]:
+        raise Refused("the axes it keeps are not (batch, channels) in order")
+    global_pool(r, node, REDUCE_TYPES[node.op_type], bool(a.get("keepdims", 1)))

@@ -7,11 +7,20 @@ row-major element order without any transpose.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 
 from backends.onnx.conv import spatial_axes
-from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.importing import (
+    RECOGNISERS,
+    Reading,
+    Refused,
+    View,
+    attributes,
+    spatial_axes_of,
+)
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.reshape import CROPPINGS, PADDINGS
 
@@ -177,6 +186,12 @@ def read_flatten(r: Reading, node: onnx.NodeProto) -> None:
     _flatten_layer(r, node, x)
 
 
+def _size(dims: tuple[int | None, ...]) -> int | None:
+    """The elements of ``dims`` per example; None when two are unknown."""
+    known = math.prod(n for n in dims if n is not None)
+    return known if sum(n is None for n in dims) < 2 else None
+
+
 @RECOGNISERS.register("Reshape")
 def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
     """Reshape to the output shape shape inference found (batch axis kept)."""
@@ -189,13 +204,34 @@ def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
         spec = iter(a for a, _ in real)
         r.views[node.output[0]] = View(x.ref, tuple(None if n == 1 else next(spec) for n in out))
         return
-    if x.axes[0] != 0 or (out[0] is not None and out[0] != given[0]):
-        raise Refused("it reshapes across the batch axis")
+    known = [n for n in given[1:] if n is not None]
+    if x.axes[0] != 0 or len(known) < len(given) - 1 or math.prod(known) != _size(out[1:]):
+        raise Refused("it reshapes across the batch axis (or axes of unknown size)")
     if len(out) == 2:
         _flatten_layer(r, node, x)
         return
     if not x.plain or sum(n is None for n in out[1:]) > 1:
         raise Refused(f"it reshapes ONNX's order of spec axes {x.axes}, not the spec's")
-    target = [-1 if n is None else n for n in out[1:]]
+    target = [-1 if n is None else n for n in out[1:]]  # one unknown at most: _size said so
     layer = {"type": "Reshape", "target_shape": target}
     r.add(node, layer, [x], {node.output[0]: tuple(range(len(out)))})
+
+
+@RECOGNISERS.register("Pad")
+def read_pad(r: Reading, node: onnx.NodeProto) -> None:
+    """Pad with zeros of the spatial axes only → ZeroPadding1D/2D/3D."""
+    x = r.view(node.input[0])
+    pads, value = r.const(node.input[1]), r.const(node.input[2]) if len(node.input) > 2 else None
+    mode = attributes(node).get("mode", "constant")
+    if pads is None or mode != "constant" or (value is not None and value.any()):
+        raise Refused("it pads by mode or value other than zeros, or by run-time amounts")
+    if len(node.input) > 3 and node.input[3]:
+        raise Refused("it pads given axes (opset 18 axes input)")
+    rank = len(x.axes)
+    by_axis = {x.axes[i]: [int(pads[i]), int(pads[i + rank])] for i in range(rank)}
+    spatial = spatial_axes_of(r.data_format, rank)
+    if any(any(p) for a, p in by_axis.items() if a not in spatial):
+        raise Refused(f"it pads axes other than the spatial ones {spatial} of the spec")
+    padding = [by_axis[a] for a in spatial]
+    layer = {"type": f"ZeroPadding{len(spatial)}D", "padding": padding}
+    r.add(node, layer, [x], {node.output[0]: x.axes})

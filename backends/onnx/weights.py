@@ -81,6 +81,13 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         raise WeightsError(source, f"not a readable ONNX model ({type(exc).__name__})") from None
     for init in model.graph.initializer:
         _check_name(init, source)
+    ours = {f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)}
+    if not ours <= {i.name for i in model.graph.initializer}:
+        # A model from elsewhere (torch.onnx.export): its spec is the one import makes.
+        from backends.onnx.importing import weights_by_import  # importing reads this module
+
+        found = weights_by_import(graph, path)
+        return float32_weights(found, weight_roles(graph, NAME), source, notes)
     inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
     for init in inits:
         check_initializer(init, source)

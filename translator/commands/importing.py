@@ -150,11 +150,12 @@ def spec_text(spec: dict[str, Any]) -> str:
 
     def one_line(value: Any) -> str:
         dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
-        return str(dumped).strip()
+        return str(dumped).strip().removesuffix("...").strip()  # a scalar's document end
 
     lines = [f"name: {spec['name']}"]
-    if "description" in spec:
-        lines.append(f"description: {one_line(spec['description'])}")
+    for key in ("description", "data_format"):
+        if key in spec:
+            lines.append(f"{key}: {one_line(spec[key])}")
     for key in ("inputs", "layers"):
         lines.append(f"{key}:")
         lines += [f"  - {one_line(item)}" for item in spec[key]]
