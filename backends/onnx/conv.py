@@ -23,6 +23,7 @@ from backends.onnx.importing import (
     channels_first_axes,
 )
 from backends.onnx.model import BUILDERS, Layer
+from translator.ir.layout import same_pairs
 
 
 def spatial_axes(layer: Layer, rank: int) -> list[int]:
@@ -102,21 +103,6 @@ def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
 # convolution, which computes the same function.
 
 
-def same_pads(
-    sizes: Sequence[int | None],
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    dilation: Sequence[int],
-) -> list[int] | None:
-    """TF's "same" pads ``[begins..., ends...]`` for spatial ``sizes``; None if unknown."""
-    totals = []
-    for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True):
-        if n is None:
-            return None
-        totals.append(max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0))
-    return [t // 2 for t in totals] + [t - t // 2 for t in totals]
-
-
 def window(r: Reading, node: onnx.NodeProto, kernel: Sequence[int]) -> dict[str, Any]:
     """The window attributes of a Conv or pool as spec arguments, with ``pads`` (explicit
     pads, or None for ``padding`` valid or same)."""
@@ -125,7 +111,8 @@ def window(r: Reading, node: onnx.NodeProto, kernel: Sequence[int]) -> dict[str,
     strides, dilation = list(a.get("strides", [1] * rank)), list(a.get("dilations", [1] * rank))
     given = list(a.get("pads", [0] * 2 * rank))
     shape = r.shape(node.input[0]) or (None,) * (rank + 2)
-    same = same_pads(shape[2:], kernel, strides, dilation)
+    pairs = same_pairs(shape[2:], kernel, strides, dilation)
+    same = None if pairs is None else [b for b, _ in pairs] + [e for _, e in pairs]
     auto = a.get("auto_pad", "NOTSET")
     pads: list[int] | None = None
     if auto == "SAME_UPPER" or (auto == "NOTSET" and given == same and any(given)):

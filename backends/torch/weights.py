@@ -11,6 +11,7 @@ state_dict (``.pt``) is keyed ``"<layer>.<tensor>"`` (``lstm.weight_ih_l0``,
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ def from_state_dict(
         k.startswith(SPEC_MODULE_PREFIX) for k in state
     ):
         state = {k.removeprefix(SPEC_MODULE_PREFIX): v for k, v in state.items()}
+    state = by_layer_names(graph, state)
     tensors: dict[tuple[str, str], torch.Tensor] = {}
     for key, value in state.items():
         layer, dot, tensor = str(key).partition(".")
@@ -108,6 +110,23 @@ def from_state_dict(
     for (layer, tensor), value in tensors.items():
         out.setdefault(layer, {})[tensor] = _to_numpy(value, notes)
     return float32_weights(out, weight_roles(graph, NAME), source, notes)
+
+
+def _plain(key: str) -> str:
+    return re.sub(r"\W", "_", key)
+
+
+def by_layer_names(graph: Graph, state: dict[str, Any]) -> dict[str, Any]:
+    """A model's own state_dict (``features.0.weight``) keyed ``<layer>.<tensor>`` for a
+    spec imported from that model, whose layers are named after the module paths with every
+    other character than letters, digits and ``_`` made ``_`` (``features_0``): each key is
+    renamed to the spec key it matches by that rule, when every key matches exactly one."""
+    wanted = [f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)]
+    if all(k in wanted for k in state):
+        return state
+    by_plain = {_plain(k): k for k in wanted}
+    renamed = {by_plain.get(_plain(str(k)), k): v for k, v in state.items()}
+    return renamed if len(renamed) == len(state) and len(by_plain) == len(wanted) else state
 
 
 def _check_tensor(value: torch.Tensor, source: str, key: str) -> None:

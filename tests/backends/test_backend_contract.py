@@ -17,8 +17,12 @@ ROOT = Path(backends.__file__).parent
 MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 # A backend that imports saved models of its framework has the importers' registry and the
 # walk over the saved model in one module more (the family importers are in the families);
-# ONNX reads its untrusted file in one more (reading: sizes checked, shapes inferred).
-IMPORTING = {"keras": ["importing"], "onnx": ["importing", "reading"]}
+# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading).
+IMPORTING = {
+    "keras": ["importing"],
+    "onnx": ["importing", "reading"],
+    "torch": ["importing", "reading"],
+}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

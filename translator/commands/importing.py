@@ -27,7 +27,7 @@ from translator.outputs import PARTIALS
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
 # Source-file suffix → the framework whose importer reads it.
-SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".onnx": "onnx"}
+SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".onnx": "onnx", ".pt2": "torch"}
 
 
 # An imported spec is written channels_last (Keras's default); a layer that differs says so.

@@ -1,0 +1,60 @@
+"""Reading an untrusted ``.pt2`` for import: checked before ``torch.export.load`` runs.
+
+``torch.export.load`` unpickles a tensor payload marked ``use_pickle`` and, where its first
+``weights_only=True`` attempt fails, loads the sample inputs with ``weights_only=False``:
+either would run code from the file. So the archive's members are checked first (no
+absolute or parent paths, a total size memory holds), every tensor payload must be stored
+raw, and every ``.pt`` member (the sample inputs) must load with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from translator.commands.importing import SourceError
+from translator.ir.memory import available
+
+
+def _pickled(config: dict[str, Any]) -> bool:
+    return any(bool(item.get("use_pickle")) for item in config.get("config", {}).values())
+
+
+def _check_archive(path: Path) -> None:
+    """A zip of relative members, of a size memory holds, with every tensor stored raw."""
+    if not zipfile.is_zipfile(path):
+        raise SourceError(f"{path}: not a zip archive; accepted: a .pt2 from torch.export.save")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(m.filename.startswith("/") or ".." in m.filename.split("/") for m in members):
+            raise SourceError(f"{path}: a member leaves the archive; accepted: relative paths")
+        size, limit = sum(m.file_size for m in members), available()
+        if limit is not None and size > limit:
+            raise SourceError(f"{path}: holds {size} bytes, more than memory has ({limit})")
+        for member in members:
+            name = member.filename
+            if name.endswith("_config.json") and _pickled(json.loads(archive.read(member))):
+                raise SourceError(f"{path}: a tensor is pickled; accepted: tensors stored raw")
+            if "/sample_inputs/" in name or name.endswith(".pt"):
+                # torch.export.load falls back to weights_only=False where this fails
+                torch.load(io.BytesIO(archive.read(member)), weights_only=True)
+
+
+def load(path: str | Path) -> Any:
+    """The exported program at ``path``, checked first (see the module doc)."""
+    try:
+        _check_archive(Path(path))
+        return torch.export.load(str(path))
+    except SourceError:
+        raise
+    except Exception as exc:  # torch raises many kinds on a damaged archive
+        said = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise SourceError(
+            f"{path}: torch.export cannot load it safely ({said}); accepted: a .pt2 written by"
+            " torch.export.save, tensors stored raw"
+        ) from None

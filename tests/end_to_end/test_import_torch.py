@@ -1,0 +1,242 @@
+"""``import`` from PyTorch, through the command line: real ``nn.Module``s saved with
+``torch.export.save`` import to specs that count exactly as PyTorch counts the model
+(parameters and buffers) and, holding the imported weights, compute the model's outputs in
+our PyTorch and ONNX builds; the model's own state_dict ``.pt`` ports the imported spec; a
+module no importer claims, and a parameter the program never reads, are listed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import backends
+from translator.cli import main
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
+
+ONNX = backends.load("onnx")
+TORCH = backends.load("torch")
+import torch  # noqa: E402  (after the backends, which quiet the frameworks)
+from torch import nn  # noqa: E402
+
+ATOL = RTOL = 1e-5
+BATCH = 2  # the programs' batch: static in torch.export
+
+
+class _Cnn(nn.Module):
+    """Conv (its ReLU folded in), BatchNorm, pools, a strided conv with pads that are not
+    TensorFlow's same, flatten, a residual add, LayerNorm, Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.BatchNorm2d(8),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.features(x)
+        return self.head(torch.relu(self.norm(y + y)))
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, cell: Callable[..., nn.Module], last: bool) -> None:
+        super().__init__()
+        self.rnn, self.out, self.last = cell(4, 6, batch_first=True), nn.Linear(6, 2), last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.rnn(x)
+        return self.out(y[:, -1] if self.last else y)
+
+
+class _Tagger(nn.Module):
+    """Token ids → Embedding → Conv1d over channels-first features → GELU MLP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.mlp = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Dropout(0.1), nn.Linear(16, 3))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.mlp(self.embed(tokens)), dim=-1)
+
+
+class _Conv1d(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding="same")
+        self.pool = nn.AvgPool1d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.pool(torch.tanh(self.conv(x))), self.pool(x)], dim=1)
+
+
+class _Shared(nn.Module):
+    """One Linear applied twice: the second call shares the first's weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) - self.fc(torch.sigmoid(x))
+
+
+# Case → (model factory, example input).
+MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
+    "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
+    "lstm_last_step": (lambda: _Recurrent(nn.LSTM, True), lambda: torch.randn(BATCH, 7, 4)),
+    "gru_sequence": (lambda: _Recurrent(nn.GRU, False), lambda: torch.randn(BATCH, 7, 4)),
+    "rnn_relu_stack": (
+        lambda: _Recurrent(
+            lambda *a, **k: nn.RNN(*a, num_layers=2, nonlinearity="relu", **k), False
+        ),
+        lambda: torch.randn(BATCH, 7, 4),
+    ),
+    "tagger": (_Tagger, lambda: torch.randint(0, 20, (BATCH, 5))),
+    "conv1d": (_Conv1d, lambda: torch.randn(BATCH, 4, 10)),
+    "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
+}
+
+
+def _saved(case: str, path: Path) -> tuple[nn.Module, torch.Tensor, Path]:
+    torch.manual_seed(0)
+    make, example = MODELS[case]
+    model = make().eval()
+    for module in model.modules():  # statistics away from 0 and 1, so they matter
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    x = example()
+    with warnings.catch_warnings():  # nn.RNN's flat weights: a warning of torch.export's own
+        warnings.simplefilter("ignore", UserWarning)
+        torch.export.save(torch.export.export(model, (x,)), path)
+    return model, x, path
+
+
+def _import(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
+    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    return spec, weights
+
+
+def _totals(capsys: pytest.CaptureFixture[str], spec: Path) -> dict[str, Any]:
+    assert main(["count", str(spec), "--format", "json"]) == 0
+    return dict(json.loads(capsys.readouterr().out)["totals"])
+
+
+def _assert_reproduces(model: nn.Module, spec: Path, weights: Path) -> None:
+    """The model and our PyTorch and ONNX builds of the imported spec, holding the
+    imported weights, agree on the same input."""
+    graph = load(str(spec))
+    inputs = sample_inputs(graph, 0, batch=BATCH)
+    with torch.no_grad():
+        expected = model(*(torch.from_numpy(inputs[n]) for n in graph.inputs)).numpy()
+    canonical = load_canonical(graph, weights)
+    for backend in (TORCH, ONNX):
+        weights_ = from_canonical(graph, backend.NAME, canonical)
+        (got,) = backend.run(backend.set_weights(backend.build(graph), weights_), inputs)
+        np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_an_exported_program_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, _, source = _saved(case, tmp_path / f"{case}.pt2")
+    spec, weights = _import(source, tmp_path, capsys)
+    totals = _totals(capsys, spec)["torch"]
+    assert totals["total"] == sum(p.numel() for p in model.parameters())
+    assert totals["buffers"] == sum(b.numel() for b in model.buffers())
+    _assert_reproduces(model, spec, weights)
+
+
+def test_names_come_from_the_module_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, source = _saved("cnn", tmp_path / "cnn.pt2")
+    spec, _ = _import(source, tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: features_0, type: Conv2D, filters: 8, kernel_size: 3, padding: same," in text
+    assert "activation: relu}" in text  # nn.ReLU after the conv, as a person writes it
+    assert "{name: features_4_pad, type: ZeroPadding2D}" in text
+    assert "{name: features_5, type: GlobalAveragePooling2D}" in text  # the Flatten taken in
+    assert "data_format: channels_first" in text
+
+
+def test_the_models_state_dict_ports_the_imported_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, _, source = _saved("cnn", tmp_path / "cnn.pt2")
+    spec, _ = _import(source, tmp_path, capsys)
+    checkpoint = tmp_path / "model.pt"
+    torch.save(model.state_dict(), checkpoint)  # keys "features.0.weight", ...
+    args = ["port", str(spec), "--weights", str(checkpoint), "--from", "torch", "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+class _Odd(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act, self.unused = nn.Linear(4, 3), nn.PReLU(), nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(x))
+
+
+def test_what_no_importer_claims_is_listed_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "odd.pt2"
+    torch.export.save(torch.export.export(_Odd().eval(), (torch.randn(BATCH, 4),)), source)
+    out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
+    code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[0] == f"{source}: not imported: 3 layer(s) no importer claims (nothing written)"
+    rows = {line.split()[0]: line for line in err[1:-1]}
+    assert rows["act"].split()[1:3] == ["Prelu", "1"]
+    assert "no importer for this operation (in PReLU)" in rows["act"]
+    assert "the program never reads it" in rows["unused.weight"]
+    assert err[-1] == "  7 parameters in unclaimed layers"
+    assert not out.exists() and not weights.exists()
+
+
+def test_a_pickled_tensor_is_refused_before_torch_loads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    _, _, saved = _saved("cnn", tmp_path / "cnn.pt2")
+    source = tmp_path / "pickled.pt2"
+    with zipfile.ZipFile(saved) as original, zipfile.ZipFile(source, "w") as changed:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename.endswith("model_weights_config.json"):
+                data = data.replace(b'"use_pickle": false', b'"use_pickle": true', 1)
+            changed.writestr(item, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {source}: a tensor is pickled; accepted: tensors stored raw\n"
+    )
