@@ -29,7 +29,13 @@ import numpy as np
 import torch
 
 from backends.torch.model import NAME
-from translator.commands.importing import Imported, Unclaimed, written_args
+from translator.commands.importing import (
+    ExampleInput,
+    Imported,
+    SourceError,
+    Unclaimed,
+    written_args,
+)
 from translator.errors import InternalError, SpecError
 from translator.ir import INPUT, Graph
 from translator.registry import Registry
@@ -193,11 +199,11 @@ def _group(reading: Reading) -> None:
         reading.groups[node] = call
 
 
-def _input(reading: Reading, node: Any) -> None:
+def _input(reading: Reading, node: Any, name: str) -> None:
     value = node.meta["val"]
     dtype = str(value.dtype).removeprefix("torch.")
     entry: dict[str, Any] = {
-        "name": reading._name(node.name, INPUT),
+        "name": reading._name(name, INPUT),
         "shape": list(value.shape[1:]),
     }
     if dtype != "float32":
@@ -219,14 +225,16 @@ def _read_call(reading: Reading, node: Any) -> None:
     reading.claim(call)
 
 
-def read_program(program: Any) -> Reading:
-    """Every node of ``program`` claimed or listed (see the module doc)."""
+def read_program(program: Any, names: list[str] | None = None) -> Reading:
+    """Every node of ``program`` claimed or listed (see the module doc); the inputs are
+    named ``names``, else as the program's placeholders."""
     reading = Reading(program)
     _group(reading)
-    user_inputs = set(program.graph_signature.user_inputs)
+    user_inputs = list(program.graph_signature.user_inputs)
+    named = dict(zip(user_inputs, names or user_inputs, strict=False))
     for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in user_inputs:
-            _input(reading, node)
+        if node.op == "placeholder" and node.name in named:
+            _input(reading, node, named[node.name])
         elif node.op == "call_function" and node not in reading.claimed:
             _read_call(reading, node)
     signature = program.graph_signature
@@ -274,11 +282,28 @@ def arg(node: Any, index: int, name: str, default: Any = None) -> Any:
     return node.kwargs.get(name, default)
 
 
-def import_program(program: Any, name: str) -> Imported:
+def import_program(program: Any, name: str, inputs: list[str] | None = None) -> Imported:
     """A spec, its unclaimed calls and its weights from an exported program."""
-    reading = read_program(program)
+    reading = read_program(program, inputs)
     spec = spec_of(reading, re.sub(r"\W", "_", name) or "model")
     return Imported(NAME, spec, reading.refused, lambda graph: program_weights(reading, graph))
+
+
+def import_object(model: Any, inputs: list[ExampleInput], source: str) -> Imported:
+    """An ``nn.Module`` from a factory, traced by ``torch.export`` at inference on zeros of
+    the ``--input`` shapes (in ``forward``'s order), then read as a saved program is."""
+    if not inputs:
+        raise SourceError(
+            f"{source}: a PyTorch model needs example inputs to trace; accepted: --input"
+            " NAME=SHAPE[:DTYPE] once per forward argument, like --input x=2,3,32,32"
+        )
+    examples = tuple(torch.zeros(i.shape, dtype=getattr(torch, i.dtype)) for i in inputs)
+    try:
+        program = torch.export.export(model.eval(), examples)
+    except Exception as exc:  # torch.export raises many kinds for untraceable code
+        said = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise SourceError(f"{source}: torch.export cannot trace the model ({said})") from None
+    return import_program(program, source.rpartition(":")[2], [i.name for i in inputs])
 
 
 def import_file(path: str | Path) -> Imported:

@@ -156,6 +156,16 @@ def test_a_layer_called_twice_is_shared(
     _assert_reproduces(model, spec, weights)
 
 
+def test_a_factory_returning_a_keras_model_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, weights = tmp_path / "siamese.yaml", tmp_path / "siamese.npz"
+    source = "tests.end_to_end.test_import_keras:_shared_model"
+    assert main(["import", source, "--out", str(spec), "--weights-out", str(weights)]) == 0
+    assert capsys.readouterr().out.startswith(f"{source}: imported from keras\n")
+    assert "{name: encode_1, share: encode, inputs: right}" in spec.read_text(encoding="utf-8")
+
+
 def test_a_plain_chain_needs_no_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     x = keras.Input((5, 3), name="series")
     y = keras.layers.LSTM(4, return_sequences=True, name="lstm")(x)
@@ -261,15 +271,21 @@ def test_an_unclaimed_layer_is_listed_with_its_parameters(
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("missing.keras", "no such file; give a saved model (.keras, .h5)"),
-        ("model.onnx", "cannot import this file type; accepted: .h5 (keras), .keras (keras)"),
+        ("missing.keras", "no such file; give a saved model (.keras, .h5, .onnx, .pt2)"),
+        (
+            "model.tflite",
+            (
+                "cannot import this file type; accepted: .h5 (keras), .keras (keras),"
+                " .onnx (onnx), .pt2 (torch)"
+            ),
+        ),
     ],
 )
 def test_a_source_that_cannot_be_read_is_one_line(
     name: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / name
-    if name.endswith(".onnx"):
+    if name.endswith(".tflite"):
         source.write_bytes(b"")
     assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
     assert capsys.readouterr().err == f"error: {source}: {message}\n"

@@ -240,3 +240,40 @@ def test_a_pickled_tensor_is_refused_before_torch_loads_it(
     assert capsys.readouterr().err == (
         f"error: {source}: a tensor is pickled; accepted: tensors stored raw\n"
     )
+
+
+def make_tagger() -> nn.Module:
+    """A factory for ``import tests.end_to_end.test_import_torch:make_tagger``."""
+    torch.manual_seed(0)
+    return _Tagger()
+
+
+def test_a_factory_is_traced_on_its_example_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, weights = tmp_path / "tagger.yaml", tmp_path / "tagger.npz"
+    source = "tests.end_to_end.test_import_torch:make_tagger"
+    args = ["import", source, "--input", "tokens=2,5:int64", "--out", str(spec)]
+    assert main([*args, "--weights-out", str(weights)]) == 0
+    assert capsys.readouterr().out.startswith(f"{source}: imported from torch\n")
+    text = spec.read_text(encoding="utf-8")
+    assert "  - {name: tokens, shape: [5], dtype: int64}\n" in text
+    assert "{name: mlp_0, type: Dense, units: 16, activation: gelu}" in text
+    _assert_reproduces(make_tagger().eval(), spec, weights)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "a PyTorch model needs example inputs to trace; accepted: --input"),
+        (["--input", "x=2,5"], "torch.export cannot trace the model ("),
+    ],
+)
+def test_a_factory_without_usable_inputs_is_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = "tests.end_to_end.test_import_torch:make_tagger"
+    assert main(["import", source, *args, "--out", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {source}: {message}")
+    assert err.count("\n") == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,13 +136,66 @@ def source_framework(source: str | Path) -> str:
     return framework
 
 
-def read_source(source: str | Path) -> Imported:
-    """The backend importer's reading of ``source`` (importing the framework)."""
+# ``package.module:factory``: a Python callable returning a model, as SOURCE.
+CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# A class (or a base of it) from this module prefix → the framework that imports its models.
+MODEL_CLASSES: tuple[tuple[str, str], ...] = (("torch.nn", "torch"), ("keras", "keras"))
+INPUT_DTYPES = ("float32", "int32", "int64")
+
+
+@dataclass(frozen=True)
+class ExampleInput:
+    """``--input NAME=SHAPE[:DTYPE]``: an example input for tracing a callable's model (the
+    whole shape, batch first)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+def read_source(source: str | Path, inputs: list[ExampleInput] | None = None) -> Imported:
+    """The backend importer's reading of ``source`` (importing the framework): a saved
+    model's file, or ``package.module:factory``."""
     import backends
 
+    if CALLABLE.match(str(source)) and not Path(source).exists():
+        return read_callable(str(source), inputs or [])
     framework = source_framework(source)
     backends.load(framework)
     return importlib.import_module(f"backends.{framework}.importing").import_file(source)
+
+
+def _model_framework(source: str, model: Any) -> str:
+    """The framework whose importer takes ``model``, from its classes' modules."""
+    for cls in type(model).__mro__:
+        for prefix, framework in MODEL_CLASSES:
+            if cls.__module__ == prefix or cls.__module__.startswith(f"{prefix}."):
+                return framework
+    raise SourceError(
+        f"{source}: the factory returned a {type(model).__name__}; accepted: a Keras model or"
+        " a torch.nn.Module"
+    )
+
+
+def read_callable(source: str, inputs: list[ExampleInput]) -> Imported:
+    """Call ``package.module:factory`` and import the model it returns (a PyTorch module is
+    traced by ``torch.export`` on zeros of the ``--input`` shapes)."""
+    import backends
+
+    module_name, _, factory_name = source.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+        model = factory()
+    except Exception as exc:  # the user's code: any error is theirs, said in one line
+        said = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise SourceError(
+            f"{source}: cannot make the model ({type(exc).__name__}: {said}); accepted:"
+            " package.module:factory, a function of no arguments returning a model"
+        ) from None
+    framework = _model_framework(source, model)
+    backends.load(framework)
+    reader = importlib.import_module(f"backends.{framework}.importing").import_object
+    return reader(model, inputs, source)
 
 
 def spec_text(spec: dict[str, Any]) -> str:
@@ -198,11 +252,17 @@ def _canonical(imported: Imported, graph: Graph) -> dict[str, Any]:
     return to_canonical(graph, imported.framework, imported.weights(graph))
 
 
-def import_source(source: str, out: str, weights_out: str | None = None) -> ImportReport:
-    """Import ``source`` into the spec ``out`` (and ``weights_out``, canonical ``.npz``)."""
+def import_source(
+    source: str,
+    out: str,
+    weights_out: str | None = None,
+    inputs: list[ExampleInput] | None = None,
+) -> ImportReport:
+    """Import ``source`` into the spec ``out`` (and ``weights_out``, canonical ``.npz``);
+    ``inputs`` are a callable's example inputs."""
     from translator.weights.files import save_canonical
 
-    imported = read_source(source)
+    imported = read_source(source, inputs)
     report = ImportReport(source, imported.framework, len(imported.spec.get("layers", [])))
     if imported.unclaimed:
         report.unclaimed = imported.unclaimed
