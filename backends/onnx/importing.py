@@ -32,7 +32,7 @@ import onnx
 
 from backends.onnx.model import NAME
 from backends.onnx.reading import Source, read_model
-from translator.commands.importing import Imported, Unclaimed, written_args
+from translator.commands.importing import Imported, Unclaimed, spec_name, written_args
 from translator.errors import SpecError, WeightsError
 from translator.ir import Graph
 from translator.registry import Registry
@@ -195,14 +195,7 @@ class Reading:
             base = path[-2]
         else:
             base = snake_case(type_)
-        base = (re.sub(r"\W", "_", base).strip("_") or snake_case(type_)) + suffix
-        base = base if not base[0].isdigit() else f"layer_{base}"
-        name, count = base, 0
-        while name in self.taken:
-            count += 1
-            name = f"{base}_{count}"
-        self.taken.add(name)
-        return name
+        return spec_name(f"{base}{suffix}", snake_case(type_), self.taken)
 
     def unclaimed(self, node: onnx.NodeProto, reason: str) -> None:
         params = sum(self.source.size(t) for t in node.input if self.source.is_weight(t))

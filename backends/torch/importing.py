@@ -34,6 +34,7 @@ from translator.commands.importing import (
     Imported,
     SourceError,
     Unclaimed,
+    spec_name,
     written_args,
 )
 from translator.errors import InternalError, SpecError
@@ -161,14 +162,7 @@ class Reading:
         return str(self.inputs[0]["name"]) if len(self.inputs) == 1 else None
 
     def _name(self, path: str, type_: str) -> str:
-        base = re.sub(r"\W", "_", path).strip("_") or snake_case(type_)
-        base = base if not base[0].isdigit() else f"layer_{base}"
-        name, count = base, 0
-        while name in self.taken:
-            count += 1
-            name = f"{base}_{count}"
-        self.taken.add(name)
-        return name
+        return spec_name(path, snake_case(type_), self.taken)
 
     def unclaimed(self, call: ModuleCall, reason: str) -> None:
         used = {a for node in call.nodes for a in node.all_input_nodes if a.op == "placeholder"}

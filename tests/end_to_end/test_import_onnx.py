@@ -18,6 +18,7 @@ import pytest
 
 import backends
 from tests.conftest import ROOT
+from tests.imports import count_totals, evaluated, run_import
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.layout import natural_axes
@@ -89,31 +90,13 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
 
 
 def _exported(case: str, dynamo: bool, out: Path) -> tuple[nn.Module, Path]:
-    torch.manual_seed(0)
     make, shape = MODELS[case]
-    model = make().eval()
-    for module in model.modules():  # statistics away from 0 and 1, so they matter
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
+    model = evaluated(make)
     path = out / f"{case}.onnx"
     with warnings.catch_warnings():  # the exporters' deprecation and tracer warnings
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (torch.randn(shape),), path, dynamo=dynamo, input_names=["x"])
     return model, path
-
-
-def _import(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
-    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
-    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
-    out, err = capsys.readouterr()
-    assert code == 0, err + out
-    return spec, weights
-
-
-def _totals(capsys: pytest.CaptureFixture[str], spec: Path) -> dict[str, Any]:
-    assert main(["count", str(spec), "--format", "json"]) == 0
-    return dict(json.loads(capsys.readouterr().out)["totals"])
 
 
 def _natural(graph: Any, array: np.ndarray, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -157,8 +140,8 @@ def test_a_torch_export_imports(
     case: str, dynamo: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model, source = _exported(case, dynamo, tmp_path)
-    spec, weights = _import(source, tmp_path, capsys)
-    totals = _totals(capsys, spec)
+    spec, weights = run_import(source, tmp_path, capsys)
+    (totals,) = count_totals(capsys, spec)
     assert totals["torch"]["total"] == sum(p.numel() for p in model.parameters())
     _assert_reproduces(source, spec, weights)
 
@@ -168,7 +151,7 @@ def test_port_takes_the_source_file_as_weights(
     dynamo: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, source = _exported("cnn", dynamo, tmp_path)
-    spec, _ = _import(source, tmp_path, capsys)
+    spec, _ = run_import(source, tmp_path, capsys)
     args = ["port", str(spec), "--weights", str(source), "--from", "onnx", "--format", "json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
@@ -198,8 +181,8 @@ def test_the_translators_export_imports_back(
     graph, out = load(str(original)), tmp_path / "export"
     out.mkdir()
     onnx_export.export(graph, from_canonical(graph, "onnx", random_canonical(graph, 3)), out)
-    spec, weights = _import(out / onnx_export.FILE, tmp_path, capsys)
-    assert _totals(capsys, spec) == _totals(capsys, original)
+    spec, weights = run_import(out / onnx_export.FILE, tmp_path, capsys)
+    assert count_totals(capsys, spec) == count_totals(capsys, original)
     _assert_reproduces(out / onnx_export.FILE, spec, weights)
 
 

@@ -11,12 +11,12 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 import backends
+from tests.imports import count_totals, evaluated, run_import
 from translator.cli import main
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
@@ -116,31 +116,13 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
 
 
 def _saved(case: str, path: Path) -> tuple[nn.Module, torch.Tensor, Path]:
-    torch.manual_seed(0)
     make, example = MODELS[case]
-    model = make().eval()
-    for module in model.modules():  # statistics away from 0 and 1, so they matter
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
+    model = evaluated(make)
     x = example()
     with warnings.catch_warnings():  # nn.RNN's flat weights: a warning of torch.export's own
         warnings.simplefilter("ignore", UserWarning)
         torch.export.save(torch.export.export(model, (x,)), path)
     return model, x, path
-
-
-def _import(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
-    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
-    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
-    out, err = capsys.readouterr()
-    assert code == 0, err + out
-    return spec, weights
-
-
-def _totals(capsys: pytest.CaptureFixture[str], spec: Path) -> dict[str, Any]:
-    assert main(["count", str(spec), "--format", "json"]) == 0
-    return dict(json.loads(capsys.readouterr().out)["totals"])
 
 
 def _assert_reproduces(model: nn.Module, spec: Path, weights: Path) -> None:
@@ -162,8 +144,9 @@ def test_an_exported_program_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model, _, source = _saved(case, tmp_path / f"{case}.pt2")
-    spec, weights = _import(source, tmp_path, capsys)
-    totals = _totals(capsys, spec)["torch"]
+    spec, weights = run_import(source, tmp_path, capsys)
+    (counted,) = count_totals(capsys, spec)
+    totals = counted["torch"]
     assert totals["total"] == sum(p.numel() for p in model.parameters())
     assert totals["buffers"] == sum(b.numel() for b in model.buffers())
     _assert_reproduces(model, spec, weights)
@@ -173,7 +156,7 @@ def test_names_come_from_the_module_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, _, source = _saved("cnn", tmp_path / "cnn.pt2")
-    spec, _ = _import(source, tmp_path, capsys)
+    spec, _ = run_import(source, tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: features_0, type: Conv2D, filters: 8, kernel_size: 3, padding: same," in text
     assert "activation: relu}" in text  # nn.ReLU after the conv, as a person writes it
@@ -186,7 +169,7 @@ def test_the_models_state_dict_ports_the_imported_spec(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model, _, source = _saved("cnn", tmp_path / "cnn.pt2")
-    spec, _ = _import(source, tmp_path, capsys)
+    spec, _ = run_import(source, tmp_path, capsys)
     checkpoint = tmp_path / "model.pt"
     torch.save(model.state_dict(), checkpoint)  # keys "features.0.weight", ...
     args = ["port", str(spec), "--weights", str(checkpoint), "--from", "torch", "--format", "json"]

@@ -108,6 +108,20 @@ def _is_default(type_: str, arg: Arg, value: Any) -> bool:
     return bool(ours == theirs)
 
 
+def spec_name(text: str, fallback: str, taken: set[str]) -> str:
+    """A spec name from a source's name, then taken: other characters than letters, digits
+    and ``_`` made ``_`` (``features.0`` → ``features_0``), ``layer_`` before a leading
+    digit, ``fallback`` when nothing is left; numbered (``_1``, ``_2``) when taken."""
+    base = re.sub(r"\W", "_", text).strip("_") or fallback
+    base = base if not base[0].isdigit() else f"layer_{base}"
+    name, count = base, 0
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    taken.add(name)
+    return name
+
+
 def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
     """The schema's arguments of ``type_`` found in ``values`` (a framework's own names
     are the schema's), each kept only where it differs from the schema default; for every
