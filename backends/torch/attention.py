@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -59,3 +60,34 @@ def describe_group_query_attention(node: Node) -> Call:
 def describe_position_embedding(node: Node) -> Call:
     """PositionEmbedding(sequence_length) → ``PositionEmbedding``."""
     return call("PositionEmbedding", node.args["sequence_length"], node.input_shape[1])
+
+
+# Importing: nn.MultiheadAttention (batch first, key and value as wide as the query, no mask)
+# → MultiHeadAttention, self-attention (one input) or ``[query, value]`` with the key the value.
+# The head size is the last size of the per-head view PyTorch makes of the projected query.
+
+
+def _head_dim(call: ModuleCall) -> int:
+    """The size of each head: PyTorch views each projection as (steps, batch·heads, head)."""
+    for node in call.nodes:
+        if op_name(node) == "view" and op_name(node.args[0]) == "select":
+            return Reading.shape(node)[-1]
+    raise Refused("no per-head view of the projections inside (a changed forward?)")
+
+
+@MODULES.register("MultiheadAttention")
+def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
+    inside = set(call.nodes)
+    reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
+    inputs = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))
+    first = call.nodes[0]
+    if op_name(first) != "transpose" or len(inputs) > 2:
+        raise Refused("batch_first=False, a mask or a key other than the value is not recognised")
+    projection = call.op("linear")
+    if Reading.shape(projection.args[1])[0] != 3 * Reading.shape(projection.args[1])[1]:
+        raise Refused("key or value widths other than the query's are not recognised")
+    embed, head = Reading.shape(projection.args[1])[1], _head_dim(call)
+    outputs = [n for n in call.nodes if set(n.users) - inside]
+    layer = {"type": "MultiHeadAttention", "num_heads": embed // head, "key_dim": head}
+    layer["use_bias"] = arg(projection, 2, "bias") is not None
+    r.add(call, layer, inputs, outputs[-1])

@@ -98,6 +98,21 @@ class _Shared(nn.Module):
         return self.fc(x) - self.fc(torch.sigmoid(x))
 
 
+class _EncoderBlock(nn.Module):
+    """A post-norm transformer encoder layer: self-attention, residuals, LayerNorms, GELU MLP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.norm1, self.norm2 = nn.LayerNorm(8), nn.LayerNorm(8)
+        self.ff = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        attended, _ = self.attn(x, x, x)
+        x = self.norm1(x + attended)
+        return self.norm2(x + self.ff(x))
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -112,6 +127,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "tagger": (_Tagger, lambda: torch.randint(0, 20, (BATCH, 5))),
     "conv1d": (_Conv1d, lambda: torch.randn(BATCH, 4, 10)),
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
+    "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
 }
 
 
