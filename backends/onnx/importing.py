@@ -32,7 +32,12 @@ import onnx
 
 from backends.onnx.model import NAME
 from backends.onnx.reading import Source, read_model
-from translator.commands.importing import Imported, Unclaimed, spec_name, written_args
+from translator.commands.importing import (
+    Imported,
+    Unclaimed,
+    spec_name,
+    wrapper_args,
+)
 from translator.errors import SpecError, WeightsError
 from translator.ir import Graph
 from translator.registry import Registry
@@ -44,6 +49,11 @@ Axes = tuple[int | None, ...]
 # Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
 NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 Thunk = Callable[[], np.ndarray]
+
+
+# What a recogniser meeting a node in a form it did not foresee raises (a missing attribute,
+# an input of another rank): the node is listed as not understood, with the error.
+UNFORESEEN = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 class Refused(Exception):
@@ -158,7 +168,7 @@ class Reading:
         """Add the spec layer ``{type, args}`` read from ``node``; ``outputs`` gives each
         ONNX tensor it makes as the new layer's axes. Returns the layer's name."""
         try:
-            args = written_args(layer["type"], {k: v for k, v in layer.items() if k != "type"})
+            args = wrapper_args(layer["type"], {k: v for k, v in layer.items() if k != "type"})
         except SpecError as exc:
             raise Refused(f"{exc.message}; {exc.accepted}") from None
         name = self._name(node, layer["type"], suffix)
@@ -229,6 +239,8 @@ def read(source: Source, data_format: str) -> Reading:
             recogniser(reading, node)
         except Refused as exc:
             reading.unclaimed(node, str(exc))
+        except UNFORESEEN as exc:  # a form no recogniser foresaw: listed, never a traceback
+            reading.unclaimed(node, f"not understood ({type(exc).__name__}: {exc})")
     return reading
 
 

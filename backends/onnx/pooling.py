@@ -26,6 +26,7 @@ from backends.onnx.importing import (
     spatial_axes_of,
 )
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import reshapes_to
 
 # Layer type → (ONNX operator, extra attributes).
 POOL_OPS: dict[str, tuple[str, dict[str, int]]] = {
@@ -121,8 +122,7 @@ def _flattens(r: Reading, node: onnx.NodeProto) -> bool:
     """A Flatten(axis=1), or a Reshape to (batch, features)."""
     if node.op_type == "Flatten":
         return bool(attributes(node).get("axis", 1) == 1)
-    shape = r.shape(node.output[0])
-    return node.op_type == "Reshape" and shape is not None and len(shape) == 2
+    return reshapes_to(r, node, 2)
 
 
 def global_pool(r: Reading, node: onnx.NodeProto, kind: str, keepdims: bool = True) -> None:

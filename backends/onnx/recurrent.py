@@ -22,7 +22,10 @@ import onnx
 
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import reshapes_to
+from translator.commands.importing import written_args
 from translator.errors import UnsupportedInBackend
+from translator.ops.wrappers import bidirectional_layer
 
 OPS = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 # Which spec argument drives each activation slot of the operator, in ONNX's order
@@ -184,23 +187,48 @@ def _outputs(r: Reading, node: onnx.NodeProto, layout: int) -> tuple[bool, dict[
     return False, {node.output[1]: (None, 0, 1)}
 
 
+def _both_directions(r: Reading, node: onnx.NodeProto, layout: int) -> dict[str, Any]:
+    """Y (time, 2, batch, hidden) → Transpose(0, 2, 1, 3) → Reshape to (time, batch,
+    2·hidden), torch.onnx.export's concatenation of both directions: the two are claimed and
+    the Reshape's output is the sequence (Keras's Bidirectional, merge_mode concat)."""
+    moved = r.reader(node.output[0])
+    joined = None if moved is None else r.reader(moved.output[0])
+    concatenated = (
+        not layout
+        and moved is not None
+        and attributes(moved).get("perm") == [0, 2, 1, 3]
+        and joined is not None
+        and reshapes_to(r, joined, 3)
+    )
+    if not concatenated or moved is None or joined is None:  # (the last two: for mypy)
+        raise Refused("a bidirectional output not concatenated as torch.onnx.export does")
+    r.claim(moved)
+    r.claim(joined)
+    return {joined.output[0]: (1, 0, 2)}
+
+
 @RECOGNISERS.register(*SPEC_TYPES)
 def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     """LSTM/GRU/RNN(X, W, R, B, sequence_lens, initial_h[, initial_c]) → the spec's layer."""
     a, type_ = attributes(node), SPEC_TYPES[node.op_type]
     inputs = [*node.input, *[""] * 8]
-    if a.get("direction", "forward") != "forward" or a.get("clip") or a.get("input_forget"):
-        raise Refused("reverse, bidirectional, clipped or coupled gates are not recognised")
+    direction = a.get("direction", "forward")
+    if direction == "reverse" or a.get("clip") or a.get("input_forget"):
+        raise Refused("reverse, clipped or coupled gates are not recognised")
     if inputs[4] or not all(_zero(r, t) for t in inputs[5:7]) or inputs[7]:
         raise Refused("it has sequence lengths, a starting state or peepholes")
     layout = a.get("layout", 0)
     x = r.view(node.input[0])
     r.expects(x, (1, 0, 2) if layout == 0 else (0, 1, 2), "its input is not the spec's sequence")
     sequences, outputs = _outputs(r, node, layout)
-    layer = {"type": type_, "units": a["hidden_size"], "return_sequences": sequences}
-    layer |= {"use_bias": bool(inputs[3]), **_read_activations(node, type_)}
+    values = {"units": a["hidden_size"], "return_sequences": sequences}
+    values |= {"use_bias": bool(inputs[3]), **_read_activations(node, type_)}
     if type_ == "GRU":
-        layer["reset_after"] = bool(a.get("linear_before_reset", 0))
+        values["reset_after"] = bool(a.get("linear_before_reset", 0))
+    layer = {"type": type_, **values}
+    if direction == "bidirectional":
+        outputs = _both_directions(r, node, layout)
+        layer = bidirectional_layer({"type": type_, **written_args(type_, values)})
     weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
     if inputs[3]:
         weights["B"] = lambda: r.weight(inputs[3])

@@ -235,3 +235,9 @@ def read_pad(r: Reading, node: onnx.NodeProto) -> None:
     padding = [by_axis[a] for a in spatial]
     layer = {"type": f"ZeroPadding{len(spatial)}D", "padding": padding}
     r.add(node, layer, [x], {node.output[0]: x.axes})
+
+
+def reshapes_to(r: Reading, node: onnx.NodeProto, rank: int) -> bool:
+    """Whether ``node`` is a Reshape whose output has ``rank`` axes (batch included)."""
+    shape = r.shape(node.output[0])
+    return node.op_type == "Reshape" and shape is not None and len(shape) == rank

@@ -35,7 +35,7 @@ from translator.commands.importing import (
     SourceError,
     Unclaimed,
     spec_name,
-    written_args,
+    wrapper_args,
 )
 from translator.errors import InternalError, SpecError
 from translator.ir import INPUT, Graph
@@ -43,6 +43,10 @@ from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
+
+# What an importer meeting a call in a form it did not foresee raises (an argument of another
+# type, a missing shape): the call is listed as not understood, with the error.
+UNFORESEEN = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 class Refused(Exception):
@@ -140,7 +144,7 @@ class Reading:
         """Add the spec layer ``{type, args}`` read from ``call``, taking ``inputs`` (nodes
         whose values layers made) and making ``output``'s value. Returns its name."""
         try:
-            args = written_args(layer["type"], {k: v for k, v in layer.items() if k != "type"})
+            args = wrapper_args(layer["type"], {k: v for k, v in layer.items() if k != "type"})
         except SpecError as exc:
             raise Refused(f"{exc.message}; {exc.accepted}") from None
         name = self._name(call.path or call.nodes[0].name, layer["type"])
@@ -216,6 +220,8 @@ def _read_call(reading: Reading, node: Any) -> None:
         reader(reading, call)
     except Refused as exc:
         reading.unclaimed(call, str(exc))
+    except UNFORESEEN as exc:  # a form no importer foresaw: listed, never a traceback
+        reading.unclaimed(call, f"not understood ({type(exc).__name__}: {exc})")
     reading.claim(call)
 
 

@@ -26,8 +26,10 @@ from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg,
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
+from translator.commands.importing import written_args
 from translator.ir import Node
 from translator.ops.recurrent import GATES, sequence_dims
+from translator.ops.wrappers import bidirectional_layer
 
 # Layer type → the name of its ``CustomRecurrent`` cell (reset-before GRU: see ``cell_name``).
 CELLS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
@@ -108,19 +110,24 @@ def read_recurrent(r: Reading, call: ModuleCall) -> None:
     node = call.op(*RECURRENT_OPS)
     x, hx, params = node.args[0], arg(node, 1, "hx"), arg(node, 2, "params")
     has_biases, layers = arg(node, 3, "has_biases"), arg(node, 4, "num_layers")
-    if not arg(node, 8, "batch_first") or arg(node, 7, "bidirectional"):
-        raise Refused("batch_first=False or bidirectional is not recognised")
+    if not arg(node, 8, "batch_first"):
+        raise Refused("batch_first=False (time first) is not recognised")
     starts = hx if isinstance(hx, list | tuple) else [hx]
     if any(op_name(h) not in ("zeros", "new_zeros") for h in starts):
         raise Refused("it starts from a given state (the spec's layers start from zeros)")
     if _states_read(call, node):
         raise Refused("its final states are read (states are not in the spec)")
     sequence = next(u for u in node.users if op_name(u) == "getitem" and u.args[1] == 0)
-    last = _last_step(r, sequence)
-    layer = {"type": SPEC_TYPES[call.cls], "units": Reading.shape(params[1])[1]}
-    layer |= {"use_bias": bool(has_biases), "num_layers": layers, "return_sequences": last is None}
+    both = bool(arg(node, 7, "bidirectional"))
+    last = None if both else _last_step(r, sequence)  # backward's last step is not Keras's
+    type_ = SPEC_TYPES[call.cls]
+    values: dict[str, Any] = {"units": Reading.shape(params[1])[1], "use_bias": bool(has_biases)}
+    values |= {"num_layers": layers, "return_sequences": last is None}
     if op_name(node) == "rnn_relu":
-        layer["activation"] = "relu"
+        values["activation"] = "relu"
     if last is not None:
         r.claim(r.call_of(last))
+    layer = {"type": type_, **values}
+    if both:  # both directions' sequences, concatenated: Keras's Bidirectional
+        layer = bidirectional_layer({"type": type_, **written_args(type_, values)})
     r.add(call, layer, [x], sequence if last is None else last)

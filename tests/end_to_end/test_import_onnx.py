@@ -58,14 +58,18 @@ def _cnn() -> nn.Module:
 class _Recurrent(nn.Module):
     """A batch-first recurrent layer returning its sequence, and a per-step Linear."""
 
-    def __init__(self, cell: type[nn.Module]) -> None:
+    def __init__(self, cell: Callable[..., nn.Module], width: int = 6) -> None:
         super().__init__()
         self.rnn = cell(4, 6, batch_first=True)
-        self.out = nn.Linear(6, 2)
+        self.out = nn.Linear(width, 2)  # 12 after both directions
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y, _ = self.rnn(x)
         return self.out(y)
+
+
+def _bidirectional_lstm(*args: int, **kwargs: bool) -> nn.Module:
+    return nn.LSTM(*args, bidirectional=True, **kwargs)
 
 
 class _Residual(nn.Module):
@@ -86,6 +90,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "gru": (lambda: _Recurrent(nn.GRU), (BATCH, 7, 4)),
     "rnn": (lambda: _Recurrent(nn.RNN), (BATCH, 7, 4)),  # dynamo: see UNROLLED
     "residual": (_Residual, (BATCH, 6)),
+    "bidirectional_lstm": (lambda: _Recurrent(_bidirectional_lstm, 12), (BATCH, 7, 4)),
 }
 
 

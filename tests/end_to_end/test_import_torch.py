@@ -56,9 +56,9 @@ class _Cnn(nn.Module):
 
 
 class _Recurrent(nn.Module):
-    def __init__(self, cell: Callable[..., nn.Module], last: bool) -> None:
+    def __init__(self, cell: Callable[..., nn.Module], last: bool, width: int = 6) -> None:
         super().__init__()
-        self.rnn, self.out, self.last = cell(4, 6, batch_first=True), nn.Linear(6, 2), last
+        self.rnn, self.out, self.last = cell(4, 6, batch_first=True), nn.Linear(width, 2), last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y, _ = self.rnn(x)
@@ -128,6 +128,10 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "conv1d": (_Conv1d, lambda: torch.randn(BATCH, 4, 10)),
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "bidirectional_gru": (
+        lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
+        lambda: torch.randn(BATCH, 7, 4),
+    ),
 }
 
 

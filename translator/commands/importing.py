@@ -122,6 +122,13 @@ def spec_name(text: str, fallback: str, taken: set[str]) -> str:
     return name
 
 
+def wrapper_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``written_args`` of a wrapper (Bidirectional, TimeDistributed), its wrapped layer
+    (``values["layer"]``, a spec layer already written) kept as it is."""
+    found = written_args(type_, {k: v for k, v in values.items() if k != "layer"})
+    return {**found, "layer": values["layer"]} if "layer" in values else found
+
+
 def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
     """The schema's arguments of ``type_`` found in ``values`` (a framework's own names
     are the schema's), each kept only where it differs from the schema default; for every

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from translator.ir import FRAMEWORKS, Node, Shape, WeightSpec
 from translator.ir.registries import SHAPES, WEIGHTS, formula, formula_rule, shape_rule, weight_rule
@@ -144,3 +145,10 @@ def time_distributed_formula(node: Node) -> str:
 @formula_rule("Bidirectional")
 def bidirectional_formula(node: Node) -> str:
     return "2 directions × " + formula(node.wrapped).rsplit(" = ", 1)[0]
+
+
+def bidirectional_layer(inner: dict[str, Any]) -> dict[str, Any]:
+    """The spec layer running the recurrent spec layer ``inner`` both ways, the two output
+    sequences concatenated (the default ``merge_mode``): what the importers make of
+    PyTorch's and ONNX's bidirectional recurrent layers."""
+    return {"type": "Bidirectional", "layer": inner}
