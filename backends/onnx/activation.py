@@ -161,6 +161,38 @@ def activation_name(r: Reading, node: onnx.NodeProto, rank: int) -> str | None:
     return None if read is None else read(a)
 
 
+# Activations exported as a chain of operators ending in a Mul by the chain's input:
+# x · sigmoid(x) is silu, x · tanh(softplus(x)) is mish.
+COMPOSITES: dict[str, tuple[str, ...]] = {"silu": ("Sigmoid",), "mish": ("Softplus", "Tanh")}
+
+
+def _chain(r: Reading, start: onnx.NodeProto, ops: tuple[str, ...]) -> list[onnx.NodeProto]:
+    """``start`` and its single readers, while their operators are ``ops``."""
+    nodes: list[onnx.NodeProto] = []
+    node: onnx.NodeProto | None = start
+    for op in ops:
+        if node is None or node.op_type != op:
+            return []
+        nodes.append(node)
+        node = r.reader(node.output[0])
+    return nodes
+
+
+def composite(r: Reading, tensor: str) -> tuple[str, list[onnx.NodeProto]] | None:
+    """The activation (and its nodes, the Mul last) the two readers of ``tensor`` compute
+    together (see ``COMPOSITES``), or None."""
+    readers = r.source.readers.get(tensor, [])
+    if len(readers) != 2 or tensor in r.source.outputs:
+        return None
+    for name, ops in COMPOSITES.items():
+        for start in readers:
+            nodes = _chain(r, start, ops)
+            mul = r.reader(nodes[-1].output[0]) if nodes else None
+            if mul is not None and mul in readers and mul.op_type == "Mul":
+                return name, [*nodes, mul]
+    return None
+
+
 def folded(
     r: Reading, tensor: str, axes: Axes, dense: bool = False
 ) -> tuple[str | None, str, Axes]:
@@ -174,6 +206,11 @@ def folded(
         passed.append(found)
         view = view.permuted(list(attributes(found)["perm"]))
         found = r.reader(found.output[0])
+    joint = composite(r, tensor) if found is None and not passed else None
+    if joint is not None:
+        for node in joint[1]:
+            r.claim(node)
+        return joint[0], joint[1][-1].output[0], axes
     if found is None or (found.op_type == "Softmax" and not (dense and view.plain)):
         return None, tensor, axes
     name = activation_name(r, found, len(axes))
@@ -189,6 +226,13 @@ def read_activation(r: Reading, node: onnx.NodeProto) -> None:
     """An activation on its own: ``Activation(name)`` (element-wise, the view is kept); a
     softmax over another axis than the last is a ``Softmax(axis)``."""
     x = r.view(node.input[0])
+    joint = composite(r, node.input[0])
+    if joint is not None and joint[1][0] is node:
+        for later in joint[1][1:]:
+            r.claim(later)
+        layer = {"type": "Activation", "activation": joint[0]}
+        r.add(node, layer, [x], {joint[1][-1].output[0]: x.axes})
+        return
     if node.op_type == "Softmax":
         axis = x.axes[attributes(node).get("axis", -1) % len(x.axes)]
         if axis is None or axis == 0:

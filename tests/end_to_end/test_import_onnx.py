@@ -83,13 +83,30 @@ class _Residual(nn.Module):
         return self.norm(torch.tanh(self.fc1(x) + self.fc2(x)))
 
 
-# Case → (model factory, example input shape, PyTorch parameters the ONNX file no longer has).
+def _activations() -> nn.Module:
+    """Activations the exporters write as one operator, and as a chain (SiLU as x·sigmoid(x),
+    Mish as x·tanh(softplus(x)) from the TorchScript exporter)."""
+    return nn.Sequential(
+        nn.Linear(4, 8),
+        nn.GELU(),
+        nn.Linear(8, 6),
+        nn.SiLU(),
+        nn.GELU(approximate="tanh"),
+        nn.Hardswish(),
+        nn.ELU(),
+        nn.Mish(),
+        nn.Softmax(dim=-1),
+    )
+
+
+# Case → (model factory, example input shape).
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn": (_cnn, (BATCH, 3, 16, 16)),
     "lstm": (lambda: _Recurrent(nn.LSTM), (BATCH, 7, 4)),
     "gru": (lambda: _Recurrent(nn.GRU), (BATCH, 7, 4)),
     "rnn": (lambda: _Recurrent(nn.RNN), (BATCH, 7, 4)),  # dynamo: see UNROLLED
     "residual": (_Residual, (BATCH, 6)),
+    "activations": (_activations, (BATCH, 4)),
     "bidirectional_lstm": (lambda: _Recurrent(_bidirectional_lstm, 12), (BATCH, 7, 4)),
 }
 
