@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 
 from backends.onnx.importing import RECOGNISERS, Axes, Reading, Refused, View, attributes
+from backends.onnx.merge import PRODUCT_OP
 from backends.onnx.model import BUILDERS, Layer
 
 Apply = Callable[[Layer, str], str]
@@ -188,7 +189,7 @@ def composite(r: Reading, tensor: str) -> tuple[str, list[onnx.NodeProto]] | Non
         for start in readers:
             nodes = _chain(r, start, ops)
             mul = r.reader(nodes[-1].output[0]) if nodes else None
-            if mul is not None and mul in readers and mul.op_type == "Mul":
+            if mul is not None and mul in readers and mul.op_type == PRODUCT_OP:
                 return name, [*nodes, mul]
     return None
 
@@ -211,7 +212,8 @@ def folded(
         for node in joint[1]:
             r.claim(node)
         return joint[0], joint[1][-1].output[0], axes
-    if found is None or (found.op_type == "Softmax" and not (dense and view.plain)):
+    last = view.axes[-1] == max(a for a in view.axes if a is not None)
+    if found is None or (found.op_type == "Softmax" and not (dense and last)):
         return None, tensor, axes
     name = activation_name(r, found, len(axes))
     if name is None:

@@ -7,6 +7,7 @@ import onnx
 
 from backends.onnx import activation
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.merge import SUM_OP
 from backends.onnx.model import BUILDERS, Layer
 
 
@@ -101,7 +102,7 @@ def read_matmul(r: Reading, node: onnx.NodeProto) -> None:
     if kernel is None or kernel.ndim != 2:
         raise Refused("it multiplies two run-time tensors (attention is not recognised yet)")
     add = r.reader(node.output[0])
-    if add is not None and add.op_type == "Add":
+    if add is not None and add.op_type == SUM_OP:
         bias = next((t for t in add.input if t != node.output[0]), "")
         if r.source.is_const(bias) and r.weight(bias).size == kernel.shape[1]:
             r.claim(add)

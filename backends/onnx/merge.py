@@ -27,6 +27,8 @@ def _fold(op_type: str) -> Builder:
 
 # Layer type → the binary ONNX operator Keras's merge applies pairwise.
 FOLDS = {"Add": "Add", "Multiply": "Mul", "Subtract": "Sub", "Maximum": "Max", "Minimum": "Min"}
+# The ONNX operators of a sum and of a product, for the recognisers of other families.
+SUM_OP, PRODUCT_OP = FOLDS["Add"], FOLDS["Multiply"]
 for _type, _op in FOLDS.items():
     BUILDERS.register(_type)(_fold(_op))
 

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.model import BUILDERS, Layer
 from backends.onnx.reshape import reshapes_to
 from translator.commands.importing import written_args
@@ -207,6 +208,47 @@ def _both_directions(r: Reading, node: onnx.NodeProto, layout: int) -> dict[str,
     return {joined.output[0]: (1, 0, 2)}
 
 
+# The operator joining the two directions' outputs → Keras's merge_mode (Add then Div by 2: ave).
+MERGE_MODES = {"Concat": "concat", SUM_OP: "sum", PRODUCT_OP: "mul"}
+
+
+def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tuple[str, Any]:
+    """The translator's export: each direction taken by a Gather (of Y moved to (batch,
+    time, 2, hidden), or of Y_h) and the two merged (Concat, Add, Add and Div by 2, Mul)."""
+    taken, axis = [], 0
+    source = node.output[0] if sequences else node.output[1]
+    moved = r.reader(source) if sequences else None
+    if moved is not None and attributes(moved).get("perm") == [2, 0, 1, 3]:
+        taken, axis, source = [moved], 2, moved.output[0]
+    gathers = r.source.readers.get(source, [])
+    picks = [r.const(g.input[1]) if g.op_type == "Gather" else None for g in gathers]
+    merge = r.reader(gathers[0].output[0]) if len(gathers) == 2 else None
+    ok = merge is not None and [None if p is None else p.tolist() for p in picks] == [0, 1]
+    if not ok or sequences != bool(taken) or merge is None or merge.op_type not in MERGE_MODES:
+        raise Refused("a bidirectional output not merged as the translator exports one")
+    if list(merge.input) != [g.output[0] for g in gathers] or {
+        attributes(g).get("axis", 0) for g in gathers
+    } != {axis}:
+        raise Refused("a bidirectional output not merged as the translator exports one")
+    mode, last = MERGE_MODES[merge.op_type], merge
+    halved = r.reader(merge.output[0])
+    if mode == "sum" and halved is not None and halved.op_type == "Div":
+        two = r.const(halved.input[1])
+        if two is not None and two.size == 1 and float(two) == 2.0:
+            mode, last = "ave", halved
+    for claimed in [*taken, *gathers, merge, last]:
+        r.claim(claimed)
+    return mode, {last.output[0]: (0, 1, 2) if sequences else (0, 1)}
+
+
+def _directions(r: Reading, node: onnx.NodeProto, layout: int, sequences: bool) -> tuple[str, Any]:
+    """How a bidirectional operator's two directions are merged, and the merged output."""
+    try:
+        return "concat", _both_directions(r, node, layout)
+    except Refused:
+        return _split_directions(r, node, sequences)
+
+
 @RECOGNISERS.register(*SPEC_TYPES)
 def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     """LSTM/GRU/RNN(X, W, R, B, sequence_lens, initial_h[, initial_c]) → the spec's layer."""
@@ -227,8 +269,8 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
         values["reset_after"] = bool(a.get("linear_before_reset", 0))
     layer = {"type": type_, **values}
     if direction == "bidirectional":
-        outputs = _both_directions(r, node, layout)
-        layer = bidirectional_layer({"type": type_, **written_args(type_, values)})
+        mode, outputs = _directions(r, node, layout, sequences)
+        layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, mode)
     weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
     if inputs[3]:
         weights["B"] = lambda: r.weight(inputs[3])

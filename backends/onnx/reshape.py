@@ -15,6 +15,7 @@ import onnx
 from backends.onnx.conv import spatial_axes
 from backends.onnx.importing import (
     RECOGNISERS,
+    Axes,
     Reading,
     Refused,
     View,
@@ -192,12 +193,32 @@ def _size(dims: tuple[int | None, ...]) -> int | None:
     return known if sum(n is None for n in dims) < 2 else None
 
 
+Dims = tuple[int | None, ...]  # an ONNX tensor's inferred shape, batch first
+
+
+def _steps_merged(x: View, given: Dims, out: Dims) -> Axes | None:
+    """The axes of a Reshape that merges the leading axes into the batch for a per-step
+    layer, (batch, steps, features) → (batch·steps, features), shown as ``(0, last)``, or
+    undoes it; as the translator exports TimeDistributed. None for any other Reshape."""
+    last = len(given) - 1
+    if x.plain and last >= 2 and len(out) == 2 and given[-1] is not None and out[1] == given[-1]:
+        return (0, last)
+    merged = x.axes[1] if len(x.axes) == 2 and x.axes[0] == 0 else None
+    if merged is not None and merged > 1 and len(out) == merged + 1:
+        return tuple(range(len(out))) if out[-1] == given[-1] else None
+    return None
+
+
 @RECOGNISERS.register("Reshape")
 def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
     """Reshape to the output shape shape inference found (batch axis kept)."""
     x, given, out = r.view(node.input[0]), r.shape(node.input[0]), r.shape(node.output[0])
     if given is None or out is None:
         raise Refused("its output shape is not known before run time")
+    merged = _steps_merged(x, given, out)
+    if merged is not None:
+        r.views[node.output[0]] = View(x.ref, merged)
+        return
     real = [(a, n) for a, n in zip(x.axes, given, strict=True) if a is not None]
     kept = [n for n in out if n != 1] == [n for _, n in real if n != 1]
     if kept and all(n != 1 for _, n in real):  # only axes of size 1 come or go

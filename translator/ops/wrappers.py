@@ -147,8 +147,9 @@ def bidirectional_formula(node: Node) -> str:
     return "2 directions × " + formula(node.wrapped).rsplit(" = ", 1)[0]
 
 
-def bidirectional_layer(inner: dict[str, Any]) -> dict[str, Any]:
-    """The spec layer running the recurrent spec layer ``inner`` both ways, the two output
-    sequences concatenated (the default ``merge_mode``): what the importers make of
-    PyTorch's and ONNX's bidirectional recurrent layers."""
-    return {"type": "Bidirectional", "layer": inner}
+def bidirectional_layer(inner: dict[str, Any], merge_mode: str = "concat") -> dict[str, Any]:
+    """The spec layer running the recurrent spec layer ``inner`` both ways, the two outputs
+    merged by ``merge_mode``: what the importers make of PyTorch's and ONNX's bidirectional
+    recurrent layers."""
+    merged = {} if merge_mode == "concat" else {"merge_mode": merge_mode}
+    return {"type": "Bidirectional", **merged, "layer": inner}
