@@ -16,7 +16,11 @@ them: a convolution claims its input only when the view is channels first in ONN
 The model is read twice, as a ``channels_first`` spec (PyTorch's layout: no transposes) and
 as a ``channels_last`` one (image inputs declared channels first, transposed inside, as the
 translator and tf2onnx export a Keras model); the reading that claims more nodes is kept,
-and on a tie the one without transposes left in the graph's image paths (see ``choose``).
+and on a tie ``channels_last`` when the graph transposes images, else ``channels_first``
+when a layer has a data format to write (see ``choose``).
+
+Weights: each recogniser names the IR's ONNX tensors of its layer and where they come from
+(an initializer, transposed for a Gemm with ``transB``), read only when asked for.
 """
 
 from __future__ import annotations
@@ -249,11 +253,9 @@ def choose(source: Source) -> Reading:
     first, last = read(source, "channels_first"), read(source, "channels_last")
     if len(last.refused) != len(first.refused):
         return min(first, last, key=lambda r: len(r.refused))
-    return (
-        first
-        if first.transposed < last.transposed or (not last.transposed and _laid_out(first))
-        else last
-    )
+    # A tie: the graph transposes images (a transposed channels-last model) → channels_last;
+    # else channels_first where a layer has a data format to write (PyTorch's layout).
+    return first if not first.transposed and _laid_out(first) else last
 
 
 def _laid_out(reading: Reading) -> bool:

@@ -1,12 +1,15 @@
-"""The ``import`` command: a framework's saved model → a spec (and its canonical weights).
+"""The ``import`` command: a framework's model → a spec (and its canonical weights).
 
-``import_source`` tells the source's framework from its suffix (``SOURCES``), has that
-backend's importer (``backends.<fw>.importing.import_file``) read the model into an
+``import_source`` tells the source's framework from its suffix (``SOURCES``: Keras, ONNX,
+PyTorch's ``torch.export`` programs), has that backend's importer
+(``backends.<fw>.importing.import_file``) read the model into an
 ``Imported`` (the spec as a mapping, the layers no importer claimed, and how to read the
 weights once the spec is loaded), and writes nothing unless every layer was claimed: an
 unclaimed layer is listed (name, class, parameter count, why) and the command exits 1.
 The spec is loaded back (``translator check``'s loader) before a byte is written; files are
 written to a temporary name and then renamed, so a failure leaves nothing half-written.
+A SOURCE ``package.module:factory`` is called, and the model it returns goes to the importer
+of its framework (``import_object``; a PyTorch model traced on ``--input`` example shapes).
 
 No framework is imported here: the backend loads lazily, numpy and yaml inside functions.
 """
