@@ -247,3 +247,28 @@ def test_a_damaged_file_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {source}: not a readable ONNX model (")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("../outside.data", "keeps its data at '../outside.data'; accepted: a file in the model's"),
+        ("missing.data", "keeps its data in 'missing.data', not found"),
+    ],
+)
+def test_external_data_is_checked_before_it_is_read(
+    location: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, exported = _exported("lstm", True, tmp_path)  # the dynamo exporter keeps data outside
+    model = onnx.load(str(exported), load_external_data=False)
+    external = [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert external
+    for entry in external[0].external_data:
+        if entry.key == "location":
+            entry.value = location
+    source = tmp_path / "moved.onnx"
+    onnx.save(model, str(source))
+    assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {source}: tensor '{external[0].name}' {message}")
+    assert err.count("\n") == 1
