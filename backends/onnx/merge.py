@@ -64,6 +64,7 @@ def _views(r: Reading, node: onnx.NodeProto) -> list[View]:
 
 @RECOGNISERS.register(*MERGE_TYPES)
 def read_merge(r: Reading, node: onnx.NodeProto) -> None:
+    """Add/Sub/Mul/Max/Min of two layers' outputs → Add/Subtract/Multiply/Maximum/Minimum."""
     views = _views(r, node)
     layer = {"type": MERGE_TYPES[node.op_type]}
     r.add(node, layer, views, {node.output[0]: views[0].axes})
@@ -71,6 +72,7 @@ def read_merge(r: Reading, node: onnx.NodeProto) -> None:
 
 @RECOGNISERS.register("Concat")
 def read_concat(r: Reading, node: onnx.NodeProto) -> None:
+    """Concat(axis) → Concatenate(axis), the spec axis ONNX's axis shows."""
     views = _views(r, node)
     axes = views[0].axes
     axis = axes[attributes(node)["axis"] % len(axes)]

@@ -144,6 +144,7 @@ def _axes_of(r: Reading, node: onnx.NodeProto) -> list[int]:
 
 @RECOGNISERS.register("Transpose")
 def read_transpose(r: Reading, node: onnx.NodeProto) -> None:
+    """Transpose(perm): the same spec tensor, its axes permuted (no layer)."""
     x = r.view(node.input[0])
     perm = list(attributes(node).get("perm", range(len(x.axes))[::-1]))
     if len(perm) >= 4:
@@ -153,6 +154,7 @@ def read_transpose(r: Reading, node: onnx.NodeProto) -> None:
 
 @RECOGNISERS.register("Squeeze")
 def read_squeeze(r: Reading, node: onnx.NodeProto) -> None:
+    """Squeeze(axes) of inserted size-1 axes: the same spec tensor (no layer)."""
     x = r.view(node.input[0])
     drop = {a % len(x.axes) for a in _axes_of(r, node)}
     if any(x.axes[a] is not None for a in drop):
@@ -162,6 +164,7 @@ def read_squeeze(r: Reading, node: onnx.NodeProto) -> None:
 
 @RECOGNISERS.register("Unsqueeze")
 def read_unsqueeze(r: Reading, node: onnx.NodeProto) -> None:
+    """Unsqueeze(axes): the same spec tensor with size-1 axes inserted (no layer)."""
     x = r.view(node.input[0])
     axes = list(x.axes)
     rank = len(axes) + len(_axes_of(r, node))
@@ -178,6 +181,7 @@ def _flatten_layer(r: Reading, node: onnx.NodeProto, x: View) -> None:
 
 @RECOGNISERS.register("Flatten")
 def read_flatten(r: Reading, node: onnx.NodeProto) -> None:
+    """Flatten(axis=1) → Flatten, of a tensor in the spec's own order."""
     x = r.view(node.input[0])
     if attributes(node).get("axis", 1) != 1:
         raise Refused("it flattens into the batch axis")

@@ -137,6 +137,7 @@ def read_activation(r: Reading, call: ModuleCall) -> None:
 @MODULES.register("LeakyReLU")
 @FUNCTIONS.register("LeakyRelu")
 def read_leaky_relu(r: Reading, call: ModuleCall) -> None:
+    """nn.LeakyReLU(slope) or F.leaky_relu → LeakyReLU(negative_slope)."""
     node = call.op("leaky_relu")
     slope = arg(node, 1, "negative_slope", 0.01)
     r.add(call, {"type": "LeakyReLU", "negative_slope": slope}, [node.args[0]], node)

@@ -77,6 +77,7 @@ def _head_dim(call: ModuleCall) -> int:
 
 @MODULES.register("MultiheadAttention")
 def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
+    """nn.MultiheadAttention(e, heads, batch_first=True) → MultiHeadAttention(heads, e / heads)."""
     inside = set(call.nodes)
     reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
     inputs = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))

@@ -69,6 +69,7 @@ def zero_padded(r: Reading, call: ModuleCall, x: Any, pads: list[list[int]]) -> 
 
 @MODULES.register("Conv1d", "Conv2d", "Conv3d")
 def read_conv(r: Reading, call: ModuleCall) -> None:
+    """nn.ConvNd(in, out, k, stride, padding, dilation, groups) → ConvND."""
     if len(call.nodes) != 1:
         raise Refused("a padding mode other than zeros (the spec pads with zeros)")
     node = call.op("conv1d", "conv2d", "conv3d")

@@ -52,6 +52,7 @@ def describe_embedding(node: Node) -> Call:
 
 @MODULES.register("Linear")
 def read_linear(r: Reading, call: ModuleCall) -> None:
+    """nn.Linear(in, out, bias) → Dense(units=out, use_bias), its activation folded in."""
     node = call.op("linear")
     weight, bias = node.args[1], arg(node, 2, "bias")
     name, output = activation.folded(r, node)
@@ -61,6 +62,7 @@ def read_linear(r: Reading, call: ModuleCall) -> None:
 
 @MODULES.register("Embedding")
 def read_embedding(r: Reading, call: ModuleCall) -> None:
+    """nn.Embedding(num, dim) → Embedding(input_dim=num, output_dim=dim)."""
     node = call.op("embedding")
     rows, size = Reading.shape(node.args[0])
     if arg(node, 2, "padding_idx", -1) not in (-1, None):
@@ -72,5 +74,6 @@ def read_embedding(r: Reading, call: ModuleCall) -> None:
 @MODULES.register("Dropout")
 @FUNCTIONS.register("Dropout")
 def read_dropout(r: Reading, call: ModuleCall) -> None:
+    """nn.Dropout(p) or F.dropout → Dropout(rate=p)."""
     node = call.op("dropout")
     r.add(call, {"type": "Dropout", "rate": arg(node, 1, "p", 0.5)}, [node.args[0]], node)

@@ -50,6 +50,7 @@ MERGE_TYPES = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply"}
 
 @FUNCTIONS.register(*MERGE_TYPES)
 def read_merge(r: Reading, call: ModuleCall) -> None:
+    """a + b, a - b, a * b of two layers' outputs → Add, Subtract, Multiply."""
     node = call.nodes[0]
     operands = list(node.args[:2])
     if arg(node, 2, "alpha", 1) != 1 or not all(
@@ -61,6 +62,7 @@ def read_merge(r: Reading, call: ModuleCall) -> None:
 
 @FUNCTIONS.register("Cat")
 def read_cat(r: Reading, call: ModuleCall) -> None:
+    """torch.cat(tensors, dim) → Concatenate(axis)."""
     node = call.nodes[0]
     rank = len(Reading.shape(node))
     axis = arg(node, 1, "dim", 0) % rank

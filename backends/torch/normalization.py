@@ -70,6 +70,7 @@ def describe_unit_normalization(node: Node) -> Call:
 
 @MODULES.register("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
 def read_batch_norm(r: Reading, call: ModuleCall) -> None:
+    """nn.BatchNormNd(c, eps, momentum) → BatchNormalization(axis=1, epsilon, momentum=1 − m)."""
     node = call.op("batch_norm")
     if arg(node, 1, "weight") is None or arg(node, 3, "running_mean") is None:
         raise Refused("affine=False or track_running_stats=False has no spec equivalent")
@@ -82,6 +83,7 @@ def read_batch_norm(r: Reading, call: ModuleCall) -> None:
 
 @MODULES.register("LayerNorm")
 def read_layer_norm(r: Reading, call: ModuleCall) -> None:
+    """nn.LayerNorm(shape, eps) → LayerNormalization over the trailing axes."""
     node = call.op("layer_norm")
     normalized, rank = len(arg(node, 1, "normalized_shape")), len(Reading.shape(node))
     if arg(node, 2, "weight") is None:

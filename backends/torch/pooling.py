@@ -99,6 +99,7 @@ for _base in WINDOW_POOLS:
 @MODULES.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
 @FUNCTIONS.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
 def read_adaptive_pool(r: Reading, call: ModuleCall) -> None:
+    """nn.AdaptiveAvgPoolNd(1) → GlobalAveragePoolingND (a flatten after it taken in)."""
     node = call.nodes[-1]
     shape = Reading.shape(node)
     if any(n != 1 for n in shape[2:]):

@@ -107,6 +107,8 @@ def _states_read(call: ModuleCall, node: Any) -> bool:
 
 @MODULES.register(*SPEC_TYPES)
 def read_recurrent(r: Reading, call: ModuleCall) -> None:
+    """nn.LSTM/GRU/RNN(in, hidden, num_layers, bias, batch_first=True[, bidirectional]) → LSTM,
+    GRU, SimpleRNN (or their Bidirectional)."""
     node = call.op(*RECURRENT_OPS)
     x, hx, params = node.args[0], arg(node, 1, "hx"), arg(node, 2, "params")
     has_biases, layers = arg(node, 3, "has_biases"), arg(node, 4, "num_layers")

@@ -80,6 +80,7 @@ def describe_repeat_vector(node: Node) -> Call:
 @MODULES.register("Flatten")
 @FUNCTIONS.register("Flatten")
 def read_flatten(r: Reading, call: ModuleCall) -> None:
+    """nn.Flatten() or torch.flatten(x, 1) → Flatten."""
     node = call.op("flatten")
     if arg(node, 1, "start_dim", 0) != 1 or arg(node, 2, "end_dim", -1) not in (
         -1,
@@ -91,6 +92,7 @@ def read_flatten(r: Reading, call: ModuleCall) -> None:
 
 @FUNCTIONS.register("View", "Reshape")
 def read_view(r: Reading, call: ModuleCall) -> None:
+    """x.view / x.reshape keeping the batch axis → Flatten or Reshape (no layer if unchanged)."""
     node = call.nodes[0]
     given, shape = Reading.shape(node.args[0]), Reading.shape(node)
     if shape[0] != given[0]:
