@@ -25,19 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from backends.torch.model import NAME
 from translator.commands.importing import (
     ExampleInput,
     Imported,
-    SourceError,
     Unclaimed,
     spec_name,
     wrapper_args,
 )
-from translator.errors import InternalError, SpecError
+from translator.errors import SpecError
 from translator.ir import INPUT, Graph
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
@@ -74,6 +72,9 @@ Reader = Callable[["Reading", ModuleCall], None]
 # nn.Module class name → importer of its calls; ATen operator in CamelCase → importer.
 MODULES: Registry[Reader] = Registry("PyTorch module importer")
 FUNCTIONS: Registry[Reader] = Registry("PyTorch operator importer")
+# A module of any class known by the shape of its operations (q/k/v/o attention): the name
+# its importer has in MODULES → whether a call's nodes have that shape.
+SHAPES: Registry[Callable[[list[Any]], bool]] = Registry("PyTorch module shape")
 
 
 def op_name(node: Any) -> str:
@@ -108,6 +109,8 @@ class Reading:
     claimed: set[Any] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
     groups: dict[Any, ModuleCall] = field(default_factory=dict)
+    # Layer → IR tensor → the program's tensors it joins (along axis 0), where not one.
+    joined: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def value(self, node: Any) -> str:
         """The spec name of a node's value; refused when no layer made it."""
@@ -116,14 +119,10 @@ class Reading:
         return self.refs[node]
 
     def tensor(self, node: Any) -> torch.Tensor:
-        """A parameter, buffer or constant of the program, by its placeholder."""
-        signature = self.program.graph_signature
-        for table in (signature.inputs_to_parameters, signature.inputs_to_buffers):
-            if node.name in table:
-                return self.program.state_dict[table[node.name]]
-        if node.name in signature.inputs_to_lifted_tensor_constants:
-            return self.program.constants[signature.inputs_to_lifted_tensor_constants[node.name]]
-        raise Refused(f"'{node.name}' is not a parameter of the program")
+        """A parameter or buffer of the program, by its placeholder."""
+        if not self._is_weight(node):
+            raise Refused(f"'{node.name}' is not a parameter of the program")
+        return self.program.state_dict[self.key(node)]
 
     @staticmethod
     def shape(node: Any) -> tuple[int, ...]:
@@ -175,26 +174,44 @@ class Reading:
         name = call.path or (inner[-1][1] if inner else "") or call.nodes[0].name
         self.refused.append(Unclaimed(name, call.cls, int(params), reason))
 
+    def key(self, node: Any) -> str:
+        """The program's name of a parameter or buffer, by its placeholder ('' for None)."""
+        signature = self.program.graph_signature
+        tables = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
+        return "" if node is None else str(tables[node.name])
+
     def _holds_weights(self, path: str) -> bool:
         return any(k.startswith(f"{path}.") for k in self.program.state_dict)
 
     def _is_weight(self, node: Any) -> bool:
         signature = self.program.graph_signature
-        return node.name in signature.inputs_to_parameters or node.name in (
-            signature.inputs_to_buffers
-        )
+        return node.name in {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
+
+
+def _module_calls(program: Any) -> dict[str, ModuleCall]:
+    """Every module call on the nodes' stacks (the root's aside): its nodes, in order."""
+    calls: dict[str, ModuleCall] = {}
+    for node in program.graph.nodes:
+        for key, path, cls in _stack(node) if node.op == "call_function" else ():
+            if path:
+                calls.setdefault(key, ModuleCall(path, cls, [])).nodes.append(node)
+    return calls
 
 
 def _group(reading: Reading) -> None:
-    """Each node in a module with an importer → that module's call (outermost first)."""
-    calls: dict[str, ModuleCall] = {}
+    """Each node → its module call: first a call of any class whose operations have a
+    registered shape (``SHAPES``, innermost first), then the outermost call of a class with
+    an importer (``MODULES``)."""
+    calls = _module_calls(reading.program)
+    for call in sorted(calls.values(), key=lambda c: -c.path.count(".")):
+        shape = next((name for name, fits in SHAPES.items() if fits(call.nodes)), None)
+        if shape is not None and not any(n in reading.groups for n in call.nodes):
+            shaped = ModuleCall(call.path, shape, call.nodes)
+            reading.groups.update(dict.fromkeys(call.nodes, shaped))
     for node in reading.program.graph.nodes:
-        owner = next(((k, p, c) for k, p, c in _stack(node) if p and c in MODULES), None)
-        if node.op != "call_function" or owner is None:
-            continue
-        call = calls.setdefault(owner[0], ModuleCall(owner[1], owner[2], []))
-        call.nodes.append(node)
-        reading.groups[node] = call
+        owner = next((k for k, p, c in _stack(node) if p and c in MODULES), None)
+        if node.op == "call_function" and owner is not None and node not in reading.groups:
+            reading.groups[node] = calls[owner]
 
 
 def _input(reading: Reading, node: Any, name: str) -> None:
@@ -260,21 +277,6 @@ def spec_of(reading: Reading, name: str) -> dict[str, Any]:
     return spec
 
 
-def program_weights(reading: Reading, graph: Graph) -> Weights:
-    """``{layer: {IR tensor name: array}}``: each IR PyTorch tensor is the program's
-    ``<module path>.<tensor>`` (the IR names are PyTorch's own)."""
-    state = {**reading.program.state_dict, **reading.program.constants}
-    out: Weights = {}
-    for node in graph.nodes:
-        for weight in node.weights.get(NAME, ()):
-            key = f"{reading.sources[node.name]}.{weight.name}"
-            if key not in state:
-                raise InternalError(f"layer '{node.name}' needs '{key}', not in the program")
-            value = state[key].detach().cpu()
-            out.setdefault(node.name, {})[weight.name] = np.asarray(value.numpy()).copy()
-    return out
-
-
 def arg(node: Any, index: int, name: str, default: Any = None) -> Any:
     """An ATen call's argument by position or keyword, else its schema default."""
     if len(node.args) > index:
@@ -286,23 +288,23 @@ def import_program(program: Any, name: str, inputs: list[str] | None = None) -> 
     """A spec, its unclaimed calls and its weights from an exported program."""
     reading = read_program(program, inputs)
     spec = spec_of(reading, re.sub(r"\W", "_", name) or "model")
-    return Imported(NAME, spec, reading.refused, lambda graph: program_weights(reading, graph))
+    return Imported(NAME, spec, reading.refused, lambda graph: reading_weights(reading, graph))
+
+
+def reading_weights(reading: Reading, graph: Graph) -> Weights:
+    """The program's weights for ``graph`` (see ``backends.torch.weights.program_weights``)."""
+    from backends.torch.weights import program_weights
+
+    state = {**reading.program.state_dict, **reading.program.constants}
+    return program_weights(state, reading.sources, reading.joined, graph)
 
 
 def import_object(model: Any, inputs: list[ExampleInput], source: str) -> Imported:
-    """An ``nn.Module`` from a factory, traced by ``torch.export`` at inference on zeros of
-    the ``--input`` shapes (in ``forward``'s order), then read as a saved program is."""
-    if not inputs:
-        raise SourceError(
-            f"{source}: a PyTorch model needs example inputs to trace; accepted: --input"
-            " NAME=SHAPE[:DTYPE] once per forward argument, like --input x=2,3,32,32"
-        )
-    examples = tuple(torch.zeros(i.shape, dtype=getattr(torch, i.dtype)) for i in inputs)
-    try:
-        program = torch.export.export(model.eval(), examples)
-    except Exception as exc:  # torch.export raises many kinds for untraceable code
-        said = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise SourceError(f"{source}: torch.export cannot trace the model ({said})") from None
+    """An ``nn.Module`` from a factory, traced on its ``--input`` examples, then read as a
+    saved program is."""
+    from backends.torch.reading import trace
+
+    program = trace(model, inputs, source)
     return import_program(program, source.rpartition(":")[2], [i.name for i in inputs])
 
 

@@ -1,4 +1,5 @@
-"""Reading an untrusted ``.pt2`` for import: checked before ``torch.export.load`` runs.
+"""Reading a PyTorch program for import: an untrusted ``.pt2``, checked before
+``torch.export.load`` runs, or a factory's module, traced (``trace``).
 
 ``torch.export.load`` unpickles a tensor payload marked ``use_pickle`` and, where its first
 ``weights_only=True`` attempt fails, loads the sample inputs with ``weights_only=False``:
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-from translator.commands.importing import SourceError
+from translator.commands.importing import ExampleInput, SourceError
 from translator.ir.memory import available
 
 
@@ -58,3 +59,19 @@ def load(path: str | Path) -> Any:
             f"{path}: torch.export cannot load it safely ({said}); accepted: a .pt2 written by"
             " torch.export.save, tensors stored raw"
         ) from None
+
+
+def trace(model: Any, inputs: list[ExampleInput], source: str) -> Any:
+    """The program of ``model`` (a factory's ``nn.Module``), exported by ``torch.export`` at
+    inference on zeros of the ``--input`` shapes, in ``forward``'s order."""
+    if not inputs:
+        raise SourceError(
+            f"{source}: a PyTorch model needs example inputs to trace; accepted: --input"
+            " NAME=SHAPE[:DTYPE] once per forward argument, like --input x=2,3,32,32"
+        )
+    examples = tuple(torch.zeros(i.shape, dtype=getattr(torch, i.dtype)) for i in inputs)
+    try:
+        return torch.export.export(model.eval(), examples)
+    except Exception as exc:  # torch.export raises many kinds for untraceable code
+        said = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise SourceError(f"{source}: torch.export cannot trace the model ({said})") from None

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from backends.base import Built
-from translator.errors import WeightsError
+from translator.errors import InternalError, WeightsError
 from translator.ir import Graph
 from translator.weights.canonical import (
     Weights,
@@ -212,3 +212,26 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         for handle in handles:
             handle.remove()
     return {name: found[name] for name in names}
+
+
+def program_weights(
+    state: dict[str, Any],
+    sources: dict[str, str],
+    joined: dict[str, dict[str, list[str]]],
+    graph: Graph,
+) -> Weights:
+    """``{layer: {IR tensor name: array}}`` for a spec imported from a PyTorch program whose
+    tensors are ``state``: each IR PyTorch tensor is the program's ``<module path>.<tensor>``
+    (``sources``: layer → module path; the IR names are PyTorch's own), or the program's
+    tensors ``joined`` names, concatenated (q, k and v into ``in_proj_weight``)."""
+    out: Weights = {}
+    for node in graph.nodes:
+        for weight in node.weights.get(NAME, ()):
+            keys = joined.get(node.name, {}).get(weight.name)
+            keys = keys or [f"{sources[node.name]}.{weight.name}"]
+            if any(key not in state for key in keys):
+                raise InternalError(f"layer '{node.name}' needs {keys}, not in the program")
+            parts = [state[key].detach().cpu() for key in keys]
+            value = torch.cat(parts) if len(parts) > 1 else parts[0]  # (a 0-d one: a count)
+            out.setdefault(node.name, {})[weight.name] = np.asarray(value.numpy()).copy()
+    return out

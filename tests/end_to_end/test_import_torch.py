@@ -26,6 +26,7 @@ from translator.weights.files import load_canonical
 ONNX = backends.load("onnx")
 TORCH = backends.load("torch")
 import torch  # noqa: E402  (after the backends, which quiet the frameworks)
+import torch.nn.functional as F  # noqa: E402  (PyTorch's own alias)
 from torch import nn  # noqa: E402
 
 ATOL = RTOL = 1e-5
@@ -113,6 +114,37 @@ class _EncoderBlock(nn.Module):
         return self.norm2(x + self.ff(x))
 
 
+class _QkvoAttention(nn.Module):
+    """Hugging Face-style causal self-attention: q/k/v/o projections around
+    F.scaled_dot_product_attention."""
+
+    def __init__(self, width: int = 8, heads: int = 2) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.v_proj, self.o_proj = nn.Linear(width, width), nn.Linear(width, width)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        n, steps, width = x.shape
+        return x.view(n, steps, self.heads, width // self.heads).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = (self._split(p(x)) for p in (self.q_proj, self.k_proj, self.v_proj))
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(attended.transpose(1, 2).reshape(x.shape))
+
+
+class _QkvoBlock(nn.Module):
+    """The attention as its own submodule (as Hugging Face writes it), a residual, LayerNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.self_attn, self.norm = _QkvoAttention(), nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.self_attn(x))
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -128,6 +160,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "conv1d": (_Conv1d, lambda: torch.randn(BATCH, 4, 10)),
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),
