@@ -78,9 +78,11 @@ SHAPES: Registry[Callable[[list[Any]], bool]] = Registry("PyTorch module shape")
 
 
 def op_name(node: Any) -> str:
-    """``aten.add.Tensor`` → ``add``; ``operator.getitem`` → ``getitem``."""
+    """``aten.add.Tensor`` → ``add``; ``operator.getitem`` → ``getitem``; an in-place
+    variant is its operation (``relu_`` → ``relu``: the same values)."""
     target = node.target
-    return str(getattr(target, "_opname", getattr(target, "__name__", target)))
+    name = str(getattr(target, "_opname", getattr(target, "__name__", target)))
+    return name[:-1] if name.endswith("_") and not name.startswith("_") else name
 
 
 def camel(name: str) -> str:

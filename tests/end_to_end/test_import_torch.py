@@ -145,6 +145,30 @@ class _QkvoBlock(nn.Module):
         return self.norm(x + self.self_attn(x))
 
 
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expand, 3x3 depthwise (groups), 1x1 project, no conv biases,
+    in-place ReLU6, the input added back; then F.adaptive_avg_pool2d and torch.flatten."""
+
+    def __init__(self, channels: int = 8, expand: int = 4) -> None:
+        super().__init__()
+        wide = channels * expand
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, wide, 1, bias=False),
+            nn.BatchNorm2d(wide),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(wide, wide, 3, padding=1, groups=wide, bias=False),
+            nn.BatchNorm2d(wide),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(wide, channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        self.classifier = nn.Linear(channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.adaptive_avg_pool2d(x + self.conv(x), (1, 1))
+        return self.classifier(torch.flatten(y, 1))
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -161,6 +185,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),
