@@ -42,7 +42,7 @@ from translator.commands.importing import (
     spec_name,
     wrapper_args,
 )
-from translator.errors import SpecError, WeightsError
+from translator.errors import SpecError
 from translator.ir import Graph
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
@@ -301,20 +301,9 @@ def import_file(path: str | Path) -> Imported:
 
 
 def weights_by_import(graph: Graph, path: str | Path) -> Weights:
-    """The weights in ``path`` for ``graph``, a spec imported from that file: the file is
-    imported again (deterministically, so with the same layer names) and each layer's
-    tensors taken, once the layers with weights are found the same in both."""
-    from translator.commands.importing import spec_text
-    from translator.spec.loader import load_text
+    """The weights in ``path`` for ``graph``, a spec imported from that file (see
+    ``translator.commands.importing.imported_weights``)."""
+    from translator.commands.importing import imported_weights
 
-    imported = import_file(path)
-    again = None if imported.unclaimed else load_text(spec_text(imported.spec), str(path))
-    layers = {} if again is None else {n.name: n.weights.get(NAME) for n in again.nodes}
-    for node in graph.nodes:
-        if node.weights.get(NAME) and layers.get(node.name) != node.weights.get(NAME):
-            raise WeightsError(
-                str(path),
-                f"layer '{node.name}' is not in the spec this file imports to; accepted: a"
-                " spec imported from it (translator import), or initializers <layer>.<tensor>",
-            )
-    return imported.weights(again) if imported.weights and again else {}
+    accepted = "initializers named <layer>.<tensor>"
+    return dict(imported_weights(import_file(path), graph, str(path), accepted))

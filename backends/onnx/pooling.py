@@ -82,6 +82,23 @@ def build_global_pool(layer: Layer, inputs: list[str]) -> list[str]:
 # GlobalAveragePool / GlobalMaxPool → the global pools, keeping the size-1 axes unless a
 # Flatten follows (which the pool then takes in, as a person writes it).
 POOL_TYPES = {"MaxPool": "MaxPooling", "AveragePool": "AveragePooling"}
+# Operators whose values are never negative: a max over them is the same with zero pads as
+# with ONNX's -inf pads (ResNet's stem: Relu, then MaxPool with pads 1).
+NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus")
+
+
+def _non_negative(r: Reading, tensor: str) -> bool:
+    """Whether ``tensor`` (through transposes) is never negative: a NON_NEGATIVE operator's
+    output, or a Clip's with a lower bound of 0 or more."""
+    producer = r.source.producers.get(tensor)
+    while producer is not None and producer.op_type == "Transpose":
+        producer = r.source.producers.get(producer.input[0])
+    if producer is None or producer.op_type != "Clip":
+        return producer is not None and producer.op_type in NON_NEGATIVE
+    low = r.const(producer.input[1]) if len(producer.input) > 1 and producer.input[1] else None
+    return low is not None and float(low) >= 0
+
+
 GLOBAL_TYPES = {"GlobalAveragePool": "GlobalAveragePooling", "GlobalMaxPool": "GlobalMaxPooling"}
 
 
@@ -97,7 +114,13 @@ def read_pool(r: Reading, node: onnx.NodeProto) -> None:
     if any(d != 1 for d in args.pop("dilation_rate")):
         raise Refused("a dilated pooling window has no spec equivalent")
     pads = args.pop("pads")
-    if pads is not None and (node.op_type == "MaxPool" or not a.get("count_include_pad", 0)):
+    zeros_kept = _non_negative(r, node.input[0])  # zero pads then act as -inf pads
+    maximum = node.op_type == "MaxPool"
+    if (
+        pads is not None
+        and not (maximum and zeros_kept)
+        and (maximum or not a.get("count_include_pad", 0))
+    ):
         raise Refused(f"pads {pads} are neither none nor TensorFlow's same")
     if pads is not None:
         x = zero_padded(r, node, x, pads)

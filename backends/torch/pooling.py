@@ -61,6 +61,9 @@ def describe_global_pooling(node: Node) -> Call:
 # pads gets a ZeroPadding layer first); nn.AdaptiveAvgPool to size 1 → the global average
 # pool, taking in a flatten that follows it, as a person writes it.
 WINDOW_POOLS = {"MaxPool": "MaxPooling", "AvgPool": "AveragePooling"}
+# Operations whose values are never negative: a max over them is the same with zero pads as
+# with PyTorch's -inf pads (ResNet's stem: ReLU, then MaxPool2d(3, 2, padding=1)).
+NON_NEGATIVE = ("relu", "relu6", "hardtanh", "sigmoid")
 
 
 def _window_pool(r: Reading, call: ModuleCall) -> None:
@@ -79,7 +82,12 @@ def _window_pool(r: Reading, call: ModuleCall) -> None:
         node.args[0], arg(node, 3, "padding", 0), kernel, strides, [1] * rank
     )
     x = node.args[0]
-    if pads is not None and (maximum or not arg(node, 5, "count_include_pad", True)):
+    zeros_kept = maximum and op_name(node.args[0]) in NON_NEGATIVE  # zeros pad as -inf does
+    if (
+        pads is not None
+        and not zeros_kept
+        and (maximum or not arg(node, 5, "count_include_pad", True))
+    ):
         raise Refused("pads that are not TensorFlow's same (a max pool pads with -inf)")
     if padding == "same" and not maximum and arg(node, 5, "count_include_pad", True):
         padding, pads = "valid", [[b, b] for b in per_axis(arg(node, 3, "padding", 0), rank)]

@@ -177,6 +177,12 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
     with ``weights_only=True`` (no pickle code runs) and memory-mapped (no data read until
     every key and shape was checked)."""
     path = Path(path)
+    if path.suffix.lower() == ".pt2":  # a torch.export program: the spec is the one it imports to
+        from backends.torch.importing import import_file
+        from translator.commands.importing import imported_weights
+
+        found = imported_weights(import_file(path), graph, str(path), "a state_dict .pt")
+        return float32_weights(found, weight_roles(graph, NAME), str(path), notes)
     try:
         _check_archive(path, graph)
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

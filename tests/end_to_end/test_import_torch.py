@@ -169,6 +169,22 @@ class _InvertedResidual(nn.Module):
         return self.classifier(torch.flatten(y, 1))
 
 
+class _ResNetStem(nn.Module):
+    """ResNet's stem and a downsampling basic block: a 7x7/2 conv with pads 3, ReLU, then
+    MaxPool2d(3, 2, padding=1) (zero pads after a ReLU: the same max as PyTorch's -inf)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False), nn.BatchNorm2d(8)
+        self.relu, self.maxpool = nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+        self.conv2, self.bn2 = nn.Conv2d(8, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16)
+        self.downsample = nn.Sequential(nn.Conv2d(8, 16, 1, 2, bias=False), nn.BatchNorm2d(16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.relu(self.bn2(self.conv2(x)) + self.downsample(x))
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -186,6 +202,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
+    "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),
@@ -243,14 +260,23 @@ def test_names_come_from_the_module_paths(
     assert "data_format: channels_first" in text
 
 
-def test_the_models_state_dict_ports_the_imported_spec(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+# A state_dict maps to the spec by the naming rule, so not where one spec layer joins several
+# modules' tensors (q/k/v/o attention packed into in_proj_weight): the .pt2 itself does.
+@pytest.mark.parametrize(
+    ("case", "checkpoint"),
+    [("cnn", "state_dict"), ("cnn", "program"), ("qkvo_attention", "program")],
+)
+def test_the_models_own_weights_port_the_imported_spec(
+    case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model, _, source = _saved("cnn", tmp_path / "cnn.pt2")
+    """The model's state_dict (keys ``features.0.weight``, ...), and the .pt2 itself."""
+    model, _, source = _saved(case, tmp_path / f"{case}.pt2")
     spec, _ = run_import(source, tmp_path, capsys)
-    checkpoint = tmp_path / "model.pt"
-    torch.save(model.state_dict(), checkpoint)  # keys "features.0.weight", ...
-    args = ["port", str(spec), "--weights", str(checkpoint), "--from", "torch", "--format", "json"]
+    weights = source
+    if checkpoint == "state_dict":
+        weights = tmp_path / "model.pt"
+        torch.save(model.state_dict(), weights)
+    args = ["port", str(spec), "--weights", str(weights), "--from", "torch", "--format", "json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
 

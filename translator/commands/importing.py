@@ -148,6 +148,27 @@ def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def imported_weights(imported: Imported, graph: Graph, path: str, accepted: str) -> Any:
+    """The weights in the model file ``path`` for ``graph``, a spec imported from it:
+    ``imported`` is that file imported again (deterministically, so with the same layer
+    names), and each layer's tensors are taken once the layers with weights are found the
+    same in both; else a ``WeightsError`` naming the first layer that differs."""
+    from translator.errors import WeightsError
+    from translator.spec.loader import load_text
+
+    framework = imported.framework
+    again = None if imported.unclaimed else load_text(spec_text(imported.spec), path)
+    layers = {} if again is None else {n.name: n.weights.get(framework) for n in again.nodes}
+    for node in graph.nodes:
+        if node.weights.get(framework) and layers.get(node.name) != node.weights.get(framework):
+            raise WeightsError(
+                path,
+                f"layer '{node.name}' is not in the spec this file imports to; accepted: a"
+                f" spec imported from it (translator import), or {accepted}",
+            )
+    return imported.weights(again) if imported.weights and again else {}
+
+
 def source_framework(source: str | Path) -> str:
     """The framework that reads ``source``, from its suffix; the file must exist."""
     path = Path(source)
