@@ -18,6 +18,7 @@ the IR.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from backends.torch.importing import (
@@ -108,26 +109,54 @@ def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
 # their size are those of the query the attention reads; the weights are the four Linears'
 # own, packed for nn.MultiheadAttention where the IR builds that.
 SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze"}
-ATTENDING = {"linear", "scaled_dot_product_attention", "dropout"}
+SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
+ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
 
 
 def qkvo_shaped(nodes: list[Any]) -> bool:
-    """Four projections around one attention, with only reshaping between them."""
+    """Four projections around one attention (scaled_dot_product_attention, or two matmuls
+    around a softmax), with only reshaping and scaling between them."""
     ops = [op_name(n) for n in nodes]
-    single = ops.count("scaled_dot_product_attention") == 1
-    return ops.count("linear") == 4 and single and set(ops) <= SHAPING | ATTENDING
+    fused = ops.count("scaled_dot_product_attention") == 1
+    eager = ops.count("matmul") == 2 and ops.count("softmax") == 1
+    return ops.count("linear") == 4 and fused != eager and set(ops) <= SHAPING | SCALING | ATTENDING
 
 
 SHAPES.register("QkvoAttention")(qkvo_shaped)
 
 
 def _projection(node: Any) -> Any:
-    """The Linear a tensor comes from, through views and transposes."""
-    while op_name(node) in SHAPING:
+    """The Linear a tensor comes from, through views, transposes and scaling by a number."""
+    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
         node = node.args[0]
     if op_name(node) != "linear":
         raise Refused("a projection is not a Linear's output")
     return node
+
+
+def _factor(node: Any) -> float | None:
+    """What a ``div`` or ``mul`` by a number multiplies by; None for one by a tensor."""
+    number = node.args[1]
+    if not isinstance(number, int | float):
+        return None
+    return 1.0 / number if op_name(node) == "div" else float(number)
+
+
+def _attended(call: ModuleCall) -> tuple[Any, Any, Any, bool]:
+    """The (query, key, value) heads the attention reads and whether it is causal: from
+    scaled_dot_product_attention, or from eager attention scaled by exactly 1/sqrt(size)."""
+    fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
+    if fused:
+        if arg(fused[0], 3, "attn_mask") is not None:
+            raise Refused("an attention mask (the spec's attention is causal or unmasked)")
+        return (*fused[0].args[:3], bool(arg(fused[0], 5, "is_causal", False)))
+    scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
+    factors = [_factor(n) for n in call.nodes if op_name(n) in SCALING]
+    scale = math.prod(f for f in factors if f is not None)
+    size = Reading.shape(scores.args[0])[-1]
+    if None in factors or not math.isclose(scale, size**-0.5, rel_tol=1e-6):
+        raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size}) (or by a tensor)")
+    return scores.args[0], scores.args[1], mixed.args[1], False
 
 
 def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
@@ -146,17 +175,13 @@ def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
 
 @MODULES.register("QkvoAttention")
 def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
-    """q_proj, k_proj, v_proj → scaled_dot_product_attention → o_proj, in a module of any
-    class → MultiHeadAttention(num_heads, key_dim, value_dim, use_bias, causal)."""
-    attention = call.op("scaled_dot_product_attention")
-    if arg(attention, 3, "attn_mask") is not None:
-        raise Refused("an attention mask (the spec's attention is causal or unmasked)")
-    query, key, value = (_projection(attention.args[i]) for i in range(3))
+    """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
+    o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
+    use_bias, causal)."""
+    heads_q, heads_k, heads_v, causal = _attended(call)
+    query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
-    (_, heads, _, size), kv_heads = (
-        Reading.shape(attention.args[0]),
-        Reading.shape(attention.args[1])[1],
-    )
+    (_, heads, _, size), kv_heads = Reading.shape(heads_q), Reading.shape(heads_k)[1]
     if kv_heads != heads:
         raise Refused(f"{kv_heads} key/value heads for {heads} query heads (grouped heads)")
     roles = {"query": query, "key": key, "value": value, "output": output}
@@ -165,7 +190,7 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
         raise Refused("some projections have a bias and some have none")
     value_size, width = Reading.shape(value)[-1] // heads, Reading.shape(output)[-1]
     layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
-    layer |= {"use_bias": biased.pop(), "causal": arg(attention, 5, "is_causal", False)}
+    layer |= {"use_bias": biased.pop(), "causal": causal}
     if value_size != size:  # the spec's default: key_dim
         layer["value_dim"] = value_size
     if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width

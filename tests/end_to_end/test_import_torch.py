@@ -8,6 +8,7 @@ module no importer claims, and a parameter the program never reads, are listed.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -118,9 +119,9 @@ class _QkvoAttention(nn.Module):
     """Hugging Face-style causal self-attention: q/k/v/o projections around
     F.scaled_dot_product_attention."""
 
-    def __init__(self, width: int = 8, heads: int = 2) -> None:
+    def __init__(self, width: int = 8, heads: int = 2, eager: bool = False) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.eager = heads, eager
         self.q_proj, self.k_proj = nn.Linear(width, width), nn.Linear(width, width)
         self.v_proj, self.o_proj = nn.Linear(width, width), nn.Linear(width, width)
 
@@ -130,16 +131,20 @@ class _QkvoAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = (self._split(p(x)) for p in (self.q_proj, self.k_proj, self.v_proj))
-        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if self.eager:  # unmasked, as eager Hugging Face code writes it
+            scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+            attended = torch.softmax(scores, dim=-1) @ v
+        else:
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.o_proj(attended.transpose(1, 2).reshape(x.shape))
 
 
 class _QkvoBlock(nn.Module):
     """The attention as its own submodule (as Hugging Face writes it), a residual, LayerNorm."""
 
-    def __init__(self) -> None:
+    def __init__(self, eager: bool = False) -> None:
         super().__init__()
-        self.self_attn, self.norm = _QkvoAttention(), nn.LayerNorm(8)
+        self.self_attn, self.norm = _QkvoAttention(eager=eager), nn.LayerNorm(8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x + self.self_attn(x))
@@ -201,6 +206,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "qkvo_attention_eager": (lambda: _QkvoBlock(eager=True), lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
     "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
     "bidirectional_gru": (
