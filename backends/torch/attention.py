@@ -108,7 +108,8 @@ def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
 # transposes between them → MultiHeadAttention (causal with ``is_causal``). The heads and
 # their size are those of the query the attention reads; the weights are the four Linears'
 # own, packed for nn.MultiheadAttention where the IR builds that.
-SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze"}
+# "expand" (then "reshape") repeats grouped key/value heads, as Llama's repeat_kv does.
+SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze", "expand"}
 SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
 ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
 
@@ -173,28 +174,47 @@ def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
     return joined
 
 
-@MODULES.register("QkvoAttention")
+def _grouped(heads: int, size: int, key: Any, value: Any) -> dict[str, Any] | None:
+    """GroupQueryAttention's arguments when the key and value projections give fewer heads
+    than the query's (repeated to them by ``enable_gqa`` or ``expand``), else None."""
+    kv_heads = Reading.shape(key)[-1] // size
+    if kv_heads == heads:
+        return None
+    if heads % kv_heads or Reading.shape(value)[-1] != kv_heads * size:
+        raise Refused(f"{kv_heads} key/value heads for {heads} query heads, not a grouping")
+    layer = {"type": "GroupQueryAttention", "head_dim": size, "num_query_heads": heads}
+    return {**layer, "num_key_value_heads": kv_heads}
+
+
 def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
     o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
-    use_bias, causal)."""
+    use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
+    num_key_value_heads, use_bias, causal) where k and v have fewer heads."""
     heads_q, heads_k, heads_v, causal = _attended(call)
     query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
-    (_, heads, _, size), kv_heads = Reading.shape(heads_q), Reading.shape(heads_k)[1]
-    if kv_heads != heads:
-        raise Refused(f"{kv_heads} key/value heads for {heads} query heads (grouped heads)")
+    _, heads, _, size = Reading.shape(heads_q)
     roles = {"query": query, "key": key, "value": value, "output": output}
     biased = {arg(p, 2, "bias") is not None for p in roles.values()}
     if len(biased) != 1:
         raise Refused("some projections have a bias and some have none")
-    value_size, width = Reading.shape(value)[-1] // heads, Reading.shape(output)[-1]
-    layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+    width = Reading.shape(output)[-1]
+    layer = _grouped(heads, size, key, value) or _multihead(heads, size, value, width, query)
     layer |= {"use_bias": biased.pop(), "causal": causal}
-    if value_size != size:  # the spec's default: key_dim
-        layer["value_dim"] = value_size
-    if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width
-        layer["output_shape"] = width
     sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
     name = r.add(call, layer, sources, output)
     r.joined[name] = _joined(r, roles)
+
+
+def _multihead(heads: int, size: int, value: Any, width: int, query: Any) -> dict[str, Any]:
+    """MultiHeadAttention's arguments, the value size and output width where not default."""
+    layer: dict[str, Any] = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+    if Reading.shape(value)[-1] // heads != size:  # the spec's default: key_dim
+        layer["value_dim"] = Reading.shape(value)[-1] // heads
+    if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width
+        layer["output_shape"] = width
+    return layer
+
+
+MODULES.register("QkvoAttention")(read_qkvo_attention)

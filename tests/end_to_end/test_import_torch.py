@@ -190,6 +190,44 @@ class _ResNetStem(nn.Module):
         return self.relu(self.bn2(self.conv2(x)) + self.downsample(x))
 
 
+class _GroupedAttention(nn.Module):
+    """Llama-style grouped-query attention without rotary embeddings: 4 query heads share
+    2 key/value heads, repeated as Llama's repeat_kv does (expand, reshape), causal."""
+
+    def __init__(self, width: int = 8, heads: int = 4, kv_heads: int = 2) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.size = heads, kv_heads, width // heads
+        self.q_proj = nn.Linear(width, width, bias=False)
+        self.k_proj = nn.Linear(width, kv_heads * self.size, bias=False)
+        self.v_proj = nn.Linear(width, kv_heads * self.size, bias=False)
+        self.o_proj = nn.Linear(width, width, bias=False)
+
+    def _heads(self, x: torch.Tensor, count: int) -> torch.Tensor:
+        n, steps, _ = x.shape
+        return x.view(n, steps, count, self.size).transpose(1, 2)
+
+    def _repeated(self, x: torch.Tensor) -> torch.Tensor:
+        n, kv, steps, size = x.shape
+        wide = x[:, :, None, :, :].expand(n, kv, self.heads // kv, steps, size)
+        return wide.reshape(n, self.heads, steps, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = self._heads(self.q_proj(x), self.heads)
+        k = self._repeated(self._heads(self.k_proj(x), self.kv_heads))
+        v = self._repeated(self._heads(self.v_proj(x), self.kv_heads))
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(attended.transpose(1, 2).reshape(x.shape))
+
+
+class _GroupedBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.self_attn = _GroupedAttention()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.self_attn(x)
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -207,6 +245,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention_eager": (lambda: _QkvoBlock(eager=True), lambda: torch.randn(BATCH, 5, 8)),
+    "grouped_query_attention": (_GroupedBlock, lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
     "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
     "bidirectional_gru": (
