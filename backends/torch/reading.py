@@ -3,9 +3,11 @@
 
 ``torch.export.load`` unpickles a tensor payload marked ``use_pickle`` and, where its first
 ``weights_only=True`` attempt fails, loads the sample inputs with ``weights_only=False``:
-either would run code from the file. So the archive's members are checked first (no
-absolute or parent paths, a total size memory holds), every tensor payload must be stored
-raw, and every ``.pt`` member (the sample inputs) must load with ``weights_only=True``.
+either would run code from the file; so would its fallback to the older export format. So
+the archive must be in the current format (an ``archive_format`` member), its members are
+checked first (no absolute or parent paths, a total size memory holds), every tensor payload
+must be stored raw, and every ``.pt`` member (the sample inputs) must load with
+``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import torch
 from translator.commands.importing import ExampleInput, SourceError
 from translator.ir.memory import available
 
+ACCEPTED = "accepted: a .pt2 written by torch.export.save, in its current archive format"
+
 
 def _pickled(config: dict[str, Any]) -> bool:
     return any(bool(item.get("use_pickle")) for item in config.get("config", {}).values())
@@ -29,9 +33,13 @@ def _pickled(config: dict[str, Any]) -> bool:
 def _check_archive(path: Path) -> None:
     """A zip of relative members, of a size memory holds, with every tensor stored raw."""
     if not zipfile.is_zipfile(path):
-        raise SourceError(f"{path}: not a zip archive; accepted: a .pt2 from torch.export.save")
+        raise SourceError(f"{path}: not a zip archive; {ACCEPTED}")
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
+        if not any(m.filename.endswith("/archive_format") for m in members):
+            # torch.save's files, and the older export format torch.export.load would
+            # unpickle without weights_only, are refused before it runs
+            raise SourceError(f"{path}: not a torch.export archive; {ACCEPTED}")
         if any(m.filename.startswith("/") or ".." in m.filename.split("/") for m in members):
             raise SourceError(f"{path}: a member leaves the archive; accepted: relative paths")
         size, limit = sum(m.file_size for m in members), available()

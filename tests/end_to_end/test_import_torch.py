@@ -409,3 +409,23 @@ def test_a_factory_without_usable_inputs_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {source}: {message}")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("garbage", "not a zip archive"),
+        ("torch.save", "not a torch.export archive"),  # nor the older format it unpickles
+    ],
+)
+def test_a_file_that_is_no_export_archive_is_refused_in_one_line(
+    content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "model.pt2"
+    if content == "torch.save":
+        torch.save({"weight": torch.zeros(2)}, source)
+    else:
+        source.write_bytes(content.encode())
+    assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
+    accepted = "accepted: a .pt2 written by torch.export.save, in its current archive format"
+    assert capsys.readouterr().err == f"error: {source}: {message}; {accepted}\n"
