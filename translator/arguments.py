@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from translator.errors import suggestion
 from translator.ir import FRAMEWORKS
+
+if TYPE_CHECKING:
+    from translator.commands.importing import ExampleInput
 
 EXIT_USAGE = 2  # a mistaken argument: the exit code of every user mistake
 SEED_LIMIT = 2**32  # numpy's and the frameworks' seeds are 32-bit unsigned
@@ -221,13 +224,47 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     _add_max_memory(export)
 
 
+def _example_input(text: str) -> ExampleInput:
+    """``NAME=SHAPE[:DTYPE]``, the shape batch first: ``x=2,3,32,32`` or ``ids=2,7:int64``."""
+    from translator.commands.importing import INPUT_DTYPES, ExampleInput
+
+    name, _, rest = text.partition("=")
+    shape_text, _, dtype = rest.partition(":")
+    sizes = [_number(part, int) for part in shape_text.replace("x", ",").split(",")]
+    if not name or not sizes or any(s is None or s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}; NAME=SHAPE[:DTYPE], the shape batch first, like x=2,3,32,32"
+        )
+    if dtype and dtype not in INPUT_DTYPES:
+        raise argparse.ArgumentTypeError(
+            f"invalid dtype {dtype!r} in {text!r}; accepted: {', '.join(INPUT_DTYPES)}"
+        )
+    return ExampleInput(name, tuple(int(s) for s in sizes if s is not None), dtype or "float32")
+
+
 def _add_import(sub: argparse._SubParsersAction) -> None:
     imp = sub.add_parser(
-        "import", help="read a saved model (.keras, .h5) into a spec and its canonical weights"
+        "import",
+        help="read a model (.keras, .h5, .onnx, .pt2, or package.module:factory) into a spec"
+        " and its canonical weights",
     )
-    imp.add_argument("source", metavar="SOURCE", help="the saved model: .keras or .h5 (Keras)")
+    imp.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a saved model: .keras or .h5 (Keras), .onnx, .pt2 (torch.export.save); or"
+        " package.module:factory, a function returning a Keras model or a torch.nn.Module",
+    )
     imp.add_argument("--out", metavar="SPEC.yaml", required=True, help="the spec to write")
     imp.add_argument("--weights-out", metavar="W.npz", help="also write the canonical weights")
+    imp.add_argument(
+        "--input",
+        metavar="NAME=SHAPE[:DTYPE]",
+        type=_example_input,
+        action="append",
+        default=[],
+        help="an example input of a factory's PyTorch model, batch first (x=2,3,32,32;"
+        " ids=2,7:int64), once per forward argument, in order",
+    )
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:

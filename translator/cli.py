@@ -220,7 +220,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from translator.commands.importing import SourceError, import_source, render_text
 
     try:
-        report = import_source(args.source, args.out, args.weights_out)
+        report = import_source(args.source, args.out, args.weights_out, args.input)
     except (SourceError, OSError) as exc:  # the user's file or path, not the translator's
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC

@@ -27,6 +27,7 @@ import numpy as np
 from backends.keras.model import NAME
 from translator.commands.importing import (
     SPEC_DATA_FORMAT,
+    ExampleInput,
     Imported,
     SourceError,
     Unclaimed,
@@ -131,6 +132,20 @@ def load(path: str | Path) -> Any:
 def import_file(path: str | Path) -> Imported:
     """Read the saved model at ``path`` into a spec, its unclaimed layers and its weights."""
     model = load(path)
+    spec, refused = read_graph(model, import_layer)
+    return Imported(NAME, spec, refused, lambda graph: model_weights(model, graph))
+
+
+def import_object(model: Any, inputs: list[ExampleInput], source: str) -> Imported:
+    """A Keras model from a factory: read as a loaded one (its inputs are its own; a model
+    not yet built is built on ``inputs``' shapes first)."""
+    if not model.built and inputs:
+        model.build(*[(None, *i.shape[1:]) for i in inputs])
+    if not getattr(model, "inputs", None):
+        raise SourceError(
+            f"{source}: the Keras model has no inputs yet; accepted: a functional or built"
+            " Sequential model (keras.Input first), or --input NAME=SHAPE"
+        )
     spec, refused = read_graph(model, import_layer)
     return Imported(NAME, spec, refused, lambda graph: model_weights(model, graph))
 

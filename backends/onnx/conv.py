@@ -11,8 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import onnx
+
 from backends.onnx import activation
+from backends.onnx.importing import (
+    RECOGNISERS,
+    Reading,
+    Refused,
+    View,
+    attributes,
+    channels_first_axes,
+)
 from backends.onnx.model import BUILDERS, Layer
+from translator.ir.layout import same_pairs
 
 
 def spatial_axes(layer: Layer, rank: int) -> list[int]:
@@ -85,3 +96,63 @@ def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
     y = convolve(layer, x, weights, a["groups"])
     # The activation runs in the spec's layout: softmax normalizes Keras's last axis.
     return [activation.apply(layer, to_spec_layout(layer, y, rank), a["activation"])]
+
+
+# Importing: Conv → Conv1D/2D/3D. ONNX pads that equal TensorFlow's "same" (for the input's
+# size) become ``padding: same``; other pads an explicit ZeroPadding layer before a valid
+# convolution, which computes the same function.
+
+
+def window(r: Reading, node: onnx.NodeProto, kernel: Sequence[int]) -> dict[str, Any]:
+    """The window attributes of a Conv or pool as spec arguments, with ``pads`` (explicit
+    pads, or None for ``padding`` valid or same)."""
+    a = attributes(node)
+    rank = len(kernel)
+    strides, dilation = list(a.get("strides", [1] * rank)), list(a.get("dilations", [1] * rank))
+    given = list(a.get("pads", [0] * 2 * rank))
+    shape = r.shape(node.input[0]) or (None,) * (rank + 2)
+    pairs = same_pairs(shape[2:], kernel, strides, dilation)
+    same = None if pairs is None else [b for b, _ in pairs] + [e for _, e in pairs]
+    auto = a.get("auto_pad", "NOTSET")
+    pads: list[int] | None = None
+    if auto == "SAME_UPPER" or (auto == "NOTSET" and given == same and any(given)):
+        padding = "same"
+    elif auto == "VALID" or (auto == "NOTSET" and not any(given)):
+        padding = "valid"
+    elif auto == "NOTSET":
+        padding, pads = "valid", given
+    else:
+        raise Refused(f"auto_pad {auto}; accepted: NOTSET, VALID, SAME_UPPER")
+    return {"strides": strides, "dilation_rate": dilation, "padding": padding, "pads": pads}
+
+
+def zero_padded(r: Reading, node: onnx.NodeProto, x: View, pads: list[int]) -> View:
+    """A ZeroPadding layer giving ``x`` the explicit ONNX ``pads``."""
+    rank = len(pads) // 2
+    padding = [[b, e] for b, e in zip(pads[:rank], pads[rank:], strict=True)]
+    tensor = f"{node.output[0]}/padded"
+    layer = {"type": f"ZeroPadding{rank}D", "padding": padding}
+    r.add(node, layer, [x], {tensor: x.axes}, suffix="_pad")
+    return r.views[tensor]
+
+
+@RECOGNISERS.register("Conv")
+def read_conv(r: Reading, node: onnx.NodeProto) -> None:
+    """Conv(x, W, B) on channels-first data → Conv1D/2D/3D(filters, kernel_size, ...)."""
+    kernel = r.weight(node.input[1])
+    rank = kernel.ndim - 2
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX convolves channels first")
+    args = window(r, node, kernel.shape[2:])
+    pads = args.pop("pads")
+    if pads is not None:
+        x = zero_padded(r, node, x, pads)
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    weights = {"W": lambda: kernel}
+    if bias is not None:
+        weights["B"] = lambda: r.weight(bias)
+    name, out, axes = activation.folded(r, node.output[0], x.axes)
+    layer = {"type": f"Conv{rank}D", "filters": kernel.shape[0], "kernel_size": kernel.shape[2:]}
+    layer |= {**args, "groups": attributes(node).get("group", 1), "activation": name}
+    layer["use_bias"] = bias is not None
+    r.add(node, layer, [x], {out: axes}, weights)

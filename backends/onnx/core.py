@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
+
 from backends.onnx import activation
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.merge import SUM_OP
 from backends.onnx.model import BUILDERS, Layer
 
 
@@ -52,3 +57,81 @@ def build_dropout(layer: Layer, inputs: list[str]) -> list[str]:
 def build_embedding(layer: Layer, inputs: list[str]) -> list[str]:
     """Embedding(input_dim, output_dim): Gather rows of the table by integer id."""
     return [layer.op("Gather", [layer.weight("embeddings"), inputs[0]], axis=0)]
+
+
+# Importing: Gemm, or MatMul (+ Add of a bias), is a Dense; Gather from a weight table an
+# Embedding; Identity and Dropout (the identity at inference) pass their input on.
+
+
+def read_dense(
+    r: Reading, node: onnx.NodeProto, kernel: np.ndarray, bias: str | None, out: str
+) -> None:
+    """A Dense of ``kernel`` (in, out) and the initializer ``bias`` on the node's input,
+    making the tensor ``out`` (the Gemm's, or the Add's after a MatMul)."""
+    x = r.view(node.input[0])
+    if x.axes[-1] != max(a for a in x.axes if a is not None):
+        raise Refused("it multiplies an axis other than the spec's last")
+    units = kernel.shape[1]
+    weights = {"W": lambda: kernel}
+    if bias is not None:
+        bias_value = r.weight(bias)
+        if bias_value.size != units:
+            raise Refused(f"its bias has {bias_value.size} values for {units} units")
+        weights["B"] = lambda: bias_value
+    name, out, axes = activation.folded(r, out, x.axes, dense=True)
+    layer = {"type": "Dense", "units": units, "activation": name, "use_bias": bias is not None}
+    r.add(node, layer, [x], {out: axes}, weights)
+
+
+@RECOGNISERS.register("Gemm")
+def read_gemm(r: Reading, node: onnx.NodeProto) -> None:
+    """Gemm(x, B, C) with transA=0, alpha=beta=1: Dense, B (or Bᵀ with transB) its kernel."""
+    a = attributes(node)
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise Refused("transA, alpha or beta set; accepted: x @ B (+ C)")
+    kernel = r.weight(node.input[1])
+    kernel = kernel.T if a.get("transB", 0) else kernel
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    read_dense(r, node, kernel, bias, node.output[0])
+
+
+@RECOGNISERS.register("MatMul")
+def read_matmul(r: Reading, node: onnx.NodeProto) -> None:
+    """MatMul(x, W) with a weight W of (in, out), and the Add of a bias after it if any."""
+    kernel = r.const(node.input[1])
+    if kernel is None or kernel.ndim != 2:
+        raise Refused("it multiplies two run-time tensors (attention is not recognised yet)")
+    add = r.reader(node.output[0])
+    if add is not None and add.op_type == SUM_OP:
+        bias = next((t for t in add.input if t != node.output[0]), "")
+        if r.source.is_const(bias) and r.weight(bias).size == kernel.shape[1]:
+            r.claim(add)
+            read_dense(r, node, kernel, bias, add.output[0])
+            return
+    read_dense(r, node, kernel, None, node.output[0])
+
+
+@RECOGNISERS.register("Identity", "Dropout")
+def read_identity(r: Reading, node: onnx.NodeProto) -> None:
+    """The identity at inference: the output is the input."""
+    r.views[node.output[0]] = r.view(node.input[0])
+
+
+@RECOGNISERS.register("Gather")
+def read_gather(r: Reading, node: onnx.NodeProto) -> None:
+    """Gather(table, ids) from a weight table is an Embedding; Gather of index 0 on an axis
+    of size 1 only drops that axis (the direction axis of a recurrent output)."""
+    if r.source.is_weight(node.input[0]):
+        table = r.weight(node.input[0])
+        if attributes(node).get("axis", 0) != 0 or table.ndim != 2:
+            raise Refused("a Gather from a table on an axis other than 0")
+        ids = r.view(node.input[1])
+        layer = {"type": "Embedding", "input_dim": table.shape[0], "output_dim": table.shape[1]}
+        axes = (*ids.axes, len(ids.axes))
+        r.add(node, layer, [ids], {node.output[0]: axes}, {"embeddings": lambda: table})
+        return
+    x, index = r.view(node.input[0]), r.const(node.input[1])
+    axis = attributes(node).get("axis", 0) % len(x.axes)
+    if index is None or index.shape != () or x.axes[axis] is not None or int(index) not in (0, -1):
+        raise Refused("it picks elements of a spec axis")
+    r.views[node.output[0]] = View(x.ref, x.axes[:axis] + x.axes[axis + 1 :])

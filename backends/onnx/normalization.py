@@ -9,8 +9,12 @@ Keras writes them.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import onnx
+
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.normalization import channel_axis, normalized_axes
 
@@ -124,3 +128,59 @@ def build_unit_norm(layer: Layer, inputs: list[str]) -> list[str]:
     square_sum = layer.op("ReduceSumSquare", [x, axes], keepdims=1)
     inverse = layer.op("Reciprocal", [layer.op("Sqrt", [square_sum])])
     return [layer.op("Mul", [x, layer.op("Min", [inverse, layer.const("cap", 1e12)])])]
+
+
+# Importing: BatchNormalization (its channel axis is ONNX's axis 1, which the view names in
+# the spec) and LayerNormalization (over the trailing axes from ``axis``).
+
+
+def _spec_axis(axis: int | None, x: View) -> int:
+    """A spec axis as the spec writes it: -1 for the last."""
+    if axis is None or axis == 0:
+        raise Refused("it normalizes an axis the spec does not have")
+    return -1 if axis == max(a for a in x.axes if a is not None) else axis
+
+
+@RECOGNISERS.register("BatchNormalization")
+def read_batch_norm(r: Reading, node: onnx.NodeProto) -> None:
+    """BatchNormalization(x, scale, B, mean, var) at inference → BatchNormalization."""
+    a = attributes(node)
+    if a.get("training_mode", 0) or (len(node.output) > 1 and any(node.output[1:])):
+        raise Refused("it runs in training mode")
+    x = r.view(node.input[0])
+    scale, bias, mean, var = (r.weight(t) for t in node.input[1:5])
+    layer = {
+        "type": "BatchNormalization",
+        "axis": _spec_axis(x.axes[1], x),
+        "epsilon": round(float(np.float32(a.get("epsilon", 1e-5))), 9),
+        "momentum": round(float(np.float32(a.get("momentum", 0.9))), 7),
+    }
+    weights = {
+        "scale": lambda: scale,
+        "B": lambda: bias,
+        "input_mean": lambda: mean,
+        "input_var": lambda: var,
+    }
+    r.add(node, layer, [x], {node.output[0]: x.axes}, weights)
+
+
+@RECOGNISERS.register("LayerNormalization")
+def read_layer_norm(r: Reading, node: onnx.NodeProto) -> None:
+    """LayerNormalization(x, Scale, B) over axes ``axis``.. → LayerNormalization."""
+    a = attributes(node)
+    x = r.view(node.input[0])
+    rank = len(x.axes)
+    normalized = x.axes[a.get("axis", -1) % rank :]
+    if normalized != tuple(range(rank - len(normalized), rank)):
+        raise Refused(f"it normalizes spec axes {normalized}, not the trailing ones")
+    axis: Any = -1 if len(normalized) == 1 else list(normalized)
+    weights = {"Scale": lambda: r.weight(node.input[1])}
+    if len(node.input) > 2 and node.input[2]:
+        weights["B"] = lambda: r.weight(node.input[2])
+    layer = {
+        "type": "LayerNormalization",
+        "axis": axis,
+        "epsilon": round(float(np.float32(a.get("epsilon", 1e-5))), 9),
+        "center": "B" in weights,
+    }
+    r.add(node, layer, [x], {node.output[0]: x.axes}, weights)

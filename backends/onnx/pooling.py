@@ -7,8 +7,26 @@ uses, so they need no transpose.
 
 from __future__ import annotations
 
-from backends.onnx.conv import PADDING, spatial_axes, to_channels_first, to_spec_layout
+import onnx
+
+from backends.onnx.conv import (
+    PADDING,
+    spatial_axes,
+    to_channels_first,
+    to_spec_layout,
+    window,
+    zero_padded,
+)
+from backends.onnx.importing import (
+    RECOGNISERS,
+    Reading,
+    Refused,
+    attributes,
+    channels_first_axes,
+    spatial_axes_of,
+)
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import reshapes_to
 
 # Layer type → (ONNX operator, extra attributes).
 POOL_OPS: dict[str, tuple[str, dict[str, int]]] = {
@@ -57,3 +75,123 @@ def build_global_pool(layer: Layer, inputs: list[str]) -> list[str]:
     axes = layer.ints("axes", spatial_axes(layer, rank))
     keep = int(layer.args["keepdims"])
     return [layer.op(GLOBAL_OPS[layer.node.type], [inputs[0], axes], keepdims=keep)]
+
+
+# Importing: MaxPool / AveragePool → MaxPooling / AveragePooling (pads equal to TF's "same"
+# are ``padding: same``; an average that counts zero pads gets a ZeroPadding layer first);
+# GlobalAveragePool / GlobalMaxPool → the global pools, keeping the size-1 axes unless a
+# Flatten follows (which the pool then takes in, as a person writes it).
+POOL_TYPES = {"MaxPool": "MaxPooling", "AveragePool": "AveragePooling"}
+# Operators whose values are never negative: a max over them is the same with zero pads as
+# with ONNX's -inf pads (ResNet's stem: Relu, then MaxPool with pads 1).
+NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus")
+
+
+def _non_negative(r: Reading, tensor: str) -> bool:
+    """Whether ``tensor`` (through transposes) is never negative: a NON_NEGATIVE operator's
+    output, or a Clip's with a lower bound of 0 or more."""
+    producer = r.source.producers.get(tensor)
+    while producer is not None and producer.op_type == "Transpose":
+        producer = r.source.producers.get(producer.input[0])
+    if producer is None or producer.op_type != "Clip":
+        return producer is not None and producer.op_type in NON_NEGATIVE
+    low = r.const(producer.input[1]) if len(producer.input) > 1 and producer.input[1] else None
+    return low is not None and float(low) >= 0
+
+
+GLOBAL_TYPES = {"GlobalAveragePool": "GlobalAveragePooling", "GlobalMaxPool": "GlobalMaxPooling"}
+
+
+@RECOGNISERS.register(*POOL_TYPES)
+def read_pool(r: Reading, node: onnx.NodeProto) -> None:
+    """A windowed pool on channels-first data (ceil_mode only where it changes nothing)."""
+    a = attributes(node)
+    kernel = list(a["kernel_shape"])
+    rank = len(kernel)
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first")
+    args = window(r, node, kernel)
+    if any(d != 1 for d in args.pop("dilation_rate")):
+        raise Refused("a dilated pooling window has no spec equivalent")
+    pads = args.pop("pads")
+    zeros_kept = _non_negative(r, node.input[0])  # zero pads then act as -inf pads
+    maximum = node.op_type == "MaxPool"
+    if (
+        pads is not None
+        and not (maximum and zeros_kept)
+        and (maximum or not a.get("count_include_pad", 0))
+    ):
+        raise Refused(f"pads {pads} are neither none nor TensorFlow's same")
+    if pads is not None:
+        x = zero_padded(r, node, x, pads)
+    if a.get("ceil_mode", 0) and not _floor_shape(r, node, kernel, args["strides"]):
+        raise Refused("ceil_mode=1 makes a larger output than the spec's pools")
+    if args["strides"] == kernel:
+        del args["strides"]  # the spec's default: the pool size
+    layer = {"type": f"{POOL_TYPES[node.op_type]}{rank}D", "pool_size": kernel, **args}
+    r.add(node, layer, [x], {node.output[0]: x.axes})
+
+
+def _floor_shape(r: Reading, node: onnx.NodeProto, kernel: list[int], strides: list[int]) -> bool:
+    """Whether the output's inferred spatial sizes are those of floor mode."""
+    given, out = r.shape(node.input[0]), r.shape(node.output[0])
+    if given is None or out is None or None in given[2:]:
+        return False
+    floor = [(n - k) // s + 1 for n, k, s in zip(given[2:], kernel, strides, strict=True)]  # type: ignore[operator]
+    return list(out[2:]) == floor
+
+
+def _flattens(r: Reading, node: onnx.NodeProto) -> bool:
+    """A Flatten(axis=1), or a Reshape to (batch, features)."""
+    if node.op_type == "Flatten":
+        return bool(attributes(node).get("axis", 1) == 1)
+    return reshapes_to(r, node, 2)
+
+
+def global_pool(r: Reading, node: onnx.NodeProto, kind: str, keepdims: bool = True) -> None:
+    """A global pool of ``kind`` over every spatial axis; keepdims unless the only reader
+    flattens the result (then the pool takes it in)."""
+    x = r.view(node.input[0])
+    rank = len(x.axes) - 2
+    out, axes = node.output[0], x.axes
+    reader = r.reader(out)
+    if not keepdims:
+        axes = (0, 1)
+    elif reader is not None and _flattens(r, reader):
+        r.claim(reader)
+        out, axes = reader.output[0], (0, 1)
+    layer = {"type": f"{kind}{rank}D", "keepdims": axes == x.axes}
+    r.add(node, layer, [x], {out: axes})
+
+
+@RECOGNISERS.register(*GLOBAL_TYPES)
+def read_global_pool(r: Reading, node: onnx.NodeProto) -> None:
+    """GlobalAveragePool / GlobalMaxPool → GlobalAveragePooling / GlobalMaxPooling."""
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, len(x.axes)), "ONNX pools channels first")
+    global_pool(r, node, GLOBAL_TYPES[node.op_type])
+
+
+REDUCE_TYPES = {"ReduceMean": "GlobalAveragePooling", "ReduceMax": "GlobalMaxPooling"}
+
+
+@RECOGNISERS.register(*REDUCE_TYPES)
+def read_reduce(r: Reading, node: onnx.NodeProto) -> None:
+    """A mean or max over exactly the spec's spatial axes: a global pool (PyTorch's
+    adaptive pool to size 1 exports one, the translator's global pools too)."""
+    a = attributes(node)
+    given = a.get("axes")
+    if given is None and len(node.input) > 1:
+        value = r.const(node.input[1])
+        given = None if value is None else value.tolist()
+    x = r.view(node.input[0])
+    rank = len(x.axes)
+    spatial = spatial_axes_of(r.data_format, rank)
+    if given is None or sorted(x.axes[i % rank] or 0 for i in given) != list(spatial):
+        raise Refused(f"it reduces other axes than the spec's spatial ones {spatial}")
+    if not a.get("keepdims", 1) and [i for i in x.axes if i not in spatial] != [
+        0,
+        rank - 1 if spatial[0] == 1 else 1,
+    ]:
+        raise Refused("the axes it keeps are not (batch, channels) in order")
+    global_pool(r, node, REDUCE_TYPES[node.op_type], bool(a.get("keepdims", 1)))

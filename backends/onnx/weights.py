@@ -82,9 +82,16 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         raise WeightsError(source, f"not a readable ONNX model ({type(exc).__name__})") from None
     for init in model.graph.initializer:
         _check_name(init, source)
+    ours = {f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)}
+    if not ours <= {i.name for i in model.graph.initializer}:
+        # A model from elsewhere (torch.onnx.export): its spec is the one import makes.
+        from backends.onnx.importing import weights_by_import  # importing reads this module
+
+        found = weights_by_import(graph, path)
+        return float32_weights(found, weight_roles(graph, NAME), source, notes)
     inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
     for init in inits:
-        _check_initializer(init, source)
+        check_initializer(init, source)
     names = [i.name for i in inits]
     given = {tuple(i.name.partition(".")[::2]): tuple(int(d) for d in i.dims) for i in inits}
     if len(given) != len(names):
@@ -92,7 +99,7 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
         raise WeightsError(source, f"initializer '{twice[0]}' appears twice; each tensor once")
     check_weight_shapes(graph, NAME, given, source)
     for init in inits:
-        _check_data_size(init, source)
+        check_data_size(init, source)
     raw: Weights = {}
     for init in inits:
         layer, _, tensor = init.name.partition(".")
@@ -107,7 +114,7 @@ def _check_name(init: onnx.TensorProto, source: str) -> None:
         raise WeightsError(source, "an initializer's name is not UTF-8 text; the file is damaged")
 
 
-def _check_initializer(init: onnx.TensorProto, source: str) -> None:
+def check_initializer(init: onnx.TensorProto, source: str) -> None:
     """Stored in the file, whole, of a dtype a float32 weight can come from."""
     if init.data_location == onnx.TensorProto.EXTERNAL or init.HasField("segment"):
         raise WeightsError(
@@ -124,7 +131,7 @@ def _check_initializer(init: onnx.TensorProto, source: str) -> None:
     check_dtype(dtype, source, init.name)
 
 
-def _check_data_size(init: onnx.TensorProto, source: str) -> None:
+def check_data_size(init: onnx.TensorProto, source: str) -> None:
     """The initializer holds exactly the values its dims declare."""
     count = math.prod(init.dims)
     if init.HasField("raw_data"):

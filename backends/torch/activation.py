@@ -12,6 +12,19 @@ writes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from backends.torch.importing import (
+    FUNCTIONS,
+    MODULES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    camel,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -63,3 +76,78 @@ def describe_elu(node: Node) -> Call:
 def describe_prelu(node: Node) -> Call:
     """PReLU(shared_axes=None) → ``PReLU``, one slope per unshared element."""
     return call("PReLU", prelu_alpha_shape(node))
+
+
+# Importing: an activation module (nn.ReLU, ...) or operation (F.relu, torch.tanh, ...) →
+# the spec's activation name, from its one ATen node; None where the node's arguments make
+# another function than Keras's. A Linear's or convolution's only reader, when it is one of
+# these, becomes that layer's ``activation`` (``folded``), as a person writes it.
+NAMED: dict[str, Callable[[Any], str | None]] = {
+    "relu": lambda node: "relu",
+    "sigmoid": lambda node: "sigmoid",
+    "tanh": lambda node: "tanh",
+    "silu": lambda node: "silu",
+    "mish": lambda node: "mish",
+    "selu": lambda node: "selu",
+    "relu6": lambda node: "relu6",
+    "hardswish": lambda node: "hard_swish",
+    "gelu": lambda node: {"none": "gelu", "tanh": "gelu_tanh"}.get(
+        arg(node, 1, "approximate", "none")
+    ),
+    "elu": lambda node: "elu" if arg(node, 1, "alpha", 1.0) == 1.0 else None,
+    "hardtanh": lambda node: (
+        "relu6" if (arg(node, 1, "min_val"), arg(node, 2, "max_val")) == (0.0, 6.0) else None
+    ),
+    "softmax": lambda node: (
+        "softmax" if arg(node, 1, "dim") in (-1, len(Reading.shape(node)) - 1) else None
+    ),
+}
+MODULE_CLASSES = (
+    *("ReLU", "Sigmoid", "Tanh", "SiLU", "Mish", "SELU", "ReLU6", "Hardswish"),
+    *("GELU", "ELU", "Hardtanh", "Softmax"),
+)
+
+
+def activation_of(node: Any) -> str | None:
+    """The spec activation an ATen node computes, or None."""
+    named = NAMED.get(op_name(node))
+    return None if named is None else named(node)
+
+
+def folded(r: Reading, output: Any) -> tuple[str | None, Any]:
+    """The activation a layer making ``output`` takes in (its only reader, when a named
+    activation alone in its module call), and the node that then ends the layer."""
+    user = r.only_user(output)
+    if user is None or user in r.claimed or user.op != "call_function":
+        return None, output
+    call = r.call_of(user)
+    name = activation_of(user) if len(call.nodes) == 1 else None
+    if name is None:
+        return None, output
+    r.claim(call)
+    return name, user
+
+
+@MODULES.register(*MODULE_CLASSES)
+@FUNCTIONS.register(*(camel(op) for op in NAMED))
+def read_activation(r: Reading, call: ModuleCall) -> None:
+    """An activation alone: ``Activation(name)``; a softmax over another axis than the
+    last, ``Softmax(axis)``."""
+    node = call.nodes[-1]
+    name = activation_of(node)
+    if name is None and op_name(node) == "softmax":
+        axis = arg(node, 1, "dim") % len(Reading.shape(node))
+        r.add(call, {"type": "Softmax", "axis": axis}, [node.args[0]], node)
+        return
+    if name is None or len(call.nodes) != 1:
+        raise Refused(f"{op_name(node)} with arguments other than Keras's")
+    r.add(call, {"type": "Activation", "activation": name}, [node.args[0]], node)
+
+
+@MODULES.register("LeakyReLU")
+@FUNCTIONS.register("LeakyRelu")
+def read_leaky_relu(r: Reading, call: ModuleCall) -> None:
+    """nn.LeakyReLU(slope) or F.leaky_relu → LeakyReLU(negative_slope)."""
+    node = call.op("leaky_relu")
+    slope = arg(node, 1, "negative_slope", 0.01)
+    r.add(call, {"type": "LeakyReLU", "negative_slope": slope}, [node.args[0]], node)

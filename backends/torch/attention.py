@@ -18,8 +18,18 @@ the IR.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from backends.torch.importing import (
+    MODULES,
+    SHAPES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -59,3 +69,152 @@ def describe_group_query_attention(node: Node) -> Call:
 def describe_position_embedding(node: Node) -> Call:
     """PositionEmbedding(sequence_length) → ``PositionEmbedding``."""
     return call("PositionEmbedding", node.args["sequence_length"], node.input_shape[1])
+
+
+# Importing: nn.MultiheadAttention (batch first, key and value as wide as the query, no mask)
+# → MultiHeadAttention, self-attention (one input) or ``[query, value]`` with the key the value.
+# The head size is the last size of the per-head view PyTorch makes of the projected query.
+
+
+def _head_dim(call: ModuleCall) -> int:
+    """The size of each head: PyTorch views each projection as (steps, batch·heads, head)."""
+    for node in call.nodes:
+        if op_name(node) == "view" and op_name(node.args[0]) == "select":
+            return Reading.shape(node)[-1]
+    raise Refused("no per-head view of the projections inside (a changed forward?)")
+
+
+@MODULES.register("MultiheadAttention")
+def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
+    """nn.MultiheadAttention(e, heads, batch_first=True) → MultiHeadAttention(heads, e / heads)."""
+    inside = set(call.nodes)
+    reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
+    inputs = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))
+    first = call.nodes[0]
+    if op_name(first) != "transpose" or len(inputs) > 2:
+        raise Refused("batch_first=False, a mask or a key other than the value is not recognised")
+    projection = call.op("linear")
+    if Reading.shape(projection.args[1])[0] != 3 * Reading.shape(projection.args[1])[1]:
+        raise Refused("key or value widths other than the query's are not recognised")
+    embed, head = Reading.shape(projection.args[1])[1], _head_dim(call)
+    outputs = [n for n in call.nodes if set(n.users) - inside]
+    layer = {"type": "MultiHeadAttention", "num_heads": embed // head, "key_dim": head}
+    layer["use_bias"] = arg(projection, 2, "bias") is not None
+    r.add(call, layer, inputs, outputs[-1])
+
+
+# Importing q/k/v/o projections (Hugging Face's style): a module of any class whose
+# operations are four Linear calls, one scaled_dot_product_attention and the views and
+# transposes between them → MultiHeadAttention (causal with ``is_causal``). The heads and
+# their size are those of the query the attention reads; the weights are the four Linears'
+# own, packed for nn.MultiheadAttention where the IR builds that.
+# "expand" (then "reshape") repeats grouped key/value heads, as Llama's repeat_kv does.
+SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze", "expand"}
+SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
+ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
+
+
+def qkvo_shaped(nodes: list[Any]) -> bool:
+    """Four projections around one attention (scaled_dot_product_attention, or two matmuls
+    around a softmax), with only reshaping and scaling between them."""
+    ops = [op_name(n) for n in nodes]
+    fused = ops.count("scaled_dot_product_attention") == 1
+    eager = ops.count("matmul") == 2 and ops.count("softmax") == 1
+    return ops.count("linear") == 4 and fused != eager and set(ops) <= SHAPING | SCALING | ATTENDING
+
+
+SHAPES.register("QkvoAttention")(qkvo_shaped)
+
+
+def _projection(node: Any) -> Any:
+    """The Linear a tensor comes from, through views, transposes and scaling by a number."""
+    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
+        node = node.args[0]
+    if op_name(node) != "linear":
+        raise Refused("a projection is not a Linear's output")
+    return node
+
+
+def _factor(node: Any) -> float | None:
+    """What a ``div`` or ``mul`` by a number multiplies by; None for one by a tensor."""
+    number = node.args[1]
+    if not isinstance(number, int | float):
+        return None
+    return 1.0 / number if op_name(node) == "div" else float(number)
+
+
+def _attended(call: ModuleCall) -> tuple[Any, Any, Any, bool]:
+    """The (query, key, value) heads the attention reads and whether it is causal: from
+    scaled_dot_product_attention, or from eager attention scaled by exactly 1/sqrt(size)."""
+    fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
+    if fused:
+        if arg(fused[0], 3, "attn_mask") is not None:
+            raise Refused("an attention mask (the spec's attention is causal or unmasked)")
+        return (*fused[0].args[:3], bool(arg(fused[0], 5, "is_causal", False)))
+    scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
+    factors = [_factor(n) for n in call.nodes if op_name(n) in SCALING]
+    scale = math.prod(f for f in factors if f is not None)
+    size = Reading.shape(scores.args[0])[-1]
+    if None in factors or not math.isclose(scale, size**-0.5, rel_tol=1e-6):
+        raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size}) (or by a tensor)")
+    return scores.args[0], scores.args[1], mixed.args[1], False
+
+
+def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
+    """Each IR tensor name either PyTorch layout gives → the Linears' tensors it holds."""
+    weights = {role: r.key(p.args[1]) for role, p in projections.items()}
+    biases = {role: r.key(arg(p, 2, "bias")) for role, p in projections.items()}
+    packed = [weights[role] for role in ("query", "key", "value")]
+    joined = {"in_proj_weight": packed, "out_proj.weight": [weights["output"]]}
+    joined |= {f"{role}.weight": [key] for role, key in weights.items()}
+    if all(biases.values()):
+        joined["in_proj_bias"] = [biases[role] for role in ("query", "key", "value")]
+        joined |= {"out_proj.bias": [biases["output"]]}
+        joined |= {f"{role}.bias": [key] for role, key in biases.items()}
+    return joined
+
+
+def _grouped(heads: int, size: int, key: Any, value: Any) -> dict[str, Any] | None:
+    """GroupQueryAttention's arguments when the key and value projections give fewer heads
+    than the query's (repeated to them by ``enable_gqa`` or ``expand``), else None."""
+    kv_heads = Reading.shape(key)[-1] // size
+    if kv_heads == heads:
+        return None
+    if heads % kv_heads or Reading.shape(value)[-1] != kv_heads * size:
+        raise Refused(f"{kv_heads} key/value heads for {heads} query heads, not a grouping")
+    layer = {"type": "GroupQueryAttention", "head_dim": size, "num_query_heads": heads}
+    return {**layer, "num_key_value_heads": kv_heads}
+
+
+def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
+    """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
+    o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
+    use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
+    num_key_value_heads, use_bias, causal) where k and v have fewer heads."""
+    heads_q, heads_k, heads_v, causal = _attended(call)
+    query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
+    output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
+    _, heads, _, size = Reading.shape(heads_q)
+    roles = {"query": query, "key": key, "value": value, "output": output}
+    biased = {arg(p, 2, "bias") is not None for p in roles.values()}
+    if len(biased) != 1:
+        raise Refused("some projections have a bias and some have none")
+    width = Reading.shape(output)[-1]
+    layer = _grouped(heads, size, key, value) or _multihead(heads, size, value, width, query)
+    layer |= {"use_bias": biased.pop(), "causal": causal}
+    sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
+    name = r.add(call, layer, sources, output)
+    r.joined[name] = _joined(r, roles)
+
+
+def _multihead(heads: int, size: int, value: Any, width: int, query: Any) -> dict[str, Any]:
+    """MultiHeadAttention's arguments, the value size and output width where not default."""
+    layer: dict[str, Any] = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+    if Reading.shape(value)[-1] // heads != size:  # the spec's default: key_dim
+        layer["value_dim"] = Reading.shape(value)[-1] // heads
+    if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width
+        layer["output_shape"] = width
+    return layer
+
+
+MODULES.register("QkvoAttention")(read_qkvo_attention)

@@ -11,6 +11,10 @@ description here derives their arguments from the IR.
 
 from __future__ import annotations
 
+from typing import Any
+
+from backends.torch import activation
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Description, call, steps
 from backends.torch.standalone.describe import (
@@ -22,7 +26,7 @@ from backends.torch.standalone.describe import (
     pad_steps,
 )
 from translator.ir import Node
-from translator.ir.layout import same_pads
+from translator.ir.layout import same_pads, same_pairs
 from translator.ops.conv import CONVS
 
 
@@ -74,3 +78,62 @@ def window_pads(node: Node) -> tuple[tuple[int, int], ...] | None:
     if None in node.input_shape and any(s > 1 for s in a["strides"]):
         return None
     return same_pads(node, "torch")
+
+
+# Importing: nn.Conv1d/2d/3d → Conv1D/2D/3D. Zero pads equal to TensorFlow's "same" for the
+# input's size are ``padding: same``; other pads a ZeroPadding layer before a valid
+# convolution (the same function); padding modes other than zeros are refused.
+
+
+def per_axis(value: Any, rank: int) -> list[int]:
+    """An ATen window argument (an int, or a list of one or ``rank``) per spatial axis."""
+    values = [int(v) for v in value] if isinstance(value, list | tuple) else [int(value)]
+    return values * rank if len(values) == 1 else values
+
+
+def padding_of(
+    node: Any, padding: Any, kernel: list[int], strides: list[int], dilation: list[int]
+) -> tuple[str, list[list[int]] | None]:
+    """``valid`` or ``same``, and the explicit (before, after) pads when neither fits."""
+    rank = len(kernel)
+    if isinstance(padding, str):
+        return padding, None
+    pads = per_axis(padding, rank)
+    if not any(pads):
+        return "valid", None
+    same = same_pairs(Reading.shape(node)[2:], kernel, strides, dilation)
+    if same is not None and [list(p) for p in same] == [[p, p] for p in pads]:
+        return "same", None
+    return "valid", [[p, p] for p in pads]
+
+
+def zero_padded(r: Reading, call: ModuleCall, x: Any, pads: list[list[int]]) -> Any:
+    """A ZeroPadding layer before the call's layer; returns the node standing for it."""
+    layer = {"type": f"ZeroPadding{len(pads)}D", "padding": pads}
+    stand_in = ("padded", call.path)  # a key no fx node equals
+    r.add(ModuleCall(f"{call.path}_pad", call.cls, call.nodes), layer, [x], stand_in)
+    return stand_in
+
+
+@MODULES.register("Conv1d", "Conv2d", "Conv3d")
+def read_conv(r: Reading, call: ModuleCall) -> None:
+    """nn.ConvNd(in, out, k, stride, padding, dilation, groups) → ConvND."""
+    if len(call.nodes) != 1:
+        raise Refused("a padding mode other than zeros (the spec pads with zeros)")
+    node = call.op("conv1d", "conv2d", "conv3d")
+    weight = Reading.shape(node.args[1])
+    rank = len(weight) - 2
+    strides, dilation = (
+        per_axis(arg(node, 3, "stride", 1), rank),
+        per_axis(arg(node, 5, "dilation", 1), rank),
+    )
+    padding, pads = padding_of(
+        node.args[0], arg(node, 4, "padding", [0]), list(weight[2:]), strides, dilation
+    )
+    x = node.args[0] if pads is None else zero_padded(r, call, node.args[0], pads)
+    name, output = activation.folded(r, node)
+    layer = {"type": f"Conv{rank}D", "filters": weight[0], "kernel_size": list(weight[2:])}
+    layer |= {"strides": strides, "padding": padding, "dilation_rate": dilation}
+    layer |= {"groups": arg(node, 6, "groups", 1), "activation": name}
+    layer["use_bias"] = arg(node, 2, "bias") is not None
+    r.add(call, layer, [x], output)

@@ -10,6 +10,8 @@ as the exported network does). The modules are the standalone ones
 
 from __future__ import annotations
 
+from backends.torch import activation
+from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import activation_steps, arguments
@@ -48,3 +50,36 @@ def describe_dropout(node: Node) -> Call:
 def describe_embedding(node: Node) -> Call:
     """Embedding(input_dim, output_dim) → ``nn.Embedding`` (ids int32 or int64)."""
     return call("nn.Embedding", node.args["input_dim"], node.args["output_dim"])
+
+
+# Importing: nn.Linear → Dense (its activation folded in), nn.Embedding → Embedding,
+# nn.Dropout (and F.dropout at inference) → Dropout. The weights are the module's own.
+
+
+@MODULES.register("Linear")
+def read_linear(r: Reading, call: ModuleCall) -> None:
+    """nn.Linear(in, out, bias) → Dense(units=out, use_bias), its activation folded in."""
+    node = call.op("linear")
+    weight, bias = node.args[1], arg(node, 2, "bias")
+    name, output = activation.folded(r, node)
+    layer = {"type": "Dense", "units": Reading.shape(weight)[0], "use_bias": bias is not None}
+    r.add(call, {**layer, "activation": name}, [node.args[0]], output)
+
+
+@MODULES.register("Embedding")
+def read_embedding(r: Reading, call: ModuleCall) -> None:
+    """nn.Embedding(num, dim) → Embedding(input_dim=num, output_dim=dim)."""
+    node = call.op("embedding")
+    rows, size = Reading.shape(node.args[0])
+    if arg(node, 2, "padding_idx", -1) not in (-1, None):
+        raise Refused("padding_idx keeps a row at zero in training; the spec has no such row")
+    layer = {"type": "Embedding", "input_dim": rows, "output_dim": size}
+    r.add(call, layer, [node.args[1]], node)
+
+
+@MODULES.register("Dropout")
+@FUNCTIONS.register("Dropout")
+def read_dropout(r: Reading, call: ModuleCall) -> None:
+    """nn.Dropout(p) or F.dropout → Dropout(rate=p)."""
+    node = call.op("dropout")
+    r.add(call, {"type": "Dropout", "rate": arg(node, 1, "p", 0.5)}, [node.args[0]], node)

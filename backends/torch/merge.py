@@ -9,6 +9,7 @@ standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies
 
 from __future__ import annotations
 
+from backends.torch.importing import FUNCTIONS, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
@@ -46,3 +47,32 @@ def describe_elementwise(node: Node) -> Description:
 def describe_concatenate(node: Node) -> Call:
     """Concatenate(axis=-1) → ``Concatenate``."""
     return call("Concatenate", **arguments(node, "axis"))
+
+
+# Importing: ``a + b``, ``a - b``, ``a * b`` of two layers' outputs → Add, Subtract,
+# Multiply; torch.cat → Concatenate. A constant or scalar operand has no merge equivalent.
+MERGE_TYPES = {"Add": "Add", "Sub": "Subtract", "Mul": "Multiply"}
+
+
+@FUNCTIONS.register(*MERGE_TYPES)
+def read_merge(r: Reading, call: ModuleCall) -> None:
+    """a + b, a - b, a * b of two layers' outputs → Add, Subtract, Multiply."""
+    node = call.nodes[0]
+    operands = list(node.args[:2])
+    if arg(node, 2, "alpha", 1) != 1 or not all(
+        hasattr(o, "meta") and o in r.refs for o in operands
+    ):
+        raise Refused("one operand is a constant or a scalar, which no spec merge takes")
+    r.add(call, {"type": MERGE_TYPES[call.cls]}, operands, node)
+
+
+@FUNCTIONS.register("Cat")
+def read_cat(r: Reading, call: ModuleCall) -> None:
+    """torch.cat(tensors, dim) → Concatenate(axis)."""
+    node = call.nodes[0]
+    rank = len(Reading.shape(node))
+    axis = arg(node, 1, "dim", 0) % rank
+    if axis == 0:
+        raise Refused("it joins along the batch axis")
+    layer = {"type": "Concatenate", "axis": -1 if axis == rank - 1 else axis}
+    r.add(call, layer, list(node.args[0]), node)

@@ -11,6 +11,9 @@ modules are the standalone ones (``backends/torch/standalone/normalization.py``)
 
 from __future__ import annotations
 
+from typing import Any
+
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments, trailing_axes
@@ -81,3 +84,33 @@ def describe_rms_normalization(node: Node) -> Call:
 def describe_unit_normalization(node: Node) -> Call:
     """UnitNormalization(axis=-1) → ``UnitNormalization`` over the normalized axes."""
     return call("UnitNormalization", tuple(i + 1 for i in normalized_axes(node)))
+
+
+# Importing: nn.BatchNorm1d/2d/3d → BatchNormalization on the channel axis 1 (PyTorch's
+# momentum m is Keras's 1 − m), nn.LayerNorm → LayerNormalization over its trailing axes.
+
+
+@MODULES.register("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
+def read_batch_norm(r: Reading, call: ModuleCall) -> None:
+    """nn.BatchNormNd(c, eps, momentum) → BatchNormalization(axis=1, epsilon, momentum=1 − m)."""
+    node = call.op("batch_norm")
+    if arg(node, 1, "weight") is None or arg(node, 3, "running_mean") is None:
+        raise Refused("affine=False or track_running_stats=False has no spec equivalent")
+    rank = len(Reading.shape(node))
+    momentum = arg(node, 6, "momentum", 0.1)
+    layer = {"type": "BatchNormalization", "axis": 1 if rank > 2 else -1}
+    layer |= {"epsilon": arg(node, 7, "eps", 1e-5), "momentum": round(1 - momentum, 9)}
+    r.add(call, layer, [node.args[0]], node)
+
+
+@MODULES.register("LayerNorm")
+def read_layer_norm(r: Reading, call: ModuleCall) -> None:
+    """nn.LayerNorm(shape, eps) → LayerNormalization over the trailing axes."""
+    node = call.op("layer_norm")
+    normalized, rank = len(arg(node, 1, "normalized_shape")), len(Reading.shape(node))
+    if arg(node, 2, "weight") is None:
+        raise Refused("elementwise_affine=False has no spec equivalent")
+    axis: Any = -1 if normalized == 1 else list(range(rank - normalized, rank))
+    layer = {"type": "LayerNormalization", "axis": axis, "epsilon": arg(node, 4, "eps", 1e-5)}
+    layer["center"] = arg(node, 3, "bias") is not None
+    r.add(call, layer, [node.args[0]], node)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.torch.conv import padding_of, per_axis, zero_padded
+from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import compact
@@ -95,3 +97,70 @@ def describe_global_pooling(node: Node) -> Description:
         return steps(main, (), flat)
     dims = tuple(range(first, first + rank))
     return call("GlobalPooling", reduce, dims=dims, keepdims=node.physical_args["keepdims"])
+
+
+# Importing: nn.MaxPool/AvgPool 1d/2d/3d → Max/AveragePooling (pads equal to TF's "same":
+# ``padding: same``, for a max pool or an average leaving pads out; an average counting zero
+# pads gets a ZeroPadding layer first); nn.AdaptiveAvgPool to size 1 → the global average
+# pool, taking in a flatten that follows it, as a person writes it.
+WINDOW_POOLS = {"MaxPool": "MaxPooling", "AvgPool": "AveragePooling"}
+# Operations whose values are never negative: a max over them is the same with zero pads as
+# with PyTorch's -inf pads (ResNet's stem: ReLU, then MaxPool2d(3, 2, padding=1)).
+NON_NEGATIVE = ("relu", "relu6", "hardtanh", "sigmoid")
+
+
+def _window_pool(r: Reading, call: ModuleCall) -> None:
+    node = call.op(
+        "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"
+    )
+    rank = len(Reading.shape(node)) - 2
+    kernel = per_axis(arg(node, 1, "kernel_size"), rank)
+    strides = per_axis(arg(node, 2, "stride") or kernel, rank)
+    maximum = op_name(node).startswith("max")
+    if maximum and (arg(node, 4, "dilation", 1) not in (1, [1] * rank)):
+        raise Refused("a dilated pooling window has no spec equivalent")
+    if arg(node, 5 if maximum else 4, "ceil_mode", False):
+        raise Refused("ceil_mode=True makes a larger output than the spec's pools")
+    padding, pads = padding_of(
+        node.args[0], arg(node, 3, "padding", 0), kernel, strides, [1] * rank
+    )
+    x = node.args[0]
+    zeros_kept = maximum and op_name(node.args[0]) in NON_NEGATIVE  # zeros pad as -inf does
+    if (
+        pads is not None
+        and not zeros_kept
+        and (maximum or not arg(node, 5, "count_include_pad", True))
+    ):
+        raise Refused("pads that are not TensorFlow's same (a max pool pads with -inf)")
+    if padding == "same" and not maximum and arg(node, 5, "count_include_pad", True):
+        padding, pads = "valid", [[b, b] for b in per_axis(arg(node, 3, "padding", 0), rank)]
+    if pads is not None:
+        x = zero_padded(r, call, x, pads)
+    kind = WINDOW_POOLS["MaxPool" if maximum else "AvgPool"]
+    layer = {"type": f"{kind}{rank}D", "pool_size": kernel, "padding": padding}
+    if strides != kernel:
+        layer["strides"] = strides
+    r.add(call, layer, [x], node)
+
+
+for _base in WINDOW_POOLS:
+    MODULES.register(*(f"{_base}{k}d" for k in (1, 2, 3)))(_window_pool)
+
+
+@MODULES.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
+@FUNCTIONS.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
+def read_adaptive_pool(r: Reading, call: ModuleCall) -> None:
+    """nn.AdaptiveAvgPoolNd(1) → GlobalAveragePoolingND (a flatten after it taken in)."""
+    node = call.nodes[-1]
+    shape = Reading.shape(node)
+    if any(n != 1 for n in shape[2:]):
+        raise Refused(f"an adaptive pool to {list(shape[2:])}, not to size 1 (a global pool)")
+    output, keep = node, True
+    user = r.only_user(node)
+    if user is not None and user.op == "call_function" and len(Reading.shape(user)) == 2:
+        flatten = r.call_of(user)
+        if len(flatten.nodes) == 1 and op_name(user) in ("flatten", "view", "reshape"):
+            r.claim(flatten)
+            output, keep = user, False
+    layer = {"type": f"GlobalAveragePooling{len(shape) - 2}D", "keepdims": keep}
+    r.add(call, layer, [node.args[0]], output)

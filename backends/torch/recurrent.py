@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
+from translator.commands.importing import written_args
 from translator.ir import Node
 from translator.ops.recurrent import GATES, sequence_dims
+from translator.ops.wrappers import bidirectional_layer
 
 # Layer type → the name of its ``CustomRecurrent`` cell (reset-before GRU: see ``cell_name``).
 CELLS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
@@ -97,3 +100,59 @@ def torch_module(node: Node, **more: Any) -> Call:
     if node.type == "SimpleRNN" and a["activation"] != "tanh":
         options["nonlinearity"] = a["activation"]
     return call(TORCH_CLASSES[node.type], features, a["units"], **options, **more)
+
+
+# Importing: nn.LSTM / nn.GRU / nn.RNN, batch first, one direction, from zero state → LSTM,
+# GRU (PyTorch's is Keras's ``reset_after: true``), SimpleRNN (``nonlinearity='relu'`` →
+# ``activation: relu``). The output sequence read as is gives ``return_sequences: true``; its
+# last step only (``y[:, -1]``), ``false``. The weights are the module's own, layer by layer.
+SPEC_TYPES = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
+RECURRENT_OPS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+
+
+def _last_step(r: Reading, sequence: Any) -> Any | None:
+    """The node taking only the last step of ``sequence`` (``select(1, -1)``), if that is
+    the sequence's only reader."""
+    user = r.only_user(sequence)
+    if user is None or op_name(user) != "select" or user in r.claimed:
+        return None
+    steps = Reading.shape(sequence)[1]
+    if arg(user, 1, "dim") != 1 or arg(user, 2, "index") % steps != steps - 1:
+        return None
+    return user
+
+
+def _states_read(call: ModuleCall, node: Any) -> bool:
+    """Whether anything outside the call reads the final states (outputs 1 and 2)."""
+    states = [u for u in node.users if op_name(u) == "getitem" and u.args[1] != 0]
+    return any(set(s.users) - set(call.nodes) for s in states)
+
+
+@MODULES.register(*SPEC_TYPES)
+def read_recurrent(r: Reading, call: ModuleCall) -> None:
+    """nn.LSTM/GRU/RNN(in, hidden, num_layers, bias, batch_first=True[, bidirectional]) → LSTM,
+    GRU, SimpleRNN (or their Bidirectional)."""
+    node = call.op(*RECURRENT_OPS)
+    x, hx, params = node.args[0], arg(node, 1, "hx"), arg(node, 2, "params")
+    has_biases, layers = arg(node, 3, "has_biases"), arg(node, 4, "num_layers")
+    if not arg(node, 8, "batch_first"):
+        raise Refused("batch_first=False (time first) is not recognised")
+    starts = hx if isinstance(hx, list | tuple) else [hx]
+    if any(op_name(h) not in ("zeros", "new_zeros") for h in starts):
+        raise Refused("it starts from a given state (the spec's layers start from zeros)")
+    if _states_read(call, node):
+        raise Refused("its final states are read (states are not in the spec)")
+    sequence = next(u for u in node.users if op_name(u) == "getitem" and u.args[1] == 0)
+    both = bool(arg(node, 7, "bidirectional"))
+    last = None if both else _last_step(r, sequence)  # backward's last step is not Keras's
+    type_ = SPEC_TYPES[call.cls]
+    values: dict[str, Any] = {"units": Reading.shape(params[1])[1], "use_bias": bool(has_biases)}
+    values |= {"num_layers": layers, "return_sequences": last is None}
+    if op_name(node) == "rnn_relu":
+        values["activation"] = "relu"
+    if last is not None:
+        r.claim(r.call_of(last))
+    layer = {"type": type_, **values}
+    if both:  # both directions' sequences, concatenated: Keras's Bidirectional
+        layer = bidirectional_layer({"type": type_, **written_args(type_, values)})
+    r.add(call, layer, [x], sequence if last is None else last)

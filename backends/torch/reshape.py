@@ -9,6 +9,7 @@ Flatten's row-major order is Keras's. The modules are the standalone ones
 
 from __future__ import annotations
 
+from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -77,3 +78,38 @@ def describe_upsampling2d(node: Node) -> Call:
 def describe_repeat_vector(node: Node) -> Call:
     """RepeatVector(n) → ``RepeatVector``."""
     return call("RepeatVector", node.physical_args["n"])
+
+
+# Importing: nn.Flatten / torch.flatten from axis 1 → Flatten; view/reshape keeping the batch
+# axis → Flatten (to one axis) or Reshape (to the program's static shape).
+
+
+@MODULES.register("Flatten")
+@FUNCTIONS.register("Flatten")
+def read_flatten(r: Reading, call: ModuleCall) -> None:
+    """nn.Flatten() or torch.flatten(x, 1) → Flatten."""
+    node = call.op("flatten")
+    if arg(node, 1, "start_dim", 0) != 1 or arg(node, 2, "end_dim", -1) not in (
+        -1,
+        len(Reading.shape(node.args[0])) - 1,
+    ):
+        raise Refused("it flattens other axes than all but the batch axis")
+    r.add(call, {"type": "Flatten"}, [node.args[0]], node)
+
+
+@FUNCTIONS.register("View", "Reshape")
+def read_view(r: Reading, call: ModuleCall) -> None:
+    """x.view / x.reshape keeping the batch axis → Flatten or Reshape (no layer if unchanged)."""
+    node = call.nodes[0]
+    given, shape = Reading.shape(node.args[0]), Reading.shape(node)
+    if shape[0] != given[0]:
+        raise Refused("it reshapes across the batch axis")
+    if shape == given:
+        r.refs[node] = r.value(node.args[0])
+        return
+    layer = (
+        {"type": "Flatten"}
+        if len(shape) == 2
+        else {"type": "Reshape", "target_shape": list(shape[1:])}
+    )
+    r.add(call, layer, [node.args[0]], node)

@@ -11,6 +11,7 @@ state_dict (``.pt``) is keyed ``"<layer>.<tensor>"`` (``lstm.weight_ih_l0``,
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from backends.base import Built
-from translator.errors import WeightsError
+from translator.errors import InternalError, WeightsError
 from translator.ir import Graph
 from translator.ir.placement import in_spec_order
 from translator.weights.canonical import (
@@ -97,6 +98,7 @@ def from_state_dict(
         k.startswith(SPEC_MODULE_PREFIX) for k in state
     ):
         state = {k.removeprefix(SPEC_MODULE_PREFIX): v for k, v in state.items()}
+    state = by_layer_names(graph, state)
     tensors: dict[tuple[str, str], torch.Tensor] = {}
     for key, value in state.items():
         layer, dot, tensor = str(key).partition(".")
@@ -109,6 +111,23 @@ def from_state_dict(
     for (layer, tensor), value in tensors.items():
         out.setdefault(layer, {})[tensor] = _to_numpy(value, notes)
     return float32_weights(out, weight_roles(graph, NAME), source, notes)
+
+
+def _plain(key: str) -> str:
+    return re.sub(r"\W", "_", key)
+
+
+def by_layer_names(graph: Graph, state: dict[str, Any]) -> dict[str, Any]:
+    """A model's own state_dict (``features.0.weight``) keyed ``<layer>.<tensor>`` for a
+    spec imported from that model, whose layers are named after the module paths with every
+    other character than letters, digits and ``_`` made ``_`` (``features_0``): each key is
+    renamed to the spec key it matches by that rule, when every key matches exactly one."""
+    wanted = [f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)]
+    if all(k in wanted for k in state):
+        return state
+    by_plain = {_plain(k): k for k in wanted}
+    renamed = {by_plain.get(_plain(str(k)), k): v for k, v in state.items()}
+    return renamed if len(renamed) == len(state) and len(by_plain) == len(wanted) else state
 
 
 def _check_tensor(value: torch.Tensor, source: str, key: str) -> None:
@@ -159,6 +178,12 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
     with ``weights_only=True`` (no pickle code runs) and memory-mapped (no data read until
     every key and shape was checked)."""
     path = Path(path)
+    if path.suffix.lower() == ".pt2":  # a torch.export program: the spec is the one it imports to
+        from backends.torch.importing import import_file
+        from translator.commands.importing import imported_weights
+
+        found = imported_weights(import_file(path), graph, str(path), "a state_dict .pt")
+        return float32_weights(found, weight_roles(graph, NAME), str(path), notes)
     try:
         _check_archive(path, graph)
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -186,3 +211,26 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         model.recorded = None
     graph = built.graph
     return {n.name: in_spec_order(graph, n, found[n.name]) for n in graph.layers}
+
+
+def program_weights(
+    state: dict[str, Any],
+    sources: dict[str, str],
+    joined: dict[str, dict[str, list[str]]],
+    graph: Graph,
+) -> Weights:
+    """``{layer: {IR tensor name: array}}`` for a spec imported from a PyTorch program whose
+    tensors are ``state``: each IR PyTorch tensor is the program's ``<module path>.<tensor>``
+    (``sources``: layer → module path; the IR names are PyTorch's own), or the program's
+    tensors ``joined`` names, concatenated (q, k and v into ``in_proj_weight``)."""
+    out: Weights = {}
+    for node in graph.nodes:
+        for weight in node.weights.get(NAME, ()):
+            keys = joined.get(node.name, {}).get(weight.name)
+            keys = keys or [f"{sources[node.name]}.{weight.name}"]
+            if any(key not in state for key in keys):
+                raise InternalError(f"layer '{node.name}' needs {keys}, not in the program")
+            parts = [state[key].detach().cpu() for key in keys]
+            value = torch.cat(parts) if len(parts) > 1 else parts[0]  # (a 0-d one: a count)
+            out.setdefault(node.name, {})[weight.name] = np.asarray(value.numpy()).copy()
+    return out

@@ -16,8 +16,13 @@ ROOT = Path(backends.__file__).parent
 # Beside the families: the model assembly, weights by layer and tensor, and export.
 MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 # A backend that imports saved models of its framework has the importers' registry and the
-# walk over the saved model in one module more (the family importers are in the families).
-IMPORTING = {"keras": ["importing"]}
+# walk over the saved model in one module more (the family importers are in the families);
+# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading).
+IMPORTING = {
+    "keras": ["importing"],
+    "onnx": ["importing", "reading"],
+    "torch": ["importing", "reading"],
+}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -18,6 +18,7 @@ import pytest
 
 import backends
 from tests.conftest import SPECS
+from tests.imports import count_totals, run_import
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.sample import sample_inputs
@@ -31,21 +32,6 @@ import keras  # noqa: E402  (after the backend: it sets Keras's backend and quie
 from backends.keras import export as keras_export  # noqa: E402
 
 ATOL = 1e-5  # float32 through the same kernels: the differences seen are below 1e-6
-
-
-def _import(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
-    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
-    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    assert f"wrote {spec}" in out
-    return spec, weights
-
-
-def _totals(capsys: pytest.CaptureFixture[str], *specs: Path) -> list[dict[str, Any]]:
-    assert main(["count", *map(str, specs), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
-    return [r["totals"] for r in (found if isinstance(found, list) else [found])]
 
 
 def _outputs(model: Any, feed: list[np.ndarray]) -> list[np.ndarray]:
@@ -80,8 +66,8 @@ def test_exported_spec_imports_back(
     spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _exported(spec, tmp_path / "export")
-    imported, weights = _import(source, tmp_path, capsys)
-    original, again = _totals(capsys, spec, imported)
+    imported, weights = run_import(source, tmp_path, capsys)
+    original, again = count_totals(capsys, spec, imported)
     assert again == original
     model = keras.saving.load_model(source, compile=False)
     _assert_reproduces(model, imported, weights)
@@ -91,7 +77,7 @@ def test_port_of_the_imported_spec_agrees(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _exported(next(s for s in SPECS if s.stem == "two_input_model"), tmp_path / "x")
-    imported, weights = _import(source, tmp_path, capsys)
+    imported, weights = run_import(source, tmp_path, capsys)
     args = ["port", str(imported), "--weights", str(weights), "--from", "keras"]
     assert main([*args, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
@@ -123,8 +109,8 @@ def test_keras_application_counts_as_keras(
 ) -> None:
     model = APPLICATIONS[name]()
     source = _save(model, tmp_path / f"{name}.keras")
-    spec, weights = _import(source, tmp_path, capsys)
-    (totals,) = _totals(capsys, spec)
+    spec, weights = run_import(source, tmp_path, capsys)
+    (totals,) = count_totals(capsys, spec)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     assert totals["keras"] == {
         "total": model.count_params(),
@@ -147,13 +133,23 @@ def test_a_layer_called_twice_is_shared(
     suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model = _shared_model()
-    spec, weights = _import(_save(model, tmp_path / f"siamese{suffix}"), tmp_path, capsys)
+    spec, weights = run_import(_save(model, tmp_path / f"siamese{suffix}"), tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: encode_1, share: encode, inputs: right}" in text
     assert "{name: both, type: Concatenate, inputs: [encode, encode_1]}" in text
-    (totals,) = _totals(capsys, spec)
+    (totals,) = count_totals(capsys, spec)
     assert totals["keras"]["total"] == model.count_params() == 6 * 4 + 4 + 8 + 1
     _assert_reproduces(model, spec, weights)
+
+
+def test_a_factory_returning_a_keras_model_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, weights = tmp_path / "siamese.yaml", tmp_path / "siamese.npz"
+    source = "tests.end_to_end.test_import_keras:_shared_model"
+    assert main(["import", source, "--out", str(spec), "--weights-out", str(weights)]) == 0
+    assert capsys.readouterr().out.startswith(f"{source}: imported from keras\n")
+    assert "{name: encode_1, share: encode, inputs: right}" in spec.read_text(encoding="utf-8")
 
 
 def test_a_plain_chain_needs_no_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,7 +157,7 @@ def test_a_plain_chain_needs_no_inputs(tmp_path: Path, capsys: pytest.CaptureFix
     y = keras.layers.LSTM(4, return_sequences=True, name="lstm")(x)
     y = keras.layers.TimeDistributed(keras.layers.Dense(2, name="inner"), name="per_step")(y)
     model = keras.Model(x, y, name="chain")
-    spec, _ = _import(_save(model, tmp_path / "chain.keras"), tmp_path, capsys)
+    spec, _ = run_import(_save(model, tmp_path / "chain.keras"), tmp_path, capsys)
     assert spec.read_text(encoding="utf-8") == (
         "name: chain\n"
         "inputs:\n"
@@ -176,7 +172,7 @@ def test_a_sequential_model_imports(tmp_path: Path, capsys: pytest.CaptureFixtur
     model = keras.Sequential(
         [keras.Input((6,), name="features"), keras.layers.Dense(3, name="hidden")], name="seq"
     )
-    spec, weights = _import(_save(model, tmp_path / "seq.keras"), tmp_path, capsys)
+    spec, weights = run_import(_save(model, tmp_path / "seq.keras"), tmp_path, capsys)
     assert spec.read_text(encoding="utf-8").splitlines()[0] == "name: seq"
     _assert_reproduces(model, spec, weights)
 
@@ -261,15 +257,21 @@ def test_an_unclaimed_layer_is_listed_with_its_parameters(
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("missing.keras", "no such file; give a saved model (.keras, .h5)"),
-        ("model.onnx", "cannot import this file type; accepted: .h5 (keras), .keras (keras)"),
+        ("missing.keras", "no such file; give a saved model (.keras, .h5, .onnx, .pt2)"),
+        (
+            "model.tflite",
+            (
+                "cannot import this file type; accepted: .h5 (keras), .keras (keras),"
+                " .onnx (onnx), .pt2 (torch)"
+            ),
+        ),
     ],
 )
 def test_a_source_that_cannot_be_read_is_one_line(
     name: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / name
-    if name.endswith(".onnx"):
+    if name.endswith(".tflite"):
         source.write_bytes(b"")
     assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 2
     assert capsys.readouterr().err == f"error: {source}: {message}\n"
@@ -290,7 +292,7 @@ def test_the_backends_own_tied_dense_imports_as_a_tie(
     original = tmp_path / "tied.yaml"
     original.write_text(TIED, encoding="utf-8")
     built = KERAS.build(load(str(original)))  # a TiedDense, which model.keras never holds
-    spec, weights = _import(_save(built.model, tmp_path / "tied.keras"), tmp_path, capsys)
+    spec, weights = run_import(_save(built.model, tmp_path / "tied.keras"), tmp_path, capsys)
     assert "{name: logits, type: Dense, units: 50, tie: wte}" in spec.read_text(encoding="utf-8")
-    assert _totals(capsys, original, spec) == _totals(capsys, original, original)
+    assert count_totals(capsys, original, spec) == count_totals(capsys, original, original)
     _assert_reproduces(built.model, spec, weights)

@@ -1,12 +1,15 @@
-"""The ``import`` command: a framework's saved model → a spec (and its canonical weights).
+"""The ``import`` command: a framework's model → a spec (and its canonical weights).
 
-``import_source`` tells the source's framework from its suffix (``SOURCES``), has that
-backend's importer (``backends.<fw>.importing.import_file``) read the model into an
+``import_source`` tells the source's framework from its suffix (``SOURCES``: Keras, ONNX,
+PyTorch's ``torch.export`` programs), has that backend's importer
+(``backends.<fw>.importing.import_file``) read the model into an
 ``Imported`` (the spec as a mapping, the layers no importer claimed, and how to read the
 weights once the spec is loaded), and writes nothing unless every layer was claimed: an
 unclaimed layer is listed (name, class, parameter count, why) and the command exits 1.
 The spec is loaded back (``translator check``'s loader) before a byte is written; files are
 written to a temporary name and then renamed, so a failure leaves nothing half-written.
+A SOURCE ``package.module:factory`` is called, and the model it returns goes to the importer
+of its framework (``import_object``; a PyTorch model traced on ``--input`` example shapes).
 
 No framework is imported here: the backend loads lazily, numpy and yaml inside functions.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +30,8 @@ from translator.ir import Graph
 from translator.outputs import PARTIALS
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
-# Source-file suffix → the framework whose importer reads it (PyTorch, ONNX: to come).
-SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras"}
+# Source-file suffix → the framework whose importer reads it.
+SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".onnx": "onnx", ".pt2": "torch"}
 
 
 # An imported spec is written channels_last (Keras's default); a layer that differs says so.
@@ -107,6 +111,27 @@ def _is_default(type_: str, arg: Arg, value: Any) -> bool:
     return bool(ours == theirs)
 
 
+def spec_name(text: str, fallback: str, taken: set[str]) -> str:
+    """A spec name from a source's name, then taken: other characters than letters, digits
+    and ``_`` made ``_`` (``features.0`` → ``features_0``), ``layer_`` before a leading
+    digit, ``fallback`` when nothing is left; numbered (``_1``, ``_2``) when taken."""
+    base = re.sub(r"\W", "_", text).strip("_") or fallback
+    base = base if not base[0].isdigit() else f"layer_{base}"
+    name, count = base, 0
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    taken.add(name)
+    return name
+
+
+def wrapper_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``written_args`` of a wrapper (Bidirectional, TimeDistributed), its wrapped layer
+    (``values["layer"]``, a spec layer already written) kept as it is."""
+    found = written_args(type_, {k: v for k, v in values.items() if k != "layer"})
+    return {**found, "layer": values["layer"]} if "layer" in values else found
+
+
 def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
     """The schema's arguments of ``type_`` found in ``values`` (a framework's own names
     are the schema's), each kept only where it differs from the schema default; for every
@@ -123,6 +148,27 @@ def written_args(type_: str, values: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def imported_weights(imported: Imported, graph: Graph, path: str, accepted: str) -> Any:
+    """The weights in the model file ``path`` for ``graph``, a spec imported from it:
+    ``imported`` is that file imported again (deterministically, so with the same layer
+    names), and each layer's tensors are taken once the layers with weights are found the
+    same in both; else a ``WeightsError`` naming the first layer that differs."""
+    from translator.errors import WeightsError
+    from translator.spec.loader import load_text
+
+    framework = imported.framework
+    again = None if imported.unclaimed else load_text(spec_text(imported.spec), path)
+    layers = {} if again is None else {n.name: n.weights.get(framework) for n in again.nodes}
+    for node in graph.nodes:
+        if node.weights.get(framework) and layers.get(node.name) != node.weights.get(framework):
+            raise WeightsError(
+                path,
+                f"layer '{node.name}' is not in the spec this file imports to; accepted: a"
+                f" spec imported from it (translator import), or {accepted}",
+            )
+    return imported.weights(again) if imported.weights and again else {}
+
+
 def source_framework(source: str | Path) -> str:
     """The framework that reads ``source``, from its suffix; the file must exist."""
     path = Path(source)
@@ -135,13 +181,66 @@ def source_framework(source: str | Path) -> str:
     return framework
 
 
-def read_source(source: str | Path) -> Imported:
-    """The backend importer's reading of ``source`` (importing the framework)."""
+# ``package.module:factory``: a Python callable returning a model, as SOURCE.
+CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# A class (or a base of it) from this module prefix → the framework that imports its models.
+MODEL_CLASSES: tuple[tuple[str, str], ...] = (("torch.nn", "torch"), ("keras", "keras"))
+INPUT_DTYPES = ("float32", "int32", "int64")
+
+
+@dataclass(frozen=True)
+class ExampleInput:
+    """``--input NAME=SHAPE[:DTYPE]``: an example input for tracing a callable's model (the
+    whole shape, batch first)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+def read_source(source: str | Path, inputs: list[ExampleInput] | None = None) -> Imported:
+    """The backend importer's reading of ``source`` (importing the framework): a saved
+    model's file, or ``package.module:factory``."""
     import backends
 
+    if CALLABLE.match(str(source)) and not Path(source).exists():
+        return read_callable(str(source), inputs or [])
     framework = source_framework(source)
     backends.load(framework)
     return importlib.import_module(f"backends.{framework}.importing").import_file(source)
+
+
+def _model_framework(source: str, model: Any) -> str:
+    """The framework whose importer takes ``model``, from its classes' modules."""
+    for cls in type(model).__mro__:
+        for prefix, framework in MODEL_CLASSES:
+            if cls.__module__ == prefix or cls.__module__.startswith(f"{prefix}."):
+                return framework
+    raise SourceError(
+        f"{source}: the factory returned a {type(model).__name__}; accepted: a Keras model or"
+        " a torch.nn.Module"
+    )
+
+
+def read_callable(source: str, inputs: list[ExampleInput]) -> Imported:
+    """Call ``package.module:factory`` and import the model it returns (a PyTorch module is
+    traced by ``torch.export`` on zeros of the ``--input`` shapes)."""
+    import backends
+
+    module_name, _, factory_name = source.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+        model = factory()
+    except Exception as exc:  # the user's code: any error is theirs, said in one line
+        said = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise SourceError(
+            f"{source}: cannot make the model ({type(exc).__name__}: {said}); accepted:"
+            " package.module:factory, a function of no arguments returning a model"
+        ) from None
+    framework = _model_framework(source, model)
+    backends.load(framework)
+    reader = importlib.import_module(f"backends.{framework}.importing").import_object
+    return reader(model, inputs, source)
 
 
 def spec_text(spec: dict[str, Any]) -> str:
@@ -150,11 +249,12 @@ def spec_text(spec: dict[str, Any]) -> str:
 
     def one_line(value: Any) -> str:
         dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
-        return str(dumped).strip()
+        return str(dumped).strip().removesuffix("...").strip()  # a scalar's document end
 
     lines = [f"name: {spec['name']}"]
-    if "description" in spec:
-        lines.append(f"description: {one_line(spec['description'])}")
+    for key in ("description", "data_format"):
+        if key in spec:
+            lines.append(f"{key}: {one_line(spec[key])}")
     for key in ("inputs", "layers"):
         lines.append(f"{key}:")
         lines += [f"  - {one_line(item)}" for item in spec[key]]
@@ -197,11 +297,17 @@ def _canonical(imported: Imported, graph: Graph) -> dict[str, Any]:
     return to_canonical(graph, imported.framework, imported.weights(graph))
 
 
-def import_source(source: str, out: str, weights_out: str | None = None) -> ImportReport:
-    """Import ``source`` into the spec ``out`` (and ``weights_out``, canonical ``.npz``)."""
+def import_source(
+    source: str,
+    out: str,
+    weights_out: str | None = None,
+    inputs: list[ExampleInput] | None = None,
+) -> ImportReport:
+    """Import ``source`` into the spec ``out`` (and ``weights_out``, canonical ``.npz``);
+    ``inputs`` are a callable's example inputs."""
     from translator.weights.files import save_canonical
 
-    imported = read_source(source)
+    imported = read_source(source, inputs)
     report = ImportReport(source, imported.framework, len(imported.spec.get("layers", [])))
     if imported.unclaimed:
         report.unclaimed = imported.unclaimed

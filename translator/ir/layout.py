@@ -17,6 +17,7 @@ pads. No framework is imported; numpy only inside the functions that move arrays
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,16 +143,31 @@ def stack_name(graph: Graph, name: str, index: int) -> str:
     return fresh_name(graph, f"{name}_layer_{index}")
 
 
+def same_pairs(
+    sizes: Sequence[int | None],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[tuple[int, int], ...] | None:
+    """TensorFlow's "same" zeros (before, after) per spatial axis of ``sizes``, the odd one
+    at the end; None when a size is unknown and the stride is not 1 (with stride 1 the
+    padding is ``dilation * (kernel - 1)`` whatever the size)."""
+    pairs = []
+    for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True):
+        if n is None and s > 1:
+            return None
+        total = (k - 1) * d if n is None else max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
 def same_pads(node: Node, framework: str) -> tuple[tuple[int, int], ...]:
     """TensorFlow's "same" zeros (before, after) per spatial axis of a convolution ``node``
     (known sizes), the odd one at the end."""
     a = node.args
     shape = node.input_shape
     sizes = shape[1:] if a["data_format"] == "channels_first" else shape[:-1]
-    pairs = []
-    for n, k, s, d in zip(sizes, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True):
-        if n is None and s > 1:
-            raise UnsupportedInBackend(framework, node.type, "unequal strides need known sizes")
-        total = (k - 1) * d if n is None else max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-        pairs.append((total // 2, total - total // 2))
-    return tuple(pairs)
+    pairs = same_pairs(sizes, a["kernel_size"], a["strides"], a["dilation_rate"])
+    if pairs is None:
+        raise UnsupportedInBackend(framework, node.type, "unequal strides need known sizes")
+    return pairs

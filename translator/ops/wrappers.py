@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from translator.ir import FRAMEWORKS, Graph, Node, Shape, WeightSpec
 from translator.ir.layout import natural_axes
@@ -160,3 +161,11 @@ def time_distributed_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph
     if natural_axes(graph, node.input_shape) != (0, 1, rank, *range(2, rank)):
         return Step()
     return Step(NATURAL, NATURAL)
+
+
+def bidirectional_layer(inner: dict[str, Any], merge_mode: str = "concat") -> dict[str, Any]:
+    """The spec layer running the recurrent spec layer ``inner`` both ways, the two outputs
+    merged by ``merge_mode``: what the importers make of PyTorch's and ONNX's bidirectional
+    recurrent layers."""
+    merged = {} if merge_mode == "concat" else {"merge_mode": merge_mode}
+    return {"type": "Bidirectional", **merged, "layer": inner}

@@ -28,6 +28,7 @@ FILE_TYPES: dict[str, str] = {
     ".weights.h5": "keras",
     ".h5": "keras",
     ".keras": "keras",
+    ".pt2": "torch",  # a torch.export program, for a spec imported from it
     ".pt": "torch",
     ".pth": "torch",
     ".onnx": "onnx",

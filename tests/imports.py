@@ -1,0 +1,46 @@
+"""What the ``import`` tests share: running ``import`` through the command line and reading
+``count``'s totals (framework-free: the command loads the framework it needs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from translator.cli import main
+
+
+def run_import(
+    source: Path | str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[Path, Path]:
+    """``import SOURCE --out imported.yaml --weights-out imported.npz`` (and ``args``),
+    asserted to succeed; the two paths written."""
+    spec, weights = tmp_path / "imported.yaml", tmp_path / "imported.npz"
+    code = main(["import", str(source), *args, "--out", str(spec), "--weights-out", str(weights)])
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    assert f"wrote {spec}" in out
+    return spec, weights
+
+
+def count_totals(capsys: pytest.CaptureFixture[str], *specs: Path) -> list[dict[str, Any]]:
+    """``count --format json``'s totals, one per spec."""
+    assert main(["count", *map(str, specs), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    return [r["totals"] for r in (found if isinstance(found, list) else [found])]
+
+
+def evaluated(make: Any) -> Any:
+    """A PyTorch model from ``make()`` seeded, at inference, its batch norms' statistics away
+    from 0 and 1 (so that they matter)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = make().eval()
+    for module in model.modules():
+        if type(module).__name__.startswith("BatchNorm"):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    return model
