@@ -303,7 +303,12 @@ def import_file(path: str | Path) -> Imported:
 def weights_by_import(graph: Graph, path: str | Path) -> Weights:
     """The weights in ``path`` for ``graph``, a spec imported from that file (see
     ``translator.commands.importing.imported_weights``)."""
-    from translator.commands.importing import imported_weights
+    from translator.commands.importing import SourceError, imported_weights
+    from translator.errors import WeightsError
 
     accepted = "initializers named <layer>.<tensor>"
-    return dict(imported_weights(import_file(path), graph, str(path), accepted))
+    try:
+        imported = import_file(path)
+    except SourceError as error:
+        raise WeightsError(str(path), f"not readable as a model ({error})") from None
+    return dict(imported_weights(imported, graph, str(path), accepted))

@@ -157,7 +157,10 @@ def imported_weights(imported: Imported, graph: Graph, path: str, accepted: str)
     from translator.spec.loader import load_text
 
     framework = imported.framework
-    again = None if imported.unclaimed else load_text(spec_text(imported.spec), path)
+    try:
+        again = None if imported.unclaimed else load_text(spec_text(imported.spec), path)
+    except SpecErrors:  # the file imports to no valid spec (a damaged one): nothing fits
+        again = None
     layers = {} if again is None else {n.name: n.weights.get(framework) for n in again.nodes}
     for node in graph.nodes:
         if node.weights.get(framework) and layers.get(node.name) != node.weights.get(framework):
