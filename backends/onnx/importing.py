@@ -308,7 +308,6 @@ def weights_by_import(graph: Graph, path: str | Path) -> Weights:
 
     accepted = "initializers named <layer>.<tensor>"
     try:
-        imported = import_file(path)
-    except SourceError as error:
+        return dict(imported_weights(import_file(path), graph, str(path), accepted))
+    except (SourceError, Refused) as error:  # a damaged file: no model to take weights from
         raise WeightsError(str(path), f"not readable as a model ({error})") from None
-    return dict(imported_weights(imported, graph, str(path), accepted))
