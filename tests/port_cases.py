@@ -7,6 +7,23 @@ weight map entry is exercised."""
 from __future__ import annotations
 
 ZOO: dict[str, str] = {
+    # Frozen layers (trainable: false): a block instance, a wrapped layer, a frozen wrapper.
+    "zoo_frozen": """
+name: zoo_frozen
+inputs: [{name: x, shape: [6, 6, 3]}]
+blocks:
+  unit:
+    layers:
+      - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: conv}
+      - {type: BatchNormalization, name: bn}
+layers:
+  - {block: unit, name: stem, trainable: false}
+  - {type: Reshape, target_shape: [36, 4]}
+  - {type: Bidirectional, layer: {type: GRU, units: 2, return_sequences: true, trainable: false}}
+  - {type: TimeDistributed, layer: {type: Dense, units: 2}, trainable: false}
+  - {type: Flatten}
+  - {type: Dense, units: 3, name: head}
+""",
     "zoo_norms": """
 name: zoo_norms
 inputs: [{name: x, shape: [3, 4, 2]}]

@@ -108,6 +108,8 @@ def export_model(graph: Graph) -> Built:
             applies[node.name] = applies[node.shares]
         else:
             layers[node.name], applies[node.name] = _make(graph, node, layers)
+            if node.frozen:  # a rewrite's layer too; model.keras keeps trainable=False
+                layers[node.name].trainable = False
         args = [t for ref in node.inputs for t in tensors[ref]]
         # Merge and attention layers take a list of tensors; every other layer takes one.
         x = args[0] if SCHEMAS[node.type].max_inputs == 1 else args

@@ -49,12 +49,26 @@ def sharing_notes(node: Node) -> list[str]:
     return []
 
 
+def frozen_note(node: Node) -> list[str]:
+    """What ``trainable: false`` becomes: a flag in Keras and PyTorch, nothing in ONNX (its
+    initializers have no notion of training); the weights carried are the same."""
+    if not node.frozen or node.shares:
+        return []
+    return [
+        (
+            "frozen: Keras layer.trainable = False, PyTorch requires_grad_(False); "
+            "ONNX initializers carry no such flag"
+        )
+    ]
+
+
 def hyperparameter_notes(graph: Graph) -> list[str]:
     """``"<layer> (<type>): <conversion>"`` for every table entry the spec uses; a shared
     layer's are its original's, so it says only whose weights it applies."""
     notes = []
     for node in graph.layers:
-        notes += [f"{node.name} ({node.type}): {text}" for text in sharing_notes(node)]
+        own = sharing_notes(node) + frozen_note(node)
+        notes += [f"{node.name} ({node.type}): {text}" for text in own]
         if node.shares:
             continue
         for part in _with_inner(node):

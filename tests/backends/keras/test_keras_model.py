@@ -10,6 +10,7 @@ import pytest
 
 import backends
 from tests.harness import check_spec
+from tests.port_cases import ZOO
 from translator.errors import BackendError
 from translator.spec.loader import load_text
 from translator.spec.schema import SCHEMAS
@@ -179,3 +180,19 @@ def test_a_2000_layer_chain_builds_counts_and_runs() -> None:
     assert sys.getrecursionlimit() == before
     assert len(case.built.model.layers) == 2001
     assert case.measurement.totals["total"] == 2000 * (4 * 4 + 4)
+
+
+def test_frozen_layers_are_not_trainable_and_batchnorm_uses_its_statistics() -> None:
+    """``trainable: false`` → ``layer.trainable = False`` (every tensor checked against the IR
+    by the harness); Keras then runs a frozen BatchNormalization on its moving statistics
+    even in training, and at inference it computes what the trainable one does."""
+    case = check_spec(ZOO["zoo_frozen"], "keras")
+    assert not case.layer("stem_conv").trainable and not case.layer("stem_bn").trainable
+    assert case.layer("head").trainable
+    assert (
+        case.model.count_params() - sum(int(np.prod(v.shape)) for v in case.model.trainable_weights)
+        == case.graph.counts("keras")["non_trainable"]
+    )
+    bn = case.layer("stem_bn")
+    x = np.random.default_rng(0).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(bn(x, training=True), bn(x, training=False), atol=1e-6, rtol=1e-6)
