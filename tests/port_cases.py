@@ -7,7 +7,8 @@ weight map entry is exercised."""
 from __future__ import annotations
 
 ZOO: dict[str, str] = {
-    # Frozen layers (trainable: false): a block instance, a wrapped layer, a frozen wrapper.
+    # Frozen layers (trainable: false): a block instance, a wrapped layer, a frozen wrapper;
+    # Normalization per channel of an image (run channels first) and over two axes, inverted.
     "zoo_frozen": """
 name: zoo_frozen
 inputs: [{name: x, shape: [6, 6, 3]}]
@@ -17,8 +18,10 @@ blocks:
       - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: conv}
       - {type: BatchNormalization, name: bn}
 layers:
+  - {type: Normalization, name: norm}
   - {block: unit, name: stem, trainable: false}
   - {type: Reshape, target_shape: [36, 4]}
+  - {type: Normalization, axis: [1, 2], invert: true, name: denorm}
   - {type: Bidirectional, layer: {type: GRU, units: 2, return_sequences: true, trainable: false}}
   - {type: TimeDistributed, layer: {type: Dense, units: 2}, trainable: false}
   - {type: Flatten}

@@ -1,8 +1,9 @@
-"""Preprocessing layers: Rescaling, as standard operators (Mul, then Add)."""
+"""Preprocessing layers: Rescaling and Normalization, as standard operators."""
 
 from __future__ import annotations
 
 from backends.onnx.model import BUILDERS, Layer
+from translator.ops.preprocessing import EPSILON, broadcast_shape, statistics_shape
 
 
 @BUILDERS.register("Rescaling")
@@ -13,3 +14,25 @@ def build_rescaling(layer: Layer, inputs: list[str]) -> list[str]:
     if layer.args["offset"]:
         y = layer.op("Add", [y, layer.const("offset", layer.args["offset"])])
     return [y]
+
+
+def _broadcast(layer: Layer, tensor: str) -> str:
+    """A statistic as it meets the input: reshaped to the broadcast shape, unless numpy-style
+    broadcasting already lines it up (the kept axes are the trailing ones)."""
+    node = layer.node
+    shape, broadcast = statistics_shape(node), broadcast_shape(node)
+    if broadcast[len(broadcast) - len(shape) :] == shape:
+        return tensor
+    return layer.op("Reshape", [tensor, layer.ints("broadcast", broadcast)])
+
+
+@BUILDERS.register("Normalization")
+def build_normalization(layer: Layer, inputs: list[str]) -> list[str]:
+    """Normalization(axis=-1, invert=False): ``(x - mean) / Max(Sqrt(variance), 1e-7)`` (``Sub``,
+    ``Div``), or ``mean + x * ...`` (``Mul``, ``Add``); mean and variance are initializers."""
+    mean = _broadcast(layer, layer.weight("mean"))
+    std = layer.op("Sqrt", [_broadcast(layer, layer.weight("variance"))])
+    std = layer.op("Max", [std, layer.const("epsilon", EPSILON)])
+    if layer.args["invert"]:
+        return [layer.op("Add", [mean, layer.op("Mul", [inputs[0], std])])]
+    return [layer.op("Div", [layer.op("Sub", [inputs[0], mean]), std])]

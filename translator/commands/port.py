@@ -107,14 +107,14 @@ def random_canonical(graph: Graph, seed: int = 0) -> Canonical:
     out: Canonical = {}
     for key, shape in canonical_shapes(graph).items():
         role = key.rsplit("/", 1)[-1]
-        if role in ("gamma", "moving_variance"):
+        if role in ("gamma", "moving_variance", "variance"):
             out[key] = _uniform(rng, shape, 0.5, 1.5)
         elif role.endswith("kernel") or role == "embeddings":
             fan_in = max(1, int(np.prod(shape[:-1]))) if len(shape) > 1 else 1
             value = rng.standard_normal(shape, dtype=np.float32)
             value *= np.float32(1 / np.sqrt(fan_in))
             out[key] = value
-        else:  # bias, input_bias, recurrent_bias, beta, moving_mean
+        else:  # bias, input_bias, recurrent_bias, beta, moving_mean, mean
             out[key] = _uniform(rng, shape, -0.2, 0.2)
     return out
 

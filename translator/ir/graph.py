@@ -34,6 +34,9 @@ ROLES = (
     "moving_mean",
     "moving_variance",
     "num_batches_tracked",
+    "mean",  # a stored statistic (Normalization), not a moving one
+    "variance",
+    "count",  # Keras Normalization's sample count: bookkeeping
 )
 
 

@@ -134,3 +134,27 @@ class UnitNormalization(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inverse_norm = torch.rsqrt(torch.sum(x * x, dim=self.dims, keepdim=True))
         return x * torch.clamp(inverse_norm, max=1.0 / 1e-12)
+
+
+class Standardize(nn.Module):
+    """Keras Normalization: ``(x - mean) / max(sqrt(variance), 1e-7)``, or with ``invert``
+    ``mean + x * max(sqrt(variance), 1e-7)``. ``mean`` and ``variance`` (of shape ``shape``,
+    viewed as ``broadcast`` against the input, batch axis included) are buffers
+    (``nn.Buffer``): stored statistics, which PyTorch neither trains nor counts as parameters.
+    Keras's third weight, the sample count ``adapt`` saw, is unused at inference and has no
+    counterpart here."""
+
+    def __init__(
+        self, shape: list[int], broadcast: list[int], invert: bool = False, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__()
+        self.mean = nn.Buffer(torch.zeros(shape))
+        self.variance = nn.Buffer(torch.ones(shape))
+        self.broadcast = broadcast
+        self.invert = invert
+        self.epsilon = epsilon
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = self.mean.reshape(self.broadcast)
+        std = torch.sqrt(self.variance.reshape(self.broadcast)).clamp_min(self.epsilon)
+        return mean + x * std if self.invert else (x - mean) / std
