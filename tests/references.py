@@ -87,6 +87,15 @@ NORMALIZATION: dict[str, tuple[str, str]] = {
     "two_axes": ("{type: Normalization, axis: [1, 2]}", "[4, 5, 3]"),
     "inverted": ("{type: Normalization, invert: true}", "[6]"),
     "middle_axis_inverted": ("{type: Normalization, axis: 1, invert: true}", "[3, 4]"),
+    # Given as arguments: constants, no weights anywhere (Keras too).
+    "given_per_channel": (
+        "{type: Normalization, mean: [0.5, -1, 2], variance: [4, 0.25, 1.0e-16]}",
+        "[4, 4, 3]",
+    ),
+    "given_scalars_inverted": (
+        "{type: Normalization, axis: [1, 2], mean: 0.5, variance: 2, invert: true}",
+        "[4, 5, 3]",
+    ),
 }
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): the smallest standard deviation divided by
 
@@ -133,10 +142,15 @@ def check_normalization(case: str, framework: str) -> None:
     body = normalization_spec(case)
     graph = check_spec(body, framework).graph
     node = graph.node("norm")
-    mean, variance = statistics(node.weights["keras"][0].shape)
-    weights = from_canonical(graph, framework, {"norm/mean": mean, "norm/variance": variance})
+    kept = tuple(i + 1 for i in normalized_axes(node))
+    if node.args["mean"] is None:
+        mean, variance = statistics(node.weights["keras"][0].shape)
+        weights = from_canonical(graph, framework, {"norm/mean": mean, "norm/variance": variance})
+    else:  # constants of the layer: no weights to set
+        assert node.weights == {"keras": (), "torch": (), "onnx": ()}
+        mean, variance = (np.array(node.args[k], np.float32) for k in ("mean", "variance"))
+        kept, weights = kept if mean.ndim else (), None
     x = sample_inputs(graph)["x"]
     (out,) = forward(body, framework, {"x": x}, weights)
-    kept = tuple(i + 1 for i in normalized_axes(node))
     expected = standardized(x, mean, variance, kept, node.args["invert"])
     np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)

@@ -119,7 +119,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="normalization-stats-and-count",
         layers=("Normalization",),
-        applies=lambda n: True,
+        applies=lambda n: n.args["mean"] is None,  # given as arguments: no weights anywhere
         values=_normalization_values,
         delta={"torch": "-n", "onnx": "-count"},
         text=(

@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from backends.keras.importing import IMPORTERS, refuse, schema_args
+from backends.keras.importing import IMPORTERS, schema_args
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -19,18 +19,16 @@ def build_rescaling(node: Node) -> Any:
 
 @BUILDERS.register("Normalization")
 def build_normalization(node: Node) -> Any:
-    """Normalization(axis=-1, invert=False) → ``keras.layers.Normalization`` without mean
-    and variance arguments, so that it creates its mean, variance and count weights (zeros,
-    ones, 0, as before ``adapt``); their values come from ``port`` or a weights file."""
+    """Normalization(axis=-1, invert=False, mean=None, variance=None) →
+    ``keras.layers.Normalization``: without mean and variance it creates its mean, variance and
+    count weights (zeros, ones, 0, as before ``adapt``), whose values come from ``port`` or a
+    weights file; with them, constants and no weights."""
     return keras.layers.Normalization(**keras_args(node))
 
 
 @IMPORTERS.register("Normalization")
 def import_normalization(layer: Any) -> dict[str, Any]:
-    """A Normalization holding its statistics as weights; one given mean and variance as
-    arguments holds them as constants, which the spec has no place for."""
-    if layer.input_mean is not None:
-        raise refuse(layer, "mean and variance given as arguments (constants, not weights)")
+    """A Normalization, its statistics weights (set by ``adapt``) or constants (given)."""
     config = layer.get_config()
     axis = config["axis"]
     if isinstance(axis, list | tuple) and len(axis) == 1:  # Keras keeps axis=-1 as (-1,)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from backends.onnx.model import BUILDERS, Layer
-from translator.ops.preprocessing import EPSILON, broadcast_shape, statistics_shape
+from translator.ops.preprocessing import (
+    EPSILON,
+    broadcast_shape,
+    constant,
+    constant_shape,
+    constants,
+    statistics_shape,
+)
 
 
 @BUILDERS.register("Rescaling")
@@ -26,12 +35,24 @@ def _broadcast(layer: Layer, tensor: str) -> str:
     return layer.op("Reshape", [tensor, layer.ints("broadcast", broadcast)])
 
 
+def _statistics(layer: Layer) -> tuple[str, str]:
+    """Mean and variance as they meet the input: the initializers, or (given as arguments)
+    constants already in the broadcast shape."""
+    node = layer.node
+    if constant(node):
+        shape = constant_shape(node)
+        mean, variance = (np.reshape(v, shape) for v in constants(node))
+        return layer.const("mean", mean), layer.const("variance", variance)
+    return _broadcast(layer, layer.weight("mean")), _broadcast(layer, layer.weight("variance"))
+
+
 @BUILDERS.register("Normalization")
 def build_normalization(layer: Layer, inputs: list[str]) -> list[str]:
-    """Normalization(axis=-1, invert=False): ``(x - mean) / Max(Sqrt(variance), 1e-7)`` (``Sub``,
-    ``Div``), or ``mean + x * ...`` (``Mul``, ``Add``); mean and variance are initializers."""
-    mean = _broadcast(layer, layer.weight("mean"))
-    std = layer.op("Sqrt", [_broadcast(layer, layer.weight("variance"))])
+    """Normalization(axis=-1, invert=False, mean=None, variance=None): ``(x - mean) / Max(Sqrt(variance), 1e-7)`` (``Sub``,
+    ``Div``), or ``mean + x * ...`` (``Mul``, ``Add``); mean and variance are initializers, or
+    constants when given as arguments."""
+    mean, variance = _statistics(layer)
+    std = layer.op("Sqrt", [variance])
     std = layer.op("Max", [std, layer.const("epsilon", EPSILON)])
     if layer.args["invert"]:
         return [layer.op("Add", [mean, layer.op("Mul", [inputs[0], std])])]

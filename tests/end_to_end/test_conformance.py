@@ -133,6 +133,7 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[4, 4, 3]", "{}"),
         ("[4, 5, 3]", "axis: [1, 2], invert: true"),
         ("[3, 4]", "axis: 1, trainable: false"),
+        ("[4, 4, 3]", "mean: [0.5, -1, 2], variance: [4, 0.25, 1]"),
     ],
 }
 MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")

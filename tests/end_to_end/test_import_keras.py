@@ -218,12 +218,17 @@ def test_an_adapted_normalization_imports_with_its_statistics(
     rng = np.random.default_rng(0)
     per_feature.adapt(rng.normal(2.0, 3.0, (64, 4, 3)).astype("float32"))
     grid = keras.layers.Normalization(axis=(1, 2), invert=True, name="grid")
-    model = keras.Model(x, grid(per_feature(x)), name="normalized")
+    given = keras.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.5], name="given")
+    model = keras.Model(x, given(grid(per_feature(x))), name="normalized")
     grid.adapt(rng.normal(size=(16, 4, 3)).astype("float32"))
     spec, weights = _import(_save(model, tmp_path / "normalized.keras"), tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: per_feature, type: Normalization}" in text
     assert "{name: grid, type: Normalization, axis: [1, 2], invert: true}" in text
+    assert (
+        "{name: given, type: Normalization, mean: [1.0, 2.0, 3.0], variance: [4.0, 1.0, 0.5]}"
+        in text
+    )
     (totals,) = _totals(capsys, spec)
     assert totals["keras"] == {
         "total": model.count_params(),
@@ -272,10 +277,6 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
     "a name that is no spec name": (
         lambda: keras.layers.Dense(4, name="odd-name"),
         "its name is not a spec name ([A-Za-z_][A-Za-z0-9_]*)",
-    ),
-    "Normalization with constant statistics": (
-        lambda: keras.layers.Normalization(mean=[1.0] * 8, variance=[2.0] * 8, name="odd"),
-        "mean and variance given as arguments (constants, not weights)",
     ),
     "LSTM unrolled": (
         lambda: keras.layers.LSTM(4, name="odd", return_sequences=True, unroll=True),

@@ -5,8 +5,9 @@ leaves it: ``(x - mean) / max(sqrt(variance), 1e-7)`` (Keras's ``backend.epsilon
 ``mean + x * max(sqrt(variance), 1e-7)`` with ``invert``. Keras keeps ``mean``, ``variance``
 (one value per position of the kept axes) and ``count`` (a scalar: how many samples ``adapt``
 saw, kept for old saved models) as non-trainable weights; PyTorch (no module of its own)
-holds mean and variance as buffers, ONNX as initializers. Mean and variance given as Keras
-arguments would be constants, not weights: the spec carries them as weights (``port``).
+holds mean and variance as buffers, ONNX as initializers. With ``mean`` and ``variance``
+given as arguments, Keras creates no weights at all (the values are constants of the layer),
+and neither do PyTorch and ONNX.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from translator.ir import Node, Shape, WeightSpec
 from translator.ir.placement import along_axis, elementwise, layout_rule
 from translator.ir.registries import formula_rule, no_weights, shape_rule, weight_rule
 from translator.ops.normalization import normalized_axes
-from translator.spec.schema import REQUIRED, Arg, Axes, Bool, Float, layer_schema
+from translator.spec.schema import REQUIRED, Arg, Axes, Bool, Float, Floats, layer_schema
 from translator.weights.maps import Entry, LayerMap, e, weight_map
 from translator.weights.transforms import Zeros
 
@@ -45,6 +46,14 @@ layer_schema(
         "others share them",
     ),
     Arg("invert", Bool(), False, "undo the normalization: `mean + x * sqrt(variance)`"),
+    Arg(
+        "mean",
+        Floats(),
+        None,
+        "the mean as a constant (a number, or one per position of the one kept axis); then "
+        "`variance` too, and the layer has no weights",
+    ),
+    Arg("variance", Floats(), None, "the variance as a constant, given with `mean`"),
 )
 
 
@@ -60,8 +69,37 @@ layout_rule("Rescaling")(elementwise)  # scalars: any layout
 
 @shape_rule("Normalization")
 def normalization_shape(node: Node) -> tuple[Shape, ...]:
-    statistics_shape(node)
+    shape = statistics_shape(node)
+    given = [node.args[k] for k in ("mean", "variance") if node.args[k] is not None]
+    if len(given) == 1:
+        raise node.shape_error("'mean' and 'variance' go together", "give both, or neither")
+    for value in given:
+        if isinstance(value, tuple) and (len(shape) != 1 or len(value) != shape[0]):
+            raise node.shape_error(
+                f"a list of {len(value)} values for statistics of shape {shape}",
+                "a number, or one value per position of the one kept axis",
+            )
     return (node.input_shape,)
+
+
+def constant(node: Node) -> bool:
+    """Whether mean and variance are given as arguments: constants, not weights."""
+    return node.args["mean"] is not None
+
+
+def constants(node: Node) -> tuple[list[float], list[float]]:
+    """The given mean and variance, each as a list (one value: a scalar)."""
+    mean, variance = node.args["mean"], node.args["variance"]
+    return [*(mean if isinstance(mean, tuple) else (mean,))], [
+        *(variance if isinstance(variance, tuple) else (variance,))
+    ]
+
+
+def constant_shape(node: Node) -> tuple[int, ...]:
+    """The given mean's broadcast shape: ``broadcast_shape``, or all ones for a scalar."""
+    if isinstance(node.args["mean"], tuple):
+        return broadcast_shape(node)
+    return (1,) * (len(node.input_shape) + 1)
 
 
 def statistics_shape(node: Node) -> tuple[int, ...]:
@@ -87,6 +125,8 @@ def broadcast_shape(node: Node) -> tuple[int, ...]:
 
 @weight_rule("Normalization")
 def normalization_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    if constant(node):
+        return no_weights(node)
     shape = statistics_shape(node)
     return {
         "keras": (
@@ -110,7 +150,10 @@ SAMPLE_COUNT = Zeros("int64", "the number of samples adapt() saw, unused at infe
 
 @weight_map("Normalization")
 def normalization_map(node: Node) -> LayerMap:
-    """Mean and variance, the same shape everywhere; Keras's count is not carried."""
+    """Mean and variance, the same shape everywhere; Keras's count is not carried. Given as
+    arguments, they are the spec's constants: nothing to carry."""
+    if constant(node):
+        return LayerMap({}, {"keras": (), "torch": (), "onnx": ()})
     stats = (e("mean", "mean"), e("variance", "variance"))
     canonical = {w.role: w.shape for w in node.weights["keras"] if w.role != "count"}
     entries = {"keras": (*stats, Entry("count", (), SAMPLE_COUNT)), "torch": stats, "onnx": stats}
