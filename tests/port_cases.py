@@ -88,6 +88,17 @@ layers:
 # (num_layers), shared layers and tied Dense layers. Kept apart from ZOO, which the export
 # tests also run.
 BREADTH: dict[str, str] = {
+    # Normalization along a spatial axis of channels-first images: the axis renumbered.
+    "breadth_normalization_axes": """
+name: breadth_normalization_axes
+inputs: [{name: img, shape: [5, 6, 3]}]
+layers:
+  - {type: Conv2D, filters: 4, kernel_size: 1}
+  - {type: Normalization, axis: 1, name: per_row}
+  - {type: Normalization, axis: -2, invert: true, trainable: false, name: per_column}
+  - {type: Normalization, mean: [0.5, -1, 2, 0], variance: [4, 0.25, 1, 2], name: given}
+  - {type: Conv2D, filters: 2, kernel_size: 1}
+""",
     "breadth_channels_first": """
 name: breadth_channels_first
 data_format: channels_first
