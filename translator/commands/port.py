@@ -52,7 +52,7 @@ def sharing_notes(node: Node) -> list[str]:
 def frozen_note(node: Node) -> list[str]:
     """What ``trainable: false`` becomes: a flag in Keras and PyTorch, nothing in ONNX (its
     initializers have no notion of training); the weights carried are the same."""
-    if not node.frozen or node.shares:
+    if node.shares or not (node.frozen_params("keras") or node.frozen_params("torch")):
         return []
     return [
         (

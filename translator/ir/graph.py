@@ -167,6 +167,11 @@ class Node:
         layer it wraps (a wrapper's weights are its wrapped layer's)."""
         return not self.trainable or (self.inner is not None and self.inner.frozen)
 
+    def frozen_params(self, framework: str) -> bool:
+        """Whether the layer is frozen and ``framework`` holds parameters of it to freeze (a
+        layer without weights, or with buffers only, has nothing to mark)."""
+        return self.frozen and any(not w.buffer for w in self.weights.get(framework, ()))
+
     @property
     def input_shape(self) -> Shape:
         return self.input_shapes[0]

@@ -184,7 +184,7 @@ def _modules(graph: Graph, node: Node, around: Steps) -> list[str]:
     named += [] if around.infix else [(node.name, around.main)]
     named += [(step_name(graph, node.name, k), c) for k, c in around.after]
     lines = [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
-    if node.frozen and not around.infix:  # trainable: false in the spec
+    if node.frozen_params("torch") and not around.infix:  # trainable: false in the spec
         lines.append(f"        {attribute(node.name)}.requires_grad_(False)")
     return lines
 
