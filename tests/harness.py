@@ -168,7 +168,10 @@ def forward(
     """The outputs of the spec ``body`` on ``inputs``, optionally with given ``weights``
     (``{layer: {tensor: array}}``, as the backend's ``build`` takes them)."""
     backend = backends.load(framework)
-    return backend.run(backend.build(load(body), weights=weights), inputs)
+    built = backend.build(load(body))
+    if weights is not None:
+        built = backend.set_weights(built, weights)
+    return backend.run(built, inputs)
 
 
 def set_parameters(module: Any, **values: Any) -> None:

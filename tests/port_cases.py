@@ -7,6 +7,26 @@ weight map entry is exercised."""
 from __future__ import annotations
 
 ZOO: dict[str, str] = {
+    # Frozen layers (trainable: false): a block instance, a wrapped layer, a frozen wrapper;
+    # Normalization per channel of an image (run channels first) and over two axes, inverted.
+    "zoo_frozen": """
+name: zoo_frozen
+inputs: [{name: x, shape: [6, 6, 3]}]
+blocks:
+  unit:
+    layers:
+      - {type: Conv2D, filters: 4, kernel_size: 3, padding: same, name: conv}
+      - {type: BatchNormalization, name: bn}
+layers:
+  - {type: Normalization, name: norm}
+  - {block: unit, name: stem, trainable: false}
+  - {type: Reshape, target_shape: [36, 4]}
+  - {type: Normalization, axis: [1, 2], invert: true, name: denorm}
+  - {type: Bidirectional, layer: {type: GRU, units: 2, return_sequences: true, trainable: false}}
+  - {type: TimeDistributed, layer: {type: Dense, units: 2}, trainable: false}
+  - {type: Flatten}
+  - {type: Dense, units: 3, name: head}
+""",
     "zoo_norms": """
 name: zoo_norms
 inputs: [{name: x, shape: [3, 4, 2]}]
@@ -68,6 +88,17 @@ layers:
 # (num_layers), shared layers and tied Dense layers. Kept apart from ZOO, which the export
 # tests also run.
 BREADTH: dict[str, str] = {
+    # Normalization along a spatial axis of channels-first images: the axis renumbered.
+    "breadth_normalization_axes": """
+name: breadth_normalization_axes
+inputs: [{name: img, shape: [5, 6, 3]}]
+layers:
+  - {type: Conv2D, filters: 4, kernel_size: 1}
+  - {type: Normalization, axis: 1, name: per_row}
+  - {type: Normalization, axis: -2, invert: true, trainable: false, name: per_column}
+  - {type: Normalization, mean: [0.5, -1, 2, 0], variance: [4, 0.25, 1, 2], name: given}
+  - {type: Conv2D, filters: 2, kernel_size: 1}
+""",
     "breadth_channels_first": """
 name: breadth_channels_first
 data_format: channels_first

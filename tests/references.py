@@ -78,3 +78,79 @@ def broadcast_spec(case: str) -> str:
         "  - {name: p, type: MaxPooling2D, pool_size: 1, inputs: a}\n"
         f"  - {{type: {merge}, inputs: [p, b]}}\n"
     )
+
+
+# Normalization (layer, input shape): per channel on images (PyTorch and ONNX then run it
+# channels first, the axis renumbered), over two axes, inverted, on a middle axis.
+NORMALIZATION: dict[str, tuple[str, str]] = {
+    "per_channel_image": ("{type: Normalization}", "[4, 4, 3]"),
+    "two_axes": ("{type: Normalization, axis: [1, 2]}", "[4, 5, 3]"),
+    "inverted": ("{type: Normalization, invert: true}", "[6]"),
+    "middle_axis_inverted": ("{type: Normalization, axis: 1, invert: true}", "[3, 4]"),
+    # Given as arguments: constants, no weights anywhere (Keras too).
+    "given_per_channel": (
+        "{type: Normalization, mean: [0.5, -1, 2], variance: [4, 0.25, 1.0e-16]}",
+        "[4, 4, 3]",
+    ),
+    "given_scalars_inverted": (
+        "{type: Normalization, axis: [1, 2], mean: 0.5, variance: 2, invert: true}",
+        "[4, 5, 3]",
+    ),
+}
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): the smallest standard deviation divided by
+
+
+def normalization_spec(case: str) -> str:
+    """One ``NORMALIZATION`` case's spec: input ``x``, the layer named ``norm``."""
+    layer, shape = NORMALIZATION[case]
+    return (
+        f"name: t\ninputs: [{{name: x, shape: {shape}}}]\nlayers:\n  - {layer[:-1]}, name: norm}}\n"
+    )
+
+
+def statistics(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded mean and a positive variance, its first value tiny (below the epsilon² floor)."""
+    rng = np.random.default_rng(7)
+    mean = rng.uniform(-1, 1, shape).astype(np.float32)
+    variance = rng.uniform(0.25, 4, shape).astype(np.float32)
+    variance.reshape(-1)[0] = 1e-16
+    return mean, variance
+
+
+def standardized(
+    x: np.ndarray, mean: np.ndarray, variance: np.ndarray, kept: tuple[int, ...], invert: bool
+) -> np.ndarray:
+    """Keras Normalization in numpy (float64): ``kept`` are the axes (batch 0) mean and
+    variance run along."""
+    shape = [1] * x.ndim
+    for axis, size in zip(kept, mean.shape, strict=True):
+        shape[axis] = size
+    m = mean.astype(np.float64).reshape(shape)
+    std = np.maximum(np.sqrt(variance.astype(np.float64).reshape(shape)), KERAS_EPSILON)
+    return m + x * std if invert else (x - m) / std
+
+
+def check_normalization(case: str, framework: str) -> None:
+    """One ``NORMALIZATION`` case in ``framework``: every tensor as the IR predicts it, then
+    seeded statistics (one variance below the floor), carried in through the weight map,
+    against numpy."""
+    from tests.harness import check_spec, forward
+    from translator.ir.sample import sample_inputs
+    from translator.ops.normalization import normalized_axes
+    from translator.weights.canonical import from_canonical
+
+    body = normalization_spec(case)
+    graph = check_spec(body, framework).graph
+    node = graph.node("norm")
+    kept = tuple(i + 1 for i in normalized_axes(node))
+    if node.args["mean"] is None:
+        mean, variance = statistics(node.weights["keras"][0].shape)
+        weights = from_canonical(graph, framework, {"norm/mean": mean, "norm/variance": variance})
+    else:  # constants of the layer: no weights to set
+        assert node.weights == {"keras": (), "torch": (), "onnx": ()}
+        mean, variance = (np.array(node.args[k], np.float32) for k in ("mean", "variance"))
+        kept, weights = kept if mean.ndim else (), None
+    x = sample_inputs(graph)["x"]
+    (out,) = forward(body, framework, {"x": x}, weights)
+    expected = standardized(x, mean, variance, kept, node.args["invert"])
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)

@@ -65,6 +65,11 @@ def _bn_values(node: Node) -> dict[str, Any]:
     return {"c": channels, "n": 2 * channels}
 
 
+def _normalization_values(node: Node) -> dict[str, Any]:
+    mean = next(w for w in node.weights["keras"] if w.role == "mean")
+    return {"c": mean.size, "stats": 2 * mean.size, "n": 2 * mean.size + 1, "count": 1}
+
+
 def _rnn_double_bias_applies(node: Node) -> bool:
     # Keras's reset-after GRU already has two bias vectors (bias shape (2, 3u)), and the
     # reset-before GRU has a rule of its own; so this one is for SimpleRNN and LSTM.
@@ -110,6 +115,21 @@ RULES: tuple[Rule, ...] = (
             "them as non-trainable weights and ONNX as initializers."
         ),
         example=("{type: BatchNormalization}", "[8, 8, 16]"),
+    ),
+    Rule(
+        id="normalization-stats-and-count",
+        layers=("Normalization",),
+        applies=lambda n: n.args["mean"] is None,  # given as arguments: no weights anywhere
+        values=_normalization_values,
+        delta={"torch": "-n", "onnx": "-count"},
+        text=(
+            "Keras's Normalization keeps its mean and variance (2 × {c} = {stats}) and a "
+            "count scalar (the samples adapt() saw, unused at inference) as non-trainable "
+            "weights: {n}. PyTorch holds mean and variance as buffers, not parameters, and "
+            "no count: {n} fewer parameters ({stats} buffers). ONNX holds mean and variance as "
+            "initializers and no count: 1 fewer."
+        ),
+        example=("{type: Normalization}", "[8, 8, 3]"),
     ),
 )
 

@@ -35,6 +35,7 @@ import numpy as np
 from backends.base import Built
 from backends.keras.activation import OPS_ONLY
 from backends.keras.model import EXPORT_REWRITES, NAME, Apply, build_layer, chain
+from backends.keras.weights import refresh
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
 from translator.ir.layout import stack_name
@@ -108,6 +109,8 @@ def export_model(graph: Graph) -> Built:
             applies[node.name] = applies[node.shares]
         else:
             layers[node.name], applies[node.name] = _make(graph, node, layers)
+            if node.frozen:  # a rewrite's layer too; model.keras keeps trainable=False
+                layers[node.name].trainable = False
         args = [t for ref in node.inputs for t in tensors[ref]]
         # Merge and attention layers take a list of tensors; every other layer takes one.
         x = args[0] if SCHEMAS[node.type].max_inputs == 1 else args
@@ -143,11 +146,14 @@ def variable_map(graph: Graph, layers: dict[str, Any]) -> dict[str, dict[str, An
 def assign(model: Any, graph: Graph, weights: Weights) -> None:
     """Copy ``weights`` (checked against the IR first) into an exported ``model``."""
     check_weights(graph, NAME, weights, "keras weights")
-    variables = variable_map(graph, {layer.name: layer for layer in model.layers})
+    layers = {layer.name: layer for layer in model.layers}
+    variables = variable_map(graph, layers)
     for layer, tensors in weights.items():
         for name, value in tensors.items():
             target = variables[layer][name]
             target.assign(np.reshape(np.asarray(value, dtype=target.dtype), target.shape))
+        if layer in layers:
+            refresh(layers[layer])
 
 
 def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:

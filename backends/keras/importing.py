@@ -82,9 +82,7 @@ def _check_beyond_schema(layer: Any, config: dict[str, Any], known: set[str]) ->
 
 
 def _check_layer(layer: Any, config: dict[str, Any]) -> None:
-    """Refuse a frozen layer and a dtype policy other than float32."""
-    if not layer.trainable and layer.weights:
-        raise refuse(layer, "it is frozen (trainable=False); a spec's layers all train")
+    """Refuse a dtype policy other than float32."""
     policy = getattr(layer, "dtype_policy", None)
     if policy is not None and policy.name != "float32":
         raise refuse(layer, f"dtype policy {policy.name!r}; a spec computes in float32")
@@ -114,7 +112,10 @@ def import_layer(layer: Any) -> dict[str, Any]:
     importer = IMPORTERS.get(type(layer).__name__)
     if importer is None:
         raise refuse(layer, "no importer for this Keras class")
-    return importer(layer)
+    spec = importer(layer)
+    if not layer.trainable and layer.weights:  # frozen: its weights do not train
+        spec["trainable"] = False
+    return spec
 
 
 def load(path: str | Path) -> Any:

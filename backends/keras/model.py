@@ -88,8 +88,13 @@ def keras_args(node: Node, **overrides: Any) -> dict[str, Any]:
 
 
 def build_layer(node: Node) -> Any:
-    """The Keras layer for ``node``; wrappers use it for the wrapped node."""
-    return BUILDERS[node.type](node)
+    """The Keras layer for ``node``; wrappers use it for the wrapped node. A layer the spec
+    freezes (``trainable: false``) gets ``layer.trainable = False``: its weights become
+    non-trainable, and a BatchNormalization then always uses its moving statistics."""
+    layer = BUILDERS[node.type](node)
+    if not node.trainable:
+        layer.trainable = False
+    return layer
 
 
 def _keras_error(node: Node, exc: Exception) -> BackendError:

@@ -60,7 +60,17 @@ def set_weights(built: Built, weights: Weights) -> Built:
         variables = _variables(built.extra["layers"][layer])
         for name, value in tensors.items():
             variables[name].assign(np.asarray(value, dtype=variables[name].dtype))
+        refresh(built.extra["layers"][layer])
     return built
+
+
+def refresh(layer: Any) -> None:
+    """Let a layer that computes with tensors derived from its variables derive them again:
+    Normalization reshapes its mean and variance once, in ``finalize_state``, which Keras
+    calls after loading weights from a file but not after ``assign``."""
+    finalize = getattr(layer, "finalize_state", None)
+    if finalize is not None:
+        finalize()
 
 
 def _candidates(graph: Graph) -> list[tuple[str, Any, Any]]:

@@ -70,6 +70,8 @@ INITIAL_VALUES: dict[str, Callable[[np.random.Generator, tuple[int, ...]], Any]]
     "beta": _uniform(-0.1, 0.1),
     "moving_mean": _uniform(-0.1, 0.1),
     "moving_variance": _uniform(0.5, 1.5),
+    "mean": _uniform(-0.1, 0.1),  # Normalization: a stored mean and a positive variance
+    "variance": _uniform(0.5, 1.5),
     "alpha": _uniform(0.0, 0.3),  # PReLU slopes: Keras starts at zeros, small ones test more
 }
 

@@ -166,6 +166,8 @@ def make_module(node: Node, layers: Mapping[str, nn.Module]) -> nn.Module:
         shared.link(layers)
         return shared
     module = BUILDERS[node.type](node)
+    if node.frozen_params("torch"):  # trainable: false, as the exported model.py writes it
+        module.requires_grad_(False)
     tie(node, module, layers)
     return module
 

@@ -129,6 +129,12 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "GroupQueryAttention": [("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2")],
     "PositionEmbedding": [("[5, 8]", "sequence_length: 10")],
     "Rescaling": [("[4, 4, 3]", "scale: 0.00392156862745098"), ("[5]", "scale: 2, offset: -1")],
+    "Normalization": [
+        ("[4, 4, 3]", "{}"),
+        ("[4, 5, 3]", "axis: [1, 2], invert: true"),
+        ("[3, 4]", "axis: 1, trainable: false"),
+        ("[4, 4, 3]", "mean: [0.5, -1, 2], variance: [4, 0.25, 1]"),
+    ],
 }
 MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")
 

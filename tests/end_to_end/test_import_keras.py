@@ -177,6 +177,63 @@ def test_a_sequential_model_imports(tmp_path: Path, capsys: pytest.CaptureFixtur
     _assert_reproduces(model, spec, weights)
 
 
+def test_frozen_layers_import_as_trainable_false(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A frozen layer (``trainable=False``) comes back as ``trainable: false``, and the spec
+    counts its weights as Keras does: non-trainable."""
+    x = keras.Input((5, 3), name="series")
+    y = keras.layers.Dense(4, name="frozen", trainable=False)(x)
+    y = keras.layers.BatchNormalization(name="bn", trainable=False)(y)
+    inner = keras.layers.Dense(2, name="inner", trainable=False)
+    y = keras.layers.TimeDistributed(inner, name="per_step")(y)
+    model = keras.Model(x, keras.layers.Dense(2, name="head")(y), name="frozen")
+    spec, weights = _import(_save(model, tmp_path / "frozen.keras"), tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: frozen, type: Dense, units: 4, trainable: false}" in text
+    assert "{name: bn, type: BatchNormalization, trainable: false}" in text
+    assert "layer: {name: inner, type: Dense, units: 2, trainable: false}" in text
+    (totals,) = _totals(capsys, spec)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert trainable == 2 * 2 + 2  # the head alone
+    assert totals["keras"] == {
+        "total": model.count_params(),
+        "trainable": trainable,
+        "non_trainable": model.count_params() - trainable,
+    }
+    _assert_reproduces(model, spec, weights)
+
+
+def test_an_adapted_normalization_imports_with_its_statistics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``adapt`` fills mean, variance and count; the spec carries mean and variance (the
+    count is unused at inference) and reproduces the outputs."""
+    x = keras.Input((4, 3), name="series")
+    per_feature = keras.layers.Normalization(name="per_feature")
+    rng = np.random.default_rng(0)
+    per_feature.adapt(rng.normal(2.0, 3.0, (64, 4, 3)).astype("float32"))
+    grid = keras.layers.Normalization(axis=(1, 2), invert=True, name="grid")
+    given = keras.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.5], name="given")
+    model = keras.Model(x, given(grid(per_feature(x))), name="normalized")
+    grid.adapt(rng.normal(size=(16, 4, 3)).astype("float32"))
+    spec, weights = _import(_save(model, tmp_path / "normalized.keras"), tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: per_feature, type: Normalization}" in text
+    assert "{name: grid, type: Normalization, axis: [1, 2], invert: true}" in text
+    assert (
+        "{name: given, type: Normalization, mean: [1.0, 2.0, 3.0], variance: [4.0, 1.0, 0.5]}"
+        in text
+    )
+    (totals,) = _totals(capsys, spec)
+    assert totals["keras"] == {
+        "total": model.count_params(),
+        "trainable": 0,
+        "non_trainable": 3 + 3 + 1 + 12 + 12 + 1,
+    }
+    _assert_reproduces(model, spec, weights)
+
+
 def test_a_lambda_layer_is_refused_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -216,10 +273,6 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
     "a name that is no spec name": (
         lambda: keras.layers.Dense(4, name="odd-name"),
         "its name is not a spec name ([A-Za-z_][A-Za-z0-9_]*)",
-    ),
-    "frozen Dense": (
-        lambda: keras.layers.Dense(4, name="odd", trainable=False),
-        "it is frozen (trainable=False); a spec's layers all train",
     ),
     "LSTM unrolled": (
         lambda: keras.layers.LSTM(4, name="odd", return_sequences=True, unroll=True),

@@ -67,3 +67,27 @@ def test_conv_bias_note_text_has_its_numbers() -> None:
     assert note.note and note.delta == {}
     assert note.text.startswith("This convolution's 8 biases feed, with no activation in between")
     assert "26,560 biases apart" in note.text
+
+
+@pytest.mark.parametrize(
+    ("shape", "args", "delta", "kept"),
+    [
+        ("[6, 6, 3]", "", {"torch": -7, "onnx": -1}, "2 × 3 = 6"),
+        ("[4, 5, 3]", ", axis: [1, 2]", {"torch": -41, "onnx": -1}, "2 × 20 = 40"),
+        ("[4, 5, 3]", ", axis: 1, trainable: false", {"torch": -9, "onnx": -1}, "2 × 4 = 8"),
+    ],
+)
+def test_normalization_rule_accounts_for_the_count_and_the_buffers(
+    shape: str, args: str, delta: dict[str, int], kept: str
+) -> None:
+    """Keras: mean, variance and count (non-trainable); PyTorch: buffers only; ONNX: no count."""
+    text = f"name: m\ninputs: [{{name: x, shape: {shape}}}]\nlayers:\n  - {{type: Normalization{args}}}\n"
+    node = load_text(text).layers[0]
+    (rule,) = explain(node)
+    assert rule.rule == "normalization-stats-and-count"
+    assert rule.delta == delta
+    assert kept in rule.text
+    keras, torch, onnx = (node.counts(fw) for fw in ("keras", "torch", "onnx"))
+    assert torch["total"] - keras["total"] == delta["torch"]
+    assert onnx["total"] - keras["total"] == delta["onnx"]
+    assert keras["trainable"] == 0 and torch["buffers"] == keras["total"] - 1

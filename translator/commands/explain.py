@@ -19,7 +19,7 @@ from translator.reconcile import explain
 LABELS = {"keras": "Keras", "torch": "PyTorch", "onnx": "ONNX"}
 ROLE_GROUP = {"input_bias": "bias", "recurrent_bias": "bias"}
 # Roles of tensors that are computed from the data seen, not learned by gradient.
-STATISTICS = ("moving_mean", "moving_variance")
+STATISTICS = ("moving_mean", "moving_variance", "mean", "variance")
 
 
 def correspondence(

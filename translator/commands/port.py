@@ -49,12 +49,26 @@ def sharing_notes(node: Node) -> list[str]:
     return []
 
 
+def frozen_note(node: Node) -> list[str]:
+    """What ``trainable: false`` becomes: a flag in Keras and PyTorch, nothing in ONNX (its
+    initializers have no notion of training); the weights carried are the same."""
+    if node.shares or not (node.frozen_params("keras") or node.frozen_params("torch")):
+        return []
+    return [
+        (
+            "frozen: Keras layer.trainable = False, PyTorch requires_grad_(False); "
+            "ONNX initializers carry no such flag"
+        )
+    ]
+
+
 def hyperparameter_notes(graph: Graph) -> list[str]:
     """``"<layer> (<type>): <conversion>"`` for every table entry the spec uses; a shared
     layer's are its original's, so it says only whose weights it applies."""
     notes = []
     for node in graph.layers:
-        notes += [f"{node.name} ({node.type}): {text}" for text in sharing_notes(node)]
+        own = sharing_notes(node) + frozen_note(node)
+        notes += [f"{node.name} ({node.type}): {text}" for text in own]
         if node.shares:
             continue
         for part in _with_inner(node):
@@ -93,14 +107,14 @@ def random_canonical(graph: Graph, seed: int = 0) -> Canonical:
     out: Canonical = {}
     for key, shape in canonical_shapes(graph).items():
         role = key.rsplit("/", 1)[-1]
-        if role in ("gamma", "moving_variance"):
+        if role in ("gamma", "moving_variance", "variance"):
             out[key] = _uniform(rng, shape, 0.5, 1.5)
         elif role.endswith("kernel") or role == "embeddings":
             fan_in = max(1, int(np.prod(shape[:-1]))) if len(shape) > 1 else 1
             value = rng.standard_normal(shape, dtype=np.float32)
             value *= np.float32(1 / np.sqrt(fan_in))
             out[key] = value
-        else:  # bias, input_bias, recurrent_bias, beta, moving_mean
+        else:  # bias, input_bias, recurrent_bias, beta, moving_mean, mean
             out[key] = _uniform(rng, shape, -0.2, 0.2)
     return out
 

@@ -10,7 +10,7 @@ their measurements are checked against it tensor by tensor.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from translator.errors import InternalError, Location, ShapeError
@@ -34,6 +34,9 @@ ROLES = (
     "moving_mean",
     "moving_variance",
     "num_batches_tracked",
+    "mean",  # a stored statistic (Normalization), not a moving one
+    "variance",
+    "count",  # Keras Normalization's sample count: bookkeeping
 )
 
 
@@ -109,6 +112,15 @@ def counts(framework: str, tensors: tuple[WeightSpec, ...] | list[WeightSpec]) -
     return out
 
 
+def freeze(weights: dict[str, tuple[WeightSpec, ...]]) -> dict[str, tuple[WeightSpec, ...]]:
+    """A frozen layer's tensors: non-trainable in Keras and PyTorch (buffers stay buffers).
+    ONNX has no notion of trainable, so its initializers are left as they are."""
+    return {
+        fw: tensors if fw == "onnx" else tuple(replace(t, trainable=False) for t in tensors)
+        for fw, tensors in weights.items()
+    }
+
+
 def add_counts(framework: str, parts: list[dict[str, int]]) -> dict[str, int]:
     """Sum count dicts of one framework (an empty list gives zeros)."""
     keys = counts(framework, []).keys()
@@ -135,6 +147,7 @@ class Node:
     dtype: str = "float32"
     block: tuple[str, ...] = ()  # the block instances this layer was expanded from, outermost first
     shares: str | None = None  # applies the layer of this name again, with its weights
+    trainable: bool = True  # the spec's ``trainable:``; false freezes every weight of the layer
     # The layers that read this one's output (set once the graph is loaded; not compared or
     # printed, so a node's equality and repr stay its own).
     readers: tuple[Node, ...] = field(default=(), repr=False, compare=False)
@@ -147,6 +160,17 @@ class Node:
         """The arguments PyTorch and ONNX build the layer with: the spec's, with the axes the
         layout pass renamed for the physical layout (``data_format``, ``axis``)."""
         return self.placement.args(self)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the layer's weights do not train: ``trainable: false`` on it, or on the
+        layer it wraps (a wrapper's weights are its wrapped layer's)."""
+        return not self.trainable or (self.inner is not None and self.inner.frozen)
+
+    def frozen_params(self, framework: str) -> bool:
+        """Whether the layer is frozen and ``framework`` holds parameters of it to freeze (a
+        layer without weights, or with buffers only, has nothing to mark)."""
+        return self.frozen and any(not w.buffer for w in self.weights.get(framework, ()))
 
     @property
     def input_shape(self) -> Shape:

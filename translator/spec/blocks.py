@@ -44,7 +44,7 @@ from translator.spec.source import Value
 from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
-INSTANCE_KEYS = ("block", "name", "inputs", "repeat")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "trainable")
 MAX_REPEAT = 1000
 MAX_NESTING = 16
 # Budget on the layers of a spec after block expansion, plain layers included, checked while
@@ -275,7 +275,7 @@ class Expander:
                 )
         if not path:
             self.aliases[name] = output
-        return out_layers, output
+        return _frozen(out_layers, spec.get("trainable")), output
 
     def _find(self, ref: Value, stack: tuple[str, ...]) -> Block:
         if not isinstance(ref.value, str) or ref.value not in self.blocks:
@@ -419,6 +419,27 @@ class Expander:
                 suggestion(str(name), local, "names"),
             )
         return local[name]
+
+
+def _frozen(layers: list[Value], trainable: Value | None) -> list[Value]:
+    """An instance's layers with its ``trainable:`` given to each (as Keras's
+    ``trainable = False`` on a model freezes all its layers); a share of another layer
+    has no weights of its own, so it takes nothing."""
+    if trainable is None or trainable.value is True:
+        return layers
+    if trainable.value is not False:
+        raise InvalidArgumentValue(
+            trainable.loc,
+            f"a block instance's 'trainable' must be true or false. Received: "
+            f"trainable={trainable.value!r}",
+            "trainable: false freezes every layer of the instance",
+        )
+    return [
+        Value({**layer.value, "trainable": trainable}, layer.loc)
+        if isinstance(layer.value, dict) and "share" not in layer.value
+        else layer
+        for layer in layers
+    ]
 
 
 def is_instance(item: Value) -> bool:

@@ -25,6 +25,7 @@ from translator.errors import (
     suggestion,
 )
 from translator.ir import INPUT, Graph, Node, Shape
+from translator.ir.graph import freeze
 from translator.ir.placement import place
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
@@ -32,6 +33,7 @@ from translator.spec.blocks import Expander, is_instance, parse_blocks
 from translator.spec.schema import (
     FROM_SPEC,
     SCHEMAS,
+    Bool,
     Choice,
     Dims,
     LayerName,
@@ -45,7 +47,7 @@ from translator.spec.values import identifier, kind, mapping, nonempty_list, sna
 TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")
 REQUIRED_TOP = ("name", "inputs", "layers")
 INPUT_KEYS = ("name", "shape", "dtype")
-LAYER_KEYS = ("type", "name", "inputs")
+LAYER_KEYS = ("type", "name", "inputs", "trainable")
 DATA_FORMATS = Choice(("channels_last", "channels_first"))
 DTYPES = Choice(("float32", "int32", "int64"))
 # Stands for the output of a layer that could not be made and had no name of its own.
@@ -218,7 +220,12 @@ def _node(item: Value, ctx: _Context, wrapped_in: str | None = None) -> Node:
     name = _claim(spec["name"], ctx, "a layer's name") if "name" in spec else ctx.auto_name(type_)
     where = f"layer '{name}' ({type_})"
     args = _args(spec, schema, where, ctx, wrapped_in is not None)
-    return Node(name, type_, args, (), item.loc)
+    node = Node(name, type_, args, (), item.loc)
+    if "trainable" in spec:
+        node.trainable = Bool().coerce(
+            spec["trainable"].plain(), spec["trainable"].loc, where, "trainable"
+        )
+    return node
 
 
 SHARE_KEYS = ("share", "name", "inputs")
@@ -251,7 +258,14 @@ def _shared_node(spec: dict[str, Value], item: Value, ctx: _Context) -> Node:
         else ctx.auto_name(original.type)
     )
     return Node(
-        name, original.type, original.args, (), item.loc, shares=original.name, links=original.links
+        name,
+        original.type,
+        original.args,
+        (),
+        item.loc,
+        shares=original.name,
+        links=original.links,
+        trainable=original.trainable,
     )
 
 
@@ -440,6 +454,8 @@ def _infer(node: Node, ctx: _Context) -> None:
     _link(node, ctx)
     node.output_shapes = SHAPES[node.type](node)
     node.weights = WEIGHTS[node.type](node)
+    if node.frozen:
+        node.weights = freeze(node.weights)
     if node.shares:
         if node.weights != ctx.nodes[node.shares].weights:
             raise node.shape_error(

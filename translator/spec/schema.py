@@ -132,6 +132,26 @@ class Float(Kind):
 
 
 @dataclass(frozen=True)
+class Floats(Kind):
+    """A number, or a non-empty list of numbers (one per position along an axis)."""
+
+    def coerce(self, value: Any, loc: Location, where: str, name: str) -> float | tuple[float, ...]:
+        number = Float()
+        if isinstance(value, list) and value:
+            return tuple(number.coerce(v, loc, where, name) for v in value)
+        if isinstance(value, list):
+            raise _fail(loc, where, name, value, "a number or a non-empty list of numbers")
+        return number.coerce(value, loc, where, name)
+
+    def describe(self) -> str:
+        return "float or list of floats"
+
+    def json_schema(self) -> dict[str, Any]:
+        number = Float().json_schema()
+        return {"anyOf": [number, {"type": "array", "items": number, "minItems": 1}]}
+
+
+@dataclass(frozen=True)
 class Bool(Kind):
     """``true`` or ``false``."""
 

@@ -35,7 +35,7 @@ REFUSED_KINDS = {
 # Floats that become float32 with a note (bfloat16 is ml_dtypes' type, kind "V").
 WIDER_OR_NARROWER = {"float16", "bfloat16", "float64", "longdouble", "float128"}
 FLOAT32_EXACT = 2**24  # every integer of at most this magnitude is exactly a float32
-INTEGER_ROLES = {"num_batches_tracked"}  # PyTorch bookkeeping, an integer count
+INTEGER_ROLES = {"num_batches_tracked", "count"}  # bookkeeping: integer counts
 
 
 def check_dtype(dtype: Any, source: str, name: str) -> None:

@@ -183,7 +183,10 @@ def _modules(graph: Graph, node: Node, around: Steps) -> list[str]:
     named = [(step_name(graph, node.name, k), c) for k, c in around.before]
     named += [] if around.infix else [(node.name, around.main)]
     named += [(step_name(graph, node.name, k), c) for k, c in around.after]
-    return [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
+    lines = [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
+    if node.frozen_params("torch") and not around.infix:  # trainable: false in the spec
+        lines.append(f"        {attribute(node.name)}.requires_grad_(False)")
+    return lines
 
 
 def network_source(graph: Graph, emit: Emit, weights: str) -> str:

@@ -134,3 +134,63 @@ class UnitNormalization(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inverse_norm = torch.rsqrt(torch.sum(x * x, dim=self.dims, keepdim=True))
         return x * torch.clamp(inverse_norm, max=1.0 / 1e-12)
+
+
+class Standardization(nn.Module):
+    """Keras Normalization: ``(x - mean) / max(sqrt(variance), 1e-7)``, or with ``invert``
+    ``mean + x * max(sqrt(variance), 1e-7)``, mean and variance viewed as ``broadcast``
+    against the input (batch axis included). Where they come from is the subclass's."""
+
+    def __init__(self, broadcast: list[int], invert: bool, epsilon: float) -> None:
+        super().__init__()
+        self.broadcast = broadcast
+        self.invert = invert
+        self.epsilon = epsilon
+
+    def statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean, variance = self.statistics(x)
+        mean = mean.reshape(self.broadcast)
+        std = torch.sqrt(variance.reshape(self.broadcast)).clamp_min(self.epsilon)
+        return mean + x * std if self.invert else (x - mean) / std
+
+
+class Standardize(Standardization):
+    """Keras Normalization with stored statistics (as ``adapt`` leaves it). ``mean`` and
+    ``variance`` (of shape ``shape``) are buffers (``nn.Buffer``): statistics, which PyTorch
+    neither trains nor counts as parameters. Keras's third weight, the sample count ``adapt``
+    saw, is unused at inference and has no counterpart here."""
+
+    def __init__(
+        self, shape: list[int], broadcast: list[int], invert: bool = False, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(broadcast, invert, epsilon)
+        self.mean = nn.Buffer(torch.zeros(shape))
+        self.variance = nn.Buffer(torch.ones(shape))
+
+    def statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean, self.variance
+
+
+class ConstantStandardize(Standardization):
+    """Keras Normalization with mean and variance given as arguments: constants of the
+    module, as Keras holds them (no parameters, no buffers, nothing in the state_dict); made
+    on the input's device and dtype."""
+
+    def __init__(
+        self,
+        mean: list[float],
+        variance: list[float],
+        broadcast: list[int],
+        invert: bool = False,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(broadcast, invert, epsilon)
+        self.mean_values = mean
+        self.variance_values = variance
+
+    def statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = torch.tensor(self.mean_values, dtype=x.dtype, device=x.device)
+        return mean, torch.tensor(self.variance_values, dtype=x.dtype, device=x.device)

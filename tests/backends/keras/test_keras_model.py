@@ -10,6 +10,7 @@ import pytest
 
 import backends
 from tests.harness import check_spec
+from tests.port_cases import ZOO
 from translator.errors import BackendError
 from translator.spec.loader import load_text
 from translator.spec.schema import SCHEMAS
@@ -179,3 +180,39 @@ def test_a_2000_layer_chain_builds_counts_and_runs() -> None:
     assert sys.getrecursionlimit() == before
     assert len(case.built.model.layers) == 2001
     assert case.measurement.totals["total"] == 2000 * (4 * 4 + 4)
+
+
+def test_frozen_layers_are_not_trainable_and_batchnorm_uses_its_statistics() -> None:
+    """``trainable: false`` → ``layer.trainable = False`` (every tensor checked against the IR
+    by the harness); Keras then runs a frozen BatchNormalization on its moving statistics
+    even in training, and at inference it computes what the trainable one does."""
+    case = check_spec(ZOO["zoo_frozen"], "keras")
+    assert not case.layer("stem_conv").trainable and not case.layer("stem_bn").trainable
+    assert case.layer("head").trainable
+    assert (
+        case.model.count_params() - sum(int(np.prod(v.shape)) for v in case.model.trainable_weights)
+        == case.graph.counts("keras")["non_trainable"]
+    )
+    bn = case.layer("stem_bn")
+    x = np.random.default_rng(0).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(bn(x, training=True), bn(x, training=False), atol=1e-6, rtol=1e-6)
+
+
+def test_model_keras_keeps_frozen_layers_frozen(tmp_path: Path) -> None:
+    """``export``'s ``model.keras``, reloaded by Keras, still has the frozen layers frozen and
+    the same trainable / non-trainable split as the IR."""
+    import keras
+
+    from backends.keras import export as keras_export
+    from translator.commands.port import random_canonical
+    from translator.weights.canonical import from_canonical
+
+    graph = load_text(ZOO["zoo_frozen"])
+    weights = from_canonical(graph, "keras", random_canonical(graph))
+    keras_export.export(graph, weights, tmp_path)
+    model = keras.saving.load_model(tmp_path / keras_export.FILE, compile=False)
+    frozen = {layer.name for layer in model.layers if not layer.trainable}
+    assert frozen == {"stem_conv", "stem_bn", "bidirectional", "time_distributed"}
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert trainable == graph.counts("keras")["trainable"]
+    assert model.count_params() == graph.counts("keras")["total"]

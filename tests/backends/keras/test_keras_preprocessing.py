@@ -1,4 +1,5 @@
-"""Rescaling in keras: ``x * scale + offset``, no weights, against numpy."""
+"""Rescaling in keras: ``x * scale + offset``, no weights; Normalization: mean and variance as the
+IR predicts them, ``(x - mean) / max(sqrt(variance), 1e-7)`` or its inverse; both against numpy."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.harness import check_spec, one_layer
+from tests.references import NORMALIZATION, check_normalization
 
 pytestmark = pytest.mark.keras
 
@@ -16,6 +18,7 @@ CASES = [
     ("{type: Rescaling, scale: -2.5, offset: 0.25}", "[5]", -2.5, 0.25),
 ]
 ATOL = 1e-6
+FRAMEWORK = "keras"
 
 
 @pytest.mark.parametrize(("layer", "shape", "scale", "offset"), CASES, ids=[c[0] for c in CASES])
@@ -25,3 +28,8 @@ def test_rescaling_is_x_times_scale_plus_offset(
     case = check_spec(one_layer(layer, shape), "keras")
     x = case.inputs["x"]
     np.testing.assert_allclose(case.outputs[0], x * scale + offset, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", sorted(NORMALIZATION))
+def test_normalization_is_keras_standardization(case: str) -> None:
+    check_normalization(case, FRAMEWORK)

@@ -235,3 +235,16 @@ def test_share_of_an_unsupported_layer_is_unsupported_too(load_spec, backend) ->
     built = backend.build(graph)
     assert set(built.unsupported) == {"enc", "enc_b"}
     assert _weight_names(built) == []
+
+
+def test_frozen_layers_are_plain_initializers() -> None:
+    """ONNX has no notion of trainable: a frozen layer's initializers are the same as a
+    trainable one's, and the total counts them all."""
+    from tests.harness import check_spec
+    from tests.port_cases import ZOO
+
+    frozen = check_spec(ZOO["zoo_frozen"], "onnx")
+    thawed = check_spec(ZOO["zoo_frozen"].replace("trainable: false", "trainable: true"), "onnx")
+    names = [(i.name, tuple(i.dims)) for i in frozen.model.graph.initializer]
+    assert names == [(i.name, tuple(i.dims)) for i in thawed.model.graph.initializer]
+    assert frozen.measurement.totals == thawed.measurement.totals == frozen.graph.counts("onnx")

@@ -6,6 +6,7 @@ from its one description, and no layer type named outside the family modules."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from backends.base import Built
 from backends.torch.model import DESCRIPTIONS, Described, Shared
 from tests.conftest import ROOT
 from tests.harness import Case, check_spec, one_layer
+from tests.port_cases import ZOO
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.spec.loader import load_text
 from translator.spec.schema import SCHEMAS
@@ -211,3 +213,33 @@ def test_no_layer_type_named_outside_the_family_modules(path: Path) -> None:
 def test_each_builder_is_its_description_instantiated(layer_type: str) -> None:
     assert layer_type in DESCRIPTIONS
     assert torch_backend.BUILDERS[layer_type] == Described(DESCRIPTIONS[layer_type])
+
+
+def test_frozen_layers_do_not_require_grad_in_the_module_and_in_model_py(
+    tmp_path: Path,
+) -> None:
+    """``trainable: false`` → ``requires_grad_(False)`` on the layer's module (buffers stay
+    buffers), and ``model.py`` says so in ``__init__``, so a PyTorch user sees it."""
+    from backends.torch import export as torch_export
+    from translator.commands.port import random_canonical
+    from translator.weights.canonical import from_canonical
+
+    case = check_spec(ZOO["zoo_frozen"], "torch")
+    frozen = ["stem_conv", "stem_bn", "bidirectional", "time_distributed"]
+    for name in frozen:
+        assert not any(p.requires_grad for p in case.module(name).parameters()), name
+    assert all(p.requires_grad for p in case.module("head").parameters())
+    assert len(list(case.module("stem_bn").buffers())) == 3
+    weights = from_canonical(case.graph, "torch", random_canonical(case.graph))
+    torch_export.export(case.graph, weights, tmp_path)
+    source = (tmp_path / torch_export.SOURCE).read_text(encoding="utf-8")
+    for name in frozen:
+        assert f"        self.{name}.requires_grad_(False)\n" in source, name
+    assert "self.head.requires_grad_" not in source
+    spec = importlib.util.spec_from_file_location("frozen_model", tmp_path / "model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.load(str(tmp_path / torch_export.FILE))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == case.graph.counts("torch")["trainable"] == 3 * (36 * 2 + 1)

@@ -54,3 +54,25 @@ def test_max_abs_and_max_rel_stay_as_they_were(
 )
 def test_the_rule_as_printed(atol: float, rtol: float, text: str) -> None:
     assert tolerance(atol, rtol) == text
+
+
+def test_port_notes_each_frozen_layer_with_weights_once() -> None:
+    """``trainable: false``: a note per frozen layer that holds weights (a weightless one has
+    nothing to freeze, a shared one is its original's); ONNX is named as carrying no flag."""
+    from translator.commands.port import hyperparameter_notes
+    from translator.spec.loader import load_text
+
+    graph = load_text(
+        "name: m\ninputs: [{name: x, shape: [4]}]\nlayers:\n"
+        "  - {type: Dense, units: 3, name: enc, trainable: false}\n"
+        "  - {type: ReLU, trainable: false}\n"
+        "  - {share: enc, inputs: x, name: again}\n"
+        "  - {type: Dense, units: 2, inputs: again}\n"
+    )
+    frozen = [n for n in hyperparameter_notes(graph) if "frozen:" in n]
+    assert frozen == [
+        (
+            "enc (Dense): frozen: Keras layer.trainable = False, PyTorch requires_grad_(False); "
+            "ONNX initializers carry no such flag"
+        )
+    ]
