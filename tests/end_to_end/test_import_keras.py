@@ -188,12 +188,12 @@ def test_frozen_layers_import_as_trainable_false(
     inner = keras.layers.Dense(2, name="inner", trainable=False)
     y = keras.layers.TimeDistributed(inner, name="per_step")(y)
     model = keras.Model(x, keras.layers.Dense(2, name="head")(y), name="frozen")
-    spec, weights = _import(_save(model, tmp_path / "frozen.keras"), tmp_path, capsys)
+    spec, weights = run_import(_save(model, tmp_path / "frozen.keras"), tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: frozen, type: Dense, units: 4, trainable: false}" in text
     assert "{name: bn, type: BatchNormalization, trainable: false}" in text
     assert "layer: {name: inner, type: Dense, units: 2, trainable: false}" in text
-    (totals,) = _totals(capsys, spec)
+    (totals,) = count_totals(capsys, spec)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     assert trainable == 2 * 2 + 2  # the head alone
     assert totals["keras"] == {
@@ -217,7 +217,7 @@ def test_an_adapted_normalization_imports_with_its_statistics(
     given = keras.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.5], name="given")
     model = keras.Model(x, given(grid(per_feature(x))), name="normalized")
     grid.adapt(rng.normal(size=(16, 4, 3)).astype("float32"))
-    spec, weights = _import(_save(model, tmp_path / "normalized.keras"), tmp_path, capsys)
+    spec, weights = run_import(_save(model, tmp_path / "normalized.keras"), tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: per_feature, type: Normalization}" in text
     assert "{name: grid, type: Normalization, axis: [1, 2], invert: true}" in text
@@ -225,7 +225,7 @@ def test_an_adapted_normalization_imports_with_its_statistics(
         "{name: given, type: Normalization, mean: [1.0, 2.0, 3.0], variance: [4.0, 1.0, 0.5]}"
         in text
     )
-    (totals,) = _totals(capsys, spec)
+    (totals,) = count_totals(capsys, spec)
     assert totals["keras"] == {
         "total": model.count_params(),
         "trainable": 0,
