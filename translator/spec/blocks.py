@@ -370,6 +370,12 @@ class Expander:
             layer = substitute(raw, params)
             spec = dict(layer.value)
             local_name = spec["name"].value if "name" in spec else _local_name(spec, counters)
+            if not isinstance(local_name, str):
+                raise InvalidArgumentValue(
+                    spec["name"].loc,
+                    f"block '{block.name}': a layer's name must be text",
+                    "an identifier",
+                )
             full = f"{prefix}_{local_name}"
             spec["inputs"] = Value(self._local_refs(layer, local, previous, block), layer.loc)
             spec["name"] = Value(full, spec["name"].loc if "name" in spec else layer.loc)
