@@ -151,14 +151,42 @@ def test_image_models_keep_images_channels_first(path: str, models) -> None:
     assert "Transpose" not in {n.op_type for n in onnx_model.graph.node}
 
 
-@pytest.mark.parametrize("path", SPECS)
-def test_torchscript_compiles_models_of_torch_nn_modules(path: str, models) -> None:
-    """``torch.jit.script`` where the module allows: every model built of torch.nn modules
-    only (classes of our own take ``*inputs`` and keyword arguments TorchScript refuses)."""
+# Models whose model.py TorchScript refuses (a class of our own written for eager PyTorch),
+# each with the construct it stops at; strict: each must fail, every other spec must script.
+RECURRENT_SUPER = "the recurrent runtime class calls super().forward (KerasRecurrent.scan)"
+TIME_FOLD = "TimeDistributed reshapes with *x.shape[2:] (a list of unknown length)"
+STAR_PERMUTE = "the channels-last Conv1D/pool permutes with *range(...)"
+STAR_INPUTS = "a merge class's forward takes *inputs"
+SCRIPT_GAPS = {
+    "specs/bidirectional_merges.yaml": RECURRENT_SUPER,
+    "specs/simple_rnn_classifier.yaml": RECURRENT_SUPER,
+    "specs/gru_variants.yaml": "CustomRecurrent reads self._parameters[...] through cast",
+    "specs/bigru_tagger.yaml": TIME_FOLD,
+    "specs/seed_lstm.yaml": TIME_FOLD,
+    "specs/video_classifier.yaml": TIME_FOLD,
+    "specs/zoo/seq2seq_lstm.yaml": TIME_FOLD,
+    "specs/channels_first_cnn.yaml": STAR_PERMUTE,
+    "specs/sequence_reshaper.yaml": STAR_PERMUTE,
+    "specs/text_cnn.yaml": STAR_PERMUTE,
+    "specs/two_input_model.yaml": STAR_INPUTS,
+    "specs/zoo/unet_small.yaml": STAR_INPUTS,
+}
+
+
+def script_cases() -> list[Any]:
+    cases = []
+    for path in SPECS:
+        gap = SCRIPT_GAPS.get(path)
+        marks = [pytest.mark.xfail(reason=gap, raises=Exception, strict=True)] if gap else []
+        cases.append(pytest.param(path, marks=marks, id=Path(path).stem))
+    return cases
+
+
+@pytest.mark.parametrize("path", script_cases())
+def test_torchscript_compiles_the_module(path: str, models) -> None:
+    """``torch.jit.script`` compiles model.py and agrees with eager PyTorch, except where a
+    class of our own is written for eager PyTorch only (``SCRIPT_GAPS``)."""
     graph, model = models[path]
-    text = Path(type(model).__init__.__code__.co_filename).read_text(encoding="utf-8")
-    if "Classes of our own" in text:
-        pytest.skip("model.py holds classes of its own, written for eager PyTorch")
     scripted = torch.jit.script(model)
     with torch.no_grad():
         want, got = outputs(model(*example(graph))), outputs(scripted(*example(graph)))
