@@ -82,6 +82,27 @@ def broadcast_spec(case: str) -> str:
 
 # Normalization (layer, input shape): per channel on images (PyTorch and ONNX then run it
 # channels first, the axis renumbered), over two axes, inverted, on a middle axis.
+# Rescaling: (layer, input shape, scale, offset); float32 arithmetic: one rounding per operation.
+RESCALING = [
+    ("{type: Rescaling, scale: 0.00392156862745098}", "[4, 4, 3]", 1 / 255, 0.0),
+    ("{type: Rescaling, scale: 0.00784313725490196, offset: -1}", "[4, 4, 3]", 1 / 127.5, -1.0),
+    ("{type: Rescaling, scale: -2.5, offset: 0.25}", "[5]", -2.5, 0.25),
+]
+
+
+def check_rescaling(case: int, framework: str) -> None:
+    """One ``RESCALING`` case in ``framework``: every tensor (none) as the IR predicts, and
+    ``x * scale + offset`` against numpy."""
+    import numpy as np
+
+    from tests.harness import check_spec, one_layer
+
+    layer, shape, scale, offset = RESCALING[case]
+    built = check_spec(one_layer(layer, shape), framework)
+    x = built.inputs["x"]
+    np.testing.assert_allclose(built.outputs[0], x * scale + offset, atol=1e-6)
+
+
 NORMALIZATION: dict[str, tuple[str, str]] = {
     "per_channel_image": ("{type: Normalization}", "[4, 4, 3]"),
     "two_axes": ("{type: Normalization, axis: [1, 2]}", "[4, 5, 3]"),
