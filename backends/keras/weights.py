@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from backends.base import Built
-from backends.keras.model import build
+from backends.keras.model import build, named_variables
 from translator.errors import UnsupportedInBackend, WeightsError
 from translator.ir import Graph
 from translator.weights import h5
@@ -36,8 +36,7 @@ WEIGHTS_MEMBER = "model.weights.h5"  # the weights inside a .keras archive
 
 
 def _variables(layer: Any) -> dict[str, Any]:
-    prefix = f"{layer.name}/"
-    return {v.path.removeprefix(prefix): v for v in layer.weights}
+    return named_variables(layer)
 
 
 def _layer_weights(layers: dict[str, Any], graph: Graph) -> Weights:

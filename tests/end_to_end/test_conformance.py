@@ -22,7 +22,11 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[4, 5]", "units: 2, activation: relu, use_bias: false"),
         ("[4, 5]", "units: 3, activation: gelu_tanh"),
     ],
-    "Dropout": [("[5]", "rate: 0.5")],
+    "Dropout": [
+        ("[5]", "rate: 0.5"),
+        ("[4, 4, 3]", "rate: 0.2, noise_shape: [null, 1, 1, 1]"),
+        ("[6, 3]", "rate: 0.1, noise_shape: [null, 1, 3]"),
+    ],
     "Embedding": [("int [6]", "input_dim: 11, output_dim: 4")],
     "Activation": [
         ("[5]", "activation: gelu"),
@@ -121,6 +125,10 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "LayerNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2], scale: false")],
     "GroupNormalization": [("[6, 6, 4]", "groups: 2"), ("[5, 4]", "groups: 4, center: false")],
     "RMSNormalization": [("[4, 6]", "{}")],
+    "LayerScale": [
+        ("[4, 6]", "init_values: 0.1, projection_dim: 6"),
+        ("[5, 5, 3]", "init_values: 1e-6, projection_dim: 3"),
+    ],
     "UnitNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2]")],
     "MultiHeadAttention": [
         ("[5, 8]", "num_heads: 2, key_dim: 4"),

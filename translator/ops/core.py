@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from translator.ir import Node, Shape, WeightSpec
-from translator.ir.placement import dense, elementwise, layout_rule
+from translator.ir import Graph, Node, Shape, WeightSpec
+from translator.ir.graph import NATURAL, Layout
+from translator.ir.layout import natural_axes
+from translator.ir.placement import Step, dense, elementwise, layout_rule
 from translator.ir.registries import (
     conversions,
     formula_rule,
@@ -57,6 +59,14 @@ layer_schema(
     "Randomly zeroes inputs while training; the identity at inference.",
     Arg("rate", Float(0.0, 1.0, open_max=True), REQUIRED, "fraction of inputs to drop"),
     Arg("seed", Int(0), 0, "seed of the dropout mask"),
+    Arg(
+        "noise_shape",
+        Dims(),
+        None,
+        "the mask's shape, batch axis first: one draw per position, broadcast over axes of "
+        "size 1 (`[null, 1, 1, 1]` drops whole examples, as stochastic depth does; null "
+        "takes the input's size)",
+    ),
 )
 layer_schema(
     "Embedding",
@@ -114,6 +124,17 @@ def dense_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 @shape_rule("Dropout")
 def identity_shape(node: Node) -> tuple[Shape, ...]:
+    """The input's shape; a ``noise_shape`` must broadcast to it."""
+    noise = node.args.get("noise_shape")
+    full = (None, *node.input_shape)
+    if noise is not None and (
+        len(noise) != len(full)
+        or any(n not in (None, 1, size) for n, size in zip(noise, full, strict=True))
+    ):
+        raise node.shape_error(
+            f"noise_shape {list(noise)} does not broadcast to the input",
+            f"{len(full)} sizes (batch axis first), each null, 1 or the input's size",
+        )
     return (node.input_shape,)
 
 
@@ -181,6 +202,19 @@ def embedding_formula(node: Node) -> str:
 
 conversions("Dropout", rate=lambda r: f"rate {number(r)}: the identity at inference in all three")
 
-# Dropout works in any layout; a Dense reads a flat (channels-first) Flatten as it comes.
-layout_rule("Dropout")(elementwise)
+# A Dense reads a flat (channels-first) Flatten as it comes.
 layout_rule("Dense")(dense)
+
+
+@layout_rule("Dropout")
+def dropout_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
+    """Dropout works in any layout; its ``noise_shape`` is reordered for a natural one (a
+    flat one keeps the spec's order)."""
+    step = elementwise(node, inputs, graph)
+    noise = node.args.get("noise_shape")
+    if noise is None or step.runs.kind == "spec":
+        return step
+    axes = natural_axes(graph, node.input_shape)
+    if step.runs.kind != "natural" or axes is None:
+        return Step()
+    return Step(NATURAL, NATURAL, {"noise_shape": tuple(noise[i] for i in axes)})
