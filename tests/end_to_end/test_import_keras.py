@@ -25,7 +25,7 @@ from translator.commands.port import random_canonical
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from translator.weights.files import load_any, load_canonical
 
 KERAS = backends.load("keras")
 import keras  # noqa: E402  (after the backend: it sets Keras's backend and quiets TensorFlow)
@@ -256,6 +256,12 @@ def test_nested_models_are_inlined(tmp_path: Path, capsys: pytest.CaptureFixture
     names = [layer["name"] for layer in yaml_layers(spec)]
     assert names == ["stem_dense", "stem_norm", "head_dense"]
     _assert_reproduces(model, spec, weights)
+    # The model's own file, nested as it is, fits the flat spec by the layer names it holds.
+    source = tmp_path / "nested.keras"
+    kind, from_source = load_any(load(str(spec)), source)
+    assert kind == "keras"
+    for key, value in load_canonical(load(str(spec)), weights).items():
+        np.testing.assert_array_equal(from_source[key], value)
 
 
 def test_frozen_layers_import_as_trainable_false(
