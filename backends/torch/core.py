@@ -52,6 +52,12 @@ def describe_dropout(node: Node) -> Call:
     return call("BroadcastDropout", node.args["rate"], [-1 if n is None else n for n in noise])
 
 
+@describes("ClassToken")
+def describe_class_token(node: Node) -> Call:
+    """ClassToken → ``ClassToken`` (a (1, 1, features) parameter joined in front)."""
+    return call("ClassToken", node.input_shape[1])
+
+
 @describes("Embedding")
 def describe_embedding(node: Node) -> Call:
     """Embedding(input_dim, output_dim) → ``nn.Embedding`` (ids int32 or int64)."""

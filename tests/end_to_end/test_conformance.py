@@ -28,6 +28,7 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[6, 3]", "rate: 0.1, noise_shape: [null, 1, 3]"),
     ],
     "Embedding": [("int [6]", "input_dim: 11, output_dim: 4")],
+    "ClassToken": [("[5, 8]", "{}"), ("[null, 3]", "{}")],
     "Activation": [
         ("[5]", "activation: gelu"),
         ("[3, 5]", "activation: log_softmax"),

@@ -1,4 +1,4 @@
-"""Core layers: Input, Dense, Dropout, Embedding."""
+"""Core layers: Input, Dense, Dropout, Embedding, ClassToken."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from translator.spec.schema import (
     layer_schema,
 )
 from translator.weights.maps import LayerMap, e, renamed, simple_map, weight_map
-from translator.weights.transforms import Chain, FlatRows, Map, Transpose
+from translator.weights.transforms import Chain, FlatRows, Map, Reshape, Transpose
 
 layer_schema(
     "Input",
@@ -201,6 +201,59 @@ def embedding_formula(node: Node) -> str:
 
 
 conversions("Dropout", rate=lambda r: f"rate {number(r)}: the identity at inference in all three")
+
+layer_schema(
+    "ClassToken",
+    "core",
+    "Prepends one learned vector to a sequence, as ViT's [CLS] token: (steps, features) → "
+    "(steps + 1, features). Keras has no such layer (this project's, exported as an Embedding "
+    "of one row); PyTorch models hold it as a bare parameter (Hugging Face's `cls_token`, "
+    "(1, 1, features)).",
+)
+
+
+@shape_rule("ClassToken")
+def class_token_shape(node: Node) -> tuple[Shape, ...]:
+    """One step more than the input, the same features."""
+    if len(node.input_shape) != 2 or node.input_shape[1] is None:
+        raise node.shape_error(
+            "expects sequences (batch, steps, features) with known features",
+            "a sequence, e.g. a Reshape of image patches to [196, 768]",
+        )
+    steps, features = node.input_shape
+    return ((None if steps is None else steps + 1, features),)
+
+
+@weight_rule("ClassToken")
+def class_token_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    features = node.known((node.input_shape[1],))[0]
+    held = (1, 1, features)  # as Hugging Face's ViT holds it, broadcast over the batch
+    return {
+        "keras": (WeightSpec("embeddings", (1, features), "embeddings"),),
+        "torch": (WeightSpec("token", held, "embeddings"),),
+        "onnx": (WeightSpec("token", held, "embeddings"),),
+    }
+
+
+@weight_map("ClassToken")
+def class_token_map(node: Node) -> LayerMap:
+    """One (1, features) vector; PyTorch and ONNX hold it with a batch axis of 1."""
+    (features,) = node.known((node.input_shape[1],))
+    batched = Reshape((1, 1, features), (1, features))
+    return simple_map(
+        node,
+        {
+            "keras": (e("embeddings", "embeddings"),),
+            "torch": (e("token", "embeddings", via=batched),),
+            "onnx": (e("token", "embeddings", via=batched),),
+        },
+    )
+
+
+@formula_rule("ClassToken")
+def class_token_formula(node: Node) -> str:
+    return f"1 token × {node.input_shape[1]} features"
+
 
 # A Dense reads a flat (channels-first) Flatten as it comes.
 layout_rule("Dense")(dense)

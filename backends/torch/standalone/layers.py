@@ -117,6 +117,18 @@ class BroadcastDropout(nn.Module):
         return x * keep / (1.0 - self.rate)
 
 
+class ClassToken(nn.Module):
+    """ViT's [CLS] token: one learned ``token`` (1, 1, features) joined in front of every
+    sequence (Hugging Face's ViT holds it as ``cls_token``)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
 class ScaleOffset(nn.Module):
     """Keras Rescaling: ``x * scale + offset``, two constants (no weights)."""
 
