@@ -143,6 +143,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[4, 5, 3]", "axis: [1, 2], invert: true"),
         ("[3, 4]", "axis: 1, trainable: false"),
         ("[4, 4, 3]", "mean: [0.5, -1, 2], variance: [4, 0.25, 1]"),
+        ("[4, 4, 3]", "axis: null"),
+        ("[3, 4]", "axis: null, mean: 2, variance: 9"),
     ],
 }
 MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")

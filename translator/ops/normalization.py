@@ -55,6 +55,8 @@ def normalized_axes(node: Node) -> tuple[int, ...]:
     """The node's axes as indexes into its per-example shape (batch left out)."""
     rank = len(node.input_shape)
     axes = node.args["axis"]
+    if axes is None:  # Normalization's null: every axis shares one mean and variance
+        return ()
     out = []
     for axis in axes if isinstance(axes, tuple) else (axes,):
         index = axis - 1 if axis > 0 else rank + axis
