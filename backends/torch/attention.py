@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backends.torch import program
 from backends.torch.importing import (
     MODULES,
     SHAPES,
@@ -123,7 +124,16 @@ def qkvo_shaped(nodes: list[Any]) -> bool:
     return ops.count("linear") == 4 and fused != eager and set(ops) <= SHAPING | SCALING | ATTENDING
 
 
-SHAPES.register("QkvoAttention")(qkvo_shaped)
+def qkvo_prefix(nodes: list[Any]) -> int:
+    """How many of the nodes, from the first through the fourth Linear, are q/k/v/o
+    attention (``qkvo_shaped``); 0 where they are not. What follows is read as layers of its
+    own (BERT's attention module ends with its residual ``+`` and LayerNorm)."""
+    linears = [i for i, node in enumerate(nodes) if op_name(node) == "linear"]
+    end = linears[3] + 1 if len(linears) >= 4 else 0
+    return end if end and qkvo_shaped(nodes[:end]) else 0
+
+
+SHAPES.register("QkvoAttention")(qkvo_prefix)
 
 
 def _projection(node: Any) -> Any:
@@ -143,14 +153,15 @@ def _factor(node: Any) -> float | None:
     return 1.0 / number if op_name(node) == "div" else float(number)
 
 
-def _attended(call: ModuleCall) -> tuple[Any, Any, Any, bool]:
+def _attended(r: Reading, call: ModuleCall) -> tuple[Any, Any, Any, bool]:
     """The (query, key, value) heads the attention reads and whether it is causal: from
-    scaled_dot_product_attention, or from eager attention scaled by exactly 1/sqrt(size)."""
+    scaled_dot_product_attention (its mask, if any, one the program makes from the static
+    shapes alone), or from eager attention scaled by exactly 1/sqrt(size)."""
     fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
     if fused:
-        if arg(fused[0], 3, "attn_mask") is not None:
-            raise Refused("an attention mask (the spec's attention is causal or unmasked)")
-        return (*fused[0].args[:3], bool(arg(fused[0], 5, "is_causal", False)))
+        mask = arg(fused[0], 3, "attn_mask")
+        causal = mask is not None and program.masked_causally(r, mask)
+        return (*fused[0].args[:3], causal or bool(arg(fused[0], 5, "is_causal", False)))
     scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
     factors = [_factor(n) for n in call.nodes if op_name(n) in SCALING]
     scale = math.prod(f for f in factors if f is not None)
@@ -191,7 +202,7 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
     use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
     num_key_value_heads, use_bias, causal) where k and v have fewer heads."""
-    heads_q, heads_k, heads_v, causal = _attended(call)
+    heads_q, heads_k, heads_v, causal = _attended(r, call)
     query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
     _, heads, _, size = Reading.shape(heads_q)
@@ -218,3 +229,84 @@ def _multihead(heads: int, size: int, value: Any, width: int, query: Any) -> dic
 
 
 MODULES.register("QkvoAttention")(read_qkvo_attention)
+
+
+# Importing one projection to q, k and v together, split in three (GPT-2's ``c_attn``, a
+# transformers Conv1D: ``addmm`` with its weight stored (in, out)), scaled_dot_product_attention,
+# and an output projection (``c_proj``), in a module of any class → MultiHeadAttention, whose
+# PyTorch build is nn.MultiheadAttention: ``in_proj_weight`` is the fused projection's own.
+FUSING = {"addmm", "split", "split_with_sizes", "getitem"}
+
+
+def fused_qkv_shaped(nodes: list[Any]) -> int:
+    """All the nodes when they are two projections (Linear or Conv1D), one split and one
+    scaled_dot_product_attention, with only reshaping and scaling between; else 0."""
+    ops = [op_name(n) for n in nodes]
+    projections = ops.count("addmm") + ops.count("linear")
+    splits = ops.count("split") + ops.count("split_with_sizes")
+    attends = ops.count("scaled_dot_product_attention")
+    allowed = set(ops) <= SHAPING | SCALING | ATTENDING | FUSING
+    return len(nodes) if projections == splits + 1 == attends + 1 == 2 and allowed else 0
+
+
+SHAPES.register("FusedQkvAttention")(fused_qkv_shaped)
+
+
+def _projected(node: Any) -> tuple[Any, Any, Any, bool]:
+    """A Linear's or Conv1D's (input, weight, bias, stored (in, out)) from its output (through
+    the view after a Conv1D's ``addmm``)."""
+    while op_name(node) in SHAPING:
+        node = node.args[0]
+    if op_name(node) == "linear":
+        return node.args[0], node.args[1], arg(node, 2, "bias"), False
+    if op_name(node) != "addmm":
+        raise Refused("a projection is neither a Linear nor a Conv1D")
+    flat = node.args[1]
+    return (flat.args[0] if op_name(flat) in SHAPING else flat), node.args[2], node.args[0], True
+
+
+def _split_part(node: Any) -> Any:
+    """The ``getitem`` of a split a head view comes from (through reshaping and scaling)."""
+    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
+        node = node.args[0]
+    if op_name(node) != "getitem":
+        raise Refused("q, k or v is not a part of one split projection")
+    return node
+
+
+def read_fused_qkv_attention(r: Reading, call: ModuleCall) -> None:
+    """c_attn → split(q, k, v) → scaled_dot_product_attention → c_proj → MultiHeadAttention(
+    num_heads, key_dim, causal) of the projection's input, where nn.MultiheadAttention
+    expresses the sizes (q, k and v as wide as the input, so is the output)."""
+    heads_q, heads_k, heads_v, causal = _attended(r, call)
+    parts = [_split_part(n) for n in (heads_q, heads_k, heads_v)]
+    if [p.args[1] for p in parts] != [0, 1, 2] or len({p.args[0] for p in parts}) != 1:
+        raise Refused("q, k and v are not the fused projection's three parts, in order")
+    source, weight, bias, stored = _projected(parts[0].args[0].args[0])
+    inside = set(call.nodes)
+    output = [n for n in call.nodes if set(n.users) - inside][-1]
+    _, out_weight, out_bias, _ = _projected(_through_dropout(output))
+    _, heads, _, size = Reading.shape(heads_q)
+    width = Reading.shape(source)[-1]
+    if (
+        heads * size != width
+        or Reading.shape(output)[-1] != width
+        or (bias is None) != (out_bias is None)
+    ):
+        raise Refused("sizes or biases nn.MultiheadAttention does not express")
+    layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+    layer |= {"use_bias": bias is not None, "causal": causal}
+    name = r.add(call, layer, [source], output)
+    tensors = {"in_proj_weight": weight, "out_proj.weight": out_weight}
+    tensors |= {"in_proj_bias": bias, "out_proj.bias": out_bias} if bias is not None else {}
+    r.joined[name] = {role: [r.key(node)] for role, node in tensors.items()}
+    if stored:
+        r.transposed[name] = {"in_proj_weight", "out_proj.weight"}
+
+
+def _through_dropout(node: Any) -> Any:
+    """The node a dropout (the identity at inference) reads, else the node."""
+    return node.args[0] if op_name(node) == "dropout" else node
+
+
+MODULES.register("FusedQkvAttention")(read_fused_qkv_attention)

@@ -17,11 +17,12 @@ ROOT = Path(backends.__file__).parent
 MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 # A backend that imports saved models of its framework has the importers' registry and the
 # walk over the saved model in one module more (the family importers are in the families);
-# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading).
+# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading);
+# PyTorch folds the values a program computes from no input, its inputs and outputs in one more (program).
 IMPORTING = {
     "keras": ["importing"],
     "onnx": ["importing", "reading"],
-    "torch": ["importing", "reading"],
+    "torch": ["importing", "program", "reading"],
 }
 
 

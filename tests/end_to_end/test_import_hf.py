@@ -1,0 +1,139 @@
+"""``import`` of Hugging Face ``transformers`` models, through the command line: BERT, GPT-2
+with its head tied to the token embedding, and a Llama-architecture model with grouped-query
+attention, each built from a small config with seeded random weights (no hub download) and
+saved with ``torch.export``, import to specs whose ``compare`` counts, in Keras, PyTorch and
+ONNX alike, what ``sum(p.numel() for p in model.parameters())`` counts (a tied weight once,
+as PyTorch's ``parameters()`` yields it once); holding the imported weights, our PyTorch and
+ONNX builds compute the model's own output (last hidden state, or logits).
+
+transformers is the ``hf`` extra, which ``dev`` pulls in (``pip install -e ".[dev]"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import backends
+from tests.imports import run_import
+from translator.cli import main
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
+
+ONNX = backends.load("onnx")
+TORCH = backends.load("torch")
+import torch  # noqa: E402  (after the backends, which quiet the frameworks)
+
+transformers = pytest.importorskip(
+    "transformers", reason="transformers is the hf extra (pip install -e '.[hf]')"
+)
+
+# The models' output against our builds holding the imported weights: float32 throughout, the
+# same operations in another order (fused attention, LayerNorm): agreement to about 1e-6.
+ATOL = RTOL = 1e-5
+BATCH, STEPS = 2, 8  # the programs' shapes: static in torch.export
+SMALL = {"hidden": 64, "layers": 2, "heads": 4, "vocab": 100, "positions": 16}
+
+
+def _bert() -> Any:
+    config = transformers.BertConfig(
+        vocab_size=SMALL["vocab"],
+        hidden_size=SMALL["hidden"],
+        num_hidden_layers=SMALL["layers"],
+        num_attention_heads=SMALL["heads"],
+        intermediate_size=2 * SMALL["hidden"],
+        max_position_embeddings=SMALL["positions"],
+    )
+    return transformers.BertModel(config, add_pooling_layer=False)
+
+
+def _gpt2() -> Any:
+    config = transformers.GPT2Config(
+        vocab_size=SMALL["vocab"],
+        n_embd=SMALL["hidden"],
+        n_layer=SMALL["layers"],
+        n_head=SMALL["heads"],
+        n_positions=SMALL["positions"],
+        bos_token_id=0,
+        eos_token_id=0,
+        use_cache=False,
+    )
+    return transformers.GPT2LMHeadModel(config)  # lm_head tied to transformer.wte
+
+
+def _ids(high: int) -> torch.Tensor:
+    return torch.randint(0, high, (BATCH, STEPS))
+
+
+# Case → (model factory, the forward's tensor arguments by keyword). ``return_dict=False``
+# and ``use_cache=False`` keep transformers' output classes and caches out of the program.
+MODELS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]]] = {
+    "bert": (_bert, lambda: {"input_ids": _ids(SMALL["vocab"]), "token_type_ids": _ids(2)}),
+    "gpt2_tied_head": (_gpt2, lambda: {"input_ids": _ids(SMALL["vocab"])}),
+}
+OPTIONS = {"bert": {}, "gpt2_tied_head": {"use_cache": False}}
+
+
+def _saved(case: str, path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The case's model (seeded, at inference), its example and its program saved at ``path``."""
+    make, example = MODELS[case]
+    torch.manual_seed(0)
+    model = make().eval()
+    inputs = example()
+    options = {**OPTIONS[case], "return_dict": False}
+    program = torch.export.export(model, (), kwargs={**inputs, **options})
+    torch.export.save(program, path)
+    return model, inputs
+
+
+def _compared_totals(spec: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """``compare --format json``'s total per framework."""
+    assert main(["compare", str(spec), "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    return {framework: found["total"] for framework, found in totals.items()}
+
+
+def _assert_reproduces(model: Any, spec: Path, weights: Path, case: str) -> None:
+    """Our PyTorch and ONNX builds of the imported spec, holding the imported weights,
+    compute the model's first output on the same token ids."""
+    graph = load(str(spec))
+    inputs = sample_inputs(graph, 0, batch=BATCH)
+    arguments = {n: torch.from_numpy(inputs[n]) for n in graph.inputs}
+    with torch.no_grad():
+        expected = model(**arguments, **OPTIONS[case], return_dict=False)[0].numpy()
+    canonical = load_canonical(graph, weights)
+    for backend in (TORCH, ONNX):
+        held = backend.set_weights(
+            backend.build(graph), from_canonical(graph, backend.NAME, canonical)
+        )
+        (got,) = backend.run(held, inputs)
+        np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_a_hugging_face_program_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, weights = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    expected = sum(p.numel() for p in model.parameters())
+    assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
+    _assert_reproduces(model, spec, weights, case)
+
+
+def test_gpt2s_head_is_tied_to_its_token_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _saved("gpt2_tied_head", tmp_path / "gpt2.pt2")
+    spec, _ = run_import(tmp_path / "gpt2.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: transformer_wte}" in text
+    assert "type: MultiHeadAttention, num_heads: 4, key_dim: 16, causal: true}" in text
+    assert "{name: transformer_wpe, type: PositionEmbedding, sequence_length: 16}" in text
