@@ -60,10 +60,16 @@ def describe_multi_head_attention(node: Node) -> Call:
 @describes("GroupQueryAttention")
 def describe_group_query_attention(node: Node) -> Call:
     """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
-    use_bias=True, causal=False) → ``GroupQueryAttention``."""
+    use_bias=True, causal=False, rope_max_wavelength=None) → ``GroupQueryAttention``."""
     features = tuple(shape[1] for shape in roles(node))  # query, value, key
     heads = arguments(node, "head_dim", "num_query_heads", "num_key_value_heads")
-    return call("GroupQueryAttention", features, **heads, **_flags(node))
+    return call("GroupQueryAttention", features, **heads, **_flags(node), **_rotary(node))
+
+
+def _rotary(node: Node) -> dict[str, Any]:
+    """``rope_max_wavelength`` where the spec sets it (model.py names it only then)."""
+    wavelength = node.args["rope_max_wavelength"]
+    return {} if wavelength is None else {"rope_max_wavelength": wavelength}
 
 
 @describes("PositionEmbedding")

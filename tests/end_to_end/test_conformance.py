@@ -126,7 +126,13 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[5, 8]", "num_heads: 2, key_dim: 4"),
         ("[5, 8]", "num_heads: 2, key_dim: 3, value_dim: 5, output_shape: 6, causal: true"),
     ],
-    "GroupQueryAttention": [("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2")],
+    "GroupQueryAttention": [
+        ("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2"),
+        (
+            "[5, 8]",
+            "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, rope_max_wavelength: 100",
+        ),
+    ],
     "PositionEmbedding": [("[5, 8]", "sequence_length: 10")],
     "Rescaling": [("[4, 4, 3]", "scale: 0.00392156862745098"), ("[5]", "scale: 2, offset: -1")],
     "Normalization": [
