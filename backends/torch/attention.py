@@ -119,6 +119,7 @@ def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
 SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze", "expand"}
 SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
 ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
+ROTATING = {"slice", "neg", "cat", "add", "mul"}  # rotary embeddings (``program.unrotated``)
 
 
 def qkvo_shaped(nodes: list[Any]) -> bool:
@@ -127,7 +128,8 @@ def qkvo_shaped(nodes: list[Any]) -> bool:
     ops = [op_name(n) for n in nodes]
     fused = ops.count("scaled_dot_product_attention") == 1
     eager = ops.count("matmul") == 2 and ops.count("softmax") == 1
-    return ops.count("linear") == 4 and fused != eager and set(ops) <= SHAPING | SCALING | ATTENDING
+    allowed = SHAPING | SCALING | ATTENDING | ROTATING
+    return ops.count("linear") == 4 and fused != eager and set(ops) <= allowed
 
 
 def qkvo_prefix(nodes: list[Any]) -> int:
@@ -142,13 +144,21 @@ def qkvo_prefix(nodes: list[Any]) -> int:
 SHAPES.register("QkvoAttention")(qkvo_prefix)
 
 
-def _projection(node: Any) -> Any:
-    """The Linear a tensor comes from, through views, transposes and scaling by a number."""
-    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
-        node = node.args[0]
+def _projection(r: Reading, node: Any) -> tuple[Any, float | None]:
+    """The Linear a tensor comes from, through views, transposes, scaling by a number and
+    rotary embeddings, and the rotary embeddings' base (None: not rotated)."""
+    base = None
+    while True:
+        rotation = program.unrotated(r, node)
+        if rotation is not None and base is None:
+            node, base = rotation
+        elif op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
+            node = node.args[0]
+        else:
+            break
     if op_name(node) != "linear":
         raise Refused("a projection is not a Linear's output")
-    return node
+    return node, base
 
 
 def _factor(node: Any) -> float | None:
@@ -165,7 +175,10 @@ def _attended(r: Reading, call: ModuleCall) -> tuple[Any, Any, Any, bool]:
     shapes alone), or from eager attention scaled by exactly 1/sqrt(size)."""
     fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
     if fused:
-        mask = arg(fused[0], 3, "attn_mask")
+        mask, scale = arg(fused[0], 3, "attn_mask"), arg(fused[0], 6, "scale")
+        size = Reading.shape(fused[0].args[0])[-1]
+        if scale is not None and not math.isclose(scale, size**-0.5, rel_tol=1e-6):
+            raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size})")
         causal = mask is not None and program.masked_causally(r, mask)
         return (*fused[0].args[:3], causal or bool(arg(fused[0], 5, "is_causal", False)))
     scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
@@ -191,11 +204,14 @@ def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
     return joined
 
 
-def _grouped(heads: int, size: int, key: Any, value: Any) -> dict[str, Any] | None:
+def _grouped(
+    heads: int, size: int, key: Any, value: Any, rotated: bool = False
+) -> dict[str, Any] | None:
     """GroupQueryAttention's arguments when the key and value projections give fewer heads
-    than the query's (repeated to them by ``enable_gqa`` or ``expand``), else None."""
+    than the query's (repeated to them by ``enable_gqa`` or ``expand``), or when the heads
+    are ``rotated`` (only GroupQueryAttention rotates); else None."""
     kv_heads = Reading.shape(key)[-1] // size
-    if kv_heads == heads:
+    if kv_heads == heads and not rotated:
         return None
     if heads % kv_heads or Reading.shape(value)[-1] != kv_heads * size:
         raise Refused(f"{kv_heads} key/value heads for {heads} query heads, not a grouping")
@@ -207,9 +223,14 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
     o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
     use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
-    num_key_value_heads, use_bias, causal) where k and v have fewer heads."""
+    num_key_value_heads, use_bias, causal, rope_max_wavelength) where k and v have fewer
+    heads or the query and key heads are rotated (Llama's attention)."""
     heads_q, heads_k, heads_v, causal = _attended(r, call)
-    query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
+    (query, base), (key, key_base), (value, value_base) = (
+        _projection(r, n) for n in (heads_q, heads_k, heads_v)
+    )
+    if base != key_base or value_base is not None:
+        raise Refused("rotary embeddings on other heads than the query's and the key's")
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
     _, heads, _, size = Reading.shape(heads_q)
     roles = {"query": query, "key": key, "value": value, "output": output}
@@ -217,102 +238,27 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     if len(biased) != 1:
         raise Refused("some projections have a bias and some have none")
     width = Reading.shape(output)[-1]
-    layer = _grouped(heads, size, key, value) or _multihead(heads, size, value, width, query)
+    grouped = _grouped(heads, size, key, value, base is not None)
+    widths = (Reading.shape(value)[-1], width, Reading.shape(query.args[0])[-1])
+    layer = grouped or multihead(heads, size, *widths)
     layer |= {"use_bias": biased.pop(), "causal": causal}
+    if base is not None:
+        layer["rope_max_wavelength"] = base
     sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
     name = r.add(call, layer, sources, output)
     r.joined[name] = _joined(r, roles)
 
 
-def _multihead(heads: int, size: int, value: Any, width: int, query: Any) -> dict[str, Any]:
-    """MultiHeadAttention's arguments, the value size and output width where not default."""
+def multihead(heads: int, size: int, values: int, width: int, query: int) -> dict[str, Any]:
+    """MultiHeadAttention's arguments from the projections' widths (``values`` of the value
+    projection, ``width`` of the output, ``query`` of the query's input), the value size and
+    output width where not default."""
     layer: dict[str, Any] = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
-    if Reading.shape(value)[-1] // heads != size:  # the spec's default: key_dim
-        layer["value_dim"] = Reading.shape(value)[-1] // heads
-    if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width
+    if values // heads != size:  # the spec's default: key_dim
+        layer["value_dim"] = values // heads
+    if width != query:  # the spec's default: the query's width
         layer["output_shape"] = width
     return layer
 
 
 MODULES.register("QkvoAttention")(read_qkvo_attention)
-
-
-# Importing one projection to q, k and v together, split in three (GPT-2's ``c_attn``, a
-# transformers Conv1D: ``addmm`` with its weight stored (in, out)), scaled_dot_product_attention,
-# and an output projection (``c_proj``), in a module of any class → MultiHeadAttention, whose
-# PyTorch build is nn.MultiheadAttention: ``in_proj_weight`` is the fused projection's own.
-FUSING = {"addmm", "split", "split_with_sizes", "getitem"}
-
-
-def fused_qkv_shaped(nodes: list[Any]) -> int:
-    """All the nodes when they are two projections (Linear or Conv1D), one split and one
-    scaled_dot_product_attention, with only reshaping and scaling between; else 0."""
-    ops = [op_name(n) for n in nodes]
-    projections = ops.count("addmm") + ops.count("linear")
-    splits = ops.count("split") + ops.count("split_with_sizes")
-    attends = ops.count("scaled_dot_product_attention")
-    allowed = set(ops) <= SHAPING | SCALING | ATTENDING | FUSING
-    return len(nodes) if projections == splits + 1 == attends + 1 == 2 and allowed else 0
-
-
-SHAPES.register("FusedQkvAttention")(fused_qkv_shaped)
-
-
-def _projected(node: Any) -> tuple[Any, Any, Any, bool]:
-    """A Linear's or Conv1D's (input, weight, bias, stored (in, out)) from its output (through
-    the view after a Conv1D's ``addmm``)."""
-    while op_name(node) in SHAPING:
-        node = node.args[0]
-    if op_name(node) == "linear":
-        return node.args[0], node.args[1], arg(node, 2, "bias"), False
-    if op_name(node) != "addmm":
-        raise Refused("a projection is neither a Linear nor a Conv1D")
-    flat = node.args[1]
-    return (flat.args[0] if op_name(flat) in SHAPING else flat), node.args[2], node.args[0], True
-
-
-def _split_part(node: Any) -> Any:
-    """The ``getitem`` of a split a head view comes from (through reshaping and scaling)."""
-    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
-        node = node.args[0]
-    if op_name(node) != "getitem":
-        raise Refused("q, k or v is not a part of one split projection")
-    return node
-
-
-def read_fused_qkv_attention(r: Reading, call: ModuleCall) -> None:
-    """c_attn → split(q, k, v) → scaled_dot_product_attention → c_proj → MultiHeadAttention(
-    num_heads, key_dim, causal) of the projection's input, where nn.MultiheadAttention
-    expresses the sizes (q, k and v as wide as the input, so is the output)."""
-    heads_q, heads_k, heads_v, causal = _attended(r, call)
-    parts = [_split_part(n) for n in (heads_q, heads_k, heads_v)]
-    if [p.args[1] for p in parts] != [0, 1, 2] or len({p.args[0] for p in parts}) != 1:
-        raise Refused("q, k and v are not the fused projection's three parts, in order")
-    source, weight, bias, stored = _projected(parts[0].args[0].args[0])
-    inside = set(call.nodes)
-    output = [n for n in call.nodes if set(n.users) - inside][-1]
-    _, out_weight, out_bias, _ = _projected(_through_dropout(output))
-    _, heads, _, size = Reading.shape(heads_q)
-    width = Reading.shape(source)[-1]
-    if (
-        heads * size != width
-        or Reading.shape(output)[-1] != width
-        or (bias is None) != (out_bias is None)
-    ):
-        raise Refused("sizes or biases nn.MultiheadAttention does not express")
-    layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
-    layer |= {"use_bias": bias is not None, "causal": causal}
-    name = r.add(call, layer, [source], output)
-    tensors = {"in_proj_weight": weight, "out_proj.weight": out_weight}
-    tensors |= {"in_proj_bias": bias, "out_proj.bias": out_bias} if bias is not None else {}
-    r.joined[name] = {role: [r.key(node)] for role, node in tensors.items()}
-    if stored:
-        r.transposed[name] = {"in_proj_weight", "out_proj.weight"}
-
-
-def _through_dropout(node: Any) -> Any:
-    """The node a dropout (the identity at inference) reads, else the node."""
-    return node.args[0] if op_name(node) == "dropout" else node
-
-
-MODULES.register("FusedQkvAttention")(read_fused_qkv_attention)

@@ -8,6 +8,8 @@ is ``lm_head.weight``).
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -124,3 +126,72 @@ def masked_causally(r: Reading, mask: Any) -> bool:
     if bool((open_ == causal).all()):
         return True
     raise importing.Refused("an attention mask neither causal nor empty (padding?)")
+
+
+# Rotary position embeddings as Llama applies them to a (batch, heads, steps, size) head:
+# ``x·cos + rotate_half(x)·sin``, rotate_half(x) = cat(−x[…, half:], x[…, :half]), with cos and
+# sin tables computed from no input. Their base is read off the tables (the angle of position
+# 1, feature 1 is base^(−2/size)) and every entry checked against Llama's formula.
+TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
+
+
+def unrotated(reading: Reading, node: Any) -> tuple[Any, float] | None:
+    """(the heads a rotary embedding turned, its base) when ``node`` is one; else None."""
+    products = node.args[:2] if importing.op_name(node) == "add" else ()
+    if len(products) != 2 or not all(
+        importing.op_name(p) == "mul" for p in products if hasattr(p, "op")
+    ):
+        return None
+    found = [_with_table(reading, p) for p in products if hasattr(p, "op")]
+    if len(found) != 2 or None in found:
+        return None
+    (x, cos), (turned, sin) = found  # type: ignore[misc]  # None excluded above
+    if not _turns_half(turned, x):
+        (x, cos), (turned, sin) = (turned, sin), (x, cos)
+    if not _turns_half(turned, x):
+        return None
+    return x, _base(cos, sin, importing.Reading.shape(x)[-1])
+
+
+def _with_table(reading: Reading, product: Any) -> tuple[Any, torch.Tensor] | None:
+    """(the operand an input reaches, the other's constant value), or None."""
+    first, second = (reading.constant(a) for a in product.args[:2])
+    if second is not None and first is None:
+        return product.args[0], second
+    if first is not None and second is None:
+        return product.args[1], first
+    return None
+
+
+def _turns_half(turned: Any, x: Any) -> bool:
+    """Whether ``turned`` is cat(−x[…, half:], x[…, :half]) along the last axis."""
+    name = importing.op_name
+    if name(turned) != "cat" or len(turned.args[0]) != 2 or name(turned.args[0][0]) != "neg":
+        return False
+    (negated, first), rank = turned.args[0], len(importing.Reading.shape(x))
+    half = importing.Reading.shape(x)[-1] // 2
+    slices = (first, negated.args[0])
+    if not all(
+        name(s) == "slice" and s.args[0] is x and s.args[1] % rank == rank - 1 for s in slices
+    ):
+        return False
+    return [tuple(s.args[2:4]) for s in slices] == [(0, half), (half, sys.maxsize)]
+
+
+def _base(cos: torch.Tensor, sin: torch.Tensor, size: int) -> float:
+    """The base Llama's tables of cos and sin were made with; refused if they are not."""
+    c, s = (t.reshape(-1, *t.shape[-2:])[0].double() for t in (cos, sin))
+    if c.shape[0] < 2 or size < 4:
+        raise importing.Refused("rotary tables too short to tell their base (2 steps, 4 features)")
+    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))  # position 1, feature 1: base^(−2/size)
+    base = angle ** (-size / 2)
+    base = float(round(base)) if abs(round(base) - base) < 1e-3 * base else base
+    inverse = 1.0 / base ** (torch.arange(0, size, 2, dtype=torch.float64) / size)
+    angles = torch.arange(c.shape[0], dtype=torch.float64)[:, None] * inverse[None, :]
+    angles = torch.cat([angles, angles], dim=-1)
+    if not (
+        torch.allclose(c, angles.cos(), atol=TABLE_TOLERANCE)
+        and torch.allclose(s, angles.sin(), atol=TABLE_TOLERANCE)
+    ):
+        raise importing.Refused("cos and sin tables other than Llama's rotary embeddings")
+    return base

@@ -18,11 +18,12 @@ MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 # A backend that imports saved models of its framework has the importers' registry and the
 # walk over the saved model in one module more (the family importers are in the families);
 # ONNX and PyTorch read their untrusted files in one more (reading: checked before loading);
-# PyTorch folds the values a program computes from no input, its inputs and outputs in one more (program).
+# PyTorch reads a program's inputs, outputs and values computed from no input in one more
+# (program), and Hugging Face's forms of attention in one more (attention_reading).
 IMPORTING = {
     "keras": ["importing"],
     "onnx": ["importing", "reading"],
-    "torch": ["importing", "program", "reading"],
+    "torch": ["attention_reading", "importing", "program", "reading"],
 }
 
 

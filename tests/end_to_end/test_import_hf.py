@@ -68,6 +68,24 @@ def _gpt2() -> Any:
     return transformers.GPT2LMHeadModel(config)  # lm_head tied to transformer.wte
 
 
+def _llama(tied: bool, theta: float) -> Any:
+    """Grouped-query attention (4 query heads share 2 key/value heads), RMSNorm, a SwiGLU MLP
+    and rotary embeddings of base ``theta``."""
+    config = transformers.LlamaConfig(
+        vocab_size=SMALL["vocab"],
+        hidden_size=SMALL["hidden"],
+        intermediate_size=2 * SMALL["hidden"],
+        num_hidden_layers=SMALL["layers"],
+        num_attention_heads=SMALL["heads"],
+        num_key_value_heads=SMALL["heads"] // 2,
+        max_position_embeddings=SMALL["positions"],
+        rope_parameters={"rope_type": "default", "rope_theta": theta},
+        tie_word_embeddings=tied,
+        use_cache=False,
+    )
+    return transformers.LlamaForCausalLM(config)
+
+
 def _ids(high: int) -> torch.Tensor:
     return torch.randint(0, high, (BATCH, STEPS))
 
@@ -77,8 +95,13 @@ def _ids(high: int) -> torch.Tensor:
 MODELS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]]] = {
     "bert": (_bert, lambda: {"input_ids": _ids(SMALL["vocab"]), "token_type_ids": _ids(2)}),
     "gpt2_tied_head": (_gpt2, lambda: {"input_ids": _ids(SMALL["vocab"])}),
+    "llama_gqa": (lambda: _llama(False, 10000.0), lambda: {"input_ids": _ids(SMALL["vocab"])}),
+    "llama_gqa_tied_theta_500000": (
+        lambda: _llama(True, 500000.0),
+        lambda: {"input_ids": _ids(SMALL["vocab"])},
+    ),
 }
-OPTIONS = {"bert": {}, "gpt2_tied_head": {"use_cache": False}}
+OPTIONS = {case: {"use_cache": False} for case in MODELS if case != "bert"} | {"bert": {}}
 
 
 def _saved(case: str, path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
@@ -137,3 +160,22 @@ def test_gpt2s_head_is_tied_to_its_token_embedding(
     assert "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: transformer_wte}" in text
     assert "type: MultiHeadAttention, num_heads: 4, key_dim: 16, causal: true}" in text
     assert "{name: transformer_wpe, type: PositionEmbedding, sequence_length: 16}" in text
+
+
+@pytest.mark.parametrize(
+    ("case", "theta"), [("llama_gqa", "10000.0"), ("llama_gqa_tied_theta_500000", "500000.0")]
+)
+def test_llamas_attention_is_grouped_and_rotary(
+    case: str, theta: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rotary embeddings' base read off the program's cos/sin tables (Llama's rope_theta)."""
+    _saved(case, tmp_path / "llama.pt2")
+    spec, _ = run_import(tmp_path / "llama.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    attention = (
+        "type: GroupQueryAttention, head_dim: 16, num_query_heads: 4, num_key_value_heads: 2,"
+        f" use_bias: false, causal: true, rope_max_wavelength: {theta}}}"
+    )
+    assert attention in text
+    assert "{name: model_layers_0_input_layernorm, type: RMSNormalization}" in text
+    assert "type: Dense, units: 128, activation: silu, use_bias: false}" in text
