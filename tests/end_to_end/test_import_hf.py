@@ -151,6 +151,39 @@ def test_a_hugging_face_program_imports(
     _assert_reproduces(model, spec, weights, case)
 
 
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_the_program_itself_ports_the_imported_spec(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``port --weights model.pt2``: the program is imported again and its tensors taken
+    (fused, transposed and tied ones included)."""
+    _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    args = ["port", str(spec), "--weights", str(tmp_path / f"{case}.pt2"), "--from", "torch"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+ONNX_GAP = "attention in ONNX (its MatMul/Softmax subgraph) is not recognised yet"
+
+
+@pytest.mark.xfail(reason=ONNX_GAP, raises=AssertionError, strict=True)
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_the_onnx_file_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torch.onnx.export (the dynamo exporter) of the same model imports and counts as it."""
+    make, example = MODELS[case]
+    torch.manual_seed(0)
+    model, inputs = make().eval(), example()
+    source = tmp_path / f"{case}.onnx"
+    options = {**OPTIONS[case], "return_dict": False}
+    torch.onnx.export(model, (), source, kwargs={**inputs, **options}, dynamo=True)
+    spec, _ = run_import(source, tmp_path, capsys)
+    expected = sum(p.numel() for p in model.parameters())
+    assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
+
+
 def test_gpt2s_head_is_tied_to_its_token_embedding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
