@@ -255,6 +255,8 @@ def read_program(program: Any, names: list[str] | None = None) -> Reading:
     named ``names``, else as the program's placeholders."""
     reading = Reading(program)
     _group(reading)
+    for node in program.graph.nodes:  # in order, so that no value is found by deep recursion
+        reading.constant(node)
     user_inputs = list(program.graph_signature.user_inputs)
     named = dict(zip(user_inputs, names or user_inputs, strict=False))
     for node in program.graph.nodes:
