@@ -142,10 +142,11 @@ def unrotated(reading: Reading, node: Any) -> tuple[Any, float] | None:
         importing.op_name(p) == "mul" for p in products if hasattr(p, "op")
     ):
         return None
-    found = [_with_table(reading, p) for p in products if hasattr(p, "op")]
-    if len(found) != 2 or None in found:
+    tables = (_with_table(reading, p) for p in products if hasattr(p, "op"))
+    found = [table for table in tables if table is not None]
+    if len(found) != 2:
         return None
-    (x, cos), (turned, sin) = found  # type: ignore[misc]  # None excluded above
+    (x, cos), (turned, sin) = found
     if not _turns_half(turned, x):
         (x, cos), (turned, sin) = (turned, sin), (x, cos)
     if not _turns_half(turned, x):
