@@ -196,6 +196,7 @@ def test_gpt2s_head_is_tied_to_its_token_embedding(
     spec, _ = run_import(tmp_path / "gpt2.pt2", tmp_path, capsys)
     text = spec.read_text(encoding="utf-8")
     assert "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: transformer_wte}" in text
+    assert "{block: transformer_h, name: transformer_h, repeat: 2, first: 0}" in text
     assert "type: MultiHeadAttention, num_heads: 4, key_dim: 16, causal: true}" in text
     assert "{name: transformer_wpe, type: PositionEmbedding, sequence_length: 16}" in text
 
@@ -215,5 +216,7 @@ def test_llamas_attention_is_grouped_and_rotary(
         f" use_bias: false, causal: true, rope_max_wavelength: {theta}}}"
     )
     assert attention in text
-    assert "{name: model_layers_0_input_layernorm, type: RMSNormalization}" in text
+    # The decoder layers fold into one block, numbered from 0 as model.layers.0 is.
+    assert "{block: model_layers, name: model_layers, repeat: 2, first: 0}" in text
+    assert "- {name: input_layernorm, type: RMSNormalization, inputs: x}" in text
     assert "type: Dense, units: 128, activation: silu, use_bias: false}" in text

@@ -172,14 +172,13 @@ def _outputs(spec: dict[str, Any]) -> list[str]:
 
 
 def _local_names(folder: Folder, run: Run) -> list[str]:
-    """Copy 0's layers as the block names them: ``<rest>`` of a numbered name, else its
-    type in snake case (numbered when repeated)."""
+    """Copy 0's layers as the block names them: ``<rest>`` of a name numbered under the
+    run's prefix, else the layer's type in snake case (numbered when repeated)."""
     taken: set[str] = set()
     names = []
     for k in range(run.length):
         name = folder.names[run.start + k]
-        rest = _rest(name, run.prefix) if name in folder.weighted else None
-        base = rest or snake_case(folder.layers[run.start + k]["type"])
+        base = _rest(name, run.prefix) or snake_case(folder.layers[run.start + k]["type"])
         local, n = base, 0
         while local in taken or local == "x":
             n += 1
@@ -202,10 +201,10 @@ def block_of(folder: Folder, run: Run) -> tuple[dict[str, Any], Layer] | None:
             if kind == "ext" and ref not in extras:
                 extras.append(ref)
             refs.append(local[ref] if kind == "in" else "x" if kind == "x" else ref)
-        head: Layer = {"name": local[k]}
+        layer: Layer = {"name": local[k], **_args(folder.layers[index])}
         if k == 0 or refs != [local[k - 1]]:
-            head["inputs"] = refs[0] if len(refs) == 1 else refs
-        layers.append({**head, **_args(folder.layers[index])})
+            layer["inputs"] = refs[0] if len(refs) == 1 else refs
+        layers.append(layer)
     if set(extras) & set(local):
         return None
     block = {"inputs": ["x", *extras], "layers": layers} if extras else {"layers": layers}
