@@ -45,6 +45,7 @@ DATA_FILE = FILE + ".data"  # the tensors of a model too large for one protobuf 
 # Protobuf's limit is 2 GB per message; the graph itself needs some of it. A module
 # attribute read at each call, so a test can force external data on a tiny model.
 EXTERNAL_ABOVE = 2**31 - 2**27
+STREAM_ABOVE = 64 * 2**20  # bytes of initializers: see ``finished``
 NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
 
 
@@ -146,12 +147,15 @@ def full_rank_resizes(model: onnx.ModelProto) -> None:
 def finished(
     builder: GraphBuilder, ir: Graph, outputs: list[Any], runs: bool
 ) -> tuple[onnx.ModelProto, dict[str, Any]]:
-    """The builder's model, checked, and (when it ``runs``) its session. Through a file
-    written tensor by tensor (``write_model``) that the checker and onnxruntime read, the
-    model read back last: at most the model and onnxruntime's copies of the weights are held
-    at once. A model past protobuf's limit is assembled in memory and goes through a file
-    with external data (``check``, ``session``)."""
-    if sum(len(t.raw_data) or t.ByteSize() for t in builder.initializers) > EXTERNAL_ABOVE:
+    """The builder's model, checked, and (when it ``runs``) its session. Past
+    ``STREAM_ABOVE`` bytes of initializers, through a file written tensor by tensor
+    (``write_model``) that the checker and onnxruntime read, the model read back last: at
+    most the model and onnxruntime's copies of the weights are held at once. Below (where
+    the copies cost less than the file's milliseconds), and past protobuf's limit, the model
+    is assembled in memory (``check`` and ``session`` then take the large one through a file
+    with external data)."""
+    held = sum(len(t.raw_data) or t.ByteSize() for t in builder.initializers)
+    if not STREAM_ABOVE < held <= EXTERNAL_ABOVE:
         graph = helper.make_graph(builder.nodes, ir.name, builder.inputs, outputs)
         graph.initializer.extend(builder.initializers)
         builder.initializers.clear()

@@ -17,11 +17,13 @@ import onnx
 import onnxruntime
 import pytest
 
+import backends
 import backends.onnx.export as onnx_export
 from tests.conftest import ROOT
 from translator.cli import largest_build, main
 from translator.commands.distinct import choose
 from translator.ir import FRAMEWORKS, memory
+from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
 
 SEED = str(ROOT / "specs" / "seed_lstm.yaml")
@@ -176,3 +178,25 @@ def test_the_automatic_choice_honours_max_memory(
     max_memory: int | None, asked: str | None, mode: str
 ) -> None:
     assert choose(load(MNIST), FRAMEWORKS, asked, max_memory)[0] == mode
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [MNIST, SEED, str(ROOT / "specs" / "zoo" / "unet_small.yaml")],  # unet: Resize's rewrite
+    ids=["mnist_cnn", "seed_lstm", "unet_small"],
+)
+def test_an_onnx_model_written_tensor_by_tensor_is_the_model_built_in_memory(
+    spec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = load(spec)
+    onnx_backend = backends.load("onnx")
+    monkeypatch.setattr(onnx_export, "STREAM_ABOVE", 2**31)
+    in_memory = onnx_backend.build(graph, seed=3)
+    monkeypatch.setattr(onnx_export, "STREAM_ABOVE", 0)
+    streamed = onnx_backend.build(graph, seed=3)
+    assert streamed.model == in_memory.model
+    inputs = sample_inputs(graph, 0)
+    for got, expected in zip(
+        onnx_backend.run(streamed, inputs), onnx_backend.run(in_memory, inputs), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
