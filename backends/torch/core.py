@@ -42,8 +42,20 @@ def describe_dense(node: Node) -> Description:
 
 @describes("Dropout")
 def describe_dropout(node: Node) -> Call:
-    """Dropout(rate, seed=0) → ``nn.Dropout`` (the identity in eval mode, as in Keras)."""
-    return call("nn.Dropout", node.args["rate"])
+    """Dropout(rate, seed=0) → ``nn.Dropout`` (the identity in eval mode, as in Keras); with a
+    ``noise_shape`` that broadcasts, ``BroadcastDropout`` (no torch.nn module draws one mask
+    for several elements in every layout)."""
+    noise = node.physical_args["noise_shape"]
+    full = (None, *node.input_shape)
+    if noise is None or all(n is None or n == s for n, s in zip(noise, full, strict=True)):
+        return call("nn.Dropout", node.args["rate"])
+    return call("BroadcastDropout", node.args["rate"], [-1 if n is None else n for n in noise])
+
+
+@describes("ClassToken")
+def describe_class_token(node: Node) -> Call:
+    """ClassToken → ``ClassToken`` (a (1, 1, features) parameter joined in front)."""
+    return call("ClassToken", node.input_shape[1])
 
 
 @describes("Embedding")

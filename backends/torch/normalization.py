@@ -86,6 +86,12 @@ def describe_unit_normalization(node: Node) -> Call:
     return call("UnitNormalization", tuple(i + 1 for i in normalized_axes(node)))
 
 
+@describes("LayerScale")
+def describe_layer_scale(node: Node) -> Call:
+    """LayerScale(init_values, projection_dim) → ``LayerScale`` (``x * gamma``)."""
+    return call("LayerScale", node.args["projection_dim"], node.args["init_values"])
+
+
 # Importing: nn.BatchNorm1d/2d/3d → BatchNormalization on the channel axis 1 (PyTorch's
 # momentum m is Keras's 1 − m), nn.LayerNorm → LayerNormalization over its trailing axes.
 

@@ -15,11 +15,12 @@ from translator.spec.schema import SCHEMAS
 ROOT = Path(backends.__file__).parent
 # Beside the families: the model assembly, weights by layer and tensor, and export.
 MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
-# A backend that imports saved models of its framework has the importers' registry and the
-# walk over the saved model in one module more (the family importers are in the families);
-# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading).
+# A backend that imports saved models of its framework has the importers' registry in one
+# module more (the family importers are in the families), and the reading of its files in
+# another (ONNX and PyTorch check the untrusted files before loading; Keras loads in safe
+# mode and walks the functional graph).
 IMPORTING = {
-    "keras": ["importing"],
+    "keras": ["importing", "reading"],
     "onnx": ["importing", "reading"],
     "torch": ["importing", "reading"],
 }

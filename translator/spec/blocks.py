@@ -244,7 +244,7 @@ class Expander:
         spec: dict[str, Value] = substitute(item, outer).value
         block = self._find(spec["block"], stack)
         params = self._params(block, spec)
-        repeat = self._repeat(spec.get("repeat"), block, len(refs))
+        repeat = self._repeat(spec.get("repeat"))
         if len(refs) != len(block.inputs):
             raise InvalidReference(
                 item.loc,
@@ -265,7 +265,8 @@ class Expander:
                 block, params, refs, prefix, inner_path, (*stack, block.name)
             )
             out_layers.extend(layers)
-            refs = [Value(output, item.loc)]
+            # The first input chains; the others (an encoder's output, a mask) reach every copy.
+            refs = [Value(output, item.loc), *refs[1:]]
             if r == 0 and repeat > 1:  # every repetition expands to as many layers
                 self.reserve(
                     len(layers) * (repeat - 1),
@@ -313,7 +314,7 @@ class Expander:
                 )
         return params
 
-    def _repeat(self, value: Value | None, block: Block, inputs: int) -> int:
+    def _repeat(self, value: Value | None) -> int:
         if value is None:
             return 1
         if (
@@ -325,12 +326,6 @@ class Expander:
                 value.loc,
                 f"invalid repeat. Received: repeat={value.value!r}",
                 f"an integer from 1 to {MAX_REPEAT}",
-            )
-        if value.value > 1 and inputs != 1:
-            raise InvalidArgumentValue(
-                value.loc,
-                f"block '{block.name}' has {inputs} inputs and cannot repeat",
-                "repeat blocks with one input",
             )
         return value.value
 
