@@ -43,11 +43,12 @@ from translator.commands.importing import (
     wrapper_args,
 )
 from translator.errors import SpecError
-from translator.ir import Graph
+from translator.ir import Graph, Node
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
+from translator.weights.transforms import FlatRows
 
 Axes = tuple[int | None, ...]
 # Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
@@ -277,6 +278,16 @@ def spec_of(reading: Reading) -> dict[str, Any]:
     return spec
 
 
+def _file_order(node: Node, name: str, array: np.ndarray) -> np.ndarray:
+    """An imported tensor as the IR's ONNX tensor holds it. A file's Flatten reads the spec's
+    order (an image model transposed to channels last first); the imported spec's Dense after
+    it reads a flat input, its kernel rows channels first (``FlatRows``): permuted so."""
+    runs = node.placement.runs if node.placement else None
+    if runs is None or runs.kind != "flat" or not runs.order or name != "W":
+        return array
+    return np.asarray(FlatRows(node.known(runs.shape), runs.order).apply(array))
+
+
 def layer_weights(reading: Reading, graph: Graph) -> Weights:
     """``{layer: {IR tensor name: array}}``, each array shaped as the IR's ONNX tensor."""
     out: Weights = {}
@@ -284,7 +295,9 @@ def layer_weights(reading: Reading, graph: Graph) -> Weights:
         tensors = reading.weights.get(node.name, {})
         shapes = {w.name: w.shape for w in node.weights.get(NAME, ())}
         if tensors:
-            out[node.name] = {k: np.reshape(v(), shapes[k]) for k, v in tensors.items()}
+            out[node.name] = {
+                k: _file_order(node, k, np.reshape(v(), shapes[k])) for k, v in tensors.items()
+            }
     return out
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from translator.ir import Graph, Node, Shape, WeightSpec
-from translator.ir.graph import NATURAL, Layout
-from translator.ir.layout import natural_axes
-from translator.ir.placement import Step, dense, elementwise, layout_rule
+from translator.ir import Node, Shape, WeightSpec
+from translator.ir.placement import dense, elementwise, layout_rule
 from translator.ir.registries import (
     conversions,
     formula_rule,
@@ -255,19 +253,7 @@ def class_token_formula(node: Node) -> str:
     return f"1 token × {node.input_shape[1]} features"
 
 
-# A Dense reads a flat (channels-first) Flatten as it comes.
+# Dropout works in any layout (its noise_shape reordered with it); a Dense reads a flat
+# (channels-first) Flatten as it comes.
+layout_rule("Dropout")(elementwise)
 layout_rule("Dense")(dense)
-
-
-@layout_rule("Dropout")
-def dropout_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
-    """Dropout works in any layout; its ``noise_shape`` is reordered for a natural one (a
-    flat one keeps the spec's order)."""
-    step = elementwise(node, inputs, graph)
-    noise = node.args.get("noise_shape")
-    if noise is None or step.runs.kind == "spec":
-        return step
-    axes = natural_axes(graph, node.input_shape)
-    if step.runs.kind != "natural" or axes is None:
-        return Step()
-    return Step(NATURAL, NATURAL, {"noise_shape": tuple(noise[i] for i in axes)})

@@ -15,7 +15,8 @@ layers:
 
 Instances are expanded into plain layers before validation, so every other part of the
 translator sees an ordinary graph. A layer named ``bn`` in instance ``stage1`` becomes
-``stage1_bn`` (``stage1_2_bn`` in the second repeat); later layers may name the instance
+``stage1_bn`` (``stage1_2_bn`` in the second repeat; ``first: 0`` numbers the copies from 0,
+as PyTorch's module lists are); later layers may name the instance
 (``inputs: stage1``) to take its output. ``$name`` takes a parameter, ``${d_model * 4}``
 computes with parameters (+ - * / // % and parentheses).
 """
@@ -44,7 +45,7 @@ from translator.spec.source import Value
 from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
-INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "trainable")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "trainable")
 MAX_REPEAT = 1000
 MAX_NESTING = 16
 # Budget on the layers of a spec after block expansion, plain layers included, checked while
@@ -245,6 +246,7 @@ class Expander:
         block = self._find(spec["block"], stack)
         params = self._params(block, spec)
         repeat = self._repeat(spec.get("repeat"))
+        first = self._first(spec.get("first"))
         if len(refs) != len(block.inputs):
             raise InvalidReference(
                 item.loc,
@@ -259,7 +261,7 @@ class Expander:
         out_layers: list[Value] = []
         output = ""
         for r in range(repeat):
-            prefix = f"{name}_{r + 1}" if repeat > 1 else name
+            prefix = f"{name}_{r + first}" if repeat > 1 else name
             inner_path = (*path, name) if repeat == 1 else (*path, name, prefix)
             layers, output = self._body(
                 block, params, refs, prefix, inner_path, (*stack, block.name)
@@ -313,6 +315,17 @@ class Expander:
                     f"give {key}: ...",
                 )
         return params
+
+    def _first(self, value: Value | None) -> int:
+        """The number of a repeat's first copy: 1, or as given (0, as PyTorch counts a
+        ModuleList, so that copies are named as a checkpoint's keys are)."""
+        if value is None:
+            return 1
+        if isinstance(value.value, bool) or value.value not in (0, 1):
+            raise InvalidArgumentValue(
+                value.loc, f"invalid first. Received: first={value.value!r}", "0 or 1"
+            )
+        return int(value.value)
 
     def _repeat(self, value: Value | None) -> int:
         if value is None:
