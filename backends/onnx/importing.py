@@ -13,11 +13,9 @@ Layout: each ONNX tensor is a ``View`` of a spec tensor, ``axes[i]`` being the s
 ONNX axis ``i`` (``None``: an inserted axis of size 1). ``Transpose``, ``Squeeze`` and
 ``Unsqueeze`` only change views, so a graph's transposes vanish into the layers that need
 them: a convolution claims its input only when the view is channels first in ONNX's eyes.
-The model is read twice, as a ``channels_first`` spec (PyTorch's layout: no transposes) and
-as a ``channels_last`` one (image inputs declared channels first, transposed inside, as the
-translator and tf2onnx export a Keras model); the reading that claims more nodes is kept,
-and on a tie ``channels_last`` when the graph transposes images, else ``channels_first``
-when a layer has a data format to write (see ``choose``).
+The model is read as a ``channels_first`` spec (PyTorch's layout) and as a ``channels_last``
+one (images transposed inside, as the translator and tf2onnx export Keras models); the
+reading claiming more nodes is kept (on a tie, see ``choose``).
 
 Weights: each recogniser names the IR's ONNX tensors of its layer and where they come from
 (an initializer, transposed for a Gemm with ``transB``), read only when asked for.
@@ -44,11 +42,11 @@ from translator.commands.importing import (
 )
 from translator.errors import SpecError
 from translator.ir import Graph, Node
+from translator.ops.core import flat_rows
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
-from translator.weights.transforms import FlatRows
 
 Axes = tuple[int | None, ...]
 # Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
@@ -279,13 +277,10 @@ def spec_of(reading: Reading) -> dict[str, Any]:
 
 
 def _file_order(node: Node, name: str, array: np.ndarray) -> np.ndarray:
-    """An imported tensor as the IR's ONNX tensor holds it. A file's Flatten reads the spec's
-    order (an image model transposed to channels last first); the imported spec's Dense after
-    it reads a flat input, its kernel rows channels first (``FlatRows``): permuted so."""
-    runs = node.placement.runs if node.placement else None
-    if runs is None or runs.kind != "flat" or not runs.order or name != "W":
-        return array
-    return np.asarray(FlatRows(node.known(runs.shape), runs.order).apply(array))
+    """A file's Flatten reads the spec's order (the importer refuses any other); a Dense
+    after it in the imported spec reads it flat, its ONNX rows channels first: permuted so."""
+    rows = flat_rows(node) if name == "W" else None
+    return array if rows is None else np.asarray(rows.apply(array))
 
 
 def layer_weights(reading: Reading, graph: Graph) -> Weights:
@@ -295,9 +290,8 @@ def layer_weights(reading: Reading, graph: Graph) -> Weights:
         tensors = reading.weights.get(node.name, {})
         shapes = {w.name: w.shape for w in node.weights.get(NAME, ())}
         if tensors:
-            out[node.name] = {
-                k: _file_order(node, k, np.reshape(v(), shapes[k])) for k, v in tensors.items()
-            }
+            read = {k: np.reshape(v(), shapes[k]) for k, v in tensors.items()}
+            out[node.name] = {k: _file_order(node, k, v) for k, v in read.items()}
     return out
 
 

@@ -164,8 +164,11 @@ def _merge_spec(layer_type: str) -> str:
     )
 
 
-# Layers whose weights live elsewhere (shared, tied) and PyTorch-style recurrent stacks.
+# Layers whose weights live elsewhere (shared, tied), PyTorch-style recurrent stacks, and
+# rotary attention (here, not in CASES, which test_export_end_to_end exports natively too:
+# no built-in Keras layer rotates, so a model.keras cannot hold it).
 COMPOSED = {
+    "gqa-rotary": "name: case\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, causal: true, rope_max_wavelength: 100}\n",
     "share-dense": "name: case\ninputs: [{name: a, shape: [5]}, {name: b, shape: [5]}]\nlayers:\n  - {name: enc, type: Dense, units: 3, inputs: a}\n  - {share: enc, inputs: b}\n",
     "share-lstm-stack": "name: case\ninputs: [{name: a, shape: [6, 3]}, {name: b, shape: [6, 3]}]\nlayers:\n  - {name: rnn, type: LSTM, units: 4, num_layers: 2, inputs: a}\n  - {share: rnn, inputs: b}\n",
     "tied-dense": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: Dense, units: 11, tie: wte}\n",

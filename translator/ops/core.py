@@ -154,12 +154,19 @@ def embedding_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 weight_rule("Input", "Dropout")(no_weights)
 
 
+def flat_rows(node: Node) -> FlatRows | None:
+    """How a Dense reading a flat input (a Flatten of channels-first images) permutes its
+    kernel rows in PyTorch and ONNX; None when it reads its input in the spec's order."""
+    flat = node.placement.runs
+    return FlatRows(node.known(flat.shape), flat.order) if flat.order else None
+
+
 @weight_map("Dense")
 def dense_map(node: Node) -> LayerMap:
     """Keras and ONNX keep the kernel as (in, out); PyTorch as (out, in). Reading a Flatten
     of images, PyTorch's and ONNX's rows follow the channels-first order they flatten in."""
-    flat = node.placement.runs
-    rows: tuple[Map, ...] = (FlatRows(node.known(flat.shape), flat.order),) if flat.order else ()
+    permuted = flat_rows(node)
+    rows: tuple[Map, ...] = (permuted,) if permuted else ()
     return simple_map(
         node,
         {

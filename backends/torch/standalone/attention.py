@@ -175,9 +175,12 @@ class GroupQueryAttention(CustomAttention):
         dropout: float = 0.0,
         use_bias: bool = True,
         causal: bool = False,
+        rope_max_wavelength: float | None = None,
     ) -> None:
-        """``features``: the (query, value, key) inputs' widths."""
+        """``features``: the (query, value, key) inputs' widths; ``rope_max_wavelength``:
+        rotary position embeddings of that base on the query and key heads (None: none)."""
         query, value, key = features
+        self.rope_max_wavelength = rope_max_wavelength
         sizes = {
             "query": (query, num_query_heads, head_dim),
             "key": (key, num_key_value_heads, head_dim),
@@ -191,7 +194,22 @@ class GroupQueryAttention(CustomAttention):
         self, query: torch.Tensor, value: torch.Tensor | None, key: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         q, k, v = super().heads_of(query, value, key)
+        if self.rope_max_wavelength is not None:
+            q, k = rotated(q, self.rope_max_wavelength), rotated(k, self.rope_max_wavelength)
         return q, k.repeat_interleave(self.repeats, dim=2), v.repeat_interleave(self.repeats, dim=2)
+
+
+def rotated(x: torch.Tensor, max_wavelength: float) -> torch.Tensor:
+    """Rotary position embeddings on (batch, steps, heads, size), as Llama's: feature ``i``
+    of the first half pairs with ``i + size/2`` (rotate_half), turned by the angle
+    ``position / max_wavelength ** (2i / size)``."""
+    size = x.shape[-1]
+    half = size // 2
+    inverse = 1.0 / max_wavelength ** (torch.arange(0, size, 2, dtype=torch.float32) / size)
+    angles = torch.arange(x.shape[1], dtype=torch.float32)[:, None] * inverse[None, :]
+    angles = torch.cat([angles, angles], dim=-1)[None, :, None, :]  # (1, steps, 1, size)
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * angles.cos() + turned * angles.sin()
 
 
 class PositionEmbedding(nn.Module):
