@@ -91,7 +91,7 @@ def _frameworks(text: str) -> tuple[str, ...]:
 MATERIALIZE_HELP = (
     "full: build whole models; distinct: build each distinct layer once and count it for every"
     " layer alike (default: full while the float32 weights of the frameworks compared take"
-    " under 25%% of the memory available, else distinct)"
+    " under 25%% of the memory available and whole models fit in --max-memory, else distinct)"
 )
 
 

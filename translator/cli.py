@@ -62,13 +62,15 @@ def _at_depth(reports: list, depth: int | None) -> list:
     return reports if depth is None else [collapse(r, depth) for r in reports]
 
 
-def largest_build(graph: Any, frameworks: tuple[str, ...], asked: str | None) -> Any:
+def largest_build(
+    graph: Any, frameworks: tuple[str, ...], asked: str | None, max_memory: int | None = None
+) -> Any:
     """What ``compare`` holds at once: the whole model (``full``), or the largest distinct
     layer's small model (``distinct``), as ``translator.ir.memory`` estimates it."""
     from translator.commands.distinct import choose, distinct_groups, mini_graph
     from translator.ir.memory import compare_estimate
 
-    mode, _ = choose(graph, frameworks, asked)
+    mode, _ = choose(graph, frameworks, asked, max_memory)
     if mode == "full":
         return compare_estimate(graph, frameworks)
     parts = (mini_graph(graph, group) for group in distinct_groups(graph))
@@ -92,10 +94,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     for graph in graphs:
         way_out = f"measure fewer frameworks (--frameworks), {MORE_MEMORY}"
-        estimate = largest_build(graph, args.frameworks, args.materialize)
+        estimate = largest_build(graph, args.frameworks, args.materialize, args.max_memory)
         refuse_beyond(graph, estimate, args.max_memory, way_out)
     reports = [
-        compare_report(g, args.frameworks, args.seed, materialize=args.materialize)
+        compare_report(g, args.frameworks, args.seed, args.materialize, args.max_memory)
         for g in progress(graphs, "building")
     ]
     _emit(_at_depth(reports, args.depth), args, out, plot)
