@@ -51,6 +51,14 @@ def _max_memory(text: str) -> int:
     return value
 
 
+def _add_verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="when --weights does not fit, list every missing and every unused key",
+    )
+
+
 def _add_max_memory(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--max-memory",
@@ -192,6 +200,7 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
     port.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_verbose(port)
     _add_max_memory(port)
 
 
@@ -221,6 +230,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_verbose(export)
     _add_max_memory(export)
 
 

@@ -343,6 +343,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     except (WeightsError, OutputError, TooLarge) as exc:  # the user's file or path: theirs to fix
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(args, "verbose", False) and isinstance(exc, WeightsError):
+            print("\n".join(exc.details), file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
