@@ -57,6 +57,12 @@ def _add_verbose(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="when --weights does not fit, list every missing and every unused key",
     )
+    command.add_argument(
+        "--map",
+        metavar="FILE",
+        help="renames of the --weights file's keys: a YAML mapping old: new (a key ending"
+        " in '.' renames a prefix); state dicts and .safetensors",
+    )
 
 
 def _add_max_memory(command: argparse.ArgumentParser) -> None:

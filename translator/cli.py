@@ -22,6 +22,7 @@ from translator.arguments import parser
 from translator.errors import SpecErrors, TooLarge, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 from translator.outputs import OutputError
+from translator.weights.renames import read_map, renaming
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
@@ -186,10 +187,11 @@ def cmd_port(args: argparse.Namespace) -> int:
     for graph in graphs:
         way_out = f"port to fewer frameworks (--to), {MORE_MEMORY}"
         refuse_beyond(graph, port_estimate(graph, args.source, targets), args.max_memory, way_out)
-    reports = [
-        port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
-        for g in graphs
-    ]
+    with renaming(read_map(args.map) if args.map else {}):
+        reports = [
+            port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
+            for g in graphs
+        ]
     if args.format == "json":
         data = [r.as_dict() for r in reports]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -209,7 +211,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     way_out = MORE_MEMORY.removeprefix("or ")
     refuse_beyond(graph, export_estimate(graph, EXPORTERS), args.max_memory, way_out)
-    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol)
+    with renaming(read_map(args.map) if args.map else {}):
+        report = export_spec(
+            graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol
+        )
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -30,6 +30,7 @@ from translator.weights.canonical import (
     weight_roles,
 )
 from translator.weights.maps import ir_names
+from translator.weights.renames import renamed
 from translator.weights.validate import ACCEPTED, check_dtype, expected_bytes, float32_weights
 
 NAME = "torch"
@@ -93,6 +94,7 @@ def from_state_dict(
 
     Layer names never contain a dot, so the key splits at its first one.
     """
+    state = {renamed(str(k)): v for k, v in state.items()}  # --map, when given
     names = {n.name for n in graph.nodes}
     if SPEC_MODULE_PREFIX.rstrip(".") not in names and all(
         k.startswith(SPEC_MODULE_PREFIX) for k in state

@@ -292,6 +292,31 @@ def test_a_checkpoint_with_other_names_lists_its_unused_keys(
         *(f"  unused   rnn.{t}" for t in ("weight_ih_l0 (40, 1)", "weight_hh_l0 (40, 10)")),
         *(f"  unused   rnn.{t}" for t in ("bias_ih_l0 (40,)", "bias_hh_l0 (40,)")),
     ]
+    renames = tmp_path / "renames.yaml"
+    renames.write_text('"rnn.": "lstm."\n', encoding="utf-8")
+    assert (
+        main(["port", SEED, "--from", "torch", "--weights", str(path), "--map", str(renames)]) == 0
+    )
+    assert "weights: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[a, b]\n", "not a rename map; accepted: a YAML mapping of old key"),
+        ("a: [1]\n", "not a rename map; accepted: a YAML mapping of old key"),
+        ("a: : b\n", "not a readable rename map ("),
+    ],
+)
+def test_a_rename_map_that_is_not_one_is_one_line(
+    text: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renames = tmp_path / "renames.yaml"
+    renames.write_text(text, encoding="utf-8")
+    args = ["port", SEED, "--from", "torch", "--weights", str(renames), "--map", str(renames)]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {renames}: {said}")
 
 
 def test_weights_file_of_another_spec_or_kind_is_one_line_and_exit_2(
