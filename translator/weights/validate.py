@@ -59,8 +59,8 @@ def as_float32(
     check_dtype(array.dtype, source, name)
     if integer and array.dtype.kind in "iub":
         return array.astype(np.int64)
-    if array.dtype == np.float32:
-        return np.ascontiguousarray(array)
+    if array.dtype == np.float32:  # (ascontiguousarray alone would make a scalar 1-D)
+        return np.ascontiguousarray(array).reshape(array.shape)
     if (
         array.dtype.kind in "iub"
         and array.size
@@ -73,7 +73,7 @@ def as_float32(
         )
     if notes is not None:
         notes.append(f"{array.dtype.name} → float32")
-    return np.ascontiguousarray(array.astype(np.float32))
+    return np.ascontiguousarray(array.astype(np.float32)).reshape(array.shape)
 
 
 def summary(notes: list[str]) -> str:
