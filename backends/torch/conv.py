@@ -35,7 +35,8 @@ def describe_conv(node: Node) -> Description:
     """Conv1D/2D/3D(filters, kernel_size, strides=1, padding=valid|same|causal (causal:
     Conv1D only), data_format, dilation_rate=1, groups=1, activation=None, use_bias=True)
     → on channels-first data, ``nn.Conv1d/2d/3d`` (symmetric padding as its ``padding``,
-    uneven padding as one ``nn.ZeroPad*d`` before it) then the activation's module; on
+    uneven or causal padding as one ``nn.ZeroPad*d`` before it) then the activation's
+    module; on
     channels-last data, ``Conv1D/2D/3D`` (moves the channels around ``nn.Conv*d``)."""
     a = node.physical_args
     if window_pads(node) is None:
@@ -68,11 +69,16 @@ def native_conv(node: Node, ins: int | None, outs: int, groups: int) -> Descript
 
 def window_pads(node: Node) -> tuple[tuple[int, int], ...] | None:
     """The zeros (before, after) per spatial axis of a window layer on channels-first data,
-    as TensorFlow pads it; ``None`` where no native module computes it exactly
-    (channels-last data, causal padding, "same" with strides over sizes not known)."""
+    as TensorFlow pads it (causal: ``dilation * (kernel - 1)`` before); ``None`` where no
+    native module computes it exactly (channels-last data, "same" with strides over sizes
+    not known)."""
     a = node.physical_args
-    if a["data_format"] != "channels_first" or a["padding"] == "causal":
+    if a["data_format"] != "channels_first":
         return None
+    if a["padding"] == "causal":
+        return tuple(
+            (d * (k - 1), 0) for k, d in zip(a["kernel_size"], a["dilation_rate"], strict=True)
+        )
     if a["padding"] == "valid":
         return ((0, 0),) * len(a["kernel_size"])
     if None in node.input_shape and any(s > 1 for s in a["strides"]):
