@@ -228,6 +228,19 @@ class _GroupedBlock(nn.Module):
         return x + self.self_attn(x)
 
 
+class _CausalAttention(nn.Module):
+    """nn.MultiheadAttention masked causally as model.py writes it (a boolean
+    ``ones(...).triu(1)``), its output taken as ``[0]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+        return self.attn(x, x, x, need_weights=False, attn_mask=mask)[0]
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -244,6 +257,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "causal_multihead_attention": (_CausalAttention, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention_eager": (lambda: _QkvoBlock(eager=True), lambda: torch.randn(BATCH, 5, 8)),
     "grouped_query_attention": (_GroupedBlock, lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "specs").glob("*.yaml"))
 SPECS += [f"specs/zoo/{name}.yaml" for name in ("lenet5", "mobilenet_v2", "unet_small")]
 SPECS += ["specs/zoo/seq2seq_lstm.yaml"]
+# Attention in every form the PyTorch export writes (no spec under specs/ is that small).
+SPECS += ["tests/fixtures/native/attention_block.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
@@ -173,6 +175,10 @@ SCRIPT_GAPS = {
     "specs/text_cnn.yaml": STAR_INPUTS,
     "specs/two_input_model.yaml": STAR_INPUTS,
     "specs/zoo/unet_small.yaml": STAR_INPUTS,
+    "tests/fixtures/native/attention_block.yaml": (
+        "nn.MultiheadAttention(bias=False) itself: its forward reads in_proj_bias.dtype, and"
+        " in_proj_bias is None (torch 2.13)"
+    ),
 }
 
 
@@ -211,3 +217,19 @@ def test_resnet50_batchnorms_fold_into_its_convolutions(tmp_path) -> None:
     canonical = to_canonical(graph, "torch", get_weights(build(graph)))
     ours = export_model(graph, from_canonical(graph, "onnx", canonical))
     assert "Transpose" not in {n.op_type for n in ours.graph.node}
+
+
+def test_attention_is_bare_multihead_attention_where_the_sizes_allow(models) -> None:
+    """Keras MultiHeadAttention of heads of query_features / num_heads is torch's own
+    nn.MultiheadAttention (key/value of other widths through kdim/vdim), called on (query,
+    key, value) with need_weights=False, causal with Keras's mask; other head sizes are the
+    projections around F.scaled_dot_product_attention."""
+    _, model = models["tests/fixtures/native/attention_block.yaml"]
+    kinds = {name: type(m) for name, m in model.named_children()}
+    for name in ("self_attention", "causal_attention", "cross_attention"):
+        assert kinds[name] is torch.nn.MultiheadAttention, name
+    assert model.cross_attention.kdim == 4 and not model.cross_attention._qkv_same_embed_dim
+    assert kinds["narrow_heads"].__name__ == "MultiHeadAttention"
+    text = Path(type(model).__init__.__code__.co_filename).read_text(encoding="utf-8")
+    assert "need_weights=False" in text and "attn_mask=causal_mask(" in text
+    assert "F.scaled_dot_product_attention(" in text
