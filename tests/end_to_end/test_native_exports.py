@@ -37,6 +37,8 @@ SPECS += [f"specs/zoo/{name}.yaml" for name in ("lenet5", "mobilenet_v2", "unet_
 SPECS += ["specs/zoo/seq2seq_lstm.yaml"]
 # Attention in every form the PyTorch export writes (no spec under specs/ is that small).
 SPECS += ["tests/fixtures/native/attention_block.yaml"]
+# Keras ReLU's native forms, and 1-D resampling layers on channels-first sequences.
+SPECS += ["tests/fixtures/native/relus.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
@@ -160,7 +162,7 @@ def test_spatial_models_keep_data_channels_first(path: str, models) -> None:
 # each with the construct it stops at; strict: each must fail, every other spec must script.
 RECURRENT_SUPER = "the recurrent runtime class calls super().forward (KerasRecurrent.scan)"
 TIME_FOLD = "TimeDistributed reshapes with *x.shape[2:] (a list of unknown length)"
-STAR_PERMUTE = "the channels-last Conv1D/pool permutes with *range(...)"
+STAR_PERMUTE = "a channels-last pool (AveragePooling1D after an LSTM) permutes with *range(...)"
 STAR_INPUTS = "a merge class's forward takes *inputs"
 SCRIPT_GAPS = {
     "specs/bidirectional_merges.yaml": RECURRENT_SUPER,
@@ -170,7 +172,6 @@ SCRIPT_GAPS = {
     "specs/seed_lstm.yaml": TIME_FOLD,
     "specs/video_classifier.yaml": TIME_FOLD,
     "specs/zoo/seq2seq_lstm.yaml": TIME_FOLD,
-    "specs/channels_first_cnn.yaml": STAR_PERMUTE,
     "specs/sequence_reshaper.yaml": STAR_PERMUTE,
     "specs/text_cnn.yaml": STAR_INPUTS,
     "specs/two_input_model.yaml": STAR_INPUTS,

@@ -37,6 +37,9 @@ def test_a_1d_cnn_runs_channels_first_without_a_conversion() -> None:
         ("{type: Dense, units: 4}", (0, 2, 1)),  # on the last axis: the features
         ("{type: MaxPooling1D}", None),  # a 1-D window layer: channels first as well
         ("{type: ReLU}", None),  # element by element
+        ("{type: UpSampling1D}", None),  # no data_format, told channels_first
+        ("{type: Cropping1D}", None),
+        ("{type: ZeroPadding1D}", None),
     ],
 )
 def test_a_sequence_leaving_a_1d_convolution_moves_only_where_it_must(
