@@ -1,12 +1,15 @@
 """Convolutions: Conv1D, Conv2D and Conv3D.
 
-PyTorch convolves channels-first tensors and pads symmetrically, so each layer (a subclass of
-``nn.Conv1d``/``nn.Conv2d``/``nn.Conv3d``, keeping the names ``weight`` and ``bias``) moves the
-channel axis in and out around itself when the spec is channels-last, and pads explicitly the way
-TensorFlow does: for ``same`` the extra row/column goes at the end; ``causal`` pads
-``dilation * (kernel - 1)`` at the start. The modules (and their layout and padding helpers) are the standalone ones
-(``backends/torch/standalone/spatial.py``) that ``export`` copies into ``model.py``; the
-description here derives their arguments from the IR.
+On channels-first data (images, volumes and the sequences of a 1-D convolution spec, as the
+layout pass places them, or a spec written channels first) a convolution is PyTorch's own
+``nn.Conv1d/2d/3d``: TensorFlow's even "same" padding as its ``padding``, uneven padding (the
+extra row/column at the end) and ``causal`` padding (``dilation * (kernel - 1)`` at the start)
+as one ``nn.ZeroPad1d/2d/3d`` before it, and the activation as its own module after it. Where
+no native module computes the layer (channels-last data; "same" with strides over sizes not
+known) it is the standalone ``Conv1D/2D/3D`` (``backends/torch/standalone/spatial.py``, a
+subclass of ``nn.Conv*d`` keeping the names ``weight`` and ``bias``), which moves the channel
+axis in and out around itself and pads as TensorFlow does. ``export`` copies what a model
+needs into ``model.py``; the description here derives the arguments from the IR.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Padding ``same`` follows TensorFlow (extra element at the end): max pooling pads with -inf so
 padding never wins; average pooling leaves the padding out of each window's count, as Keras
-does (ONNX ``count_include_pad=0``). The modules are the standalone ones
-(``backends/torch/standalone/spatial.py``) that ``export`` copies into ``model.py``.
+does (ONNX ``count_include_pad=0``). On channels-first data they are ``nn.MaxPool*d`` /
+``nn.AvgPool*d`` (an uneven padding as ``ceil_mode=True`` where the stride is above 1);
+otherwise the standalone modules (``backends/torch/standalone/spatial.py``) that ``export``
+copies into ``model.py``.
 """
 
 from __future__ import annotations
