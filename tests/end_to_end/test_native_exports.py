@@ -39,6 +39,8 @@ SPECS += ["specs/zoo/seq2seq_lstm.yaml"]
 SPECS += ["tests/fixtures/native/attention_block.yaml"]
 # Keras ReLU's native forms, and 1-D resampling layers on channels-first sequences.
 SPECS += ["tests/fixtures/native/relus.yaml"]
+# Recurrent layers going backwards: the native modules on flipped sequences.
+SPECS += ["tests/fixtures/native/backwards.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (

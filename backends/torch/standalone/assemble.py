@@ -80,17 +80,20 @@ class Steps:
     take: str = ""
     # How the main module is called on the layer's inputs (``FEEDS``), when not on them as
     # they come: ``nn.MultiheadAttention`` takes (query, key, value) where Keras's layer
-    # takes [query, value, key], and is told not to compute the attention weights.
+    # takes [query, value, key], and is told not to compute the attention weights; a
+    # recurrent layer going backwards reads its sequence reversed in time.
     feed: str = ""
 
 
 # ``Steps.take`` → the subscript model.py writes after the main module's call.
 TAKES = {"": "", "sequence": "[0]", "last": "[0][:, -1]", "output": "[0]"}
 # ``Steps.feed`` → the arguments model.py writes for the main module, from the layer's
-# inputs in Keras's attention roles ({query}, {key}, {value}: a missing value is the query,
-# a missing key the value). ``backends.torch.standalone.describe.fed`` calls the same.
+# inputs: {first}, or in Keras's attention roles {query}, {key}, {value} (a missing value is
+# the query, a missing key the value). ``backends.torch.standalone.describe.fed`` calls the
+# same.
 FEEDS = {
     "": (),
+    "backwards": ("{first}.flip(1)",),
     "attention": ("{query}", "{key}", "{value}", "need_weights=False"),
     "causal attention": (
         "{query}",
@@ -110,7 +113,8 @@ def fed_arguments(feed: str, inputs: list[str]) -> list[str]:
     query = inputs[0]
     value = inputs[1] if len(inputs) > 1 else query
     key = inputs[2] if len(inputs) > 2 else value
-    return [part.format(query=query, key=key, value=value) for part in FEEDS[feed]]
+    roles = {"first": query, "query": query, "key": key, "value": value}
+    return [part.format(**roles) for part in FEEDS[feed]]
 
 
 Description = Call | Steps

@@ -91,10 +91,13 @@ def resolve(name: str) -> Any:
 
 def fed(feed: str, module: nn.Module, inputs: list[Any]) -> Any:
     """``module`` called on a layer's inputs as ``model.py`` calls it (``FEEDS[feed]``): as
-    they come, or in ``nn.MultiheadAttention``'s (query, key, value) order, without the
-    attention weights and, for causal attention, with Keras's causal mask."""
+    they come, reversed in time (a recurrent layer going backwards), or in
+    ``nn.MultiheadAttention``'s (query, key, value) order, without the attention weights
+    and, for causal attention, with Keras's causal mask."""
     if not feed:
         return module(*inputs)
+    if feed == "backwards":
+        return module(inputs[0].flip(1))
     query, value, key = roles_of(*inputs, *(None,) * (3 - len(inputs)))
     mask = None
     if feed == "causal attention":
