@@ -61,7 +61,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format translator backends tests
 
 bench: $(STAMP)
-	$(PY) -m translator.bench $(wildcard specs/*.yaml)
+	$(PY) -m translator.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -157,8 +157,9 @@ layers:
   - {name: custom, type: MultiHeadAttention, num_heads: 3, key_dim: 2, value_dim: 3, inputs: [self_nobias, kv, k]}
   - {name: gqa, type: GroupQueryAttention, head_dim: 3, num_query_heads: 4, num_key_value_heads: 2, inputs: [custom, kv, k]}
   - {name: gqa_causal, type: GroupQueryAttention, head_dim: 2, num_query_heads: 2, num_key_value_heads: 1, use_bias: false, causal: true}
+  - {name: gqa_rotary, type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, use_bias: false, causal: true, rope_max_wavelength: 10000}
   - {name: pos, type: PositionEmbedding, sequence_length: 9}
-  - {name: add, type: Add, inputs: [gqa_causal, pos]}
+  - {name: add, type: Add, inputs: [gqa_rotary, pos]}
   - {name: rms, type: RMSNormalization}
 """,
     "breadth_stacked_rnn": """

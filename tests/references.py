@@ -1,5 +1,6 @@
 """Reference tables the three backends' tests share: Keras's activations written out in
-numpy, and the broadcasting merges (cases and the spec that runs one)."""
+numpy, the broadcasting merges (cases and the spec that runs one), and rotary position
+embeddings as Hugging Face's Llama computes them."""
 
 from __future__ import annotations
 
@@ -175,3 +176,19 @@ def check_normalization(case: str, framework: str) -> None:
     (out,) = forward(body, framework, {"x": x}, weights)
     expected = standardized(x, mean, variance, kept, node.args["invert"])
     np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def rotary(x: np.ndarray, max_wavelength: float | None) -> np.ndarray:
+    """Rotary position embeddings on (batch, steps, heads, size), written out after Hugging
+    Face's Llama: ``inv_freq = 1 / base ** (arange(0, size, 2) / size)``, the angles repeated
+    over both halves (``cat(freqs, freqs)``), ``x·cos + rotate_half(x)·sin`` with
+    ``rotate_half(x) = cat(−x[half:], x[:half])``. None: ``x`` unchanged."""
+    if max_wavelength is None:
+        return x
+    steps, size = x.shape[1], x.shape[-1]
+    inverse = 1.0 / max_wavelength ** (np.arange(0, size, 2, dtype=np.float64) / size)
+    angles = np.arange(steps, dtype=np.float64)[:, None] * inverse[None, :]
+    angles = np.concatenate([angles, angles], axis=-1)[None, :, None, :]
+    half = size // 2
+    turned = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+    return (x * np.cos(angles) + turned * np.sin(angles)).astype(x.dtype)

@@ -51,6 +51,20 @@ def _max_memory(text: str) -> int:
     return value
 
 
+def _add_verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="when --weights does not fit, list every missing and every unused key",
+    )
+    command.add_argument(
+        "--map",
+        metavar="FILE",
+        help="renames of the --weights file's keys: a YAML mapping old: new (a key ending"
+        " in '.' renames a prefix); state dicts and .safetensors",
+    )
+
+
 def _add_max_memory(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--max-memory",
@@ -91,7 +105,7 @@ def _frameworks(text: str) -> tuple[str, ...]:
 MATERIALIZE_HELP = (
     "full: build whole models; distinct: build each distinct layer once and count it for every"
     " layer alike (default: full while the float32 weights of the frameworks compared take"
-    " under 25%% of the memory available, else distinct)"
+    " under 25%% of the memory available and whole models fit in --max-memory, else distinct)"
 )
 
 
@@ -192,6 +206,7 @@ def _add_port(sub: argparse._SubParsersAction) -> None:
     port.add_argument("--rtol", type=_tolerance, default=1e-5, help="relative tolerance (of |ref|)")
     port.add_argument("--format", choices=("table", "json"), default="table")
     port.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_verbose(port)
     _add_max_memory(port)
 
 
@@ -221,6 +236,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--seed", type=_seed, default=0, help="seed of random weights and inputs")
+    _add_verbose(export)
     _add_max_memory(export)
 
 

@@ -1,26 +1,43 @@
-"""Benchmark: ``python -m translator.bench SPEC...`` (``make bench``).
+"""Benchmark: ``python -m translator.bench`` (``make bench``): the figures README's "Speed" gives.
 
-Measures what the README reports:
+Each row is a ratio of two measurements, ours against a baseline, and each measurement runs in
+its own process (``python -m translator.bench --one NAME``) so that its peak resident memory
+(``wait4``'s ``ru_maxrss``) is its own:
 
-* ``count``: load + IR count per spec, against a bare ``yaml.safe_load`` of the same file
-  (the target: about the cost of parsing the YAML; no framework imported).
-* ``compare``: build + forward pass + measure in Keras, PyTorch and ONNX per spec, once the
-  frameworks are imported, against a plain hand-written script that builds, runs and counts
-  the seed model in the three frameworks (target: at most 1.5x).
+* ``count`` of the 7B spec against a bare YAML parse of it (libyaml's C loader);
+* ``compare`` of the seed against the same model written by hand in the three frameworks
+  (``hand_written_seed``), and of all the small specs (``specs/*.yaml``) in one process;
+* ``compare`` of VGG-16 against building it by hand: ``keras.applications.VGG16``, a
+  hand-written ``torch.nn`` VGG-16 and a hand-written ONNX graph run by onnxruntime, each run
+  once and counted (``vgg16_by_hand``);
+* ``compare`` of GPT-2 small once per distinct layer against full materialization.
+
+The small specs' times are taken once the frameworks are imported (the seed's: the best of
+five runs; the imports are shown apart); the large models' are one run each, importing the
+frameworks as ``compare`` does, so that each peak is the command's own.
 """
 
 from __future__ import annotations
 
-import statistics
+import glob
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import yaml
+from translator.ir.sample import BATCH, STEPS
 
-from translator.commands.compare import compare_report, count_report
-from translator.spec.loader import load
+ROOT = Path(__file__).resolve().parent.parent
+LLAMA = ROOT / "specs" / "zoo" / "llama2_7b.yaml"
+SEED = ROOT / "specs" / "seed_lstm.yaml"
+VGG16 = ROOT / "specs" / "zoo" / "vgg16.yaml"
+GPT2 = ROOT / "specs" / "zoo" / "gpt2_small.yaml"
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -33,12 +50,77 @@ def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
     return min(times)
 
 
-def load_and_count(path: str) -> object:
-    """What ``translator count`` does for one spec file."""
-    return count_report(load(path))
+def _imported() -> float:
+    """Import the three frameworks the way ``compare`` does; the seconds it took."""
+    import backends
+
+    start = time.perf_counter()
+    for framework in ("keras", "torch", "onnx"):
+        backends.load(framework)
+    return time.perf_counter() - start
 
 
-def hand_written_seed(np_inputs: object) -> None:
+def _yaml_parse() -> dict[str, float]:
+    import yaml
+
+    text = LLAMA.read_text(encoding="utf-8")
+    return {"seconds": best_of(lambda: yaml.load(text, Loader=yaml.CSafeLoader))}
+
+
+def _count() -> dict[str, float]:
+    from translator.commands.compare import count_report
+    from translator.spec.loader import load
+
+    return {"seconds": best_of(lambda: count_report(load(str(LLAMA))))}
+
+
+def _compare(path: Path, materialize: str | None = None) -> dict[str, float]:
+    """One compare of ``path``, importing the frameworks as the command does (lazily, so
+    the peak is the command's own)."""
+    from translator.commands.compare import compare_report
+    from translator.spec.loader import load
+
+    graph = load(str(path))
+    start = time.perf_counter()
+    compare_report(graph, materialize=materialize)
+    return {"seconds": time.perf_counter() - start}
+
+
+def _compare_seed() -> dict[str, float]:
+    from translator.commands.compare import compare_report
+    from translator.spec.loader import load
+
+    imports = _imported()
+    graph = load(str(SEED))
+    compare_report(graph)  # the first build of a kind warms the frameworks' caches
+    return {"seconds": best_of(lambda: compare_report(graph)), "imports": imports}
+
+
+def _compare_small() -> dict[str, float]:
+    from translator.commands.compare import compare_report
+    from translator.spec.loader import load
+
+    imports = _imported()
+    graphs = [load(p) for p in sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))]
+    start = time.perf_counter()
+    for graph in graphs:
+        compare_report(graph)
+    return {"seconds": time.perf_counter() - start, "imports": imports, "specs": len(graphs)}
+
+
+def _seed_by_hand() -> dict[str, float]:
+    imports = _imported()
+    seed_by_hand()
+    return {"seconds": best_of(seed_by_hand), "imports": imports}
+
+
+def _vgg16_by_hand() -> dict[str, float]:
+    start = time.perf_counter()
+    vgg16_by_hand()
+    return {"seconds": time.perf_counter() - start}
+
+
+def seed_by_hand() -> None:
     """The seed model written by hand in each framework: build, one forward pass, count."""
     import keras
     import numpy as np
@@ -47,7 +129,7 @@ def hand_written_seed(np_inputs: object) -> None:
     import torch
     from onnx import TensorProto, helper
 
-    x = np.asarray(np_inputs, dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((BATCH, STEPS, 1)).astype(np.float32)
     inp = keras.Input((None, 1))
     out = keras.layers.TimeDistributed(keras.layers.Dense(1))(
         keras.layers.LSTM(10, return_sequences=True)(inp)
@@ -106,44 +188,160 @@ def hand_written_seed(np_inputs: object) -> None:
     sum(int(np.prod(t.dims)) for t in proto.graph.initializer if t.data_type == TensorProto.FLOAT)
 
 
-def main(paths: list[str]) -> int:
-    """Measure ``count`` and ``compare`` over ``paths`` and print the figures the README reports."""
-    rows = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        parse = best_of(partial(yaml.safe_load, text))
-        count = best_of(partial(load_and_count, path))
-        rows.append((path, parse, count))
-    print("count (IR only, no framework):")
-    for path, parse, count in rows:
-        print(
-            f"  {path:<40} yaml {parse * 1e3:7.2f} ms   count {count * 1e3:7.2f} ms   x{count / parse:5.1f}"
-        )
-    heavy = [m for m in ("torch", "tensorflow", "onnx") if m in sys.modules]
-    print(f"  frameworks imported so far: {heavy or 'none'}")
+VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (filters, convolutions)
+VGG_HEAD = ((4096, "Relu"), (4096, "Relu"), (1000, "Softmax"))  # (units, activation)
 
+
+def vgg16_by_hand() -> None:
+    """VGG-16 built by hand in each framework, each run once on the probe batch and counted,
+    each model dropped before the next (as ``compare`` does): ``keras.applications.VGG16``,
+    a hand-written ``torch.nn.Sequential`` and a hand-written ONNX graph in onnxruntime."""
+    import keras
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    x = np.random.default_rng(0).standard_normal((BATCH, 224, 224, 3)).astype(np.float32)
+    model = keras.applications.VGG16(weights=None)
+    model(x, training=False)
+    model.count_params()
+    del model
+    net = _torch_vgg16().eval()
+    with torch.no_grad():
+        net(torch.from_numpy(x).permute(0, 3, 1, 2))
+    sum(p.numel() for p in net.parameters())
+    del net
+    proto = _onnx_vgg16(np.random.default_rng(0))
+    sum(int(np.prod(t.dims)) for t in proto.graph.initializer)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session.run(None, {"x": x.transpose(0, 3, 1, 2).copy()})
+
+
+def _torch_vgg16() -> Any:
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    channels = 3
+    for filters, convs in VGG_BLOCKS:
+        for _ in range(convs):
+            layers += [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU()]
+            channels = filters
+        layers.append(nn.MaxPool2d(2, 2))
+    layers.append(nn.Flatten())
+    width = 512 * 7 * 7
+    for units, activation in VGG_HEAD:
+        layers += [nn.Linear(width, units), nn.ReLU() if activation == "Relu" else nn.Softmax(-1)]
+        width = units
+    return nn.Sequential(*layers)
+
+
+def _onnx_vgg16(rng: Any) -> Any:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+
+    def weight(name: str, *shape: int) -> str:
+        value = rng.random(shape, dtype=np.float32)
+        value -= 0.5
+        inits.append(numpy_helper.from_array(value * 0.02, name))
+        return name
+
+    x, channels = "x", 3
+    for b, (filters, convs) in enumerate(VGG_BLOCKS):
+        for c in range(convs):
+            w, bias = weight(f"w{b}_{c}", filters, channels, 3, 3), weight(f"b{b}_{c}", filters)
+            nodes.append(helper.make_node("Conv", [x, w, bias], [f"c{b}_{c}"], pads=[1] * 4))
+            nodes.append(helper.make_node("Relu", [f"c{b}_{c}"], [f"r{b}_{c}"]))
+            x, channels = f"r{b}_{c}", filters
+        nodes.append(
+            helper.make_node("MaxPool", [x], [f"p{b}"], kernel_shape=[2, 2], strides=[2, 2])
+        )
+        x = f"p{b}"
+    nodes.append(helper.make_node("Flatten", [x], ["flat"]))
+    x, width = "flat", 512 * 7 * 7
+    for i, (units, activation) in enumerate(VGG_HEAD):
+        w, bias = weight(f"fw{i}", width, units), weight(f"fb{i}", units)
+        nodes.append(helper.make_node("Gemm", [x, w, bias], [f"g{i}"]))
+        nodes.append(helper.make_node(activation, [f"g{i}"], [f"a{i}"]))
+        x, width = f"a{i}", units
+    image = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 224, 224])
+    out = helper.make_tensor_value_info(x, TensorProto.FLOAT, ["n", 1000])
+    graph = helper.make_graph(nodes, "vgg16", [image], [out], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+
+
+JOBS: dict[str, Callable[[], dict[str, float]]] = {
+    "yaml": _yaml_parse,
+    "count": _count,
+    "seed": _compare_seed,
+    "seed_by_hand": _seed_by_hand,
+    "small_specs": _compare_small,
+    "vgg16": lambda: _compare(VGG16, materialize="full"),
+    "vgg16_by_hand": _vgg16_by_hand,
+    "gpt2_distinct": lambda: _compare(GPT2, materialize="distinct"),
+    "gpt2_full": lambda: _compare(GPT2, materialize="full"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: ``ours`` against ``baseline`` (names of ``JOBS``)."""
+
+    what: str
+    ours: str
+    baseline: str | None
+
+
+ROWS = (
+    Row("count llama2_7b.yaml vs yaml.load (CSafeLoader)", "count", "yaml"),
+    Row("compare seed_lstm vs hand-written (3 frameworks)", "seed", "seed_by_hand"),
+    Row("compare specs/*.yaml, all in one process", "small_specs", None),
+    Row("compare vgg16 vs built by hand (3 frameworks)", "vgg16", "vgg16_by_hand"),
+    Row("compare gpt2_small: distinct vs full", "gpt2_distinct", "gpt2_full"),
+)
+
+
+def measure(job: str) -> dict[str, float]:
+    """Run ``job`` in a fresh process; its figures plus ``peak`` (bytes of resident memory)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    argv = [sys.executable, "-m", "translator.bench", "--one", job]
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        figures = json.loads(out.read() or b"{}")
+    if child.returncode != 0:
+        raise SystemExit(f"bench: {job} failed with exit code {child.returncode}")
+    return {**figures, "peak": usage.ru_maxrss * 1024}
+
+
+def _figure(result: dict[str, float]) -> str:
+    seconds = result["seconds"]
+    took = f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    return f"{took}, peak {result['peak'] / 2**30:.2f} GiB"
+
+
+def main(argv: list[str]) -> int:
+    """``--one JOB``: run one job and print its figures as JSON; else the whole table."""
+    if argv[:1] == ["--one"]:
+        print(json.dumps(JOBS[argv[1]]()))
+        return 0
     start = time.perf_counter()
-    graphs = [load(p) for p in paths]
-    compare_report(graphs[0])  # imports every framework once
-    print(f"\ncompare: first spec incl. framework imports {time.perf_counter() - start:.2f} s")
-    per_spec = {g.file: best_of(partial(compare_report, g), repeat=3) for g in graphs}
-    for path, seconds in per_spec.items():
-        print(f"  {path:<40} {seconds * 1e3:8.1f} ms (build + run + measure in 3 frameworks)")
-    print(f"  median {statistics.median(per_spec.values()) * 1e3:.1f} ms per spec")
-
-    from translator.ir.sample import sample_inputs
-
-    seed = next((g for g in graphs if g.name == "seed_lstm"), None)
-    if seed is not None:
-        x = sample_inputs(seed)["x"]
-        hand = best_of(lambda: hand_written_seed(x), repeat=3)
-        ours = per_spec[seed.file]
-        print(
-            f"\nseed_lstm: translator {ours * 1e3:.1f} ms vs hand-written {hand * 1e3:.1f} ms: x{ours / hand:.2f}"
-        )
+    for row in ROWS:
+        ours = measure(row.ours)
+        line = f"{row.what:<50} {_figure(ours)}"
+        if row.baseline is not None:
+            base = measure(row.baseline)
+            line += f"  vs {_figure(base)}: x{ours['seconds'] / base['seconds']:.2f}"
+        if "imports" in ours:
+            line += f"  (imports {ours['imports']:.1f} s apart)"
+        print(line, flush=True)
+    print(f"bench took {time.perf_counter() - start:.0f} s")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["specs/seed_lstm.yaml"]))
+    sys.exit(main(sys.argv[1:]))

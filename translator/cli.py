@@ -22,6 +22,7 @@ from translator.arguments import parser
 from translator.errors import SpecErrors, TooLarge, TranslatorError, WeightsError, suggestion
 from translator.ir import FRAMEWORKS, Graph
 from translator.outputs import OutputError
+from translator.weights.renames import read_map, renaming
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
@@ -62,13 +63,15 @@ def _at_depth(reports: list, depth: int | None) -> list:
     return reports if depth is None else [collapse(r, depth) for r in reports]
 
 
-def largest_build(graph: Any, frameworks: tuple[str, ...], asked: str | None) -> Any:
+def largest_build(
+    graph: Any, frameworks: tuple[str, ...], asked: str | None, max_memory: int | None = None
+) -> Any:
     """What ``compare`` holds at once: the whole model (``full``), or the largest distinct
     layer's small model (``distinct``), as ``translator.ir.memory`` estimates it."""
     from translator.commands.distinct import choose, distinct_groups, mini_graph
     from translator.ir.memory import compare_estimate
 
-    mode, _ = choose(graph, frameworks, asked)
+    mode, _ = choose(graph, frameworks, asked, max_memory)
     if mode == "full":
         return compare_estimate(graph, frameworks)
     parts = (mini_graph(graph, group) for group in distinct_groups(graph))
@@ -92,10 +95,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     for graph in graphs:
         way_out = f"measure fewer frameworks (--frameworks), {MORE_MEMORY}"
-        estimate = largest_build(graph, args.frameworks, args.materialize)
+        estimate = largest_build(graph, args.frameworks, args.materialize, args.max_memory)
         refuse_beyond(graph, estimate, args.max_memory, way_out)
     reports = [
-        compare_report(g, args.frameworks, args.seed, materialize=args.materialize)
+        compare_report(g, args.frameworks, args.seed, args.materialize, args.max_memory)
         for g in progress(graphs, "building")
     ]
     _emit(_at_depth(reports, args.depth), args, out, plot)
@@ -184,10 +187,11 @@ def cmd_port(args: argparse.Namespace) -> int:
     for graph in graphs:
         way_out = f"port to fewer frameworks (--to), {MORE_MEMORY}"
         refuse_beyond(graph, port_estimate(graph, args.source, targets), args.max_memory, way_out)
-    reports = [
-        port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
-        for g in graphs
-    ]
+    with renaming(read_map(args.map) if args.map else {}):
+        reports = [
+            port_report(g, args.source, targets, args.weights, args.atol, args.seed, args.rtol)
+            for g in graphs
+        ]
     if args.format == "json":
         data = [r.as_dict() for r in reports]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -207,7 +211,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     way_out = MORE_MEMORY.removeprefix("or ")
     refuse_beyond(graph, export_estimate(graph, EXPORTERS), args.max_memory, way_out)
-    report = export_spec(graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol)
+    with renaming(read_map(args.map) if args.map else {}):
+        report = export_spec(
+            graph, args.out, args.weights, args.seed, args.atol, args.force, args.rtol
+        )
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -341,6 +348,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     except (WeightsError, OutputError, TooLarge) as exc:  # the user's file or path: theirs to fix
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(args, "verbose", False) and isinstance(exc, WeightsError):
+            print("\n".join(exc.details), file=sys.stderr)
         return EXIT_SPEC
     except TranslatorError as exc:
         print(f"error: {exc}", file=sys.stderr)

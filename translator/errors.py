@@ -116,6 +116,9 @@ class WeightsError(TranslatorError, ValueError):
         self.tensor = tensor
         self.expected = expected
         self.received = received
+        # Every key the file lacks and every key it holds that nothing reads, one per line,
+        # for ``--verbose`` (the message itself names the first few).
+        self.details: list[str] = []
         text = f"{source}: {message}" if source else message
         # One line, always: names from a weights file are shown escaped.
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))

@@ -88,6 +88,41 @@ class SpecGroupQueryAttention(_FromList, keras.layers.GroupQueryAttention):
         return tuple(query_shape)
 
 
+def rotated(x: Any, max_wavelength: float) -> Any:
+    """Rotary position embeddings on (batch, steps, heads, size), as Llama's: feature ``i``
+    of the first half pairs with ``i + size/2`` (rotate_half), turned by the angle
+    ``position / max_wavelength ** (2i / size)``."""
+    ops, size = keras.ops, x.shape[-1]
+    half = size // 2
+    exponents = keras.ops.arange(0, size, 2, dtype="float32") / size
+    inverse = 1.0 / ops.power(ops.cast(max_wavelength, "float32"), exponents)
+    positions = ops.arange(ops.shape(x)[1], dtype="float32")
+    angles = ops.expand_dims(positions, 1) * ops.expand_dims(inverse, 0)
+    angles = ops.concatenate([angles, angles], axis=-1)[None, :, None, :]  # (1, steps, 1, size)
+    turned = ops.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+    return x * ops.cos(angles) + turned * ops.sin(angles)
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class SpecRotaryGroupQueryAttention(SpecGroupQueryAttention):
+    """SpecGroupQueryAttention whose query and key heads are rotated (``rotated``) before
+    the scores: Keras's layer has no rotary embeddings (keras_hub's Llama rotates inside its
+    own attention layer, the same way)."""
+
+    def __init__(self, *, rope_max_wavelength: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rope_max_wavelength = rope_max_wavelength
+
+    def _compute_attention(
+        self, query: Any, key: Any, value: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        query, key = (rotated(x, self.rope_max_wavelength) for x in (query, key))
+        return super()._compute_attention(query, key, value, *args, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rope_max_wavelength": self.rope_max_wavelength}
+
+
 @BUILDERS.register("MultiHeadAttention")
 def build_multi_head_attention(node: Node) -> Any:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
@@ -98,8 +133,12 @@ def build_multi_head_attention(node: Node) -> Any:
 @BUILDERS.register("GroupQueryAttention")
 def build_group_query_attention(node: Node) -> Any:
     """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
-    use_bias=True) called with use_causal_mask=causal."""
-    return SpecGroupQueryAttention(**keras_args(node))
+    use_bias=True, rope_max_wavelength=None) called with use_causal_mask=causal; rotary
+    (``SpecRotaryGroupQueryAttention``) where rope_max_wavelength is set."""
+    args = keras_args(node)
+    if args["rope_max_wavelength"] is not None:
+        return SpecRotaryGroupQueryAttention(**args)
+    return SpecGroupQueryAttention(**{k: v for k, v in args.items() if k != "rope_max_wavelength"})
 
 
 @keras.saving.register_keras_serializable(package="translator")
@@ -161,7 +200,10 @@ def _attention(node: Node) -> tuple[Any, Apply]:
         # Keras's layer refuses (in compute_output_shape, so at every load too).
         reason = f"Keras's refuses a query {query[-1]} wide with values {value[-1]} wide"
         raise UnsupportedInBackend(NAME, node.type, reason)
-    args = {k: v for k, v in keras_args(node).items() if k != "causal"}
+    if node.args.get("rope_max_wavelength") is not None:
+        reason = "Keras's GroupQueryAttention has no rotary embeddings (no built-in layer rotates)"
+        raise UnsupportedInBackend(NAME, node.type, reason)
+    args = {k: v for k, v in keras_args(node).items() if k not in ("causal", "rope_max_wavelength")}
     layer = KERAS_ATTENTION[node.type](**args)
 
     def apply(inputs: list[Any]) -> Any:

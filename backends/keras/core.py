@@ -1,4 +1,5 @@
-"""Core layers: Input, Dense, Dropout, Embedding, and the tied Dense (``TiedDense``).
+"""Core layers: Input, Dense, Dropout, Embedding, the tied Dense (``TiedDense``) and
+``ClassToken``.
 
 Keras has no weight tying, so a Dense with ``tie: <embedding>`` is a small custom layer,
 ``TiedDense``, that multiplies by the Embedding layer's own ``embeddings`` variable,
@@ -13,7 +14,14 @@ import keras
 
 from backends.keras.activation import activation
 from backends.keras.importing import IMPORTERS, by_schema, schema_args
-from backends.keras.model import BUILDERS, EXPORT_REWRITES, Apply, counting, keras_args
+from backends.keras.model import (
+    BUILDERS,
+    EXPORT_REWRITES,
+    Apply,
+    counting,
+    keras_args,
+    not_wrapped,
+)
 from translator.errors import InternalError
 from translator.ir import Graph, Node
 from translator.ir.layout import fresh_name
@@ -118,6 +126,45 @@ def export_tied_dense(graph: Graph, node: Node, target: Node, layers: dict[str, 
     if target is not node or node.args["tie"] is None:
         return None
     return _tied(graph, node, layers)
+
+
+@keras.saving.register_keras_serializable(package="translator")
+class ClassToken(keras.layers.Layer):
+    """NOT a Keras layer: prepends its one learned row ``embeddings`` (1, features) to every
+    sequence, as ViT's [CLS] token (held as an Embedding's table, as the export writes it)."""
+
+    def build(self, input_shape: Any) -> None:
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(1, input_shape[-1]), initializer="zeros"
+        )
+
+    def call(self, inputs: Any) -> Any:
+        batch = keras.ops.shape(inputs)[0]
+        token = keras.ops.broadcast_to(self.embeddings[None], (batch, 1, inputs.shape[-1]))
+        return keras.ops.concatenate([token, inputs], axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        steps = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], steps, input_shape[2])
+
+
+@BUILDERS.register("ClassToken")
+def build_class_token(node: Node) -> Any:
+    """ClassToken: this module's ``ClassToken``."""
+    return ClassToken(name=node.name)
+
+
+@EXPORT_REWRITES.register("ClassToken")
+def export_class_token(graph: Graph, node: Node, target: Node, layers: dict[str, Any]) -> Any:
+    """An ``Embedding(1, features)`` read at id 0 once per example, joined in front."""
+    not_wrapped(node, target)
+    layer = keras.layers.Embedding(1, node.input_shape[1], name=node.name)
+
+    def apply(x: Any) -> Any:
+        zero = keras.ops.cast(keras.ops.zeros_like(x[:, :1, 0]), "int32")
+        return keras.ops.concatenate([layer(zero), x], axis=1)
+
+    return layer, apply
 
 
 IMPORTERS.register("Dense", "Embedding")(by_schema)  # Keras's classes, same arguments

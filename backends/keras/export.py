@@ -34,7 +34,14 @@ import numpy as np
 
 from backends.base import Built
 from backends.keras.activation import OPS_ONLY
-from backends.keras.model import EXPORT_REWRITES, NAME, Apply, build_layer, chain
+from backends.keras.model import (
+    EXPORT_REWRITES,
+    NAME,
+    Apply,
+    build_layer,
+    chain,
+    named_variables,
+)
 from backends.keras.weights import refresh
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
@@ -123,7 +130,7 @@ def export_model(graph: Graph) -> Built:
 
 def _relative(layer: Any, prefix: str = "") -> dict[str, Any]:
     """A layer's variables by path after its name, with ``prefix`` in front."""
-    return {prefix + v.path.removeprefix(f"{layer.name}/"): v for v in layer.weights}
+    return {prefix + name: v for name, v in named_variables(layer).items()}
 
 
 def variable_map(graph: Graph, layers: dict[str, Any]) -> dict[str, dict[str, Any]]:

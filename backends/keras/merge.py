@@ -1,5 +1,6 @@
 """Merge layers: Add, Multiply, Subtract, Average, Maximum, Minimum and Concatenate, each
-called on the list of its input tensors."""
+called on the list of its input tensors; and the keras.ops arithmetic that computes one (``x +
+y``), or a Rescaling (``x + 3.0``, ``x * 0.5``), in a functional model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import keras
 
-from backends.keras.importing import IMPORTERS, by_schema
+from backends.keras.importing import IMPORTERS, OPERATIONS, by_schema, refuse
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -29,3 +30,37 @@ def build_merge(node: Node) -> Any:
 
 
 IMPORTERS.register(*MERGES)(by_schema)  # Keras's classes, same arguments
+
+
+# keras.ops arithmetic on two tensors is the merge layer of the same name; with a number, it is
+# the Rescaling ``x * scale + offset`` that computes it exactly: (scale, offset) per side.
+WITH_NUMBER = {
+    "Add": lambda c, first: (1.0, c),
+    "Subtract": lambda c, first: (1.0, -c) if first else (-1.0, c),
+    "Multiply": lambda c, first: (c, 0.0),
+}
+
+
+def _is_tensor(value: Any) -> bool:
+    return bool(keras.backend.is_keras_tensor(value))
+
+
+@OPERATIONS.register("Add", "Subtract", "Multiply", "Maximum", "Minimum")
+def import_arithmetic(operation: Any, arguments: list[Any]) -> dict[str, Any]:
+    """``x + y`` → Add; ``x + 3.0`` → Rescaling(scale=1, offset=3); ``x * 0.5`` → Rescaling."""
+    kind = type(operation).__name__
+    tensors = [a for a in arguments if _is_tensor(a)]
+    if len(tensors) == 2 == len(arguments):
+        return {"type": kind}
+    number = next((a for a in arguments if not _is_tensor(a)), None)
+    if (
+        not isinstance(number, int | float)
+        or isinstance(number, bool)
+        or len(tensors) != 1
+        or len(arguments) != 2
+        or kind not in WITH_NUMBER
+    ):
+        raise refuse(operation, f"{kind} of {arguments!r}: two tensors, or a tensor and a number")
+    scale, offset = WITH_NUMBER[kind](float(number), _is_tensor(arguments[0]))
+    layer: dict[str, Any] = {"type": "Rescaling", "scale": scale}
+    return {**layer, "offset": offset} if offset else layer

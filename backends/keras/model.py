@@ -227,14 +227,26 @@ def _counts(obj: Any) -> dict[str, int]:
     return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
 
 
+# Keras classes whose variables Keras names by itself ("variable_17", counted across the
+# process): their tensors are named by the attribute holding each instead (registered in the
+# family modules: keras.applications' ConvNeXt LayerScale keeps its scale in ``gamma``).
+NAMED_BY_ATTRIBUTE: dict[type, tuple[str, ...]] = {}
+
+
+def named_variables(layer: Any) -> dict[str, Any]:
+    """The layer's variables by IR tensor name: their path without the leading
+    ``<layer name>/``, or the attribute holding each (``NAMED_BY_ATTRIBUTE``)."""
+    attributes = NAMED_BY_ATTRIBUTE.get(type(layer))
+    if attributes is not None:
+        return {name: getattr(layer, name) for name in attributes}
+    return {v.path.removeprefix(f"{layer.name}/"): v for v in layer.weights}
+
+
 def _tensors(layer: Any) -> tuple[MeasuredTensor, ...]:
-    """The layer's variables, named by their path without the leading ``<layer name>/``."""
-    prefix = f"{layer.name}/"
+    """The layer's variables, named as the IR names them (``named_variables``)."""
     return tuple(
-        MeasuredTensor(
-            v.path.removeprefix(prefix), tuple(int(d) for d in v.shape), bool(v.trainable)
-        )
-        for v in layer.weights
+        MeasuredTensor(name, tuple(int(d) for d in v.shape), bool(v.trainable))
+        for name, v in named_variables(layer).items()
     )
 
 

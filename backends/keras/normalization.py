@@ -1,4 +1,4 @@
-"""Normalization: Batch-, Layer-, Group-, RMS- and UnitNormalization, with the spec's epsilon,
+"""Normalization: Batch-, Layer-, Group-, RMS- and UnitNormalization, and LayerScale, with the spec's epsilon,
 momentum and axis (Keras's own defaults, filled in by the loader).
 
 RMSNormalization is ``x · rsqrt(mean(x², axes) + epsilon) · scale``; Keras multiplies by the
@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras.src.applications.convnext import LayerScale
 
 from backends.keras.importing import IMPORTERS, by_schema
-from backends.keras.model import BUILDERS, NAME, keras_args
+from backends.keras.model import BUILDERS, NAME, NAMED_BY_ATTRIBUTE, keras_args
 from translator.errors import UnsupportedInBackend
 from translator.ir import Node
 from translator.ops.normalization import normalized_axes
@@ -65,6 +66,16 @@ def build_unit_norm(node: Node) -> Any:
     )
 
 
+@BUILDERS.register("LayerScale")
+def build_layer_scale(node: Node) -> Any:
+    """LayerScale(init_values, projection_dim) → keras.applications' ConvNeXt ``LayerScale``
+    (Keras has no public class; this one loads from a ``.keras`` file in safe mode)."""
+    return LayerScale(**keras_args(node))
+
+
+NAMED_BY_ATTRIBUTE[LayerScale] = ("gamma",)  # its variable is unnamed ("variable_17")
+
+
 # Keras's classes of the same names, same arguments.
 IMPORTERS.register(
     "BatchNormalization",
@@ -72,4 +83,5 @@ IMPORTERS.register(
     "GroupNormalization",
     "RMSNormalization",
     "UnitNormalization",
+    "LayerScale",
 )(by_schema)

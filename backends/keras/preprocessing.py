@@ -6,7 +6,7 @@ from typing import Any
 
 import keras
 
-from backends.keras.importing import IMPORTERS, schema_args
+from backends.keras.importing import IMPORTERS, by_schema, schema_args
 from backends.keras.model import BUILDERS, keras_args
 from translator.ir import Node
 
@@ -24,6 +24,9 @@ def build_normalization(node: Node) -> Any:
     count weights (zeros, ones, 0, as before ``adapt``), whose values come from ``port`` or a
     weights file; with them, constants and no weights."""
     return keras.layers.Normalization(**keras_args(node))
+
+
+IMPORTERS.register("Rescaling")(by_schema)  # Keras's class, same arguments
 
 
 @IMPORTERS.register("Normalization")

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from backends.base import Built
-from backends.keras.model import build
+from backends.keras.model import build, named_variables
 from translator.errors import UnsupportedInBackend, WeightsError
 from translator.ir import Graph
 from translator.weights import h5
@@ -36,8 +36,7 @@ WEIGHTS_MEMBER = "model.weights.h5"  # the weights inside a .keras archive
 
 
 def _variables(layer: Any) -> dict[str, Any]:
-    prefix = f"{layer.name}/"
-    return {v.path.removeprefix(prefix): v for v in layer.weights}
+    return named_variables(layer)
 
 
 def _layer_weights(layers: dict[str, Any], graph: Graph) -> Weights:
@@ -106,11 +105,13 @@ def _template(model: Any, folder: Path) -> dict[str, h5.Dataset]:
 
 def _from_weights_file(graph: Graph, path: Path, source: str, notes: list[str] | None) -> Weights:
     """A ``.weights.h5`` compared by structure with each candidate model's, shapes before
-    data (``translator.weights.h5``), then loaded into the one it fits."""
+    data (``translator.weights.h5``), then loaded into the one it fits; failing that, read by
+    the layer names stored beside its datasets (``_by_layer_name``)."""
     found = h5.structure(path, source)
     problems: list[list[str]] = []
+    candidates = _candidates(graph)
     with tempfile.TemporaryDirectory() as folder:
-        for _, model, read in _candidates(graph):
+        for _, model, read in candidates:
             differ = h5.differences(found, _template(model, Path(folder)))
             if differ:
                 problems.append(differ)
@@ -123,7 +124,56 @@ def _from_weights_file(graph: Graph, path: Path, source: str, notes: list[str] |
                 notes += conversions
             weights: Weights = read()
             return weights
+        named = _by_layer_name(candidates[0], path, found, source, notes)
+        if not isinstance(named, list):
+            return named
+        problems.append(named)
     raise h5.refuse(source, graph.name, min(problems, key=len))
+
+
+def _name_problems(layers: dict[str, Any], datasets: dict[str, list[str]], found: Any) -> list:
+    """How a file's datasets, by layer name, differ from ``layers``' variables."""
+    problems = [f"no datasets for Keras layer '{n}'" for n in layers if n not in datasets]
+    problems += [f"datasets of a layer '{n}' the spec has not" for n in datasets if n not in layers]
+    for name in set(layers) & set(datasets):
+        want = [tuple(v.shape) for v in layers[name].weights]
+        got = [found[path].shape for path in datasets[name]]
+        if want != got:
+            problems.append(f"layer '{name}': expected shapes {want}, received {got}")
+    return problems
+
+
+def _by_layer_name(
+    candidate: tuple[str, Any, Any],
+    path: Path,
+    found: dict[str, h5.Dataset],
+    source: str,
+    notes: list[str] | None,
+) -> Weights | list[str]:
+    """A weights file read by the layer names Keras stores beside the datasets, when its
+    structure is not the spec's model's (a model with nested models, imported flat): every
+    layer's datasets in variable order, shapes checked before data, every dataset used.
+    The weights, or the problems found."""
+    import h5py
+
+    datasets, ambiguous = h5.by_layer(found)
+    if ambiguous:
+        return [f"a layer name stored in several places: {ambiguous[0]!r}"]
+    _, model, read = candidate
+    layers = {layer.name: layer for layer in model.layers if layer.weights}
+    problems = _name_problems(layers, datasets, found)
+    if problems:
+        return problems
+    conversions = h5.check_dtypes(path, found, source)
+    with h5py.File(path, "r") as handle:
+        for name, paths in datasets.items():
+            for variable, member in zip(layers[name].weights, paths, strict=True):
+                variable.assign(np.asarray(handle[member][()], dtype=variable.dtype))
+            refresh(layers[name])
+    if notes is not None:
+        notes += conversions
+    weights: Weights = read()
+    return weights
 
 
 def _weights_member(path: Path, graph: Graph, folder: Path) -> Path:

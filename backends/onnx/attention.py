@@ -89,7 +89,34 @@ def build_gqa(layer: Layer, inputs: list[str]) -> list[str]:
     q = project(layer, query, "query", hq, hd)
     k = layer.op("Gather", [project(layer, key, "key", hkv, hd), shared], axis=1)
     v = layer.op("Gather", [project(layer, value, "value", hkv, hd), shared], axis=1)
+    if a["rope_max_wavelength"] is not None:
+        q, k = rotated(layer, q, hd), rotated(layer, k, hd)
     return [output(layer, attend(layer, q, k, v, hd), hq, hd)]
+
+
+def rotated(layer: Layer, x: str, size: int) -> str:
+    """Rotary position embeddings on (batch, heads, steps, size), as Llama's: feature ``i``
+    of the first half pairs with ``i + size/2`` (rotate_half), turned by the angle
+    ``position / rope_max_wavelength ** (2i / size)``; positions 0 … steps − 1 counted from
+    the input's own length (CumSum of ones)."""
+    half, base = size // 2, layer.args["rope_max_wavelength"]
+    exponents = np.arange(0, size, 2, dtype=np.float32) / np.float32(size)
+    inverse = (1.0 / np.power(np.float32(base), exponents)).astype(np.float32)
+    one = numpy_helper.from_array(np.ones(1, np.float32))
+    ones = layer.op("ConstantOfShape", [layer.op("Shape", [x], start=2, end=3)], value=one)
+    positions = layer.op("Sub", [layer.op("CumSum", [ones, layer.ints("axis", 0)]), ones])
+    angles = layer.op(
+        "Mul",
+        [
+            layer.op("Unsqueeze", [positions, layer.ints("at", [1])]),
+            layer.const("inverse", inverse[None, :]),
+        ],
+    )
+    angles = layer.op("Concat", [angles, angles], axis=-1)  # (steps, size)
+    first, second = layer.ops("Split", [x, layer.ints("halves", [half, half])], 2, axis=-1)
+    turned = layer.op("Concat", [layer.op("Neg", [second]), first], axis=-1)
+    cos, sin = layer.op("Cos", [angles]), layer.op("Sin", [angles])
+    return layer.op("Add", [layer.op("Mul", [x, cos]), layer.op("Mul", [turned, sin])])
 
 
 @BUILDERS.register("PositionEmbedding")

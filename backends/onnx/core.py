@@ -53,6 +53,19 @@ def build_dropout(layer: Layer, inputs: list[str]) -> list[str]:
     return list(inputs)
 
 
+@BUILDERS.register("ClassToken")
+def build_class_token(layer: Layer, inputs: list[str]) -> list[str]:
+    """ClassToken: ``token`` (1, 1, features) expanded to (batch, 1, features), concatenated
+    in front of the sequence."""
+    (x,) = inputs
+    batch = layer.op("Shape", [x], start=0, end=1)
+    shape = layer.op(
+        "Concat", [batch, layer.ints("one_features", [1, layer.node.input_shape[1]])], axis=0
+    )
+    token = layer.op("Expand", [layer.weight("token"), shape])
+    return [layer.op("Concat", [token, x], axis=1)]
+
+
 @BUILDERS.register("Embedding")
 def build_embedding(layer: Layer, inputs: list[str]) -> list[str]:
     """Embedding(input_dim, output_dim): Gather rows of the table by integer id."""

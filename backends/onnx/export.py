@@ -33,7 +33,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
-from backends.onnx.model import DTYPES, OPSET, GraphBuilder, build
+from backends.onnx.model import DTYPES, IR_VERSION, OPSET, GraphBuilder, build
 from translator.errors import BackendError
 from translator.ir import Graph, Node
 from translator.ir.layout import tensor_layouts
@@ -45,6 +45,7 @@ DATA_FILE = FILE + ".data"  # the tensors of a model too large for one protobuf 
 # Protobuf's limit is 2 GB per message; the graph itself needs some of it. A module
 # attribute read at each call, so a test can force external data on a tiny model.
 EXTERNAL_ABOVE = 2**31 - 2**27
+STREAM_ABOVE = 64 * 2**20  # bytes of initializers: see ``finished``
 NATURAL = True  # inputs and outputs in PyTorch's natural layout (translator.commands.export)
 
 
@@ -82,8 +83,12 @@ def on_disk(model: onnx.ModelProto) -> Iterator[Path]:
         yield path
 
 
-def check(model: onnx.ModelProto) -> None:
-    """onnx's full check; a large model's by path (the checker cannot take it in memory)."""
+def check(model: onnx.ModelProto | Path) -> None:
+    """onnx's full check (of a model or a file); a large model's by path (the checker cannot
+    take it in memory)."""
+    if isinstance(model, Path):
+        onnx.checker.check_model(str(model), full_check=True)
+        return
     if not is_large(model):
         onnx.checker.check_model(model, full_check=True)
         return
@@ -137,6 +142,76 @@ def full_rank_resizes(model: onnx.ModelProto) -> None:
         full[list(axes.ints)] = scales
         constants[node.input[2]].CopyFrom(numpy_helper.from_array(full, node.input[2]))
         node.attribute.remove(axes)
+
+
+def finished(
+    builder: GraphBuilder, ir: Graph, outputs: list[Any], runs: bool
+) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """The builder's model, checked, and (when it ``runs``) its session. Past
+    ``STREAM_ABOVE`` bytes of initializers, through a file written tensor by tensor
+    (``write_model``) that the checker and onnxruntime read, the model read back last: at
+    most the model and onnxruntime's copies of the weights are held at once. Below (where
+    the copies cost less than the file's milliseconds), and past protobuf's limit, the model
+    is assembled in memory (``check`` and ``session`` then take the large one through a file
+    with external data)."""
+    held = sum(len(t.raw_data) or t.ByteSize() for t in builder.initializers)
+    if not STREAM_ABOVE < held <= EXTERNAL_ABOVE:
+        graph = helper.make_graph(builder.nodes, ir.name, builder.inputs, outputs)
+        graph.initializer.extend(builder.initializers)
+        builder.initializers.clear()
+        model = _model(graph)
+        full_rank_resizes(model)
+        check(model)
+        return model, {"session": session(model)} if runs else {}
+    with tempfile.TemporaryDirectory(prefix="translator-onnx-") as folder:
+        path = Path(folder) / FILE
+        sizes = write_model(builder, ir, outputs, path)
+        check(path)
+        extra = {"session": session(path)} if runs else {}
+        return read_model(path, sizes), extra
+
+
+def write_model(builder: GraphBuilder, ir: Graph, outputs: list[Any], path: Path) -> list[int]:
+    """The builder's model written to ``path`` one initializer at a time, each dropped from
+    the builder once written, so the weights are held once (never as the model, its
+    serialized bytes and protobuf's buffer at once); the size of each piece written. A model
+    is its fields' serializations one after another (protobuf merges a message field given
+    twice and appends its repeated fields), so each initializer is a model holding only it."""
+    model = _model(helper.make_graph(builder.nodes, ir.name, builder.inputs, outputs))
+    pending = builder.initializers[::-1]
+    builder.initializers.clear()
+    if any(n.op_type == "Resize" for n in model.graph.node):  # its rewrite needs them all
+        model.graph.initializer.extend(reversed(pending))
+        pending.clear()
+        full_rank_resizes(model)
+    sizes = []
+    with path.open("wb") as handle:
+        sizes.append(handle.write(model.SerializeToString()))
+        piece = onnx.ModelProto()
+        while pending:
+            piece.graph.initializer.append(pending.pop())
+            sizes.append(handle.write(piece.SerializeToString()))
+            piece.graph.ClearField("initializer")
+    return sizes
+
+
+def read_model(path: Path, sizes: list[int]) -> onnx.ModelProto:
+    """The model ``write_model`` wrote, read back piece by piece: the file's bytes are never
+    held whole beside the model parsed from them."""
+    model = onnx.ModelProto()
+    with path.open("rb") as handle:
+        for size in sizes:
+            model.MergeFromString(handle.read(size))
+    return model
+
+
+def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="model-spec-translator",
+    )
 
 
 def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:

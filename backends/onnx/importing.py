@@ -13,11 +13,9 @@ Layout: each ONNX tensor is a ``View`` of a spec tensor, ``axes[i]`` being the s
 ONNX axis ``i`` (``None``: an inserted axis of size 1). ``Transpose``, ``Squeeze`` and
 ``Unsqueeze`` only change views, so a graph's transposes vanish into the layers that need
 them: a convolution claims its input only when the view is channels first in ONNX's eyes.
-The model is read twice, as a ``channels_first`` spec (PyTorch's layout: no transposes) and
-as a ``channels_last`` one (image inputs declared channels first, transposed inside, as the
-translator and tf2onnx export a Keras model); the reading that claims more nodes is kept,
-and on a tie ``channels_last`` when the graph transposes images, else ``channels_first``
-when a layer has a data format to write (see ``choose``).
+The model is read as a ``channels_first`` spec (PyTorch's layout) and as a ``channels_last``
+one (images transposed inside, as the translator and tf2onnx export Keras models); the
+reading claiming more nodes is kept (on a tie, see ``choose``).
 
 Weights: each recogniser names the IR's ONNX tensors of its layer and where they come from
 (an initializer, transposed for a Gemm with ``transB``), read only when asked for.
@@ -43,7 +41,8 @@ from translator.commands.importing import (
     wrapper_args,
 )
 from translator.errors import SpecError
-from translator.ir import Graph
+from translator.ir import Graph, Node
+from translator.ops.core import flat_rows
 from translator.registry import Registry
 from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
@@ -277,6 +276,13 @@ def spec_of(reading: Reading) -> dict[str, Any]:
     return spec
 
 
+def _file_order(node: Node, name: str, array: np.ndarray) -> np.ndarray:
+    """A file's Flatten reads the spec's order (the importer refuses any other); a Dense
+    after it in the imported spec reads it flat, its ONNX rows channels first: permuted so."""
+    rows = flat_rows(node) if name == "W" else None
+    return array if rows is None else np.asarray(rows.apply(array))
+
+
 def layer_weights(reading: Reading, graph: Graph) -> Weights:
     """``{layer: {IR tensor name: array}}``, each array shaped as the IR's ONNX tensor."""
     out: Weights = {}
@@ -284,7 +290,8 @@ def layer_weights(reading: Reading, graph: Graph) -> Weights:
         tensors = reading.weights.get(node.name, {})
         shapes = {w.name: w.shape for w in node.weights.get(NAME, ())}
         if tensors:
-            out[node.name] = {k: np.reshape(v(), shapes[k]) for k, v in tensors.items()}
+            read = {k: np.reshape(v(), shapes[k]) for k, v in tensors.items()}
+            out[node.name] = {k: _file_order(node, k, v) for k, v in read.items()}
     return out
 
 

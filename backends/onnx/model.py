@@ -50,11 +50,17 @@ def _glorot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     fan_in = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
     fan_out = shape[0] * math.prod(shape[2:])
     limit = math.sqrt(6.0 / max(1, fan_in + fan_out))
-    return rng.uniform(-limit, limit, shape)
+    return _uniform(-limit, limit)(rng, shape)
 
 
 def _uniform(low: float, high: float) -> Callable[[np.random.Generator, tuple[int, ...]], Any]:
-    return lambda rng, shape: rng.uniform(low, high, shape)
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> Any:
+        value = rng.random(shape, dtype=np.float32)  # no float64 copy of a large embedding
+        value *= high - low
+        value += low
+        return value
+
+    return draw
 
 
 # Seeded starting values by WeightSpec role: the one place that decides them, so real
@@ -181,7 +187,7 @@ class Layer:
         if value is None:
             value = INITIAL_VALUES[spec.role](self.graph.rng, spec.shape)
         self.graph.taken.add(name)
-        value = np.asarray(value, dtype=np.float32)  # rebound: a float64 draw is freed now
+        value = np.asarray(value, dtype=np.float32)  # supplied weights may be float64
         self.graph.initializers.append(numpy_helper.from_array(value, name))
         return name
 
@@ -245,24 +251,13 @@ def build_layers(builder: GraphBuilder, graph: Graph, gaps: dict[str, str]) -> d
 def build(graph: Graph, seed: int = 0, weights: dict[str, dict[str, Any]] | None = None) -> Built:
     """Build the ONNX model of ``graph``; ``weights`` (``{layer: {tensor: array}}``) replaces
     the seeded starting values of the layers it names."""
-    from backends.onnx.export import check, full_rank_resizes, graph_outputs, session  # lazily
+    from backends.onnx.export import finished, graph_outputs  # lazily: export builds on this
 
     builder = GraphBuilder(np.random.default_rng(seed), check_weights(graph, weights or {}))
     gaps: dict[str, str] = {}
     tensors = build_layers(builder, graph, gaps)
     outputs = graph_outputs(builder, graph, tensors)
-    # Each step copies the weights; the graph is the call's temporary, and the builder's are
-    # dropped, so that the checks below hold each weight once more, not three times.
-    model = helper.make_model(
-        helper.make_graph(builder.nodes, graph.name, builder.inputs, outputs, builder.initializers),
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=IR_VERSION,
-        producer_name="model-spec-translator",
-    )
-    builder.initializers.clear()  # the model holds them now: one copy, not two
-    full_rank_resizes(model)  # onnxruntime mis-optimizes a Resize with axes after a Transpose
-    check(model)
-    extra = {} if gaps else {"session": session(model)}
+    model, extra = finished(builder, graph, outputs, runs=not gaps)
     return Built(NAME, graph, model, gaps, extra)
 
 

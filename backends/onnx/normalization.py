@@ -119,6 +119,12 @@ def build_rms_norm(layer: Layer, inputs: list[str]) -> list[str]:
     return [layer.op("Mul", [y, _along(layer, layer.weight("scale"), axes)])]
 
 
+@BUILDERS.register("LayerScale")
+def build_layer_scale(layer: Layer, inputs: list[str]) -> list[str]:
+    """LayerScale(init_values, projection_dim): ``x * gamma``, broadcast over the last axis."""
+    return [layer.op("Mul", [inputs[0], layer.weight("gamma")])]
+
+
 @BUILDERS.register("UnitNormalization")
 def build_unit_norm(layer: Layer, inputs: list[str]) -> list[str]:
     """UnitNormalization(axis=-1), as keras.ops.normalize(order=2, epsilon=1e-12):

@@ -1,7 +1,7 @@
 """The PyTorch backend: builds a spec's IR as one ``torch.nn.Module`` and measures it.
 
 The family modules, one per ``translator.ops.FAMILIES`` entry, are imported so their
-``@describes`` decorators run; ``model`` holds the registries and the assembly, measurement
+``@describes`` decorators run (and ``attention_reading``, so its importers register); ``model`` holds the registries and the assembly, measurement
 and forward pass.
 """
 
@@ -15,6 +15,9 @@ from translator.ops import FAMILIES
 
 for _family in FAMILIES:
     importlib.import_module(f"backends.torch.{_family}")
+# Importers of Hugging Face's attention forms, beside the attention family (budget: one module
+# of about 300 lines).
+importlib.import_module("backends.torch.attention_reading")
 
 __all__ = [
     "BUILDERS",

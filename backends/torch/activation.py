@@ -152,6 +152,21 @@ def read_activation(r: Reading, call: ModuleCall) -> None:
     r.add(call, {"type": "Activation", "activation": name}, [node.args[0]], node)
 
 
+# transformers' tanh approximation of GELU, written out (0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))):
+# GPT-2's "gelu_new". Read whole when its operations are those: Keras's gelu(approximate=True).
+TANH_GELU = {"mul", "pow", "add", "tanh"}
+
+
+@MODULES.register("NewGELUActivation")
+def read_tanh_gelu(r: Reading, call: ModuleCall) -> None:
+    """NewGELUActivation() → Activation("gelu_tanh")."""
+    ops = [op_name(node) for node in call.nodes]
+    cubed = call.op("pow")
+    if set(ops) != TANH_GELU or arg(cubed, 1, "exponent") != 3.0:
+        raise Refused("operations other than the tanh approximation of GELU")
+    r.add(call, {"type": "Activation", "activation": "gelu_tanh"}, [cubed.args[0]], call.nodes[-1])
+
+
 @MODULES.register("LeakyReLU")
 @FUNCTIONS.register("LeakyRelu")
 def read_leaky_relu(r: Reading, call: ModuleCall) -> None:

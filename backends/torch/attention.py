@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backends.torch import program
 from backends.torch.importing import (
     FUNCTIONS,
     MODULES,
@@ -77,10 +78,16 @@ def _feed(node: Node) -> str:
 @describes("GroupQueryAttention")
 def describe_group_query_attention(node: Node) -> Call:
     """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads, dropout=0,
-    use_bias=True, causal=False) → ``GroupQueryAttention``."""
+    use_bias=True, causal=False, rope_max_wavelength=None) → ``GroupQueryAttention``."""
     features = tuple(shape[1] for shape in roles(node))  # query, value, key
     heads = arguments(node, "head_dim", "num_query_heads", "num_key_value_heads")
-    return call("GroupQueryAttention", features, **heads, **_flags(node))
+    return call("GroupQueryAttention", features, **heads, **_flags(node), **_rotary(node))
+
+
+def _rotary(node: Node) -> dict[str, Any]:
+    """``rope_max_wavelength`` where the spec sets it (model.py names it only then)."""
+    wavelength = node.args["rope_max_wavelength"]
+    return {} if wavelength is None else {"rope_max_wavelength": wavelength}
 
 
 @describes("PositionEmbedding")
@@ -163,6 +170,7 @@ def _causal_mask(node: Any) -> bool:
 SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze", "expand"}
 SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
 ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
+ROTATING = {"slice", "neg", "cat", "add", "mul"}  # rotary embeddings (``program.unrotated``)
 
 
 def qkvo_shaped(nodes: list[Any]) -> bool:
@@ -171,19 +179,37 @@ def qkvo_shaped(nodes: list[Any]) -> bool:
     ops = [op_name(n) for n in nodes]
     fused = ops.count("scaled_dot_product_attention") == 1
     eager = ops.count("matmul") == 2 and ops.count("softmax") == 1
-    return ops.count("linear") == 4 and fused != eager and set(ops) <= SHAPING | SCALING | ATTENDING
+    allowed = SHAPING | SCALING | ATTENDING | ROTATING
+    return ops.count("linear") == 4 and fused != eager and set(ops) <= allowed
 
 
-SHAPES.register("QkvoAttention")(qkvo_shaped)
+def qkvo_prefix(nodes: list[Any]) -> int:
+    """How many of the nodes, from the first through the fourth Linear, are q/k/v/o
+    attention (``qkvo_shaped``); 0 where they are not. What follows is read as layers of its
+    own (BERT's attention module ends with its residual ``+`` and LayerNorm)."""
+    linears = [i for i, node in enumerate(nodes) if op_name(node) == "linear"]
+    end = linears[3] + 1 if len(linears) >= 4 else 0
+    return end if end and qkvo_shaped(nodes[:end]) else 0
 
 
-def _projection(node: Any) -> Any:
-    """The Linear a tensor comes from, through views, transposes and scaling by a number."""
-    while op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
-        node = node.args[0]
+SHAPES.register("QkvoAttention")(qkvo_prefix)
+
+
+def _projection(r: Reading, node: Any) -> tuple[Any, float | None]:
+    """The Linear a tensor comes from, through views, transposes, scaling by a number and
+    rotary embeddings, and the rotary embeddings' base (None: not rotated)."""
+    base = None
+    while True:
+        rotation = program.unrotated(r, node)
+        if rotation is not None and base is None:
+            node, base = rotation
+        elif op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
+            node = node.args[0]
+        else:
+            break
     if op_name(node) != "linear":
         raise Refused("a projection is not a Linear's output")
-    return node
+    return node, base
 
 
 def _factor(node: Any) -> float | None:
@@ -194,14 +220,18 @@ def _factor(node: Any) -> float | None:
     return 1.0 / number if op_name(node) == "div" else float(number)
 
 
-def _attended(call: ModuleCall) -> tuple[Any, Any, Any, bool]:
+def _attended(r: Reading, call: ModuleCall) -> tuple[Any, Any, Any, bool]:
     """The (query, key, value) heads the attention reads and whether it is causal: from
-    scaled_dot_product_attention, or from eager attention scaled by exactly 1/sqrt(size)."""
+    scaled_dot_product_attention (its mask, if any, one the program makes from the static
+    shapes alone), or from eager attention scaled by exactly 1/sqrt(size)."""
     fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
     if fused:
-        if arg(fused[0], 3, "attn_mask") is not None:
-            raise Refused("an attention mask (the spec's attention is causal or unmasked)")
-        return (*fused[0].args[:3], bool(arg(fused[0], 5, "is_causal", False)))
+        mask, scale = arg(fused[0], 3, "attn_mask"), arg(fused[0], 6, "scale")
+        size = Reading.shape(fused[0].args[0])[-1]
+        if scale is not None and not math.isclose(scale, size**-0.5, rel_tol=1e-6):
+            raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size})")
+        causal = mask is not None and program.masked_causally(r, mask)
+        return (*fused[0].args[:3], causal or bool(arg(fused[0], 5, "is_causal", False)))
     scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
     factors = [_factor(n) for n in call.nodes if op_name(n) in SCALING]
     scale = math.prod(f for f in factors if f is not None)
@@ -225,11 +255,14 @@ def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
     return joined
 
 
-def _grouped(heads: int, size: int, key: Any, value: Any) -> dict[str, Any] | None:
+def _grouped(
+    heads: int, size: int, key: Any, value: Any, rotated: bool = False
+) -> dict[str, Any] | None:
     """GroupQueryAttention's arguments when the key and value projections give fewer heads
-    than the query's (repeated to them by ``enable_gqa`` or ``expand``), else None."""
+    than the query's (repeated to them by ``enable_gqa`` or ``expand``), or when the heads
+    are ``rotated`` (only GroupQueryAttention rotates); else None."""
     kv_heads = Reading.shape(key)[-1] // size
-    if kv_heads == heads:
+    if kv_heads == heads and not rotated:
         return None
     if heads % kv_heads or Reading.shape(value)[-1] != kv_heads * size:
         raise Refused(f"{kv_heads} key/value heads for {heads} query heads, not a grouping")
@@ -241,9 +274,14 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
     o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
     use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
-    num_key_value_heads, use_bias, causal) where k and v have fewer heads."""
-    heads_q, heads_k, heads_v, causal = _attended(call)
-    query, key, value = (_projection(n) for n in (heads_q, heads_k, heads_v))
+    num_key_value_heads, use_bias, causal, rope_max_wavelength) where k and v have fewer
+    heads or the query and key heads are rotated (Llama's attention)."""
+    heads_q, heads_k, heads_v, causal = _attended(r, call)
+    (query, base), (key, key_base), (value, value_base) = (
+        _projection(r, n) for n in (heads_q, heads_k, heads_v)
+    )
+    if base != key_base or value_base is not None:
+        raise Refused("rotary embeddings on other heads than the query's and the key's")
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
     _, heads, _, size = Reading.shape(heads_q)
     roles = {"query": query, "key": key, "value": value, "output": output}
@@ -251,19 +289,25 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
     if len(biased) != 1:
         raise Refused("some projections have a bias and some have none")
     width = Reading.shape(output)[-1]
-    layer = _grouped(heads, size, key, value) or _multihead(heads, size, value, width, query)
+    grouped = _grouped(heads, size, key, value, base is not None)
+    widths = (Reading.shape(value)[-1], width, Reading.shape(query.args[0])[-1])
+    layer = grouped or multihead(heads, size, *widths)
     layer |= {"use_bias": biased.pop(), "causal": causal}
+    if base is not None:
+        layer["rope_max_wavelength"] = base
     sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
     name = r.add(call, layer, sources, output)
     r.joined[name] = _joined(r, roles)
 
 
-def _multihead(heads: int, size: int, value: Any, width: int, query: Any) -> dict[str, Any]:
-    """MultiHeadAttention's arguments, the value size and output width where not default."""
+def multihead(heads: int, size: int, values: int, width: int, query: int) -> dict[str, Any]:
+    """MultiHeadAttention's arguments from the projections' widths (``values`` of the value
+    projection, ``width`` of the output, ``query`` of the query's input), the value size and
+    output width where not default."""
     layer: dict[str, Any] = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
-    if Reading.shape(value)[-1] // heads != size:  # the spec's default: key_dim
-        layer["value_dim"] = Reading.shape(value)[-1] // heads
-    if width != Reading.shape(query.args[0])[-1]:  # the spec's default: the query's width
+    if values // heads != size:  # the spec's default: key_dim
+        layer["value_dim"] = values // heads
+    if width != query:  # the spec's default: the query's width
         layer["output_shape"] = width
     return layer
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from backends.torch import program as program_
 from backends.torch.model import NAME
 from translator.commands.importing import (
     ExampleInput,
@@ -36,9 +37,8 @@ from translator.commands.importing import (
     wrapper_args,
 )
 from translator.errors import SpecError
-from translator.ir import INPUT, Graph
+from translator.ir import Graph
 from translator.registry import Registry
-from translator.spec.schema import SCHEMAS
 from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
 
@@ -73,8 +73,9 @@ Reader = Callable[["Reading", ModuleCall], None]
 MODULES: Registry[Reader] = Registry("PyTorch module importer")
 FUNCTIONS: Registry[Reader] = Registry("PyTorch operator importer")
 # A module of any class known by the shape of its operations (q/k/v/o attention): the name
-# its importer has in MODULES → whether a call's nodes have that shape.
-SHAPES: Registry[Callable[[list[Any]], bool]] = Registry("PyTorch module shape")
+# its importer has in MODULES → how many of a call's first nodes have that shape (0: none;
+# BERT's attention module ends with its residual and LayerNorm, read as layers of their own).
+SHAPES: Registry[Callable[[list[Any]], int]] = Registry("PyTorch module shape")
 
 
 def op_name(node: Any) -> str:
@@ -113,6 +114,12 @@ class Reading:
     groups: dict[Any, ModuleCall] = field(default_factory=dict)
     # Layer → IR tensor → the program's tensors it joins (along axis 0), where not one.
     joined: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Layer → IR tensors stored transposed in the program (transformers' Conv1D: (in, out)).
+    transposed: dict[str, set[str]] = field(default_factory=dict)
+    # A weight's placeholder → the Embedding layer whose table it is (a Linear reading it is tied).
+    tables: dict[Any, str] = field(default_factory=dict)
+    # Node → its value, for a node no input and no parameter reaches (None: one they reach).
+    constants: dict[Any, torch.Tensor | None] = field(default_factory=dict)
 
     def value(self, node: Any) -> str:
         """The spec name of a node's value; refused when no layer made it."""
@@ -124,11 +131,19 @@ class Reading:
         """A parameter or buffer of the program, by its placeholder."""
         if not self._is_weight(node):
             raise Refused(f"'{node.name}' is not a parameter of the program")
-        return self.program.state_dict[self.key(node)]
+        return program_.stored(self.program, self.key(node))
 
     @staticmethod
     def shape(node: Any) -> tuple[int, ...]:
         return tuple(int(d) for d in node.meta["val"].shape)
+
+    def constant(self, node: Any) -> torch.Tensor | None:
+        """The value of a node that neither an input nor a parameter reaches (an ``arange``
+        of positions, a causal mask made from the static shapes, a buffer), computed once;
+        None for any other node, or a constant larger than ``program_.CONSTANT_LIMIT``."""
+        if node not in self.constants:
+            self.constants[node] = program_.evaluated(self, node)
+        return self.constants[node]
 
     def only_user(self, node: Any) -> Any | None:
         users = list(node.users)
@@ -206,30 +221,21 @@ def _group(reading: Reading) -> None:
     an importer (``MODULES``)."""
     calls = _module_calls(reading.program)
     for call in sorted(calls.values(), key=lambda c: -c.path.count(".")):
-        shape = next((name for name, fits in SHAPES.items() if fits(call.nodes)), None)
-        if shape is not None and not any(n in reading.groups for n in call.nodes):
-            shaped = ModuleCall(call.path, shape, call.nodes)
-            reading.groups.update(dict.fromkeys(call.nodes, shaped))
+        fits = ((name, fit(call.nodes)) for name, fit in SHAPES.items())
+        shape, length = next(((name, n) for name, n in fits if n), ("", 0))
+        nodes = call.nodes[:length]
+        if length and not any(n in reading.groups for n in nodes):
+            shaped = ModuleCall(call.path, shape, nodes)
+            reading.groups.update(dict.fromkeys(nodes, shaped))
     for node in reading.program.graph.nodes:
         owner = next((k for k, p, c in _stack(node) if p and c in MODULES), None)
         if node.op == "call_function" and owner is not None and node not in reading.groups:
             reading.groups[node] = calls[owner]
 
 
-def _input(reading: Reading, node: Any, name: str) -> None:
-    value = node.meta["val"]
-    dtype = str(value.dtype).removeprefix("torch.")
-    entry: dict[str, Any] = {
-        "name": reading._name(name, INPUT),
-        "shape": list(value.shape[1:]),
-    }
-    if dtype != "float32":
-        entry["dtype"] = dtype
-    reading.inputs.append(entry)
-    reading.refs[node] = entry["name"]
-
-
 def _read_call(reading: Reading, node: Any) -> None:
+    if reading.constant(node) is not None:
+        return  # computed from no input: read by the layers using it
     call = reading.call_of(node)
     reader = MODULES.get(call.cls) if call.path else FUNCTIONS.get(call.cls)
     try:
@@ -249,34 +255,17 @@ def read_program(program: Any, names: list[str] | None = None) -> Reading:
     named ``names``, else as the program's placeholders."""
     reading = Reading(program)
     _group(reading)
+    for node in program.graph.nodes:  # in order, so that no value is found by deep recursion
+        reading.constant(node)
     user_inputs = list(program.graph_signature.user_inputs)
     named = dict(zip(user_inputs, names or user_inputs, strict=False))
     for node in program.graph.nodes:
         if node.op == "placeholder" and node.name in named:
-            _input(reading, node, named[node.name])
+            program_.add_input(reading, node, named[node.name])
         elif node.op == "call_function" and node not in reading.claimed:
             _read_call(reading, node)
-    signature = program.graph_signature
-    for placeholder, key in signature.inputs_to_parameters.items():
-        node = next(n for n in program.graph.nodes if n.name == placeholder)
-        if not node.users:
-            size = int(program.state_dict[key].numel())
-            reading.refused.append(Unclaimed(key, "Parameter", size, "the program never reads it"))
+    program_.list_unread_parameters(reading)
     return reading
-
-
-def spec_of(reading: Reading, name: str) -> dict[str, Any]:
-    """The spec mapping: name, data format, inputs, layers, outputs."""
-    spec: dict[str, Any] = {"name": name}
-    types = [layer["type"] for layer in reading.layers if "type" in layer]  # not shares
-    if any("data_format" in SCHEMAS[type_].arg_index for type_ in types):
-        spec["data_format"] = "channels_first"
-    spec["inputs"], spec["layers"] = reading.inputs, reading.layers
-    output = next(n for n in reading.program.graph.nodes if n.op == "output")
-    outputs = [reading.refs.get(n, "") for n in output.args[0]]
-    if outputs != [reading.previous()]:
-        spec["outputs"] = outputs[0] if len(outputs) == 1 else outputs
-    return spec
 
 
 def arg(node: Any, index: int, name: str, default: Any = None) -> Any:
@@ -289,7 +278,7 @@ def arg(node: Any, index: int, name: str, default: Any = None) -> Any:
 def import_program(program: Any, name: str, inputs: list[str] | None = None) -> Imported:
     """A spec, its unclaimed calls and its weights from an exported program."""
     reading = read_program(program, inputs)
-    spec = spec_of(reading, re.sub(r"\W", "_", name) or "model")
+    spec = program_.spec_of(reading, re.sub(r"\W", "_", name) or "model")
     return Imported(NAME, spec, reading.refused, lambda graph: reading_weights(reading, graph))
 
 
@@ -298,7 +287,7 @@ def reading_weights(reading: Reading, graph: Graph) -> Weights:
     from backends.torch.weights import program_weights
 
     state = {**reading.program.state_dict, **reading.program.constants}
-    return program_weights(state, reading.sources, reading.joined, graph)
+    return program_weights(state, reading.sources, reading.joined, graph, reading.transposed)
 
 
 def import_object(model: Any, inputs: list[ExampleInput], source: str) -> Imported:

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
+from backends.torch.importing import (
+    MODULES,
+    SHAPES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments, trailing_axes
@@ -86,6 +94,12 @@ def describe_unit_normalization(node: Node) -> Call:
     return call("UnitNormalization", tuple(i + 1 for i in normalized_axes(node)))
 
 
+@describes("LayerScale")
+def describe_layer_scale(node: Node) -> Call:
+    """LayerScale(init_values, projection_dim) → ``LayerScale`` (``x * gamma``)."""
+    return call("LayerScale", node.args["projection_dim"], node.args["init_values"])
+
+
 # Importing: nn.BatchNorm1d/2d/3d → BatchNormalization on the channel axis 1 (PyTorch's
 # momentum m is Keras's 1 − m), nn.LayerNorm → LayerNormalization over its trailing axes.
 
@@ -114,3 +128,42 @@ def read_layer_norm(r: Reading, call: ModuleCall) -> None:
     layer = {"type": "LayerNormalization", "axis": axis, "epsilon": arg(node, 4, "eps", 1e-5)}
     layer["center"] = arg(node, 3, "bias") is not None
     r.add(call, layer, [node.args[0]], node)
+
+
+# Importing RMS norms written out (Hugging Face's LlamaRMSNorm and its copies in other models:
+# ``weight * (x * rsqrt(mean(x², -1) + eps))``, with casts around), in a module of any class
+# → RMSNormalization(epsilon) over the last axis. Its casts to the dtype the values already
+# have name the input (Llama's residual reads the cast).
+RMS_OPS = {"to", "_assert_tensor_metadata", "pow", "mean", "add", "rsqrt", "mul"}
+
+
+def rms_shaped(nodes: list[Any]) -> int:
+    """All the nodes when they are one RMS norm written out (``RMS_OPS``), else 0."""
+    ops = [op_name(n) for n in nodes]
+    once = all(ops.count(op) == 1 for op in ("pow", "mean", "rsqrt"))
+    return len(nodes) if once and set(ops) <= RMS_OPS else 0
+
+
+SHAPES.register("RmsNorm")(rms_shaped)
+
+
+def read_rms_norm(r: Reading, call: ModuleCall) -> None:
+    """x · rsqrt(mean(x², -1, keepdim) + eps) · weight → RMSNormalization(epsilon)."""
+    square, mean, shift = call.op("pow"), call.op("mean"), call.op("add")
+    source = square.args[0]
+    while op_name(source) == "to":
+        source = source.args[0]
+    last = len(Reading.shape(source)) - 1
+    if arg(square, 1, "exponent") != 2 or list(arg(mean, 1, "dim")) not in ([-1], [last]):
+        raise Refused("not the mean square over the last axis")
+    scaled = call.nodes[-1]
+    weights = [a for a in scaled.args if getattr(a, "op", "") == "placeholder"]
+    if op_name(scaled) != "mul" or not weights:
+        raise Refused("no learned scale (the spec's RMSNormalization has one)")
+    layer = {"type": "RMSNormalization", "epsilon": float(shift.args[1])}
+    r.add(call, layer, [source], scaled)
+    for cast in (n for n in call.nodes if op_name(n) == "to" and n.args[0] is source):
+        r.refs[cast] = r.value(source)
+
+
+MODULES.register("RmsNorm")(read_rms_norm)

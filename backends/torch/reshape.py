@@ -117,3 +117,21 @@ def read_view(r: Reading, call: ModuleCall) -> None:
         else {"type": "Reshape", "target_shape": list(shape[1:])}
     )
     r.add(call, layer, [node.args[0]], node)
+
+
+# What the program does without changing a value: a cast to the dtype it has (``.to`` after
+# an embedding), an alias, a check of a tensor's metadata (no value at all).
+
+
+@FUNCTIONS.register("To", "Alias", "Contiguous")
+def read_same_values(r: Reading, call: ModuleCall) -> None:
+    """x.to(x.dtype), torch.ops.aten.alias(x), x.contiguous() → no layer: x's name."""
+    node = call.nodes[0]
+    if node.meta["val"].dtype != node.args[0].meta["val"].dtype:
+        raise Refused("a cast to another dtype, which no spec layer makes")
+    r.refs[node] = r.value(node.args[0])
+
+
+@FUNCTIONS.register("AssertTensorMetadata")
+def read_metadata_check(r: Reading, call: ModuleCall) -> None:
+    """torch._assert_tensor_metadata(x, …): a check at tracing, no value; nothing to add."""

@@ -30,6 +30,7 @@ from translator.weights.canonical import (
     weight_roles,
 )
 from translator.weights.maps import ir_names
+from translator.weights.renames import renamed
 from translator.weights.validate import ACCEPTED, check_dtype, expected_bytes, float32_weights
 
 NAME = "torch"
@@ -93,6 +94,7 @@ def from_state_dict(
 
     Layer names never contain a dot, so the key splits at its first one.
     """
+    state = {renamed(str(k)): v for k, v in state.items()}  # --map, when given
     names = {n.name for n in graph.nodes}
     if SPEC_MODULE_PREFIX.rstrip(".") not in names and all(
         k.startswith(SPEC_MODULE_PREFIX) for k in state
@@ -218,11 +220,13 @@ def program_weights(
     sources: dict[str, str],
     joined: dict[str, dict[str, list[str]]],
     graph: Graph,
+    transposed: dict[str, set[str]] | None = None,
 ) -> Weights:
     """``{layer: {IR tensor name: array}}`` for a spec imported from a PyTorch program whose
     tensors are ``state``: each IR PyTorch tensor is the program's ``<module path>.<tensor>``
     (``sources``: layer → module path; the IR names are PyTorch's own), or the program's
-    tensors ``joined`` names, concatenated (q, k and v into ``in_proj_weight``)."""
+    tensors ``joined`` names, concatenated (q, k and v into ``in_proj_weight``); those
+    ``transposed`` names are stored (in, out) in the program and transposed first."""
     out: Weights = {}
     for node in graph.nodes:
         for weight in node.weights.get(NAME, ()):
@@ -231,6 +235,8 @@ def program_weights(
             if any(key not in state for key in keys):
                 raise InternalError(f"layer '{node.name}' needs {keys}, not in the program")
             parts = [state[key].detach().cpu() for key in keys]
+            if weight.name in (transposed or {}).get(node.name, ()):
+                parts = [part.T for part in parts]  # transformers' Conv1D: weight (in, out)
             value = torch.cat(parts) if len(parts) > 1 else parts[0]  # (a 0-d one: a count)
             out.setdefault(node.name, {})[weight.name] = np.asarray(value.numpy()).copy()
     return out

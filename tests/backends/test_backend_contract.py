@@ -15,13 +15,16 @@ from translator.spec.schema import SCHEMAS
 ROOT = Path(backends.__file__).parent
 # Beside the families: the model assembly, weights by layer and tensor, and export.
 MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
-# A backend that imports saved models of its framework has the importers' registry and the
-# walk over the saved model in one module more (the family importers are in the families);
-# ONNX and PyTorch read their untrusted files in one more (reading: checked before loading).
+# A backend that imports saved models of its framework has the importers' registry in one
+# module more (the family importers are in the families), and the reading of its files in
+# another (ONNX and PyTorch check the untrusted files before loading; Keras loads in safe
+# mode and walks the functional graph); PyTorch reads a program's inputs, outputs and values
+# computed from no input in one more (program), and Hugging Face's forms of attention in one
+# more (attention_reading).
 IMPORTING = {
-    "keras": ["importing"],
+    "keras": ["importing", "reading"],
     "onnx": ["importing", "reading"],
-    "torch": ["importing", "reading"],
+    "torch": ["attention_reading", "importing", "program", "reading"],
 }
 
 

@@ -22,8 +22,13 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[4, 5]", "units: 2, activation: relu, use_bias: false"),
         ("[4, 5]", "units: 3, activation: gelu_tanh"),
     ],
-    "Dropout": [("[5]", "rate: 0.5")],
+    "Dropout": [
+        ("[5]", "rate: 0.5"),
+        ("[4, 4, 3]", "rate: 0.2, noise_shape: [null, 1, 1, 1]"),
+        ("[6, 3]", "rate: 0.1, noise_shape: [null, 1, 3]"),
+    ],
     "Embedding": [("int [6]", "input_dim: 11, output_dim: 4")],
+    "ClassToken": [("[5, 8]", "{}"), ("[null, 3]", "{}")],
     "Activation": [
         ("[5]", "activation: gelu"),
         ("[3, 5]", "activation: log_softmax"),
@@ -121,6 +126,10 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "LayerNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2], scale: false")],
     "GroupNormalization": [("[6, 6, 4]", "groups: 2"), ("[5, 4]", "groups: 4, center: false")],
     "RMSNormalization": [("[4, 6]", "{}")],
+    "LayerScale": [
+        ("[4, 6]", "init_values: 0.1, projection_dim: 6"),
+        ("[5, 5, 3]", "init_values: 1e-6, projection_dim: 3"),
+    ],
     "UnitNormalization": [("[4, 6]", "{}"), ("[4, 6]", "axis: [1, 2]")],
     "MultiHeadAttention": [
         ("[5, 8]", "num_heads: 2, key_dim: 4"),
@@ -134,6 +143,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[4, 5, 3]", "axis: [1, 2], invert: true"),
         ("[3, 4]", "axis: 1, trainable: false"),
         ("[4, 4, 3]", "mean: [0.5, -1, 2], variance: [4, 0.25, 1]"),
+        ("[4, 4, 3]", "axis: null"),
+        ("[3, 4]", "axis: null, mean: 2, variance: 9"),
     ],
 }
 MERGES = ("Add", "Multiply", "Subtract", "Average", "Maximum", "Minimum", "Concatenate")
@@ -153,8 +164,11 @@ def _merge_spec(layer_type: str) -> str:
     )
 
 
-# Layers whose weights live elsewhere (shared, tied) and PyTorch-style recurrent stacks.
+# Layers whose weights live elsewhere (shared, tied), PyTorch-style recurrent stacks, and
+# rotary attention (here, not in CASES, which test_export_end_to_end exports natively too:
+# no built-in Keras layer rotates, so a model.keras cannot hold it).
 COMPOSED = {
+    "gqa-rotary": "name: case\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, causal: true, rope_max_wavelength: 100}\n",
     "share-dense": "name: case\ninputs: [{name: a, shape: [5]}, {name: b, shape: [5]}]\nlayers:\n  - {name: enc, type: Dense, units: 3, inputs: a}\n  - {share: enc, inputs: b}\n",
     "share-lstm-stack": "name: case\ninputs: [{name: a, shape: [6, 3]}, {name: b, shape: [6, 3]}]\nlayers:\n  - {name: rnn, type: LSTM, units: 4, num_layers: 2, inputs: a}\n  - {share: rnn, inputs: b}\n",
     "tied-dense": "name: case\ninputs: [{name: ids, shape: [6], dtype: int32}]\nlayers:\n  - {name: wte, type: Embedding, input_dim: 11, output_dim: 4}\n  - {type: Dense, units: 11, tie: wte}\n",

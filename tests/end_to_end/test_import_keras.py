@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 import backends
 from tests.conftest import SPECS
@@ -24,7 +25,7 @@ from translator.commands.port import random_canonical
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from translator.weights.files import load_any, load_canonical
 
 KERAS = backends.load("keras")
 import keras  # noqa: E402  (after the backend: it sets Keras's backend and quiets TensorFlow)
@@ -32,6 +33,11 @@ import keras  # noqa: E402  (after the backend: it sets Keras's backend and quie
 from backends.keras import export as keras_export  # noqa: E402
 
 ATOL = 1e-5  # float32 through the same kernels: the differences seen are below 1e-6
+
+
+def yaml_layers(spec: Path) -> list[dict[str, Any]]:
+    layers: list[dict[str, Any]] = yaml.safe_load(spec.read_text(encoding="utf-8"))["layers"]
+    return layers
 
 
 def _outputs(model: Any, feed: list[np.ndarray]) -> list[np.ndarray]:
@@ -94,13 +100,32 @@ def _save(model: Any, path: Path) -> Path:
 
 
 APPLICATIONS: dict[str, Callable[[], Any]] = {
+    "convnext_tiny": lambda: keras.applications.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3)),
+    "densenet121": lambda: keras.applications.DenseNet121(weights=None, input_shape=(32, 32, 3)),
+    "efficientnet_b0": lambda: keras.applications.EfficientNetB0(
+        weights=None, input_shape=(32, 32, 3)
+    ),
+    "efficientnet_v2_b0": lambda: keras.applications.EfficientNetV2B0(
+        weights=None, input_shape=(32, 32, 3)
+    ),
+    "inception_v3": lambda: keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3)),
     "mobilenet_v2": lambda: keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3)),
+    "mobilenet_v3_small": lambda: keras.applications.MobileNetV3Small(
+        weights=None, input_shape=(32, 32, 3)
+    ),
+    "nasnet_mobile": lambda: keras.applications.NASNetMobile(weights=None, input_shape=(32, 32, 3)),
     "resnet50": lambda: keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3)),
+    "resnet50_v2": lambda: keras.applications.ResNet50V2(weights=None, input_shape=(32, 32, 3)),
     # Without its 120M-parameter head: the same convolutions, a file a tenth the size.
     "vgg16": lambda: keras.applications.VGG16(
         weights=None, include_top=False, input_shape=(32, 32, 3), pooling="max"
     ),
+    "xception": lambda: keras.applications.Xception(weights=None, input_shape=(71, 71, 3)),
 }
+# The families whose imported spec is also run, with the imported weights, against the
+# original model: one of each kind of construct the importer reads (keras.ops arithmetic,
+# nested models, LayerScale, stochastic-depth Dropout, preprocessing layers).
+REPRODUCED = {"convnext_tiny", "efficientnet_b0", "mobilenet_v2", "mobilenet_v3_small"}
 
 
 @pytest.mark.parametrize("name", sorted(APPLICATIONS))
@@ -117,7 +142,7 @@ def test_keras_application_counts_as_keras(
         "trainable": trainable,
         "non_trainable": model.count_params() - trainable,
     }
-    if name == "mobilenet_v2":
+    if name in REPRODUCED:
         _assert_reproduces(model, spec, weights)
 
 
@@ -175,6 +200,68 @@ def test_a_sequential_model_imports(tmp_path: Path, capsys: pytest.CaptureFixtur
     spec, weights = run_import(_save(model, tmp_path / "seq.keras"), tmp_path, capsys)
     assert spec.read_text(encoding="utf-8").splitlines()[0] == "name: seq"
     _assert_reproduces(model, spec, weights)
+
+
+def _arithmetic_model() -> Any:
+    x = keras.Input((4, 3), name="x")
+    y = keras.layers.Dense(3, name="dense")(x)
+    hard = keras.layers.ReLU(6.0, name="relu6")(y + 3.0) * (1.0 / 6.0)  # MobileNetV3's gate
+    mixed = (2.0 - hard) * y - x  # a number on the left, then two tensors
+    return keras.Model(x, keras.ops.maximum(mixed, x), name="arithmetic")
+
+
+def test_keras_ops_arithmetic_imports_as_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _arithmetic_model()
+    spec, weights = run_import(_save(model, tmp_path / "ops.keras"), tmp_path, capsys)
+    layers = {layer["name"]: layer for layer in yaml_layers(spec)}
+    assert {k: v for k, v in layers["add"].items() if k != "inputs"} == {
+        "name": "add",
+        "type": "Rescaling",
+        "scale": 1.0,
+        "offset": 3.0,
+    }
+    assert layers["subtract"]["scale"] == -1.0 and layers["subtract"]["offset"] == 2.0
+    assert layers["maximum"]["type"] == "Maximum"
+    _assert_reproduces(model, spec, weights)
+
+
+def test_a_division_is_listed_not_guessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, keras.layers.Dense(2, name="dense")(x) / 3.0)
+    code = main(
+        ["import", str(_save(model, tmp_path / "div.keras")), "--out", str(tmp_path / "s.yaml")]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "a keras.ops operation no importer claims; accepted: Add," in err
+    assert not (tmp_path / "s.yaml").exists()
+
+
+def test_nested_models_are_inlined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stem = keras.Sequential(
+        [
+            keras.layers.Dense(4, name="stem_dense"),
+            keras.layers.LayerNormalization(name="stem_norm"),
+        ],
+        name="stem",
+    )
+    inner_in = keras.Input((4,), name="inner_in")
+    head = keras.Model(inner_in, keras.layers.Dense(2, name="head_dense")(inner_in), name="head")
+    x = keras.Input((5,), name="x")
+    model = keras.Model(x, head(stem(x)), name="nested")
+    spec, weights = run_import(_save(model, tmp_path / "nested.keras"), tmp_path, capsys)
+    names = [layer["name"] for layer in yaml_layers(spec)]
+    assert names == ["stem_dense", "stem_norm", "head_dense"]
+    _assert_reproduces(model, spec, weights)
+    # The model's own file, nested as it is, fits the flat spec by the layer names it holds.
+    source = tmp_path / "nested.keras"
+    kind, from_source = load_any(load(str(spec)), source)
+    assert kind == "keras"
+    for key, value in load_canonical(load(str(spec)), weights).items():
+        np.testing.assert_array_equal(from_source[key], value)
 
 
 def test_frozen_layers_import_as_trainable_false(

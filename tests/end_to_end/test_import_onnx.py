@@ -212,6 +212,32 @@ def test_the_translators_export_imports_back(
     _assert_reproduces(out / onnx_export.FILE, spec, weights)
 
 
+# An image Flatten that ONNX computes in the spec's order (a Transpose to channels last
+# first): here because a Dropout with a noise_shape between it and the Dense keeps it there.
+SPEC_ORDER_FLATTEN = """
+name: spec_order_flatten
+inputs: [{name: image, shape: [6, 6, 2]}]
+layers:
+  - {name: conv, type: Conv2D, filters: 3, kernel_size: 3}
+  - {name: flat, type: Flatten}
+  - {name: noise, type: Dropout, rate: 0.5, noise_shape: [null, 1]}
+  - {name: dense, type: Dense, units: 4}
+"""
+
+
+def test_a_flatten_in_the_spec_order_imports_with_its_rows_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / "original.yaml"
+    original.write_text(SPEC_ORDER_FLATTEN, encoding="utf-8")
+    graph, out = load(str(original)), tmp_path / "export"
+    out.mkdir()
+    onnx_export.export(graph, from_canonical(graph, "onnx", random_canonical(graph, 3)), out)
+    assert "Transpose" in {n.op_type for n in onnx.load(out / onnx_export.FILE).graph.node}
+    spec, weights = run_import(out / onnx_export.FILE, tmp_path, capsys)
+    _assert_reproduces(out / onnx_export.FILE, spec, weights)
+
+
 class _Scaled(nn.Module):
     def __init__(self) -> None:
         super().__init__()

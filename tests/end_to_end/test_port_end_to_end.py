@@ -271,6 +271,54 @@ def test_wrong_shaped_weights_file_is_one_line_and_exit_2(
         )
 
 
+def test_a_checkpoint_with_other_names_lists_its_unused_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    graph = CASES["seed_lstm"]
+    weights = from_canonical(graph, "torch", random_canonical(graph))
+    weights["rnn"] = weights.pop("lstm")  # the model's own name for the layer
+    path = tmp_path / "renamed.pt"
+    backends.load("torch").weights.save_state_dict(weights, path)
+    assert main(["port", SEED, "--from", "torch", "--weights", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "; missing 4: lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, …;" in line
+    assert "; unused in the file 4: rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, …;" in line
+    args = ["port", SEED, "--from", "torch", "--weights", str(path), "--verbose"]
+    assert main(args) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1:] == [
+        *(f"  missing  lstm.{t}" for t in ("weight_ih_l0 (40, 1)", "weight_hh_l0 (40, 10)")),
+        *(f"  missing  lstm.{t}" for t in ("bias_ih_l0 (40,)", "bias_hh_l0 (40,)")),
+        *(f"  unused   rnn.{t}" for t in ("weight_ih_l0 (40, 1)", "weight_hh_l0 (40, 10)")),
+        *(f"  unused   rnn.{t}" for t in ("bias_ih_l0 (40,)", "bias_hh_l0 (40,)")),
+    ]
+    renames = tmp_path / "renames.yaml"
+    renames.write_text('"rnn.": "lstm."\n', encoding="utf-8")
+    assert (
+        main(["port", SEED, "--from", "torch", "--weights", str(path), "--map", str(renames)]) == 0
+    )
+    assert "weights: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[a, b]\n", "not a rename map; accepted: a YAML mapping of old key"),
+        ("a: [1]\n", "not a rename map; accepted: a YAML mapping of old key"),
+        ("a: : b\n", "not a readable rename map ("),
+    ],
+)
+def test_a_rename_map_that_is_not_one_is_one_line(
+    text: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renames = tmp_path / "renames.yaml"
+    renames.write_text(text, encoding="utf-8")
+    args = ["port", SEED, "--from", "torch", "--weights", str(renames), "--map", str(renames)]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {renames}: {said}")
+
+
 def test_weights_file_of_another_spec_or_kind_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

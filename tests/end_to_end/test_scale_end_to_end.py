@@ -1,10 +1,15 @@
 """At scale, through the CLI with the real frameworks: an ONNX model past protobuf's 2 GB is
 written, checked and run with its tensors in ``model.onnx.data`` (forced here on small specs by
-lowering ``EXTERNAL_ABOVE``); a model that fits in ``--max-memory`` goes through."""
+lowering ``EXTERNAL_ABOVE``); a model that fits in ``--max-memory`` goes through, and the
+automatic mode measures distinct layers when whole models would not; compare of the zoo's
+transformers peaks within 1 GiB plus two copies of their weights."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +17,14 @@ import onnx
 import onnxruntime
 import pytest
 
+import backends
 import backends.onnx.export as onnx_export
 from tests.conftest import ROOT
-from translator.cli import main
+from translator.cli import largest_build, main
+from translator.commands.distinct import choose
+from translator.ir import FRAMEWORKS, memory
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load
 
 SEED = str(ROOT / "specs" / "seed_lstm.yaml")
 MNIST = str(ROOT / "specs" / "mnist_cnn.yaml")
@@ -104,3 +114,89 @@ def test_max_memory_of_64g_lets_a_small_spec_through(
     args = [a.format(tmp=tmp_path) for a in argv]
     assert main([*args, "--max-memory", "64G"]) == 0
     assert "error" not in capsys.readouterr().err
+
+
+# Peak resident memory of a whole compare: at most 1 GiB (the three frameworks themselves)
+# plus two copies of one framework's float32 weights, as the frameworks build one after
+# another and each model is released before the next.
+FRUGAL_SLACK = 2**30
+FRUGAL_COPIES = 2
+
+
+@pytest.mark.parametrize("name", ["bert_base", "gpt2_small"])
+def test_compare_of_a_zoo_transformer_stays_within_its_memory_budget(
+    name: str, tmp_path: Path
+) -> None:
+    spec = ROOT / "specs" / "zoo" / f"{name}.yaml"
+    graph = load(str(spec))
+    weights = max(memory.weight_bytes(graph, fw) for fw in FRAMEWORKS)
+    out = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "translator", "compare", str(spec), "--format", "json"]
+    with out.open("wb") as handle:
+        child = subprocess.Popen(argv, cwd=ROOT, stdout=handle, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the suite's
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["totals"] == {fw: graph.counts(fw) for fw in FRAMEWORKS}
+    peak = usage.ru_maxrss * 1024  # kilobytes on Linux
+    budget = FRUGAL_SLACK + FRUGAL_COPIES * weights
+    assert peak <= budget, f"{name}: peak {peak / 2**30:.2f} GiB > {budget / 2**30:.2f} GiB"
+
+
+def test_auto_mode_measures_distinct_layers_when_whole_models_pass_max_memory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    frameworks = ("torch", "onnx")
+    graph = load(MNIST)
+    whole = memory.compare_estimate(graph, frameworks).total
+    parts = largest_build(graph, frameworks, "distinct").total
+    assert parts < whole
+    limit = (parts + whole) // 2  # room for the largest distinct layer, not the whole model
+    argv = ["compare", MNIST, "--frameworks", ",".join(frameworks), "--format", "json"]
+    assert main([*argv, "--max-memory", str(limit)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["materialize"]["mode"] == "distinct"
+    assert report["materialize"]["why"] == (
+        f"whole models need about {memory.readable(whole)} > --max-memory {memory.readable(limit)}"
+    )
+    assert main([*argv, "--max-memory", str(whole)]) == 0
+    assert "materialize" not in json.loads(capsys.readouterr().out)  # whole models fit
+
+
+@pytest.mark.parametrize(
+    ("max_memory", "asked", "mode"),
+    [
+        (None, None, "full"),
+        (2**40, None, "full"),
+        (2**20, None, "distinct"),
+        (2**20, "full", "full"),  # asked for: kept (compare then refuses what does not fit)
+        (2**40, "distinct", "distinct"),
+    ],
+)
+def test_the_automatic_choice_honours_max_memory(
+    max_memory: int | None, asked: str | None, mode: str
+) -> None:
+    assert choose(load(MNIST), FRAMEWORKS, asked, max_memory)[0] == mode
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [MNIST, SEED, str(ROOT / "specs" / "zoo" / "unet_small.yaml")],  # unet: Resize's rewrite
+    ids=["mnist_cnn", "seed_lstm", "unet_small"],
+)
+def test_an_onnx_model_written_tensor_by_tensor_is_the_model_built_in_memory(
+    spec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = load(spec)
+    onnx_backend = backends.load("onnx")
+    monkeypatch.setattr(onnx_export, "STREAM_ABOVE", 2**31)
+    in_memory = onnx_backend.build(graph, seed=3)
+    monkeypatch.setattr(onnx_export, "STREAM_ABOVE", 0)
+    streamed = onnx_backend.build(graph, seed=3)
+    assert streamed.model == in_memory.model
+    inputs = sample_inputs(graph, 0)
+    for got, expected in zip(
+        onnx_backend.run(streamed, inputs), onnx_backend.run(in_memory, inputs), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)

@@ -189,10 +189,22 @@ class Materialized:
         return text
 
 
-def choose(graph: Graph, frameworks: tuple[str, ...], asked: str | None) -> tuple[str, str]:
-    """The mode asked for, or the automatic one, with why it is ``distinct``."""
+def choose(
+    graph: Graph, frameworks: tuple[str, ...], asked: str | None, max_memory: int | None = None
+) -> tuple[str, str]:
+    """The mode asked for, or the automatic one, with why it is ``distinct``: whole models
+    whose estimate passes ``max_memory`` (bytes, ``--max-memory``), or whose weights take
+    more than ``FULL_SHARE`` of the memory available."""
     if asked is not None:
         return asked, ""
+    if max_memory is not None:
+        whole = memory.compare_estimate(graph, frameworks).total
+        if whole > max_memory:
+            allowed = memory.readable(max_memory)
+            return (
+                "distinct",
+                f"whole models need about {memory.readable(whole)} > --max-memory {allowed}",
+            )
     need, available = weight_bytes(graph, frameworks), memory.available()
     if available is None or need < FULL_SHARE * available:
         return "full", ""

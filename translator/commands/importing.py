@@ -28,6 +28,7 @@ from typing import Any
 from translator.errors import InternalError, Location, SpecErrors, TranslatorError
 from translator.ir import Graph
 from translator.outputs import PARTIALS
+from translator.spec.folding import fold
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
 # Source-file suffix → the framework whose importer reads it.
@@ -258,6 +259,14 @@ def spec_text(spec: dict[str, Any]) -> str:
     for key in ("description", "data_format"):
         if key in spec:
             lines.append(f"{key}: {one_line(spec[key])}")
+    if spec.get("blocks"):
+        lines.append("blocks:")
+        for name, block in spec["blocks"].items():
+            lines.append(f"  {name}:")
+            if "inputs" in block:
+                lines.append(f"    inputs: {one_line(block['inputs'])}")
+            lines.append("    layers:")
+            lines += [f"      - {one_line(layer)}" for layer in block["layers"]]
     for key in ("inputs", "layers"):
         lines.append(f"{key}:")
         lines += [f"  - {one_line(item)}" for item in spec[key]]
@@ -274,6 +283,13 @@ def _graph(text: str, out: Path) -> Graph:
         return load_text(text, str(out))
     except SpecErrors as exc:
         raise InternalError(f"the imported spec does not load: {exc.errors[0].render()}") from exc
+
+
+def _loader(out: str) -> Callable[[dict[str, Any]], Graph]:
+    """Spec → its graph, as ``out`` (for ``fold``, which keeps what loads the same)."""
+    from translator.spec.loader import load_text
+
+    return lambda spec: load_text(spec_text(spec), out)
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
@@ -315,8 +331,8 @@ def import_source(
     if imported.unclaimed:
         report.unclaimed = imported.unclaimed
         return report
-    text = spec_text(imported.spec)
-    graph = _graph(text, Path(out))
+    spec, graph = fold(imported.spec, _graph(spec_text(imported.spec), Path(out)), _loader(out))
+    text = spec_text(spec)
     canonical = _canonical(imported, graph) if weights_out else {}
     _write_atomically(Path(out), lambda temp: temp.write_text(text, encoding="utf-8"))
     report.written.append((out, f"spec '{graph.name}', {len(graph.layers)} layers"))

@@ -10,6 +10,9 @@ the user's ``--max-memory``.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import math
 import re
 from dataclasses import dataclass
@@ -27,9 +30,9 @@ UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 # weights handed to it, counted by each command):
 #   keras: each initializer's value, then the variable it fills;
 #   torch: the parameters, filled in place;
-#   onnx: the builder's initializers, the graph holding copies of them, the serialized bytes
-#   onnxruntime reads, and the session's own initializers.
-BUILD_COPIES = {"keras": 2, "torch": 1, "onnx": 4}
+#   onnx: the model, then onnxruntime's initializers (and its folded constants, such as a
+#   tied embedding's transpose), and the file it reads, written and read tensor by tensor.
+BUILD_COPIES = {"keras": 2, "torch": 1, "onnx": 3}
 # What a framework takes before any model, rounded up from the peak resident size of
 # ``backends.load(fw)`` on Linux (TensorFlow under Keras, PyTorch, onnx with onnxruntime).
 RUNTIME = {"keras": 700 * 2**20, "torch": 300 * 2**20, "onnx": 100 * 2**20}
@@ -95,10 +98,13 @@ def _estimate(graph: Graph, command: str, copies: dict[str, int], runs: int) -> 
 
 
 def compare_estimate(graph: Graph, frameworks: tuple[str, ...]) -> Estimate:
-    """``compare`` builds each framework in turn; what one framework's allocator frees is not
-    promised back to the next (nor does Keras free a model caught in reference cycles at
-    once), so the frameworks' builds add up."""
-    return _estimate(graph, "compare", {fw: BUILD_COPIES[fw] for fw in frameworks}, 1)
+    """``compare`` builds the frameworks one after another, Keras last (TensorFlow keeps what
+    it allocated), and releases each model before the next (``release``): the largest one
+    framework's build is held at once, beside every framework's runtime."""
+    largest = max(frameworks, key=lambda fw: BUILD_COPIES[fw] * weight_bytes(graph, fw))
+    estimate = _estimate(graph, "compare", {largest: BUILD_COPIES[largest]}, 1)
+    runtime = sum(RUNTIME[fw] for fw in frameworks)
+    return Estimate("compare", estimate.copies, estimate.weights, estimate.activations, runtime)
 
 
 def port_estimate(graph: Graph, source: str, targets: tuple[str, ...]) -> Estimate:
@@ -116,6 +122,21 @@ def export_estimate(graph: Graph, frameworks: tuple[str, ...]) -> Estimate:
     copies["torch"] = copies.get("torch", 0) + 1 + BUILD_COPIES["torch"]  # the reference
     copies["canonical"] = 1
     return _estimate(graph, "export", copies, 1 + len(frameworks))
+
+
+def release() -> None:
+    """Give the memory of the models just dropped back to the system: collect the reference
+    cycles (Keras layers sit in some), then ``trim``."""
+    gc.collect()
+    trim()
+
+
+def trim() -> None:
+    """Have glibc return its freed heap pages. Without it, memory that protobuf and
+    onnxruntime freed in blocks of a few MB stays with the process, and a later allocation
+    larger than any of them (a model's bytes, the next framework's tensors) adds to it."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def available() -> int | None:

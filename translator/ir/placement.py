@@ -99,15 +99,25 @@ def channels_moved(rank: int) -> Axes:
 
 def elementwise(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     """A layer computing element by element (an activation, a merge, Dropout): runs in its
-    inputs' layout; inputs of one rank in different layouts meet in the natural one."""
+    inputs' layout; inputs of one rank in different layouts meet in the natural one. A
+    ``noise_shape`` (Dropout's mask, one size per axis) is reordered for a natural layout;
+    with one, a flat input is taken in the spec's order."""
     if not axis_free(node):
         return Step()
     kinds = {layout.kind for layout in inputs}
     if len(set(inputs)) == 1:
-        return Step(inputs[0], inputs[0])
-    if kinds == {"natural", "spec"} and len({len(s) for s in node.input_shapes}) == 1:
-        return Step(NATURAL, NATURAL)
-    return Step()
+        step = Step(inputs[0], inputs[0])
+    elif kinds == {"natural", "spec"} and len({len(s) for s in node.input_shapes}) == 1:
+        step = Step(NATURAL, NATURAL)
+    else:
+        return Step()
+    noise = node.args.get("noise_shape")
+    if noise is None or step.runs.kind == "spec":
+        return step
+    axes = natural_axes(graph, node.input_shape)
+    if step.runs.kind != "natural" or axes is None:
+        return Step()
+    return Step(NATURAL, NATURAL, {"noise_shape": tuple(noise[i] for i in axes)})
 
 
 def physical_axis(graph: Graph, node: Node, axis: int) -> int:
@@ -138,7 +148,8 @@ def _reads_flat(node: Node, graph: Graph, shared: set[str]) -> bool:
         return False
     if node.type == "Dense":
         return node.args["tie"] is None
-    through = rule_of(node) is elementwise and node.name not in graph.outputs
+    through = rule_of(node) is elementwise and node.args.get("noise_shape") is None
+    through = through and node.name not in graph.outputs
     return through and _all_read_flat(node, graph, shared)
 
 

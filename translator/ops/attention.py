@@ -49,6 +49,13 @@ layer_schema(
     Arg("dropout", Float(0.0, 1.0, open_max=True), 0.0, "attention dropout (off at inference)"),
     _BIAS,
     _CAUSAL,
+    Arg(
+        "rope_max_wavelength",
+        Float(1.0),
+        None,
+        "rotary position embeddings of this base on the query and key heads, as Llama's"
+        " (Hugging Face rope_theta, the rotate_half pairing); null: none",
+    ),
     inputs=(1, 3),
 )
 layer_schema(
@@ -172,6 +179,11 @@ def gqa_shape(node: Node) -> tuple[Shape, ...]:
     query = roles(node)[0]
     if node.args["num_query_heads"] % node.args["num_key_value_heads"]:
         raise node.shape_error("num_key_value_heads must divide num_query_heads", "")
+    if node.args["rope_max_wavelength"] is not None and node.args["head_dim"] % 2:
+        raise node.shape_error(
+            f"rotary embeddings pair a head's features; Received: head_dim={node.args['head_dim']}",
+            "give an even head_dim, or rope_max_wavelength: null",
+        )
     return (query,)
 
 

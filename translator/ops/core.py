@@ -1,4 +1,4 @@
-"""Core layers: Input, Dense, Dropout, Embedding."""
+"""Core layers: Input, Dense, Dropout, Embedding, ClassToken."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from translator.spec.schema import (
     layer_schema,
 )
 from translator.weights.maps import LayerMap, e, renamed, simple_map, weight_map
-from translator.weights.transforms import Chain, FlatRows, Map, Transpose
+from translator.weights.transforms import Chain, FlatRows, Map, Reshape, Transpose
 
 layer_schema(
     "Input",
@@ -57,6 +57,14 @@ layer_schema(
     "Randomly zeroes inputs while training; the identity at inference.",
     Arg("rate", Float(0.0, 1.0, open_max=True), REQUIRED, "fraction of inputs to drop"),
     Arg("seed", Int(0), 0, "seed of the dropout mask"),
+    Arg(
+        "noise_shape",
+        Dims(),
+        None,
+        "the mask's shape, batch axis first: one draw per position, broadcast over axes of "
+        "size 1 (`[null, 1, 1, 1]` drops whole examples, as stochastic depth does; null "
+        "takes the input's size)",
+    ),
 )
 layer_schema(
     "Embedding",
@@ -114,6 +122,17 @@ def dense_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 
 @shape_rule("Dropout")
 def identity_shape(node: Node) -> tuple[Shape, ...]:
+    """The input's shape; a ``noise_shape`` must broadcast to it."""
+    noise = node.args.get("noise_shape")
+    full = (None, *node.input_shape)
+    if noise is not None and (
+        len(noise) != len(full)
+        or any(n not in (None, 1, size) for n, size in zip(noise, full, strict=True))
+    ):
+        raise node.shape_error(
+            f"noise_shape {list(noise)} does not broadcast to the input",
+            f"{len(full)} sizes (batch axis first), each null, 1 or the input's size",
+        )
     return (node.input_shape,)
 
 
@@ -135,12 +154,19 @@ def embedding_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
 weight_rule("Input", "Dropout")(no_weights)
 
 
+def flat_rows(node: Node) -> FlatRows | None:
+    """How a Dense reading a flat input (a Flatten of channels-first images) permutes its
+    kernel rows in PyTorch and ONNX; None when it reads its input in the spec's order."""
+    flat = node.placement.runs
+    return FlatRows(node.known(flat.shape), flat.order) if flat.order else None
+
+
 @weight_map("Dense")
 def dense_map(node: Node) -> LayerMap:
     """Keras and ONNX keep the kernel as (in, out); PyTorch as (out, in). Reading a Flatten
     of images, PyTorch's and ONNX's rows follow the channels-first order they flatten in."""
-    flat = node.placement.runs
-    rows: tuple[Map, ...] = (FlatRows(node.known(flat.shape), flat.order),) if flat.order else ()
+    permuted = flat_rows(node)
+    rows: tuple[Map, ...] = (permuted,) if permuted else ()
     return simple_map(
         node,
         {
@@ -181,6 +207,60 @@ def embedding_formula(node: Node) -> str:
 
 conversions("Dropout", rate=lambda r: f"rate {number(r)}: the identity at inference in all three")
 
-# Dropout works in any layout; a Dense reads a flat (channels-first) Flatten as it comes.
+layer_schema(
+    "ClassToken",
+    "core",
+    "Prepends one learned vector to a sequence, as ViT's [CLS] token: (steps, features) → "
+    "(steps + 1, features). Keras has no such layer (this project's, exported as an Embedding "
+    "of one row); PyTorch models hold it as a bare parameter (Hugging Face's `cls_token`, "
+    "(1, 1, features)).",
+)
+
+
+@shape_rule("ClassToken")
+def class_token_shape(node: Node) -> tuple[Shape, ...]:
+    """One step more than the input, the same features."""
+    if len(node.input_shape) != 2 or node.input_shape[1] is None:
+        raise node.shape_error(
+            "expects sequences (batch, steps, features) with known features",
+            "a sequence, e.g. a Reshape of image patches to [196, 768]",
+        )
+    steps, features = node.input_shape
+    return ((None if steps is None else steps + 1, features),)
+
+
+@weight_rule("ClassToken")
+def class_token_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    features = node.known((node.input_shape[1],))[0]
+    held = (1, 1, features)  # as Hugging Face's ViT holds it, broadcast over the batch
+    return {
+        "keras": (WeightSpec("embeddings", (1, features), "embeddings"),),
+        "torch": (WeightSpec("token", held, "embeddings"),),
+        "onnx": (WeightSpec("token", held, "embeddings"),),
+    }
+
+
+@weight_map("ClassToken")
+def class_token_map(node: Node) -> LayerMap:
+    """One (1, features) vector; PyTorch and ONNX hold it with a batch axis of 1."""
+    (features,) = node.known((node.input_shape[1],))
+    batched = Reshape((1, 1, features), (1, features))
+    return simple_map(
+        node,
+        {
+            "keras": (e("embeddings", "embeddings"),),
+            "torch": (e("token", "embeddings", via=batched),),
+            "onnx": (e("token", "embeddings", via=batched),),
+        },
+    )
+
+
+@formula_rule("ClassToken")
+def class_token_formula(node: Node) -> str:
+    return f"1 token × {node.input_shape[1]} features"
+
+
+# Dropout works in any layout (its noise_shape reordered with it); a Dense reads a flat
+# (channels-first) Flatten as it comes.
 layout_rule("Dropout")(elementwise)
 layout_rule("Dense")(dense)

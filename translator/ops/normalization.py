@@ -16,7 +16,7 @@ from translator.ir.registries import (
     shape_rule,
     weight_rule,
 )
-from translator.spec.schema import Arg, Axes, Bool, Float, Int, layer_schema
+from translator.spec.schema import REQUIRED, Arg, Axes, Bool, Float, Int, layer_schema
 from translator.weights.maps import Entry, LayerMap, e, ir_names, renamed, simple_map, weight_map
 from translator.weights.transforms import SAME, Map, Reshape, Zeros
 
@@ -55,6 +55,8 @@ def normalized_axes(node: Node) -> tuple[int, ...]:
     """The node's axes as indexes into its per-example shape (batch left out)."""
     rank = len(node.input_shape)
     axes = node.args["axis"]
+    if axes is None:  # Normalization's null: every axis shares one mean and variance
+        return ()
     out = []
     for axis in axes if isinstance(axes, tuple) else (axes,):
         index = axis - 1 if axis > 0 else rank + axis
@@ -158,6 +160,45 @@ layer_schema(
     "Scales each example to unit L2 norm over the axis. No weights.",
     Arg("axis", Axes(), -1, "the axis or axes"),
 )
+
+
+layer_schema(
+    "LayerScale",
+    "normalization",
+    "A learned scale per feature of the last axis, `x * gamma` (ConvNeXt's, CaiT's and "
+    "timm's LayerScale; keras.applications' ConvNeXt class). PyTorch has no module for it.",
+    Arg("init_values", Float(0.0), REQUIRED, "the value every scale starts at"),
+    Arg("projection_dim", Int(), REQUIRED, "the size of the last axis, one scale each"),
+)
+
+
+@shape_rule("LayerScale")
+def layer_scale_shape(node: Node) -> tuple[Shape, ...]:
+    """The input's shape; ``projection_dim`` must be the size of its last axis."""
+    size = node.input_shape[-1] if node.input_shape else None
+    if size != node.args["projection_dim"]:
+        raise node.shape_error(
+            f"projection_dim={node.args['projection_dim']} is not the last axis's size",
+            f"projection_dim: {size}",
+        )
+    return (node.input_shape,)
+
+
+@weight_rule("LayerScale")
+def layer_scale_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
+    shape = (node.args["projection_dim"],)
+    return {fw: (WeightSpec("gamma", shape, "gamma"),) for fw in ("keras", "torch", "onnx")}
+
+
+@weight_map("LayerScale")
+def layer_scale_map(node: Node) -> LayerMap:
+    """One scale per feature, the same vector everywhere."""
+    return renamed(node, {fw: (("gamma", "gamma"),) for fw in ("keras", "torch", "onnx")})
+
+
+@formula_rule("LayerScale")
+def layer_scale_formula(node: Node) -> str:
+    return f"1 scale × {node.args['projection_dim']} features"
 
 
 @shape_rule("GroupNormalization", "RMSNormalization", "UnitNormalization")

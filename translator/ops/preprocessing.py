@@ -40,10 +40,10 @@ layer_schema(
     "variance as buffers, ONNX as initializers.",
     Arg(
         "axis",
-        Axes(),
+        Axes(none="one mean and variance for every value"),
         -1,
         "the axis or axes with a mean and variance of their own (batch axis is 0); the "
-        "others share them",
+        "others share them; null: one mean and variance for every value",
     ),
     Arg("invert", Bool(), False, "undo the normalization: `mean + x * sqrt(variance)`"),
     Arg(

@@ -15,7 +15,8 @@ layers:
 
 Instances are expanded into plain layers before validation, so every other part of the
 translator sees an ordinary graph. A layer named ``bn`` in instance ``stage1`` becomes
-``stage1_bn`` (``stage1_2_bn`` in the second repeat); later layers may name the instance
+``stage1_bn`` (``stage1_2_bn`` in the second repeat; ``first: 0`` numbers the copies from 0,
+as PyTorch's module lists are); later layers may name the instance
 (``inputs: stage1``) to take its output. ``$name`` takes a parameter, ``${d_model * 4}``
 computes with parameters (+ - * / // % and parentheses).
 """
@@ -44,7 +45,7 @@ from translator.spec.source import Value
 from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
-INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "trainable")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "trainable")
 MAX_REPEAT = 1000
 MAX_NESTING = 16
 # Budget on the layers of a spec after block expansion, plain layers included, checked while
@@ -244,7 +245,8 @@ class Expander:
         spec: dict[str, Value] = substitute(item, outer).value
         block = self._find(spec["block"], stack)
         params = self._params(block, spec)
-        repeat = self._repeat(spec.get("repeat"), block, len(refs))
+        repeat = self._repeat(spec.get("repeat"))
+        first = self._first(spec.get("first"))
         if len(refs) != len(block.inputs):
             raise InvalidReference(
                 item.loc,
@@ -259,13 +261,14 @@ class Expander:
         out_layers: list[Value] = []
         output = ""
         for r in range(repeat):
-            prefix = f"{name}_{r + 1}" if repeat > 1 else name
+            prefix = f"{name}_{r + first}" if repeat > 1 else name
             inner_path = (*path, name) if repeat == 1 else (*path, name, prefix)
             layers, output = self._body(
                 block, params, refs, prefix, inner_path, (*stack, block.name)
             )
             out_layers.extend(layers)
-            refs = [Value(output, item.loc)]
+            # The first input chains; the others (an encoder's output, a mask) reach every copy.
+            refs = [Value(output, item.loc), *refs[1:]]
             if r == 0 and repeat > 1:  # every repetition expands to as many layers
                 self.reserve(
                     len(layers) * (repeat - 1),
@@ -313,7 +316,18 @@ class Expander:
                 )
         return params
 
-    def _repeat(self, value: Value | None, block: Block, inputs: int) -> int:
+    def _first(self, value: Value | None) -> int:
+        """The number of a repeat's first copy: 1, or as given (0, as PyTorch counts a
+        ModuleList, so that copies are named as a checkpoint's keys are)."""
+        if value is None:
+            return 1
+        if isinstance(value.value, bool) or value.value not in (0, 1):
+            raise InvalidArgumentValue(
+                value.loc, f"invalid first. Received: first={value.value!r}", "0 or 1"
+            )
+        return int(value.value)
+
+    def _repeat(self, value: Value | None) -> int:
         if value is None:
             return 1
         if (
@@ -325,12 +339,6 @@ class Expander:
                 value.loc,
                 f"invalid repeat. Received: repeat={value.value!r}",
                 f"an integer from 1 to {MAX_REPEAT}",
-            )
-        if value.value > 1 and inputs != 1:
-            raise InvalidArgumentValue(
-                value.loc,
-                f"block '{block.name}' has {inputs} inputs and cannot repeat",
-                "repeat blocks with one input",
             )
         return value.value
 

@@ -306,9 +306,14 @@ class Padding(Kind):
 
 @dataclass(frozen=True)
 class Axes(Kind):
-    """An axis or list of axes (negative counts from the end; the batch axis is 0)."""
+    """An axis or list of axes (negative counts from the end; the batch axis is 0); with
+    ``none`` (what null means), also null."""
 
-    def coerce(self, value: Any, loc: Location, where: str, name: str) -> int | tuple[int, ...]:
+    none: str = ""
+
+    def coerce(
+        self, value: Any, loc: Location, where: str, name: str
+    ) -> int | tuple[int, ...] | None:
         def axis(item: Any) -> bool:
             return isinstance(item, int) and not isinstance(item, bool) and abs(item) < 64
 
@@ -316,13 +321,22 @@ class Axes(Kind):
             return value
         if isinstance(value, list) and value and all(axis(v) for v in value):
             return tuple(value)
-        raise _fail(loc, where, name, value, "an integer axis or a list of them")
+        if value is None and self.none:
+            return None
+        accepted = "an integer axis or a list of them" + (
+            f", or null ({self.none})" * bool(self.none)
+        )
+        raise _fail(loc, where, name, value, accepted)
 
     def describe(self) -> str:
-        return "int or list of ints"
+        return "int or list of ints" + (" or null" if self.none else "")
 
     def json_schema(self) -> dict[str, Any]:
-        return {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]}
+        options: list[dict[str, Any]] = [
+            {"type": "integer"},
+            {"type": "array", "items": {"type": "integer"}},
+        ]
+        return {"oneOf": options + ([{"type": "null"}] if self.none else [])}
 
 
 @dataclass(frozen=True)

@@ -101,12 +101,53 @@ def _check(
     if problems:
         first = problems[0]
         if len(problems) > 1:
+            said = str(first).removeprefix(f"{source}: ")
+            said += (
+                f" (and {len(problems) - 1} more problems){_keys_summary(label, expected, given)}"
+            )
             first = WeightsError(
-                source,
-                f"{str(first).removeprefix(f'{source}: ')} (and {len(problems) - 1} more problems)",
-                first.layer, first.tensor, first.expected, first.received,
-            )  # fmt: skip
+                source, said, first.layer, first.tensor, first.expected, first.received
+            )
+        first.details = _key_lines(label, expected, given)
         raise first
+
+
+SHOWN = 3  # keys named in the one-line message; --verbose lists every one
+
+
+def _key(label: str, layer: str, tensor: str) -> str:
+    return f"{layer}/{tensor}" if label == "canonical" else f"{layer}.{tensor}"
+
+
+def _unmatched(
+    expected: dict[tuple[str, str], Shape], given: dict[tuple[str, str], Shape]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the keys the file lacks, the keys it holds that the spec does not read)."""
+    return [k for k in expected if k not in given], [k for k in given if k not in expected]
+
+
+def _keys_summary(
+    label: str, expected: dict[tuple[str, str], Shape], given: dict[tuple[str, str], Shape]
+) -> str:
+    """``; missing 31: a, b, c, …; unused in the file 24: x, y, z, …`` (empty parts left out)."""
+    parts = []
+    for what, keys in zip(
+        ("missing", "unused in the file"), _unmatched(expected, given), strict=True
+    ):
+        if keys:
+            named = ", ".join(_key(label, *k) for k in keys[:SHOWN])
+            parts.append(f"{what} {len(keys)}: {named}{', …' if len(keys) > SHOWN else ''}")
+    return "".join(f"; {p}" for p in parts) + ("; --verbose lists them all" if parts else "")
+
+
+def _key_lines(
+    label: str, expected: dict[tuple[str, str], Shape], given: dict[tuple[str, str], Shape]
+) -> list[str]:
+    """One line per missing key (its expected shape) and per unused key (its shape)."""
+    missing, unused = _unmatched(expected, given)
+    return [f"  missing  {_key(label, *k)} {expected[k]}" for k in missing] + [
+        f"  unused   {_key(label, *k)} {given[k]}" for k in unused
+    ]
 
 
 def check_weights(graph: Graph, framework: str, weights: Weights, source: str = "weights") -> None:

@@ -77,6 +77,23 @@ def differences(found: dict[str, Dataset], template: dict[str, Dataset]) -> list
     return out
 
 
+def by_layer(found: dict[str, Dataset]) -> tuple[dict[str, list[str]], list[str]]:
+    """The datasets of each Keras layer, by the name Keras stores beside them, in variable
+    order (``.../vars/<i>``), and the names stored in more than one group (ambiguous)."""
+    groups: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for path, dataset in found.items():
+        group, _, index = path.rpartition("/vars/")
+        if dataset.layer and index.isdigit():
+            groups.setdefault(dataset.layer, {}).setdefault(group, []).append((int(index), path))
+    ambiguous = sorted(name for name, held in groups.items() if len(held) > 1)
+    ordered = {
+        name: [path for _, path in sorted(next(iter(held.values())))]
+        for name, held in groups.items()
+        if len(held) == 1
+    }
+    return ordered, ambiguous
+
+
 def refuse(source: str, graph_name: str, problems: list[str]) -> WeightsError:
     """The first difference as one line, with how many more there are."""
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""

@@ -219,7 +219,7 @@ def read_state_dict(path: str | Path, graph: Graph) -> Inventory:
 def read_keras(path: str | Path, graph: Graph) -> Inventory:
     """A saved Keras model, loaded in safe mode: each layer's variables, by path."""
     check_size(path, graph, "keras")  # before Keras is even imported
-    from backends.keras.importing import load
+    from backends.keras.reading import load
 
     inventory = Inventory(str(path), "keras", "keras", "Keras (model.save)")
     names = {n.name for n in graph.nodes}

@@ -20,6 +20,7 @@ from typing import Any
 from translator.errors import WeightsError
 from translator.ir import Graph
 from translator.weights.canonical import Weights, check_weight_shapes, weight_roles
+from translator.weights.renames import renamed
 from translator.weights.validate import float32_weights
 
 # The format's own limit on the header (the reference implementation refuses larger ones).
@@ -148,6 +149,6 @@ def read_entries(path: str | Path) -> list[Entry]:
 
 
 def _split(key: str) -> tuple[str, str]:
-    """A state_dict key ``<layer>.<tensor>`` → (layer, tensor)."""
-    layer, _, tensor = key.partition(".")
+    """A state_dict key ``<layer>.<tensor>`` (renamed as ``--map`` says) → (layer, tensor)."""
+    layer, _, tensor = renamed(key).partition(".")
     return layer, tensor

@@ -72,6 +72,7 @@ class CustomAttention(nn.Module):
         use_bias: bool,
         causal: bool,
         dropout: float,
+        rope_max_wavelength: float | None = None,
     ) -> None:
         super().__init__()
         self.query = projection(sizes["query"], use_bias)
@@ -85,6 +86,8 @@ class CustomAttention(nn.Module):
         self.scale = 1.0 / math.sqrt(sizes["key"][2])
         self.causal = causal
         self.dropout = dropout
+        # Rotary position embeddings of that base on the query and key heads (None: none).
+        self.rope_max_wavelength = rope_max_wavelength
 
     def forward(
         self,
@@ -96,6 +99,9 @@ class CustomAttention(nn.Module):
         q = split_heads(self.query(query), self.query_heads)
         k = split_heads(self.key(key), self.key_value_heads)
         v = split_heads(self.value(value), self.key_value_heads)
+        rope = self.rope_max_wavelength
+        if rope is not None:
+            q, k = rotated(q, rope), rotated(k, rope)
         if self.repeats > 1:
             k, v = k.repeat_interleave(self.repeats, 2), v.repeat_interleave(self.repeats, 2)
         rate = self.dropout if self.training else 0.0
@@ -153,8 +159,10 @@ class GroupQueryAttention(CustomAttention):
         dropout: float = 0.0,
         use_bias: bool = True,
         causal: bool = False,
+        rope_max_wavelength: float | None = None,
     ) -> None:
-        """``features``: the (query, value, key) inputs' widths."""
+        """``features``: the (query, value, key) inputs' widths; ``rope_max_wavelength``:
+        rotary position embeddings of that base on the query and key heads (None: none)."""
         query, value, key = features
         sizes = {
             "query": (query, num_query_heads, head_dim),
@@ -162,7 +170,20 @@ class GroupQueryAttention(CustomAttention):
             "value": (value, num_key_value_heads, head_dim),
         }
         out = (num_query_heads, head_dim, query)
-        super().__init__(sizes, out, use_bias, causal, dropout)
+        super().__init__(sizes, out, use_bias, causal, dropout, rope_max_wavelength)
+
+
+def rotated(x: torch.Tensor, max_wavelength: float) -> torch.Tensor:
+    """Rotary position embeddings on (batch, steps, heads, size), as Llama's: feature ``i``
+    of the first half pairs with ``i + size/2`` (rotate_half), turned by the angle
+    ``position / max_wavelength ** (2i / size)``."""
+    size = x.shape[-1]
+    half = size // 2
+    inverse = 1.0 / max_wavelength ** (torch.arange(0, size, 2, dtype=torch.float32) / size)
+    angles = torch.arange(x.shape[1], dtype=torch.float32)[:, None] * inverse[None, :]
+    angles = torch.cat([angles, angles], dim=-1)[None, :, None, :]  # (1, steps, 1, size)
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * angles.cos() + turned * angles.sin()
 
 
 class PositionEmbedding(nn.Module):

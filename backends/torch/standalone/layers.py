@@ -99,6 +99,36 @@ class Embedding(nn.Embedding):
         return super().forward(ids.long())
 
 
+class BroadcastDropout(nn.Module):
+    """Keras Dropout with ``noise_shape``: one keep-or-drop draw per position of the noise
+    shape (-1: the input's size), broadcast over its axes of size 1, so ``[-1, 1, 1, 1]``
+    drops whole examples (stochastic depth); the identity in eval mode."""
+
+    def __init__(self, rate: float, noise_shape: list[int]) -> None:
+        super().__init__()
+        self.rate = rate
+        self.noise_shape = noise_shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        shape = [x.shape[i] if n < 0 else n for i, n in enumerate(self.noise_shape)]
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.rate)
+        return x * keep / (1.0 - self.rate)
+
+
+class ClassToken(nn.Module):
+    """ViT's [CLS] token: one learned ``token`` (1, 1, features) joined in front of every
+    sequence (Hugging Face's ViT holds it as ``cls_token``)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
 class ScaleOffset(nn.Module):
     """Keras Rescaling: ``x * scale + offset``, two constants (no weights)."""
 

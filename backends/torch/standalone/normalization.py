@@ -99,6 +99,17 @@ class RMSNormalization(TrailingAxes, nn.RMSNorm):
         self.move_axes(axes, rank)
 
 
+class LayerScale(nn.Module):
+    """A learned scale per feature of the last axis: ``x * gamma`` (timm's LayerScale)."""
+
+    def __init__(self, dim: int, init_values: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), init_values))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class GroupNormalization(nn.GroupNorm):
     """Keras GroupNormalization: the channels (axis ``axis``, the batch axis is 0) in
     ``groups`` contiguous groups, each normalized per example over its channels and every

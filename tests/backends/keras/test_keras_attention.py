@@ -31,6 +31,7 @@ LAYERS = [
     "type: MultiHeadAttention, num_heads: 3, key_dim: 2",  # nn.MultiheadAttention's sizes
     GQA,
     f"{GQA}, causal: true, use_bias: false",
+    f"{GQA}, causal: true, rope_max_wavelength: 10000",
     "type: GroupQueryAttention, head_dim: 3, num_query_heads: 2, num_key_value_heads: 2",
 ]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.references import rotary
+
 # name → (input shapes, layer); the layer reads every input, in the listed order.
 CASES = {
     "mha_self": (["[5, 8]"], "{type: MultiHeadAttention, num_heads: 2, key_dim: 4}"),
@@ -44,6 +46,13 @@ CASES = {
             " causal: true}"
         ),
     ),
+    "gqa_rotary_causal_free": (
+        ["[null, 8]"],
+        (
+            "{type: GroupQueryAttention, head_dim: 4, num_query_heads: 2, num_key_value_heads: 1,"
+            " causal: true, use_bias: false, rope_max_wavelength: 10000}"
+        ),
+    ),
     "position_embedding": (["[4, 3]"], "{type: PositionEmbedding, sequence_length: 6}"),
     "position_embedding_free": (["[null, 3]"], "{type: PositionEmbedding, sequence_length: 8}"),
 }
@@ -78,8 +87,9 @@ def reference(node, xs: list[np.ndarray], w: dict[str, np.ndarray]) -> np.ndarra
         hq = hkv = a["num_heads"]
     else:
         hq, hkv = a["num_query_heads"], a["num_key_value_heads"]
-    q = _heads(query, w, "q", hq)
-    k = np.repeat(_heads(key, w, "k", hkv), hq // hkv, axis=2)
+    rope = a.get("rope_max_wavelength")
+    q = rotary(_heads(query, w, "q", hq), rope)
+    k = np.repeat(rotary(_heads(key, w, "k", hkv), rope), hq // hkv, axis=2)
     v = np.repeat(_heads(value, w, "v", hkv), hq // hkv, axis=2)
     scores = np.einsum("bthd,bshd->bhts", q, k) / np.sqrt(q.shape[-1])
     if a["causal"]:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.harness import Case, check_spec, set_parameters
+from tests.references import rotary
 
 CASES = {
     "mha_native_self_causal": (
@@ -51,6 +52,13 @@ CASES = {
         ),
         ["[4, 5]"],
     ),
+    "gqa_rotary_causal": (
+        (
+            "{type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2,"
+            " causal: true, use_bias: false, rope_max_wavelength: 500}"
+        ),
+        ["[6, 8]"],
+    ),
 }
 ROLES = ("q", "v", "k")  # Keras's call order: query, value, key
 
@@ -81,8 +89,11 @@ def keras_weights(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]
     return out
 
 
-def keras_attention(inputs: list[np.ndarray], w: dict[str, np.ndarray], causal: bool) -> np.ndarray:
-    """Keras's MultiHeadAttention / GroupedQueryAttention forward pass, written out."""
+def keras_attention(
+    inputs: list[np.ndarray], w: dict[str, np.ndarray], causal: bool, rope: float | None = None
+) -> np.ndarray:
+    """Keras's MultiHeadAttention / GroupedQueryAttention forward pass, written out; query
+    and key heads rotated where ``rope`` (rope_max_wavelength) is set."""
     query, value = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
     key = inputs[2] if len(inputs) > 2 else value
 
@@ -91,6 +102,7 @@ def keras_attention(inputs: list[np.ndarray], w: dict[str, np.ndarray], causal: 
         return y + w[f"{role}/bias"] if f"{role}/bias" in w else y
 
     q, k, v = project(query, "query"), project(key, "key"), project(value, "value")
+    q, k = rotary(q, rope), rotary(k, rope)
     repeats = q.shape[2] // k.shape[2]  # grouped query heads share key/value heads in order
     k, v = np.repeat(k, repeats, axis=2), np.repeat(v, repeats, axis=2)
     scores = np.einsum("bthk,bshk->bhts", q / np.sqrt(q.shape[-1]), k)
@@ -140,7 +152,7 @@ def test_attention_matches_keras_definition(case: Case) -> None:
     set_parameters(module, **torch_weights(module, w))
     inputs = [case.inputs[n] for n in ROLES[: len(node.inputs)]]
     out = case.run(**dict(zip(ROLES, inputs, strict=False)))[0]
-    expected = keras_attention(inputs, w, node.args["causal"])
+    expected = keras_attention(inputs, w, node.args["causal"], node.args.get("rope_max_wavelength"))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 

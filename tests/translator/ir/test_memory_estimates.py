@@ -145,11 +145,12 @@ def test_a_mistaken_max_memory_is_one_line(
 
 
 # BERT-base holds about 110 M float32 values (420 MB per framework): each command's estimate
-# is its copies of that, plus activations and the frameworks' own ~1 GB.
+# is its copies of that (compare: of the largest one framework's build, as they build one
+# after another), plus activations and the frameworks' own ~1 GB.
 @pytest.mark.parametrize(
     ("estimate", "low_gb", "high_gb"),
     [
-        (lambda g: memory.compare_estimate(g, ("keras", "torch", "onnx")), 3.0, 5.0),
+        (lambda g: memory.compare_estimate(g, ("keras", "torch", "onnx")), 1.5, 3.0),
         (lambda g: memory.compare_estimate(g, ("torch",)), 0.6, 1.0),
         (lambda g: memory.port_estimate(g, "keras", ("torch", "onnx")), 4.5, 7.0),
         (lambda g: memory.port_estimate(g, "torch", ("onnx",)), 2.5, 4.5),

@@ -41,6 +41,10 @@ PUBLISHED = {
         fw: (124_439_808, 124_439_808 if fw != "onnx" else None)
         for fw in ("keras", "torch", "onnx")
     },
+    # Hugging Face's ViTModel (google/vit-base-patch16-224-in21k, with its pooler).
+    "vit_b16": {
+        fw: (86_389_248, 86_389_248 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
+    },
     # Hugging Face's LlamaForCausalLM (meta-llama/Llama-2-7b-hf): 6,738,415,616.
     "llama2_7b": {
         fw: (6_738_415_616, 6_738_415_616 if fw != "onnx" else None)

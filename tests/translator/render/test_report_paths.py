@@ -28,7 +28,11 @@ def _no_framework(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     built: list[str] = []
 
     def report(
-        graph: Graph, frameworks: tuple[str, ...], seed: int, materialize: str | None = None
+        graph: Graph,
+        frameworks: tuple[str, ...],
+        seed: int,
+        materialize: str | None = None,
+        max_memory: int | None = None,
     ) -> compare.Report:
         built.append(graph.name)
         return compare.count_report(graph, frameworks)

@@ -49,6 +49,32 @@ def test_expansion_names_and_wiring() -> None:
     assert graph.node("dense").inputs == ("head_dense_1",)  # `inputs: head` is the block's output
 
 
+DECODER = """
+name: decoder_stack
+blocks:
+  decoder:
+    inputs: [x, memory]
+    layers:
+      - {name: self_attn, type: MultiHeadAttention, num_heads: 2, key_dim: 4, causal: true, inputs: x}
+      - {name: self_add, type: Add, inputs: [x, self_attn]}
+      - {name: cross_attn, type: MultiHeadAttention, num_heads: 2, key_dim: 4, inputs: [self_add, memory]}
+      - {name: cross_add, type: Add, inputs: [self_add, cross_attn]}
+inputs:
+  - {name: target, shape: [5, 8]}
+  - {name: encoded, shape: [7, 8]}
+layers:
+  - {block: decoder, name: dec, inputs: [target, encoded], repeat: 3}
+"""
+
+
+def test_a_repeated_block_chains_its_first_input_and_shares_the_others() -> None:
+    graph = load_text(DECODER)
+    assert graph.node("dec_1_self_attn").inputs == ("target",)
+    assert graph.node("dec_2_self_attn").inputs == ("dec_1_cross_add",)
+    assert graph.node("dec_3_cross_attn").inputs == ("dec_3_self_add", "encoded")
+    assert list(graph.outputs) == ["dec_3_cross_add"]
+
+
 def test_collapse_sums_per_block() -> None:
     report = collapse(count_report(load_text(SPEC)), 0)
     rows = {r.name: r for r in report.rows}

@@ -81,6 +81,14 @@ CASES = [
         "5:26",
         ["Received: units=0", "integer from 1"],
     ),
+    (
+        "rotary-odd-head",
+        GOOD_HEAD
+        + "  - {type: GroupQueryAttention, head_dim: 3, num_query_heads: 2,"
+        + " num_key_value_heads: 1, rope_max_wavelength: 10000}\n",
+        "5:5",
+        ["rotary embeddings pair a head's features; Received: head_dim=3", "give an even head_dim"],
+    ),
     ("float-units", GOOD_HEAD + "  - {type: Dense, units: 2.5}\n", "5:26", ["Received: units=2.5"]),
     (
         "string-bool",

@@ -317,8 +317,31 @@ def test_missing_unknown_and_several_problems() -> None:
     with pytest.raises(WeightsError) as caught:
         check_weights(graph, "keras", weights, "w")
     text = str(caught.value)
-    assert "\n" not in text and text.endswith("(and 1 more problems)")
+    assert "\n" not in text and "(and 1 more problems); unused in the file 1: nope.kernel" in text
+    assert text.endswith("; --verbose lists them all")
     assert "no layer 'nope' with keras weights" not in text  # the first problem is reported
+    assert caught.value.details == ["  unused   nope.kernel (1,)"]  # a wrong shape is neither
+
+
+def test_every_unmatched_key_is_listed_for_verbose() -> None:
+    graph = GRAPHS["seed_lstm"]
+    weights = seed_weights("torch")
+    renamed = {"encoder": weights.pop("lstm")}
+    with pytest.raises(WeightsError) as caught:
+        check_weights(graph, "torch", weights | renamed, "w.pt")
+    text = str(caught.value)
+    assert "; missing 4: lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, …;" in text
+    assert "; unused in the file 4: encoder.weight_ih_l0, encoder.weight_hh_l0," in text
+    assert caught.value.details == [
+        "  missing  lstm.weight_ih_l0 (40, 1)",
+        "  missing  lstm.weight_hh_l0 (40, 10)",
+        "  missing  lstm.bias_ih_l0 (40,)",
+        "  missing  lstm.bias_hh_l0 (40,)",
+        "  unused   encoder.weight_ih_l0 (40, 1)",
+        "  unused   encoder.weight_hh_l0 (40, 10)",
+        "  unused   encoder.bias_ih_l0 (40,)",
+        "  unused   encoder.bias_hh_l0 (40,)",
+    ]
 
 
 def test_canonical_file_problems_name_the_canonical_tensor() -> None:

@@ -1,0 +1,198 @@
+"""What the importer reads of an exported program besides its module calls: its inputs and
+outputs (the spec's); the values it computes from no input (``evaluated``: position ids,
+masks made from the static shapes, rotary tables), folded into the layers that read them,
+and what a constant attention mask means (``masked_causally``); the parameters it never
+reads (listed, but for a second name of a tied tensor, as GPT-2's ``transformer.wte.weight``
+is ``lm_head.weight``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from backends.torch import importing  # which imports this module: names used at run time
+from translator.commands.importing import Unclaimed
+from translator.ir import INPUT
+from translator.spec.schema import SCHEMAS
+
+if TYPE_CHECKING:  # importing.py imports this module
+    from backends.torch.importing import Reading
+
+
+def add_input(reading: Reading, node: Any, name: str) -> None:
+    """The spec input a placeholder of the program is (its name given, its batch axis aside)."""
+    value = node.meta["val"]
+    dtype = str(value.dtype).removeprefix("torch.")
+    entry: dict[str, Any] = {
+        "name": reading._name(name, INPUT),
+        "shape": list(value.shape[1:]),
+    }
+    if dtype != "float32":
+        entry["dtype"] = dtype
+    reading.inputs.append(entry)
+    reading.refs[node] = entry["name"]
+
+
+def spec_of(reading: Reading, name: str) -> dict[str, Any]:
+    """The spec mapping: name, data format, inputs, layers, outputs."""
+    spec: dict[str, Any] = {"name": name}
+    types = [layer["type"] for layer in reading.layers if "type" in layer]  # not shares
+    if any("data_format" in SCHEMAS[type_].arg_index for type_ in types):
+        spec["data_format"] = "channels_first"
+    spec["inputs"], spec["layers"] = reading.inputs, reading.layers
+    output = next(n for n in reading.program.graph.nodes if n.op == "output")
+    outputs = [reading.refs.get(n, "") for n in output.args[0]]
+    if outputs != [reading.previous()]:
+        spec["outputs"] = outputs[0] if len(outputs) == 1 else outputs
+    return spec
+
+
+# Constants larger than this (elements) are left to the layers reading them: folding is for
+# position ids, masks and rotary tables, whose sizes are the sequence's.
+CONSTANT_LIMIT = 1 << 22
+
+
+def stored(program: Any, key: str) -> torch.Tensor:
+    """A tensor of the program by name: a parameter or persistent buffer (in its
+    state_dict), or a non-persistent buffer (in its constants, as BERT's position ids)."""
+    return program.state_dict[key] if key in program.state_dict else program.constants[key]
+
+
+def evaluated(reading: Reading, node: Any) -> torch.Tensor | None:
+    """``node``'s value when it reads only buffers, constants and other such nodes."""
+    if not hasattr(node, "op"):
+        return node  # a literal argument
+    if node.op == "placeholder":
+        signature = reading.program.graph_signature
+        if node.name in signature.inputs_to_buffers:
+            return stored(reading.program, reading.key(node))
+        lifted = signature.inputs_to_lifted_tensor_constants
+        return reading.program.constants[lifted[node.name]] if node.name in lifted else None
+    if node.op != "call_function" or any(reading.constant(a) is None for a in node.all_input_nodes):
+        return None
+    value = node.meta.get("val")
+    if value is None or not hasattr(value, "numel") or value.numel() > CONSTANT_LIMIT:
+        return None
+
+    def real(a: Any) -> Any:
+        return reading.constant(a) if hasattr(a, "op") else a
+
+    args = torch.fx.node.map_arg(node.args, real)
+    kwargs = torch.fx.node.map_arg(node.kwargs, real)
+    with torch.no_grad():
+        return node.target(*args, **kwargs)
+
+
+def list_unread_parameters(reading: Reading) -> None:
+    """Each parameter the program never reads, listed; but not a tied one's second name
+    (GPT-2's ``transformer.wte.weight``, the same tensor as ``lm_head.weight``, which is read)."""
+    program = reading.program
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    parameters = program.graph_signature.inputs_to_parameters
+    read = {_storage(program.state_dict[k]) for p, k in parameters.items() if placeholders[p].users}
+    for placeholder, key in parameters.items():
+        tensor = program.state_dict[key]
+        if not placeholders[placeholder].users and _storage(tensor) not in read:
+            size = int(tensor.numel())
+            reading.refused.append(Unclaimed(key, "Parameter", size, "the program never reads it"))
+
+
+def _storage(tensor: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+    """Where a tensor's values are and its shape: the same for two names of one tensor."""
+    return tensor.data_ptr(), tuple(tensor.shape)
+
+
+# Masks no input reaches (Hugging Face builds them from the static shapes, as booleans, True
+# where attending, or as 0 / the dtype's minimum): all open → unmasked; open on and below
+# the diagonal → causal. Any other mask has no spec equivalent.
+BLOCKED = -1e30  # at most this where a float mask blocks (Hugging Face: the dtype's minimum)
+
+
+def masked_causally(r: Reading, mask: Any) -> bool:
+    """Whether a constant attention mask is causal (True) or masks nothing (False)."""
+    value = r.constant(mask)
+    if value is None:
+        raise importing.Refused("an attention mask an input reaches (the spec's is causal or none)")
+    open_ = value if value.dtype == torch.bool else value == 0
+    if value.dtype != torch.bool and bool((value[~open_] > BLOCKED).any()):
+        raise importing.Refused("a float attention mask that adds other values than 0 and −∞")
+    causal = torch.ones(open_.shape[-2:], dtype=torch.bool).tril()
+    if bool(open_.all()):
+        return False
+    if bool((open_ == causal).all()):
+        return True
+    raise importing.Refused("an attention mask neither causal nor empty (padding?)")
+
+
+# Rotary position embeddings as Llama applies them to a (batch, heads, steps, size) head:
+# ``x·cos + rotate_half(x)·sin``, rotate_half(x) = cat(−x[…, half:], x[…, :half]), with cos and
+# sin tables computed from no input. Their base is read off the tables (the angle of position
+# 1, feature 1 is base^(−2/size)) and every entry checked against Llama's formula.
+TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
+
+
+def unrotated(reading: Reading, node: Any) -> tuple[Any, float] | None:
+    """(the heads a rotary embedding turned, its base) when ``node`` is one; else None."""
+    products = node.args[:2] if importing.op_name(node) == "add" else ()
+    if len(products) != 2 or not all(
+        importing.op_name(p) == "mul" for p in products if hasattr(p, "op")
+    ):
+        return None
+    tables = (_with_table(reading, p) for p in products if hasattr(p, "op"))
+    found = [table for table in tables if table is not None]
+    if len(found) != 2:
+        return None
+    (x, cos), (turned, sin) = found
+    if not _turns_half(turned, x):
+        (x, cos), (turned, sin) = (turned, sin), (x, cos)
+    if not _turns_half(turned, x):
+        return None
+    return x, _base(cos, sin, importing.Reading.shape(x)[-1])
+
+
+def _with_table(reading: Reading, product: Any) -> tuple[Any, torch.Tensor] | None:
+    """(the operand an input reaches, the other's constant value), or None."""
+    first, second = (reading.constant(a) for a in product.args[:2])
+    if second is not None and first is None:
+        return product.args[0], second
+    if first is not None and second is None:
+        return product.args[1], first
+    return None
+
+
+def _turns_half(turned: Any, x: Any) -> bool:
+    """Whether ``turned`` is cat(−x[…, half:], x[…, :half]) along the last axis."""
+    name = importing.op_name
+    if name(turned) != "cat" or len(turned.args[0]) != 2 or name(turned.args[0][0]) != "neg":
+        return False
+    (negated, first), rank = turned.args[0], len(importing.Reading.shape(x))
+    half = importing.Reading.shape(x)[-1] // 2
+    slices = (first, negated.args[0])
+    if not all(
+        name(s) == "slice" and s.args[0] is x and s.args[1] % rank == rank - 1 for s in slices
+    ):
+        return False
+    return [tuple(s.args[2:4]) for s in slices] == [(0, half), (half, sys.maxsize)]
+
+
+def _base(cos: torch.Tensor, sin: torch.Tensor, size: int) -> float:
+    """The base Llama's tables of cos and sin were made with; refused if they are not."""
+    c, s = (t.reshape(-1, *t.shape[-2:])[0].double() for t in (cos, sin))
+    if c.shape[0] < 2 or size < 4:
+        raise importing.Refused("rotary tables too short to tell their base (2 steps, 4 features)")
+    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))  # position 1, feature 1: base^(−2/size)
+    base = angle ** (-size / 2)
+    base = float(round(base)) if abs(round(base) - base) < 1e-3 * base else base
+    inverse = 1.0 / base ** (torch.arange(0, size, 2, dtype=torch.float64) / size)
+    angles = torch.arange(c.shape[0], dtype=torch.float64)[:, None] * inverse[None, :]
+    angles = torch.cat([angles, angles], dim=-1)
+    if not (
+        torch.allclose(c, angles.cos(), atol=TABLE_TOLERANCE)
+        and torch.allclose(s, angles.sin(), atol=TABLE_TOLERANCE)
+    ):
+        raise importing.Refused("cos and sin tables other than Llama's rotary embeddings")
+    return base

@@ -1,0 +1,222 @@
+"""``import`` of Hugging Face ``transformers`` models, through the command line: BERT, GPT-2
+with its head tied to the token embedding, and a Llama-architecture model with grouped-query
+attention, each built from a small config with seeded random weights (no hub download) and
+saved with ``torch.export``, import to specs whose ``compare`` counts, in Keras, PyTorch and
+ONNX alike, what ``sum(p.numel() for p in model.parameters())`` counts (a tied weight once,
+as PyTorch's ``parameters()`` yields it once); holding the imported weights, our Keras,
+PyTorch and ONNX builds compute the model's own output (last hidden state, or logits).
+
+transformers is the ``hf`` extra, which ``dev`` pulls in (``pip install -e ".[dev]"``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import backends
+from tests.imports import run_import
+from translator.cli import main
+from translator.ir.sample import sample_inputs
+from translator.spec.loader import load
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
+
+KERAS = backends.load("keras")
+ONNX = backends.load("onnx")
+TORCH = backends.load("torch")
+import torch  # noqa: E402  (after the backends, which quiet the frameworks)
+
+transformers = pytest.importorskip(
+    "transformers", reason="transformers is the hf extra (pip install -e '.[hf]')"
+)
+
+# The models' output against our builds holding the imported weights: float32 throughout, the
+# same operations in another order (fused attention, LayerNorm); measured at most 7.2e-7
+# (BERT in Keras), 4.8e-7 in ONNX, 2.4e-7 in PyTorch.
+ATOL = RTOL = 1e-5
+BATCH, STEPS = 2, 8  # the programs' shapes: static in torch.export
+SMALL = {"hidden": 64, "layers": 2, "heads": 4, "vocab": 100, "positions": 16}
+
+
+def _bert() -> Any:
+    config = transformers.BertConfig(
+        vocab_size=SMALL["vocab"],
+        hidden_size=SMALL["hidden"],
+        num_hidden_layers=SMALL["layers"],
+        num_attention_heads=SMALL["heads"],
+        intermediate_size=2 * SMALL["hidden"],
+        max_position_embeddings=SMALL["positions"],
+    )
+    return transformers.BertModel(config, add_pooling_layer=False)
+
+
+def _gpt2() -> Any:
+    config = transformers.GPT2Config(
+        vocab_size=SMALL["vocab"],
+        n_embd=SMALL["hidden"],
+        n_layer=SMALL["layers"],
+        n_head=SMALL["heads"],
+        n_positions=SMALL["positions"],
+        bos_token_id=0,
+        eos_token_id=0,
+        use_cache=False,
+    )
+    return transformers.GPT2LMHeadModel(config)  # lm_head tied to transformer.wte
+
+
+def _llama(tied: bool, theta: float) -> Any:
+    """Grouped-query attention (4 query heads share 2 key/value heads), RMSNorm, a SwiGLU MLP
+    and rotary embeddings of base ``theta``."""
+    config = transformers.LlamaConfig(
+        vocab_size=SMALL["vocab"],
+        hidden_size=SMALL["hidden"],
+        intermediate_size=2 * SMALL["hidden"],
+        num_hidden_layers=SMALL["layers"],
+        num_attention_heads=SMALL["heads"],
+        num_key_value_heads=SMALL["heads"] // 2,
+        max_position_embeddings=SMALL["positions"],
+        rope_parameters={"rope_type": "default", "rope_theta": theta},
+        tie_word_embeddings=tied,
+        use_cache=False,
+    )
+    return transformers.LlamaForCausalLM(config)
+
+
+def _ids(high: int) -> torch.Tensor:
+    return torch.randint(0, high, (BATCH, STEPS))
+
+
+# Case → (model factory, the forward's tensor arguments by keyword). ``return_dict=False``
+# and ``use_cache=False`` keep transformers' output classes and caches out of the program.
+MODELS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]]] = {
+    "bert": (_bert, lambda: {"input_ids": _ids(SMALL["vocab"]), "token_type_ids": _ids(2)}),
+    "gpt2_tied_head": (_gpt2, lambda: {"input_ids": _ids(SMALL["vocab"])}),
+    "llama_gqa": (lambda: _llama(False, 10000.0), lambda: {"input_ids": _ids(SMALL["vocab"])}),
+    "llama_gqa_tied_theta_500000": (
+        lambda: _llama(True, 500000.0),
+        lambda: {"input_ids": _ids(SMALL["vocab"])},
+    ),
+}
+OPTIONS = {case: {"use_cache": False} for case in MODELS if case != "bert"} | {"bert": {}}
+
+
+def _saved(case: str, path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The case's model (seeded, at inference), its example and its program saved at ``path``."""
+    make, example = MODELS[case]
+    torch.manual_seed(0)
+    model = make().eval()
+    inputs = example()
+    options = {**OPTIONS[case], "return_dict": False}
+    program = torch.export.export(model, (), kwargs={**inputs, **options})
+    torch.export.save(program, path)
+    return model, inputs
+
+
+def _compared_totals(spec: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """``compare --format json``'s total per framework."""
+    assert main(["compare", str(spec), "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    return {framework: found["total"] for framework, found in totals.items()}
+
+
+def _assert_reproduces(model: Any, spec: Path, weights: Path, case: str) -> None:
+    """Our Keras, PyTorch and ONNX builds of the imported spec, holding the imported weights,
+    compute the model's first output on the same token ids."""
+    graph = load(str(spec))
+    inputs = sample_inputs(graph, 0, batch=BATCH)
+    arguments = {n: torch.from_numpy(inputs[n]) for n in graph.inputs}
+    with torch.no_grad():
+        expected = model(**arguments, **OPTIONS[case], return_dict=False)[0].numpy()
+    canonical = load_canonical(graph, weights)
+    for backend in (KERAS, TORCH, ONNX):
+        held = backend.set_weights(
+            backend.build(graph), from_canonical(graph, backend.NAME, canonical)
+        )
+        (got,) = backend.run(held, inputs)
+        np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_a_hugging_face_program_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, weights = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    expected = sum(p.numel() for p in model.parameters())
+    assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
+    _assert_reproduces(model, spec, weights, case)
+
+
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_the_program_itself_ports_the_imported_spec(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``port --weights model.pt2``: the program is imported again and its tensors taken
+    (fused, transposed and tied ones included)."""
+    _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    args = ["port", str(spec), "--weights", str(tmp_path / f"{case}.pt2"), "--from", "torch"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+ONNX_GAP = "attention in ONNX (its MatMul/Softmax subgraph) is not recognised yet"
+
+
+@pytest.mark.xfail(reason=ONNX_GAP, raises=AssertionError, strict=True)
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_the_onnx_file_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torch.onnx.export (the dynamo exporter) of the same model imports and counts as it."""
+    make, example = MODELS[case]
+    torch.manual_seed(0)
+    model, inputs = make().eval(), example()
+    source = tmp_path / f"{case}.onnx"
+    options = {**OPTIONS[case], "return_dict": False}
+    with warnings.catch_warnings():  # torch.onnx's own use of a deprecated pytree check
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.onnx.export(model, (), source, kwargs={**inputs, **options}, dynamo=True)
+    spec, _ = run_import(source, tmp_path, capsys)
+    expected = sum(p.numel() for p in model.parameters())
+    assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
+
+
+def test_gpt2s_head_is_tied_to_its_token_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _saved("gpt2_tied_head", tmp_path / "gpt2.pt2")
+    spec, _ = run_import(tmp_path / "gpt2.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: transformer_wte}" in text
+    assert "{block: transformer_h, name: transformer_h, repeat: 2, first: 0}" in text
+    assert "type: MultiHeadAttention, num_heads: 4, key_dim: 16, causal: true}" in text
+    assert "{name: transformer_wpe, type: PositionEmbedding, sequence_length: 16}" in text
+
+
+@pytest.mark.parametrize(
+    ("case", "theta"), [("llama_gqa", "10000.0"), ("llama_gqa_tied_theta_500000", "500000.0")]
+)
+def test_llamas_attention_is_grouped_and_rotary(
+    case: str, theta: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rotary embeddings' base read off the program's cos/sin tables (Llama's rope_theta)."""
+    _saved(case, tmp_path / "llama.pt2")
+    spec, _ = run_import(tmp_path / "llama.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    attention = (
+        "type: GroupQueryAttention, head_dim: 16, num_query_heads: 4, num_key_value_heads: 2,"
+        f" use_bias: false, causal: true, rope_max_wavelength: {theta}}}"
+    )
+    assert attention in text
+    # The decoder layers fold into one block, numbered from 0 as model.layers.0 is.
+    assert "{block: model_layers, name: model_layers, repeat: 2, first: 0}" in text
+    assert "- {name: input_layernorm, type: RMSNormalization, inputs: x}" in text
+    assert "type: Dense, units: 128, activation: silu, use_bias: false}" in text

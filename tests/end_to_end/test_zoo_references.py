@@ -1,0 +1,87 @@
+"""The zoo against the reference models themselves: each zoo spec counts, in the framework
+the model comes from, what that library's own model holds, built here from the library
+(keras.applications, Hugging Face ``transformers`` from a config), not copied by hand.
+
+The Hugging Face models are built on PyTorch's ``meta`` device: every parameter has its
+shape and no memory, so LLaMA-2-7B counts in a second. ``model.parameters()`` yields a tied
+matrix once, as the spec counts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from translator.commands.compare import count_report
+from translator.spec.loader import load
+
+pytestmark = pytest.mark.frameworks
+
+
+def _keras_application(name: str) -> Callable[[], dict[str, int]]:
+    def count() -> dict[str, int]:
+        import keras
+
+        model = getattr(keras.applications, name)(weights=None)
+        trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
+        total = int(model.count_params())
+        return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+
+    return count
+
+
+def _hugging_face(model_class: str, config_class: str, **config: Any) -> Callable[[], int]:
+    def count() -> int:
+        transformers = pytest.importorskip(
+            "transformers", reason="transformers (the hf extra) is not installed"
+        )
+        import torch
+
+        settings = getattr(transformers, config_class)(**config)
+        with torch.device("meta"):
+            model = getattr(transformers, model_class)(settings)
+        return sum(p.numel() for p in model.parameters())
+
+    return count
+
+
+# zoo spec → the reference model's count in Keras (total, trainable, non-trainable).
+KERAS_REFERENCES = {
+    "mobilenet_v2": _keras_application("MobileNetV2"),
+    "resnet50": _keras_application("ResNet50"),
+    "vgg16": _keras_application("VGG16"),
+}
+# zoo spec → the reference model's parameters in PyTorch.
+TORCH_REFERENCES = {
+    "bert_base": _hugging_face("BertModel", "BertConfig"),
+    "gpt2_small": _hugging_face("GPT2LMHeadModel", "GPT2Config"),
+    "llama2_7b": _hugging_face(
+        "LlamaForCausalLM",
+        "LlamaConfig",
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+        tie_word_embeddings=False,
+    ),
+    "vit_b16": _hugging_face("ViTModel", "ViTConfig"),
+}
+
+
+def _predicted(spec: str) -> Any:
+    return count_report(load(str(ROOT / "specs" / "zoo" / f"{spec}.yaml"))).totals
+
+
+@pytest.mark.parametrize("spec", sorted(KERAS_REFERENCES))
+def test_zoo_spec_counts_as_keras_applications(spec: str) -> None:
+    assert _predicted(spec)["keras"] == KERAS_REFERENCES[spec]()
+
+
+@pytest.mark.parametrize("spec", sorted(TORCH_REFERENCES))
+def test_zoo_spec_counts_as_hugging_face(spec: str) -> None:
+    assert _predicted(spec)["torch"]["total"] == TORCH_REFERENCES[spec]()
