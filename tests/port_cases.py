@@ -64,6 +64,26 @@ layers:
     use_bias: false
   - {type: TimeDistributed, layer: {type: Dense, units: 2}}
 """,
+    # 1-D convolution data channels first in PyTorch and ONNX: every 1-D layer type on it, a
+    # Flatten whose Dense holds its rows in channels-first order, and an LSTM reading it back
+    # as (batch, time, features).
+    "zoo_signal": """
+name: zoo_signal
+inputs: [{name: s, shape: [12, 3]}]
+layers:
+  - {type: Conv1D, filters: 4, kernel_size: 3, padding: same, name: conv}
+  - {type: BatchNormalization}
+  - {type: MaxPooling1D, pool_size: 3, strides: 2, padding: same}
+  - {type: SeparableConv1D, filters: 4, kernel_size: 2}
+  - {type: Conv1DTranspose, filters: 3, kernel_size: 3, strides: 2}
+  - {type: UpSampling1D}
+  - {type: Cropping1D, cropping: [2, 1]}
+  - {type: ZeroPadding1D, padding: 1, name: padded}
+  - {type: LSTM, units: 2, name: rnn, inputs: padded}
+  - {type: Flatten, inputs: padded}
+  - {type: Dense, units: 2, name: head}
+  - {type: Concatenate, inputs: [rnn, head]}
+""",
     "zoo_mobile": """
 name: zoo_mobile
 inputs: [{name: img, shape: [6, 6, 3]}]

@@ -1,8 +1,10 @@
 """Recurrent layers: SimpleRNN, LSTM and GRU on ONNX's RNN, LSTM and GRU operators.
 
-onnxruntime rejects ``layout=1`` (batch-first) for these operators, so the (batch, time,
-features) input is transposed to (time, batch, features) and ``Y`` (time, directions, batch,
-hidden) back to (batch, time, directions, hidden). Gate orders (ONNX LSTM i,o,f,c; GRU z,r,h)
+onnxruntime rejects ``layout=1`` (batch-first) for these operators (measured with
+onnxruntime 1.32.0's CPU kernels: a one-node LSTM, GRU or RNN graph with ``layout=1`` fails
+to load, "Batchwise recurrent operations (layout == 1) are not supported"), so the (batch,
+time, features) input is transposed to (time, batch, features) and ``Y`` (time, directions,
+batch, hidden) back to (batch, time, directions, hidden). The importer reads both layouts. Gate orders (ONNX LSTM i,o,f,c; GRU z,r,h)
 are the weight port's business; the gate equations match Keras's exactly:
 GRU ``reset_after`` is ``linear_before_reset`` and ONNX's ``B = [Wb, Rb]`` holds Keras's bias
 in ``Wb`` (and its recurrent bias in ``Rb`` for a reset-after GRU).

@@ -95,7 +95,7 @@ def repeat(layer: Layer, x: str, axes: list[int], factors: list[int]) -> str:
 @BUILDERS.register("UpSampling1D")
 def build_upsampling1d(layer: Layer, inputs: list[str]) -> list[str]:
     """UpSampling1D(size=2): each time step repeated ``size`` times."""
-    return [repeat(layer, inputs[0], [1], [layer.args["size"]])]
+    return [repeat(layer, inputs[0], _axes(layer, 1), [layer.args["size"]])]
 
 
 @BUILDERS.register("UpSampling2D")

@@ -38,20 +38,28 @@ def describe_activation(node: Node) -> Call:
     return call("make_activation", node.physical_args["activation"])
 
 
-# ReLU arguments (max_value, negative_slope, threshold) → the native module computing it.
-NATIVE_RELUS: dict[tuple[float | None, ...], str] = {
-    (None, 0.0, 0.0): "nn.ReLU",
-    (6.0, 0.0, 0.0): "nn.ReLU6",
+# ReLU arguments → the native module computing it exactly, by which arguments are at their
+# defaults (max_value None, negative_slope 0, threshold 0): (max_value, slope, threshold).
+NATIVE_RELUS: dict[tuple[bool, bool, bool], Callable[[Any, Any, Any], Call]] = {
+    (False, False, False): lambda m, s, t: call("nn.ReLU"),
+    (True, False, False): lambda m, s, t: (
+        call("nn.ReLU6") if m == 6 else call("nn.Hardtanh", 0.0, float(m))
+    ),
+    (False, True, False): lambda m, s, t: call("nn.LeakyReLU", s),
 }
+# A threshold alone is nn.Threshold(threshold, 0)'s rule (x where x > threshold, else 0), but
+# torch.onnx.export(dynamo=False) refuses a non-zero threshold (torch 2.13): ``ReLU`` it is.
 
 
 @describes("ReLU")
 def describe_relu(node: Node) -> Call:
-    """ReLU(max_value=None, negative_slope=0.0, threshold=0.0) → ``nn.ReLU`` (or
-    ``nn.ReLU6`` capped at 6); with a slope or a threshold, ``ReLU``."""
+    """ReLU(max_value=None, negative_slope=0.0, threshold=0.0) → ``nn.ReLU``, ``nn.ReLU6``
+    or ``nn.Hardtanh(0, max_value)`` when capped, ``nn.LeakyReLU`` with a slope; with a
+    threshold, or a cap and a slope, ``ReLU``."""
     a = arguments(node, "max_value", "negative_slope", "threshold")
-    native = NATIVE_RELUS.get(tuple(None if v is None else float(v) for v in a.values()))
-    return call(native) if native else call("ReLU", **a)
+    m, s, t = a.values()
+    native = NATIVE_RELUS.get((m is not None, bool(s), bool(t)))
+    return native(m, s, t) if native else call("ReLU", **a)
 
 
 @describes("LeakyReLU")

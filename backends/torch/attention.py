@@ -6,8 +6,10 @@ attention), masks future positions when ``causal`` (position ``i`` sees ``j <= i
 from the first step of both sequences), and applies dropout to the attention weights only
 when training.
 
-MultiHeadAttention is PyTorch's own ``nn.MultiheadAttention`` (batch first) whenever that
-expresses the sizes exactly (``translator.ops.attention.torch_native``): heads of
+MultiHeadAttention is PyTorch's own ``nn.MultiheadAttention`` (batch first, ``kdim``/``vdim``
+for key and value inputs of other widths, called on (query, key, value) with
+``need_weights=False`` and, when causal, Keras's mask; its output taken as ``[0]``) whenever
+that expresses the sizes exactly (``translator.ops.attention.torch_native``): heads of
 ``query_features / num_heads``, output as wide as the query. Other sizes, and grouped-query
 attention, are exact custom modules with one ``nn.Linear`` per role (``query``, ``key``,
 ``value``, ``output``) whose weights are Keras's kernels flattened over (heads, head size)
@@ -23,6 +25,7 @@ from typing import Any
 
 from backends.torch import program
 from backends.torch.importing import (
+    FUNCTIONS,
     MODULES,
     SHAPES,
     ModuleCall,
@@ -32,7 +35,7 @@ from backends.torch.importing import (
     op_name,
 )
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, call
+from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 from translator.ops.attention import mha_dims, roles, torch_native
@@ -44,17 +47,32 @@ def _flags(node: Node) -> dict[str, Any]:
 
 
 @describes("MultiHeadAttention")
-def describe_multi_head_attention(node: Node) -> Call:
+def describe_multi_head_attention(node: Node) -> Description:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
-    use_bias=True, causal=False) → ``NativeMultiHeadAttention`` when PyTorch's layer fits the
-    sizes, else the custom ``MultiHeadAttention``."""
+    use_bias=True, causal=False) → ``nn.MultiheadAttention`` (batch first, called on
+    (query, key, value) without the attention weights, its output ``[0]``; causal: with
+    Keras's mask) when PyTorch's layer fits the sizes, else the custom
+    ``MultiHeadAttention``."""
     d = mha_dims(node)
     if torch_native(d):
-        sizes = {"kdim": d["dk"], "vdim": d["dv"]}
-        return call("NativeMultiHeadAttention", d["dq"], d["h"], **sizes, **_flags(node))
+        return Steps(native_attention(node, d), take="output", feed=_feed(node))
     features = (d["dq"], d["dv"], d["dk"])
     sizes = {"key_dim": d["kd"], "value_dim": d["vd"], "output_shape": d["out"]}
     return call("MultiHeadAttention", features, d["h"], **sizes, **_flags(node))
+
+
+def native_attention(node: Node, d: dict[str, int]) -> Call:
+    """``nn.MultiheadAttention(embed_dim, num_heads, ...)``, its defaults left out; kdim and
+    vdim only for key and value inputs of other widths than the query's."""
+    options: dict[str, Any] = {"dropout": node.args["dropout"], "bias": node.args["use_bias"]}
+    options = {k: v for k, v in options.items() if v != {"dropout": 0.0, "bias": True}[k]}
+    if (d["dk"], d["dv"]) != (d["dq"], d["dq"]):
+        options |= {"kdim": d["dk"], "vdim": d["dv"]}
+    return call("nn.MultiheadAttention", d["dq"], d["h"], **options, batch_first=True)
+
+
+def _feed(node: Node) -> str:
+    return "causal attention" if node.args["causal"] else "attention"
 
 
 @describes("GroupQueryAttention")
@@ -78,8 +96,9 @@ def describe_position_embedding(node: Node) -> Call:
     return call("PositionEmbedding", node.args["sequence_length"], node.input_shape[1])
 
 
-# Importing: nn.MultiheadAttention (batch first, key and value as wide as the query, no mask)
-# → MultiHeadAttention, self-attention (one input) or ``[query, value]`` with the key the value.
+# Importing: nn.MultiheadAttention (batch first, key and value as wide as the query, no mask
+# but the causal one model.py writes) → MultiHeadAttention, self-attention (one input) or
+# ``[query, value]`` with the key the value.
 # The head size is the last size of the per-head view PyTorch makes of the projected query.
 
 
@@ -97,7 +116,13 @@ def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
     inside = set(call.nodes)
     reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
     inputs = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))
-    first = call.nodes[0]
+    masks = [a for a in inputs if _causal_mask(a)]
+    for mask in masks:  # model.py's causal_mask(query, key): ones(...).triu(1)
+        r.claim(r.call_of(mask))
+        r.claim(r.call_of(mask.args[0]))
+    inputs = [a for a in inputs if a not in masks]
+    # nn.MultiheadAttention first turns a boolean mask into a float one (zeros, -inf).
+    first = next(n for n in call.nodes if op_name(n) not in MASK_TO_FLOAT)
     if op_name(first) != "transpose" or len(inputs) > 2:
         raise Refused("batch_first=False, a mask or a key other than the value is not recognised")
     projection = call.op("linear")
@@ -107,7 +132,33 @@ def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
     outputs = [n for n in call.nodes if set(n.users) - inside]
     layer = {"type": "MultiHeadAttention", "num_heads": embed // head, "key_dim": head}
     layer["use_bias"] = arg(projection, 2, "bias") is not None
+    layer["causal"] = bool(masks)
     r.add(call, layer, inputs, outputs[-1])
+
+
+MASK_TO_FLOAT = ("zeros_like", "masked_fill_", "masked_fill")
+
+
+@FUNCTIONS.register("Ones", "Triu")
+def read_causal_mask(r: Reading, call: ModuleCall) -> None:
+    """``torch.ones(...).triu(1)`` read by nn.MultiheadAttention calls only: model.py's
+    ``causal_mask``, which those calls take in (``causal: true``); no layer of its own."""
+    node = call.nodes[0]
+    mask = node if op_name(node) == "triu" else r.only_user(node)
+    attended = mask is not None and all(
+        r.call_of(user).cls == "MultiheadAttention" for user in mask.users
+    )
+    if not (attended and _causal_mask(mask)):
+        raise Refused("a tensor made in forward other than nn.MultiheadAttention's causal mask")
+
+
+def _causal_mask(node: Any) -> bool:
+    """Whether ``node`` is Keras's causal mask as model.py makes it: ``ones(...).triu(1)``."""
+    return (
+        op_name(node) == "triu"
+        and op_name(node.args[0]) == "ones"
+        and arg(node, 1, "diagonal", 0) == 1
+    )
 
 
 # Importing q/k/v/o projections (Hugging Face's style): a module of any class whose

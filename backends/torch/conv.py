@@ -1,12 +1,15 @@
 """Convolutions: Conv1D, Conv2D and Conv3D.
 
-PyTorch convolves channels-first tensors and pads symmetrically, so each layer (a subclass of
-``nn.Conv1d``/``nn.Conv2d``/``nn.Conv3d``, keeping the names ``weight`` and ``bias``) moves the
-channel axis in and out around itself when the spec is channels-last, and pads explicitly the way
-TensorFlow does: for ``same`` the extra row/column goes at the end; ``causal`` pads
-``dilation * (kernel - 1)`` at the start. The modules (and their layout and padding helpers) are the standalone ones
-(``backends/torch/standalone/spatial.py``) that ``export`` copies into ``model.py``; the
-description here derives their arguments from the IR.
+On channels-first data (images, volumes and the sequences of a 1-D convolution spec, as the
+layout pass places them, or a spec written channels first) a convolution is PyTorch's own
+``nn.Conv1d/2d/3d``: TensorFlow's even "same" padding as its ``padding``, uneven padding (the
+extra row/column at the end) and ``causal`` padding (``dilation * (kernel - 1)`` at the start)
+as one ``nn.ZeroPad1d/2d/3d`` before it, and the activation as its own module after it. Where
+no native module computes the layer (channels-last data; "same" with strides over sizes not
+known) it is the standalone ``Conv1D/2D/3D`` (``backends/torch/standalone/spatial.py``, a
+subclass of ``nn.Conv*d`` keeping the names ``weight`` and ``bias``), which moves the channel
+axis in and out around itself and pads as TensorFlow does. ``export`` copies what a model
+needs into ``model.py``; the description here derives the arguments from the IR.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ def describe_conv(node: Node) -> Description:
     """Conv1D/2D/3D(filters, kernel_size, strides=1, padding=valid|same|causal (causal:
     Conv1D only), data_format, dilation_rate=1, groups=1, activation=None, use_bias=True)
     → on channels-first data, ``nn.Conv1d/2d/3d`` (symmetric padding as its ``padding``,
-    uneven padding as one ``nn.ZeroPad*d`` before it) then the activation's module; on
+    uneven or causal padding as one ``nn.ZeroPad*d`` before it) then the activation's
+    module; on
     channels-last data, ``Conv1D/2D/3D`` (moves the channels around ``nn.Conv*d``)."""
     a = node.physical_args
     if window_pads(node) is None:
@@ -68,11 +72,16 @@ def native_conv(node: Node, ins: int | None, outs: int, groups: int) -> Descript
 
 def window_pads(node: Node) -> tuple[tuple[int, int], ...] | None:
     """The zeros (before, after) per spatial axis of a window layer on channels-first data,
-    as TensorFlow pads it; ``None`` where no native module computes it exactly
-    (channels-last data, causal padding, "same" with strides over sizes not known)."""
+    as TensorFlow pads it (causal: ``dilation * (kernel - 1)`` before); ``None`` where no
+    native module computes it exactly (channels-last data, "same" with strides over sizes
+    not known)."""
     a = node.physical_args
-    if a["data_format"] != "channels_first" or a["padding"] == "causal":
+    if a["data_format"] != "channels_first":
         return None
+    if a["padding"] == "causal":
+        return tuple(
+            (d * (k - 1), 0) for k, d in zip(a["kernel_size"], a["dilation_rate"], strict=True)
+        )
     if a["padding"] == "valid":
         return ((0, 0),) * len(a["kernel_size"])
     if None in node.input_shape and any(s > 1 for s in a["strides"]):

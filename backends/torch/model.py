@@ -31,7 +31,7 @@ from torch import nn
 import translator.ops  # noqa: F401  (fills the layer schema that BUILDERS checks types against)
 from backends.base import BuilderRegistry, Built, MeasuredTensor, Measurement
 from backends.torch.standalone.assemble import Description, as_steps
-from backends.torch.standalone.describe import instantiate
+from backends.torch.standalone.describe import fed, instantiate
 from backends.torch.standalone.layers import outputs_of
 from translator.errors import BackendError, UnsupportedInBackend
 from translator.ir import Graph, Node
@@ -124,8 +124,8 @@ class Shared(Linked):
     """A layer that shares another (``{share: enc}``): calls the original layer's module again,
     with its parameters; it holds no tensors of its own."""
 
-    def forward(self, *inputs: torch.Tensor) -> Any:
-        return self.linked(*inputs)
+    def forward(self, *inputs: torch.Tensor, **options: Any) -> Any:
+        return self.linked(*inputs, **options)  # options: nn.MultiheadAttention's need_weights
 
 
 class Tie:
@@ -187,6 +187,7 @@ class SpecModule(nn.Module):
         # The parameterless steps around a layer's module (padding before, activation after).
         self.before, self.after = Layers(), Layers()
         self.takes: dict[str, str] = {}  # what a layer keeps of its module's result
+        self.feeds: dict[str, str] = {}  # how its module is called on its inputs
         for node in graph.nodes:
             if node.name in layers and not node.shares:
                 around = as_steps(describe(node))
@@ -196,6 +197,8 @@ class SpecModule(nn.Module):
                     )
                 if around.take:
                     self.takes[node.name] = around.take
+                if around.feed:
+                    self.feeds[node.name] = around.feed
                 if around.after:
                     self.after[node.name] = nn.Sequential(
                         *(instantiate(c) for _, c in around.after)
@@ -206,9 +209,9 @@ class SpecModule(nn.Module):
         owner = node.shares or node.name
         if owner in self.before:
             args = [self.before[owner](args[0]), *args[1:]]
-        result = self.layers[node.name](*args)
+        result = fed(self.feeds.get(owner, ""), self.layers[node.name], args)
         if owner in self.takes:
-            result = result[0] if self.takes[owner] == "sequence" else result[0][:, -1]
+            result = result[0][:, -1] if self.takes[owner] == "last" else result[0]
         if owner in self.after:
             result = self.after[owner](result)
         found = outputs_of(result)

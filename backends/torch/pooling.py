@@ -2,8 +2,10 @@
 
 Padding ``same`` follows TensorFlow (extra element at the end): max pooling pads with -inf so
 padding never wins; average pooling leaves the padding out of each window's count, as Keras
-does (ONNX ``count_include_pad=0``). The modules are the standalone ones
-(``backends/torch/standalone/spatial.py``) that ``export`` copies into ``model.py``.
+does (ONNX ``count_include_pad=0``). On channels-first data they are ``nn.MaxPool*d`` /
+``nn.AvgPool*d`` (an uneven padding as ``ceil_mode=True`` where the stride is above 1);
+otherwise the standalone modules (``backends/torch/standalone/spatial.py``) that ``export``
+copies into ``model.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import compact
 from translator.ir import Node
+from translator.ir.layout import same_pairs
 from translator.ops.pooling import GLOBAL_POOLS, POOLS
 
 # Layer type → its windowed pooling module (the rank comes from the window's arguments).
@@ -54,33 +57,48 @@ def describe_pooling(node: Node) -> Call:
 
 def native_pooling(node: Node, size: tuple[int, ...], strides: tuple[int, ...]) -> Call | None:
     """``nn.MaxPool*d`` / ``nn.AvgPool*d`` (padding left out of the average, as TensorFlow
-    does) on channels-first data, when TensorFlow's padding is even; else ``None``."""
+    does) on channels-first data; ``None`` on channels-last data or sizes not known.
+
+    TensorFlow's "same" pads (before, after) with ``after`` equal to ``before`` or one more.
+    The module pads ``before`` on both sides; where one axis needs one more at the end,
+    ``ceil_mode=True`` adds the last window, which PyTorch clips to the padded input and, the
+    padding left out, averages over its elements inside the input: TensorFlow's window."""
     a = node.physical_args
     if a["data_format"] != "channels_first":
         return None
-    pads = (0,) * len(size)
+    pairs: tuple[tuple[int, int], ...] = ((0, 0),) * len(size)
     if a["padding"] == "same":
         if None in node.input_shape:
             return None
-        sizes = node.known(
-            node.input_shape[1:]
-            if node.args["data_format"] == "channels_first"
-            else node.input_shape[:-1]
-        )
-        totals = [
-            max((-(-n // s) - 1) * s + k - n, 0)
-            for n, k, s in zip(sizes, size, strides, strict=True)
-        ]
-        if any(t % 2 for t in totals):
+        shape = node.input_shape
+        sizes = shape[1:] if node.args["data_format"] == "channels_first" else shape[:-1]
+        pairs = same_pairs(node.known(sizes), size, strides, (1,) * len(size)) or ()
+        if not _ceil_fits(node.known(sizes), pairs, size, strides):
             return None
-        pads = tuple(t // 2 for t in totals)
     kind = "Max" if node.type.startswith("Max") else "Avg"
     more: dict[str, Any] = {} if strides == size else {"stride": compact(strides)}
-    if any(pads):
-        more["padding"] = compact(pads)
-        if kind == "Avg":
-            more["count_include_pad"] = False
+    if any(before for before, _ in pairs):
+        more["padding"] = compact(before for before, _ in pairs)
+    if any(before != after for before, after in pairs):
+        more["ceil_mode"] = True
+    if kind == "Avg" and any(before or after for before, after in pairs):
+        more["count_include_pad"] = False
     return call(f"nn.{kind}Pool{len(size)}d", compact(size), **more)
+
+
+def _ceil_fits(
+    sizes: tuple[int, ...],
+    pairs: tuple[tuple[int, int], ...],
+    size: tuple[int, ...],
+    strides: tuple[int, ...],
+) -> bool:
+    """Whether ``nn.*Pool*d(padding=before, ceil_mode=True)`` makes TensorFlow's windows:
+    PyTorch refuses a window larger than the input and its padding on both sides, and with
+    stride 1 the ceiling adds no window (the one more zero at the end needs a stride > 1)."""
+    for n, (before, after), k, s in zip(sizes, pairs, size, strides, strict=True):
+        if n + 2 * before < k or (after != before and s == 1):
+            return False
+    return True
 
 
 @describes(*GLOBAL_POOLS)
@@ -109,6 +127,20 @@ WINDOW_POOLS = {"MaxPool": "MaxPooling", "AvgPool": "AveragePooling"}
 NON_NEGATIVE = ("relu", "relu6", "hardtanh", "sigmoid")
 
 
+def _ceil_same(node: Any, kernel: list[int], strides: list[int], maximum: bool) -> str:
+    """``same`` for a ceil_mode pool computing TensorFlow's "same" (as ``native_pooling``
+    writes it: pads equal to its ``before``, an average leaving them out); else refused."""
+    rank = len(kernel)
+    pads = per_axis(arg(node, 3, "padding", 0), rank)
+    same = same_pairs(Reading.shape(node.args[0])[2:], kernel, strides, [1] * rank)
+    counted = not maximum and any(pads) and arg(node, 5, "count_include_pad", True)
+    pairs = list(zip(same or (), strides, strict=False))
+    uneven = any(b != e and s == 1 for (b, e), s in pairs)
+    if same is None or counted or uneven or [b for b, _ in same] != pads:
+        raise Refused("ceil_mode=True makes a larger output than the spec's pools")
+    return "same"
+
+
 def _window_pool(r: Reading, call: ModuleCall) -> None:
     node = call.op(
         "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"
@@ -120,10 +152,11 @@ def _window_pool(r: Reading, call: ModuleCall) -> None:
     if maximum and (arg(node, 4, "dilation", 1) not in (1, [1] * rank)):
         raise Refused("a dilated pooling window has no spec equivalent")
     if arg(node, 5 if maximum else 4, "ceil_mode", False):
-        raise Refused("ceil_mode=True makes a larger output than the spec's pools")
-    padding, pads = padding_of(
-        node.args[0], arg(node, 3, "padding", 0), kernel, strides, [1] * rank
-    )
+        padding, pads = _ceil_same(node, kernel, strides, maximum), None
+    else:
+        padding, pads = padding_of(
+            node.args[0], arg(node, 3, "padding", 0), kernel, strides, [1] * rank
+        )
     x = node.args[0]
     zeros_kept = maximum and op_name(node.args[0]) in NON_NEGATIVE  # zeros pad as -inf does
     if (

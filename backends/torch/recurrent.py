@@ -22,7 +22,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg, op_name
+from backends.torch.importing import (
+    FUNCTIONS,
+    MODULES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
@@ -79,13 +87,16 @@ def describe_recurrent(node: Node) -> Description:
     """SimpleRNN/LSTM/GRU(units, activation=tanh, [recurrent_activation=sigmoid,
     reset_after=True,] use_bias=True, return_sequences=False, go_backwards=False,
     num_layers=1) → ``nn.RNN``/``nn.LSTM``/``nn.GRU`` (``batch_first=True``), keeping its
-    output sequence or last step, when exact and reading forwards; going backwards,
-    ``SimpleRNN``/``LSTM``/``GRU`` (the native module after a flip); else
+    output sequence or last step, when exact (going backwards: on its input flipped in
+    time, ``rnn(x.flip(1))``, whose outputs are Keras's, in processing order); else
     ``CustomRecurrent``."""
     a = node.args
-    if not native_is_exact(node) or a["go_backwards"]:
-        return recurrent_call(node, native_is_exact(node))
-    return Steps(torch_module(node), take="sequence" if a["return_sequences"] else "last")
+    if not native_is_exact(node):
+        return recurrent_call(node, False)
+    feed = "backwards" if a["go_backwards"] else ""
+    return Steps(
+        torch_module(node), take="sequence" if a["return_sequences"] else "last", feed=feed
+    )
 
 
 def torch_module(node: Node, **more: Any) -> Call:
@@ -128,6 +139,29 @@ def _states_read(call: ModuleCall, node: Any) -> bool:
     return any(set(s.users) - set(call.nodes) for s in states)
 
 
+def _time_flip(node: Any) -> bool:
+    """Whether ``node`` reverses time (``flip`` of axis 1) for one-direction, one-layer
+    recurrent modules only: their ``go_backwards`` (Keras hands on its sequence in processing
+    order, as the module's output on the flipped input is)."""
+    if op_name(node) != "flip" or [int(d) for d in arg(node, 1, "dims")] != [1]:
+        return False
+    return all(
+        op_name(u) in RECURRENT_OPS
+        and not arg(u, 7, "bidirectional")
+        and arg(u, 4, "num_layers") == 1
+        and u.args[0] is node
+        for u in node.users
+    )
+
+
+@FUNCTIONS.register("Flip")
+def read_time_flip(r: Reading, call: ModuleCall) -> None:
+    """``x.flip(1)`` read by recurrent modules only: taken in by them (``go_backwards``), no
+    layer of its own."""
+    if not _time_flip(call.nodes[0]):
+        raise Refused("a flip other than of time before one-direction recurrent layers")
+
+
 @MODULES.register(*SPEC_TYPES)
 def read_recurrent(r: Reading, call: ModuleCall) -> None:
     """nn.LSTM/GRU/RNN(in, hidden, num_layers, bias, batch_first=True[, bidirectional]) → LSTM,
@@ -144,10 +178,14 @@ def read_recurrent(r: Reading, call: ModuleCall) -> None:
         raise Refused("its final states are read (states are not in the spec)")
     sequence = next(u for u in node.users if op_name(u) == "getitem" and u.args[1] == 0)
     both = bool(arg(node, 7, "bidirectional"))
+    backwards = _time_flip(x)  # model.py's go_backwards: rnn(x.flip(1))
+    x = x.args[0] if backwards else x
     last = None if both else _last_step(r, sequence)  # backward's last step is not Keras's
     type_ = SPEC_TYPES[call.cls]
     values: dict[str, Any] = {"units": Reading.shape(params[1])[1], "use_bias": bool(has_biases)}
     values |= {"num_layers": layers, "return_sequences": last is None}
+    if backwards:
+        values["go_backwards"] = True
     if op_name(node) == "rnn_relu":
         values["activation"] = "relu"
     if last is not None:

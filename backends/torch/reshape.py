@@ -38,11 +38,11 @@ def describe_permute(node: Node) -> Call:
 
 @describes("ZeroPadding2D", *PADDINGS)
 def describe_zero_padding(node: Node) -> Call:
-    """ZeroPadding1D/2D/3D(padding=1, data_format) → on channels-first images and volumes,
-    ``nn.ZeroPad2d/3d``; otherwise ``ZeroPadding`` (``F.pad`` on the spec's spatial axes)."""
+    """ZeroPadding1D/2D/3D(padding=1, data_format) → on channels-first data,
+    ``nn.ZeroPad1d/2d/3d``; otherwise ``ZeroPadding`` (``F.pad`` on the spec's spatial axes)."""
     a = node.physical_args
     pairs = tuple(tuple(pair) for pair in a["padding"])
-    if a["data_format"] == "channels_first" and len(pairs) > 1:
+    if a["data_format"] == "channels_first":
         flat = tuple(p for pair in reversed(pairs) for p in pair)  # last axis first
         return call(f"nn.ZeroPad{len(pairs)}d", flat)
     return call("ZeroPadding", **arguments(node, "padding", "data_format"))
@@ -58,8 +58,12 @@ def describe_cropping(node: Node) -> Call:
 
 @describes("UpSampling1D")
 def describe_upsampling1d(node: Node) -> Call:
-    """UpSampling1D(size=2) → ``Repeat`` along the steps."""
-    return call("Repeat", (node.physical_args["size"],), (1,))
+    """UpSampling1D(size=2) → on channels-first sequences ``nn.Upsample(scale_factor=size)``
+    (nearest: each step repeated); otherwise ``Repeat`` along the steps."""
+    size = node.physical_args["size"]
+    if node.physical_args.get("data_format") == "channels_first":
+        return call("nn.Upsample", scale_factor=size)
+    return call("Repeat", (size,), (1,))
 
 
 @describes("UpSampling2D")

@@ -228,6 +228,31 @@ class _GroupedBlock(nn.Module):
         return x + self.self_attn(x)
 
 
+class _CausalAttention(nn.Module):
+    """nn.MultiheadAttention masked causally as model.py writes it (a boolean
+    ``ones(...).triu(1)``), its output taken as ``[0]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+        return self.attn(x, x, x, need_weights=False, attn_mask=mask)[0]
+
+
+class _Backwards(nn.Module):
+    """A GRU reading its sequence backwards as model.py writes Keras's go_backwards: on the
+    input flipped in time, its last step kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(4, 3, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gru(x.flip(1))[0][:, -1]
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -244,6 +269,8 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "shared": (_Shared, lambda: torch.randn(BATCH, 6)),
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
+    "causal_multihead_attention": (_CausalAttention, lambda: torch.randn(BATCH, 5, 8)),
+    "gru_backwards": (_Backwards, lambda: torch.randn(BATCH, 7, 4)),
     "qkvo_attention_eager": (lambda: _QkvoBlock(eager=True), lambda: torch.randn(BATCH, 5, 8)),
     "grouped_query_attention": (_GroupedBlock, lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),

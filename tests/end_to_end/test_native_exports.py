@@ -2,8 +2,8 @@
 
 For every spec in ``specs/`` and the smaller zoo models, the generated module (loaded from
 the file, with its state_dict) passes ``torch.export.export`` and both ONNX exporters, and
-onnxruntime agrees with torch on the exported files. An image spec with no Reshape or Permute
-keeps its data channels first throughout: no ``movedim``/``permute`` in ``model.py``, no
+onnxruntime agrees with torch on the exported files. An image spec, or a 1-D convolution
+spec, with no Reshape, Permute or Embedding keeps its data channels first throughout: no ``movedim``/``permute`` in ``model.py``, no
 Transpose in the translator's ONNX file, and only ``torch.nn`` classes hold parameters.
 ResNet-50's export lets ``torch.onnx.export`` fold every BatchNorm into its convolution.
 """
@@ -35,6 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "specs").glob("*.yaml"))
 SPECS += [f"specs/zoo/{name}.yaml" for name in ("lenet5", "mobilenet_v2", "unet_small")]
 SPECS += ["specs/zoo/seq2seq_lstm.yaml"]
+# Attention in every form the PyTorch export writes (no spec under specs/ is that small).
+SPECS += ["tests/fixtures/native/attention_block.yaml"]
+# Keras ReLU's native forms, and 1-D resampling layers on channels-first sequences.
+SPECS += ["tests/fixtures/native/relus.yaml"]
+# Recurrent layers going backwards: the native modules on flipped sequences.
+SPECS += ["tests/fixtures/native/backwards.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
@@ -124,8 +130,10 @@ def test_torch_onnx_export_runs_in_onnxruntime(path: str, dynamo: bool, models, 
         np.testing.assert_allclose(a, b, **TOLERANCE)
 
 
-def plain_image_specs() -> list[Any]:
-    """Image specs (channels last, 2-D or 3-D layers) with no Reshape or Permute."""
+def plain_spatial_specs() -> list[Any]:
+    """Image and 1-D convolution specs (channels last, 1-D convolutions or 2-D or 3-D layers)
+    with no Reshape, Permute or Embedding (its vectors come out (time, features), so a
+    convolution over them moves them once)."""
     chosen = []
     for path in SPECS:
         graph = load(str(ROOT / path))
@@ -133,13 +141,14 @@ def plain_image_specs() -> list[Any]:
         # video_classifier flattens each frame (TimeDistributed Flatten): that needs the
         # spec's order, so it is moved there once, as the layout pass documents.
         flattens = any(n.inner and n.wrapped.type == "Flatten" for n in graph.nodes)
-        if spatial_rank(graph) and not types & {"Reshape", "Permute"} and not flattens:
+        moved = types & {"Reshape", "Permute", "Embedding"}
+        if spatial_rank(graph) and not moved and not flattens:
             chosen.append(pytest.param(path, id=Path(path).stem))
     return chosen
 
 
-@pytest.mark.parametrize("path", plain_image_specs())
-def test_image_models_keep_images_channels_first(path: str, models) -> None:
+@pytest.mark.parametrize("path", plain_spatial_specs())
+def test_spatial_models_keep_data_channels_first(path: str, models) -> None:
     graph, model = models[path]
     text = Path(type(model).__init__.__code__.co_filename).read_text(encoding="utf-8")
     assert "movedim" not in text and "permute" not in text
@@ -155,7 +164,7 @@ def test_image_models_keep_images_channels_first(path: str, models) -> None:
 # each with the construct it stops at; strict: each must fail, every other spec must script.
 RECURRENT_SUPER = "the recurrent runtime class calls super().forward (KerasRecurrent.scan)"
 TIME_FOLD = "TimeDistributed reshapes with *x.shape[2:] (a list of unknown length)"
-STAR_PERMUTE = "the channels-last Conv1D/pool permutes with *range(...)"
+STAR_PERMUTE = "a channels-last pool (AveragePooling1D after an LSTM) permutes with *range(...)"
 STAR_INPUTS = "a merge class's forward takes *inputs"
 SCRIPT_GAPS = {
     "specs/bidirectional_merges.yaml": RECURRENT_SUPER,
@@ -165,11 +174,14 @@ SCRIPT_GAPS = {
     "specs/seed_lstm.yaml": TIME_FOLD,
     "specs/video_classifier.yaml": TIME_FOLD,
     "specs/zoo/seq2seq_lstm.yaml": TIME_FOLD,
-    "specs/channels_first_cnn.yaml": STAR_PERMUTE,
     "specs/sequence_reshaper.yaml": STAR_PERMUTE,
-    "specs/text_cnn.yaml": STAR_PERMUTE,
+    "specs/text_cnn.yaml": STAR_INPUTS,
     "specs/two_input_model.yaml": STAR_INPUTS,
     "specs/zoo/unet_small.yaml": STAR_INPUTS,
+    "tests/fixtures/native/attention_block.yaml": (
+        "nn.MultiheadAttention(bias=False) itself: its forward reads in_proj_bias.dtype, and"
+        " in_proj_bias is None (torch 2.13)"
+    ),
 }
 
 
@@ -208,3 +220,19 @@ def test_resnet50_batchnorms_fold_into_its_convolutions(tmp_path) -> None:
     canonical = to_canonical(graph, "torch", get_weights(build(graph)))
     ours = export_model(graph, from_canonical(graph, "onnx", canonical))
     assert "Transpose" not in {n.op_type for n in ours.graph.node}
+
+
+def test_attention_is_bare_multihead_attention_where_the_sizes_allow(models) -> None:
+    """Keras MultiHeadAttention of heads of query_features / num_heads is torch's own
+    nn.MultiheadAttention (key/value of other widths through kdim/vdim), called on (query,
+    key, value) with need_weights=False, causal with Keras's mask; other head sizes are the
+    projections around F.scaled_dot_product_attention."""
+    _, model = models["tests/fixtures/native/attention_block.yaml"]
+    kinds = {name: type(m) for name, m in model.named_children()}
+    for name in ("self_attention", "causal_attention", "cross_attention"):
+        assert kinds[name] is torch.nn.MultiheadAttention, name
+    assert model.cross_attention.kdim == 4 and not model.cross_attention._qkv_same_embed_dim
+    assert kinds["narrow_heads"].__name__ == "MultiHeadAttention"
+    text = Path(type(model).__init__.__code__.co_filename).read_text(encoding="utf-8")
+    assert "need_weights=False" in text and "attn_mask=causal_mask(" in text
+    assert "F.scaled_dot_product_attention(" in text

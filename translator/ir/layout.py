@@ -4,13 +4,15 @@ Keras takes the spec's layout. PyTorch and ONNX take PyTorch's natural one
 (``natural_axes``): in a channels-last spec with 2-D spatial layers (convolutions, pooling,
 padding, cropping, upsampling), tensors with two axes or more before the channels put the
 channels before the two image axes ((H, W, C) → (C, H, W), (T, H, W, C) → (T, C, H, W)); with
-3-D spatial layers, volumes likewise ((D, H, W, C) → (C, D, H, W)), and a spec with both
-takes the 3-D rule (a rank-3 tensor then keeps its layout). 1-D spatial layers change
-nothing: their tensors are sequences, and sequences stay (batch, time, features) everywhere,
-as PyTorch's recurrent layers and attention take them (``nn.Conv1d``'s (batch, channels,
-time) would make every Conv1D-and-RNN model disagree with itself).
+3-D spatial layers, volumes likewise ((D, H, W, C) → (C, D, H, W)); with 1-D convolutions
+(and no 2-D or 3-D layer), sequences likewise ((T, C) → (C, T)), as ``nn.Conv1d`` and ONNX
+Conv take them. A spec with several takes the highest rank (a tensor of lower rank then keeps
+its layout). 1-D pooling, padding or upsampling alone change nothing: a
+GlobalAveragePooling1D over an LSTM's output reads the sequence as the LSTM gives it,
+(batch, time, features), as PyTorch's recurrent layers and attention take it; in a 1-D
+convolution spec the layout pass converts a sequence only where it meets such a layer.
 
-Which layer types have image axes is a fact of each type's schema entry (``image_axes``).
+Which layer types have spatial axes is a fact of each type's schema entry (``image_axes``).
 Also here: names for tensors the exporters add, and TensorFlow's "same" padding as explicit
 pads. No framework is imported; numpy only inside the functions that move arrays.
 """
@@ -25,25 +27,35 @@ from translator.errors import UnsupportedInBackend
 from translator.ir.graph import Graph, Node, Shape
 from translator.spec.schema import SCHEMAS
 
+# The families whose 1-D layers make a spec's sequences channels first: the convolutions.
+CONVOLUTIONS = frozenset({"conv", "conv_transpose", "depthwise"})
+
 
 def spatial_rank(graph: Graph) -> int:
-    """How many image axes a channels-last spec's tensors have in PyTorch's eyes: 3 with a
+    """How many spatial axes a channels-last spec's tensors have in PyTorch's eyes: 3 with a
     3-D spatial layer written channels last (wrapped ones included), else 2 with a 2-D one,
-    else 0 (as for any channels-first spec, or layers written channels first: already in
-    PyTorch's layout)."""
+    else 1 with a 1-D convolution, else 0 (as for any channels-first spec, or layers written
+    channels first: already in PyTorch's layout)."""
     if graph.data_format != "channels_last":
         return 0
     nodes = [*graph.nodes, *(n.wrapped for n in graph.nodes if n.inner)]
     found = [
-        SCHEMAS[n.type].image_axes
+        _spatial_axes(n.type)
         for n in nodes
         if n.type in SCHEMAS and n.args.get("data_format", "channels_last") == "channels_last"
     ]
     return max(found, default=0)
 
 
+def _spatial_axes(type_: str) -> int:
+    """A layer type's spatial axes as they count for ``spatial_rank``: 1-D ones only for
+    convolutions."""
+    schema = SCHEMAS[type_]
+    return 0 if schema.image_axes == 1 and schema.family not in CONVOLUTIONS else schema.image_axes
+
+
 def image_spec(graph: Graph) -> bool:
-    """A channels-last spec with a 2-D or 3-D spatial layer (wrapped ones included)."""
+    """A channels-last spec with a spatial layer (1-D: a convolution; wrapped ones included)."""
     return spatial_rank(graph) > 0
 
 

@@ -81,8 +81,10 @@ def axis_free(node: Node) -> bool:
 def on_images(node: Node, inputs: tuple[Layout, ...], graph: Graph) -> Step:
     """An image layer: runs channels first (``data_format: channels_first``), so the
     framework's own convolution, pooling or padding computes it; its output stays natural.
-    With a softmax activation (over the spec's last axis) it keeps the spec's layout."""
-    if not axis_free(node) or node.args.get("data_format") != "channels_last":
+    With a softmax activation (over the spec's last axis) it keeps the spec's layout. A 1-D
+    layer with no ``data_format`` (Cropping1D, UpSampling1D) is channels last, as Keras's
+    always are, and is told ``channels_first`` all the same."""
+    if not axis_free(node) or node.args.get("data_format", "channels_last") != "channels_last":
         return Step()  # a layer written channels first takes the spec's order as it is
     if natural_axes(graph, node.input_shape) != channels_moved(len(node.input_shape)):
         return Step()  # a 2-D layer in a spec of volumes: its images keep the spec's order

@@ -126,6 +126,7 @@ layer_schema(
     "reshape",
     "Crops time steps at the start and end.",
     Arg("cropping", Padding(1), 1, "int, or [start, end]"),
+    image_axes=1,
 )
 layer_schema(
     "Cropping2D",
@@ -140,6 +141,7 @@ layer_schema(
     "reshape",
     "Repeats each time step `size` times.",
     Arg("size", Int(), 2, "the repetition factor"),
+    image_axes=1,
 )
 layer_schema(
     "UpSampling2D",

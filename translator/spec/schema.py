@@ -416,9 +416,9 @@ class LayerSchema:
     args: tuple[Arg, ...] = ()
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number (merges)
-    # Layout fact for export: how many image axes the layer's data has (2 or 3); a
-    # channels-last spec with such a layer takes images channels first in PyTorch and ONNX.
-    # 0 for everything else, 1-D convolutions included (their data are sequences).
+    # Layout fact for export: how many spatial axes the layer's data has (1, 2 or 3); a
+    # channels-last spec with such a layer takes them channels first in PyTorch and ONNX
+    # (``translator.ir.layout.spatial_rank``). 0 for everything else.
     image_axes: int = 0
     aliases: tuple[str, ...] = ()  # PyTorch class names accepted as `type:` for this type
     # The argument holding the vocabulary size of a layer that reads integer token ids
@@ -438,9 +438,9 @@ TORCH_ALIASES: dict[str, str] = {}
 
 
 def image_axes(rank: int) -> int:
-    """The image axes of a layer with ``rank`` spatial axes: 2 or 3; 0 for 1-D layers, whose
-    data are sequences and stay (batch, time, features) in every framework."""
-    return rank if rank > 1 else 0
+    """The spatial axes of a layer with ``rank`` of them (1-D layers' data are channels
+    first in PyTorch and ONNX only in a spec with a 1-D convolution: ``spatial_rank``)."""
+    return rank
 
 
 def layer_schema(

@@ -78,10 +78,43 @@ class Steps:
     # What the layer keeps of the main module's result (``TAKES``): a native recurrent
     # module's output sequence (``lstm(x)[0]``), or its last step (``lstm(x)[0][:, -1]``).
     take: str = ""
+    # How the main module is called on the layer's inputs (``FEEDS``), when not on them as
+    # they come: ``nn.MultiheadAttention`` takes (query, key, value) where Keras's layer
+    # takes [query, value, key], and is told not to compute the attention weights; a
+    # recurrent layer going backwards reads its sequence reversed in time.
+    feed: str = ""
 
 
 # ``Steps.take`` → the subscript model.py writes after the main module's call.
-TAKES = {"": "", "sequence": "[0]", "last": "[0][:, -1]"}
+TAKES = {"": "", "sequence": "[0]", "last": "[0][:, -1]", "output": "[0]"}
+# ``Steps.feed`` → the arguments model.py writes for the main module, from the layer's
+# inputs: {first}, or in Keras's attention roles {query}, {key}, {value} (a missing value is
+# the query, a missing key the value). ``backends.torch.standalone.describe.fed`` calls the
+# same.
+FEEDS = {
+    "": (),
+    "backwards": ("{first}.flip(1)",),
+    "attention": ("{query}", "{key}", "{value}", "need_weights=False"),
+    "causal attention": (
+        "{query}",
+        "{key}",
+        "{value}",
+        "need_weights=False",
+        "attn_mask=causal_mask({query}, {key})",
+    ),
+}
+
+
+def fed_arguments(feed: str, inputs: list[str]) -> list[str]:
+    """The argument expressions of a main module called with ``FEEDS[feed]`` on the layer's
+    input expressions (as given when ``feed`` is empty)."""
+    if not feed:
+        return inputs
+    query = inputs[0]
+    value = inputs[1] if len(inputs) > 1 else query
+    key = inputs[2] if len(inputs) > 2 else value
+    roles = {"first": query, "query": query, "key": key, "value": value}
+    return [part.format(**roles) for part in FEEDS[feed]]
 
 
 Description = Call | Steps

@@ -4,9 +4,10 @@ and a learned PositionEmbedding.
 As in the PyTorch backend (``backends/torch/attention.py``): inputs in Keras's call order
 (query, value, key; one input is self-attention), the query scaled by ``1 / sqrt(key_dim)``
 (``head_dim`` for grouped attention), future positions masked when ``causal``, dropout on
-the attention weights only in training. MultiHeadAttention is ``nn.MultiheadAttention``
-when that expresses the sizes exactly, else (and for grouped attention) a custom module with
-one ``nn.Linear`` per role: ``query``, ``key``, ``value``, ``output``. Export copies what a
+the attention weights only in training. MultiHeadAttention is a bare
+``nn.MultiheadAttention`` when that expresses the sizes exactly (``model.py`` calls it with
+``causal_mask`` when causal), else (and for grouped attention) a custom module with one
+``nn.Linear`` per role: ``query``, ``key``, ``value``, ``output``. Export copies what a
 model needs into its ``model.py``; see ``backends/torch/standalone/__init__.py`` for the
 rules this file keeps.
 """
@@ -16,12 +17,16 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
-def causal_mask(steps: int, sources: int, device: torch.device) -> torch.Tensor:
-    """(steps, sources) booleans, True where Keras's causal mask hides a position (j > i)."""
-    return torch.ones(steps, sources, dtype=torch.bool, device=device).triu(1)
+def causal_mask(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """(query steps, key steps) booleans, True where Keras's causal mask hides a key from a
+    query step (j > i, counted from the first step of both): ``nn.MultiheadAttention``'s
+    ``attn_mask``."""
+    steps, sources = query.shape[1], key.shape[1]
+    return torch.ones(steps, sources, dtype=torch.bool, device=query.device).triu(1)
 
 
 def attend(
@@ -30,17 +35,20 @@ def attend(
     value: torch.Tensor,
     scale: float,
     causal: bool,
-    dropout: nn.Module,
+    dropout: float,
 ) -> torch.Tensor:
-    """Scaled dot-product attention on (batch, steps, heads, size) projections: softmax over
-    the sources of ``(query * scale) . key``, then the weighted sum of values."""
-    scores = torch.einsum("bthd,bshd->bhts", query * scale, key)
-    if causal:
-        scores = scores.masked_fill(
-            causal_mask(scores.shape[2], scores.shape[3], scores.device), -torch.inf
-        )
-    weights = dropout(torch.softmax(scores, dim=-1))
-    return torch.einsum("bhts,bshd->bthd", weights, value)
+    """Scaled dot-product attention on (batch, steps, heads, size) projections:
+    ``F.scaled_dot_product_attention`` over the heads (its causal mask is Keras's, j <= i
+    counted from the first step of both sequences; ``dropout``: the rate in training)."""
+    heads = F.scaled_dot_product_attention(
+        query.transpose(1, 2),
+        key.transpose(1, 2),
+        value.transpose(1, 2),
+        dropout_p=dropout,
+        is_causal=causal,
+        scale=scale,
+    )
+    return heads.transpose(1, 2)
 
 
 def roles_of(
@@ -49,44 +57,6 @@ def roles_of(
     """Keras's defaults: value is the query (self-attention), key is the value."""
     value = query if value is None else value
     return query, value, value if key is None else key
-
-
-class NativeMultiHeadAttention(nn.MultiheadAttention):
-    """Keras MultiHeadAttention as ``nn.MultiheadAttention`` (batch first): heads of
-    ``embed_dim / num_heads`` features, output as wide as the query; its scale
-    ``1 / sqrt(head size)`` is Keras's ``1 / sqrt(key_dim)``."""
-
-    def __init__(
-        self,
-        embed_dim: int,
-        num_heads: int,
-        kdim: int,
-        vdim: int,
-        dropout: float = 0.0,
-        use_bias: bool = True,
-        causal: bool = False,
-    ) -> None:
-        super().__init__(
-            embed_dim,
-            num_heads,
-            dropout=dropout,
-            bias=use_bias,
-            kdim=kdim,
-            vdim=vdim,
-            batch_first=True,
-        )
-        self.causal = causal
-
-    def forward(  # type: ignore[override]  # Keras's call order, one output
-        self,
-        query: torch.Tensor,
-        value: torch.Tensor | None = None,
-        key: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        query, value, key = roles_of(query, value, key)
-        mask = causal_mask(query.shape[1], key.shape[1], query.device) if self.causal else None
-        out, _ = super().forward(query, key, value, need_weights=False, attn_mask=mask)
-        return out
 
 
 class CustomAttention(nn.Module):
@@ -102,28 +72,22 @@ class CustomAttention(nn.Module):
         use_bias: bool,
         causal: bool,
         dropout: float,
+        rope_max_wavelength: float | None = None,
     ) -> None:
         super().__init__()
-        for role, (features, heads, size) in sizes.items():
-            self.add_module(role, nn.Linear(features, heads * size, bias=use_bias))
+        self.query = projection(sizes["query"], use_bias)
+        self.key = projection(sizes["key"], use_bias)
+        self.value = projection(sizes["value"], use_bias)
         heads, size, features = out
         self.output = nn.Linear(heads * size, features, bias=use_bias)
-        self.heads = {role: heads for role, (_, heads, _) in sizes.items()}
+        self.query_heads, self.key_value_heads = sizes["query"][1], sizes["key"][1]
+        # Each key/value head serves this many query heads in a row (grouped attention).
+        self.repeats = self.query_heads // self.key_value_heads
         self.scale = 1.0 / math.sqrt(sizes["key"][2])
         self.causal = causal
-        self.dropout = nn.Dropout(dropout)
-
-    def project(self, role: str, x: torch.Tensor) -> torch.Tensor:
-        """(batch, steps, features) → (batch, steps, heads, head size) for ``role``."""
-        y = self.get_submodule(role)(x)
-        return y.reshape(*y.shape[:2], self.heads[role], -1)
-
-    def heads_of(
-        self, query: torch.Tensor, value: torch.Tensor | None, key: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The projected (query, key, value) heads; subclasses may repeat key/value heads."""
-        query, value, key = roles_of(query, value, key)
-        return self.project("query", query), self.project("key", key), self.project("value", value)
+        self.dropout = dropout
+        # Rotary position embeddings of that base on the query and key heads (None: none).
+        self.rope_max_wavelength = rope_max_wavelength
 
     def forward(
         self,
@@ -131,9 +95,29 @@ class CustomAttention(nn.Module):
         value: torch.Tensor | None = None,
         key: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        q, k, v = self.heads_of(query, value, key)
-        heads = attend(q, k, v, self.scale, self.causal, self.dropout)
-        return self.output(heads.reshape(*heads.shape[:2], -1))
+        query, value, key = roles_of(query, value, key)
+        q = split_heads(self.query(query), self.query_heads)
+        k = split_heads(self.key(key), self.key_value_heads)
+        v = split_heads(self.value(value), self.key_value_heads)
+        rope = self.rope_max_wavelength
+        if rope is not None:
+            q, k = rotated(q, rope), rotated(k, rope)
+        if self.repeats > 1:
+            k, v = k.repeat_interleave(self.repeats, 2), v.repeat_interleave(self.repeats, 2)
+        rate = self.dropout if self.training else 0.0
+        heads = attend(q, k, v, self.scale, self.causal, rate)
+        return self.output(heads.flatten(2))
+
+
+def projection(sizes: tuple[int, int, int], use_bias: bool) -> nn.Linear:
+    """The ``nn.Linear`` of one role: (input features, heads, head size) → heads * size."""
+    features, heads, size = sizes
+    return nn.Linear(features, heads * size, bias=use_bias)
+
+
+def split_heads(y: torch.Tensor, heads: int) -> torch.Tensor:
+    """(batch, steps, heads * size) → (batch, steps, heads, size)."""
+    return y.reshape(y.shape[0], y.shape[1], heads, -1)
 
 
 class MultiHeadAttention(CustomAttention):
@@ -180,23 +164,13 @@ class GroupQueryAttention(CustomAttention):
         """``features``: the (query, value, key) inputs' widths; ``rope_max_wavelength``:
         rotary position embeddings of that base on the query and key heads (None: none)."""
         query, value, key = features
-        self.rope_max_wavelength = rope_max_wavelength
         sizes = {
             "query": (query, num_query_heads, head_dim),
             "key": (key, num_key_value_heads, head_dim),
             "value": (value, num_key_value_heads, head_dim),
         }
         out = (num_query_heads, head_dim, query)
-        super().__init__(sizes, out, use_bias, causal, dropout)
-        self.repeats = num_query_heads // num_key_value_heads
-
-    def heads_of(
-        self, query: torch.Tensor, value: torch.Tensor | None, key: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        q, k, v = super().heads_of(query, value, key)
-        if self.rope_max_wavelength is not None:
-            q, k = rotated(q, self.rope_max_wavelength), rotated(k, self.rope_max_wavelength)
-        return q, k.repeat_interleave(self.repeats, dim=2), v.repeat_interleave(self.repeats, dim=2)
+        super().__init__(sizes, out, use_bias, causal, dropout, rope_max_wavelength)
 
 
 def rotated(x: torch.Tensor, max_wavelength: float) -> torch.Tensor:

@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from backends.torch.standalone.assemble import MODULES, Call, call
+from backends.torch.standalone.attention import causal_mask, roles_of
 from backends.torch.standalone.layers import ACTIVATIONS
 from translator.ir import Node
 from translator.ops.conv import split_channels
@@ -86,6 +87,22 @@ def resolve(name: str) -> Any:
     for attribute in attributes:
         found = getattr(found, attribute)
     return found
+
+
+def fed(feed: str, module: nn.Module, inputs: list[Any]) -> Any:
+    """``module`` called on a layer's inputs as ``model.py`` calls it (``FEEDS[feed]``): as
+    they come, reversed in time (a recurrent layer going backwards), or in
+    ``nn.MultiheadAttention``'s (query, key, value) order, without the attention weights
+    and, for causal attention, with Keras's causal mask."""
+    if not feed:
+        return module(*inputs)
+    if feed == "backwards":
+        return module(inputs[0].flip(1))
+    query, value, key = roles_of(*inputs, *(None,) * (3 - len(inputs)))
+    mask = None
+    if feed == "causal attention":
+        mask = causal_mask(query, key)
+    return module(query, key, value, need_weights=False, attn_mask=mask)
 
 
 def _value(value: Any) -> Any:

@@ -26,11 +26,12 @@ from backends.torch.standalone.assemble import (
     Steps,
     as_steps,
     assemble,
+    fed_arguments,
     own_classes,
     runtime_names,
 )
 from translator.ir import Graph, Node
-from translator.ir.layout import fresh_name, tensor_layouts
+from translator.ir.layout import fresh_name, spatial_rank, tensor_layouts
 from translator.ir.placement import output_converts
 
 Emit = Callable[[Node], Description]
@@ -103,7 +104,8 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     for step in reversed(befores):
         nested = f"{step}({nested})"
     take = TAKES[around.take]
-    line = f"{attribute(owner.name)}({', '.join([nested, *args[1:]])}){take}"
+    called = fed_arguments(around.feed, [nested, *args[1:]])
+    line = f"{attribute(owner.name)}({', '.join(called)}){take}"
     for step in afters:
         line = f"{step}({line})"
     if len(f"        {target} = {line}") <= 100:
@@ -113,9 +115,8 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     for step in reversed(befores):
         lines += _laid_out(" " * 8, f"{target} = {step}(", [first], ")")
         first = target
-    lines += _laid_out(
-        " " * 8, f"{target} = {attribute(owner.name)}(", [first, *args[1:]], f"){take}"
-    )
+    called = fed_arguments(around.feed, [first, *args[1:]])
+    lines += _laid_out(" " * 8, f"{target} = {attribute(owner.name)}(", called, f"){take}")
     for step in afters:
         lines += _laid_out(" " * 8, f"{target} = {step}(", [target], ")")
     return lines
@@ -240,18 +241,35 @@ def model_source(graph: Graph, emit: Emit, weights: str) -> str:
         f' of {weights}, a state_dict keyed "<layer>.<tensor>" (``load_state_dict`` checks every'
         " key and shape)::"
     )
-    layout = (
-        "Images and volumes are taken (and given) channels first, as PyTorch convolves them;"
-        " sequences are (batch, time, features). Between layers, images stay channels first;"
-        " a tensor changes its axis order only where a layer's result depends on it, and a"
-        " Linear after a Flatten of images holds its weight columns in channels-first order."
-        " Every layer is a torch.nn module unless listed below."
-    )
     usage = _usage(graph, cls, weights)
     network = network_source(graph, emit, weights)
-    paragraphs = [_text(graph, 0), textwrap.fill(about, 92), usage, textwrap.fill(layout, 92)]
+    paragraphs = [
+        _text(graph, 0),
+        textwrap.fill(about, 92),
+        usage,
+        textwrap.fill(_layout(graph), 92),
+    ]
     paragraphs += _own_classes(network)
     return assemble("\n\n".join(paragraphs) + "\n", network)
+
+
+def _layout(graph: Graph) -> str:
+    """The docstring's paragraph on axis orders: sequences are channels first in a spec of
+    1-D convolutions (``translator.ir.layout.spatial_rank`` 1), (batch, time, features)
+    otherwise."""
+    moved = " sequences are (batch, time, features). Between layers, images stay channels first;"
+    if spatial_rank(graph) == 1:
+        moved = (
+            " so are sequences, (batch, channels, time), as nn.Conv1d convolves them. Between"
+            " layers, they stay channels first (a recurrent layer, attention or a Linear on"
+            " the last axis reads them as (batch, time, features));"
+        )
+    return (
+        "Images and volumes are taken (and given) channels first, as PyTorch convolves them;"
+        f"{moved} a tensor changes its axis order only where a layer's result depends on it,"
+        " and a Linear after a Flatten of images holds its weight columns in channels-first"
+        " order. Every layer is a torch.nn module unless listed below."
+    )
 
 
 def _own_classes(network: str) -> list[str]:

@@ -187,3 +187,49 @@ def _stack_reference(node, x: np.ndarray, weights: dict[str, np.ndarray]) -> np.
         single = SimpleNamespace(type=node.type, args={**node.args, "return_sequences": sequences})
         x = reference(single, x, _layer_weights(weights, i))
     return x
+
+
+# onnxruntime 1.32's CPU kernels refuse layout=1, so the builders write layout 0 with a
+# Transpose on each side; the importer reads both. ONNX's reference evaluator runs layout 1.
+@pytest.mark.parametrize(("op", "gates"), [("LSTM", 4), ("GRU", 3), ("RNN", 1)])
+def test_a_batch_first_operator_imports(op: str, gates: int, tmp_path, capsys, backend) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    from tests.imports import run_import
+    from translator.ir.sample import sample_inputs
+    from translator.spec.loader import load
+    from translator.weights.canonical import from_canonical
+    from translator.weights.files import load_canonical
+
+    steps, features, hidden = 5, 3, 4
+    rng = np.random.default_rng(0)
+    tensors = {
+        "W": rng.standard_normal((1, gates * hidden, features)) * 0.5,
+        "R": rng.standard_normal((1, gates * hidden, hidden)) * 0.5,
+        "B": rng.standard_normal((1, 2 * gates * hidden)) * 0.1,
+        "axes": np.array([2]),
+    }
+    nodes = [
+        helper.make_node(op, ["x", "W", "R", "B"], ["Y"], hidden_size=hidden, layout=1),
+        helper.make_node("Squeeze", ["Y", "axes"], ["y"]),  # (batch, time, hidden)
+    ]
+    io = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", steps, features]),
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+    ]
+    initializers = [
+        numpy_helper.from_array(v.astype(np.float32 if k != "axes" else np.int64), k)
+        for k, v in tensors.items()
+    ]
+    graph = helper.make_graph(nodes, "batch_first", io[:1], io[1:], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, tmp_path / "batch_first.onnx")
+    spec, weights = run_import(tmp_path / "batch_first.onnx", tmp_path, capsys)
+    imported = load(str(spec))
+    inputs = sample_inputs(imported, 0, batch=2)
+    (expected,) = ReferenceEvaluator(model).run(None, {"x": inputs[imported.inputs[0]]})
+    canonical = from_canonical(imported, "onnx", load_canonical(imported, weights))
+    (got,) = backend.run(backend.set_weights(backend.build(imported), canonical), inputs)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

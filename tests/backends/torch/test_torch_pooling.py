@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tests.harness import check_spec, one_layer
 
@@ -96,3 +97,46 @@ def test_global_pooling3d_values() -> None:
     )
     x = case.inputs["x"]
     np.testing.assert_array_equal(case.outputs[0], x.max(axis=(2, 3, 4)))
+
+
+def tensorflow_same_pool(x: np.ndarray, kind: str, k: int, s: int) -> np.ndarray:
+    """TensorFlow's "same" pooling over the last axis of ``x``: ceil(n / s) windows, the odd
+    padding element at the end, the padding never in a maximum or an average."""
+    n = x.shape[-1]
+    out = -(-n // s)
+    before = max((out - 1) * s + k - n, 0) // 2
+    windows = [x[..., max(i * s - before, 0) : i * s - before + k] for i in range(out)]
+    reduce = np.max if kind == "Max" else np.mean
+    return np.stack([reduce(w, axis=-1) for w in windows], axis=-1)
+
+
+# (kind, length, pool size, strides, native): an uneven "same" padding is nn.*Pool1d's
+# ceil_mode where the stride is above 1; with stride 1 the class of our own computes it.
+SAME_POOLS = [
+    ("Max", 9, 2, 2, True),
+    ("Average", 9, 2, 2, True),
+    ("Average", 32, 3, 2, True),
+    ("Average", 10, 4, 3, True),
+    ("Max", 11, 5, 4, True),
+    ("Average", 10, 2, 1, False),
+    ("Max", 1, 2, 2, False),  # a window larger than the input
+]
+
+
+@pytest.mark.parametrize(("kind", "n", "k", "s", "native"), SAME_POOLS)
+def test_same_pooling_of_sequences_channels_first(
+    kind: str, n: int, k: int, s: int, native: bool
+) -> None:
+    spec = f"""
+name: case
+inputs: [{{name: x, shape: [{n}, 2]}}]
+layers:
+  - {{type: Conv1D, name: conv, filters: 2, kernel_size: 1, use_bias: false}}
+  - {{type: {kind}Pooling1D, name: pool, pool_size: {k}, strides: {s}, padding: same}}
+"""
+    case = check_spec(spec, "torch")
+    module = case.module("pool")
+    assert type(module).__module__.startswith("torch.nn") == native
+    x = np.random.default_rng(0).standard_normal((2, 2, n)).astype(np.float32)
+    got = module(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(got, tensorflow_same_pool(x, kind, k, s), rtol=1e-6, atol=1e-6)

@@ -30,6 +30,7 @@ def spec(name: str):
         ("video_classifier", (0, 1, 4, 2, 3), (None, None, 3, 16, 16)),  # frames (T, C, H, W)
         ("channels_first_cnn", None, (None, 3, 32, 32)),  # written channels first already
         ("seed_lstm", None, (None, None, 1)),  # a sequence: (batch, time, features) everywhere
+        ("signal_cnn", (0, 2, 1), (None, 3, 128)),  # 1-D convolutions: (C, T), as nn.Conv1d
         ("sequence_reshaper", None, (None, 32, 20)),  # rank 2 before its Conv2D: a sequence
     ],
 )
@@ -87,9 +88,14 @@ def _one_layer(shape: str, layer: str) -> Graph:
         ("[4, 5, 3]", "{type: UpSampling2D}", (0, 3, 1, 2), (None, 3, 4, 5)),
         ("[4, 5, 3]", "{type: Cropping2D, cropping: 1}", (0, 3, 1, 2), (None, 3, 4, 5)),
         ("[4, 5, 3]", "{type: DepthwiseConv2D, kernel_size: 2}", (0, 3, 1, 2), (None, 3, 4, 5)),
-        # 1-D spatial layers read sequences, which stay (batch, time, features).
-        ("[9, 3]", "{type: Conv1D, filters: 2, kernel_size: 3}", None, (None, 9, 3)),
+        # 1-D convolutions take sequences channels first, as nn.Conv1d does.
+        ("[9, 3]", "{type: Conv1D, filters: 2, kernel_size: 3}", (0, 2, 1), (None, 3, 9)),
+        ("[9, 3]", "{type: SeparableConv1D, filters: 2, kernel_size: 3}", (0, 2, 1), (None, 3, 9)),
+        ("[9, 3]", "{type: Conv1DTranspose, filters: 2, kernel_size: 3}", (0, 2, 1), (None, 3, 9)),
+        # Other 1-D layers alone read sequences, which stay (batch, time, features).
         ("[9, 3]", "{type: UpSampling1D}", None, (None, 9, 3)),
+        ("[9, 3]", "{type: GlobalAveragePooling1D}", None, (None, 9, 3)),
+        ("[9, 3]", "{type: MaxPooling1D}", None, (None, 9, 3)),
     ],
 )
 def test_natural_layout_by_spatial_rank(
