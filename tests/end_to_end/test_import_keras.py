@@ -215,15 +215,21 @@ def test_keras_ops_arithmetic_imports_as_layers(
 ) -> None:
     model = _arithmetic_model()
     spec, weights = run_import(_save(model, tmp_path / "ops.keras"), tmp_path, capsys)
-    layers = {layer["name"]: layer for layer in yaml_layers(spec)}
-    assert {k: v for k, v in layers["add"].items() if k != "inputs"} == {
-        "name": "add",
-        "type": "Rescaling",
-        "scale": 1.0,
-        "offset": 3.0,
-    }
-    assert layers["subtract"]["scale"] == -1.0 and layers["subtract"]["offset"] == 2.0
-    assert layers["maximum"]["type"] == "Maximum"
+    # Keras numbers operations across the process (add, add_1, ...): read them in call order.
+    layers = [
+        {k: v for k, v in layer.items() if k not in ("name", "inputs")}
+        for layer in yaml_layers(spec)
+    ]
+    assert layers == [
+        {"type": "Dense", "units": 3},
+        {"type": "Rescaling", "scale": 1.0, "offset": 3.0},  # y + 3
+        {"type": "ReLU", "max_value": 6.0},
+        {"type": "Rescaling", "scale": 1.0 / 6.0},  # * (1 / 6)
+        {"type": "Rescaling", "scale": -1.0, "offset": 2.0},  # 2 - hard
+        {"type": "Multiply"},
+        {"type": "Subtract"},
+        {"type": "Maximum"},
+    ]
     _assert_reproduces(model, spec, weights)
 
 
@@ -349,9 +355,9 @@ def _one_layer_model(layer: Any) -> Any:
 # Layers no importer claims, and why: a class without an importer, or a configuration the
 # spec cannot express.
 REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
-    "Rescaling": (
-        lambda: keras.layers.Rescaling(0.5, name="odd"),
-        "no importer for this Keras class",
+    "Rescaling per channel": (
+        lambda: keras.layers.Rescaling([0.5, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0], name="odd"),
+        "invalid value for 'scale'",
     ),
     "MultiHeadAttention": (
         lambda: keras.layers.MultiHeadAttention(2, 3, name="odd"),

@@ -103,7 +103,8 @@ def _is_default(type_: str, arg: Arg, value: Any) -> bool:
     """Whether ``value`` is the schema default, both read by the argument's own type (which
     raises ``SpecError`` for a value the schema does not accept)."""
     default = SPEC_DATA_FORMAT if arg.default is FROM_SPEC else arg.default
-    if arg.required:
+    if arg.required:  # never left out; still a value the schema must accept
+        arg.kind.coerce(value, _HERE, type_, arg.name)
         return False
     if value is None and default is None:  # the kinds take no None; the loader keeps it
         return True

@@ -97,7 +97,9 @@ def test_mutated_specs_fail_only_with_spec_errors(spec: object) -> None:
             line = error.render()
             assert LINE.match(line), line
             assert "\n" not in line
-    assert time.perf_counter() - started < 1.0
+    # Far above a load's milliseconds, and above a busy machine's pauses too: what this
+    # catches is a mutation that makes loading explode (a repeat of repeats, a huge shape).
+    assert time.perf_counter() - started < 3.0
 
 
 @settings(max_examples=500, deadline=None)
