@@ -41,6 +41,8 @@ SPECS += ["tests/fixtures/native/attention_block.yaml"]
 SPECS += ["tests/fixtures/native/relus.yaml"]
 # Recurrent layers going backwards: the native modules on flipped sequences.
 SPECS += ["tests/fixtures/native/backwards.yaml"]
+# Separable convolutions: a depthwise then a pointwise nn.Conv in an nn.Sequential.
+SPECS += ["tests/fixtures/native/separable.yaml", "tests/fixtures/native/separable_1d.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
