@@ -167,7 +167,6 @@ def test_spatial_models_keep_data_channels_first(path: str, models) -> None:
 RECURRENT_SUPER = "the recurrent runtime class calls super().forward (KerasRecurrent.scan)"
 TIME_FOLD = "TimeDistributed reshapes with *x.shape[2:] (a list of unknown length)"
 STAR_PERMUTE = "a channels-last pool (AveragePooling1D after an LSTM) permutes with *range(...)"
-STAR_INPUTS = "a merge class's forward takes *inputs"
 SCRIPT_GAPS = {
     "specs/bidirectional_merges.yaml": RECURRENT_SUPER,
     "specs/simple_rnn_classifier.yaml": RECURRENT_SUPER,
@@ -177,9 +176,6 @@ SCRIPT_GAPS = {
     "specs/video_classifier.yaml": TIME_FOLD,
     "specs/zoo/seq2seq_lstm.yaml": TIME_FOLD,
     "specs/sequence_reshaper.yaml": STAR_PERMUTE,
-    "specs/text_cnn.yaml": STAR_INPUTS,
-    "specs/two_input_model.yaml": STAR_INPUTS,
-    "specs/zoo/unet_small.yaml": STAR_INPUTS,
     "tests/fixtures/native/attention_block.yaml": (
         "nn.MultiheadAttention(bias=False) itself: its forward reads in_proj_bias.dtype, and"
         " in_proj_bias is None (torch 2.13)"
