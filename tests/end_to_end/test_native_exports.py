@@ -43,6 +43,8 @@ SPECS += ["tests/fixtures/native/relus.yaml"]
 SPECS += ["tests/fixtures/native/backwards.yaml"]
 # Separable convolutions: a depthwise then a pointwise nn.Conv in an nn.Sequential.
 SPECS += ["tests/fixtures/native/separable.yaml", "tests/fixtures/native/separable_1d.yaml"]
+# Transposed convolutions whose padding and output_padding cut Keras's window (any length).
+SPECS += ["tests/fixtures/native/transposes.yaml", "tests/fixtures/native/transposes_1d.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
