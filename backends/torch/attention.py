@@ -25,7 +25,6 @@ from typing import Any
 
 from backends.torch import program
 from backends.torch.importing import (
-    FUNCTIONS,
     MODULES,
     SHAPES,
     ModuleCall,
@@ -94,71 +93,6 @@ def _rotary(node: Node) -> dict[str, Any]:
 def describe_position_embedding(node: Node) -> Call:
     """PositionEmbedding(sequence_length) → ``PositionEmbedding``."""
     return call("PositionEmbedding", node.args["sequence_length"], node.input_shape[1])
-
-
-# Importing: nn.MultiheadAttention (batch first, key and value as wide as the query, no mask
-# but the causal one model.py writes) → MultiHeadAttention, self-attention (one input) or
-# ``[query, value]`` with the key the value.
-# The head size is the last size of the per-head view PyTorch makes of the projected query.
-
-
-def _head_dim(call: ModuleCall) -> int:
-    """The size of each head: PyTorch views each projection as (steps, batch·heads, head)."""
-    for node in call.nodes:
-        if op_name(node) == "view" and op_name(node.args[0]) == "select":
-            return Reading.shape(node)[-1]
-    raise Refused("no per-head view of the projections inside (a changed forward?)")
-
-
-@MODULES.register("MultiheadAttention")
-def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
-    """nn.MultiheadAttention(e, heads, batch_first=True) → MultiHeadAttention(heads, e / heads)."""
-    inside = set(call.nodes)
-    reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
-    inputs = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))
-    masks = [a for a in inputs if _causal_mask(a)]
-    for mask in masks:  # model.py's causal_mask(query, key): ones(...).triu(1)
-        r.claim(r.call_of(mask))
-        r.claim(r.call_of(mask.args[0]))
-    inputs = [a for a in inputs if a not in masks]
-    # nn.MultiheadAttention first turns a boolean mask into a float one (zeros, -inf).
-    first = next(n for n in call.nodes if op_name(n) not in MASK_TO_FLOAT)
-    if op_name(first) != "transpose" or len(inputs) > 2:
-        raise Refused("batch_first=False, a mask or a key other than the value is not recognised")
-    projection = call.op("linear")
-    if Reading.shape(projection.args[1])[0] != 3 * Reading.shape(projection.args[1])[1]:
-        raise Refused("key or value widths other than the query's are not recognised")
-    embed, head = Reading.shape(projection.args[1])[1], _head_dim(call)
-    outputs = [n for n in call.nodes if set(n.users) - inside]
-    layer = {"type": "MultiHeadAttention", "num_heads": embed // head, "key_dim": head}
-    layer["use_bias"] = arg(projection, 2, "bias") is not None
-    layer["causal"] = bool(masks)
-    r.add(call, layer, inputs, outputs[-1])
-
-
-MASK_TO_FLOAT = ("zeros_like", "masked_fill_", "masked_fill")
-
-
-@FUNCTIONS.register("Ones", "Triu")
-def read_causal_mask(r: Reading, call: ModuleCall) -> None:
-    """``torch.ones(...).triu(1)`` read by nn.MultiheadAttention calls only: model.py's
-    ``causal_mask``, which those calls take in (``causal: true``); no layer of its own."""
-    node = call.nodes[0]
-    mask = node if op_name(node) == "triu" else r.only_user(node)
-    attended = mask is not None and all(
-        r.call_of(user).cls == "MultiheadAttention" for user in mask.users
-    )
-    if not (attended and _causal_mask(mask)):
-        raise Refused("a tensor made in forward other than nn.MultiheadAttention's causal mask")
-
-
-def _causal_mask(node: Any) -> bool:
-    """Whether ``node`` is Keras's causal mask as model.py makes it: ``ones(...).triu(1)``."""
-    return (
-        op_name(node) == "triu"
-        and op_name(node.args[0]) == "ones"
-        and arg(node, 1, "diagonal", 0) == 1
-    )
 
 
 # Importing q/k/v/o projections (Hugging Face's style): a module of any class whose

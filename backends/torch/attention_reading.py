@@ -17,7 +17,16 @@ from backends.torch.attention import (
     _factor,
     multihead,
 )
-from backends.torch.importing import MODULES, SHAPES, ModuleCall, Reading, Refused, arg, op_name
+from backends.torch.importing import (
+    FUNCTIONS,
+    MODULES,
+    SHAPES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    op_name,
+)
 
 # Importing one projection to q, k and v together, split in three (GPT-2's ``c_attn``, a
 # transformers Conv1D: ``addmm`` with its weight stored (in, out)), scaled_dot_product_attention,
@@ -98,3 +107,85 @@ def _through_dropout(node: Any) -> Any:
 
 
 MODULES.register("FusedQkvAttention")(read_fused_qkv_attention)
+
+
+# Importing: nn.MultiheadAttention (batch first, no mask but the causal one model.py writes)
+# → MultiHeadAttention: self-attention (one input), ``[query, value]`` with the key the value,
+# or ``[query, value, key]``; key and value as wide as the query (one packed
+# ``in_proj_weight``) or not (``kdim``/``vdim``: ``q/k/v_proj_weight``, the IR's names too).
+# Its class has an importer, so no operation shape (``QkvoAttention``) claims its calls.
+# The head size is the last size of the per-head view PyTorch makes of the projected query.
+MASK_TO_FLOAT = ("zeros_like", "masked_fill_", "masked_fill")
+
+
+def _head_dim(call: ModuleCall) -> int:
+    """The size of each head: PyTorch views each projection (a part of the packed one, or
+    the query's own) as (steps, batch·heads, head)."""
+    for node in call.nodes:
+        projected = op_name(node.args[0]) in ("select", "linear") if node.args else False
+        if op_name(node) == "view" and projected and len(Reading.shape(node)) == 3:
+            return Reading.shape(node)[-1]
+    raise Refused("no per-head view of the projections inside (a changed forward?)")
+
+
+def _roles(call: ModuleCall) -> list[Any]:
+    """The layer's inputs in Keras's order, from the batch-first transposes PyTorch opens
+    with (one: query is key is value; two: query, key = value; three: query, key, value)."""
+    nodes = [n for n in call.nodes if op_name(n) not in MASK_TO_FLOAT]  # a bool mask made float
+    sources = []
+    for node in nodes[:3]:
+        if op_name(node) != "transpose":
+            break
+        sources.append(node.args[0])
+    if not sources:
+        raise Refused("batch_first=False is not recognised")
+    query, key, value = sources[0], sources[min(1, len(sources) - 1)], sources[-1]
+    if len(sources) == 1:
+        return [query]
+    return [query, value] if len(sources) == 2 else [query, value, key]
+
+
+@MODULES.register("MultiheadAttention")
+def read_multihead_attention(r: Reading, call: ModuleCall) -> None:
+    """nn.MultiheadAttention(e, heads, kdim, vdim, batch_first=True) → MultiHeadAttention(
+    heads, e / heads)."""
+    inside = set(call.nodes)
+    reads = [a for n in call.nodes for a in n.all_input_nodes if a not in inside]
+    outside = list(dict.fromkeys(a for a in reads if a.op != "placeholder" or a in r.refs))
+    masks = [a for a in outside if _causal_mask(a)]
+    for mask in masks:  # model.py's causal_mask(query, key): ones(...).triu(1)
+        r.claim(r.call_of(mask))
+        r.claim(r.call_of(mask.args[0]))
+    inputs = _roles(call)
+    if not set(outside) - set(masks) <= set(inputs):
+        raise Refused("a mask other than model.py's causal one is not recognised")
+    weight = Reading.shape(call.op("linear").args[1])
+    packed = weight[0] == 3 * weight[1]
+    embed, head = weight[0] // 3 if packed else weight[0], _head_dim(call)
+    outputs = [n for n in call.nodes if set(n.users) - inside]
+    layer = multihead(embed // head, head, embed, embed, embed)  # values and output: e wide
+    layer["use_bias"] = arg(call.op("linear"), 2, "bias") is not None
+    layer["causal"] = bool(masks)
+    r.add(call, layer, inputs, outputs[-1])
+
+
+@FUNCTIONS.register("Ones", "Triu")
+def read_causal_mask(r: Reading, call: ModuleCall) -> None:
+    """``torch.ones(...).triu(1)`` read by nn.MultiheadAttention calls only: model.py's
+    ``causal_mask``, which those calls take in (``causal: true``); no layer of its own."""
+    node = call.nodes[0]
+    mask = node if op_name(node) == "triu" else r.only_user(node)
+    attended = mask is not None and all(
+        r.call_of(user).cls == "MultiheadAttention" for user in mask.users
+    )
+    if not (attended and _causal_mask(mask)):
+        raise Refused("a tensor made in forward other than nn.MultiheadAttention's causal mask")
+
+
+def _causal_mask(node: Any) -> bool:
+    """Whether ``node`` is Keras's causal mask as model.py makes it: ``ones(...).triu(1)``."""
+    return (
+        op_name(node) == "triu"
+        and op_name(node.args[0]) == "ones"
+        and arg(node, 1, "diagonal", 0) == 1
+    )

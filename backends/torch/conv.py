@@ -19,7 +19,7 @@ from typing import Any
 from backends.torch import activation
 from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Description, call, steps
+from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import (
     WINDOW,
     activation_steps,
@@ -52,6 +52,15 @@ def native_conv(node: Node, ins: int | None, outs: int, groups: int) -> Descript
     """``nn.Conv1d/2d/3d`` from ``ins`` to ``outs`` channels in ``groups`` with the node's
     window, TensorFlow's padding (even: the conv's ``padding``; uneven: an ``nn.ZeroPad*d``
     before it) and its activation's module after it."""
+    main, before = window_conv(node, ins, outs, groups, node.physical_args["use_bias"])
+    return steps(main, before, activation_steps(node.physical_args["activation"]))
+
+
+def window_conv(
+    node: Node, ins: int | None, outs: int, groups: int, bias: bool
+) -> tuple[Call, tuple[tuple[str, Call], ...]]:
+    """The ``nn.Conv1d/2d/3d`` call of the node's window (even "same" padding as its
+    ``padding``), and the ``nn.ZeroPad*d`` step before it for uneven padding (else none)."""
     a = node.physical_args
     pairs = window_pads(node) or ()
     even = all(before == after for before, after in pairs)
@@ -60,14 +69,13 @@ def native_conv(node: Node, ins: int | None, outs: int, groups: int) -> Descript
         "padding": compact(before for before, _ in pairs) if even else 0,
         "dilation": compact(a["dilation_rate"]),
         "groups": groups,
-        "bias": a["use_bias"],
+        "bias": bias,
     }
     defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}
     kept = {k: v for k, v in options.items() if v != defaults[k]}
     rank = len(a["kernel_size"])
-    sizes = (ins, outs, compact(a["kernel_size"]))
-    main = call(f"nn.Conv{rank}d", *sizes, **kept)
-    return steps(main, () if even else pad_steps(pairs), activation_steps(a["activation"]))
+    main = call(f"nn.Conv{rank}d", ins, outs, compact(a["kernel_size"]), **kept)
+    return main, () if even else pad_steps(pairs)
 
 
 def window_pads(node: Node) -> tuple[tuple[int, int], ...] | None:

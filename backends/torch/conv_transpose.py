@@ -5,9 +5,11 @@ convolution whose input has the transposed output's size: the full result, of le
 ``(n - 1) * stride + dilated_kernel``, is taken from the forward convolution's leading padding
 on (``padding: same`` → ``total // 2``, TensorFlow's split; ``valid`` → 0), for as many
 elements as Keras's output size says, zeros beyond it (before the bias). PyTorch's own
-``padding``/``output_padding`` can only trim both ends equally, which cannot express every
-Keras case, so each layer (a subclass of ``nn.ConvTransposeNd``, keeping ``weight`` (in,
-filters, *k) and ``bias``) computes the full result and crops or pads it explicitly. The
+``padding``/``output_padding`` can only trim both ends equally: on channels-first data the
+layer is a bare ``nn.ConvTranspose1d/2d/3d`` wherever that gives Keras's window (the comment
+above ``native_trims`` lists the cases); elsewhere it (a subclass of ``nn.ConvTransposeNd``,
+keeping ``weight`` (in, filters, *k) and ``bias``) computes the full result and crops or
+pads it explicitly. The
 modules are the standalone ones (``backends/torch/standalone/resampling.py``) that ``export``
 copies into ``model.py``.
 """
@@ -33,7 +35,7 @@ def describe_conv_transpose(node: Node) -> Description:
     """Conv1D/2D/3DTranspose(filters, kernel_size, strides=1, padding=valid|same,
     output_padding=None, data_format, dilation_rate=1, activation=None, use_bias=True)
     → on channels-first data, when PyTorch's ``padding``/``output_padding`` cut the same
-    window as Keras, ``nn.ConvTranspose1d/2d/3d`` then the activation's module; otherwise
+    window as Keras (see the comment above ``native_trims``), ``nn.ConvTranspose1d/2d/3d`` then the activation's module; otherwise
     ``Conv1D/2D/3DTranspose`` (cuts Keras's window explicitly)."""
     a = node.physical_args
     trims = native_trims(node)
@@ -55,21 +57,31 @@ def describe_conv_transpose(node: Node) -> Description:
     return steps(main, (), activation_steps(a["activation"]))
 
 
+# Where no ``padding``/``output_padding`` is exact: PyTorch cuts ``padding`` off both ends of
+# the full result (length (n - 1)·s + D, D = dilation·(kernel - 1) + 1), Keras cuts its window
+# from TensorFlow's leading padding on. With "same" (no output_padding) that window starts at
+# (D - s) // 2 and is n·s long: an even D - s (kernel 3 or 5 with stride 1, kernel 4 with
+# stride 2, kernel 2 with stride 2, any dilation 2 with stride 1) is ``padding=(D - s) // 2``;
+# a D below the stride appends s - D zeros, ``output_padding=s - D``; an odd D - s (kernel 2
+# or 4 with stride 1, kernel 3 or 5 with stride 2, kernel 4 with stride 3) would need an
+# ``output_padding`` of -1, one element more cut at the end than at the start, so those
+# keep ``Conv1D/2D/3DTranspose``. An ``output_padding`` that asks for a window no symmetric
+# cut gives falls back the same way. The cut never depends on the input's length.
+
+
 def native_trims(node: Node) -> tuple[tuple[int, int], ...] | None:
     """PyTorch's ``(padding, output_padding)`` per spatial axis giving Keras's window of the
-    full transposed result, on channels-first data with known sizes; ``None`` where they
-    cannot (PyTorch trims both ends alike and appends fewer than ``max(stride, dilation)``)."""
+    full transposed result, on channels-first data; ``None`` where they cannot (PyTorch
+    trims both ends alike and appends fewer than ``max(stride, dilation)``)."""
     a = node.physical_args
-    if a["data_format"] != "channels_first" or None in node.input_shape:
+    if a["data_format"] != "channels_first":
         return None
     rank = len(a["kernel_size"])
-    spec = node.args["data_format"] == "channels_first"
-    sizes = node.input_shape[1:] if spec else node.input_shape[:-1]
     paddings = a["output_padding"] or (None,) * rank
-    window = zip(sizes, a["kernel_size"], a["strides"], a["dilation_rate"], paddings, strict=True)
+    window = zip(a["kernel_size"], a["strides"], a["dilation_rate"], paddings, strict=True)
     trims = []
-    for n, k, s, d, p in window:
-        crop, extra = keras_window(int(n or 0), k, s, d, a["padding"], p)
+    for k, s, d, p in window:
+        crop, extra = keras_window(1, k, s, d, a["padding"], p)  # the same for every length
         before, append = -crop, before_after(crop, extra)
         if before < 0 or not 0 <= append < max(s, d):
             return None

@@ -4,14 +4,15 @@ weights.
 The element-wise merges fold their inputs left to right, as Keras's ``_merge_function`` does
 (Average divides the running sum by the number of inputs at the end). The modules are the
 standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies into
-``model.py``.
+``model.py``, except where ``model.py`` writes the operation itself: ``x + y``, ``x * y``,
+``x - y`` and ``torch.cat([x, y], dim=...)``.
 """
 
 from __future__ import annotations
 
 from backends.torch.importing import FUNCTIONS, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
-from backends.torch.standalone.assemble import Call, Description, Steps, call
+from backends.torch.standalone.assemble import Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
 
@@ -44,9 +45,11 @@ def describe_elementwise(node: Node) -> Description:
 
 
 @describes("Concatenate")
-def describe_concatenate(node: Node) -> Call:
-    """Concatenate(axis=-1) → ``Concatenate``."""
-    return call("Concatenate", **arguments(node, "axis"))
+def describe_concatenate(node: Node) -> Description:
+    """Concatenate(axis=-1) → ``torch.cat([x, y], dim=axis)`` in ``model.py``, the axis in
+    the physical layout (``Concatenate`` in the backend, to measure)."""
+    main = call("Concatenate", **arguments(node, "axis"))
+    return Steps(main, function=call("torch.cat", dim=node.physical_args["axis"]))
 
 
 # Importing: ``a + b``, ``a - b``, ``a * b`` of two layers' outputs → Add, Subtract,

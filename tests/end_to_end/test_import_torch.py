@@ -241,6 +241,19 @@ class _CausalAttention(nn.Module):
         return self.attn(x, x, x, need_weights=False, attn_mask=mask)[0]
 
 
+class _CrossAttention(nn.Module):
+    """nn.MultiheadAttention with narrower key and value inputs (``kdim``/``vdim``: its own
+    q/k/v projection weights), each made by a Linear."""
+
+    def __init__(self, bias: bool = True) -> None:
+        super().__init__()
+        self.to_k, self.to_v = nn.Linear(8, 6), nn.Linear(8, 4)
+        self.attn = nn.MultiheadAttention(8, 2, kdim=6, vdim=4, bias=bias, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, self.to_k(x), self.to_v(x), need_weights=False)[0]
+
+
 class _Backwards(nn.Module):
     """A GRU reading its sequence backwards as model.py writes Keras's go_backwards: on the
     input flipped in time, its last step kept."""
@@ -270,6 +283,11 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "encoder_block": (_EncoderBlock, lambda: torch.randn(BATCH, 5, 8)),
     "qkvo_attention": (_QkvoBlock, lambda: torch.randn(BATCH, 5, 8)),
     "causal_multihead_attention": (_CausalAttention, lambda: torch.randn(BATCH, 5, 8)),
+    "multihead_attention_kdim_vdim": (_CrossAttention, lambda: torch.randn(BATCH, 5, 8)),
+    "multihead_attention_kdim_vdim_no_bias": (
+        lambda: _CrossAttention(bias=False),
+        lambda: torch.randn(BATCH, 5, 8),
+    ),
     "gru_backwards": (_Backwards, lambda: torch.randn(BATCH, 7, 4)),
     "qkvo_attention_eager": (lambda: _QkvoBlock(eager=True), lambda: torch.randn(BATCH, 5, 8)),
     "grouped_query_attention": (_GroupedBlock, lambda: torch.randn(BATCH, 5, 8)),

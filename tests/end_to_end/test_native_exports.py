@@ -41,6 +41,10 @@ SPECS += ["tests/fixtures/native/attention_block.yaml"]
 SPECS += ["tests/fixtures/native/relus.yaml"]
 # Recurrent layers going backwards: the native modules on flipped sequences.
 SPECS += ["tests/fixtures/native/backwards.yaml"]
+# Separable convolutions: a depthwise then a pointwise nn.Conv in an nn.Sequential.
+SPECS += ["tests/fixtures/native/separable.yaml", "tests/fixtures/native/separable_1d.yaml"]
+# Transposed convolutions whose padding and output_padding cut Keras's window (any length).
+SPECS += ["tests/fixtures/native/transposes.yaml", "tests/fixtures/native/transposes_1d.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (
@@ -165,7 +169,6 @@ def test_spatial_models_keep_data_channels_first(path: str, models) -> None:
 RECURRENT_SUPER = "the recurrent runtime class calls super().forward (KerasRecurrent.scan)"
 TIME_FOLD = "TimeDistributed reshapes with *x.shape[2:] (a list of unknown length)"
 STAR_PERMUTE = "a channels-last pool (AveragePooling1D after an LSTM) permutes with *range(...)"
-STAR_INPUTS = "a merge class's forward takes *inputs"
 SCRIPT_GAPS = {
     "specs/bidirectional_merges.yaml": RECURRENT_SUPER,
     "specs/simple_rnn_classifier.yaml": RECURRENT_SUPER,
@@ -175,9 +178,6 @@ SCRIPT_GAPS = {
     "specs/video_classifier.yaml": TIME_FOLD,
     "specs/zoo/seq2seq_lstm.yaml": TIME_FOLD,
     "specs/sequence_reshaper.yaml": STAR_PERMUTE,
-    "specs/text_cnn.yaml": STAR_INPUTS,
-    "specs/two_input_model.yaml": STAR_INPUTS,
-    "specs/zoo/unet_small.yaml": STAR_INPUTS,
     "tests/fixtures/native/attention_block.yaml": (
         "nn.MultiheadAttention(bias=False) itself: its forward reads in_proj_bias.dtype, and"
         " in_proj_bias is None (torch 2.13)"

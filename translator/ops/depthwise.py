@@ -114,10 +114,10 @@ def separable_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
         )
         + ((WeightSpec("bias", (f,), "bias"),) if bias else ()),
         "torch": (
-            WeightSpec("depthwise.weight", (c * m, 1, *k), "depthwise_kernel"),
-            WeightSpec("pointwise.weight", (f, c * m, *ones), "pointwise_kernel"),
+            WeightSpec("0.weight", (c * m, 1, *k), "depthwise_kernel"),
+            WeightSpec("1.weight", (f, c * m, *ones), "pointwise_kernel"),
         )
-        + ((WeightSpec("pointwise.bias", (f,), "bias"),) if bias else ()),
+        + ((WeightSpec("1.bias", (f,), "bias"),) if bias else ()),
         "onnx": (
             WeightSpec("depthwise_W", (c * m, 1, *k), "depthwise_kernel"),
             WeightSpec("pointwise_W", (f, c * m, *ones), "pointwise_kernel"),
@@ -168,9 +168,9 @@ def separable_map(node: Node) -> LayerMap:
         {
             "keras": tuple(e(r, r) for r in ("depthwise_kernel", "pointwise_kernel", "bias")),
             "torch": (
-                e("depthwise.weight", "depthwise_kernel", via=depthwise),
-                e("pointwise.weight", "pointwise_kernel", via=pointwise),
-                e("pointwise.bias", "bias"),
+                e("0.weight", "depthwise_kernel", via=depthwise),
+                e("1.weight", "pointwise_kernel", via=pointwise),
+                e("1.bias", "bias"),
             ),
             "onnx": (
                 e("depthwise_W", "depthwise_kernel", via=depthwise),

@@ -75,6 +75,10 @@ class Steps:
     # An operator ``model.py`` writes between the inputs instead of a module (``" + "``: a
     # residual add reads ``x + y``); the backend still builds ``main`` to measure it.
     infix: str = ""
+    # A torch function ``model.py`` calls on the list of the inputs instead of a module,
+    # with its keyword arguments (``call("torch.cat", dim=1)``: a concatenation reads
+    # ``torch.cat([x, y], dim=1)``); the backend still builds ``main`` to measure it.
+    function: Call | None = None
     # What the layer keeps of the main module's result (``TAKES``): a native recurrent
     # module's output sequence (``lstm(x)[0]``), or its last step (``lstm(x)[0][:, -1]``).
     take: str = ""

@@ -22,6 +22,7 @@ from torch import nn
 
 from backends.torch.standalone.assemble import (
     TAKES,
+    Call,
     Description,
     Steps,
     as_steps,
@@ -97,6 +98,8 @@ def _call(graph: Graph, node: Node, variables: dict[str, str], emit: Emit) -> li
     target = variables[node.name]
     if around.infix:  # a residual add: ``x + y``
         return _operation(target, around.infix.strip(), args)
+    if around.function is not None:  # a concatenation: ``torch.cat([x, y], dim=1)``
+        return _function(target, around.function, args)
     befores = [attribute(step_name(graph, owner.name, k)) for k, _ in around.before]
     afters = [attribute(step_name(graph, owner.name, k)) for k, _ in around.after]
     args += [f"{attribute(t.shares or t.name)}.weight" for t in owner.links.values()]
@@ -130,6 +133,23 @@ def _operation(target: str, operator: str, args: list[str]) -> list[str]:
         return [line]
     operands = [f"            {args[0]}", *(f"            {operator} {a}" for a in args[1:])]
     return [f"        {target} = (", *operands, "        )"]
+
+
+def _function(target: str, function: Call, args: list[str]) -> list[str]:
+    """``target = torch.cat([a, b], dim=1)`` on one line when it fits, else one argument
+    per line (the list too, one input per line, when it does not fit on one), each with
+    the trailing comma the formatter keeps."""
+    keywords = [f"{k}{v}" for k, v in function.parts]
+    line = f"        {target} = {function.name}([{', '.join(args)}], {', '.join(keywords)})"
+    if len(line) <= 100:
+        return [line]
+    listed = _laid_out(" " * 12, "[", args, "],")
+    return [
+        f"        {target} = {function.name}(",
+        *listed,
+        *(f"{' ' * 12}{k}," for k in keywords),
+        "        )",
+    ]
 
 
 def _arguments(graph: Graph, node: Node, variables: dict[str, str]) -> list[str]:
@@ -182,10 +202,11 @@ def _forward(graph: Graph, variables: dict[str, str], emit: Emit) -> list[str]:
 def _modules(graph: Graph, node: Node, around: Steps) -> list[str]:
     """The ``__init__`` lines creating a layer's modules: its steps before, its own, after."""
     named = [(step_name(graph, node.name, k), c) for k, c in around.before]
-    named += [] if around.infix else [(node.name, around.main)]
+    written = around.infix or around.function  # in forward, not a module
+    named += [] if written else [(node.name, around.main)]
     named += [(step_name(graph, node.name, k), c) for k, c in around.after]
     lines = [line for name, c in named for line in c.lines(f"{attribute(name)} = ", " " * 8)]
-    if node.frozen_params("torch") and not around.infix:  # trainable: false in the spec
+    if node.frozen_params("torch") and not written:  # trainable: false in the spec
         lines.append(f"        {attribute(node.name)}.requires_grad_(False)")
     return lines
 

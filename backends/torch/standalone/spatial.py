@@ -143,10 +143,11 @@ class DepthwiseConv2D(KerasDepthwiseConv, nn.Conv2d):
 NATIVE_CONVS: dict[int, Any] = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
-class SeparableConv(nn.Module):
-    """Keras SeparableConv1D/2D: ``activation(pointwise(depthwise(pad(x))) + bias)``, the
-    depthwise step a grouped convolution without bias (``depthwise``), the pointwise step a
-    1x1 convolution holding the bias (``pointwise``)."""
+class SeparableConv(nn.Sequential):
+    """Keras SeparableConv1D/2D on channels-last data or with "same" padding over sizes not
+    known: ``activation(pointwise(depthwise(pad(x))) + bias)``, the depthwise step a grouped
+    convolution without bias (child ``0``), the pointwise step a 1x1 convolution holding the
+    bias (child ``1``), as the native ``nn.Sequential`` of the two holds them."""
 
     def __init__(
         self,
@@ -161,10 +162,9 @@ class SeparableConv(nn.Module):
         activation: str | None = None,
         use_bias: bool = True,
     ) -> None:
-        super().__init__()
         native = NATIVE_CONVS[len(kernel_size)]
         middle = in_channels * depth_multiplier
-        self.depthwise = native(
+        depthwise = native(
             in_channels,
             middle,
             kernel_size,
@@ -173,16 +173,16 @@ class SeparableConv(nn.Module):
             groups=in_channels,
             bias=False,
         )
-        self.pointwise = native(middle, filters, kernel_size=1, bias=use_bias)
+        super().__init__(depthwise, native(middle, filters, kernel_size=1, bias=use_bias))
         self.spec_padding = padding
         self.data_format = data_format
         self.activation = make_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = to_channels_first(x, self.data_format)
-        d = self.depthwise
+        d, p = self[0], self[1]
         pads = explicit_pads(self.spec_padding, x.shape[2:], d.kernel_size, d.stride, d.dilation)
-        y = self.pointwise(d(F.pad(x, pads) if any(pads) else x))
+        y = p(d(F.pad(x, pads) if any(pads) else x))
         return self.activation(to_spec_layout(y, self.data_format))
 
 

@@ -10,8 +10,11 @@ import itertools
 import numpy as np
 import pytest
 
+from backends.torch.model import describe
+from backends.torch.standalone.assemble import as_steps
 from tests.backends.torch.test_torch_conv import tf_same_pads
 from tests.harness import check_spec, one_layer, set_parameters
+from translator.spec.loader import load_text
 
 CASES = {
     "t1d_valid": ("{type: Conv1DTranspose, filters: 2, kernel_size: 3}", "[5, 3]", ""),
@@ -108,6 +111,11 @@ REFERENCE_CASES = [
 @pytest.mark.parametrize("name", REFERENCE_CASES)
 def test_conv_transpose_matches_tensorflow_definition(name: str) -> None:
     layer, shape, _ = CASES[name]
+    assert_tensorflow_definition(layer, shape)
+
+
+def assert_tensorflow_definition(layer: str, shape: str) -> None:
+    """The one-layer spec's PyTorch output against ``transpose_reference``."""
     case = check_spec(one_layer(layer, shape), "torch")
     node = case.graph.nodes[-1]
     weight = case.module(node.name).weight.detach().numpy()  # (in, filters, *k)
@@ -118,3 +126,42 @@ def test_conv_transpose_matches_tensorflow_definition(name: str) -> None:
     out_sizes = case.outputs[0].shape[1:-1]
     expected = transpose_reference(x, kernel, out_sizes, node.args) + 0.25
     np.testing.assert_allclose(case.run(x=x)[0], expected, rtol=1e-5, atol=1e-5)
+
+
+# (kernel, strides, dilation, padding) → whether nn.ConvTranspose1d's padding and
+# output_padding cut Keras's window: "same" needs an even D - s (D = dilation·(k - 1) + 1) or
+# a D below the stride; an odd D - s keeps Conv1DTranspose (one more cut at the end).
+NATIVE_CUTS = {
+    (3, 1, 1, "same"): True,
+    (5, 1, 1, "same"): True,
+    (2, 2, 1, "same"): True,
+    (4, 2, 1, "same"): True,
+    (5, 3, 1, "same"): True,
+    (3, 1, 2, "same"): True,
+    (1, 2, 1, "same"): True,
+    (2, 3, 1, "same"): True,
+    (2, 1, 1, "same"): False,
+    (4, 1, 1, "same"): False,
+    (3, 2, 1, "same"): False,
+    (5, 2, 1, "same"): False,
+    (4, 3, 1, "same"): False,
+    (3, 2, 1, "valid"): True,
+    (1, 3, 1, "valid"): True,
+}
+
+
+@pytest.mark.parametrize(("window", "native"), NATIVE_CUTS.items(), ids=str)
+@pytest.mark.parametrize("length", ["9", "null"])
+def test_conv_transpose_is_native_where_padding_cuts_keras_window(
+    window: tuple[int, int, int, str], native: bool, length: str
+) -> None:
+    k, s, d, padding = window
+    layer = (
+        f"{{type: Conv1DTranspose, filters: 2, kernel_size: {k}, strides: {s},"
+        f" dilation_rate: {d}, padding: {padding}}}"
+    )
+    node = next(n for n in load_text(one_layer(layer, f"[{length}, 3]")).nodes if n.inputs)
+    main = as_steps(describe(node)).main
+    assert main.name == ("nn.ConvTranspose1d" if native else "Conv1DTranspose")
+    if length == "9":  # the module, native or not, computes TensorFlow's definition
+        assert_tensorflow_definition(layer, "[9, 3]")

@@ -91,9 +91,9 @@ def test_depthwise_channel_order_and_same_padding() -> None:
 def test_separable_is_depthwise_then_pointwise() -> None:
     case = check_spec(one_layer(CASES["sep1d_same_relu"][0], "[7, 3]"), "torch")
     module = case.module("separable_conv1d")
-    kernel = keras_depthwise_kernel(module.depthwise.weight.detach().numpy(), 2)
-    pointwise = module.pointwise.weight.detach().numpy()[:, :, 0].T  # Keras (in·m, filters)
-    bias = module.pointwise.bias.detach().numpy()
+    kernel = keras_depthwise_kernel(module[0].weight.detach().numpy(), 2)
+    pointwise = module[1].weight.detach().numpy()[:, :, 0].T  # Keras (in·m, filters)
+    bias = module[1].bias.detach().numpy()
     x = case.inputs["x"]
     depthwise = depthwise_reference(x, kernel, 1, 1, tf_same_pads(7, 3, 1))
     expected = np.maximum(depthwise @ pointwise + bias, 0)
