@@ -63,27 +63,29 @@ class CustomAttention(nn.Module):
     """Family base of the custom attention modules: ``query``, ``key``, ``value`` and
     ``output`` projections (``nn.Linear``, weight (heads * size, features)) around
     ``attend``. ``sizes``: role → (input features, heads, head size); ``out``: (heads, head
-    size, output features)."""
+    size, output features); ``bias``: role (and ``output``) → whether it has a bias;
+    ``scale``: what the scores are multiplied by (None: 1 / sqrt(key size))."""
 
     def __init__(
         self,
         sizes: dict[str, tuple[int, int, int]],
         out: tuple[int, int, int],
-        use_bias: bool,
+        bias: dict[str, bool],
         causal: bool,
         dropout: float,
         rope_max_wavelength: float | None = None,
+        scale: float | None = None,
     ) -> None:
         super().__init__()
-        self.query = projection(sizes["query"], use_bias)
-        self.key = projection(sizes["key"], use_bias)
-        self.value = projection(sizes["value"], use_bias)
+        self.query = projection(sizes["query"], bias["query"])
+        self.key = projection(sizes["key"], bias["key"])
+        self.value = projection(sizes["value"], bias["value"])
         heads, size, features = out
-        self.output = nn.Linear(heads * size, features, bias=use_bias)
+        self.output = nn.Linear(heads * size, features, bias=bias["output"])
         self.query_heads, self.key_value_heads = sizes["query"][1], sizes["key"][1]
         # Each key/value head serves this many query heads in a row (grouped attention).
         self.repeats = self.query_heads // self.key_value_heads
-        self.scale = 1.0 / math.sqrt(sizes["key"][2])
+        self.scale = 1.0 / math.sqrt(sizes["key"][2]) if scale is None else scale
         self.causal = causal
         self.dropout = dropout
         # Rotary position embeddings of that base on the query and key heads (None: none).
@@ -122,7 +124,8 @@ def split_heads(y: torch.Tensor, heads: int) -> torch.Tensor:
 
 class MultiHeadAttention(CustomAttention):
     """Keras MultiHeadAttention with sizes ``nn.MultiheadAttention`` cannot express (key_dim
-    or value_dim other than query_features / num_heads, or another output width)."""
+    or value_dim other than query_features / num_heads, or another output width), a bias on
+    some projections only, or another ``scale``."""
 
     def __init__(
         self,
@@ -134,15 +137,25 @@ class MultiHeadAttention(CustomAttention):
         dropout: float = 0.0,
         use_bias: bool = True,
         causal: bool = False,
+        query_bias: bool | None = None,
+        key_bias: bool | None = None,
+        value_bias: bool | None = None,
+        output_bias: bool | None = None,
+        scale: float | None = None,
     ) -> None:
-        """``features``: the (query, value, key) inputs' widths."""
+        """``features``: the (query, value, key) inputs' widths; ``<role>_bias``: whether that
+        projection has a bias (None: ``use_bias``); ``scale``: of the scores (None: 1 /
+        sqrt(key_dim))."""
         query, value, key = features
         sizes = {
             "query": (query, num_heads, key_dim),
             "key": (key, num_heads, key_dim),
             "value": (value, num_heads, value_dim),
         }
-        super().__init__(sizes, (num_heads, value_dim, output_shape), use_bias, causal, dropout)
+        own = {"query": query_bias, "key": key_bias, "value": value_bias, "output": output_bias}
+        bias = {role: use_bias if b is None else b for role, b in own.items()}
+        out = (num_heads, value_dim, output_shape)
+        super().__init__(sizes, out, bias, causal, dropout, scale=scale)
 
 
 class GroupQueryAttention(CustomAttention):
@@ -170,7 +183,8 @@ class GroupQueryAttention(CustomAttention):
             "value": (value, num_key_value_heads, head_dim),
         }
         out = (num_query_heads, head_dim, query)
-        super().__init__(sizes, out, use_bias, causal, dropout, rope_max_wavelength)
+        bias = dict.fromkeys(("query", "key", "value", "output"), use_bias)
+        super().__init__(sizes, out, bias, causal, dropout, rope_max_wavelength)
 
 
 def rotated(x: torch.Tensor, max_wavelength: float) -> torch.Tensor:
