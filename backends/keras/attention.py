@@ -30,9 +30,12 @@ from backends.keras.model import (
     keras_args,
     not_wrapped,
 )
+from backends.keras.position_bias import biased_attention
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
 from translator.ops.attention import ROLES, uniform
+
+ROLE_BIASES = tuple(f"{role}_bias" for role in ROLES)
 
 
 def roles(inputs: Sequence[Any]) -> tuple[Any, Any, Any]:
@@ -84,9 +87,11 @@ class SpecMultiHeadAttention(_FromList, keras.layers.MultiHeadAttention):
         value_bias: bool | None = None,
         output_bias: bool | None = None,
         scale: float | None = None,
+        attention_bias: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.attention_bias = attention_bias
         own = {"query": query_bias, "key": key_bias, "value": value_bias, "output": output_bias}
         self.biases = {role: self._use_bias if b is None else b for role, b in own.items()}
         self.scale = scale
@@ -94,7 +99,7 @@ class SpecMultiHeadAttention(_FromList, keras.layers.MultiHeadAttention):
             self._inverse_sqrt_key_dim = scale
 
     def build(self, inputs_shape: Sequence[Any]) -> None:
-        query, value, key = roles(inputs_shape)
+        query, value, key = roles(inputs_shape[:-1] if self.attention_bias else inputs_shape)
         h, kd, vd = self._num_heads, self._key_dim, self._value_dim
         self._query_dense = self._projection("query", (h, kd), query)
         self._key_dense = self._projection("key", (h, kd), key)
@@ -124,7 +129,14 @@ class SpecMultiHeadAttention(_FromList, keras.layers.MultiHeadAttention):
 
     def get_config(self) -> dict[str, Any]:
         own = {f"{role}_bias": b for role, b in self.biases.items()}
-        return {**super().get_config(), **own, "scale": self.scale}
+        own |= {"scale": self.scale, "attention_bias": self.attention_bias}
+        return {**super().get_config(), **own}
+
+    def call(self, inputs: Sequence[Any], training: bool | None = None) -> Any:
+        if not self.attention_bias:
+            return super().call(inputs, training=training)
+        *sources, bias = inputs
+        return biased_attention(self, *roles(sources), bias, training)
 
     def compute_output_shape(self, query_shape: Sequence[Any]) -> tuple[Any, ...]:
         # Keras's rule: the query's shape with the last axis replaced by output_shape.
@@ -259,14 +271,14 @@ def _attention(node: Node) -> tuple[Any, Apply]:
         raise UnsupportedInBackend(NAME, node.type, reason)
     if node.type == "MultiHeadAttention" and not uniform(node):
         reason = (
-            "Keras's MultiHeadAttention has one use_bias for all projections and always scales"
-            " by 1/sqrt(key_dim): no built-in layer drops one projection's bias or rescales"
+            "Keras's MultiHeadAttention has one use_bias for all projections, always scales"
+            " by 1/sqrt(key_dim) and adds no bias to the scores: no built-in layer does"
         )
         raise UnsupportedInBackend(NAME, node.type, reason)
     if node.args.get("rope_max_wavelength") is not None:
         reason = "Keras's GroupQueryAttention has no rotary embeddings (no built-in layer rotates)"
         raise UnsupportedInBackend(NAME, node.type, reason)
-    own = ("causal", "rope_max_wavelength", "scale", *(f"{r}_bias" for r in ROLES))
+    own = ("causal", "rope_max_wavelength", "scale", "attention_bias", *ROLE_BIASES)
     args = {k: v for k, v in keras_args(node).items() if k not in own}
     layer = KERAS_ATTENTION[node.type](**args)
 

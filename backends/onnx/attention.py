@@ -48,13 +48,17 @@ def _causal(layer: Layer, scores: str) -> str:
     return layer.op("Where", [visible, scores, layer.const("masked", MASKED)])
 
 
-def attend(layer: Layer, query: str, key: str, value: str, head_size: int) -> str:
+def attend(
+    layer: Layer, query: str, key: str, value: str, head_size: int, bias: str | None = None
+) -> str:
     """softmax(q·kᵀ × scale [+ causal mask])·v on (batch, heads, steps, size); the scale is
     the spec's ``scale`` where given, else 1 / sqrt(head_size)."""
     scores = layer.op("MatMul", [query, layer.op("Transpose", [key], perm=[0, 1, 3, 2])])
     scale = layer.args.get("scale")
     scale = 1.0 / math.sqrt(head_size) if scale is None else scale
     scores = layer.op("Mul", [scores, layer.const("scale", scale)])
+    if bias is not None:  # attention_bias: (batch, heads, query steps, key steps)
+        scores = layer.op("Add", [scores, bias])
     if layer.args["causal"]:
         scores = _causal(layer, scores)
     return layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), value])
@@ -73,11 +77,12 @@ def build_mha(layer: Layer, inputs: list[str]) -> list[str]:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
     use_bias=True, causal=False); inputs [query], [query, value] or [query, value, key]."""
     d = mha_dims(layer.node)
+    bias = inputs.pop() if layer.args["attention_bias"] else None
     query, value, key = _inputs(inputs)
     q = project(layer, query, "query", d["h"], d["kd"])
     k = project(layer, key, "key", d["h"], d["kd"])
     v = project(layer, value, "value", d["h"], d["vd"])
-    return [output(layer, attend(layer, q, k, v, d["kd"]), d["h"], d["vd"])]
+    return [output(layer, attend(layer, q, k, v, d["kd"], bias), d["h"], d["vd"])]
 
 
 @BUILDERS.register("GroupQueryAttention")

@@ -38,7 +38,7 @@ from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
-from translator.ops.attention import ROLES, mha_dims, roles, torch_native, uniform
+from translator.ops.attention import beyond_keras, mha_dims, roles, torch_native, uniform
 
 
 def _flags(node: Node) -> dict[str, Any]:
@@ -57,13 +57,9 @@ def describe_multi_head_attention(node: Node) -> Description:
         return Steps(native_attention(node, d), take="output", feed=_feed(node))
     features = (d["dq"], d["dv"], d["dk"])
     sizes = {"key_dim": d["kd"], "value_dim": d["vd"], "output_shape": d["out"]}
-    return call("MultiHeadAttention", features, d["h"], **sizes, **_flags(node), **_own(node))
-
-
-def _own(node: Node) -> dict[str, Any]:
-    """The per-projection biases and the scale where set (model.py names them only then)."""
-    names = ("scale", *(f"{role}_bias" for role in ROLES))
-    return {n: node.args[n] for n in names if node.args[n] is not None}
+    return call(
+        "MultiHeadAttention", features, d["h"], **sizes, **_flags(node), **beyond_keras(node)
+    )
 
 
 def native_attention(node: Node, d: dict[str, int]) -> Call:

@@ -47,8 +47,15 @@ layer_schema(
         "what the scores q·k are multiplied by (keras.ops.dot_product_attention's scale;"
         " null: 1/sqrt(key_dim); T5: 1.0)",
     ),
+    Arg(
+        "attention_bias",
+        Bool(),
+        False,
+        "the last input is added to the scores: (num_heads, query steps, key steps) per"
+        " example, as RelativePositionBias gives (T5's position_bias)",
+    ),
     _CAUSAL,
-    inputs=(1, 3),
+    inputs=(1, 4),
 )
 layer_schema(
     "GroupQueryAttention",
@@ -81,8 +88,11 @@ layer_schema(
 
 
 def roles(node: Node) -> tuple[Shape, Shape, Shape]:
-    """(query, value, key) shapes, each (steps, features) with known features."""
-    shapes = node.input_shapes
+    """(query, value, key) shapes, each (steps, features) with known features (an
+    ``attention_bias``, the last input, is not one of them)."""
+    shapes = node.input_shapes[:-1] if node.args.get("attention_bias") else node.input_shapes
+    if not shapes or len(shapes) > 3:
+        raise node.shape_error("takes [query], [query, value] or [query, value, key]", "")
     query, value = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
     key = shapes[2] if len(shapes) > 2 else value
     for shape in (query, value, key):
@@ -117,8 +127,11 @@ def biases(node: Node) -> dict[str, bool]:
 
 def uniform(node: Node) -> bool:
     """Whether the layer is Keras's stock one: one bias flag for all projections, default
-    scaling (what ``nn.MultiheadAttention`` and Keras's ``.keras`` layer express)."""
-    return len(set(biases(node).values())) == 1 and node.args.get("scale") is None
+    scaling, no attention bias (what ``nn.MultiheadAttention`` and Keras's ``.keras``
+    layer express)."""
+    a = node.args
+    own = a.get("scale") is not None or a.get("attention_bias")
+    return len(set(biases(node).values())) == 1 and not own
 
 
 def torch_native(dims: dict[str, int]) -> bool:
@@ -128,10 +141,32 @@ def torch_native(dims: dict[str, int]) -> bool:
     return e % h == 0 and dims["kd"] == dims["vd"] == e // h and dims["out"] == e
 
 
+def beyond_keras(node: Node) -> dict[str, object]:
+    """The arguments Keras's MultiHeadAttention lacks, where the spec sets them (PyTorch's
+    model.py names them only then): per-projection biases, scale, attention_bias."""
+    given = {**node.args, "attention_bias": node.args["attention_bias"] or None}  # false: unsaid
+    names = ("scale", "attention_bias", *(f"{role}_bias" for role in ROLES))
+    return {name: given[name] for name in names if given[name] is not None}
+
+
 @shape_rule("MultiHeadAttention")
 def mha_shape(node: Node) -> tuple[Shape, ...]:
-    query = roles(node)[0]
+    query, value, _ = roles(node)
+    if node.args["attention_bias"]:
+        expected = (node.args["num_heads"], query[0], value[0])
+        if not _fits(node.input_shapes[-1], expected):
+            raise node.shape_error(
+                f"the attention bias must be (num_heads, query steps, key steps) = {expected};"
+                f" Received: {node.input_shapes[-1]}",
+                "give a RelativePositionBias of as many heads as the last input",
+            )
     return ((query[0], mha_dims(node)["out"]),)
+
+
+def _fits(shape: Shape, expected: Shape) -> bool:
+    """Whether ``shape`` is ``expected``, a free size matching any."""
+    pairs = zip(shape, expected, strict=False)
+    return len(shape) == len(expected) and all(a is None or b is None or a == b for a, b in pairs)
 
 
 def _projections(
