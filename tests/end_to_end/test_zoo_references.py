@@ -75,6 +75,7 @@ TORCH_REFERENCES = {
         vocab_size=32000,
         tie_word_embeddings=False,
     ),
+    "t5_small": _hugging_face("T5Model", "T5Config"),
     "vit_b16": _hugging_face("ViTModel", "ViTConfig"),
     # openai/whisper-tiny's config.
     "whisper_tiny_encoder": _hugging_face(

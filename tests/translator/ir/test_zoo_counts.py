@@ -45,6 +45,10 @@ PUBLISHED = {
     "vit_b16": {
         fw: (86_389_248, 86_389_248 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
     },
+    # Hugging Face's T5Model of T5Config()'s defaults (t5-small): 60,506,624.
+    "t5_small": {
+        fw: (60_506_624, 60_506_624 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
+    },
     # Hugging Face's WhisperModel(whisper-tiny config).encoder: 8,208,384, of which the
     # 576,000 of the fixed position table are frozen (requires_grad False; trainable: false).
     "whisper_tiny_encoder": {
