@@ -1,5 +1,5 @@
-"""Standalone PyTorch layers with Keras's semantics: MultiHeadAttention, GroupQueryAttention
-and a learned PositionEmbedding.
+"""Standalone PyTorch layers with Keras's semantics: MultiHeadAttention, GroupQueryAttention,
+a learned PositionEmbedding and T5's RelativePositionBias.
 
 As in the PyTorch backend (``backends/torch/attention.py``): inputs in Keras's call order
 (query, value, key; one input is self-attention), the query scaled by ``1 / sqrt(key_dim)``
@@ -7,7 +7,9 @@ As in the PyTorch backend (``backends/torch/attention.py``): inputs in Keras's c
 the attention weights only in training. MultiHeadAttention is a bare
 ``nn.MultiheadAttention`` when that expresses the sizes exactly (``model.py`` calls it with
 ``causal_mask`` when causal), else (and for grouped attention) a custom module with one
-``nn.Linear`` per role: ``query``, ``key``, ``value``, ``output``. Export copies what a
+``nn.Linear`` per role: ``query``, ``key``, ``value``, ``output`` (each with or without a
+bias, the scores scaled by ``scale`` where given, and, with ``attention_bias``, the last
+input added to the scores: RelativePositionBias's output). Export copies what a
 model needs into its ``model.py``; see ``backends/torch/standalone/__init__.py`` for the
 rules this file keeps.
 """
