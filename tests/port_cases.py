@@ -158,8 +158,14 @@ layers:
   - {name: gqa, type: GroupQueryAttention, head_dim: 3, num_query_heads: 4, num_key_value_heads: 2, inputs: [custom, kv, k]}
   - {name: gqa_causal, type: GroupQueryAttention, head_dim: 2, num_query_heads: 2, num_key_value_heads: 1, use_bias: false, causal: true}
   - {name: gqa_rotary, type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, use_bias: false, causal: true, rope_max_wavelength: 10000}
-  - {name: pos, type: PositionEmbedding, sequence_length: 9}
-  - {name: add, type: Add, inputs: [gqa_rotary, pos]}
+  - {name: nokeybias, type: MultiHeadAttention, num_heads: 2, key_dim: 4, key_bias: false, scale: 1.0, inputs: [gqa_rotary, kv]}
+  - {name: outbias, type: MultiHeadAttention, num_heads: 2, key_dim: 3, use_bias: false, output_bias: true, causal: true}
+  - {name: relbias, type: RelativePositionBias, num_heads: 2, num_buckets: 8, max_distance: 3, inputs: q}
+  - {name: t5_self, type: MultiHeadAttention, num_heads: 2, key_dim: 4, use_bias: false, scale: 1.0, attention_bias: true, inputs: [q, relbias]}
+  - {name: relbias_causal, type: RelativePositionBias, num_heads: 2, num_buckets: 6, max_distance: 4, bidirectional: false, inputs: q}
+  - {name: t5_causal, type: MultiHeadAttention, num_heads: 2, key_dim: 4, use_bias: false, scale: 1.0, attention_bias: true, causal: true, inputs: [t5_self, relbias_causal]}
+  - {name: pos, type: PositionEmbedding, sequence_length: 9, inputs: outbias}
+  - {name: add, type: Add, inputs: [outbias, pos, t5_causal]}
   - {name: rms, type: RMSNormalization}
 """,
     "breadth_stacked_rnn": """

@@ -30,8 +30,12 @@ from backends.keras.model import (
     keras_args,
     not_wrapped,
 )
+from backends.keras.position_bias import biased_attention
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
+from translator.ops.attention import ROLES, uniform
+
+ROLE_BIASES = tuple(f"{role}_bias" for role in ROLES)
 
 
 def roles(inputs: Sequence[Any]) -> tuple[Any, Any, Any]:
@@ -67,7 +71,72 @@ class _FromList(LayerMixin):
 
 @keras.saving.register_keras_serializable(package="translator")
 class SpecMultiHeadAttention(_FromList, keras.layers.MultiHeadAttention):
-    """Keras MultiHeadAttention called on ``[query, value(, key)]`` with the spec's causal."""
+    """Keras MultiHeadAttention called on ``[query, value(, key)]`` with the spec's causal.
+
+    Also what Keras's layer cannot say: a bias on some projections only (``query_bias``,
+    ``key_bias``, ``value_bias``, ``output_bias``; null: ``use_bias``), built here as Keras's
+    own ``EinsumDense`` projections of the same names, and another ``scale`` of the scores
+    than 1/sqrt(key_dim), which Keras's attention reads from ``_inverse_sqrt_key_dim``.
+    """
+
+    def __init__(
+        self,
+        *,
+        query_bias: bool | None = None,
+        key_bias: bool | None = None,
+        value_bias: bool | None = None,
+        output_bias: bool | None = None,
+        scale: float | None = None,
+        attention_bias: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.attention_bias = attention_bias
+        own = {"query": query_bias, "key": key_bias, "value": value_bias, "output": output_bias}
+        self.biases = {role: self._use_bias if b is None else b for role, b in own.items()}
+        self.scale = scale
+        if scale is not None:
+            self._inverse_sqrt_key_dim = scale
+
+    def build(self, inputs_shape: Sequence[Any]) -> None:
+        query, value, key = roles(inputs_shape[:-1] if self.attention_bias else inputs_shape)
+        h, kd, vd = self._num_heads, self._key_dim, self._value_dim
+        self._query_dense = self._projection("query", (h, kd), query)
+        self._key_dense = self._projection("key", (h, kd), key)
+        self._value_dense = self._projection("value", (h, vd), value)
+        self._build_attention(4)  # the projections' rank: (batch, steps, heads, size)
+        out = tuple(self._output_shape or (query[-1],))
+        self._output_dense = keras.layers.EinsumDense(
+            "abcd,cde->abe",
+            output_shape=(None, *out),
+            bias_axes="e" if self.biases["output"] else None,
+            name="attention_output",
+            **self._get_common_kwargs_for_sublayer(),
+        )
+        self._output_dense.build((*query[:-1], h, vd))
+
+    def _projection(self, role: str, heads: tuple[int, int], shape: Sequence[Any]) -> Any:
+        """Keras's (batch, steps, features) → (batch, steps, heads, size) EinsumDense."""
+        dense = keras.layers.EinsumDense(
+            "abc,cde->abde",
+            output_shape=(None, *heads),
+            bias_axes="de" if self.biases[role] else None,
+            name=role,
+            **self._get_common_kwargs_for_sublayer(),
+        )
+        dense.build(shape)
+        return dense
+
+    def get_config(self) -> dict[str, Any]:
+        own = {f"{role}_bias": b for role, b in self.biases.items()}
+        own |= {"scale": self.scale, "attention_bias": self.attention_bias}
+        return {**super().get_config(), **own}
+
+    def call(self, inputs: Sequence[Any], training: bool | None = None) -> Any:
+        if not self.attention_bias:
+            return super().call(inputs, training=training)
+        *sources, bias = inputs
+        return biased_attention(self, *roles(sources), bias, training)
 
     def compute_output_shape(self, query_shape: Sequence[Any]) -> tuple[Any, ...]:
         # Keras's rule: the query's shape with the last axis replaced by output_shape.
@@ -200,10 +269,17 @@ def _attention(node: Node) -> tuple[Any, Apply]:
         # Keras's layer refuses (in compute_output_shape, so at every load too).
         reason = f"Keras's refuses a query {query[-1]} wide with values {value[-1]} wide"
         raise UnsupportedInBackend(NAME, node.type, reason)
+    if node.type == "MultiHeadAttention" and not uniform(node):
+        reason = (
+            "Keras's MultiHeadAttention has one use_bias for all projections, always scales"
+            " by 1/sqrt(key_dim) and adds no bias to the scores: no built-in layer does"
+        )
+        raise UnsupportedInBackend(NAME, node.type, reason)
     if node.args.get("rope_max_wavelength") is not None:
         reason = "Keras's GroupQueryAttention has no rotary embeddings (no built-in layer rotates)"
         raise UnsupportedInBackend(NAME, node.type, reason)
-    args = {k: v for k, v in keras_args(node).items() if k not in ("causal", "rope_max_wavelength")}
+    own = ("causal", "rope_max_wavelength", "scale", "attention_bias", *ROLE_BIASES)
+    args = {k: v for k, v in keras_args(node).items() if k not in own}
     layer = KERAS_ATTENTION[node.type](**args)
 
     def apply(inputs: list[Any]) -> Any:

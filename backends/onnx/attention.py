@@ -16,7 +16,7 @@ import onnx
 from onnx import numpy_helper
 
 from backends.onnx.model import BUILDERS, Layer
-from translator.ops.attention import PREFIX, mha_dims
+from translator.ops.attention import PREFIX, biases, mha_dims
 
 # What a masked score becomes before the softmax (TensorFlow's large negative): exp → 0.
 MASKED = -1e9
@@ -33,7 +33,7 @@ def _inputs(inputs: list[str]) -> tuple[str, str, str]:
 def project(layer: Layer, x: str, role: str, heads: int, size: int) -> str:
     """(batch, steps, features) → (batch, heads, steps, size) through the role's projection."""
     y = layer.op("MatMul", [x, layer.weight(f"{PREFIX[role]}_W")])
-    if layer.args["use_bias"]:
+    if biases(layer.node)[role]:
         y = layer.op("Add", [y, layer.weight(f"{PREFIX[role]}_B")])
     y = layer.op("Reshape", [y, layer.ints("heads", [0, 0, heads, size])])
     return layer.op("Transpose", [y], perm=[0, 2, 1, 3])
@@ -48,10 +48,17 @@ def _causal(layer: Layer, scores: str) -> str:
     return layer.op("Where", [visible, scores, layer.const("masked", MASKED)])
 
 
-def attend(layer: Layer, query: str, key: str, value: str, head_size: int) -> str:
-    """softmax(q·kᵀ / sqrt(head_size) [+ causal mask])·v on (batch, heads, steps, size)."""
+def attend(
+    layer: Layer, query: str, key: str, value: str, head_size: int, bias: str | None = None
+) -> str:
+    """softmax(q·kᵀ × scale [+ causal mask])·v on (batch, heads, steps, size); the scale is
+    the spec's ``scale`` where given, else 1 / sqrt(head_size)."""
     scores = layer.op("MatMul", [query, layer.op("Transpose", [key], perm=[0, 1, 3, 2])])
-    scores = layer.op("Mul", [scores, layer.const("scale", 1.0 / math.sqrt(head_size))])
+    scale = layer.args.get("scale")
+    scale = 1.0 / math.sqrt(head_size) if scale is None else scale
+    scores = layer.op("Mul", [scores, layer.const("scale", scale)])
+    if bias is not None:  # attention_bias: (batch, heads, query steps, key steps)
+        scores = layer.op("Add", [scores, bias])
     if layer.args["causal"]:
         scores = _causal(layer, scores)
     return layer.op("MatMul", [layer.op("Softmax", [scores], axis=-1), value])
@@ -62,7 +69,7 @@ def output(layer: Layer, context: str, heads: int, size: int) -> str:
     y = layer.op("Transpose", [context], perm=[0, 2, 1, 3])
     y = layer.op("Reshape", [y, layer.ints("merged", [0, 0, heads * size])])
     y = layer.op("MatMul", [y, layer.weight("out_W")])
-    return layer.op("Add", [y, layer.weight("out_B")]) if layer.args["use_bias"] else y
+    return layer.op("Add", [y, layer.weight("out_B")]) if biases(layer.node)["output"] else y
 
 
 @BUILDERS.register("MultiHeadAttention")
@@ -70,11 +77,12 @@ def build_mha(layer: Layer, inputs: list[str]) -> list[str]:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
     use_bias=True, causal=False); inputs [query], [query, value] or [query, value, key]."""
     d = mha_dims(layer.node)
+    bias = inputs.pop() if layer.args["attention_bias"] else None
     query, value, key = _inputs(inputs)
     q = project(layer, query, "query", d["h"], d["kd"])
     k = project(layer, key, "key", d["h"], d["kd"])
     v = project(layer, value, "value", d["h"], d["vd"])
-    return [output(layer, attend(layer, q, k, v, d["kd"]), d["h"], d["vd"])]
+    return [output(layer, attend(layer, q, k, v, d["kd"], bias), d["h"], d["vd"])]
 
 
 @BUILDERS.register("GroupQueryAttention")

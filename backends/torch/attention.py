@@ -37,7 +37,7 @@ from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
 from translator.ir import Node
-from translator.ops.attention import mha_dims, roles, torch_native
+from translator.ops.attention import beyond_keras, mha_dims, roles, torch_native, uniform
 
 
 def _flags(node: Node) -> dict[str, Any]:
@@ -48,16 +48,17 @@ def _flags(node: Node) -> dict[str, Any]:
 @describes("MultiHeadAttention")
 def describe_multi_head_attention(node: Node) -> Description:
     """MultiHeadAttention(num_heads, key_dim, value_dim=None, output_shape=None, dropout=0,
-    use_bias=True, causal=False) → ``nn.MultiheadAttention`` (batch first, called on
-    (query, key, value) without the attention weights, its output ``[0]``; causal: with
-    Keras's mask) when PyTorch's layer fits the sizes, else the custom
-    ``MultiHeadAttention``."""
+    use_bias=True, causal=False, <role>_bias=None, scale=None) → ``nn.MultiheadAttention``
+    (batch first, on (query, key, value), output ``[0]``; causal: Keras's mask) where
+    PyTorch's layer fits the sizes and flags, else the custom ``MultiHeadAttention``."""
     d = mha_dims(node)
-    if torch_native(d):
+    if torch_native(d) and uniform(node):
         return Steps(native_attention(node, d), take="output", feed=_feed(node))
     features = (d["dq"], d["dv"], d["dk"])
     sizes = {"key_dim": d["kd"], "value_dim": d["vd"], "output_shape": d["out"]}
-    return call("MultiHeadAttention", features, d["h"], **sizes, **_flags(node))
+    return call(
+        "MultiHeadAttention", features, d["h"], **sizes, **_flags(node), **beyond_keras(node)
+    )
 
 
 def native_attention(node: Node, d: dict[str, int]) -> Call:

@@ -137,6 +137,10 @@ CASES: dict[str, list[tuple[str, str]]] = {
     ],
     "GroupQueryAttention": [("[5, 8]", "head_dim: 4, num_query_heads: 4, num_key_value_heads: 2")],
     "PositionEmbedding": [("[5, 8]", "sequence_length: 10")],
+    "RelativePositionBias": [
+        ("[6, 4]", "num_heads: 2, num_buckets: 8, max_distance: 3"),
+        ("[7, 4]", "num_heads: 3, num_buckets: 32, max_distance: 128, bidirectional: false"),
+    ],
     "Rescaling": [("[4, 4, 3]", "scale: 0.00392156862745098"), ("[5]", "scale: 2, offset: -1")],
     "Normalization": [
         ("[4, 4, 3]", "{}"),
@@ -165,9 +169,13 @@ def _merge_spec(layer_type: str) -> str:
 
 
 # Layers whose weights live elsewhere (shared, tied), PyTorch-style recurrent stacks, and
-# rotary attention (here, not in CASES, which test_export_end_to_end exports natively too:
-# no built-in Keras layer rotates, so a model.keras cannot hold it).
+# rotary attention, and attention with a bias on some projections only or another scale
+# (here, not in CASES, which test_export_end_to_end exports natively too: no built-in Keras
+# layer rotates, drops one projection's bias or rescales, so a model.keras cannot hold them).
 COMPOSED = {
+    "mha-own-biases": "name: case\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: MultiHeadAttention, num_heads: 2, key_dim: 4, key_bias: false, scale: 1.0}\n",
+    "t5-attention": "name: case\ninputs: [{name: x, shape: [6, 8]}]\nlayers:\n  - {name: bias, type: RelativePositionBias, num_heads: 2, num_buckets: 8, max_distance: 3, bidirectional: false}\n  - {type: MultiHeadAttention, num_heads: 2, key_dim: 4, use_bias: false, scale: 1.0, attention_bias: true, causal: true, inputs: [x, bias]}\n",
+    "mha-own-biases-custom": "name: case\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: MultiHeadAttention, num_heads: 2, key_dim: 3, use_bias: false, value_bias: true, output_bias: true, causal: true}\n",
     "gqa-rotary": "name: case\ninputs: [{name: x, shape: [5, 8]}]\nlayers:\n  - {type: GroupQueryAttention, head_dim: 4, num_query_heads: 4, num_key_value_heads: 2, causal: true, rope_max_wavelength: 100}\n",
     "share-dense": "name: case\ninputs: [{name: a, shape: [5]}, {name: b, shape: [5]}]\nlayers:\n  - {name: enc, type: Dense, units: 3, inputs: a}\n  - {share: enc, inputs: b}\n",
     "share-lstm-stack": "name: case\ninputs: [{name: a, shape: [6, 3]}, {name: b, shape: [6, 3]}]\nlayers:\n  - {name: rnn, type: LSTM, units: 4, num_layers: 2, inputs: a}\n  - {share: rnn, inputs: b}\n",

@@ -33,7 +33,12 @@ def _keras_application(name: str) -> Callable[[], dict[str, int]]:
     return count
 
 
-def _hugging_face(model_class: str, config_class: str, **config: Any) -> Callable[[], int]:
+def _hugging_face(
+    model_class: str, config_class: str, part: str = "", **config: Any
+) -> Callable[[], int]:
+    """The parameters of ``model_class(config_class(**config))``, or of its ``part``
+    (an attribute: ``encoder``)."""
+
     def count() -> int:
         transformers = pytest.importorskip(
             "transformers", reason="transformers (the hf extra) is not installed"
@@ -43,6 +48,7 @@ def _hugging_face(model_class: str, config_class: str, **config: Any) -> Callabl
         settings = getattr(transformers, config_class)(**config)
         with torch.device("meta"):
             model = getattr(transformers, model_class)(settings)
+        model = getattr(model, part) if part else model
         return sum(p.numel() for p in model.parameters())
 
     return count
@@ -69,7 +75,23 @@ TORCH_REFERENCES = {
         vocab_size=32000,
         tie_word_embeddings=False,
     ),
+    "t5_small": _hugging_face("T5Model", "T5Config"),
     "vit_b16": _hugging_face("ViTModel", "ViTConfig"),
+    # openai/whisper-tiny's config.
+    "whisper_tiny_encoder": _hugging_face(
+        "WhisperModel",
+        "WhisperConfig",
+        part="encoder",
+        d_model=384,
+        encoder_layers=4,
+        encoder_attention_heads=6,
+        encoder_ffn_dim=1536,
+        decoder_layers=4,
+        decoder_attention_heads=6,
+        decoder_ffn_dim=1536,
+        num_mel_bins=80,
+        max_source_positions=1500,
+    ),
 }
 
 

@@ -26,6 +26,7 @@ FAMILIES = (
     "merge",
     "normalization",
     "pooling",
+    "position_bias",
     "preprocessing",
     "recurrent",
     "reshape",

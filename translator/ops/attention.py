@@ -23,6 +23,11 @@ from translator.weights.transforms import Chain, Map, Pack, Reshape, Transpose
 
 _CAUSAL = Arg("causal", Bool(), False, "mask future positions (Keras use_causal_mask)")
 _BIAS = Arg("use_bias", Bool(), True, "add bias vectors to every projection")
+ROLES = ("query", "key", "value", "output")
+_ROLE_BIASES = tuple(
+    Arg(f"{role}_bias", Bool(), None, f"a bias on the {role} projection (null: use_bias)")
+    for role in ROLES
+)
 
 layer_schema(
     "MultiHeadAttention",
@@ -34,8 +39,23 @@ layer_schema(
     Arg("output_shape", Int(), None, "output features (null: the query's)"),
     Arg("dropout", Float(0.0, 1.0, open_max=True), 0.0, "attention dropout (off at inference)"),
     _BIAS,
+    *_ROLE_BIASES,
+    Arg(
+        "scale",
+        Float(),
+        None,
+        "what the scores q·k are multiplied by (keras.ops.dot_product_attention's scale;"
+        " null: 1/sqrt(key_dim); T5: 1.0)",
+    ),
+    Arg(
+        "attention_bias",
+        Bool(),
+        False,
+        "the last input is added to the scores: (num_heads, query steps, key steps) per"
+        " example, as RelativePositionBias gives (T5's position_bias)",
+    ),
     _CAUSAL,
-    inputs=(1, 3),
+    inputs=(1, 4),
 )
 layer_schema(
     "GroupQueryAttention",
@@ -68,8 +88,11 @@ layer_schema(
 
 
 def roles(node: Node) -> tuple[Shape, Shape, Shape]:
-    """(query, value, key) shapes, each (steps, features) with known features."""
-    shapes = node.input_shapes
+    """(query, value, key) shapes, each (steps, features) with known features (an
+    ``attention_bias``, the last input, is not one of them)."""
+    shapes = node.input_shapes[:-1] if node.args.get("attention_bias") else node.input_shapes
+    if not shapes or len(shapes) > 3:
+        raise node.shape_error("takes [query], [query, value] or [query, value, key]", "")
     query, value = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
     key = shapes[2] if len(shapes) > 2 else value
     for shape in (query, value, key):
@@ -95,35 +118,74 @@ def mha_dims(node: Node) -> dict[str, int]:
     }
 
 
+def biases(node: Node) -> dict[str, bool]:
+    """Whether each projection (query, key, value, output) has a bias: its own
+    ``<role>_bias`` where the spec gives one, else ``use_bias``."""
+    flags = {role: node.args.get(f"{role}_bias") for role in ROLES}
+    return {role: node.args["use_bias"] if own is None else own for role, own in flags.items()}
+
+
+def uniform(node: Node) -> bool:
+    """Whether the layer is Keras's stock one: one bias flag for all projections, default
+    scaling, no attention bias (what ``nn.MultiheadAttention`` and Keras's ``.keras``
+    layer express)."""
+    a = node.args
+    own = a.get("scale") is not None or a.get("attention_bias")
+    return len(set(biases(node).values())) == 1 and not own
+
+
 def torch_native(dims: dict[str, int]) -> bool:
-    """Whether ``nn.MultiheadAttention`` expresses these sizes exactly."""
+    """Whether ``nn.MultiheadAttention`` expresses these sizes exactly (``uniform`` says
+    whether it expresses the flags)."""
     e, h = dims["dq"], dims["h"]
     return e % h == 0 and dims["kd"] == dims["vd"] == e // h and dims["out"] == e
 
 
+def beyond_keras(node: Node) -> dict[str, object]:
+    """The arguments Keras's MultiHeadAttention lacks, where the spec sets them (PyTorch's
+    model.py names them only then): per-projection biases, scale, attention_bias."""
+    given = {**node.args, "attention_bias": node.args["attention_bias"] or None}  # false: unsaid
+    names = ("scale", "attention_bias", *(f"{role}_bias" for role in ROLES))
+    return {name: given[name] for name in names if given[name] is not None}
+
+
 @shape_rule("MultiHeadAttention")
 def mha_shape(node: Node) -> tuple[Shape, ...]:
-    query = roles(node)[0]
+    query, value, _ = roles(node)
+    if node.args["attention_bias"]:
+        expected = (node.args["num_heads"], query[0], value[0])
+        if not _fits(node.input_shapes[-1], expected):
+            raise node.shape_error(
+                f"the attention bias must be (num_heads, query steps, key steps) = {expected};"
+                f" Received: {node.input_shapes[-1]}",
+                "give a RelativePositionBias of as many heads as the last input",
+            )
     return ((query[0], mha_dims(node)["out"]),)
+
+
+def _fits(shape: Shape, expected: Shape) -> bool:
+    """Whether ``shape`` is ``expected``, a free size matching any."""
+    pairs = zip(shape, expected, strict=False)
+    return len(shape) == len(expected) and all(a is None or b is None or a == b for a, b in pairs)
 
 
 def _projections(
     prefix: dict[str, str],
     sizes: dict[str, tuple[int, int, int]],
     out: tuple[int, int, int],
-    bias: bool,
+    bias: dict[str, bool],
 ) -> dict[str, tuple[WeightSpec, ...]]:
     """Keras (in, heads, dim) kernels, custom-torch (heads·dim, in) weights, ONNX (in, heads·dim).
 
     ``sizes`` maps role → (input features, heads, head size); ``out`` is (heads, head size,
-    output features).
+    output features); ``bias``: role (and ``output``) → whether it has a bias.
     """
     k, t, o = [], [], []
     for role, (d, h, hd) in sizes.items():
         k += [WeightSpec(f"{role}/kernel", (d, h, hd), f"{role}_kernel")]
         t += [WeightSpec(f"{role}.weight", (h * hd, d), f"{role}_kernel")]
         o += [WeightSpec(f"{prefix[role]}_W", (d, h * hd), f"{role}_kernel")]
-        if bias:
+        if bias[role]:
             k += [WeightSpec(f"{role}/bias", (h, hd), f"{role}_bias")]
             t += [WeightSpec(f"{role}.bias", (h * hd,), f"{role}_bias")]
             o += [WeightSpec(f"{prefix[role]}_B", (h * hd,), f"{role}_bias")]
@@ -131,7 +193,7 @@ def _projections(
     k += [WeightSpec("attention_output/kernel", (h, hd, d), "output_kernel")]
     t += [WeightSpec("output.weight", (d, h * hd), "output_kernel")]
     o += [WeightSpec("out_W", (h * hd, d), "output_kernel")]
-    if bias:
+    if bias["output"]:
         k += [WeightSpec("attention_output/bias", (d,), "output_bias")]
         t += [WeightSpec("output.bias", (d,), "output_bias")]
         o += [WeightSpec("out_B", (d,), "output_bias")]
@@ -162,15 +224,15 @@ def _native_torch(dims: dict[str, int], bias: bool) -> tuple[WeightSpec, ...]:
 
 @weight_rule("MultiHeadAttention")
 def mha_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
-    dims, bias = mha_dims(node), node.args["use_bias"]
+    dims, bias = mha_dims(node), biases(node)
     sizes = {
         "query": (dims["dq"], dims["h"], dims["kd"]),
         "key": (dims["dk"], dims["h"], dims["kd"]),
         "value": (dims["dv"], dims["h"], dims["vd"]),
     }
     out = _projections(PREFIX, sizes, (dims["h"], dims["vd"], dims["out"]), bias)
-    if torch_native(dims):
-        out["torch"] = _native_torch(dims, bias)
+    if torch_native(dims) and uniform(node):
+        out["torch"] = _native_torch(dims, node.args["use_bias"])
     return out
 
 
@@ -194,16 +256,18 @@ def gqa_weights(node: Node) -> dict[str, tuple[WeightSpec, ...]]:
     a = node.args
     hd, hq, hkv = a["head_dim"], a["num_query_heads"], a["num_key_value_heads"]
     sizes = {"query": (dq, hq, hd), "key": (dk, hkv, hd), "value": (dv, hkv, hd)}
-    return _projections(PREFIX, sizes, (hq, hd, dq), a["use_bias"])
+    return _projections(PREFIX, sizes, (hq, hd, dq), dict.fromkeys(ROLES, a["use_bias"]))
 
 
-def _projection_formula(sizes: dict[str, tuple[int, ...]], out: tuple[int, ...], bias: bool) -> str:
+def _projection_formula(
+    sizes: dict[str, tuple[int, ...]], out: tuple[int, ...], bias: dict[str, bool]
+) -> str:
     """The projections of ``_projections`` as one sum: ``query (768 in + 1 bias) × 12 heads ×
     64 + ... + output (12 heads × 64 + 1 bias) × 768 out``."""
-    b = " + 1 bias" if bias else ""
-    terms = [f"{role} ({d} in{b}) × {h} heads × {hd}" for role, (d, h, hd) in sizes.items()]
+    b = {role: " + 1 bias" if has else "" for role, has in bias.items()}
+    terms = [f"{r} ({d} in{b[r]}) × {h} heads × {hd}" for r, (d, h, hd) in sizes.items()]
     h, hd, d = out
-    return " + ".join([*terms, f"output ({h} heads × {hd}{b}) × {d} out"])
+    return " + ".join([*terms, f"output ({h} heads × {hd}{b['output']}) × {d} out"])
 
 
 @formula_rule("MultiHeadAttention", "GroupQueryAttention")
@@ -212,7 +276,8 @@ def attention_formula(node: Node) -> str:
     kernels = {w.role: w.shape for w in node.weights["keras"] if w.role.endswith("_kernel")}
     sizes = {r: kernels[f"{r}_kernel"] for r in ("query", "key", "value")}
     out = kernels["output_kernel"]
-    return _projection_formula(sizes, out, bool(node.args["use_bias"]))
+    have = {w.role for w in node.weights["keras"]}
+    return _projection_formula(sizes, out, {r: f"{r}_bias" in have for r in ROLES})
 
 
 @shape_rule("PositionEmbedding")
@@ -358,4 +423,7 @@ conversions(
         " query's step (j > i)",
     }.get,
     dropout=lambda rate: f"dropout {number(rate)}: off at inference in all three" if rate else None,
+    scale=lambda s: (
+        None if s is None else f"scale {number(s)}: scores q·k × {number(s)} in all three"
+    ),
 )

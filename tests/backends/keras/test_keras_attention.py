@@ -9,7 +9,10 @@ import keras
 import numpy as np
 import pytest
 
+from backends.keras.export import export_model
 from tests.harness import check_spec, one_layer
+from translator.errors import UnsupportedInBackend
+from translator.spec.loader import load_text
 
 pytestmark = pytest.mark.keras
 
@@ -61,10 +64,11 @@ def _project(x: np.ndarray, w: dict[str, np.ndarray], role: str) -> np.ndarray:
     return y + w[f"{role}/bias"] if f"{role}/bias" in w else y
 
 
-def reference(query, value, key, w, causal: bool, repeats: int = 1) -> np.ndarray:
+def reference(query, value, key, w, causal: bool, repeats: int = 1, scale=None) -> np.ndarray:
     q, k, v = (_project(x, w, r) for x, r in ((query, "query"), (key, "key"), (value, "value")))
     k, v = np.repeat(k, repeats, axis=2), np.repeat(v, repeats, axis=2)
-    scores = np.einsum("bths,buhs->bhtu", q, k) / np.sqrt(q.shape[-1])
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    scores = np.einsum("bths,buhs->bhtu", q, k) * scale
     if causal:
         t, u = scores.shape[-2:]
         scores = np.where(np.tril(np.ones((t, u), bool)), scores, -np.inf)
@@ -82,6 +86,8 @@ NUMERIC = [
     (f"{GQA}, causal: true", "[q, v, k]", 2),
     (f"{GQA}, use_bias: false", "[q, v]", 2),
     ("type: GroupQueryAttention, head_dim: 3, num_query_heads: 3, num_key_value_heads: 1", "q", 3),
+    (f"{MHA}, key_bias: false, scale: 1.0", "[q, v, k]", 1),  # Whisper's key, T5's scale
+    (f"{MHA}, use_bias: false, value_bias: true, output_bias: true, causal: true", "q", 1),
 ]
 
 
@@ -93,8 +99,8 @@ def test_attention_matches_numpy(layer: str, inputs: str, repeats: int) -> None:
     query = case.inputs["q"]
     value = case.inputs["v"] if "v" in inputs else query
     key = case.inputs["k"] if "k" in inputs else value
-    causal = case.graph.node("att").args["causal"]
-    expected = reference(query, value, key, w, causal, repeats)
+    args = case.graph.node("att").args
+    expected = reference(query, value, key, w, args["causal"], repeats, args.get("scale"))
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
@@ -131,6 +137,13 @@ def test_attention_equals_keras_layer_called_the_usual_way(
     stock.set_weights(ours.get_weights())
     expected = stock(q, v, k, use_causal_mask=causal, training=False).numpy()
     np.testing.assert_allclose(case.outputs[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("own", ["key_bias: false", "scale: 1.0"])
+def test_keras_export_refuses_what_no_built_in_layer_computes(own: str) -> None:
+    graph = load_text(CROSS.replace("LAYER", f"{MHA}, {own}").replace("INPUTS", "q"))
+    with pytest.raises(UnsupportedInBackend, match="one use_bias for all projections"):
+        export_model(graph)
 
 
 def test_position_embedding_returns_its_first_rows() -> None:

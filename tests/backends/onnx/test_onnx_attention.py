@@ -28,6 +28,14 @@ CASES = {
         ["[3, 4]", "[5, 4]"],
         "{type: MultiHeadAttention, num_heads: 1, key_dim: 4, use_bias: false, dropout: 0.5}",
     ),
+    "mha_no_key_bias_unscaled": (  # Whisper's key, T5's scale
+        ["[5, 8]", "[6, 5]"],
+        "{type: MultiHeadAttention, num_heads: 2, key_dim: 4, key_bias: false, scale: 1.0}",
+    ),
+    "mha_output_bias_only": (
+        ["[4, 6]"],
+        "{type: MultiHeadAttention, num_heads: 2, key_dim: 3, use_bias: false, output_bias: true}",
+    ),
     "gqa_self": (
         ["[5, 8]"],
         "{type: GroupQueryAttention, head_dim: 3, num_query_heads: 4, num_key_value_heads: 2}",
@@ -91,7 +99,8 @@ def reference(node, xs: list[np.ndarray], w: dict[str, np.ndarray]) -> np.ndarra
     q = rotary(_heads(query, w, "q", hq), rope)
     k = np.repeat(rotary(_heads(key, w, "k", hkv), rope), hq // hkv, axis=2)
     v = np.repeat(_heads(value, w, "v", hkv), hq // hkv, axis=2)
-    scores = np.einsum("bthd,bshd->bhts", q, k) / np.sqrt(q.shape[-1])
+    scale = a.get("scale") or 1 / np.sqrt(q.shape[-1])
+    scores = np.einsum("bthd,bshd->bhts", q, k) * scale
     if a["causal"]:
         steps, sources = scores.shape[-2:]
         scores = np.where(np.tril(np.ones((steps, sources), bool)), scores, -np.inf)

@@ -34,6 +34,14 @@ CASES = {
         "{type: MultiHeadAttention, num_heads: 2, key_dim: 3, use_bias: false, causal: true}",
         ["[null, 4]"],
     ),
+    "mha_custom_no_key_bias_unscaled": (  # native sizes, but Whisper's key and T5's scale
+        "{type: MultiHeadAttention, num_heads: 2, key_dim: 4, key_bias: false, scale: 1.0}",
+        ["[5, 8]", "[6, 5]"],
+    ),
+    "mha_custom_output_bias_only": (
+        "{type: MultiHeadAttention, num_heads: 2, key_dim: 3, use_bias: false, output_bias: true}",
+        ["[null, 4]"],
+    ),
     "gqa_self": (
         "{type: GroupQueryAttention, head_dim: 3, num_query_heads: 4, num_key_value_heads: 2}",
         ["[5, 6]"],
@@ -90,7 +98,11 @@ def keras_weights(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]
 
 
 def keras_attention(
-    inputs: list[np.ndarray], w: dict[str, np.ndarray], causal: bool, rope: float | None = None
+    inputs: list[np.ndarray],
+    w: dict[str, np.ndarray],
+    causal: bool,
+    rope: float | None = None,
+    scale: float | None = None,
 ) -> np.ndarray:
     """Keras's MultiHeadAttention / GroupedQueryAttention forward pass, written out; query
     and key heads rotated where ``rope`` (rope_max_wavelength) is set."""
@@ -105,7 +117,8 @@ def keras_attention(
     q, k = rotary(q, rope), rotary(k, rope)
     repeats = q.shape[2] // k.shape[2]  # grouped query heads share key/value heads in order
     k, v = np.repeat(k, repeats, axis=2), np.repeat(v, repeats, axis=2)
-    scores = np.einsum("bthk,bshk->bhts", q / np.sqrt(q.shape[-1]), k)
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    scores = np.einsum("bthk,bshk->bhts", q * scale, k)
     if causal:
         scores = np.where(np.tril(np.ones(scores.shape[2:], bool)), scores, -np.inf)
     probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
@@ -152,7 +165,8 @@ def test_attention_matches_keras_definition(case: Case) -> None:
     set_parameters(module, **torch_weights(module, w))
     inputs = [case.inputs[n] for n in ROLES[: len(node.inputs)]]
     out = case.run(**dict(zip(ROLES, inputs, strict=False)))[0]
-    expected = keras_attention(inputs, w, node.args["causal"], node.args.get("rope_max_wavelength"))
+    a = node.args
+    expected = keras_attention(inputs, w, a["causal"], a.get("rope_max_wavelength"), a.get("scale"))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 

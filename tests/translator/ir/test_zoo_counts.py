@@ -45,6 +45,17 @@ PUBLISHED = {
     "vit_b16": {
         fw: (86_389_248, 86_389_248 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
     },
+    # Hugging Face's T5Model of T5Config()'s defaults (t5-small): 60,506,624.
+    "t5_small": {
+        fw: (60_506_624, 60_506_624 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
+    },
+    # Hugging Face's WhisperModel(whisper-tiny config).encoder: 8,208,384, of which the
+    # 576,000 of the fixed position table are frozen (requires_grad False; trainable: false).
+    "whisper_tiny_encoder": {
+        "keras": (8_208_384, 7_632_384),
+        "torch": (8_208_384, 7_632_384),
+        "onnx": (8_208_384, None),
+    },
     # Hugging Face's LlamaForCausalLM (meta-llama/Llama-2-7b-hf): 6,738,415,616.
     "llama2_7b": {
         fw: (6_738_415_616, 6_738_415_616 if fw != "onnx" else None)
