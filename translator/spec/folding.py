@@ -271,10 +271,9 @@ def same_model(flat: Graph, other: Graph) -> bool:
     """Whether ``other`` has ``flat``'s weighted layers (names, types, arguments, shapes,
     weights) and its outputs' shapes."""
     nodes = {n.name: n for n in other.nodes}
-    for node in flat.nodes:
+    weighted = weighted_layers(flat)
+    for node in (n for n in flat.nodes if n.name in weighted):
         twin = nodes.get(node.name)
-        if node.name not in weighted_layers(flat):
-            continue
         if twin is None or (twin.type, twin.args, twin.output_shapes, twin.weights) != (
             node.type,
             node.args,
