@@ -25,6 +25,24 @@ def run_import(
     return spec, weights
 
 
+def run_partial_import(
+    source: Path | str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path, list[str]]:
+    """``import SOURCE --out partial.yaml --weights-out partial.npz`` of a model with layers
+    no importer claims: asserted to exit 1 having written the partial spec and its report
+    (``partial.import-report.md``, said on stderr); the spec, the report and stderr's lines."""
+    spec, weights = tmp_path / "partial.yaml", tmp_path / "partial.npz"
+    code = main(["import", str(source), "--out", str(spec), "--weights-out", str(weights)])
+    out, err = capsys.readouterr()
+    assert code == 1, err + out
+    report = tmp_path / "partial.import-report.md"
+    assert f"  wrote {spec}  partial spec '" in err
+    assert f"  wrote {report}  import report: what was not imported, and why" in err
+    assert spec.is_file() and report.is_file()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
+    return spec, report, err.splitlines()
+
+
 def count_totals(capsys: pytest.CaptureFixture[str], *specs: Path) -> list[dict[str, Any]]:
     """``count --format json``'s totals, one per spec."""
     assert main(["count", *map(str, specs), "--format", "json"]) == 0

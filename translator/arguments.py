@@ -263,6 +263,13 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
         "import",
         help="read a model (.keras, .h5, .onnx, .pt2, or package.module:factory) into a spec"
         " and its canonical weights",
+        description="Read a model into a spec (and its canonical weights). Exit 0: all of it"
+        " imported. Exit 1: some layers no importer claims; they are listed (name, op,"
+        " parameters, why) and the rest is written as a partial spec, with a stand-in input"
+        " where a kept layer reads an unclaimed one and a '# TODO' comment where each"
+        " unclaimed layer belongs, next to SPEC.import-report.md (the same list); the claimed"
+        " layers' weights are written when the partial spec loads. Exit 2: a source that"
+        " cannot be read or is unsafe; nothing written.",
     )
     imp.add_argument(
         "source",
@@ -270,7 +277,13 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
         help="a saved model: .keras or .h5 (Keras), .onnx, .pt2 (torch.export.save); or"
         " package.module:factory, a function returning a Keras model or a torch.nn.Module",
     )
-    imp.add_argument("--out", metavar="SPEC.yaml", required=True, help="the spec to write")
+    imp.add_argument(
+        "--out",
+        metavar="SPEC.yaml",
+        required=True,
+        help="the spec to write (a partial one, and SPEC.import-report.md, when layers are"
+        " unclaimed)",
+    )
     imp.add_argument("--weights-out", metavar="W.npz", help="also write the canonical weights")
     imp.add_argument(
         "--input",

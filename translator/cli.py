@@ -223,7 +223,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """``import``: a saved model → a spec (and weights); exit 1 listing what is unclaimed."""
+    """``import``: a saved model → a spec (and weights); exit 1 listing what is unclaimed,
+    the rest written as a partial spec next to its report; exit 2 for an unreadable source."""
     from translator.commands.importing import SourceError, import_source, render_text
 
     try:

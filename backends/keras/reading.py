@@ -46,10 +46,17 @@ def own_layers(model: Any) -> list[Any]:
 
 
 def unclaimed(layer: Any, reason: str) -> Unclaimed:
-    """A layer listed as not imported, with its parameter count (an operation has none)."""
+    """A layer listed as not imported, with its parameter count (an operation has none) and,
+    for a layer called once with one output, that output's shape and dtype (a partial
+    spec's stand-in input)."""
     built = getattr(layer, "built", False) and hasattr(layer, "count_params")
     params = int(layer.count_params()) if built else 0
-    return Unclaimed(layer.name, type(layer).__name__, params, reason)
+    calls = getattr(layer, "_inbound_nodes", [])
+    if len(calls) != 1 or len(calls[0].outputs) != 1 or isinstance(layer, keras.Model):
+        return Unclaimed(layer.name, type(layer).__name__, params, reason)
+    output = calls[0].outputs[0]
+    shape = tuple(None if d is None else int(d) for d in output.shape[1:])
+    return Unclaimed(layer.name, type(layer).__name__, params, reason, shape, str(output.dtype))
 
 
 def _history(tensor: Any) -> tuple[Any, int, int]:

@@ -2,7 +2,8 @@
 ``model.keras`` and imported back counts exactly as the original in every framework and its
 weights reproduce the original model's outputs; keras.applications models count as Keras
 counts them; shared layers come back as ``share:``; a Lambda layer is refused in one line,
-and a layer no importer claims is listed with its parameter count, nothing written.
+and a layer no importer claims is listed with its parameter count, the rest written as a
+partial spec (a stand-in input where a kept layer reads an unclaimed one) and a report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 
 import backends
 from tests.conftest import SPECS
-from tests.imports import count_totals, run_import
+from tests.imports import count_totals, run_import, run_partial_import
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.sample import sample_inputs
@@ -243,7 +244,16 @@ def test_a_division_is_listed_not_guessed(
     )
     err = capsys.readouterr().err
     assert code == 1 and "a keras.ops operation no importer claims; accepted: Add," in err
-    assert not (tmp_path / "s.yaml").exists()
+    # The division made the output: the partial spec ends with the layer before it.
+    assert (
+        (tmp_path / "s.yaml")
+        .read_text(encoding="utf-8")
+        .endswith(
+            "  - {name: dense, type: Dense, units: 2}\n"
+            "  # TODO: true_divide (TrueDivide, 0 parameters) not imported: a keras.ops operation"
+            " no importer claims; accepted: Add, Maximum, Minimum, Multiply, Subtract\n"
+        )
+    )
 
 
 def test_nested_models_are_inlined(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -379,25 +389,68 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
-def test_an_unclaimed_layer_is_listed_with_its_parameters(
+def test_an_unclaimed_layer_is_listed_and_the_rest_written_as_a_partial_spec(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make, reason = REFUSED[case]
     model = _one_layer_model(make())
     name = model.layers[1].name
     source = _save(model, tmp_path / "odd.keras")
-    out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
-    code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
-    err = capsys.readouterr().err
-    assert code == 1
+    spec, report, lines = run_partial_import(source, tmp_path, capsys)
     layer = model.get_layer(name)
     params = layer.count_params()
-    lines = err.splitlines()
-    assert lines[0] == f"{source}: not imported: 1 layer(s) no importer claims (nothing written)"
+    assert lines[0] == (
+        f"{source}: partly imported: 1 layer(s) no importer claims (a partial spec and a"
+        " report written)"
+    )
     assert lines[1].split()[:3] == [name, type(layer).__name__, f"{params:,}"]
     assert reason in lines[1]
     assert lines[2] == f"  {params:,} parameters in unclaimed layers"
-    assert not out.exists() and not weights.exists()
+    # The unclaimed layer's output is a stand-in input of its shape; the head reads it.
+    stand_in = name.replace("-", "_")
+    text = spec.read_text(encoding="utf-8")
+    assert (
+        f"  # TODO: {name} ({type(layer).__name__}, {params:,} parameters) not imported: " in text
+    )
+    shape = list(layer.output.shape[1:])
+    assert f"  - {{name: {stand_in}, shape: {shape}}}\n".replace("'", "") in text
+    assert "  - {name: head, type: Dense, units: 3, inputs: " + stand_in + "}\n" in text
+    assert f"| {name} | {type(layer).__name__} | {params:,} | " in report.read_text(
+        encoding="utf-8"
+    )
+    assert main(["check", str(spec)]) == 0
+    assert capsys.readouterr().out == f"{spec}: ok: one_layer, 1 layers\n"
+    (totals,) = count_totals(capsys, spec)
+    assert totals["keras"]["total"] == model.count_params() - params
+    weights = tmp_path / "partial.npz"
+    assert sorted(load_canonical(load(str(spec)), weights)) == ["head/bias", "head/kernel"]
+
+
+def test_a_partial_spec_keeps_the_layers_around_the_unclaimed_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Layers before and after an unclaimed layer are kept, and the weights written are the
+    original model's: the partial spec with them reproduces the model's outputs once the
+    stand-in input is fed what the unclaimed layer computes."""
+    x = keras.Input((5, 8), name="x")
+    first = keras.layers.Dense(4, name="first")(x)
+    odd = keras.layers.LSTM(4, name="odd", return_sequences=True, unroll=True)(first)
+    head = keras.layers.Dense(3, name="head")(odd)
+    model = keras.Model(x, keras.layers.Add(name="add")([head, keras.layers.Dense(3)(odd)]))
+    spec, report, _ = run_partial_import(_save(model, tmp_path / "m.keras"), tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert "  - {name: first, type: Dense, units: 4, inputs: x}\n" in text
+    assert "  # stand-in for the output of odd (LSTM, not imported)\n" in text
+    assert "- the partial spec loads with `translator check`" in report.read_text(encoding="utf-8")
+    graph = load(str(spec))
+    assert list(graph.inputs) == ["x", "odd"]
+    weights = load_canonical(graph, tmp_path / "partial.npz")
+    built = KERAS.set_weights(KERAS.build(graph), from_canonical(graph, "keras", weights))
+    feed = sample_inputs(graph, 0)
+    inner = keras.Model(model.inputs, model.get_layer("odd").output)
+    feed["odd"] = np.asarray(inner(feed["x"]))
+    (got,) = KERAS.run(built, feed)
+    np.testing.assert_allclose(got, np.asarray(model(feed["x"])), atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import pytest
 
 import backends
 from tests.conftest import ROOT
-from tests.imports import count_totals, evaluated, run_import
+from tests.imports import count_totals, evaluated, run_import, run_partial_import
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.layout import natural_axes
@@ -247,21 +247,36 @@ class _Scaled(nn.Module):
         return self.fc(x) * 2.0
 
 
-def test_an_unrecognised_operator_is_listed_and_nothing_written(
+def test_an_unrecognised_operator_is_listed_and_a_partial_spec_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "scaled.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(_Scaled().eval(), (torch.randn(2, 4),), source, dynamo=False)
-    out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
-    code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
-    err = capsys.readouterr().err.splitlines()
-    assert code == 1
-    assert err[0] == f"{source}: not imported: 1 layer(s) no importer claims (nothing written)"
+    spec, report, err = run_partial_import(source, tmp_path, capsys)
+    assert err[0] == (
+        f"{source}: partly imported: 1 layer(s) no importer claims (a partial spec and a"
+        " report written)"
+    )
     assert err[1].split()[:3] == ["/Mul", "Mul", "0"]
     assert "one operand is a constant, which no spec merge takes" in err[1]
-    assert not out.exists() and not weights.exists()
+    # The Mul made the output: the partial spec ends with the Gemm before it, which counts
+    # and carries the file's weights.
+    text = spec.read_text(encoding="utf-8")
+    assert text.endswith(
+        "  - {name: fc, type: Dense, units: 3}\n  # TODO: /Mul (Mul, 0 parameters) not imported:"
+        " one operand is a constant, which no spec merge takes\n"
+    )
+    assert "| /Mul | Mul | 0 | one operand is a constant" in report.read_text(encoding="utf-8")
+    (totals,) = count_totals(capsys, spec)
+    assert totals["onnx"]["total"] == 4 * 3 + 3
+    graph = load(str(spec))
+    weights = load_canonical(graph, tmp_path / "partial.npz")
+    expected = onnx.numpy_helper.to_array(
+        next(t for t in onnx.load(source).graph.initializer if t.name == "fc.bias")
+    )
+    np.testing.assert_array_equal(weights["fc/bias"], expected)
 
 
 def test_a_damaged_file_is_refused_in_one_line(

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import backends
-from tests.imports import count_totals, evaluated, run_import
+from tests.imports import count_totals, evaluated, run_import, run_partial_import
 from translator.cli import main
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
@@ -380,22 +380,35 @@ class _Odd(nn.Module):
         return self.act(self.fc(x))
 
 
-def test_what_no_importer_claims_is_listed_and_nothing_written(
+def test_what_no_importer_claims_is_listed_and_a_partial_spec_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = tmp_path / "odd.pt2"
     torch.export.save(torch.export.export(_Odd().eval(), (torch.randn(BATCH, 4),)), source)
-    out, weights = tmp_path / "never.yaml", tmp_path / "never.npz"
-    code = main(["import", str(source), "--out", str(out), "--weights-out", str(weights)])
-    err = capsys.readouterr().err.splitlines()
-    assert code == 1
-    assert err[0] == f"{source}: not imported: 3 layer(s) no importer claims (nothing written)"
-    rows = {line.split()[0]: line for line in err[1:-1]}
+    spec, report, err = run_partial_import(source, tmp_path, capsys)
+    assert err[0] == (
+        f"{source}: partly imported: 3 layer(s) no importer claims (a partial spec and a"
+        " report written)"
+    )
+    rows = {line.split()[0]: line for line in err[1:4]}
     assert rows["act"].split()[1:3] == ["Prelu", "1"]
     assert "no importer for this operation (in PReLU)" in rows["act"]
     assert "the program never reads it" in rows["unused.weight"]
-    assert err[-1] == "  7 parameters in unclaimed layers"
-    assert not out.exists() and not weights.exists()
+    assert err[4] == "  7 parameters in unclaimed layers"
+    text = spec.read_text(encoding="utf-8")
+    assert "  - {name: fc, type: Dense, units: 3}\n  # TODO: act (Prelu, 1 parameters)" in text
+    assert "| unused.weight | Parameter | 4 | the program never reads it |" in report.read_text(
+        encoding="utf-8"
+    )
+    (totals,) = count_totals(capsys, spec)
+    assert totals["torch"]["total"] == 4 * 3 + 3
+    graph = load(str(spec))
+    weights = load_canonical(graph, tmp_path / "partial.npz")
+    np.testing.assert_array_equal(weights["fc/bias"], _stored_fc_bias(source))
+
+
+def _stored_fc_bias(source: Path) -> np.ndarray:
+    return torch.export.load(source).state_dict["fc.bias"].detach().numpy()
 
 
 def test_a_pickled_tensor_is_refused_before_torch_loads_it(

@@ -4,8 +4,9 @@
 PyTorch's ``torch.export`` programs), has that backend's importer
 (``backends.<fw>.importing.import_file``) read the model into an
 ``Imported`` (the spec as a mapping, the layers no importer claimed, and how to read the
-weights once the spec is loaded), and writes nothing unless every layer was claimed: an
-unclaimed layer is listed (name, class, parameter count, why) and the command exits 1.
+weights once the spec is loaded). When a layer is unclaimed, it is listed (name, class,
+parameter count, why), the claimed layers are written as a partial spec next to a report
+(``translator.commands.partial``) and the command exits 1.
 The spec is loaded back (``translator check``'s loader) before a byte is written; files are
 written to a temporary name and then renamed, so a failure leaves nothing half-written.
 A SOURCE ``package.module:factory`` is called, and the model it returns goes to the importer
@@ -23,13 +24,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from translator.errors import InternalError, Location, SpecErrors, TranslatorError
 from translator.ir import Graph
 from translator.outputs import PARTIALS
 from translator.spec.folding import fold
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
+
+if TYPE_CHECKING:
+    from translator.commands.partial import Notes
 
 # Source-file suffix → the framework whose importer reads it.
 SOURCES: dict[str, str] = {".keras": "keras", ".h5": "keras", ".onnx": "onnx", ".pt2": "torch"}
@@ -48,12 +52,16 @@ class SourceError(TranslatorError, ValueError):
 
 @dataclass(frozen=True)
 class Unclaimed:
-    """A layer (or operation) of the source model that no importer claimed."""
+    """A layer (or operation) of the source model that no importer claimed; ``shape`` (batch
+    aside) and ``dtype`` of its output where the importer knows them (a partial spec's
+    stand-in input, see ``translator.commands.partial``)."""
 
     name: str
     cls: str
     params: int
     reason: str
+    shape: tuple[int | None, ...] | None = None
+    dtype: str = "float32"
 
 
 @dataclass
@@ -70,13 +78,15 @@ class Imported:
 
 @dataclass
 class ImportReport:
-    """The outcome: which files were written, or which layers were not claimed."""
+    """The outcome: which files were written, and which layers were not claimed (then the
+    files are a partial spec and its report)."""
 
     source: str
     framework: str
     layers: int
     written: list[tuple[str, str]] = field(default_factory=list)
     unclaimed: list[Unclaimed] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said after the files (a partial import)
 
     @property
     def ok(self) -> bool:
@@ -248,15 +258,25 @@ def read_callable(source: str, inputs: list[ExampleInput]) -> Imported:
     return reader(model, inputs, source)
 
 
-def spec_text(spec: dict[str, Any]) -> str:
-    """The spec as YAML: top-level keys in block style, each input and layer on one line."""
+def spec_text(spec: dict[str, Any], notes: Notes | None = None) -> str:
+    """The spec as YAML: top-level keys in block style, each input and layer on one line;
+    ``notes`` (a partial import's) as comments at the top, before inputs and layers by name,
+    and after the last layer."""
     import yaml
 
     def one_line(value: Any) -> str:
         dumped = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
         return str(dumped).strip().removesuffix("...").strip()  # a scalar's document end
 
-    lines = [f"name: {spec['name']}"]
+    def items(values: list[Any], indent: str) -> list[str]:
+        before = notes.before if notes else {}
+        found = []
+        for item in values:
+            found += [f"{indent}{line}" for line in before.get(str(item.get("name")), [])]
+            found.append(f"{indent}- {one_line(item)}")
+        return found
+
+    lines = [*(notes.header if notes else []), f"name: {spec['name']}"]
     for key in ("description", "data_format"):
         if key in spec:
             lines.append(f"{key}: {one_line(spec[key])}")
@@ -270,7 +290,8 @@ def spec_text(spec: dict[str, Any]) -> str:
             lines += [f"      - {one_line(layer)}" for layer in block["layers"]]
     for key in ("inputs", "layers"):
         lines.append(f"{key}:")
-        lines += [f"  - {one_line(item)}" for item in spec[key]]
+        lines += items(spec[key], "  ")
+    lines += [f"  {line}" for line in (notes.after_layers if notes else [])]
     if "outputs" in spec:
         lines.append(f"outputs: {one_line(spec['outputs'])}")
     return "\n".join(lines) + "\n"
@@ -330,8 +351,10 @@ def import_source(
     imported = read_source(source, inputs)
     report = ImportReport(source, imported.framework, len(imported.spec.get("layers", [])))
     if imported.unclaimed:
+        from translator.commands.partial import write_partial
+
         report.unclaimed = imported.unclaimed
-        return report
+        return write_partial(imported, report, out, weights_out)
     spec, graph = fold(imported.spec, _graph(spec_text(imported.spec), Path(out)), _loader(out))
     text = spec_text(spec)
     canonical = _canonical(imported, graph) if weights_out else {}
@@ -344,15 +367,15 @@ def import_source(
 
 
 def render_text(report: ImportReport) -> str:
-    """The report for a terminal: the files written, or every unclaimed layer."""
+    """The report for a terminal: the files written, and every unclaimed layer."""
     if report.ok:
         lines = [f"{report.source}: imported from {report.framework}"]
         lines += [f"  wrote {path}  {what}" for path, what in report.written]
         return "\n".join(lines)
     lines = [
         (
-            f"{report.source}: not imported: {len(report.unclaimed)} layer(s) no importer"
-            " claims (nothing written)"
+            f"{report.source}: partly imported: {len(report.unclaimed)} layer(s) no importer"
+            " claims (a partial spec and a report written)"
         )
     ]
     width = max(len(u.name) for u in report.unclaimed)
@@ -363,4 +386,6 @@ def render_text(report: ImportReport) -> str:
     ]
     total = sum(u.params for u in report.unclaimed)
     lines.append(f"  {total:,} parameters in unclaimed layers")
+    lines += [f"  wrote {path}  {what}" for path, what in report.written]
+    lines += [f"  {note}" for note in report.notes]
     return "\n".join(lines)
