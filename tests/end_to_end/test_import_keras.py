@@ -147,6 +147,32 @@ def test_keras_application_counts_as_keras(
         _assert_reproduces(model, spec, weights)
 
 
+def test_resnet50_folds_its_stages_into_repeated_blocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """keras.applications' ResNet50 names its units ``conv2_block2_1_conv``: each stage's
+    units after the first (which has a projection shortcut) fold into one block with
+    ``repeat``, and the folded spec counts exactly and takes the imported weights."""
+    model = APPLICATIONS["resnet50"]()
+    spec, weights = run_import(_save(model, tmp_path / "resnet50.keras"), tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    for stage, repeat in ((2, 2), (3, 3), (4, 5), (5, 2)):
+        block = f"conv{stage}_block"
+        instance = (
+            f"  - {{block: {block}, name: {block}, repeat: {repeat}, first: 2,"
+            f" copy_names: '{block}{{n}}'}}\n"
+        )
+        assert instance in text
+    assert "  - {name: conv3_block1_1_conv, type: Conv2D, filters: 128, kernel_size: 1," in text
+    (totals,) = count_totals(capsys, spec)
+    assert totals["keras"]["total"] == model.count_params()
+    graph = load(str(spec))
+    assert sorted(n.name for n in graph.nodes) == sorted(
+        [graph.inputs[0], *(layer.name for layer in model.layers[1:])]
+    )
+    assert len(load_canonical(graph, weights)) == len(model.weights)
+
+
 def _shared_model() -> Any:
     left, right = keras.Input((6,), name="left"), keras.Input((6,), name="right")
     encode = keras.layers.Dense(4, activation="tanh", name="encode")

@@ -16,7 +16,9 @@ layers:
 Instances are expanded into plain layers before validation, so every other part of the
 translator sees an ordinary graph. A layer named ``bn`` in instance ``stage1`` becomes
 ``stage1_bn`` (``stage1_2_bn`` in the second repeat; ``first: 0`` numbers the copies from 0,
-as PyTorch's module lists are); later layers may name the instance
+as PyTorch's module lists are; ``copy_names: "conv2_block{n}"`` names the copies
+``conv2_block2_...``, ``conv2_block3_...`` and ``first: b`` counts them b, c, ..., as
+keras.applications names its blocks); later layers may name the instance
 (``inputs: stage1``) to take its output. ``$name`` takes a parameter, ``${d_model * 4}``
 computes with parameters (+ - * / // % and parentheses).
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +48,10 @@ from translator.spec.source import Value
 from translator.spec.values import snake_case
 
 BLOCK_KEYS = ("description", "params", "inputs", "layers", "outputs")
-INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "trainable")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "copy_names", "trainable")
 MAX_REPEAT = 1000
+MAX_FIRST = 10**6  # the number of a repeat's first copy (a letter counts a to z)
+COPY_NUMBER = "{n}"  # where ``copy_names`` puts each copy's number or letter
 MAX_NESTING = 16
 # Budget on the layers of a spec after block expansion, plain layers included, checked while
 # expanding. About a hundred times the deepest real models (ResNet-1001 has about 3,000
@@ -246,7 +251,8 @@ class Expander:
         block = self._find(spec["block"], stack)
         params = self._params(block, spec)
         repeat = self._repeat(spec.get("repeat"))
-        first = self._first(spec.get("first"))
+        first = self._first(spec.get("first"), repeat)
+        copy_names = _copy_names(spec.get("copy_names"))
         if len(refs) != len(block.inputs):
             raise InvalidReference(
                 item.loc,
@@ -261,7 +267,10 @@ class Expander:
         out_layers: list[Value] = []
         output = ""
         for r in range(repeat):
-            prefix = f"{name}_{r + first}" if repeat > 1 else name
+            if copy_names is not None:
+                prefix = copy_names.replace(COPY_NUMBER, _counted(first, r))
+            else:
+                prefix = f"{name}_{_counted(first, r)}" if repeat > 1 else name
             inner_path = (*path, name) if repeat == 1 else (*path, name, prefix)
             layers, output = self._body(
                 block, params, refs, prefix, inner_path, (*stack, block.name)
@@ -316,16 +325,27 @@ class Expander:
                 )
         return params
 
-    def _first(self, value: Value | None) -> int:
-        """The number of a repeat's first copy: 1, or as given (0, as PyTorch counts a
-        ModuleList, so that copies are named as a checkpoint's keys are)."""
+    def _first(self, value: Value | None, repeat: int) -> int | str:
+        """The number of a repeat's first copy: 1, or as given (0 as PyTorch counts a
+        ModuleList; 2 after a stage's different first block), or a letter (b, c, ...)."""
         if value is None:
             return 1
-        if isinstance(value.value, bool) or value.value not in (0, 1):
+        found = value.value
+        if isinstance(found, str) and len(found) == 1 and "a" <= found <= "z":
+            if ord(found) + repeat - 1 > ord("z"):
+                raise InvalidArgumentValue(
+                    value.loc,
+                    f"invalid first. Received: first={found!r} with repeat={repeat}, past 'z'",
+                    "a letter that leaves room for every copy, or a number",
+                )
+            return found
+        if isinstance(found, bool) or not isinstance(found, int) or not 0 <= found <= MAX_FIRST:
             raise InvalidArgumentValue(
-                value.loc, f"invalid first. Received: first={value.value!r}", "0 or 1"
+                value.loc,
+                f"invalid first. Received: first={found!r}",
+                f"a number from 0 to {MAX_FIRST:,} or a letter a-z",
             )
-        return int(value.value)
+        return found
 
     def _repeat(self, value: Value | None) -> int:
         if value is None:
@@ -468,3 +488,23 @@ def _local_name(spec: dict[str, Value], counters: dict[str, int], key: str = "ty
     n = counters.get(base, 0)
     counters[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
+
+
+def _counted(first: int | str, r: int) -> str:
+    """Copy ``r``'s number (``first + r``) or letter (``first``'s ``r``-th successor)."""
+    return chr(ord(first) + r) if isinstance(first, str) else str(first + r)
+
+
+def _copy_names(value: Value | None) -> str | None:
+    """``copy_names``: the copies' name with ``{n}`` where the number goes."""
+    if value is None:
+        return None
+    found = value.value
+    text = found if isinstance(found, str) else ""
+    if text.count(COPY_NUMBER) != 1 or not re.fullmatch(r"\w+", text.replace("{n}", "a"), re.A):
+        raise InvalidArgumentValue(
+            value.loc,
+            f"invalid copy_names. Received: copy_names={found!r}",
+            'a name with one {n} where the copy\'s number goes, e.g. "conv2_block{n}"',
+        )
+    return found

@@ -5,9 +5,15 @@ flat list of layers whose names carry the copy's number, as the model's own modu
 ``transformer_h_0_attn``, ``transformer_h_1_attn``, ... A run of copies folds into one block
 and one instance ``{block: transformer_h, name: transformer_h, repeat: 12, first: 0}`` when
 
-- every layer holding weights is named ``<prefix>_<n>_<rest>``, with one prefix for the run,
-  the copy's number ``n`` counting up by one, and the same ``<rest>`` in every copy (so the
-  expanded names are the imported ones and a checkpoint's keys still find their layers);
+- every layer holding weights is named ``<prefix><n>_<rest>``, with one prefix for the run,
+  the copy's count ``n`` counting up by one, and the same ``<rest>`` in every copy (so the
+  expanded names are the imported ones and a checkpoint's keys still find their layers).
+  The count is a number (PyTorch's ``transformer_h_0_attn``; keras.applications'
+  ``conv2_block2_1_conv``, ``conv2_block3_1_conv``) or a letter after a digit
+  (EfficientNet's ``block2b_expand_conv``, ``block2c_...``); the instance says where it
+  goes with ``copy_names: "conv2_block{n}"`` and what it starts from with ``first`` (``2``
+  after a stage's first unit, which differs and stays flat; ``b``), each only where the
+  loader's default (``<instance>_<n>_``, from 1) would not name the copies so;
 - the copies are the same layers with the same arguments, in the same order, wired alike:
   each copy reads the previous copy's last layer (its first input ``x``) and otherwise only
   its own layers or layers before the run (the block's further inputs, the same for every
@@ -29,16 +35,33 @@ from translator.errors import SpecErrors
 from translator.ir import FRAMEWORKS, Graph
 from translator.spec.values import snake_case
 
-NUMBER = re.compile(r"(?<=_)(\d+)(?=_)")
+# A copy's count inside a name: a number (``_0_``, ``block2_``) or a letter after a digit
+# (``block2b_``), with something before it and ``_<rest>`` after it.
+NUMBER = re.compile(r"(?<!\d)(\d+)(?=_.)")
+LETTER = re.compile(r"(?<=\d)([a-z])(?=_.)")
+# In a template, where the count goes: a number, or a letter (a = 0).
+AT_NUMBER, AT_LETTER = "{n}", "{a}"
 Layer = dict[str, Any]
 Token = tuple[str, Any]
 
 
 def numbered(name: str) -> list[tuple[str, int, str]]:
-    """Every way to read ``name`` as ``<prefix>_<n>_<rest>``."""
-    return [
-        (name[: m.start() - 1], int(m.group()), name[m.end() + 1 :]) for m in NUMBER.finditer(name)
-    ]
+    """Every way to read ``name`` as a copy's name: (the name up to the count, the count
+    made ``{n}`` or ``{a}``; the count; the rest after ``_``). ``conv2_block3_1_conv`` reads
+    as ``("conv2_block{n}", 3, "1_conv")``, ``block2b_add`` as ``("block2{a}", 1, "add")``."""
+    found = []
+    for pattern, at in ((NUMBER, AT_NUMBER), (LETTER, AT_LETTER)):
+        for m in pattern.finditer(name):
+            count = int(m.group()) if at == AT_NUMBER else ord(m.group()) - ord("a")
+            if m.start():
+                found.append((name[: m.start()] + at, count, name[m.end() + 1 :]))
+    return found
+
+
+def block_name(template: str) -> str:
+    """A run's block and instance name: its template without the count (and the ``_``
+    before it): ``transformer_h_{n}`` → ``transformer_h``, ``conv2_block{n}`` → ``conv2_block``."""
+    return template.replace(AT_NUMBER, "").replace(AT_LETTER, "").rstrip("_")
 
 
 def explicit_inputs(spec: dict[str, Any]) -> list[list[str]]:
@@ -210,12 +233,18 @@ def block_of(folder: Folder, run: Run) -> tuple[dict[str, Any], Layer] | None:
     block = {"inputs": ["x", *extras], "layers": layers} if extras else {"layers": layers}
     # The instance reads what the layer before the run is (the previous line of the spec):
     # written only when the block has further inputs.
-    instance: Layer = {"block": run.prefix, "name": run.prefix}
+    name = block_name(run.prefix)
+    instance: Layer = {"block": name, "name": name}
     if extras:
         instance["inputs"] = [folder.chain(run.start), *extras]
     instance["repeat"] = run.count
-    if run.first != 1:
-        instance["first"] = run.first
+    letters = AT_LETTER in run.prefix
+    first = chr(ord("a") + run.first) if letters else run.first
+    if first != 1:
+        instance["first"] = first
+    template = run.prefix.replace(AT_LETTER, AT_NUMBER)
+    if template != f"{name}_{AT_NUMBER}":  # the loader's default names: <instance>_<n>
+        instance["copy_names"] = template
     return block, instance
 
 
@@ -229,17 +258,18 @@ def folded(spec: dict[str, Any], weighted: set[str]) -> dict[str, Any] | None:
     while index < len(folder.layers):
         run = folder.run_at(index)
         made = None
-        if run is not None and run.prefix not in blocks and run.prefix not in folder.names:
+        name = block_name(run.prefix) if run is not None else ""
+        if run is not None and name and name not in blocks and name not in folder.names:
             made = block_of(folder, run)
         if run is None or made is None:
             layers.append(_reading(folder.layers[index], renamed))
             index += 1
             continue
-        blocks[run.prefix], instance = made
+        blocks[name], instance = made
         layers.append(_reading(instance, renamed))
         last = folder.names[run.end - 1]
         if last not in weighted:  # renamed by the block: what read it reads the instance
-            renamed[last] = run.prefix
+            renamed[last] = name
         index = run.end
     if not renamed and len(layers) == len(folder.layers):
         return None

@@ -107,6 +107,36 @@ BAD = [
     ("bad-expression", "  - {block: expr, k: 2}\n", "cannot evaluate", "parameters: k"),
     ("recursive", "  - {block: loop}\n", "instantiates itself", ""),
     ("outside-reference", "  - {block: leaky}\n", "'y', which is not in the block", ""),
+    (
+        "bad-first",
+        "  - {block: residual, filters: 2, repeat: 2, first: B}\n",
+        "invalid first. Received: first='B'",
+        "a number from 0 to 1,000,000 or a letter a-z",
+    ),
+    (
+        "letters-past-z",
+        "  - {block: residual, filters: 2, repeat: 3, first: y}\n",
+        "invalid first. Received: first='y' with repeat=3, past 'z'",
+        "a letter that leaves room for every copy",
+    ),
+    (
+        "copy-names-without-n",
+        "  - {block: residual, filters: 2, repeat: 2, copy_names: stage}\n",
+        "invalid copy_names. Received: copy_names='stage'",
+        'a name with one {n} where the copy\'s number goes, e.g. "conv2_block{n}"',
+    ),
+    (
+        "copy-names-a-number",
+        "  - {block: residual, filters: 2, repeat: 2, copy_names: 3}\n",
+        "invalid copy_names. Received: copy_names=3",
+        "e.g.",
+    ),
+    (
+        "copy-names-not-a-name",
+        '  - {block: residual, filters: 2, repeat: 2, copy_names: "st-age{n}"}\n',
+        "invalid copy_names. Received: copy_names='st-age{n}'",
+        "e.g.",
+    ),
 ]
 BLOCKS = """
 name: m
@@ -129,6 +159,43 @@ inputs:
   - {name: x, shape: [4]}
 layers:
 """
+
+
+@pytest.mark.parametrize(
+    ("instance", "names"),
+    [
+        (
+            '{block: unit, name: conv2_block, repeat: 2, first: 2, copy_names: "conv2_block{n}"}',
+            ["conv2_block2_1_conv", "conv2_block2_add", "conv2_block3_1_conv", "conv2_block3_add"],
+        ),
+        (
+            '{block: unit, name: block2, repeat: 3, first: b, copy_names: "block2{n}"}',
+            ["block2b_1_conv", "block2b_add", "block2c_1_conv", "block2c_add", "block2d_1_conv"],
+        ),
+        ("{block: unit, name: h, repeat: 2, first: c}", ["h_c_1_conv", "h_c_add", "h_d_1_conv"]),
+    ],
+    ids=["numbered from 2, glued", "lettered from b", "lettered, the default names"],
+)
+def test_copies_are_named_as_copy_names_and_first_say(instance: str, names: list[str]) -> None:
+    """keras.applications names its blocks' copies ``conv2_block2_...`` and ``block2b_...``:
+    ``copy_names`` puts the copy's number (or letter, ``first: b``) where ``{n}`` stands."""
+    spec = f"""
+name: m
+blocks:
+  unit:
+    layers:
+      - {{name: 1_conv, type: Dense, units: 4}}
+      - {{name: add, type: Add, inputs: [x, 1_conv]}}
+inputs:
+  - {{name: x, shape: [4]}}
+layers:
+  - {instance}
+  - {{name: head, type: Dense, units: 2}}
+"""
+    graph = load_text(spec, "spec.yaml")
+    found = [node.name for node in graph.nodes]
+    assert all(name in found for name in names), found
+    assert graph.node("head").inputs == (names[-1].replace("1_conv", "add"),)
 
 
 @pytest.mark.parametrize(

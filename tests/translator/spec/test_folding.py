@@ -109,3 +109,99 @@ def test_a_further_input_reaches_every_copy() -> None:
     assert folded["blocks"]["transformer_h"]["inputs"] == ["x", "memory"]
     assert folded["layers"][1]["inputs"] == ["wte", "memory"]
     assert graph.node("transformer_h_1_attn").inputs == ("transformer_h_1_ln_1", "memory")
+
+
+def _resnet_unit(p: str, previous: str, shortcut: bool) -> list[dict[str, Any]]:
+    """A bottleneck unit named ``p``, as keras.applications names them (ResNet50's
+    ``conv2_block1``, EfficientNet's ``block2a``); the first of a stage has a shortcut."""
+    layers: list[dict[str, Any]] = []
+    if shortcut:
+        layers += [
+            {"name": f"{p}_0_conv", "type": "Conv2D", "filters": 8, "kernel_size": 1},
+            {"name": f"{p}_0_bn", "type": "BatchNormalization"},
+        ]
+    into = f"{p}_0_bn" if shortcut else previous
+    return [
+        *layers,
+        {
+            "name": f"{p}_1_conv",
+            "type": "Conv2D",
+            "filters": 4,
+            "kernel_size": 1,
+            "inputs": previous,
+        },
+        {"name": f"{p}_1_bn", "type": "BatchNormalization"},
+        {"name": f"{p}_1_relu", "type": "Activation", "activation": "relu"},
+        {"name": f"{p}_2_conv", "type": "Conv2D", "filters": 8, "kernel_size": 1},
+        {"name": f"{p}_add", "type": "Add", "inputs": [into, f"{p}_2_conv"]},
+        {"name": f"{p}_out", "type": "Activation", "activation": "relu"},
+    ]
+
+
+def _resnet(units: list[str], shortcut_first: bool = True) -> dict[str, Any]:
+    """A stem, a stage of units named ``units``, a pooling."""
+    layers: list[dict[str, Any]] = [
+        {"name": "stem", "type": "Conv2D", "filters": 8, "kernel_size": 1}
+    ]
+    for k, unit in enumerate(units):
+        layers += _resnet_unit(unit, layers[-1]["name"], shortcut_first and k == 0)
+    layers += [{"name": "pool", "type": "GlobalAveragePooling2D"}]
+    return {"name": "resnet", "inputs": [{"name": "image", "shape": [8, 8, 3]}], "layers": layers}
+
+
+RESNET = [f"conv2_block{n}" for n in (1, 2, 3, 4)]
+EFFICIENTNET = [f"block2{c}" for c in "abcd"]
+
+
+@pytest.mark.parametrize(
+    ("units", "shortcut_first", "instance"),
+    [
+        (RESNET, True, {"repeat": 3, "first": 2, "copy_names": "conv2_block{n}"}),
+        (RESNET, False, {"repeat": 4, "copy_names": "conv2_block{n}"}),
+        (EFFICIENTNET, True, {"repeat": 3, "first": "b", "copy_names": "block2{n}"}),
+        (EFFICIENTNET, False, {"repeat": 4, "first": "a", "copy_names": "block2{n}"}),
+    ],
+    ids=[
+        "numbered, the first apart",
+        "numbered, all alike",
+        "lettered, the first apart",
+        "lettered",
+    ],
+)
+def test_keras_applications_copies_fold_by_the_count_inside_their_names(
+    units: list[str], shortcut_first: bool, instance: dict[str, Any]
+) -> None:
+    """keras.applications counts a stage's units inside a name (ResNet50's
+    ``conv2_block2_1_conv``, DenseNet's ``conv2_block2_0_bn``, EfficientNet's ``block2b_...``):
+    the units alike fold, a first unit that differs (a projection shortcut) stays before the
+    instance, and the folded spec expands to the flat one's names."""
+    folded, graph, flat = _fold(_resnet(units, shortcut_first))
+    name = instance["copy_names"].removesuffix("{n}")
+    kept = [layer.get("block", layer["name"]) for layer in folded["layers"]]
+    assert kept == [
+        "stem",
+        *[f"{units[0]}_{r}" for r in RESNET_FIRST if shortcut_first],
+        name,
+        "pool",
+    ]
+    assert folded["layers"][-2] == {"block": name, "name": name, **instance}
+    local = [layer["name"] for layer in folded["blocks"][name]["layers"]]
+    assert local == ["1_conv", "1_bn", "1_relu", "2_conv", "add", "out"]
+    assert [n.name for n in graph.nodes] == [n.name for n in flat.nodes]
+    assert graph.node("pool").inputs == (f"{units[-1]}_out",)
+    assert f"copy_names: '{name}{{n}}'" in spec_text(folded)
+
+
+# The first unit's layers as the flat spec keeps them, the shortcut first.
+RESNET_FIRST = ["0_conv", "0_bn", "1_conv", "1_bn", "1_relu", "2_conv", "add", "out"]
+
+
+def test_units_that_differ_in_an_argument_stay_flat() -> None:
+    """EfficientNet's stochastic depth grows from unit to unit (its Dropout's rate): no two
+    units alike, nothing folds."""
+    spec = _resnet(RESNET, shortcut_first=False)
+    convs = [layer for layer in spec["layers"] if layer["name"].endswith("_1_conv")]
+    for k, layer in enumerate(convs):
+        layer["filters"] = 4 + k
+    folded, _, _ = _fold(spec)
+    assert folded is spec

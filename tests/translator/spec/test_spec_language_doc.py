@@ -21,6 +21,7 @@ NAMES = {
     "tiny_decoder_stack": ["h_1_attn", "h_3_mlp_add", "ln_f"],
     "siamese": ["encoder", "encoder_right"],
     "tied_lm": ["wte", "lm_head"],
+    "resnet_stage": ["conv2_block2_1_conv", "conv2_block3_out", "pool"],
 }
 
 
