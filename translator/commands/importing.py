@@ -381,7 +381,7 @@ def render_text(report: ImportReport) -> str:
     width = max(len(u.name) for u in report.unclaimed)
     cls = max(len(u.cls) for u in report.unclaimed)
     lines += [
-        f"  {u.name:<{width}}  {u.cls:<{cls}}  {u.params:>10,} params  {u.reason}"
+        f"  {u.name:<{width}}  {u.cls:<{cls}}  {u.params:>10,} params  {' '.join(u.reason.split())}"
         for u in report.unclaimed
     ]
     total = sum(u.params for u in report.unclaimed)

@@ -4,12 +4,19 @@ input where a kept layer reads an unclaimed one, a TODO where the unclaimed one 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from translator.commands.importing import Unclaimed, spec_text
-from translator.commands.partial import complete
+from translator.commands.importing import (
+    Imported,
+    ImportReport,
+    Unclaimed,
+    render_text,
+    spec_text,
+)
+from translator.commands.partial import complete, write_partial
 from translator.errors import SpecErrors
 from translator.spec.loader import load_text
 
@@ -90,3 +97,63 @@ def test_a_stand_in_takes_a_free_name() -> None:
     partial = complete(spec, [ODD])
     assert partial.stand_ins == {"odd-one": "odd_one_1"}
     load_text(spec_text(partial.spec, partial.notes), "partial.yaml")
+
+
+def _written(tmp_path: Path, spec: dict[str, Any], unclaimed: list[Unclaimed]) -> ImportReport:
+    imported = Imported("keras", spec, unclaimed)
+    report = ImportReport("model.keras", "keras", len(spec["layers"]), unclaimed=unclaimed)
+    return write_partial(imported, report, str(tmp_path / "m.yaml"), None)
+
+
+def test_the_report_lists_what_was_not_imported_next_to_the_spec(tmp_path: Path) -> None:
+    spec = _spec(
+        {"name": "first", "type": "Dense", "units": 4},
+        {"name": "head", "type": "Dense", "units": 4, "inputs": "odd-one"},
+    )
+    pipe = Unclaimed("a|b", "Odd", 0, "reads\n'first' twice")
+    report = _written(tmp_path, spec, [ODD, pipe])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.import-report.md", "m.yaml"]
+    assert (tmp_path / "m.import-report.md").read_text(encoding="utf-8") == (
+        "# Partial import of `model.keras`\n"
+        "\n"
+        "- source: `model.keras` (keras)\n"
+        f"- claimed: 2 layer(s), written to `{tmp_path / 'm.yaml'}`\n"
+        "- unclaimed: 2 layer(s), holding 12 parameters (table below)\n"
+        "- the partial spec loads with `translator check`\n"
+        "- weights: not asked for (--weights-out)\n"
+        "- stand-in input `odd_one`: the output of unclaimed `odd-one`\n"
+        "\n"
+        "| node or module | op | parameters | why |\n"
+        "| --- | --- | ---: | --- |\n"
+        "| odd-one | Mystery | 12 | no importer for this class |\n"
+        "| a\\|b | Odd | 0 | reads 'first' twice |\n"
+        "\n"
+        "To complete the spec, write the layers each `# TODO` comment names where it stands,\n"
+        "and replace each stand-in input by the layers that compute it.\n"
+    )
+    text = (tmp_path / "m.yaml").read_text(encoding="utf-8")
+    assert text.startswith(
+        "# A partial import of model.keras (keras): 2 layer(s) not imported, listed in"
+        " m.import-report.md\nname: m\n"
+    )
+    assert text.endswith("  # TODO: a|b (Odd, 0 parameters) not imported: reads 'first' twice\n")
+    assert [path for path, _ in report.written] == [
+        str(tmp_path / "m.yaml"),
+        str(tmp_path / "m.import-report.md"),
+    ]
+    assert render_text(report).splitlines()[3:5] == [
+        "  12 parameters in unclaimed layers",
+        (
+            f"  wrote {tmp_path / 'm.yaml'}  partial spec 'm', 2 claimed layers; loads with"
+            " translator check"
+        ),
+    ]
+
+
+def test_a_spec_with_no_layer_claimed_is_written_and_said_not_to_load(tmp_path: Path) -> None:
+    report = _written(tmp_path, _spec(), [ODD])
+    said = render_text(report)
+    assert "partial spec 'm', 0 claimed layers; does not load (" in said
+    assert "- the partial spec does not load: " in (tmp_path / "m.import-report.md").read_text(
+        encoding="utf-8"
+    )
