@@ -52,6 +52,23 @@ def _layer_schema(schema: LayerSchema) -> dict[str, Any]:
     }
 
 
+# A repeated instance's copies: where their numbering starts, and how they are named.
+COPIES: dict[str, Any] = {
+    "first": {
+        "description": "the first copy's number (default 1) or letter",
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": "^[a-z]$"},
+        ],
+    },
+    "copy_names": {
+        "type": "string",
+        "description": "the copies' names, {n} where the count goes (conv2_block{n})",
+        "pattern": "^[A-Za-z0-9_]*\\{n\\}[A-Za-z0-9_]*$",
+    },
+}
+
+
 def _composition_defs(defs: dict[str, Any], types: list[str]) -> None:
     """Block instances, shared layers and block definitions, added to ``defs``."""
     instance = {
@@ -66,18 +83,7 @@ def _composition_defs(defs: dict[str, Any], types: list[str]) -> None:
             "repeat": {
                 "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\$"}]
             },
-            "first": {
-                "description": "the first copy's number (default 1) or letter",
-                "oneOf": [
-                    {"type": "integer", "minimum": 0},
-                    {"type": "string", "pattern": "^[a-z]$"},
-                ],
-            },
-            "copy_names": {
-                "type": "string",
-                "description": "the copies' names, {n} where the count goes (conv2_block{n})",
-                "pattern": "^[A-Za-z0-9_]*\\{n\\}[A-Za-z0-9_]*$",
-            },
+            **COPIES,
             "trainable": TRAINABLE,
         },
         "additionalProperties": True,  # the block's own parameters
