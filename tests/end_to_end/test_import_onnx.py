@@ -277,6 +277,10 @@ def test_an_unrecognised_operator_is_listed_and_a_partial_spec_written(
         next(t for t in onnx.load(source).graph.initializer if t.name == "fc.bias")
     )
     np.testing.assert_array_equal(weights["fc/bias"], expected)
+    # The file itself ports the partial spec: its layers are found in it as imported.
+    args = ["port", str(spec), "--weights", str(source), "--from", "onnx", "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
 def test_a_damaged_file_is_refused_in_one_line(

@@ -405,6 +405,10 @@ def test_what_no_importer_claims_is_listed_and_a_partial_spec_written(
     graph = load(str(spec))
     weights = load_canonical(graph, tmp_path / "partial.npz")
     np.testing.assert_array_equal(weights["fc/bias"], _stored_fc_bias(source))
+    # The program itself ports the partial spec: its layers are found in it as imported.
+    args = ["port", str(spec), "--weights", str(source), "--from", "torch", "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
 def _stored_fc_bias(source: Path) -> np.ndarray:

@@ -169,8 +169,13 @@ def imported_weights(imported: Imported, graph: Graph, path: str, accepted: str)
     from translator.spec.loader import load_text
 
     framework = imported.framework
+    spec = imported.spec
+    if imported.unclaimed:  # a partial import: its weights fit the partial spec it writes
+        from translator.commands.partial import complete
+
+        spec = complete(spec, imported.unclaimed).spec
     try:
-        again = None if imported.unclaimed else load_text(spec_text(imported.spec), path)
+        again = load_text(spec_text(spec), path)
     except SpecErrors:  # the file imports to no valid spec (a damaged one): nothing fits
         again = None
     layers = {} if again is None else {n.name: n.weights.get(framework) for n in again.nodes}
