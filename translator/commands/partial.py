@@ -101,15 +101,13 @@ def complete(spec: dict[str, Any], unclaimed: list[Unclaimed]) -> Partial:
                 continue
             u = by_name.get(ref)
             entry = _stand_in(u, taken) if u is not None else None
-            if entry is None:
+            if u is None or entry is None:
                 partial.dangling.append(ref)
             else:
                 partial.stand_ins[ref] = entry["name"]
                 inputs.append(entry)
-                what = f"{u.cls}, not imported" if u is not None else "not imported"
-                partial.notes.before[entry["name"]] = [
-                    f"# stand-in for the output of {ref} ({what})"
-                ]
+                note = f"# stand-in for the output of {ref} ({u.cls}, not imported)"
+                partial.notes.before[entry["name"]] = [note]
             if u is not None:
                 partial.notes.before.setdefault(str(layer["name"]), []).append(todo(u))
                 placed.add(u.name)
