@@ -245,8 +245,10 @@ class Expander:
         path: tuple[str, ...],
         stack: tuple[str, ...],
         local_name: str,
+        scope: str = "",
     ) -> tuple[list[Value], str]:
-        """Expand one instance; ``local_name`` is its full name when nested, else empty."""
+        """Expand one instance; ``local_name`` is its full name when nested, else empty, and
+        ``scope`` the enclosing copy's prefix, which prefixes its ``copy_names``."""
         spec: dict[str, Value] = substitute(item, outer).value
         block = self._find(spec["block"], stack)
         params = self._params(block, spec)
@@ -269,6 +271,7 @@ class Expander:
         for r in range(repeat):
             if copy_names is not None:
                 prefix = copy_names.replace(COPY_NUMBER, _counted(first, r))
+                prefix = f"{scope}_{prefix}" if scope else prefix
             else:
                 prefix = f"{name}_{_counted(first, r)}" if repeat > 1 else name
             inner_path = (*path, name) if repeat == 1 else (*path, name, prefix)
@@ -389,7 +392,7 @@ class Expander:
                     nested if isinstance(nested, str) else _local_name(raw.value, counters, "block")
                 )
                 layers, output = self._expand(
-                    raw, params, inner_refs, path, stack, f"{prefix}_{nested}"
+                    raw, params, inner_refs, path, stack, f"{prefix}_{nested}", prefix
                 )
                 out.extend(layers)
                 local[nested] = output

@@ -173,8 +173,17 @@ layers:
             ["block2b_1_conv", "block2b_add", "block2c_1_conv", "block2c_add", "block2d_1_conv"],
         ),
         ("{block: unit, name: h, repeat: 2, first: c}", ["h_c_1_conv", "h_c_add", "h_d_1_conv"]),
+        (
+            "{block: stage, name: s, repeat: 2}",
+            ["s_1_u2_1_conv", "s_1_u3_add", "s_2_u2_1_conv", "s_2_u3_1_conv"],
+        ),
     ],
-    ids=["numbered from 2, glued", "lettered from b", "lettered, the default names"],
+    ids=[
+        "numbered from 2, glued",
+        "lettered from b",
+        "lettered, the default names",
+        "nested, inside each enclosing copy",
+    ],
 )
 def test_copies_are_named_as_copy_names_and_first_say(instance: str, names: list[str]) -> None:
     """keras.applications names its blocks' copies ``conv2_block2_...`` and ``block2b_...``:
@@ -186,6 +195,9 @@ blocks:
     layers:
       - {{name: 1_conv, type: Dense, units: 4}}
       - {{name: add, type: Add, inputs: [x, 1_conv]}}
+  stage:
+    layers:
+      - {{block: unit, name: u, repeat: 2, first: 2, copy_names: "u{{n}}"}}
 inputs:
   - {{name: x, shape: [4]}}
 layers:
