@@ -130,6 +130,12 @@ def _fresh(path: Path, make: bool) -> Path:
     raise InternalError(f"no free temporary name next to {path}")
 
 
+def fresh_file(path: Path) -> Path:
+    """An empty temporary file next to ``path``, with the usual permissions, listed in
+    ``PARTIALS`` (an interrupt removes it); rename it to ``path`` once written."""
+    return _fresh(path, make=False)
+
+
 def _write_error(path: Path, exc: OSError) -> OutputError:
     why = exc.strerror or str(exc)
     return OutputError(f"cannot write {str(path)!r}: {why}; choose a writable place with room")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from translator.errors import InternalError, Location, SpecErrors, TranslatorError
 from translator.ir import Graph
-from translator.outputs import PARTIALS
+from translator.outputs import PARTIALS, fresh_file
 from translator.spec.folding import fold
 from translator.spec.schema import ACTIVATION, FROM_SPEC, SCHEMAS, Arg, Ints, Padding
 
@@ -322,9 +321,7 @@ def _loader(out: str) -> Callable[[dict[str, Any]], Graph]:
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write(temporary path)`` beside ``path``, then rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    PARTIALS.add(Path(temp))  # a Ctrl-C removes it (see translator.__main__)
+    temp = fresh_file(path)  # the umask's permissions; a Ctrl-C removes it (translator.__main__)
     try:
         write(Path(temp))
         os.replace(temp, path)
