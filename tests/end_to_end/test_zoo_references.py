@@ -95,6 +95,28 @@ TORCH_REFERENCES = {
 }
 
 
+# zoo spec → torchvision's model of which it is a re-implementation's twin (see
+# tests/end_to_end/torchvision_references.py: torchvision itself does not install here).
+TORCHVISION_REFERENCES = {
+    "alexnet": "alexnet",
+    "mobilenet_v2": "mobilenet_v2",
+    "resnet18": "resnet18",
+    "resnet50_torchvision": "resnet50",
+    "squeezenet1_0": "squeezenet1_0",
+    "vgg16": "vgg16",
+}
+
+
+def _torchvision(name: str) -> Any:
+    """torchvision's ``name`` re-implemented, on the meta device (shapes, no memory)."""
+    import torch
+
+    from tests.end_to_end.torchvision_references import MODELS
+
+    with torch.device("meta"):
+        return MODELS[name]()
+
+
 def _predicted(spec: str) -> Any:
     return count_report(load(str(ROOT / "specs" / "zoo" / f"{spec}.yaml"))).totals
 
@@ -107,3 +129,12 @@ def test_zoo_spec_counts_as_keras_applications(spec: str) -> None:
 @pytest.mark.parametrize("spec", sorted(TORCH_REFERENCES))
 def test_zoo_spec_counts_as_hugging_face(spec: str) -> None:
     assert _predicted(spec)["torch"]["total"] == TORCH_REFERENCES[spec]()
+
+
+@pytest.mark.parametrize("spec", sorted(TORCHVISION_REFERENCES))
+def test_zoo_spec_counts_as_torchvision(spec: str) -> None:
+    """Parameters and buffers (BatchNorm's running statistics and num_batches_tracked)."""
+    model = _torchvision(TORCHVISION_REFERENCES[spec])
+    torch_totals = _predicted(spec)["torch"]
+    assert torch_totals["total"] == sum(p.numel() for p in model.parameters())
+    assert torch_totals["buffers"] == sum(b.numel() for b in model.buffers())
