@@ -21,6 +21,7 @@ NAMES = {
     "tiny_decoder_stack": ["h_1_attn", "h_3_mlp_add", "ln_f"],
     "siamese": ["encoder", "encoder_right"],
     "tied_lm": ["wte", "lm_head"],
+    "numbered_stack": ["stem_fc", "stem_proj", "layers_0_fc", "layers_1_proj"],
 }
 
 
@@ -33,3 +34,9 @@ def test_example_loads(name: str) -> None:
     graph = load_text(SPECS[name], f"docs/spec-language.md#{name}")
     nodes = [node.name for node in graph.nodes]
     assert all(layer in nodes for layer in NAMES.get(name, [])), nodes
+
+
+def test_a_frozen_instance_freezes_its_layers() -> None:
+    graph = load_text(SPECS["numbered_stack"])
+    frozen = {node.name for node in graph.nodes if not node.trainable}
+    assert frozen == {"stem_fc", "stem_proj"}
