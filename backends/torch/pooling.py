@@ -123,7 +123,8 @@ def describe_global_pooling(node: Node) -> Description:
 
 # Importing: nn.MaxPool/AvgPool 1d/2d/3d → Max/AveragePooling (pads equal to TF's "same":
 # ``padding: same``, for a max pool or an average leaving pads out; an average counting zero
-# pads gets a ZeroPadding layer first); nn.AdaptiveAvgPool to size 1 → the global average
+# pads gets a ZeroPadding layer first; ceil_mode=True without pads: ``ceil_mode: true``
+# unless TF's "same" computes the same windows); nn.AdaptiveAvgPool to size 1 → the global average
 # pool, taking in a flatten that follows it, as a person writes it.
 WINDOW_POOLS = {"MaxPool": "MaxPooling", "AvgPool": "AveragePooling"}
 # Operations whose values are never negative: a max over them is the same with zero pads as
