@@ -50,7 +50,9 @@ GLOBAL_OPS: dict[str, str] = {
 
 @BUILDERS.register(*POOL_OPS)
 def build_pool(layer: Layer, inputs: list[str]) -> list[str]:
-    """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding="valid", data_format)."""
+    """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding="valid",
+    ceil_mode=False, data_format); ceil_mode as ONNX's own (``count_include_pad=0``: a
+    clipped last window averages its elements inside the input, as PyTorch does)."""
     a = layer.args
     op_type, extra = POOL_OPS[layer.node.type]
     size = list(a["pool_size"])
@@ -64,6 +66,7 @@ def build_pool(layer: Layer, inputs: list[str]) -> list[str]:
         strides=strides,
         **PADDING[a["padding"]](size, strides, [1] * rank),
         **extra,
+        **({"ceil_mode": 1} if a["ceil_mode"] else {}),
     )
     return [to_spec_layout(layer, y, rank)]
 
@@ -104,7 +107,8 @@ GLOBAL_TYPES = {"GlobalAveragePool": "GlobalAveragePooling", "GlobalMaxPool": "G
 
 @RECOGNISERS.register(*POOL_TYPES)
 def read_pool(r: Reading, node: onnx.NodeProto) -> None:
-    """A windowed pool on channels-first data (ceil_mode only where it changes nothing)."""
+    """A windowed pool on channels-first data (ceil_mode without pads, or where it changes
+    nothing)."""
     a = attributes(node)
     kernel = list(a["kernel_shape"])
     rank = len(kernel)
@@ -125,7 +129,9 @@ def read_pool(r: Reading, node: onnx.NodeProto) -> None:
     if pads is not None:
         x = zero_padded(r, node, x, pads)
     if a.get("ceil_mode", 0) and not _floor_shape(r, node, kernel, args["strides"]):
-        raise Refused("ceil_mode=1 makes a larger output than the spec's pools")
+        if args["padding"] != "valid" or pads is not None:
+            raise Refused("ceil_mode=1 with pads (the spec's ceil_mode pads nothing)")
+        args["ceil_mode"] = True  # PyTorch's ceil mode, which ONNX's is
     if args["strides"] == kernel:
         del args["strides"]  # the spec's default: the pool size
     layer = {"type": f"{POOL_TYPES[node.op_type]}{rank}D", "pool_size": kernel, **args}

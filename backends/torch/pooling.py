@@ -43,8 +43,9 @@ REDUCTIONS = {
 
 @describes(*POOLS)
 def describe_pooling(node: Node) -> Call:
-    """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding=valid|same, data_format)
-    → ``MaxPooling`` or ``AveragePooling``."""
+    """Max/AveragePooling1D/2D/3D(pool_size=2, strides=None, padding=valid|same,
+    ceil_mode=False, data_format) → ``nn.MaxPool*d`` / ``nn.AvgPool*d``, else ``MaxPooling``
+    or ``AveragePooling``."""
     a = node.physical_args
     strides = tuple(a["strides"] or a["pool_size"])
     native = native_pooling(node, tuple(a["pool_size"]), strides)
@@ -52,6 +53,8 @@ def describe_pooling(node: Node) -> Call:
         return native
     window = {"pool_size": tuple(a["pool_size"]), "strides": strides}
     more = {"padding": a["padding"], "data_format": a["data_format"]}
+    if a["ceil_mode"]:
+        more["ceil_mode"] = True
     return call(POOL_CLASSES[node.type], **window, **more)
 
 
@@ -79,9 +82,10 @@ def native_pooling(node: Node, size: tuple[int, ...], strides: tuple[int, ...]) 
     more: dict[str, Any] = {} if strides == size else {"stride": compact(strides)}
     if any(before for before, _ in pairs):
         more["padding"] = compact(before for before, _ in pairs)
-    if any(before != after for before, after in pairs):
+    if any(before != after for before, after in pairs) or a["ceil_mode"]:
         more["ceil_mode"] = True
-    if kind == "Avg" and any(before or after for before, after in pairs):
+    if kind == "Avg" and (a["ceil_mode"] or any(before or after for before, after in pairs)):
+        # ceil_mode: the clipped last window averages its elements inside the input only.
         more["count_include_pad"] = False
     return call(f"nn.{kind}Pool{len(size)}d", compact(size), **more)
 
@@ -119,7 +123,8 @@ def describe_global_pooling(node: Node) -> Description:
 
 # Importing: nn.MaxPool/AvgPool 1d/2d/3d → Max/AveragePooling (pads equal to TF's "same":
 # ``padding: same``, for a max pool or an average leaving pads out; an average counting zero
-# pads gets a ZeroPadding layer first); nn.AdaptiveAvgPool to size 1 → the global average
+# pads gets a ZeroPadding layer first; ceil_mode=True without pads: ``ceil_mode: true``
+# unless TF's "same" computes the same windows); nn.AdaptiveAvgPool to size 1 → the global average
 # pool, taking in a flatten that follows it, as a person writes it.
 WINDOW_POOLS = {"MaxPool": "MaxPooling", "AvgPool": "AveragePooling"}
 # Operations whose values are never negative: a max over them is the same with zero pads as
@@ -141,6 +146,19 @@ def _ceil_same(node: Any, kernel: list[int], strides: list[int], maximum: bool) 
     return "same"
 
 
+def _ceil_padding(node: Any, kernel: list[int], strides: list[int], maximum: bool) -> str:
+    """A ceil_mode pool's spec padding: ``same`` where it computes TensorFlow's "same"
+    (``_ceil_same``), else ``valid`` (with ``ceil_mode: true``) where it pads nothing."""
+    try:
+        return _ceil_same(node, kernel, strides, maximum)
+    except Refused as exc:
+        if any(per_axis(arg(node, 3, "padding", 0), len(kernel))):
+            raise Refused(
+                "ceil_mode=True with padding (the spec's ceil_mode pads nothing)"
+            ) from exc
+        return "valid"
+
+
 def _window_pool(r: Reading, call: ModuleCall) -> None:
     node = call.op(
         "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"
@@ -151,8 +169,9 @@ def _window_pool(r: Reading, call: ModuleCall) -> None:
     maximum = op_name(node).startswith("max")
     if maximum and (arg(node, 4, "dilation", 1) not in (1, [1] * rank)):
         raise Refused("a dilated pooling window has no spec equivalent")
-    if arg(node, 5 if maximum else 4, "ceil_mode", False):
-        padding, pads = _ceil_same(node, kernel, strides, maximum), None
+    ceil = bool(arg(node, 5 if maximum else 4, "ceil_mode", False))
+    if ceil:
+        padding, pads = _ceil_padding(node, kernel, strides, maximum), None
     else:
         padding, pads = padding_of(
             node.args[0], arg(node, 3, "padding", 0), kernel, strides, [1] * rank
@@ -170,9 +189,11 @@ def _window_pool(r: Reading, call: ModuleCall) -> None:
     if pads is not None:
         x = zero_padded(r, call, x, pads)
     kind = WINDOW_POOLS["MaxPool" if maximum else "AvgPool"]
-    layer = {"type": f"{kind}{rank}D", "pool_size": kernel, "padding": padding}
+    layer: dict[str, Any] = {"type": f"{kind}{rank}D", "pool_size": kernel, "padding": padding}
     if strides != kernel:
         layer["strides"] = strides
+    if ceil and padding == "valid":
+        layer["ceil_mode"] = True
     r.add(call, layer, [x], node)
 
 

@@ -75,15 +75,30 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("[8, 8, 3]", "filters: 4, kernel_size: 3, padding: same"),
         ("[8, 8, 3]", "filters: 4, kernel_size: 3, depth_multiplier: 2, use_bias: false"),
     ],
-    "MaxPooling1D": [("[8, 3]", "{}"), ("[9, 3]", "pool_size: 3, strides: 2, padding: same")],
-    "MaxPooling2D": [("[8, 8, 3]", "{}"), ("[9, 9, 3]", "pool_size: 3, strides: 2, padding: same")],
+    # ceil_mode: sizes where PyTorch's ceil mode adds a last window past the input (each case
+    # costs about a minute of exports in test_export_end_to_end: one per path, not per rank).
+    "MaxPooling1D": [
+        ("[8, 3]", "{}"),
+        ("[9, 3]", "pool_size: 3, strides: 2, padding: same"),
+        ("[9, 3]", "ceil_mode: true"),
+    ],
+    "MaxPooling2D": [
+        ("[8, 8, 3]", "{}"),
+        ("[9, 9, 3]", "pool_size: 3, strides: 2, padding: same"),
+        ("[3, 11, 10]", "pool_size: 3, strides: 2, ceil_mode: true, data_format: channels_first"),
+    ],
     "MaxPooling3D": [("[4, 4, 4, 2]", "{}")],
-    "AveragePooling1D": [("[8, 3]", "{}"), ("[9, 3]", "pool_size: 3, strides: 2, padding: same")],
+    "AveragePooling1D": [
+        ("[8, 3]", "{}"),
+        ("[9, 3]", "pool_size: 3, strides: 2, padding: same"),
+        ("[10, 3]", "pool_size: 3, ceil_mode: true"),
+    ],
     "AveragePooling2D": [
         ("[8, 8, 3]", "{}"),
         ("[9, 9, 3]", "pool_size: 3, strides: 2, padding: same"),
+        ("[11, 10, 3]", "pool_size: 3, strides: [2, 3], ceil_mode: true"),
     ],
-    "AveragePooling3D": [("[4, 4, 4, 2]", "{}")],
+    "AveragePooling3D": [("[4, 4, 4, 2]", "{}"), ("[5, 4, 5, 2]", "ceil_mode: true")],
     "GlobalAveragePooling1D": [("[8, 3]", "{}")],
     "GlobalAveragePooling2D": [("[4, 4, 3]", "{}"), ("[4, 4, 3]", "keepdims: true")],
     "GlobalAveragePooling3D": [("[3, 3, 3, 2]", "{}")],

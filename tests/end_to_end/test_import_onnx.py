@@ -55,6 +55,17 @@ def _cnn() -> nn.Module:
     )
 
 
+def _ceil_pools() -> nn.Module:
+    """SqueezeNet's pools: a max and an average in ceil mode, each adding a last window
+    clipped to the input (ONNX's ceil_mode=1, no pads)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.AvgPool2d(3, 2, ceil_mode=True),
+    )
+
+
 class _Recurrent(nn.Module):
     """A batch-first recurrent layer returning its sequence, and a per-step Linear."""
 
@@ -102,6 +113,7 @@ def _activations() -> nn.Module:
 # Case → (model factory, example input shape).
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "cnn": (_cnn, (BATCH, 3, 16, 16)),
+    "ceil_mode_pools": (_ceil_pools, (BATCH, 3, 17, 17)),
     "lstm": (lambda: _Recurrent(nn.LSTM), (BATCH, 7, 4)),
     "gru": (lambda: _Recurrent(nn.GRU), (BATCH, 7, 4)),
     "rnn": (lambda: _Recurrent(nn.RNN), (BATCH, 7, 4)),  # dynamo: see UNROLLED

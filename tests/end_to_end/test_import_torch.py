@@ -190,6 +190,22 @@ class _ResNetStem(nn.Module):
         return self.relu(self.bn2(self.conv2(x)) + self.downsample(x))
 
 
+class _CeilPools(nn.Module):
+    """SqueezeNet's pools: MaxPool2d(3, 2, ceil_mode=True) and an average in ceil mode, each
+    adding a last window clipped to the input (no TensorFlow "same" computes them here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(inplace=True)
+        self.maxpool, self.avgpool = (
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.AvgPool2d(3, 2, ceil_mode=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.avgpool(self.maxpool(self.relu(self.conv(x))))
+
+
 class _GroupedAttention(nn.Module):
     """Llama-style grouped-query attention without rotary embeddings: 4 query heads share
     2 key/value heads, repeated as Llama's repeat_kv does (expand, reshape), causal."""
@@ -293,6 +309,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "grouped_query_attention": (_GroupedBlock, lambda: torch.randn(BATCH, 5, 8)),
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
     "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
+    "ceil_mode_pools": (_CeilPools, lambda: torch.randn(BATCH, 3, 17, 17)),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),

@@ -45,6 +45,8 @@ SPECS += ["tests/fixtures/native/backwards.yaml"]
 SPECS += ["tests/fixtures/native/separable.yaml", "tests/fixtures/native/separable_1d.yaml"]
 # Transposed convolutions whose padding and output_padding cut Keras's window (any length).
 SPECS += ["tests/fixtures/native/transposes.yaml", "tests/fixtures/native/transposes_1d.yaml"]
+# Pools in PyTorch's ceil mode (nn.MaxPool2d(ceil_mode=True), as SqueezeNet's).
+SPECS += ["tests/fixtures/native/ceil_pools.yaml"]
 # Known gaps of PyTorch's own tools, each with its reason (xfail is strict: it must fail).
 DYNAMO_GAPS = {
     "specs/autoencoder.yaml": (

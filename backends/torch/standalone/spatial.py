@@ -203,7 +203,12 @@ class Pooling(nn.Module):
     kind = ""
 
     def __init__(
-        self, pool_size: tuple[int, ...], strides: tuple[int, ...], padding: str, data_format: str
+        self,
+        pool_size: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding: str,
+        data_format: str,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         self.pool = POOL_FUNCTIONS[(self.kind, len(pool_size))]
@@ -211,12 +216,18 @@ class Pooling(nn.Module):
         self.strides = strides
         self.padding = padding
         self.data_format = data_format
+        # PyTorch's own ceil_mode (padding valid only): the average of a clipped last window
+        # is over its elements inside the input, as with no padding PyTorch divides.
+        self.ceil_mode = ceil_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = to_channels_first(x, self.data_format)
         dilation = (1,) * len(self.pool_size)
         pads = explicit_pads(self.padding, x.shape[2:], self.pool_size, self.strides, dilation)
-        y = self.pool_padded(x, pads) if any(pads) else self.pool(x, self.pool_size, self.strides)
+        if any(pads):
+            y = self.pool_padded(x, pads)
+        else:
+            y = self.pool(x, self.pool_size, self.strides, ceil_mode=self.ceil_mode)
         return to_spec_layout(y, self.data_format)
 
     def pool_padded(self, x: torch.Tensor, pads: list[int]) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Max/AveragePooling1D/2D/3D and the global poolings, both layouts; same-padded averages
-leave the padding out of the mean."""
+leave the padding out of the mean; PyTorch's ceil_mode windows, exactly."""
 
 from __future__ import annotations
 
@@ -80,3 +80,36 @@ def test_average_pooling_3d_matches_numpy() -> None:
     x = case.inputs["x"]
     expected = x.reshape(2, 2, 2, 3, 1, 2, 3, 2).mean(axis=(2, 4, 6))
     np.testing.assert_allclose(case.outputs[0], expected, atol=1e-6)
+
+
+def ceil_mode_windows(x: np.ndarray, kind: str, k: int, s: int, axis: int) -> np.ndarray:
+    """PyTorch's ceil_mode pooling along ``axis`` of ``x``, written out: ceil((n − k) / s) + 1
+    windows (less one starting past the input), each clipped to the input, an average over
+    the elements inside it."""
+    n = x.shape[axis]
+    out = -(-(n - k) // s) + 1
+    out -= (out - 1) * s >= n
+    reduce = np.max if kind == "Max" else np.mean
+    windows = [np.take(x, range(i * s, min(i * s + k, n)), axis=axis) for i in range(out)]
+    return np.stack([reduce(w, axis=axis) for w in windows], axis=axis)
+
+
+# (kind, length, pool size, stride, data_format): Keras pads the end (−inf for a max; an
+# average over counts of the elements inside the input), here checked against the windows.
+CEIL_POOLS = [
+    ("Max", 9, 2, 2, "channels_last"),
+    ("Average", 10, 3, 3, "channels_last"),  # the last window holds one element
+    ("Average", 11, 3, 2, "channels_first"),
+    ("Max", 8, 2, 2, "channels_last"),  # the windows tile the input: Keras's own layer
+    ("Average", 5, 1, 3, "channels_last"),  # a window that would start past it is dropped
+]
+
+
+@pytest.mark.parametrize(("kind", "n", "k", "s", "data_format"), CEIL_POOLS)
+def test_ceil_mode_pools_as_pytorch(kind: str, n: int, k: int, s: int, data_format: str) -> None:
+    shape = f"[{n}, 2]" if data_format == "channels_last" else f"[2, {n}]"
+    layer = f"{{type: {kind}Pooling1D, pool_size: {k}, strides: {s}, ceil_mode: true}}"
+    case = check_spec(one_layer(layer, shape, data_format), "keras")
+    x = case.inputs["x"]
+    axis = 1 if data_format == "channels_last" else 2
+    np.testing.assert_allclose(case.outputs[0], ceil_mode_windows(x, kind, k, s, axis), rtol=1e-6)

@@ -140,3 +140,44 @@ layers:
     x = np.random.default_rng(0).standard_normal((2, 2, n)).astype(np.float32)
     got = module(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(got, tensorflow_same_pool(x, kind, k, s), rtol=1e-6, atol=1e-6)
+
+
+def ceil_mode_pool(x: np.ndarray, kind: str, k: int, s: int) -> np.ndarray:
+    """PyTorch's ceil_mode pooling over the last axis of ``x``, written out: ceil((n − k) / s)
+    + 1 windows (less one starting past the input), each clipped to the input, an average
+    over the elements inside it."""
+    n = x.shape[-1]
+    out = -(-(n - k) // s) + 1
+    out -= (out - 1) * s >= n
+    reduce = np.max if kind == "Max" else np.mean
+    return np.stack([reduce(x[..., i * s : i * s + k], axis=-1) for i in range(out)], axis=-1)
+
+
+# (kind, length, pool size, strides, a convolution first): with one, the pool runs channels
+# first, as nn.*Pool1d(ceil_mode=True); without, the class of our own in the spec's layout.
+CEIL_POOLS = [
+    ("Max", 9, 2, 2, True),
+    ("Average", 10, 3, 3, True),  # the last window holds one element: divided by 1
+    ("Average", 11, 3, 2, True),
+    ("Average", 5, 1, 3, True),  # a window that would start past the input is dropped
+    ("Max", 9, 2, 2, False),
+    ("Average", 10, 3, 3, False),
+]
+
+
+@pytest.mark.parametrize(("kind", "n", "k", "s", "conv"), CEIL_POOLS)
+def test_ceil_mode_pooling_matches_pytorch(kind: str, n: int, k: int, s: int, conv: bool) -> None:
+    first = "  - {type: Conv1D, filters: 2, kernel_size: 1, use_bias: false}\n" if conv else ""
+    spec = f"""
+name: case
+inputs: [{{name: x, shape: [{n}, 2]}}]
+layers:
+{first}  - {{type: {kind}Pooling1D, name: pool, pool_size: {k}, strides: {s}, ceil_mode: true}}
+"""
+    module = check_spec(spec, "torch").module("pool")
+    assert type(module).__module__.startswith("torch.nn") == conv
+    x = np.random.default_rng(0).standard_normal((2, 2, n)).astype(np.float32)
+    channels_first = x if conv else x.transpose(0, 2, 1)
+    got = module(torch.from_numpy(np.ascontiguousarray(channels_first))).detach().numpy()
+    got = got if conv else got.transpose(0, 2, 1)
+    np.testing.assert_allclose(got, ceil_mode_pool(x, kind, k, s), rtol=1e-6, atol=1e-6)

@@ -41,6 +41,24 @@ PUBLISHED = {
         fw: (124_439_808, 124_439_808 if fw != "onnx" else None)
         for fw in ("keras", "torch", "onnx")
     },
+    # torchvision's models (tests/end_to_end/torchvision_references.py re-implements them):
+    # no BatchNorm in AlexNet and SqueezeNet; ResNet's statistics are PyTorch buffers.
+    "alexnet": {
+        fw: (61_100_840, 61_100_840 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
+    },
+    "squeezenet1_0": {
+        fw: (1_248_424, 1_248_424 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")
+    },
+    "resnet18": {
+        "keras": (11_699_112, 11_689_512),
+        "torch": (11_689_512, 11_689_512),
+        "onnx": (11_699_112, None),
+    },
+    "resnet50_torchvision": {
+        "keras": (25_610_152, 25_557_032),
+        "torch": (25_557_032, 25_557_032),
+        "onnx": (25_610_152, None),
+    },
     # Hugging Face's ViTModel (google/vit-base-patch16-224-in21k, with its pooler).
     "vit_b16": {
         fw: (86_389_248, 86_389_248 if fw != "onnx" else None) for fw in ("keras", "torch", "onnx")

@@ -22,6 +22,7 @@ NAMES = {
     "siamese": ["encoder", "encoder_right"],
     "tied_lm": ["wte", "lm_head"],
     "resnet_stage": ["conv2_block2_1_conv", "conv2_block3_out", "pool"],
+    "numbered_stack": ["stem_fc", "stem_proj", "layers_0_fc", "layers_1_proj"],
 }
 
 
@@ -34,3 +35,9 @@ def test_example_loads(name: str) -> None:
     graph = load_text(SPECS[name], f"docs/spec-language.md#{name}")
     nodes = [node.name for node in graph.nodes]
     assert all(layer in nodes for layer in NAMES.get(name, [])), nodes
+
+
+def test_a_frozen_instance_freezes_its_layers() -> None:
+    graph = load_text(SPECS["numbered_stack"])
+    frozen = {node.name for node in graph.nodes if not node.trainable}
+    assert frozen == {"stem_fc", "stem_proj"}
