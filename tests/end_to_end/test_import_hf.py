@@ -26,7 +26,7 @@ from translator.cli import main
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from translator.weights.files import load_any
 
 KERAS = backends.load("keras")
 ONNX = backends.load("onnx")
@@ -126,16 +126,19 @@ def _compared_totals(spec: Path, capsys: pytest.CaptureFixture[str]) -> dict[str
     return {framework: found["total"] for framework, found in totals.items()}
 
 
-def _assert_reproduces(model: Any, spec: Path, weights: Path, case: str) -> None:
-    """Our Keras, PyTorch and ONNX builds of the imported spec, holding the imported weights,
-    compute the model's first output on the same token ids."""
+def _assert_reproduces(
+    model: Any, spec: Path, weights: Path, case: str, backends_: tuple[Any, ...] = ()
+) -> None:
+    """Our Keras, PyTorch and ONNX builds (or ``backends_``) of the imported spec, holding
+    the weights in ``weights`` (any file ``port`` reads), compute the model's first output
+    on the same token ids."""
     graph = load(str(spec))
     inputs = sample_inputs(graph, 0, batch=BATCH)
     arguments = {n: torch.from_numpy(inputs[n]) for n in graph.inputs}
     with torch.no_grad():
         expected = model(**arguments, **OPTIONS[case], return_dict=False)[0].numpy()
-    canonical = load_canonical(graph, weights)
-    for backend in (KERAS, TORCH, ONNX):
+    _, canonical = load_any(graph, weights)
+    for backend in backends_ or (KERAS, TORCH, ONNX):
         held = backend.set_weights(
             backend.build(graph), from_canonical(graph, backend.NAME, canonical)
         )
@@ -165,6 +168,44 @@ def test_the_program_itself_ports_the_imported_spec(
     args = ["port", str(spec), "--weights", str(tmp_path / f"{case}.pt2"), "--from", "torch"]
     assert main([*args, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def _state_dict(model: Any, folder: Path) -> Path:
+    """``torch.save(model.state_dict(), ...)``: every name of a tied tensor kept."""
+    torch.save(model.state_dict(), folder / "model.pt")
+    return folder / "model.pt"
+
+
+def _safetensors(model: Any, folder: Path) -> Path:
+    """``model.save_pretrained``'s ``model.safetensors``: a tied tensor under one name."""
+    model.save_pretrained(folder / "pretrained")
+    return folder / "pretrained" / "model.safetensors"
+
+
+# The model's own checkpoint formats: GPT-2's fused, transposed (Conv1D) and tied tensors,
+# BERT's and Llama's separate q/k/v/o projections, joined or renamed by the spec's
+# ``checkpoint:`` section, which the import writes.
+CHECKPOINTS = {"state_dict_pt": _state_dict, "safetensors": _safetensors}
+
+
+@pytest.mark.parametrize("checkpoint", sorted(CHECKPOINTS))
+@pytest.mark.parametrize("case", sorted(MODELS))
+def test_the_models_own_checkpoint_ports_the_imported_spec(
+    case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``port --weights model.pt`` (or ``model.safetensors``) of the spec imported from the
+    ``.pt2``, without the ``.pt2``: the frameworks agree, and our PyTorch build holding the
+    checkpoint computes the model's own output."""
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    (tmp_path / f"{case}.pt2").unlink()
+    weights = CHECKPOINTS[checkpoint](model, tmp_path)
+    args = ["port", str(spec), "--weights", str(weights), "--from", "torch", "--format", "json"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    assert json.loads(out)["ok"] is True
+    _assert_reproduces(model, spec, weights, case, (TORCH,))
 
 
 ONNX_GAP = "attention in ONNX (its MatMul/Softmax subgraph) is not recognised yet"

@@ -350,11 +350,17 @@ def test_names_come_from_the_module_paths(
     assert "data_format: channels_first" in text
 
 
-# A state_dict maps to the spec by the naming rule, so not where one spec layer joins several
-# modules' tensors (q/k/v/o attention packed into in_proj_weight): the .pt2 itself does.
+# A state_dict maps to the spec by the naming rule, and where one spec layer joins several
+# modules' tensors (q/k/v/o attention packed into in_proj_weight) by the spec's checkpoint:
+# section, which the import writes; the .pt2 itself is imported again.
 @pytest.mark.parametrize(
     ("case", "checkpoint"),
-    [("cnn", "state_dict"), ("cnn", "program"), ("qkvo_attention", "program")],
+    [
+        ("cnn", "state_dict"),
+        ("cnn", "program"),
+        ("qkvo_attention", "state_dict"),
+        ("qkvo_attention", "program"),
+    ],
 )
 def test_the_models_own_weights_port_the_imported_spec(
     case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
