@@ -104,12 +104,66 @@ MODELS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]
         lambda: {"input_ids": _ids(SMALL["vocab"])},
     ),
 }
+
+
+def _whisper_encoder() -> Any:
+    """Whisper's audio encoder: two Conv1d + GELU over the mel bins (the second of stride
+    2), a fixed sinusoidal position table, attention whose k_proj has no bias and whose
+    query is scaled before scaled_dot_product_attention (``scale=1``)."""
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    config = transformers.WhisperConfig(
+        d_model=SMALL["hidden"],
+        encoder_layers=SMALL["layers"],
+        encoder_attention_heads=SMALL["heads"],
+        encoder_ffn_dim=2 * SMALL["hidden"],
+        num_mel_bins=MEL_BINS,
+        max_source_positions=STEPS,  # the input has twice as many frames (conv2's stride)
+        vocab_size=SMALL["vocab"],
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+        decoder_start_token_id=0,
+    )
+    return WhisperEncoder(config)
+
+
+def _t5_encoder() -> Any:
+    """T5's encoder: attention without biases whose scores are not scaled, plus the first
+    layer's bucketed relative position bias (8 buckets up to distance 16, bidirectional)
+    reused by the second layer; RMS norms and a ReLU feed-forward, embeddings tied to
+    ``shared``."""
+    config = transformers.T5Config(
+        vocab_size=SMALL["vocab"],
+        d_model=SMALL["hidden"],
+        d_kv=SMALL["hidden"] // SMALL["heads"],
+        d_ff=2 * SMALL["hidden"],
+        num_layers=SMALL["layers"],
+        num_heads=SMALL["heads"],
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=16,
+    )
+    return transformers.T5EncoderModel(config)
+
+
+MEL_BINS = 8
+# Encoders whose attention Keras's stock layer does not express (per-projection biases,
+# another scale, a relative position bias): not in the ONNX table above.
+ENCODERS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]]] = {
+    "whisper_encoder": (
+        _whisper_encoder,
+        lambda: {"input_features": torch.randn(BATCH, MEL_BINS, 2 * STEPS)},
+    ),
+    "t5_encoder": (_t5_encoder, lambda: {"input_ids": _ids(SMALL["vocab"])}),
+}
+IMPORTED = MODELS | ENCODERS
 OPTIONS = {case: {"use_cache": False} for case in MODELS if case != "bert"} | {"bert": {}}
+OPTIONS |= {case: {} for case in ENCODERS}
 
 
 def _saved(case: str, path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     """The case's model (seeded, at inference), its example and its program saved at ``path``."""
-    make, example = MODELS[case]
+    make, example = IMPORTED[case]
     torch.manual_seed(0)
     model = make().eval()
     inputs = example()
@@ -146,7 +200,7 @@ def _assert_reproduces(
         np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
 
 
-@pytest.mark.parametrize("case", sorted(MODELS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
 def test_a_hugging_face_program_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -189,7 +243,7 @@ CHECKPOINTS = {"state_dict_pt": _state_dict, "safetensors": _safetensors}
 
 
 @pytest.mark.parametrize("checkpoint", sorted(CHECKPOINTS))
-@pytest.mark.parametrize("case", sorted(MODELS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
 def test_the_models_own_checkpoint_ports_the_imported_spec(
     case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
