@@ -315,3 +315,43 @@ def test_llamas_attention_is_grouped_and_rotary(
     assert "{block: model_layers, name: model_layers, repeat: 2, first: 0}" in text
     assert "- {name: input_layernorm, type: RMSNormalization, inputs: x}" in text
     assert "type: Dense, units: 128, activation: silu, use_bias: false}" in text
+
+
+# What the encoders' attention reads as: the spec lines their imports write.
+ENCODER_LINES = {
+    "whisper_encoder": (
+        "- {name: self_attn, type: MultiHeadAttention, num_heads: 4, key_dim: 16, key_bias: false}",
+        "{name: embed_positions, type: PositionEmbedding, sequence_length: 8, trainable: false}",
+        "- {name: permute, type: Permute, dims: [2, 1]}",
+    ),
+    "t5_encoder": (
+        (
+            "- {name: encoder_block_0_layer_0_SelfAttention_relative_attention_bias,"
+            " type: RelativePositionBias, num_heads: 4, num_buckets: 8, max_distance: 16}"
+        ),
+        (
+            "- {name: encoder_block_1_layer_0_SelfAttention, type: MultiHeadAttention, num_heads: 4,"
+            " key_dim: 16, use_bias: false, scale: 1.0, attention_bias: true, inputs:"
+            " [encoder_block_1_layer_0_layer_norm,"
+            " encoder_block_0_layer_0_SelfAttention_relative_attention_bias]}"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENCODER_LINES))
+def test_an_encoders_attention_keeps_its_biases_scale_and_position_bias(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whisper: k_proj without a bias, the query scaled before the attention (so the default
+    scale), a fixed sinusoidal table (counted non-trainable, as PyTorch's requires_grad says);
+    T5: scores not scaled, the first layer's relative position bias read by both layers."""
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    for line in ENCODER_LINES[case]:
+        assert line in text
+    assert main(["count", str(spec), "--format", "json"]) == 0
+    torch_totals = json.loads(capsys.readouterr().out)["totals"]["torch"]
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    assert torch_totals["non_trainable"] == frozen
