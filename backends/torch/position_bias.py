@@ -11,7 +11,6 @@ from typing import Any
 
 from backends.torch.attention import ATTENDING, SCALING, SHAPING, read_qkvo_attention
 from backends.torch.importing import MODULES, SHAPES, ModuleCall, Reading, Refused, op_name
-from backends.torch.importing import _stack as stack
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -69,9 +68,17 @@ def read_relative_bias_attention(r: Reading, call: ModuleCall) -> None:
     if biased is None or op_name(biased) != "unsqueeze" or biased.args[1] != 0:
         raise Refused("the bias is not given a batch axis before the attention")
     query = call.op("linear")
-    path = next((p for _, p, c in reversed(stack(lookup)) if c == "Embedding"), call.path)
+    path = _module_path(lookup, call.path)
     r.add(ModuleCall(path, "Embedding", [lookup]), layer, [query.args[0]], biased)
     read_qkvo_attention(r, call)
+
+
+def _module_path(node: Any, default: str) -> str:
+    """The path of the innermost ``nn.Embedding`` call ``node`` belongs to (T5's
+    ``relative_attention_bias``), else ``default``."""
+    stack = (node.meta.get("nn_module_stack") or {}).values()
+    paths = [path for path, cls in stack if str(cls).rsplit(".", 1)[-1] == "Embedding"]
+    return paths[-1] if paths else default
 
 
 def _bucketing(r: Reading, ids: Any, rows: int) -> dict[str, Any]:
