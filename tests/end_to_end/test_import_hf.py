@@ -211,7 +211,7 @@ def test_a_hugging_face_program_imports(
     _assert_reproduces(model, spec, weights, case)
 
 
-@pytest.mark.parametrize("case", sorted(MODELS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
 def test_the_program_itself_ports_the_imported_spec(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
