@@ -355,3 +355,23 @@ def test_an_encoders_attention_keeps_its_biases_scale_and_position_bias(
     torch_totals = json.loads(capsys.readouterr().out)["totals"]["torch"]
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     assert torch_totals["non_trainable"] == frozen
+
+
+def test_export_takes_gpt2s_own_safetensors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``export --weights model.safetensors`` (tied head left out, Conv1D stored (in, out),
+    q/k/v fused): the exported PyTorch state_dict holds the model's own tensors, split and
+    transposed as the spec's layers keep them."""
+    model, _ = _saved("gpt2_tied_head", tmp_path / "gpt2.pt2")
+    spec, _ = run_import(tmp_path / "gpt2.pt2", tmp_path, capsys)
+    weights = _safetensors(model, tmp_path)
+    args = ["export", str(spec), "--weights", str(weights), "--out", str(tmp_path / "out")]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
+    own = model.state_dict()
+    torch.testing.assert_close(
+        state["transformer_h_0_attn.in_proj_weight"], own["transformer.h.0.attn.c_attn.weight"].T
+    )
+    torch.testing.assert_close(state["transformer_wte.weight"], own["lm_head.weight"])

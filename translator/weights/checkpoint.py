@@ -137,7 +137,7 @@ def by_layer_names(wanted: list[str], keys: list[str]) -> dict[str, str]:
     one of ``wanted``, else by the module-path rule (``features.0.weight`` →
     ``features_0.weight``) when every key matches exactly one; else itself (the shape check
     then names what does not fit)."""
-    if all(k in wanted for k in keys):
+    if set(keys) <= set(wanted):
         return {k: k for k in keys}
     by_plain = {_plain(k): k for k in wanted}
     matched = {k: by_plain.get(_plain(k), k) for k in keys}
