@@ -144,7 +144,7 @@ def _projection(r: Reading, node: Any) -> tuple[Any, float | None, float]:
         if rotation is not None and base is None:
             node, base = rotation
         elif op_name(node) in SHAPING or found is not None:
-            node, factor = node.args[0], factor * (found or 1.0)
+            node, factor = node.args[0], factor if found is None else factor * found
         else:
             break
     if op_name(node) != "linear":
