@@ -269,8 +269,10 @@ def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
         layer["rope_max_wavelength"] = base
     sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
     if bias is not None:  # the last input, added to the scores
-        if grouped is not None:
-            raise Refused("grouped-query attention with an attention bias")
+        expected = (heads, Reading.shape(heads_q)[2], Reading.shape(heads_k)[2])
+        floating = bias.meta["val"].dtype.is_floating_point  # a boolean mask is no bias
+        if grouped is not None or Reading.shape(bias)[1:] != expected or not floating:
+            raise Refused(f"an attention mask not a float bias {expected}, or grouped heads")
         layer["attention_bias"], sources = True, [*sources, bias]
     name = r.add(call, layer, sources, output)
     r.joined[name] = _joined(r, roles)
