@@ -21,7 +21,9 @@ the IR.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
+
+import torch
 
 from backends.torch import program
 from backends.torch.importing import (
@@ -106,6 +108,7 @@ SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "un
 SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
 ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
 ROTATING = {"slice", "neg", "cat", "add", "mul"}  # rotary embeddings (``program.unrotated``)
+MASKING = {"where"}  # an attention bias under a mask open everywhere (T5's; ``_bias``)
 
 
 def qkvo_shaped(nodes: list[Any]) -> bool:
@@ -114,7 +117,7 @@ def qkvo_shaped(nodes: list[Any]) -> bool:
     ops = [op_name(n) for n in nodes]
     fused = ops.count("scaled_dot_product_attention") == 1
     eager = ops.count("matmul") == 2 and ops.count("softmax") == 1
-    allowed = SHAPING | SCALING | ATTENDING | ROTATING
+    allowed = SHAPING | SCALING | ATTENDING | ROTATING | MASKING
     return ops.count("linear") == 4 and fused != eager and set(ops) <= allowed
 
 
@@ -130,21 +133,23 @@ def qkvo_prefix(nodes: list[Any]) -> int:
 SHAPES.register("QkvoAttention")(qkvo_prefix)
 
 
-def _projection(r: Reading, node: Any) -> tuple[Any, float | None]:
+def _projection(r: Reading, node: Any) -> tuple[Any, float | None, float]:
     """The Linear a tensor comes from, through views, transposes, scaling by a number and
-    rotary embeddings, and the rotary embeddings' base (None: not rotated)."""
-    base = None
+    rotary embeddings; the rotary embeddings' base (None: not rotated); and the product of
+    the numbers it was scaled by on the way (Whisper scales the query before the attention)."""
+    base, factor = None, 1.0
     while True:
         rotation = program.unrotated(r, node)
+        found = _factor(node) if op_name(node) in SCALING else None
         if rotation is not None and base is None:
             node, base = rotation
-        elif op_name(node) in SHAPING or (op_name(node) in SCALING and _factor(node) is not None):
-            node = node.args[0]
+        elif op_name(node) in SHAPING or found is not None:
+            node, factor = node.args[0], factor if found is None else factor * found
         else:
             break
     if op_name(node) != "linear":
         raise Refused("a projection is not a Linear's output")
-    return node, base
+    return node, base, factor
 
 
 def _factor(node: Any) -> float | None:
@@ -155,25 +160,59 @@ def _factor(node: Any) -> float | None:
     return 1.0 / number if op_name(node) == "div" else float(number)
 
 
-def _attended(r: Reading, call: ModuleCall) -> tuple[Any, Any, Any, bool]:
-    """The (query, key, value) heads the attention reads and whether it is causal: from
-    scaled_dot_product_attention (its mask, if any, one the program makes from the static
-    shapes alone), or from eager attention scaled by exactly 1/sqrt(size)."""
+class Attended(NamedTuple):
+    """What an attention reads: its query, key and value heads, whether it is causal, what
+    it multiplies the scores q·kᵀ by, and the attention bias added to them (None: none)."""
+
+    query: Any
+    key: Any
+    value: Any
+    causal: bool
+    scale: float
+    bias: Any = None
+
+
+def _attended(r: Reading, call: ModuleCall) -> Attended:
+    """The (query, key, value) heads the attention reads, whether it is causal, and what it
+    multiplies the scores q·kᵀ by: from scaled_dot_product_attention (its mask, if any, one
+    the program makes from the static shapes alone; its ``scale``, else 1/sqrt(size)), or
+    from eager attention (the numbers between the scores and the softmax)."""
     fused = [n for n in call.nodes if op_name(n) == "scaled_dot_product_attention"]
     if fused:
         mask, scale = arg(fused[0], 3, "attn_mask"), arg(fused[0], 6, "scale")
         size = Reading.shape(fused[0].args[0])[-1]
-        if scale is not None and not math.isclose(scale, size**-0.5, rel_tol=1e-6):
-            raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size})")
-        causal = mask is not None and program.masked_causally(r, mask)
-        return (*fused[0].args[:3], causal or bool(arg(fused[0], 5, "is_causal", False)))
+        bias = None if mask is None or r.constant(mask) is not None else _bias(r, mask)
+        causal = mask is not None and bias is None and program.masked_causally(r, mask)
+        causal = causal or bool(arg(fused[0], 5, "is_causal", False))
+        scale = size**-0.5 if scale is None else float(scale)
+        query, key, value = fused[0].args[:3]
+        return Attended(query, key, value, causal, scale, bias)
     scores, mixed = (n for n in call.nodes if op_name(n) == "matmul")
-    factors = [_factor(n) for n in call.nodes if op_name(n) in SCALING]
-    scale = math.prod(f for f in factors if f is not None)
-    size = Reading.shape(scores.args[0])[-1]
-    if None in factors or not math.isclose(scale, size**-0.5, rel_tol=1e-6):
-        raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt({size}) (or by a tensor)")
-    return scores.args[0], scores.args[1], mixed.args[1], False
+    node, scale = call.op("softmax").args[0], 1.0
+    while node is not scores:
+        factor = _factor(node) if op_name(node) in SCALING else None
+        if factor is None:
+            raise Refused("scores reach the softmax through more than a scaling by a number")
+        node, scale = node.args[0], scale * factor
+    return Attended(scores.args[0], scores.args[1], mixed.args[1], False, scale)
+
+
+def _bias(r: Reading, mask: Any) -> Any:
+    """The value a layer made that an attention mask adds to the scores (T5's position
+    bias), through views and ``where(open, bias, minimum)`` with a constant mask open
+    everywhere (T5's padding mask, made from the static shapes)."""
+    node = mask
+    while node not in r.refs:
+        if op_name(node) == "where":
+            open_ = r.constant(node.args[0])
+            if open_ is None or open_.dtype != torch.bool or not bool(open_.all()):
+                raise Refused("an attention mask an input reaches (the spec's is causal or none)")
+            node = node.args[1]
+        elif op_name(node) in SHAPING:
+            node = node.args[0]
+        else:
+            raise Refused("an attention mask neither constant nor a layer's attention bias")
+    return node
 
 
 def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
@@ -183,10 +222,10 @@ def _joined(r: Reading, projections: dict[str, Any]) -> dict[str, list[str]]:
     packed = [weights[role] for role in ("query", "key", "value")]
     joined = {"in_proj_weight": packed, "out_proj.weight": [weights["output"]]}
     joined |= {f"{role}.weight": [key] for role, key in weights.items()}
+    joined |= {f"{role}.bias": [key] for role, key in biases.items() if key}  # '': none
     if all(biases.values()):
         joined["in_proj_bias"] = [biases[role] for role in ("query", "key", "value")]
         joined |= {"out_proj.bias": [biases["output"]]}
-        joined |= {f"{role}.bias": [key] for role, key in biases.items()}
     return joined
 
 
@@ -206,33 +245,53 @@ def _grouped(
 
 
 def read_qkvo_attention(r: Reading, call: ModuleCall) -> None:
-    """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ/√d)·v) →
+    """q_proj, k_proj, v_proj → scaled_dot_product_attention (or softmax(q·kᵀ·s)·v) →
     o_proj, in a module of any class → MultiHeadAttention(num_heads, key_dim, value_dim,
-    use_bias, causal), or GroupQueryAttention(head_dim, num_query_heads,
+    use_bias, <role>_bias, scale, causal), or GroupQueryAttention(head_dim, num_query_heads,
     num_key_value_heads, use_bias, causal, rope_max_wavelength) where k and v have fewer
     heads or the query and key heads are rotated (Llama's attention)."""
-    heads_q, heads_k, heads_v, causal = _attended(r, call)
-    (query, base), (key, key_base), (value, value_base) = (
+    heads_q, heads_k, heads_v, causal, scale, bias = _attended(r, call)
+    (query, base, by_q), (key, key_base, by_k), (value, value_base, by_v) = (
         _projection(r, n) for n in (heads_q, heads_k, heads_v)
     )
-    if base != key_base or value_base is not None:
-        raise Refused("rotary embeddings on other heads than the query's and the key's")
+    if base != key_base or value_base is not None or by_v != 1.0:
+        raise Refused("rotary embeddings or scaling on other heads than the query's and key's")
     output = next(n for n in call.nodes if op_name(n) == "linear" and n not in (query, key, value))
     _, heads, _, size = Reading.shape(heads_q)
     roles = {"query": query, "key": key, "value": value, "output": output}
-    biased = {arg(p, 2, "bias") is not None for p in roles.values()}
-    if len(biased) != 1:
-        raise Refused("some projections have a bias and some have none")
     width = Reading.shape(output)[-1]
     grouped = _grouped(heads, size, key, value, base is not None)
     widths = (Reading.shape(value)[-1], width, Reading.shape(query.args[0])[-1])
     layer = grouped or multihead(heads, size, *widths)
-    layer |= {"use_bias": biased.pop(), "causal": causal}
+    layer |= _biases_and_scale(roles, scale * by_q * by_k, size, grouped is not None)
+    layer["causal"] = causal
     if base is not None:
         layer["rope_max_wavelength"] = base
     sources = list(dict.fromkeys(p.args[0] for p in (query, value, key)))
+    if bias is not None:  # the last input, added to the scores
+        expected = (heads, Reading.shape(heads_q)[2], Reading.shape(heads_k)[2])
+        floating = bias.meta["val"].dtype.is_floating_point  # a boolean mask is no bias
+        if grouped is not None or Reading.shape(bias)[1:] != expected or not floating:
+            raise Refused(f"an attention mask not a float bias {expected}, or grouped heads")
+        layer["attention_bias"], sources = True, [*sources, bias]
     name = r.add(call, layer, sources, output)
     r.joined[name] = _joined(r, roles)
+
+
+def _biases_and_scale(
+    roles: dict[str, Any], scale: float, size: int, grouped: bool
+) -> dict[str, Any]:
+    """``use_bias`` (any projection's), ``<role>_bias: false`` for a projection without
+    one among others with (Whisper's k_proj), and ``scale`` where the scores are not scaled
+    by 1/sqrt(size) (T5: 1); GroupQueryAttention expresses neither."""
+    biased = {role: arg(p, 2, "bias") is not None for role, p in roles.items()}
+    mixed = len(set(biased.values())) > 1
+    own_scale = not math.isclose(scale, size**-0.5, rel_tol=1e-6)
+    if grouped and (mixed or own_scale):
+        raise Refused("grouped-query attention with mixed biases or scores not scaled 1/sqrt(d)")
+    found: dict[str, Any] = {"use_bias": any(biased.values())}
+    found |= {f"{role}_bias": False for role, has in biased.items() if mixed and not has}
+    return found | ({"scale": scale} if own_scale else {})
 
 
 def multihead(heads: int, size: int, values: int, width: int, query: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ computed from no input), recognised by the tables' values.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from backends.torch.attention import (
@@ -75,7 +76,11 @@ def read_fused_qkv_attention(r: Reading, call: ModuleCall) -> None:
     """c_attn → split(q, k, v) → scaled_dot_product_attention → c_proj → MultiHeadAttention(
     num_heads, key_dim, causal) of the projection's input, where nn.MultiheadAttention
     expresses the sizes (q, k and v as wide as the input, so is the output)."""
-    heads_q, heads_k, heads_v, causal = _attended(r, call)
+    heads_q, heads_k, heads_v, causal, scale, bias = _attended(r, call)
+    if bias is not None or not math.isclose(
+        scale, Reading.shape(heads_q)[-1] ** -0.5, rel_tol=1e-6
+    ):
+        raise Refused(f"scores scaled by {scale:.6g}, not 1/sqrt(head size), or biased")
     parts = [_split_part(n) for n in (heads_q, heads_k, heads_v)]
     if [p.args[1] for p in parts] != [0, 1, 2] or len({p.args[0] for p in parts}) != 1:
         raise Refused("q, k and v are not the fused projection's three parts, in order")

@@ -138,6 +138,8 @@ def _read_positions(r: Reading, call: ModuleCall, node: Any, positions: Any) -> 
     rows = Reading.shape(node.args[0])[0]
     name = r.add(call, {"type": "PositionEmbedding", "sequence_length": rows}, [added], node)
     r.joined[name] = {"weight": [r.key(node.args[0])]}
+    if not r.tensor(node.args[0]).requires_grad:  # a fixed table (Whisper's sinusoids)
+        r.layers[-1]["trainable"] = False
 
 
 PASSING = {"to", "alias"}  # no change of value on the way (a cast to the same dtype)

@@ -281,6 +281,8 @@ def import_program(program: Any, name: str, inputs: list[str] | None = None) -> 
     """A spec, its unclaimed calls and its weights from an exported program."""
     reading = read_program(program, inputs)
     spec = program_.spec_of(reading, re.sub(r"\W", "_", name) or "model")
+    section = {} if reading.refused else program_.checkpoint_of(reading, spec)
+    spec |= {"checkpoint": section} if section else {}
     return Imported(NAME, spec, reading.refused, lambda graph: reading_weights(reading, graph))
 
 

@@ -1,9 +1,10 @@
 """What the importer reads of an exported program besides its module calls: its inputs and
 outputs (the spec's); the values it computes from no input (``evaluated``: position ids,
 masks made from the static shapes, rotary tables), folded into the layers that read them,
-and what a constant attention mask means (``masked_causally``); the parameters it never
-reads (listed, but for a second name of a tied tensor, as GPT-2's ``transformer.wte.weight``
-is ``lm_head.weight``).
+and what a constant attention mask means (``masked_causally``); where the model's own
+state_dict keeps the tensors the spec joins, transposes or ties (``checkpoint_of``); the
+parameters it never reads (listed, but for a second name of a tied tensor, as GPT-2's
+``transformer.wte.weight`` is ``lm_head.weight``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from backends.torch import importing  # which imports this module: names used at run time
-from translator.commands.importing import Unclaimed
+from translator.commands.importing import Unclaimed, spec_text
+from translator.errors import SpecErrors
 from translator.ir import INPUT
 from translator.spec.schema import SCHEMAS
 
@@ -49,6 +51,21 @@ def spec_of(reading: Reading, name: str) -> dict[str, Any]:
     if outputs != [reading.previous()]:
         spec["outputs"] = outputs[0] if len(outputs) == 1 else outputs
     return spec
+
+
+def checkpoint_of(reading: Reading, spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Where the model's own state_dict keeps the spec's tensors that are not ``<module
+    path>.<tensor>`` (see ``backends.torch.weights.checkpoint_section``); empty when the
+    spec does not load (the import command reports why)."""
+    from backends.torch.weights import checkpoint_section
+    from translator.spec.loader import load_text
+
+    try:
+        graph = load_text(spec_text(spec))
+    except SpecErrors:
+        return {}
+    state = dict(reading.program.state_dict)
+    return checkpoint_section(state, reading.sources, reading.joined, graph, reading.transposed)
 
 
 # Constants larger than this (elements) are left to the layers reading them: folding is for

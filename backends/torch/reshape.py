@@ -85,7 +85,8 @@ def describe_repeat_vector(node: Node) -> Call:
 
 
 # Importing: nn.Flatten / torch.flatten from axis 1 → Flatten; view/reshape keeping the batch
-# axis → Flatten (to one axis) or Reshape (to the program's static shape).
+# axis → Flatten (to one axis) or Reshape (to the program's static shape); permute keeping the
+# batch axis → Permute.
 
 
 @MODULES.register("Flatten")
@@ -117,6 +118,21 @@ def read_view(r: Reading, call: ModuleCall) -> None:
         else {"type": "Reshape", "target_shape": list(shape[1:])}
     )
     r.add(call, layer, [node.args[0]], node)
+
+
+@FUNCTIONS.register("Permute")
+def read_permute(r: Reading, call: ModuleCall) -> None:
+    """x.permute(0, *dims) keeping the batch axis first → Permute(dims) (Whisper's frames
+    after its convolutions: ``permute(0, 2, 1)``); the axes are the spec's, counted from 1."""
+    node = call.nodes[0]
+    rank = len(Reading.shape(node.args[0]))
+    dims = [int(d) % rank for d in node.args[1]]
+    if dims[0] != 0:
+        raise Refused("it moves the batch axis")
+    if dims == list(range(rank)):
+        r.refs[node] = r.value(node.args[0])
+        return
+    r.add(call, {"type": "Permute", "dims": dims[1:]}, [node.args[0]], node)
 
 
 # What the program does without changing a value: a cast to the dtype it has (``.to`` after

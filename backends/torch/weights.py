@@ -4,14 +4,14 @@ A layer's tensors are its module's ``named_parameters()`` and ``named_buffers()`
 statistics and ``num_batches_tracked`` included: they are state the model needs). A saved
 state_dict (``.pt``) is keyed ``"<layer>.<tensor>"`` (``lstm.weight_ih_l0``,
 ``time_distributed.layer.weight``, ``bn.running_mean``): the key scheme export writes and
-``load_weights_file`` reads. The state_dict of the translator's own ``SpecModule``
+``load_weights_file`` reads; a model's own state_dict ports a spec imported from it (see
+``translator.weights.checkpoint``). The state_dict of the translator's own ``SpecModule``
 (``"layers.<layer>.<tensor>"``) is accepted too.
 """
 
 from __future__ import annotations
 
 import pickle
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,10 @@ from translator.ir import Graph
 from translator.ir.placement import in_spec_order
 from translator.weights.canonical import (
     Weights,
-    check_weight_shapes,
     check_weights,
     weight_roles,
 )
+from translator.weights.checkpoint import arranged, made
 from translator.weights.maps import ir_names
 from translator.weights.renames import renamed
 from translator.weights.validate import ACCEPTED, check_dtype, expected_bytes, float32_weights
@@ -88,48 +88,24 @@ def save_state_dict(weights: Weights, path: str | Path) -> None:
 def from_state_dict(
     graph: Graph, state: dict[str, Any], source: str, notes: list[str] | None = None
 ) -> Weights:
-    """A state_dict keyed ``"<layer>.<tensor>"`` → ``{layer: {tensor: array}}``: every key
-    and shape checked against the IR before any tensor's data is copied; sparse and quantized
-    tensors refused, bfloat16 made float32 (with a note), the rest as ``as_float32`` says.
-
-    Layer names never contain a dot, so the key splits at its first one.
-    """
+    """A state_dict → ``{layer: {tensor: array}}``: its keys matched to the spec's tensors
+    (``<layer>.<tensor>``, the module-path rule, or the spec's ``checkpoint:`` section: see
+    ``translator.weights.checkpoint``) and every shape checked before any tensor's data is
+    copied; sparse and quantized tensors refused, bfloat16 made float32 (with a note), the
+    rest as ``as_float32`` says."""
     state = {renamed(str(k)): v for k, v in state.items()}  # --map, when given
     names = {n.name for n in graph.nodes}
     if SPEC_MODULE_PREFIX.rstrip(".") not in names and all(
         k.startswith(SPEC_MODULE_PREFIX) for k in state
     ):
         state = {k.removeprefix(SPEC_MODULE_PREFIX): v for k, v in state.items()}
-    state = by_layer_names(graph, state)
-    tensors: dict[tuple[str, str], torch.Tensor] = {}
     for key, value in state.items():
-        layer, dot, tensor = str(key).partition(".")
-        if not dot or not isinstance(value, torch.Tensor):
-            raise WeightsError(source, f"key {key!r} is not '<layer>.<tensor>' holding a tensor")
-        _check_tensor(value, source, str(key))
-        tensors[(layer, tensor)] = value
-    check_weight_shapes(graph, NAME, {k: tuple(v.shape) for k, v in tensors.items()}, source)
-    out: Weights = {}
-    for (layer, tensor), value in tensors.items():
-        out.setdefault(layer, {})[tensor] = _to_numpy(value, notes)
+        if not isinstance(value, torch.Tensor):
+            raise WeightsError(source, f"key {key!r} holds a {type(value).__name__}, not a tensor")
+        _check_tensor(value, source, key)
+    plan = arranged(graph, {k: tuple(v.shape) for k, v in state.items()}, source)
+    out = made(plan, lambda key: _to_numpy(state[key], notes))
     return float32_weights(out, weight_roles(graph, NAME), source, notes)
-
-
-def _plain(key: str) -> str:
-    return re.sub(r"\W", "_", key)
-
-
-def by_layer_names(graph: Graph, state: dict[str, Any]) -> dict[str, Any]:
-    """A model's own state_dict (``features.0.weight``) keyed ``<layer>.<tensor>`` for a
-    spec imported from that model, whose layers are named after the module paths with every
-    other character than letters, digits and ``_`` made ``_`` (``features_0``): each key is
-    renamed to the spec key it matches by that rule, when every key matches exactly one."""
-    wanted = [f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)]
-    if all(k in wanted for k in state):
-        return state
-    by_plain = {_plain(k): k for k in wanted}
-    renamed = {by_plain.get(_plain(str(k)), k): v for k, v in state.items()}
-    return renamed if len(renamed) == len(state) and len(by_plain) == len(wanted) else state
 
 
 def _check_tensor(value: torch.Tensor, source: str, key: str) -> None:
@@ -240,3 +216,37 @@ def program_weights(
             value = torch.cat(parts) if len(parts) > 1 else parts[0]  # (a 0-d one: a count)
             out.setdefault(node.name, {})[weight.name] = np.asarray(value.numpy()).copy()
     return out
+
+
+def checkpoint_section(
+    state: dict[str, torch.Tensor],
+    sources: dict[str, str],
+    joined: dict[str, dict[str, list[str]]],
+    graph: Graph,
+    transposed: dict[str, set[str]],
+) -> dict[str, dict[str, Any]]:
+    """The spec's ``checkpoint:`` entries (``translator.spec.checkpoint``) for a spec
+    imported from a program whose parameters and persistent buffers (its state_dict, the
+    model's own) are ``state``: each PyTorch tensor not kept as ``<module path>.<tensor>``
+    (joined, transposed, or one of several names of a tied tensor) → its keys."""
+    names: dict[tuple[int, tuple[int, ...]], list[str]] = {}
+    for key, tensor in state.items():  # a tied tensor: one storage, several keys
+        names.setdefault(_where(tensor), []).append(key)
+    section: dict[str, dict[str, Any]] = {}
+    for node in graph.nodes:
+        for weight in node.weights.get(NAME, ()):
+            own = f"{sources[node.name]}.{weight.name}"
+            keys = joined.get(node.name, {}).get(weight.name) or [own]
+            tied = [] if len(keys) > 1 or keys[0] not in state else names[_where(state[keys[0]])]
+            keys = [own] if own in tied else keys  # its module's own name first
+            also = [k for k in tied if k not in keys]
+            flipped = weight.name in transposed.get(node.name, ())
+            if keys != [own] or flipped or also:
+                entry: dict[str, Any] = {"keys": keys}
+                entry |= {"transpose": True} if flipped else {}
+                section[f"{node.name}.{weight.name}"] = entry | ({"also": also} if also else {})
+    return section
+
+
+def _where(tensor: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+    return tensor.data_ptr(), tuple(tensor.shape)

@@ -26,7 +26,7 @@ from translator.cli import main
 from translator.ir.sample import sample_inputs
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from translator.weights.files import load_any
 
 KERAS = backends.load("keras")
 ONNX = backends.load("onnx")
@@ -104,12 +104,66 @@ MODELS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]
         lambda: {"input_ids": _ids(SMALL["vocab"])},
     ),
 }
+
+
+def _whisper_encoder() -> Any:
+    """Whisper's audio encoder: two Conv1d + GELU over the mel bins (the second of stride
+    2), a fixed sinusoidal position table, attention whose k_proj has no bias and whose
+    query is scaled before scaled_dot_product_attention (``scale=1``)."""
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    config = transformers.WhisperConfig(
+        d_model=SMALL["hidden"],
+        encoder_layers=SMALL["layers"],
+        encoder_attention_heads=SMALL["heads"],
+        encoder_ffn_dim=2 * SMALL["hidden"],
+        num_mel_bins=MEL_BINS,
+        max_source_positions=STEPS,  # the input has twice as many frames (conv2's stride)
+        vocab_size=SMALL["vocab"],
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+        decoder_start_token_id=0,
+    )
+    return WhisperEncoder(config)
+
+
+def _t5_encoder() -> Any:
+    """T5's encoder: attention without biases whose scores are not scaled, plus the first
+    layer's bucketed relative position bias (8 buckets up to distance 16, bidirectional)
+    reused by the second layer; RMS norms and a ReLU feed-forward, embeddings tied to
+    ``shared``."""
+    config = transformers.T5Config(
+        vocab_size=SMALL["vocab"],
+        d_model=SMALL["hidden"],
+        d_kv=SMALL["hidden"] // SMALL["heads"],
+        d_ff=2 * SMALL["hidden"],
+        num_layers=SMALL["layers"],
+        num_heads=SMALL["heads"],
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=16,
+    )
+    return transformers.T5EncoderModel(config)
+
+
+MEL_BINS = 8
+# Encoders whose attention Keras's stock layer does not express (per-projection biases,
+# another scale, a relative position bias): not in the ONNX table above.
+ENCODERS: dict[str, tuple[Callable[[], Any], Callable[[], dict[str, torch.Tensor]]]] = {
+    "whisper_encoder": (
+        _whisper_encoder,
+        lambda: {"input_features": torch.randn(BATCH, MEL_BINS, 2 * STEPS)},
+    ),
+    "t5_encoder": (_t5_encoder, lambda: {"input_ids": _ids(SMALL["vocab"])}),
+}
+IMPORTED = MODELS | ENCODERS
 OPTIONS = {case: {"use_cache": False} for case in MODELS if case != "bert"} | {"bert": {}}
+OPTIONS |= {case: {} for case in ENCODERS}
 
 
 def _saved(case: str, path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     """The case's model (seeded, at inference), its example and its program saved at ``path``."""
-    make, example = MODELS[case]
+    make, example = IMPORTED[case]
     torch.manual_seed(0)
     model = make().eval()
     inputs = example()
@@ -126,16 +180,19 @@ def _compared_totals(spec: Path, capsys: pytest.CaptureFixture[str]) -> dict[str
     return {framework: found["total"] for framework, found in totals.items()}
 
 
-def _assert_reproduces(model: Any, spec: Path, weights: Path, case: str) -> None:
-    """Our Keras, PyTorch and ONNX builds of the imported spec, holding the imported weights,
-    compute the model's first output on the same token ids."""
+def _assert_reproduces(
+    model: Any, spec: Path, weights: Path, case: str, backends_: tuple[Any, ...] = ()
+) -> None:
+    """Our Keras, PyTorch and ONNX builds (or ``backends_``) of the imported spec, holding
+    the weights in ``weights`` (any file ``port`` reads), compute the model's first output
+    on the same token ids."""
     graph = load(str(spec))
     inputs = sample_inputs(graph, 0, batch=BATCH)
     arguments = {n: torch.from_numpy(inputs[n]) for n in graph.inputs}
     with torch.no_grad():
         expected = model(**arguments, **OPTIONS[case], return_dict=False)[0].numpy()
-    canonical = load_canonical(graph, weights)
-    for backend in (KERAS, TORCH, ONNX):
+    _, canonical = load_any(graph, weights)
+    for backend in backends_ or (KERAS, TORCH, ONNX):
         held = backend.set_weights(
             backend.build(graph), from_canonical(graph, backend.NAME, canonical)
         )
@@ -143,7 +200,7 @@ def _assert_reproduces(model: Any, spec: Path, weights: Path, case: str) -> None
         np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
 
 
-@pytest.mark.parametrize("case", sorted(MODELS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
 def test_a_hugging_face_program_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -154,7 +211,7 @@ def test_a_hugging_face_program_imports(
     _assert_reproduces(model, spec, weights, case)
 
 
-@pytest.mark.parametrize("case", sorted(MODELS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
 def test_the_program_itself_ports_the_imported_spec(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -165,6 +222,44 @@ def test_the_program_itself_ports_the_imported_spec(
     args = ["port", str(spec), "--weights", str(tmp_path / f"{case}.pt2"), "--from", "torch"]
     assert main([*args, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def _state_dict(model: Any, folder: Path) -> Path:
+    """``torch.save(model.state_dict(), ...)``: every name of a tied tensor kept."""
+    torch.save(model.state_dict(), folder / "model.pt")
+    return folder / "model.pt"
+
+
+def _safetensors(model: Any, folder: Path) -> Path:
+    """``model.save_pretrained``'s ``model.safetensors``: a tied tensor under one name."""
+    model.save_pretrained(folder / "pretrained")
+    return folder / "pretrained" / "model.safetensors"
+
+
+# The model's own checkpoint formats: GPT-2's fused, transposed (Conv1D) and tied tensors,
+# BERT's and Llama's separate q/k/v/o projections, joined or renamed by the spec's
+# ``checkpoint:`` section, which the import writes.
+CHECKPOINTS = {"state_dict_pt": _state_dict, "safetensors": _safetensors}
+
+
+@pytest.mark.parametrize("checkpoint", sorted(CHECKPOINTS))
+@pytest.mark.parametrize("case", sorted(IMPORTED))
+def test_the_models_own_checkpoint_ports_the_imported_spec(
+    case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``port --weights model.pt`` (or ``model.safetensors``) of the spec imported from the
+    ``.pt2``, without the ``.pt2``: the frameworks agree, and our PyTorch build holding the
+    checkpoint computes the model's own output."""
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    (tmp_path / f"{case}.pt2").unlink()
+    weights = CHECKPOINTS[checkpoint](model, tmp_path)
+    args = ["port", str(spec), "--weights", str(weights), "--from", "torch", "--format", "json"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err + out
+    assert json.loads(out)["ok"] is True
+    _assert_reproduces(model, spec, weights, case, (TORCH,))
 
 
 ONNX_GAP = "attention in ONNX (its MatMul/Softmax subgraph) is not recognised yet"
@@ -220,3 +315,63 @@ def test_llamas_attention_is_grouped_and_rotary(
     assert "{block: model_layers, name: model_layers, repeat: 2, first: 0}" in text
     assert "- {name: input_layernorm, type: RMSNormalization, inputs: x}" in text
     assert "type: Dense, units: 128, activation: silu, use_bias: false}" in text
+
+
+# What the encoders' attention reads as: the spec lines their imports write.
+ENCODER_LINES = {
+    "whisper_encoder": (
+        "- {name: self_attn, type: MultiHeadAttention, num_heads: 4, key_dim: 16, key_bias: false}",
+        "{name: embed_positions, type: PositionEmbedding, sequence_length: 8, trainable: false}",
+        "- {name: permute, type: Permute, dims: [2, 1]}",
+    ),
+    "t5_encoder": (
+        (
+            "- {name: encoder_block_0_layer_0_SelfAttention_relative_attention_bias,"
+            " type: RelativePositionBias, num_heads: 4, num_buckets: 8, max_distance: 16}"
+        ),
+        (
+            "- {name: encoder_block_1_layer_0_SelfAttention, type: MultiHeadAttention, num_heads: 4,"
+            " key_dim: 16, use_bias: false, scale: 1.0, attention_bias: true, inputs:"
+            " [encoder_block_1_layer_0_layer_norm,"
+            " encoder_block_0_layer_0_SelfAttention_relative_attention_bias]}"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENCODER_LINES))
+def test_an_encoders_attention_keeps_its_biases_scale_and_position_bias(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whisper: k_proj without a bias, the query scaled before the attention (so the default
+    scale), a fixed sinusoidal table (counted non-trainable, as PyTorch's requires_grad says);
+    T5: scores not scaled, the first layer's relative position bias read by both layers."""
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    for line in ENCODER_LINES[case]:
+        assert line in text
+    assert main(["count", str(spec), "--format", "json"]) == 0
+    torch_totals = json.loads(capsys.readouterr().out)["totals"]["torch"]
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    assert torch_totals["non_trainable"] == frozen
+
+
+def test_export_takes_gpt2s_own_safetensors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``export --weights model.safetensors`` (tied head left out, Conv1D stored (in, out),
+    q/k/v fused): the exported PyTorch state_dict holds the model's own tensors, split and
+    transposed as the spec's layers keep them."""
+    model, _ = _saved("gpt2_tied_head", tmp_path / "gpt2.pt2")
+    spec, _ = run_import(tmp_path / "gpt2.pt2", tmp_path, capsys)
+    weights = _safetensors(model, tmp_path)
+    args = ["export", str(spec), "--weights", str(weights), "--out", str(tmp_path / "out")]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
+    own = model.state_dict()
+    torch.testing.assert_close(
+        state["transformer_h_0_attn.in_proj_weight"], own["transformer.h.0.attn.c_attn.weight"].T
+    )
+    torch.testing.assert_close(state["transformer_wte.weight"], own["lm_head.weight"])

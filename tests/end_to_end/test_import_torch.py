@@ -12,6 +12,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -367,11 +368,17 @@ def test_names_come_from_the_module_paths(
     assert "data_format: channels_first" in text
 
 
-# A state_dict maps to the spec by the naming rule, so not where one spec layer joins several
-# modules' tensors (q/k/v/o attention packed into in_proj_weight): the .pt2 itself does.
+# A state_dict maps to the spec by the naming rule, and where one spec layer joins several
+# modules' tensors (q/k/v/o attention packed into in_proj_weight) by the spec's checkpoint:
+# section, which the import writes; the .pt2 itself is imported again.
 @pytest.mark.parametrize(
     ("case", "checkpoint"),
-    [("cnn", "state_dict"), ("cnn", "program"), ("qkvo_attention", "program")],
+    [
+        ("cnn", "state_dict"),
+        ("cnn", "program"),
+        ("qkvo_attention", "state_dict"),
+        ("qkvo_attention", "program"),
+    ],
 )
 def test_the_models_own_weights_port_the_imported_spec(
     case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -395,6 +402,54 @@ class _Odd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.fc(x))
+
+
+class _MaskedQkvo(_QkvoAttention):
+    """q/k/v/o attention whose scores get an attention mask given as an input."""
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # the mask is the point
+        q, k, v = (self._split(p(x)) for p in (self.q_proj, self.k_proj, self.v_proj))
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.o_proj(attended.transpose(1, 2).reshape(x.shape))
+
+
+class _BiasedAttention(nn.Module):
+    """The masked attention as its own submodule (as Hugging Face writes it): a float bias
+    (heads, steps, steps) per example, one broadcast over the heads, or a boolean mask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = _MaskedQkvo()
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return self.attention(x, bias)
+
+
+@pytest.mark.parametrize(
+    ("bias", "imports"),
+    [((BATCH, 2, 5, 5), True), ((BATCH, 1, 5, 5), False), ((BATCH, 2, 5, 5, "bool"), False)],
+)
+def test_an_attention_bias_given_as_an_input(
+    bias: tuple[Any, ...], imports: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A float (batch, heads, steps, steps) mask is added to the scores: ``attention_bias:
+    true``, its weights ported from the model's own state_dict; one broadcast over the heads,
+    or a boolean one (which blocks rather than adds), is listed, not guessed."""
+    torch.manual_seed(0)
+    model, x = _BiasedAttention().eval(), torch.randn(BATCH, 5, 8)
+    mask = torch.randn(*bias[:4]) if len(bias) == 4 else torch.rand(*bias[:4]) > 0.3
+    source = tmp_path / "biased.pt2"
+    torch.export.save(torch.export.export(model, (x, mask)), source)
+    if not imports:
+        assert main(["import", str(source), "--out", str(tmp_path / "never.yaml")]) == 1
+        assert "an attention mask not a float bias (2, 5, 5)" in capsys.readouterr().err
+        return
+    spec, _ = run_import(source, tmp_path, capsys)
+    assert "attention_bias: true, inputs: [x, bias]}" in spec.read_text(encoding="utf-8")
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    args = ["port", str(spec), "--weights", str(tmp_path / "model.pt"), "--from", "torch"]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
 def test_what_no_importer_claims_is_listed_and_a_partial_spec_written(

@@ -298,6 +298,9 @@ def spec_text(spec: dict[str, Any], notes: Notes | None = None) -> str:
     lines += [f"  {line}" for line in (notes.after_layers if notes else [])]
     if "outputs" in spec:
         lines.append(f"outputs: {one_line(spec['outputs'])}")
+    if spec.get("checkpoint"):  # the model's own keys, where not "<layer>.<tensor>"
+        lines.append("checkpoint:")
+        lines += [f"  {key}: {one_line(where)}" for key, where in spec["checkpoint"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -224,9 +224,24 @@ class Node:
         return ShapeError(self.loc, text, accepted)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """Where a model's own checkpoint (a state_dict, ``.safetensors``) keeps one of a layer's
+    PyTorch tensors, when not as ``<layer>.<tensor>``: the ``keys`` joined along axis 0, each
+    ``transpose``d first (transformers' Conv1D stores (in, out)); ``also`` names the same
+    tensor under another key (a tied one: GPT-2's ``lm_head.weight``), read where ``keys``
+    are absent, else only its shape checked."""
+
+    keys: tuple[str, ...]
+    transpose: bool = False
+    also: tuple[str, ...] = ()
+
+
 @dataclass
 class Graph:
-    """A whole spec: inputs, layers in topological order, outputs."""
+    """A whole spec: inputs, layers in topological order, outputs; and, for a spec imported
+    from PyTorch, where the model's own checkpoint keeps the tensors that are not
+    ``<layer>.<tensor>`` (``checkpoint``: ``"<layer>.<tensor>"`` → ``Stored``)."""
 
     name: str
     file: str
@@ -235,6 +250,7 @@ class Graph:
     nodes: list[Node]
     inputs: list[str]
     outputs: list[str]
+    checkpoint: dict[str, Stored] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

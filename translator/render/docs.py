@@ -170,8 +170,28 @@ def json_schema() -> dict[str, Any]:
             "outputs": {
                 "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
             },
+            "checkpoint": _checkpoint_schema(),
         },
         "$defs": defs,
+    }
+
+
+def _checkpoint_schema() -> dict[str, Any]:
+    """``checkpoint:``: ``"<layer>.<tensor>"`` → where the model's own state_dict keeps it
+    (``translator.spec.checkpoint``)."""
+    keys = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    return {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["keys"],
+            "additionalProperties": False,
+            "properties": {
+                "keys": {**keys, "minItems": 1},
+                "transpose": {"type": "boolean", "default": False},
+                "also": keys,
+            },
+        },
     }
 
 

@@ -30,6 +30,7 @@ from translator.ir.placement import place
 from translator.ir.registries import SHAPES, WEIGHTS
 from translator.ops.wrappers import wrappable
 from translator.spec.blocks import Expander, is_instance, parse_blocks
+from translator.spec.checkpoint import parse_checkpoint
 from translator.spec.schema import (
     FROM_SPEC,
     SCHEMAS,
@@ -44,7 +45,16 @@ from translator.spec.schema import (
 from translator.spec.source import Value, read_file, read_text
 from translator.spec.values import identifier, kind, mapping, nonempty_list, snake_case
 
-TOP_KEYS = ("name", "description", "data_format", "blocks", "inputs", "layers", "outputs")
+TOP_KEYS = (
+    "name",
+    "description",
+    "data_format",
+    "blocks",
+    "inputs",
+    "layers",
+    "outputs",
+    "checkpoint",
+)
 REQUIRED_TOP = ("name", "inputs", "layers")
 INPUT_KEYS = ("name", "shape", "dtype")
 LAYER_KEYS = ("type", "name", "inputs", "trainable")
@@ -140,6 +150,7 @@ def _build(doc: Value, ctx: _Context) -> Graph:
         list(ctx.nodes.values()),
         [i.name for i in inputs],
         outputs,
+        parse_checkpoint(top.get("checkpoint"), ctx.nodes),
     )
     return place(graph)
 

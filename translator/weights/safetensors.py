@@ -2,7 +2,8 @@
 
 The format (huggingface/safetensors): an 8-byte little-endian header length, a JSON header
 naming each tensor's dtype, shape and byte range, then the raw little-endian data. Tensors
-are keyed as a PyTorch ``state_dict`` (``<layer>.<tensor>``, the scheme ``model.pt`` uses).
+are keyed as a PyTorch ``state_dict`` (``<layer>.<tensor>``, the scheme ``model.pt`` uses,
+or a model's own keys for a spec imported from it: see ``translator.weights.checkpoint``).
 The header is checked whole (dtypes, shapes, byte ranges inside the file and without
 overlaps) and against the IR's PyTorch tensors before any data is read; then each tensor's
 own bytes are read, and nothing else, so memory stays bounded by the spec's weights.
@@ -19,7 +20,8 @@ from typing import Any
 
 from translator.errors import WeightsError
 from translator.ir import Graph
-from translator.weights.canonical import Weights, check_weight_shapes, weight_roles
+from translator.weights.canonical import Weights, weight_roles
+from translator.weights.checkpoint import arranged, made
 from translator.weights.renames import renamed
 from translator.weights.validate import float32_weights
 
@@ -119,22 +121,24 @@ def _array(handle: Any, start: int, e: Entry) -> tuple[Any, str | None]:
 
 
 def read_safetensors(graph: Graph, path: str | Path, notes: list[str] | None = None) -> Weights:
-    """PyTorch-named weights for ``graph`` from a ``.safetensors`` file, every tensor's key
-    and shape checked against the IR before its data is read."""
+    """PyTorch-named weights for ``graph`` from a ``.safetensors`` file: its keys matched to
+    the spec's tensors and every shape checked (``translator.weights.checkpoint``) before
+    any data is read; then only the tensors the spec needs are read."""
     source = str(path)
     size = os.path.getsize(path)
     with open(path, "rb") as handle:
         header = _header(handle, size, source)
         start = handle.tell()
-        entries = _entries(header, size - start, source)
-        check_weight_shapes(graph, "torch", {_split(e.key): e.shape for e in entries}, source)
-        raw: Weights = {}
-        for e in entries:
-            value, note = _array(handle, start, e)
+        entries = {renamed(e.key): e for e in _entries(header, size - start, source)}
+        plan = arranged(graph, {key: e.shape for key, e in entries.items()}, source)
+
+        def read(key: str) -> Any:
+            value, note = _array(handle, start, entries[key])
             if note is not None and notes is not None:
                 notes.append(note)
-            layer, tensor = _split(e.key)
-            raw.setdefault(layer, {})[tensor] = value
+            return value
+
+        raw = made(plan, read)
     return float32_weights(raw, weight_roles(graph, "torch"), source, notes)
 
 
@@ -146,9 +150,3 @@ def read_entries(path: str | Path) -> list[Entry]:
     with open(path, "rb") as handle:
         header = _header(handle, size, source)
         return _entries(header, size - handle.tell(), source)
-
-
-def _split(key: str) -> tuple[str, str]:
-    """A state_dict key ``<layer>.<tensor>`` (renamed as ``--map`` says) → (layer, tensor)."""
-    layer, _, tensor = renamed(key).partition(".")
-    return layer, tensor
