@@ -82,6 +82,11 @@ class View:
 Recogniser = Callable[["Reading", onnx.NodeProto], None]
 # Keyed by ONNX operator type (``Gemm``, ``Conv``, ...); filled in the family modules.
 RECOGNISERS: Registry[Recogniser] = Registry("ONNX recogniser")
+# Subgraphs read as one layer whatever operator they start with (attention, a Conv1D's
+# Reshape → Gemm → Reshape), found before the walk: pattern name → finder, which gives the
+# recogniser of each match by the id of the match's first node in file order.
+Finder = Callable[["Reading"], dict[int, Recogniser]]
+PATTERNS: Registry[Finder] = Registry("ONNX subgraph pattern")
 
 
 def attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -229,13 +234,14 @@ def read(source: Source, data_format: str) -> Reading:
         rank = len(spec_input.full)
         axes = channels_first_axes(data_format, rank) if spec_input.image else tuple(range(rank))
         reading.views[spec_input.onnx] = View(spec_input.name, axes)
+    patterns = {k: v for _, find in PATTERNS.items() for k, v in find(reading).items()}
     for node in source.model.graph.node:
         if id(node) in reading.claimed:
             continue
         if _is_static(reading, node):
             reading.static.update(node.output)
             continue
-        recogniser = RECOGNISERS.get(node.op_type)
+        recogniser = patterns.get(id(node)) or RECOGNISERS.get(node.op_type)
         try:
             if recogniser is None:
                 raise Refused("no recogniser for this ONNX operator")
@@ -305,16 +311,3 @@ def import_file(path: str | Path) -> Imported:
     if missing:
         refused = [Unclaimed(missing[0], "output", 0, "no layer makes this graph output")]
     return Imported(NAME, spec, refused, lambda graph: layer_weights(reading, graph))
-
-
-def weights_by_import(graph: Graph, path: str | Path) -> Weights:
-    """The weights in ``path`` for ``graph``, a spec imported from that file (see
-    ``translator.commands.importing.imported_weights``)."""
-    from translator.commands.importing import SourceError, imported_weights
-    from translator.errors import WeightsError
-
-    accepted = "initializers named <layer>.<tensor>"
-    try:
-        return dict(imported_weights(import_file(path), graph, str(path), accepted))
-    except (SourceError, Refused) as error:  # a damaged file: no model to take weights from
-        raise WeightsError(str(path), f"not readable as a model ({error})") from None

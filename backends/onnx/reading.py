@@ -94,7 +94,7 @@ class Source:
         if tensor in self.initializers:
             return numpy_helper.to_array(self.initializers[tensor])
         node = self.producers.get(tensor)
-        if node is None or node.op_type in ("Shape", "Size"):
+        if node is None:  # a graph input; a Shape of one is data too (its input has no value)
             return None
         inputs = {t: self.constant(t) for t in node.input if t}
         if any(v is None for v in inputs.values()):

@@ -1,0 +1,189 @@
+"""The spec layers attention subgraphs of an ONNX graph are: each match
+``backends.onnx.attention_reading`` finds becomes MultiHeadAttention or GroupQueryAttention
+(with the projections' weights as the IR's ONNX tensors ``q_W``, ``k_W``, ``v_W``, ``out_W``
+and their biases), claimed at its first node in file order; and a learned position
+embedding added to a sequence (``Add(x, Gather(table, positions))``, the positions the
+constant 0 … steps − 1) becomes PositionEmbedding and Add.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import onnx
+
+from backends.onnx.attention_reading import Match, match
+from backends.onnx.importing import (
+    NAME_SCOPES,
+    PATTERNS,
+    UNFORESEEN,
+    Reading,
+    Recogniser,
+    Refused,
+    View,
+    attributes,
+)
+
+
+def _scope(nodes: list[onnx.NodeProto]) -> onnx.NodeProto:
+    """A stand-in node named for the innermost module all ``nodes`` lie in (torch.onnx's
+    ``name_scopes``), so the layer is named as the PyTorch importer names it."""
+    stacks = []
+    for node in nodes:
+        scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
+        stacks.append(scopes.strip("[]").replace("'", "").split(", ") if scopes else [])
+    common: list[str] = []
+    for level in zip(*stacks, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    stand_in = onnx.helper.make_node("Attention", [], [], name=nodes[0].name)
+    scopes = str([*common, "attention"]) if len(common) > 1 else ""
+    if scopes:
+        stand_in.metadata_props.add(key=NAME_SCOPES, value=scopes)
+    return stand_in
+
+
+def _layer(m: Match) -> dict[str, Any]:
+    """MultiHeadAttention or GroupQueryAttention arguments from a match's sizes."""
+    size = m.head_size
+    q, k, v = (m.roles[role].tensors()[0] for role in ("query", "key", "value"))
+    heads, kv_heads = q.shape[1] // size, k.shape[1] // size
+    rotated = m.roles["query"].base
+    if not math.isclose(m.factor * m.roles["query"].factor * m.roles["key"].factor, size**-0.5):
+        raise Refused(f"scores not scaled by 1/sqrt({size})")
+    if m.roles["value"].factor != 1.0 or m.roles["value"].base is not None:
+        raise Refused("values scaled or rotated")
+    if rotated != m.roles["key"].base or q.shape[1] != heads * size or heads % max(kv_heads, 1):
+        raise Refused(f"{kv_heads} key/value heads for {heads} query heads, or q alone rotated")
+    biased = {m.roles[r].projection.bias is not None for r in m.roles}
+    biased.add(m.output.bias is not None)
+    if len(biased) != 1:
+        raise Refused("some projections have a bias and some have none")
+    common = {"use_bias": biased.pop(), "causal": m.causal}
+    if kv_heads == heads and rotated is None:
+        layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+        if v.shape[1] != heads * size:
+            layer["value_dim"] = v.shape[1] // heads
+        if m.output.kernel.shape[1] != m.roles["query"].projection.kernel.shape[0]:
+            layer["output_shape"] = m.output.kernel.shape[1]
+        return layer | common
+    if v.shape[1] != kv_heads * size:
+        raise Refused("values of another size than the keys' in grouped attention")
+    layer = {"type": "GroupQueryAttention", "head_dim": size, "num_query_heads": heads}
+    layer |= {"num_key_value_heads": kv_heads, **common}
+    return layer | ({"rope_max_wavelength": rotated} if rotated is not None else {})
+
+
+def _weights(m: Match) -> dict[str, Any]:
+    """The IR's ONNX tensors: (in, heads·size) kernels, their biases, (heads·size, out)."""
+    out: dict[str, Any] = {}
+    for role, prefix in (("query", "q"), ("key", "k"), ("value", "v")):
+        kernel, bias = m.roles[role].tensors()
+        out[f"{prefix}_W"] = lambda kernel=kernel: kernel
+        if bias is not None:
+            out[f"{prefix}_B"] = lambda bias=bias: bias
+    out["out_W"] = lambda: m.output.kernel
+    if m.output.bias is not None:
+        out["out_B"] = lambda: m.output.bias
+    return out
+
+
+def _recogniser(m: Match) -> Recogniser:
+    def recognise(r: Reading, node: onnx.NodeProto) -> None:
+        layer = _layer(m)
+        sources = [m.roles[role].projection.source for role in ("query", "value", "key")]
+        views = [r.view(t) for t in dict.fromkeys(sources)]
+        for claimed in m.nodes:
+            r.claim(claimed)
+        outputs = {m.output.output: views[0].axes}
+        projections = [*m.roles["query"].projection.nodes, *m.output.nodes]
+        r.add(_scope(projections), layer, views, outputs, _weights(m))
+
+    return recognise
+
+
+def _refusal(reason: str) -> Recogniser:
+    def refuse(r: Reading, node: onnx.NodeProto) -> None:
+        raise Refused(f"attention not recognised: {reason}")
+
+    return refuse
+
+
+def _closed(r: Reading, m: Match) -> bool:
+    """Whether nothing outside the match reads what its nodes make (but its output, and
+    Shape nodes, which read no values)."""
+    inside = {id(n) for n in m.nodes}
+    for node in m.nodes:
+        for tensor in node.output:
+            readers = r.source.readers.get(tensor, [])
+            outside = [n for n in readers if id(n) not in inside and n.op_type != "Shape"]
+            if tensor != m.output.output and (outside or tensor in r.source.outputs):
+                return False
+    return True
+
+
+@PATTERNS.register("Attention")
+def find_attention(r: Reading) -> dict[int, Recogniser]:
+    """Each softmax's attention, claimed at its first node in file order; a softmax whose
+    surroundings are not attention is listed with the reason."""
+    order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        if node.op_type != "Softmax":
+            continue
+        try:
+            m = match(r, node)
+        except Refused as exc:
+            found[id(node)] = _refusal(str(exc))
+            continue
+        except UNFORESEEN as exc:
+            found[id(node)] = _refusal(f"not understood ({type(exc).__name__}: {exc})")
+            continue
+        if _closed(r, m):
+            found[id(min(m.nodes, key=lambda n: order[id(n)]))] = _recogniser(m)
+    return found
+
+
+def _positions(r: Reading, gather: onnx.NodeProto | None) -> np.ndarray | None:
+    """The table of ``Gather(table, positions)``, positions 0 … steps − 1; else None."""
+    if gather is None or gather.op_type != "Gather" or not r.source.is_weight(gather.input[0]):
+        return None
+    table, ids = r.const(gather.input[0]), r.const(gather.input[1])
+    if table is None or ids is None or ids.ndim < 1 or attributes(gather).get("axis", 0) != 0:
+        return None
+    rows = ids.reshape(-1, ids.shape[-1])
+    if not all(np.array_equal(row, np.arange(ids.shape[-1])) for row in rows):
+        return None
+    return table if table.ndim == 2 else None
+
+
+@PATTERNS.register("PositionEmbedding")
+def find_position_embeddings(r: Reading) -> dict[int, Recogniser]:
+    """``Add(x, Gather(table, 0 … steps − 1))`` → PositionEmbedding(rows of the table) of x,
+    then Add (BERT's and GPT-2's learned positions)."""
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        if node.op_type != "Add" or len(node.input) != 2:
+            continue
+        for i, tensor in enumerate(node.input):
+            gather = r.source.producers.get(tensor)
+            table = _positions(r, gather)
+            if table is not None and r.const(node.input[1 - i]) is None:
+                found[id(node)] = _position_recogniser(gather, table, node.input[1 - i])
+    return found
+
+
+def _position_recogniser(gather: Any, table: np.ndarray, other: str) -> Recogniser:
+    def recognise(r: Reading, node: onnx.NodeProto) -> None:
+        x = r.view(other)
+        shape = r.shape(other) or ()
+        if len(shape) != 3 or shape[-1] != table.shape[1] or (shape[1] or 0) > table.shape[0]:
+            raise Refused("position embeddings of another width, or fewer than the steps")
+        layer = {"type": "PositionEmbedding", "sequence_length": table.shape[0]}
+        name = r.add(gather, layer, [x], {}, {"embeddings": lambda: table})
+        r.add(node, {"type": "Add"}, [x, View(name, x.axes)], {node.output[0]: x.axes})
+
+    return recognise
