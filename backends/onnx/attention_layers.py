@@ -96,11 +96,11 @@ def _recogniser(m: Match) -> Recogniser:
         layer = _layer(m)
         sources = [m.roles[role].projection.source for role in ("query", "value", "key")]
         views = [r.view(t) for t in dict.fromkeys(sources)]
-        for claimed in m.nodes:
-            r.claim(claimed)
         outputs = {m.output.output: views[0].axes}
         projections = [*m.roles["query"].projection.nodes, *m.output.nodes]
         r.add(_scope(projections), layer, views, outputs, _weights(m))
+        for claimed in m.nodes:  # once the layer is added: a refusal lists the nodes
+            r.claim(claimed)
 
     return recognise
 

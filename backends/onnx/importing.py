@@ -234,14 +234,17 @@ def read(source: Source, data_format: str) -> Reading:
         rank = len(spec_input.full)
         axes = channels_first_axes(data_format, rank) if spec_input.image else tuple(range(rank))
         reading.views[spec_input.onnx] = View(spec_input.name, axes)
-    patterns = {k: v for _, find in PATTERNS.items() for k, v in find(reading).items()}
+    patterns: dict[int, Recogniser] = {}
+    for _, find in PATTERNS.items():  # by name: Attention's Reshape → Gemm before Conv1DDense's
+        for first, claims in find(reading).items():
+            patterns.setdefault(first, claims)
     for node in source.model.graph.node:
         if id(node) in reading.claimed:
             continue
         if _is_static(reading, node):
             reading.static.update(node.output)
             continue
-        recogniser = patterns.get(id(node)) or RECOGNISERS.get(node.op_type)
+        recogniser = patterns.get(id(node), RECOGNISERS.get(node.op_type))
         try:
             if recogniser is None:
                 raise Refused("no recogniser for this ONNX operator")
