@@ -56,7 +56,9 @@ def _slice(r: Reading, node: onnx.NodeProto | None, x: str) -> tuple[int, int] |
     rank = len(r.shape(x) or ())
     if starts is None or ends is None or axes is None or axes.size != 1:
         return None
-    if int(axes.reshape(-1)[0]) % rank != rank - 1 or (steps is not None and int(steps) != 1):
+    if int(axes.reshape(-1)[0]) % rank != rank - 1 or (
+        steps is not None and int(steps.reshape(-1)[0]) != 1
+    ):
         return None
     size = (r.shape(x) or (0,))[-1] or 0
     return int(starts.reshape(-1)[0]), min(int(ends.reshape(-1)[0]), size)
