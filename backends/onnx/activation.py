@@ -3,23 +3,13 @@ Softmax, ELU, PReLU. Every function follows Keras 3's definition, not ONNX's def
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import onnx
 
-from backends.onnx.importing import (
-    PATTERNS,
-    RECOGNISERS,
-    Axes,
-    Reading,
-    Recogniser,
-    Refused,
-    View,
-    attributes,
-)
+from backends.onnx.importing import RECOGNISERS, Axes, Reading, Refused, View, attributes
 from backends.onnx.merge import PRODUCT_OP
 from backends.onnx.model import BUILDERS, Layer
 
@@ -266,85 +256,3 @@ def read_leaky_relu(r: Reading, node: onnx.NodeProto) -> None:
     slope = float(np.float32(attributes(node).get("alpha", 0.01)))
     layer = {"type": "LeakyReLU", "negative_slope": round(slope, 7)}
     r.add(node, layer, [x], {node.output[0]: x.axes})
-
-
-# gelu_tanh written out, as torch.onnx writes transformers' NewGELUActivation (GPT-2):
-# 0.5·x · (1 + tanh(sqrt(2/π) · (x + 0.044715·x³))).
-GELU_TANH = {"half": 0.5, "cube": 3.0, "cubic": 0.044715, "inner": math.sqrt(2 / math.pi)}
-
-
-def _by_number(r: Reading, node: onnx.NodeProto | None, op: str) -> tuple[str, float] | None:
-    """(the run-time operand, the number) of ``op`` on a one-element constant, else None."""
-    if node is None or node.op_type != op:
-        return None
-    values = [r.const(t) for t in node.input]
-    for i in (1, 0):
-        number, other = values[i], values[1 - i]
-        if number is not None and number.size == 1 and other is None:
-            return node.input[1 - i], float(number.reshape(-1)[0])
-    return None
-
-
-def _nodes(r: Reading, tensors: list[str]) -> list[onnx.NodeProto] | None:
-    """The nodes making ``tensors``, or None if one is made by none."""
-    found = [r.source.producers.get(t) for t in tensors]
-    return [n for n in found if n is not None] if None not in found else None
-
-
-def _cubic(r: Reading, total: onnx.NodeProto) -> tuple[str, dict[str, float], list[str]] | None:
-    """(x, the numbers, the tensors) of ``x + c·x³`` made by the Add ``total``."""
-    for x, other in (total.input, total.input[::-1]):
-        cubic = _by_number(r, r.source.producers.get(other), "Mul")
-        cube = _by_number(r, r.source.producers.get(cubic[0]), "Pow") if cubic else None
-        if cubic is not None and cube is not None and cube[0] == x:
-            return x, {"cubic": cubic[1], "cube": cube[1]}, [other, cubic[0]]
-    return None
-
-
-def _gelu_tanh(r: Reading, tanh: onnx.NodeProto) -> tuple[str, list[onnx.NodeProto]] | None:
-    """(x, the nodes, the last one making the activation) of gelu_tanh around ``tanh``."""
-    inner = _by_number(r, r.source.producers.get(tanh.input[0]), "Mul")
-    total = r.source.producers.get(inner[0]) if inner else None
-    cubic = _cubic(r, total) if total is not None and total.op_type == "Add" else None
-    plus = r.reader(tanh.output[0])
-    one = _by_number(r, plus, "Add")
-    last = r.reader(plus.output[0]) if plus is not None and one is not None else None
-    if inner is None or cubic is None or one is None or last is None or plus is None:
-        return None
-    x, numbers, tensors = cubic
-    halves = [(t, _by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
-    half = [(t, h[1]) for t, h in halves if h is not None and h[0] == x]
-    numbers |= {"inner": inner[1], "half": half[0][1] if half else 0.0}
-    close = all(math.isclose(numbers[k], v, rel_tol=1e-6) for k, v in GELU_TANH.items())
-    nodes = _nodes(r, [tanh.input[0], inner[0], *tensors, *(t for t, _ in half[:1])])
-    if last.op_type != PRODUCT_OP or one[1] != 1.0 or not close or not half or nodes is None:
-        return None
-    return x, [tanh, *nodes, plus, last]
-
-
-@PATTERNS.register("GeluTanh")
-def find_gelu_tanh(r: Reading) -> dict[int, Recogniser]:
-    """gelu_tanh written out (``GELU_TANH``) → Activation(gelu_tanh), claimed at its first
-    node in file order."""
-    order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
-    found: dict[int, Recogniser] = {}
-    for node in r.source.model.graph.node:
-        match = _gelu_tanh(r, node) if node.op_type == "Tanh" else None
-        if match is not None:
-            found[id(min(match[1], key=lambda n: order[id(n)]))] = _gelu_recogniser(*match)
-    return found
-
-
-def _gelu_recogniser(x: str, nodes: list[onnx.NodeProto]) -> Recogniser:
-    def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        view = r.view(x)
-        r.add(
-            node,
-            {"type": "Activation", "activation": "gelu_tanh"},
-            [view],
-            {nodes[-1].output[0]: view.axes},
-        )
-        for claimed in nodes:
-            r.claim(claimed)
-
-    return recognise

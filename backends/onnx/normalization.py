@@ -14,15 +14,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.importing import (
-    PATTERNS,
-    RECOGNISERS,
-    Reading,
-    Recogniser,
-    Refused,
-    View,
-    attributes,
-)
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.normalization import channel_axis, normalized_axes
 
@@ -204,63 +196,3 @@ def read_layer_norm(r: Reading, node: onnx.NodeProto) -> None:
         "center": "B" in weights,
     }
     r.add(node, layer, [x], {node.output[0]: x.axes}, weights)
-
-
-# RMS normalization written out, as torch.onnx writes Llama's RMSNorm:
-# Mul(scale, Mul(x, Reciprocal(Sqrt(Add(ReduceMean(Pow(x, 2), [-1]), epsilon))))).
-def _number(r: Reading, node: onnx.NodeProto | None, op: str) -> tuple[str, float] | None:
-    """(the run-time operand, the number) of ``op`` on a one-element constant, else None."""
-    values = [r.const(t) for t in node.input] if node is not None and node.op_type == op else []
-    for i in (1, 0) if len(values) == 2 else ():
-        number, other = values[i], values[1 - i]
-        if number is not None and number.size == 1 and other is None:
-            return node.input[1 - i], float(number.reshape(-1)[0])  # type: ignore[union-attr]
-    return None
-
-
-def _rms(r: Reading, mean: onnx.NodeProto) -> tuple[str, float, str, list[Any]] | None:
-    """(x, epsilon, the scale tensor, the nodes) of an RMS normalization around the
-    ReduceMean ``mean``, over the last axis; else None."""
-    square = _number(r, r.source.producers.get(mean.input[0]), "Pow")
-    axes = r.const(mean.input[1]) if len(mean.input) > 1 else None
-    rank = len(r.shape(mean.input[0]) or ())
-    if square is None or square[1] != 2.0 or axes is None or axes.size != 1:
-        return None
-    shifted = _number(r, r.reader(mean.output[0]), "Add")
-    root = r.reader(r.reader(mean.output[0]).output[0]) if shifted else None  # type: ignore[union-attr]
-    inverse = r.reader(root.output[0]) if root is not None and root.op_type == "Sqrt" else None
-    scaled = r.reader(inverse.output[0]) if inverse and inverse.op_type == "Reciprocal" else None
-    outer = r.reader(scaled.output[0]) if scaled is not None and scaled.op_type == "Mul" else None
-    if outer is None or shifted is None or int(axes.reshape(-1)[0]) % rank != rank - 1:
-        return None
-    x = square[0]
-    weights = [t for t in outer.input if r.source.is_weight(t)]
-    if x not in scaled.input or outer.op_type != "Mul" or len(weights) != 1:  # type: ignore[union-attr]
-        return None
-    nodes = [r.source.producers.get(mean.input[0]), mean, r.reader(mean.output[0])]
-    return x, shifted[1], weights[0], [*nodes, root, inverse, scaled, outer]
-
-
-@PATTERNS.register("RMSNormalization")
-def find_rms_norm(r: Reading) -> dict[int, Recogniser]:
-    """RMS normalization written out → RMSNormalization(epsilon), claimed at its Pow."""
-    found: dict[int, Recogniser] = {}
-    for node in r.source.model.graph.node:
-        rms = _rms(r, node) if node.op_type == "ReduceMean" else None
-        if rms is not None:
-            found[id(rms[3][0])] = _rms_recogniser(*rms)
-    return found
-
-
-def _rms_recogniser(x: str, eps: float, scale: str, nodes: list[Any]) -> Recogniser:
-    def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        view = r.view(x)
-        if view.axes[-1] != max(a for a in view.axes if a is not None):
-            raise Refused("it normalizes an axis other than the spec's last")
-        layer = {"type": "RMSNormalization", "epsilon": epsilon(eps)}
-        weights = {"scale": lambda: r.weight(scale)}
-        r.add(node, layer, [view], {nodes[-1].output[0]: view.axes}, weights)
-        for claimed in nodes:
-            r.claim(claimed)
-
-    return recognise
