@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.attention_reading import Match, match
+from backends.onnx.attention_reading import Match, attends, match
 from backends.onnx.importing import (
     NAME_SCOPES,
     PATTERNS,
@@ -136,11 +136,13 @@ def find_attention(r: Reading) -> dict[int, Recogniser]:
             continue
         try:
             m = match(r, node)
-        except Refused as exc:
-            found[id(node)] = _refusal(str(exc))
+        except Refused as exc:  # a plain softmax (an activation) is left to its recogniser
+            if attends(r, node):
+                found[id(node)] = _refusal(str(exc))
             continue
         except UNFORESEEN as exc:
-            found[id(node)] = _refusal(f"not understood ({type(exc).__name__}: {exc})")
+            if attends(r, node):
+                found[id(node)] = _refusal(f"not understood ({type(exc).__name__}: {exc})")
             continue
         if _closed(r, m):
             found[id(min(m.nodes, key=lambda n: order[id(n)]))] = _recogniser(m)

@@ -292,3 +292,17 @@ def match(r: Reading, softmax: onnx.NodeProto) -> Match:
     size = (r.shape(scores.input[0]) or (0,))[-1] or 0
     unique = list({id(n): n for n in nodes}.values())
     return Match(unique, roles, output, causal, factor, size)
+
+
+def attends(r: Reading, softmax: onnx.NodeProto) -> bool:
+    """Whether a softmax's scores come from a MatMul of two run-time tensors (through
+    additions and scaling by constants): attention, read whole or listed with the reason."""
+    node = _producer(r, softmax.input[0])
+    while node is not None and node.op_type in ("Add", "Mul", "Div", "Where"):
+        data = [t for t in node.input if r.const(t) is None and scalar(r, t) is None]
+        node = _producer(r, data[0]) if len(data) == 1 else None
+    return (
+        node is not None
+        and node.op_type == "MatMul"
+        and all(r.const(t) is None for t in node.input)
+    )
