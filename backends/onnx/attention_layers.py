@@ -27,22 +27,29 @@ from backends.onnx.importing import (
 )
 
 
+def _common(paths: list[list[str]]) -> list[str]:
+    """The longest prefix all ``paths`` share."""
+    common: list[str] = []
+    for level in zip(*paths, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return common
+
+
 def _scope(nodes: list[onnx.NodeProto]) -> onnx.NodeProto:
-    """A stand-in node named for the innermost module all ``nodes`` lie in (torch.onnx's
-    ``name_scopes``), so the layer is named as the PyTorch importer names it."""
+    """A stand-in node named for the innermost module all ``nodes`` lie in (the dynamo
+    exporter's ``name_scopes``, the TorchScript exporter's node paths), so the layer is
+    named as the PyTorch importer names it (``encoder.layer.0.attention``)."""
     stacks = []
     for node in nodes:
         scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
         stacks.append(scopes.strip("[]").replace("'", "").split(", ") if scopes else [])
-    common: list[str] = []
-    for level in zip(*stacks, strict=False):
-        if len(set(level)) != 1:
-            break
-        common.append(level[0])
-    stand_in = onnx.helper.make_node("Attention", [], [], name=nodes[0].name)
-    scopes = str([*common, "attention"]) if len(common) > 1 else ""
-    if scopes:
-        stand_in.metadata_props.add(key=NAME_SCOPES, value=scopes)
+    common = _common(stacks)
+    path = _common([n.name.split("/") for n in nodes])
+    stand_in = onnx.helper.make_node("Attention", [], [], name="/".join([*path, "Attention"]))
+    if len(common) > 1:
+        stand_in.metadata_props.add(key=NAME_SCOPES, value=str([*common, "attention"]))
     return stand_in
 
 

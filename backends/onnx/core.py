@@ -169,7 +169,8 @@ def read_matmul(r: Reading, node: onnx.NodeProto) -> None:
     add = r.reader(node.output[0])
     if add is not None and add.op_type == SUM_OP:
         bias = next((t for t in add.input if t != node.output[0]), "")
-        if r.source.is_const(bias) and r.weight(bias).size == kernel.shape[1]:
+        value = r.const(bias)  # an initializer, or an Identity of one (a deduplicated zero)
+        if value is not None and value.size == kernel.shape[1]:
             r.claim(add)
             read_dense(r, node, kernel, bias, add.output[0])
             return
