@@ -182,7 +182,27 @@ def find_position_embeddings(r: Reading) -> dict[int, Recogniser]:
             table = _positions(r, gather)
             if table is not None and r.const(node.input[1 - i]) is None:
                 found[id(node)] = _position_recogniser(gather, table, node.input[1 - i])
+            elif _folded_rows(r, tensor, node.input[1 - i]):
+                found[id(node)] = _folded_refusal(r.source.size(tensor))
     return found
+
+
+def _folded_rows(r: Reading, rows: str, other: str) -> bool:
+    """Whether ``rows`` is a weight of (1, steps, features) added to a (batch, steps,
+    features) sequence: position embeddings folded to the steps the file was exported for."""
+    shape, seen = r.shape(other) or (), r.shape(rows) or ()
+    return r.source.is_weight(rows) and len(shape) == 3 and seen == (1, *shape[1:])
+
+
+def _folded_refusal(size: int) -> Recogniser:
+    def refuse(r: Reading, node: onnx.NodeProto) -> None:
+        raise Refused(
+            f"it adds {size} constant values, one row per step: a position table cut to the"
+            " steps of the export (torch.onnx's optimizer folds it; export with"
+            " optimize=False to keep the whole table)"
+        )
+
+    return refuse
 
 
 def _position_recogniser(gather: Any, table: np.ndarray, other: str) -> Recogniser:
