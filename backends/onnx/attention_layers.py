@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import onnx
 
+from backends.onnx.activation import SOFTMAX_OP
+from backends.onnx.attention import grouped_layer, multihead_layer, position_layer
 from backends.onnx.attention_reading import Match, attends, match
 from backends.onnx.importing import (
     NAME_SCOPES,
@@ -25,6 +27,7 @@ from backends.onnx.importing import (
     View,
     attributes,
 )
+from backends.onnx.merge import MERGE_TYPES, SUM_OP
 
 
 def _common(paths: list[list[str]]) -> list[str]:
@@ -71,17 +74,11 @@ def _layer(m: Match) -> dict[str, Any]:
         raise Refused("some projections have a bias and some have none")
     common = {"use_bias": biased.pop(), "causal": m.causal}
     if kv_heads == heads and rotated is None:
-        layer = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
-        if v.shape[1] != heads * size:
-            layer["value_dim"] = v.shape[1] // heads
-        if m.output.kernel.shape[1] != m.roles["query"].projection.kernel.shape[0]:
-            layer["output_shape"] = m.output.kernel.shape[1]
-        return layer | common
+        widths = (v.shape[1], m.output.kernel.shape[1], m.roles["query"].projection.kernel.shape[0])
+        return multihead_layer(heads, size, *widths) | common
     if v.shape[1] != kv_heads * size:
         raise Refused("values of another size than the keys' in grouped attention")
-    layer = {"type": "GroupQueryAttention", "head_dim": size, "num_query_heads": heads}
-    layer |= {"num_key_value_heads": kv_heads, **common}
-    return layer | ({"rope_max_wavelength": rotated} if rotated is not None else {})
+    return grouped_layer(heads, kv_heads, size, rotated) | common
 
 
 def _weights(m: Match) -> dict[str, Any]:
@@ -139,7 +136,7 @@ def find_attention(r: Reading) -> dict[int, Recogniser]:
     order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
-        if node.op_type != "Softmax":
+        if node.op_type != SOFTMAX_OP:
             continue
         try:
             m = match(r, node)
@@ -169,13 +166,13 @@ def _positions(r: Reading, gather: onnx.NodeProto | None) -> np.ndarray | None:
     return table if table.ndim == 2 else None
 
 
-@PATTERNS.register("PositionEmbedding")
+@PATTERNS.register("LearnedPositions")
 def find_position_embeddings(r: Reading) -> dict[int, Recogniser]:
     """``Add(x, Gather(table, 0 … steps − 1))`` → PositionEmbedding(rows of the table) of x,
     then Add (BERT's and GPT-2's learned positions)."""
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
-        if node.op_type != "Add" or len(node.input) != 2:
+        if node.op_type != SUM_OP or len(node.input) != 2:
             continue
         for i, tensor in enumerate(node.input):
             gather = r.source.producers.get(tensor)
@@ -211,8 +208,9 @@ def _position_recogniser(gather: Any, table: np.ndarray, other: str) -> Recognis
         shape = r.shape(other) or ()
         if len(shape) != 3 or shape[-1] != table.shape[1] or (shape[1] or 0) > table.shape[0]:
             raise Refused("position embeddings of another width, or fewer than the steps")
-        layer = {"type": "PositionEmbedding", "sequence_length": table.shape[0]}
+        layer = position_layer(table.shape[0])
         name = r.add(gather, layer, [x], {}, {"embeddings": lambda: table})
-        r.add(node, {"type": "Add"}, [x, View(name, x.axes)], {node.output[0]: x.axes})
+        sum_layer = {"type": MERGE_TYPES[SUM_OP]}
+        r.add(node, sum_layer, [x, View(name, x.axes)], {node.output[0]: x.axes})
 
     return recognise

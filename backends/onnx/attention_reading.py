@@ -31,9 +31,11 @@ from backends.onnx.importing import (
     Refused,
     attributes,
 )
+from backends.onnx.merge import SUM_OP
+from backends.onnx.reshape import RESHAPE_OP
 
 # Operators that only move a tensor's values about (and the GQA repeat of key/value heads).
-SHAPING = {"Reshape", "Transpose", "Identity", "Unsqueeze", "Squeeze", "Expand"}
+SHAPING = {RESHAPE_OP, "Transpose", "Identity", "Unsqueeze", "Squeeze", "Expand"}
 # Operators on a scale computed from a number (the exporter casts it like q, then its root).
 SCALAR_OPS = {"Sqrt", "CastLike", "Cast", "Reciprocal"}
 BLOCKED = -1e30  # at most this where a float mask blocks (the exporter writes −∞ or float min)
@@ -89,7 +91,7 @@ def _gemm_kernel(r: Reading, gemm: onnx.NodeProto) -> tuple[np.ndarray, np.ndarr
 def linear(r: Reading, node: onnx.NodeProto) -> Projection | None:
     """The projection ``node`` ends: MatMul(x, W), Add(MatMul(x, W), b), or a Conv1D's
     Reshape(Gemm(Reshape(x))) keeping x's leading axes; else None."""
-    if node.op_type == "Add":
+    if node.op_type == SUM_OP:
         for i, tensor in enumerate(node.input):
             bias, inner = r.const(tensor), _producer(r, node.input[1 - i])
             found = linear(r, inner) if inner is not None and inner.op_type == "MatMul" else None
@@ -102,9 +104,9 @@ def linear(r: Reading, node: onnx.NodeProto) -> Projection | None:
         if kernel is None or kernel.ndim != 2 or r.const(node.input[0]) is not None:
             return None
         return Projection(node.input[0], kernel, None, node.output[0], [node])
-    gemm = _producer(r, node.input[0]) if node.op_type == "Reshape" else None
+    gemm = _producer(r, node.input[0]) if node.op_type == RESHAPE_OP else None
     flat = _producer(r, gemm.input[0]) if gemm is not None and gemm.op_type == "Gemm" else None
-    if gemm is None or flat is None or flat.op_type != "Reshape":
+    if gemm is None or flat is None or flat.op_type != RESHAPE_OP:
         return None
     gemm_kernel = _gemm_kernel(r, gemm)
     before, after = r.shape(flat.input[0]), r.shape(node.output[0])
@@ -225,7 +227,7 @@ def _scores(r: Reading, softmax: onnx.NodeProto) -> tuple[onnx.NodeProto, bool, 
     """(the MatMul(q, kᵀ), causal, the scale, the nodes) before a softmax."""
     tensor, causal, factor, nodes = softmax.input[0], False, 1.0, [softmax]
     while (node := _producer(r, tensor)) is not None and node.op_type != "MatMul":
-        masks = [t for t in node.input if r.const(t) is not None] if node.op_type == "Add" else []
+        masks = [t for t in node.input if r.const(t) is not None] if node.op_type == SUM_OP else []
         scale = scaled(r, node)
         if len(masks) == 1 and scale is None:
             causal = masked_causally(r.const(masks[0]))  # type: ignore[arg-type]
@@ -262,7 +264,7 @@ def _output(r: Reading, context: str) -> tuple[Projection, list[Any]]:
         ends: list[onnx.NodeProto | None] = [node]
         if node.op_type == "MatMul":
             ends = [e for e in (r.reader(node.output[0]), node) if e is not None]
-        elif node.op_type == "Reshape":
+        elif node.op_type == RESHAPE_OP:
             gemm = r.reader(node.output[0])
             ends = [r.reader(gemm.output[0])] if gemm is not None and gemm.op_type == "Gemm" else []
         for end in (e for e in ends if e is not None):
@@ -298,7 +300,7 @@ def attends(r: Reading, softmax: onnx.NodeProto) -> bool:
     """Whether a softmax's scores come from a MatMul of two run-time tensors (through
     additions and scaling by constants): attention, read whole or listed with the reason."""
     node = _producer(r, softmax.input[0])
-    while node is not None and node.op_type in ("Add", "Mul", "Div", "Where"):
+    while node is not None and node.op_type in (SUM_OP, "Mul", "Div", "Where"):
         data = [t for t in node.input if r.const(t) is None and scalar(r, t) is None]
         node = _producer(r, data[0]) if len(data) == 1 else None
     return (

@@ -14,7 +14,7 @@ from typing import Any
 import onnx
 
 from backends.onnx.importing import PATTERNS, Reading, Recogniser, Refused
-from backends.onnx.merge import PRODUCT_OP
+from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.normalization import epsilon
 
 # gelu_tanh written out, as torch.onnx writes transformers' NewGELUActivation (GPT-2):
@@ -54,9 +54,9 @@ def _gelu_tanh(r: Reading, tanh: onnx.NodeProto) -> tuple[str, list[onnx.NodePro
     """(x, the nodes, the last one making the activation) of gelu_tanh around ``tanh``."""
     inner = _by_number(r, r.source.producers.get(tanh.input[0]), "Mul")
     total = r.source.producers.get(inner[0]) if inner else None
-    cubic = _cubic(r, total) if total is not None and total.op_type == "Add" else None
+    cubic = _cubic(r, total) if total is not None and total.op_type == SUM_OP else None
     plus = r.reader(tanh.output[0])
-    one = _by_number(r, plus, "Add")
+    one = _by_number(r, plus, SUM_OP)
     last = r.reader(plus.output[0]) if plus is not None and one is not None else None
     if inner is None or cubic is None or one is None or last is None or plus is None:
         return None
@@ -109,7 +109,7 @@ def _rms(r: Reading, mean: onnx.NodeProto) -> tuple[str, float, str, list[Any]] 
     rank = len(r.shape(mean.input[0]) or ())
     if square is None or square[1] != 2.0 or axes is None or axes.size != 1:
         return None
-    shifted = _by_number(r, r.reader(mean.output[0]), "Add")
+    shifted = _by_number(r, r.reader(mean.output[0]), SUM_OP)
     root = r.reader(r.reader(mean.output[0]).output[0]) if shifted else None  # type: ignore[union-attr]
     inverse = r.reader(root.output[0]) if root is not None and root.op_type == "Sqrt" else None
     scaled = r.reader(inverse.output[0]) if inverse and inverse.op_type == "Reciprocal" else None

@@ -17,6 +17,7 @@ from backends.onnx.importing import (
 )
 from backends.onnx.merge import SUM_OP
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import RESHAPE_OP
 
 
 @BUILDERS.register("Input")
@@ -141,9 +142,9 @@ def find_conv1d_dense(r: Reading) -> dict[int, Recogniser]:
     torch.onnx writes transformers' Conv1D (GPT-2's ``addmm`` on the flattened steps)."""
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
-        gemm = r.reader(node.output[0]) if node.op_type == "Reshape" else None
+        gemm = r.reader(node.output[0]) if node.op_type == RESHAPE_OP else None
         back = r.reader(gemm.output[0]) if gemm is not None and gemm.op_type == "Gemm" else None
-        if gemm is None or back is None or back.op_type != "Reshape":
+        if gemm is None or back is None or back.op_type != RESHAPE_OP:
             continue
         before, after = r.shape(node.input[0]), r.shape(back.output[0])
         if before is not None and after is not None and before[:-1] == after[:-1]:

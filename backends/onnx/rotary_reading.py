@@ -14,13 +14,14 @@ import numpy as np
 import onnx
 
 from backends.onnx.importing import Reading, Refused, attributes
+from backends.onnx.merge import SUM_OP
 
 TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
 
 
 def unrotated(r: Reading, node: onnx.NodeProto) -> tuple[str, float, list[onnx.NodeProto]] | None:
     """(the heads rotated, the base, the nodes) when ``node`` is the rotation's Add."""
-    if node.op_type != "Add":
+    if node.op_type != SUM_OP:
         return None
     products = [r.source.producers.get(t) for t in node.input]
     found = [_with_table(r, p) for p in products if p is not None and p.op_type == "Mul"]
