@@ -249,6 +249,20 @@ def test_the_onnx_file_imports(
     _assert_runs_as_the_file(source, spec, weights)
 
 
+@pytest.mark.parametrize("case", ["gpt2_tied_head", "llama_gqa"])
+def test_the_onnx_file_itself_ports_the_imported_spec(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``port --weights model.onnx``: the file is imported again and each layer's tensors
+    taken (a fused projection's thirds, grouped heads, a tied head reading the table)."""
+    source = tmp_path / f"{case}.onnx"
+    _onnx_file(case, "dynamo", source)
+    spec, _ = run_import(source, tmp_path, capsys)
+    args = ["port", str(spec), "--weights", str(source), "--from", "onnx", "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
 def test_gpt2s_head_is_tied_to_its_token_embedding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
