@@ -4,7 +4,9 @@ attention, each built from a small config with seeded random weights (no hub dow
 saved with ``torch.export``, import to specs whose ``compare`` counts, in Keras, PyTorch and
 ONNX alike, what ``sum(p.numel() for p in model.parameters())`` counts (a tied weight once,
 as PyTorch's ``parameters()`` yields it once); holding the imported weights, our Keras,
-PyTorch and ONNX builds compute the model's own output (last hidden state, or logits).
+PyTorch and ONNX builds compute the model's own output (last hidden state, or logits). The
+ONNX files ``torch.onnx.export`` writes of the same models import to the same layers and
+counts, and our builds compute what onnxruntime computes on the file.
 
 transformers is the ``hf`` extra, which ``dev`` pulls in (``pip install -e ".[dev]"``).
 """
