@@ -69,6 +69,9 @@ class Source:
     readers: dict[str, list[onnx.NodeProto]] = field(default_factory=dict)
     producers: dict[str, onnx.NodeProto] = field(default_factory=dict)
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
+    # Tensors an input reaches (Shape and Size of one included): never constants, so asking
+    # for their value costs nothing and recurses no further.
+    live: set[str] = field(default_factory=set)
     _values: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def is_const(self, tensor: str) -> bool:
@@ -86,6 +89,8 @@ class Source:
     def constant(self, tensor: str) -> np.ndarray | None:
         """An initializer's or a constant node's value (a node of constants only is
         evaluated by onnx's reference runtime), None for a tensor known at run time only."""
+        if tensor in self.live:
+            return None
         if tensor not in self._values:
             self._values[tensor] = self._evaluate(tensor)
         return self._values[tensor]
@@ -194,9 +199,12 @@ def read_model(path: str | Path) -> Source:
     inputs = _inputs(model, shapes, str(path))
     source = Source(model, _identifier(name), inputs, [o.name for o in graph.output], shapes)
     source.initializers = {i.name: i for i in model.graph.initializer}
+    source.live = {i.onnx for i in inputs}
     for node in model.graph.node:
         for tensor in node.input:
             source.readers.setdefault(tensor, []).append(node)
         for tensor in node.output:
             source.producers[tensor] = node
+        if any(t in source.live for t in node.input):
+            source.live.update(node.output)
     return source
