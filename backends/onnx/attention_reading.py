@@ -10,11 +10,10 @@ reshapes, transposes, scaling by numbers (``Sqrt(CastLike(scale, q))``), the rep
 grouped key/value heads (``Unsqueeze``/``Expand``), rotary embeddings
 (``x·cos + rotate_half(x)·sin``, the tables constant: their base read back from them) and the
 split of a fused projection (GPT-2's ``c_attn``), to a projection: ``MatMul(x, W)`` (+ a bias
-``Add``), or a transformers Conv1D's ``Reshape → Gemm → Reshape``. The scores' scale must be
-``1/sqrt(head size)``, the mask empty or causal, or nothing is claimed and the softmax is
-listed with the reason. What comes out is MultiHeadAttention, or GroupQueryAttention where
-the key/value heads are fewer or the heads rotated, named after the module the projections
-share (``encoder.layer.0.attention``).
+``Add``), or a transformers Conv1D's ``Reshape → Gemm → Reshape``. A form this reading does
+not foresee, or a mask neither empty nor causal, leaves the softmax listed with the reason;
+``backends.onnx.attention_layers`` makes the spec layer of a match (where the scale must be
+``1/sqrt(head size)``), or lists the match's first node with the reason, never guessing.
 """
 
 from __future__ import annotations
@@ -26,13 +25,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.importing import (
-    Reading,
-    Refused,
-    attributes,
-)
+from backends.onnx.importing import Reading, Refused, attributes
 from backends.onnx.merge import SUM_OP
 from backends.onnx.reshape import RESHAPE_OP
+from backends.onnx.rotary_reading import unrotated
 
 # Operators that only move a tensor's values about (and the GQA repeat of key/value heads).
 SHAPING = {RESHAPE_OP, "Transpose", "Identity", "Unsqueeze", "Squeeze", "Expand"}
@@ -172,8 +168,6 @@ def heads(r: Reading, tensor: str) -> Heads:
     """q, k or v as the attention reads ``tensor``: followed back to its projection."""
     found = Heads(Projection("", np.zeros((0, 0)), None, "", []))
     nodes: list[onnx.NodeProto] = []
-    from backends.onnx.rotary_reading import unrotated  # rotary tables: their own module
-
     while (node := _producer(r, tensor)) is not None:
         projection = linear(r, node)
         if projection is not None:
