@@ -59,6 +59,7 @@ class Heads:
     factor: float = 1.0
     base: float | None = None
     nodes: list[onnx.NodeProto] = field(default_factory=list)
+    split: tuple[int | None, ...] = ()  # the shape of the Reshape nearest the projection
 
     def tensors(self) -> tuple[np.ndarray, np.ndarray | None]:
         """This part's kernel columns and bias."""
@@ -184,6 +185,8 @@ def heads(r: Reading, tensor: str) -> Heads:
             nodes += rotation[2]
         elif node.op_type in SHAPING:
             tensor = node.input[0]
+            if node.op_type == RESHAPE_OP:
+                found.split = r.shape(node.output[0]) or ()
         elif node.op_type in ("SequenceAt", "Split") and found.parts == 1:
             tensor, found.part, found.parts, more = _split(r, node, tensor)
             nodes += more

@@ -24,17 +24,21 @@ BATCH, STEPS, WIDTH, HEADS = 2, 8, 64, 4
 SIZE = WIDTH // HEADS
 
 
-def _heads(name: str, x: str) -> list[onnx.NodeProto]:
-    """Projection ``name`` of x, split into (batch, heads, steps, size)."""
+def _heads(name: str, x: str, size_major: bool = False) -> list[onnx.NodeProto]:
+    """Projection ``name`` of x, split into (batch, heads, steps, size): each head a run of
+    features, or (``size_major``) each head every fourth feature."""
+    split, perm = ("size_major", [0, 3, 1, 2]) if size_major else ("split_shape", [0, 2, 1, 3])
     return [
         helper.make_node("MatMul", [x, f"{name}.weight"], [f"{name}_mm"]),
         helper.make_node("Add", [f"{name}_mm", f"{name}.bias"], [f"{name}_p"]),
-        helper.make_node("Reshape", [f"{name}_p", "split_shape"], [f"{name}_r"]),
-        helper.make_node("Transpose", [f"{name}_r"], [f"{name}_h"], perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", [f"{name}_p", split], [f"{name}_r"]),
+        helper.make_node("Transpose", [f"{name}_r"], [f"{name}_h"], perm=perm),
     ]
 
 
-def _attention_file(path: Path, scale: float, mask: np.ndarray | None = None) -> Path:
+def _attention_file(
+    path: Path, scale: float, mask: np.ndarray | None = None, size_major: bool = False
+) -> Path:
     """self-attention of 4 heads on a (2, 8, 64) input, its scores scaled by ``scale`` (and
     ``mask`` added), written at ``path``."""
     rng = np.random.default_rng(0)
@@ -46,9 +50,10 @@ def _attention_file(path: Path, scale: float, mask: np.ndarray | None = None) ->
         for kind in ("weight", "bias")
     }
     weights["split_shape"] = np.array([BATCH, STEPS, HEADS, SIZE], np.int64)
+    weights["size_major"] = np.array([BATCH, STEPS, SIZE, HEADS], np.int64)
     weights["merge_shape"] = np.array([BATCH, STEPS, WIDTH], np.int64)
     weights["scale"] = np.array(scale, np.float32)
-    nodes = [*_heads("q", "x"), *_heads("k", "x"), *_heads("v", "x")]
+    nodes = [*_heads("q", "x", size_major), *_heads("k", "x"), *_heads("v", "x")]
     nodes += [
         helper.make_node("Transpose", ["k_h"], ["k_t"], perm=[0, 1, 3, 2]),
         helper.make_node("MatMul", ["q_h", "k_t"], ["scores"]),
@@ -121,3 +126,10 @@ def test_a_padding_mask_is_refused() -> None:
 def test_a_mask_adding_other_values_is_refused() -> None:
     with pytest.raises(Refused, match="other values than 0 and −∞"):
         masked_causally(np.full((1, 1, 4, 4), -1.0, np.float32))
+
+
+def test_heads_split_otherwise_are_listed_with_the_reason(tmp_path: Path) -> None:
+    """Query heads taking every fourth feature (a (…, size, heads) split): not the spec's
+    heads, so not read as attention."""
+    imported = import_file(_attention_file(tmp_path / "a.onnx", SIZE**-0.5, size_major=True))
+    assert imported.unclaimed[0].reason == "the query heads are not split off as (…, heads, 16)"
