@@ -18,7 +18,6 @@ from backends.onnx.activation import SOFTMAX_OP
 from backends.onnx.attention import grouped_layer, multihead_layer, position_layer
 from backends.onnx.attention_reading import Match, attends, match
 from backends.onnx.importing import (
-    NAME_SCOPES,
     PATTERNS,
     UNFORESEEN,
     Reading,
@@ -28,6 +27,7 @@ from backends.onnx.importing import (
     attributes,
 )
 from backends.onnx.merge import MERGE_TYPES, SUM_OP
+from backends.onnx.reading import NAME_SCOPES, scopes
 
 
 def _common(paths: list[list[str]]) -> list[str]:
@@ -44,15 +44,11 @@ def _scope(nodes: list[onnx.NodeProto]) -> onnx.NodeProto:
     """A stand-in node named for the innermost module all ``nodes`` lie in (the dynamo
     exporter's ``name_scopes``, the TorchScript exporter's node paths), so the layer is
     named as the PyTorch importer names it (``encoder.layer.0.attention``)."""
-    stacks = []
-    for node in nodes:
-        scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
-        stacks.append(scopes.strip("[]").replace("'", "").split(", ") if scopes else [])
-    common = _common(stacks)
+    common = _common([scopes(node)[:-1] for node in nodes])
     path = _common([n.name.split("/") for n in nodes])
     stand_in = onnx.helper.make_node("Attention", [], [], name="/".join([*path, "Attention"]))
-    if len(common) > 1:
-        stand_in.metadata_props.add(key=NAME_SCOPES, value=str([*common, "attention"]))
+    if common:
+        stand_in.metadata_props.add(key=NAME_SCOPES, value=str(["", *common, "attention"]))
     return stand_in
 
 

@@ -23,7 +23,6 @@ Weights: each recogniser names the IR's ONNX tensors of its layer and where they
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +48,6 @@ from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
 
 Axes = tuple[int | None, ...]
-# Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
-NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 Thunk = Callable[[], np.ndarray]
 
 
@@ -201,12 +198,11 @@ class Reading:
         dynamo exporter records (``name_scopes``), else the module path of the node's first
         named weight (``features.0.weight`` → ``features_0``), else the node's path
         (``/fc1/Gemm`` → ``fc1``), else the type in snake case."""
-        scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
-        modules = [s for s in re.findall(r"'([^']*)'", scopes) if s]
+        module = self.source.scope(node)
         named = [t for t in node.input if self.source.is_weight(t) and "." in t]
         path = [p for p in node.name.split("/") if p]
-        if len(modules) > 1:
-            base = modules[-2]
+        if module is not None:
+            base = module
         elif named and not named[0].startswith("onnx::"):
             base = named[0].rsplit(".", 1)[0]
         elif len(path) > 1:

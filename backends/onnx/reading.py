@@ -72,7 +72,21 @@ class Source:
     # Tensors an input reaches (Shape and Size of one included): never constants, so asking
     # for their value costs nothing and recurses no further.
     live: set[str] = field(default_factory=set)
+    containers: set[str] = field(default_factory=set)  # modules other modules lie in
     _values: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+    def scope(self, node: onnx.NodeProto) -> str | None:
+        """The module a node's layer is named after, from the module stack torch.onnx's
+        dynamo exporter records: the innermost one; but an operation written in the forward
+        of a module holding other modules (a block's residual ``add_7``) is that module's
+        own (``transformer.h.0.add``), as the PyTorch importer names a free operation."""
+        modules = scopes(node)
+        if len(modules) < 2:
+            return None
+        module, operation = modules[-2:]
+        if module in self.containers and HIERARCHY in {p.key for p in node.metadata_props}:
+            return f"{module}.{re.sub(r'_[0-9]+$', '', operation)}"
+        return module
 
     def is_const(self, tensor: str) -> bool:
         return tensor in self.initializers or (
@@ -112,6 +126,17 @@ class Source:
         model = helper.make_model(graph, opset_imports=self.model.opset_import)
         values = list(ReferenceEvaluator(model).run(None, {}))
         return np.asarray(values[list(node.output).index(tensor)])
+
+
+# Where torch.onnx's dynamo exporter records a node's modules, ``"['', 'features', 'conv2d']"``
+# (the last the operation), and their classes.
+NAME_SCOPES, HIERARCHY = "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"
+
+
+def scopes(node: onnx.NodeProto) -> list[str]:
+    """The modules torch.onnx's dynamo exporter recorded for a node, then its operation."""
+    recorded = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
+    return [s for s in re.findall(r"'([^']*)'", recorded) if s]
 
 
 def _shape(value: onnx.ValueInfoProto) -> Shape | None:
@@ -207,4 +232,5 @@ def read_model(path: str | Path) -> Source:
             source.producers[tensor] = node
         if any(t in source.live for t in node.input):
             source.live.update(node.output)
+        source.containers.update(scopes(node)[:-2])
     return source
