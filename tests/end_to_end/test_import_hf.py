@@ -237,6 +237,31 @@ EXPORTS = [
 ]
 
 
+# Lines the ONNX file's spec holds whatever the exporter: the layers the PyTorch importer
+# reads of the same model (see the tests of the programs below).
+ONNX_LINES = {
+    "bert": ["type: MultiHeadAttention, num_heads: 4, key_dim: 16", "sequence_length: 16}"],
+    "gpt2_tied_head": [
+        "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: transformer_wte}",
+        "type: MultiHeadAttention, num_heads: 4, key_dim: 16, causal: true}",
+        "{name: transformer_wpe, type: PositionEmbedding, sequence_length: 16}",
+        "{name: mlp_act, type: Activation, activation: gelu_tanh}",
+    ],
+    "llama_gqa": [
+        (
+            "type: GroupQueryAttention, head_dim: 16, num_query_heads: 4, num_key_value_heads: 2,"
+            " use_bias: false, causal: true, rope_max_wavelength: 10000.0}"
+        ),
+        "- {name: input_layernorm, type: RMSNormalization, inputs: x}",
+        "type: Dense, units: 128, activation: silu, use_bias: false}",
+    ],
+    "llama_gqa_tied_theta_500000": [
+        "rope_max_wavelength: 500000.0}",
+        "{name: lm_head, type: Dense, units: 100, use_bias: false, tie: model_embed_tokens}",
+    ],
+}
+
+
 @pytest.mark.parametrize(("case", "exporter"), EXPORTS)
 def test_the_onnx_file_imports(
     case: str, exporter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -248,6 +273,8 @@ def test_the_onnx_file_imports(
     spec, weights = run_import(source, tmp_path, capsys)
     expected = sum(p.numel() for p in model.parameters())
     assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
+    text = spec.read_text(encoding="utf-8")
+    assert [line for line in ONNX_LINES[case] if line not in text] == []
     _assert_runs_as_the_file(source, spec, weights)
 
 
