@@ -66,7 +66,7 @@ def _layer(m: Match) -> dict[str, Any]:
         raise Refused(f"{kv_heads} key/value heads for {heads} query heads, or q alone rotated")
     for name, role in m.roles.items():  # (…, heads, size): each head a run of features
         width = role.tensors()[0].shape[1]
-        if role.split[-1:] != (size,) or (role.split[-2] or 0) * size != width:
+        if len(role.split) < 2 or role.split[-1] != size or (role.split[-2] or 0) * size != width:
             raise Refused(f"the {name} heads are not split off as (…, heads, {size})")
     biased = {m.roles[r].projection.bias is not None for r in m.roles}
     biased.add(m.output.bias is not None)
