@@ -7,7 +7,10 @@ a node computed from constants and shapes alone (``Shape``, ``Gather`` on a shap
 arithmetic, not a layer; every other node is claimed by the recogniser registered for its
 operator in its family module (``@RECOGNISERS.register("Gemm")``), which may also claim the
 nodes after it that belong to the same layer (a ``MatMul``'s bias ``Add``, a ``Conv``'s
-``Relu``). A node no recogniser claims is listed with its operator, parameters and reason.
+``Relu``). A subgraph read as one layer whatever its first operator (attention, a Conv1D's
+Reshape → Gemm → Reshape) is found before the walk by a pattern registered in the family
+modules (``@PATTERNS.register("Attention")``) and claimed at its first node in file order.
+A node no recogniser claims is listed with its operator, parameters and reason.
 
 Layout: each ONNX tensor is a ``View`` of a spec tensor, ``axes[i]`` being the spec axis at
 ONNX axis ``i`` (``None``: an inserted axis of size 1). ``Transpose``, ``Squeeze`` and
