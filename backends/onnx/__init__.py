@@ -2,16 +2,23 @@
 onnxruntime, and measures the weights its initializers hold.
 
 The family modules (one per ``translator.ops.FAMILIES`` entry) are imported so that their
-``@BUILDERS.register`` decorators run.
+``@BUILDERS.register`` decorators run (and ``attention_layers`` and ``composite_reading``,
+so that their subgraph patterns register).
 """
 
 from __future__ import annotations
+
+import importlib
 
 from backends.base import load_families
 from backends.onnx.model import BUILDERS, NAME, build, measure, run
 from backends.onnx.weights import get_weights, layer_outputs, load_weights_file, set_weights
 
 load_families("backends.onnx")  # one module per family of translator.ops, for registrations
+# Subgraph patterns of Hugging Face models (attention, position embeddings), beside the
+# attention family (budget: one module of about 300 lines).
+importlib.import_module("backends.onnx.attention_layers")
+importlib.import_module("backends.onnx.composite_reading")  # gelu_tanh, RMS norm written out
 
 __all__ = [
     "BUILDERS",

@@ -16,6 +16,7 @@ from backends.onnx.model import BUILDERS, Layer
 Apply = Callable[[Layer, str], str]
 
 # Keras's selu constants (ONNX's defaults are these rounded to float32 first).
+SOFTMAX_OP = "Softmax"  # the ONNX operator, for the recognisers of other families
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 

@@ -10,6 +10,7 @@ off by a Reshape. Scores are scaled by ``1 / sqrt(head size)`` after the dot pro
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import onnx
@@ -138,3 +139,29 @@ def build_position_embedding(layer: Layer, inputs: list[str]) -> list[str]:
         [layer.weight("embeddings"), layer.ints("start", [0]), steps, layer.ints("axis", [0])],
     )
     return [layer.op("Expand", [rows, layer.op("Shape", [x])])]
+
+
+# Importing (``backends.onnx.attention_layers``): the spec layers attention subgraphs and
+# learned position tables of a file are, from their sizes.
+def multihead_layer(heads: int, size: int, values: int, width: int, query: int) -> dict[str, Any]:
+    """MultiHeadAttention(num_heads, key_dim), with value_dim and output_shape where the
+    value projection's width (``values``) or the output's (``width``) is not the default."""
+    layer: dict[str, Any] = {"type": "MultiHeadAttention", "num_heads": heads, "key_dim": size}
+    if values != heads * size:
+        layer["value_dim"] = values // heads
+    if width != query:  # the spec's default: the query's width
+        layer["output_shape"] = width
+    return layer
+
+
+def grouped_layer(heads: int, kv_heads: int, size: int, rotated: float | None) -> dict[str, Any]:
+    """GroupQueryAttention(head_dim, num_query_heads, num_key_value_heads), rotated by
+    rotary embeddings of base ``rotated`` where given."""
+    layer = {"type": "GroupQueryAttention", "head_dim": size, "num_query_heads": heads}
+    layer |= {"num_key_value_heads": kv_heads}
+    return layer | ({"rope_max_wavelength": rotated} if rotated is not None else {})
+
+
+def position_layer(rows: int) -> dict[str, Any]:
+    """PositionEmbedding(sequence_length) of a table of ``rows``."""
+    return {"type": "PositionEmbedding", "sequence_length": rows}

@@ -6,9 +6,18 @@ import numpy as np
 import onnx
 
 from backends.onnx import activation
-from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.importing import (
+    PATTERNS,
+    RECOGNISERS,
+    Reading,
+    Recogniser,
+    Refused,
+    View,
+    attributes,
+)
 from backends.onnx.merge import SUM_OP
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import RESHAPE_OP
 
 
 @BUILDERS.register("Input")
@@ -93,19 +102,63 @@ def read_dense(
         weights["B"] = lambda: bias_value
     name, out, axes = activation.folded(r, out, x.axes, dense=True)
     layer = {"type": "Dense", "units": units, "activation": name, "use_bias": bias is not None}
+    tie = _tied(r, kernel)
+    if tie is not None:  # the Embedding's table holds the kernel: no W of its own
+        layer["tie"] = tie
+        del weights["W"]
     r.add(node, layer, [x], {out: axes}, weights)
+
+
+def _tied(r: Reading, kernel: np.ndarray) -> str | None:
+    """The Embedding layer whose table is the kernel transposed (a head tied to the token
+    embedding, as GPT-2's: the file holds one tensor, or two of equal values), else None."""
+    for layer in r.layers:
+        if layer.get("type") == "Embedding":
+            table = r.weights[layer["name"]]["embeddings"]()
+            if table.shape == kernel.shape[::-1] and np.array_equal(table, kernel.T):
+                return str(layer["name"])
+    return None
+
+
+def gemm_kernel(r: Reading, node: onnx.NodeProto) -> tuple[np.ndarray, str | None]:
+    """A Gemm's (in, out) kernel (B, or Bᵀ with transB) and its bias tensor C, if any."""
+    a = attributes(node)
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise Refused("transA, alpha or beta set; accepted: x @ B (+ C)")
+    kernel = r.weight(node.input[1])
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    return (kernel.T if a.get("transB", 0) else kernel), bias
 
 
 @RECOGNISERS.register("Gemm")
 def read_gemm(r: Reading, node: onnx.NodeProto) -> None:
     """Gemm(x, B, C) with transA=0, alpha=beta=1: Dense, B (or Bᵀ with transB) its kernel."""
-    a = attributes(node)
-    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
-        raise Refused("transA, alpha or beta set; accepted: x @ B (+ C)")
-    kernel = r.weight(node.input[1])
-    kernel = kernel.T if a.get("transB", 0) else kernel
-    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
-    read_dense(r, node, kernel, bias, node.output[0])
+    read_dense(r, node, *gemm_kernel(r, node), node.output[0])
+
+
+@PATTERNS.register("Conv1DDense")
+def find_conv1d_dense(r: Reading) -> dict[int, Recogniser]:
+    """Reshape(x) → Gemm → Reshape back to x's leading axes: a Dense on x's last axis, as
+    torch.onnx writes transformers' Conv1D (GPT-2's ``addmm`` on the flattened steps)."""
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        gemm = r.reader(node.output[0]) if node.op_type == RESHAPE_OP else None
+        back = r.reader(gemm.output[0]) if gemm is not None and gemm.op_type == "Gemm" else None
+        if gemm is None or back is None or back.op_type != RESHAPE_OP:
+            continue
+        before, after = r.shape(node.input[0]), r.shape(back.output[0])
+        if before is not None and after is not None and before[:-1] == after[:-1]:
+            found[id(node)] = _conv1d_dense(gemm, back)
+    return found
+
+
+def _conv1d_dense(gemm: onnx.NodeProto, back: onnx.NodeProto) -> Recogniser:
+    def recognise(r: Reading, node: onnx.NodeProto) -> None:
+        read_dense(r, node, *gemm_kernel(r, gemm), back.output[0])
+        r.claim(gemm)
+        r.claim(back)
+
+    return recognise
 
 
 @RECOGNISERS.register("MatMul")
@@ -117,7 +170,8 @@ def read_matmul(r: Reading, node: onnx.NodeProto) -> None:
     add = r.reader(node.output[0])
     if add is not None and add.op_type == SUM_OP:
         bias = next((t for t in add.input if t != node.output[0]), "")
-        if r.source.is_const(bias) and r.weight(bias).size == kernel.shape[1]:
+        value = r.const(bias)  # an initializer, or an Identity of one (a deduplicated zero)
+        if value is not None and value.size == kernel.shape[1]:
             r.claim(add)
             read_dense(r, node, kernel, bias, add.output[0])
             return

@@ -7,7 +7,10 @@ a node computed from constants and shapes alone (``Shape``, ``Gather`` on a shap
 arithmetic, not a layer; every other node is claimed by the recogniser registered for its
 operator in its family module (``@RECOGNISERS.register("Gemm")``), which may also claim the
 nodes after it that belong to the same layer (a ``MatMul``'s bias ``Add``, a ``Conv``'s
-``Relu``). A node no recogniser claims is listed with its operator, parameters and reason.
+``Relu``). A subgraph read as one layer whatever its first operator (attention, a Conv1D's
+Reshape → Gemm → Reshape) is found before the walk by a pattern registered in the family
+modules (``@PATTERNS.register("Attention")``) and claimed at its first node in file order.
+A node no recogniser claims is listed with its operator, parameters and reason.
 
 Layout: each ONNX tensor is a ``View`` of a spec tensor, ``axes[i]`` being the spec axis at
 ONNX axis ``i`` (``None``: an inserted axis of size 1). ``Transpose``, ``Squeeze`` and
@@ -23,7 +26,6 @@ Weights: each recogniser names the IR's ONNX tensors of its layer and where they
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +51,6 @@ from translator.spec.values import snake_case
 from translator.weights.canonical import Weights
 
 Axes = tuple[int | None, ...]
-# Where torch.onnx's dynamo exporter records a node's modules: "['', 'features', 'conv2d']".
-NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 Thunk = Callable[[], np.ndarray]
 
 
@@ -82,6 +82,11 @@ class View:
 Recogniser = Callable[["Reading", onnx.NodeProto], None]
 # Keyed by ONNX operator type (``Gemm``, ``Conv``, ...); filled in the family modules.
 RECOGNISERS: Registry[Recogniser] = Registry("ONNX recogniser")
+# Subgraphs read as one layer whatever operator they start with (attention, a Conv1D's
+# Reshape → Gemm → Reshape), found before the walk: pattern name → finder, which gives the
+# recogniser of each match by the id of the match's first node in file order.
+Finder = Callable[["Reading"], dict[int, Recogniser]]
+PATTERNS: Registry[Finder] = Registry("ONNX subgraph pattern")
 
 
 def attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -196,12 +201,11 @@ class Reading:
         dynamo exporter records (``name_scopes``), else the module path of the node's first
         named weight (``features.0.weight`` → ``features_0``), else the node's path
         (``/fc1/Gemm`` → ``fc1``), else the type in snake case."""
-        scopes = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
-        modules = [s for s in re.findall(r"'([^']*)'", scopes) if s]
+        module = self.source.scope(node)
         named = [t for t in node.input if self.source.is_weight(t) and "." in t]
         path = [p for p in node.name.split("/") if p]
-        if len(modules) > 1:
-            base = modules[-2]
+        if module is not None:
+            base = module
         elif named and not named[0].startswith("onnx::"):
             base = named[0].rsplit(".", 1)[0]
         elif len(path) > 1:
@@ -229,13 +233,17 @@ def read(source: Source, data_format: str) -> Reading:
         rank = len(spec_input.full)
         axes = channels_first_axes(data_format, rank) if spec_input.image else tuple(range(rank))
         reading.views[spec_input.onnx] = View(spec_input.name, axes)
+    patterns: dict[int, Recogniser] = {}
+    for _, find in PATTERNS.items():  # by name: Attention's Reshape → Gemm before Conv1DDense's
+        for first, claims in find(reading).items():
+            patterns.setdefault(first, claims)
     for node in source.model.graph.node:
         if id(node) in reading.claimed:
             continue
         if _is_static(reading, node):
             reading.static.update(node.output)
             continue
-        recogniser = RECOGNISERS.get(node.op_type)
+        recogniser = patterns.get(id(node), RECOGNISERS.get(node.op_type))
         try:
             if recogniser is None:
                 raise Refused("no recogniser for this ONNX operator")
@@ -305,16 +313,3 @@ def import_file(path: str | Path) -> Imported:
     if missing:
         refused = [Unclaimed(missing[0], "output", 0, "no layer makes this graph output")]
     return Imported(NAME, spec, refused, lambda graph: layer_weights(reading, graph))
-
-
-def weights_by_import(graph: Graph, path: str | Path) -> Weights:
-    """The weights in ``path`` for ``graph``, a spec imported from that file (see
-    ``translator.commands.importing.imported_weights``)."""
-    from translator.commands.importing import SourceError, imported_weights
-    from translator.errors import WeightsError
-
-    accepted = "initializers named <layer>.<tensor>"
-    try:
-        return dict(imported_weights(import_file(path), graph, str(path), accepted))
-    except (SourceError, Refused) as error:  # a damaged file: no model to take weights from
-        raise WeightsError(str(path), f"not readable as a model ({error})") from None

@@ -140,6 +140,12 @@ def build_unit_norm(layer: Layer, inputs: list[str]) -> list[str]:
 # the spec) and LayerNormalization (over the trailing axes from ``axis``).
 
 
+def epsilon(value: float) -> float:
+    """A float32 attribute as the number a person wrote: 7 significant digits (BERT's
+    1e-12 stays 1e-12, where rounding to decimal places would make it 0)."""
+    return float(f"{np.float32(value):.7g}")
+
+
 def _spec_axis(axis: int | None, x: View) -> int:
     """A spec axis as the spec writes it: -1 for the last."""
     if axis is None or axis == 0:
@@ -158,7 +164,7 @@ def read_batch_norm(r: Reading, node: onnx.NodeProto) -> None:
     layer = {
         "type": "BatchNormalization",
         "axis": _spec_axis(x.axes[1], x),
-        "epsilon": round(float(np.float32(a.get("epsilon", 1e-5))), 9),
+        "epsilon": epsilon(a.get("epsilon", 1e-5)),
         "momentum": round(float(np.float32(a.get("momentum", 0.9))), 7),
     }
     weights = {
@@ -186,7 +192,7 @@ def read_layer_norm(r: Reading, node: onnx.NodeProto) -> None:
     layer = {
         "type": "LayerNormalization",
         "axis": axis,
-        "epsilon": round(float(np.float32(a.get("epsilon", 1e-5))), 9),
+        "epsilon": epsilon(a.get("epsilon", 1e-5)),
         "center": "B" in weights,
     }
     r.add(node, layer, [x], {node.output[0]: x.axes}, weights)

@@ -69,7 +69,24 @@ class Source:
     readers: dict[str, list[onnx.NodeProto]] = field(default_factory=dict)
     producers: dict[str, onnx.NodeProto] = field(default_factory=dict)
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
+    # Tensors an input reaches (Shape and Size of one included): never constants, so asking
+    # for their value costs nothing and recurses no further.
+    live: set[str] = field(default_factory=set)
+    containers: set[str] = field(default_factory=set)  # modules other modules lie in
     _values: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+    def scope(self, node: onnx.NodeProto) -> str | None:
+        """The module a node's layer is named after, from the module stack torch.onnx's
+        dynamo exporter records: the innermost one; but an operation written in the forward
+        of a module holding other modules (a block's residual ``add_7``) is that module's
+        own (``transformer.h.0.add``), as the PyTorch importer names a free operation."""
+        modules = scopes(node)
+        if len(modules) < 2:
+            return None
+        module, operation = modules[-2:]
+        if module in self.containers and HIERARCHY in {p.key for p in node.metadata_props}:
+            return f"{module}.{re.sub(r'_[0-9]+$', '', operation)}"
+        return module
 
     def is_const(self, tensor: str) -> bool:
         return tensor in self.initializers or (
@@ -86,6 +103,8 @@ class Source:
     def constant(self, tensor: str) -> np.ndarray | None:
         """An initializer's or a constant node's value (a node of constants only is
         evaluated by onnx's reference runtime), None for a tensor known at run time only."""
+        if tensor in self.live:
+            return None
         if tensor not in self._values:
             self._values[tensor] = self._evaluate(tensor)
         return self._values[tensor]
@@ -94,7 +113,7 @@ class Source:
         if tensor in self.initializers:
             return numpy_helper.to_array(self.initializers[tensor])
         node = self.producers.get(tensor)
-        if node is None or node.op_type in ("Shape", "Size"):
+        if node is None:  # a graph input; a Shape of one is data too (its input has no value)
             return None
         inputs = {t: self.constant(t) for t in node.input if t}
         if any(v is None for v in inputs.values()):
@@ -107,6 +126,17 @@ class Source:
         model = helper.make_model(graph, opset_imports=self.model.opset_import)
         values = list(ReferenceEvaluator(model).run(None, {}))
         return np.asarray(values[list(node.output).index(tensor)])
+
+
+# Where torch.onnx's dynamo exporter records a node's modules, ``"['', 'features', 'conv2d']"``
+# (the last the operation), and their classes.
+NAME_SCOPES, HIERARCHY = "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy"
+
+
+def scopes(node: onnx.NodeProto) -> list[str]:
+    """The modules torch.onnx's dynamo exporter recorded for a node, then its operation."""
+    recorded = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
+    return [s for s in re.findall(r"'([^']*)'", recorded) if s]
 
 
 def _shape(value: onnx.ValueInfoProto) -> Shape | None:
@@ -194,9 +224,13 @@ def read_model(path: str | Path) -> Source:
     inputs = _inputs(model, shapes, str(path))
     source = Source(model, _identifier(name), inputs, [o.name for o in graph.output], shapes)
     source.initializers = {i.name: i for i in model.graph.initializer}
+    source.live = {i.onnx for i in inputs}
     for node in model.graph.node:
         for tensor in node.input:
             source.readers.setdefault(tensor, []).append(node)
         for tensor in node.output:
             source.producers[tensor] = node
+        if any(t in source.live for t in node.input):
+            source.live.update(node.output)
+        source.containers.update(scopes(node)[:-2])
     return source

@@ -26,6 +26,7 @@ from backends.onnx.model import BUILDERS, Layer
 from translator.ops.reshape import CROPPINGS, PADDINGS
 
 INT64_MAX = np.iinfo(np.int64).max
+RESHAPE_OP = "Reshape"  # the ONNX operator, for the recognisers of other families
 
 
 @BUILDERS.register("Flatten")

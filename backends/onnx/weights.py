@@ -85,9 +85,7 @@ def load_weights_file(graph: Graph, path: str | Path, notes: list[str] | None = 
     ours = {f"{n.name}.{w}" for n in graph.nodes for w in ir_names(n, NAME)}
     if not ours <= {i.name for i in model.graph.initializer}:
         # A model from elsewhere (torch.onnx.export): its spec is the one import makes.
-        from backends.onnx.importing import weights_by_import  # importing reads this module
-
-        found = weights_by_import(graph, path)
+        found = _weights_by_import(graph, path)
         return float32_weights(found, weight_roles(graph, NAME), source, notes)
     inits = [i for i in model.graph.initializer if CONST_MARK not in i.name]
     for init in inits:
@@ -177,3 +175,16 @@ def layer_outputs(built: Built, inputs: dict[str, Any]) -> dict[str, list[np.nda
         name: in_spec_order(graph, graph.node(name), [by_tensor[t] for t in tensors[name]])
         for name in names
     }
+
+
+def _weights_by_import(graph: Graph, path: str | Path) -> Weights:
+    """The weights in ``path`` for ``graph``, a spec imported from that file (see
+    ``translator.commands.importing.imported_weights``)."""
+    from backends.onnx.importing import Refused, import_file  # importing reads this module
+    from translator.commands.importing import SourceError, imported_weights
+
+    accepted = "initializers named <layer>.<tensor>"
+    try:
+        return dict(imported_weights(import_file(path), graph, str(path), accepted))
+    except (SourceError, Refused) as error:  # a damaged file: no model to take weights from
+        raise WeightsError(str(path), f"not readable as a model ({error})") from None

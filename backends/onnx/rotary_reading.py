@@ -1,0 +1,101 @@
+"""Reading rotary position embeddings in an ONNX graph, as Llama applies them to a
+(batch, heads, steps, size) head: ``x·cos + rotate_half(x)·sin``, rotate_half(x) =
+Concat(−x[…, half:], x[…, :half]) on the last axis, with cos and sin tables computed from
+constants alone. Their base is read off the tables (the angle of position 1, feature 1 is
+base^(−2/size)) and every entry checked against Llama's formula, as the PyTorch importer
+does (``backends.torch.program``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+
+from backends.onnx.importing import Reading, Refused, attributes
+from backends.onnx.merge import SUM_OP
+
+TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
+
+
+def unrotated(r: Reading, node: onnx.NodeProto) -> tuple[str, float, list[onnx.NodeProto]] | None:
+    """(the heads rotated, the base, the nodes) when ``node`` is the rotation's Add."""
+    if node.op_type != SUM_OP:
+        return None
+    products = [r.source.producers.get(t) for t in node.input]
+    found = [_with_table(r, p) for p in products if p is not None and p.op_type == "Mul"]
+    if len(found) != 2 or None in found:
+        return None
+    (x, cos), (turned, sin) = found  # type: ignore[misc]
+    turn = _turned(r, turned, x)
+    if turn is None:
+        (x, cos), (turned, sin) = (turned, sin), (x, cos)
+        turn = _turned(r, turned, x)
+    size = (r.shape(x) or (0,))[-1] or 0
+    if turn is None:
+        return None
+    return x, base(cos, sin, size), [node, *products, *turn]  # type: ignore[list-item]
+
+
+def _with_table(r: Reading, product: onnx.NodeProto) -> tuple[str, np.ndarray] | None:
+    """(the operand computed at run time, the other's constant table), or None."""
+    first, second = (r.const(t) for t in product.input)
+    if second is not None and first is None and second.size > 1:
+        return product.input[0], second
+    if first is not None and second is None and first.size > 1:
+        return product.input[1], first
+    return None
+
+
+def _slice(r: Reading, node: onnx.NodeProto | None, x: str) -> tuple[int, int] | None:
+    """(start, end) of a Slice of ``x`` along its last axis, else None."""
+    if node is None or node.op_type != "Slice" or node.input[0] != x or len(node.input) < 4:
+        return None
+    starts, ends, axes = (r.const(t) for t in node.input[1:4])
+    steps = r.const(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+    rank = len(r.shape(x) or ())
+    if starts is None or ends is None or axes is None or axes.size != 1:
+        return None
+    if int(axes.reshape(-1)[0]) % rank != rank - 1 or (
+        steps is not None and int(steps.reshape(-1)[0]) != 1
+    ):
+        return None
+    size = (r.shape(x) or (0,))[-1] or 0
+    return int(starts.reshape(-1)[0]), min(int(ends.reshape(-1)[0]), size)
+
+
+def _turned(r: Reading, turned: str, x: str) -> list[onnx.NodeProto] | None:
+    """The nodes of rotate_half(x) making ``turned``, or None."""
+    cat = r.source.producers.get(turned)
+    rank = len(r.shape(x) or ())
+    if cat is None or cat.op_type != "Concat" or len(cat.input) != 2:
+        return None
+    if attributes(cat).get("axis", 0) % max(rank, 1) != rank - 1:
+        return None
+    neg, first = (r.source.producers.get(t) for t in cat.input)
+    if neg is None or neg.op_type != "Neg":
+        return None
+    second = r.source.producers.get(neg.input[0])
+    size = (r.shape(x) or (0,))[-1] or 0
+    half = size // 2
+    if (_slice(r, first, x), _slice(r, second, x)) != ((0, half), (half, size)):
+        return None
+    return [cat, neg, first, second]  # type: ignore[list-item]
+
+
+def base(cos: np.ndarray, sin: np.ndarray, size: int) -> float:
+    """The base Llama's tables of cos and sin were made with; refused if they are not."""
+    c, s = (np.asarray(t, np.float64).reshape(-1, *t.shape[-2:])[0] for t in (cos, sin))
+    if c.shape[0] < 2 or size < 4 or c.shape[-1] != size:
+        raise Refused("rotary tables too short to tell their base (2 steps, 4 features)")
+    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))  # position 1, feature 1: base^(−2/size)
+    found = angle ** (-size / 2)
+    found = float(round(found)) if abs(round(found) - found) < 1e-3 * found else found
+    inverse = 1.0 / found ** (np.arange(0, size, 2, dtype=np.float64) / size)
+    angles = np.arange(c.shape[0], dtype=np.float64)[:, None] * inverse[None, :]
+    angles = np.concatenate([angles, angles], axis=-1)
+    close = np.allclose(c, np.cos(angles), atol=TABLE_TOLERANCE)
+    if not (close and np.allclose(s, np.sin(angles), atol=TABLE_TOLERANCE)):
+        raise Refused("cos and sin tables other than Llama's rotary embeddings")
+    return found
