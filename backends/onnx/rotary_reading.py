@@ -8,15 +8,12 @@ does (``backends.torch.program``).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import onnx
 
 from backends.onnx.importing import Reading, Refused, attributes
 from backends.onnx.merge import SUM_OP
-
-TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
+from translator.ops.attention import rotary_base
 
 
 def unrotated(r: Reading, node: onnx.NodeProto) -> tuple[str, float, list[onnx.NodeProto]] | None:
@@ -86,16 +83,7 @@ def _turned(r: Reading, turned: str, x: str) -> list[onnx.NodeProto] | None:
 
 def base(cos: np.ndarray, sin: np.ndarray, size: int) -> float:
     """The base Llama's tables of cos and sin were made with; refused if they are not."""
-    c, s = (np.asarray(t, np.float64).reshape(-1, *t.shape[-2:])[0] for t in (cos, sin))
-    if c.shape[0] < 2 or size < 4 or c.shape[-1] != size:
-        raise Refused("rotary tables too short to tell their base (2 steps, 4 features)")
-    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))  # position 1, feature 1: base^(−2/size)
-    found = angle ** (-size / 2)
-    found = float(round(found)) if abs(round(found) - found) < 1e-3 * found else found
-    inverse = 1.0 / found ** (np.arange(0, size, 2, dtype=np.float64) / size)
-    angles = np.arange(c.shape[0], dtype=np.float64)[:, None] * inverse[None, :]
-    angles = np.concatenate([angles, angles], axis=-1)
-    close = np.allclose(c, np.cos(angles), atol=TABLE_TOLERANCE)
-    if not (close and np.allclose(s, np.sin(angles), atol=TABLE_TOLERANCE)):
-        raise Refused("cos and sin tables other than Llama's rotary embeddings")
-    return found
+    try:
+        return rotary_base(cos, sin, size)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None

@@ -9,7 +9,6 @@ parameters it never reads (listed, but for a second name of a tied tensor, as GP
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from backends.torch import importing  # which imports this module: names used at
 from translator.commands.importing import Unclaimed, spec_text
 from translator.errors import SpecErrors
 from translator.ir import INPUT
+from translator.ops.attention import rotary_base
 from translator.spec.schema import SCHEMAS
 
 if TYPE_CHECKING:  # importing.py imports this module
@@ -149,7 +149,6 @@ def masked_causally(r: Reading, mask: Any) -> bool:
 # ``x·cos + rotate_half(x)·sin``, rotate_half(x) = cat(−x[…, half:], x[…, :half]), with cos and
 # sin tables computed from no input. Their base is read off the tables (the angle of position
 # 1, feature 1 is base^(−2/size)) and every entry checked against Llama's formula.
-TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
 
 
 def unrotated(reading: Reading, node: Any) -> tuple[Any, float] | None:
@@ -198,18 +197,7 @@ def _turns_half(turned: Any, x: Any) -> bool:
 
 def _base(cos: torch.Tensor, sin: torch.Tensor, size: int) -> float:
     """The base Llama's tables of cos and sin were made with; refused if they are not."""
-    c, s = (t.reshape(-1, *t.shape[-2:])[0].double() for t in (cos, sin))
-    if c.shape[0] < 2 or size < 4:
-        raise importing.Refused("rotary tables too short to tell their base (2 steps, 4 features)")
-    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))  # position 1, feature 1: base^(−2/size)
-    base = angle ** (-size / 2)
-    base = float(round(base)) if abs(round(base) - base) < 1e-3 * base else base
-    inverse = 1.0 / base ** (torch.arange(0, size, 2, dtype=torch.float64) / size)
-    angles = torch.arange(c.shape[0], dtype=torch.float64)[:, None] * inverse[None, :]
-    angles = torch.cat([angles, angles], dim=-1)
-    if not (
-        torch.allclose(c, angles.cos(), atol=TABLE_TOLERANCE)
-        and torch.allclose(s, angles.sin(), atol=TABLE_TOLERANCE)
-    ):
-        raise importing.Refused("cos and sin tables other than Llama's rotary embeddings")
-    return base
+    try:
+        return rotary_base(cos.detach().numpy(), sin.detach().numpy(), size)
+    except ValueError as exc:
+        raise importing.Refused(str(exc)) from None

@@ -9,6 +9,9 @@ with one projection per role. The counts are equal either way.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from translator.ir import Node, Shape, WeightSpec
 from translator.ir.registries import (
     conversions,
@@ -427,3 +430,29 @@ conversions(
         None if s is None else f"scale {number(s)}: scores q·k × {number(s)} in all three"
     ),
 )
+
+
+ROTARY_TABLE_TOLERANCE = 1e-5  # float32 tables against float64 ones
+
+
+def rotary_base(cos: Any, sin: Any, size: int) -> float:
+    """The base (``rope_max_wavelength``) Llama's tables of cos and sin, arrays of
+    (..., steps, size), were made with, read off position 1, feature 1 (an angle of
+    base^(−2/size)) and then checked on the whole table; ``ValueError`` with the reason
+    when the tables are too short or are no rotary embeddings' (an importer's reading)."""
+    import numpy as np
+
+    c, s = (np.asarray(t, np.float64).reshape(-1, *np.shape(t)[-2:])[0] for t in (cos, sin))
+    if c.shape[0] < 2 or size < 4 or c.shape[-1] != size:
+        raise ValueError("rotary tables too short to tell their base (2 steps, 4 features)")
+    angle = math.atan2(float(s[1, 1]), float(c[1, 1]))
+    found = angle ** (-size / 2)
+    found = float(round(found)) if abs(round(found) - found) < 1e-3 * found else found
+    inverse = 1.0 / found ** (np.arange(0, size, 2, dtype=np.float64) / size)
+    angles = np.arange(c.shape[0], dtype=np.float64)[:, None] * inverse[None, :]
+    angles = np.concatenate([angles, angles], axis=-1)
+    tolerance = ROTARY_TABLE_TOLERANCE
+    close = np.allclose(c, np.cos(angles), atol=tolerance)
+    if not (close and np.allclose(s, np.sin(angles), atol=tolerance)):
+        raise ValueError("cos and sin tables other than Llama's rotary embeddings")
+    return found
