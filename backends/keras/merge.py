@@ -64,3 +64,14 @@ def import_arithmetic(operation: Any, arguments: list[Any]) -> dict[str, Any]:
     scale, offset = WITH_NUMBER[kind](float(number), _is_tensor(arguments[0]))
     layer: dict[str, Any] = {"type": "Rescaling", "scale": scale}
     return {**layer, "offset": offset} if offset else layer
+
+
+@IMPORTERS.register("CustomScaleLayer")
+def import_scaled_residual(layer: Any) -> dict[str, Any]:
+    """keras.applications InceptionResNetV2's residual ``x + branch * scale`` (its
+    ``CustomScaleLayer``): an Add whose second input goes through Rescaling(scale) first."""
+    if not type(layer).__module__.startswith("keras.src.applications."):
+        raise refuse(layer, "a CustomScaleLayer other than keras.applications' own")
+    scale = float(layer.get_config()["scale"])
+    rescaling = {"role": "scale", "type": "Rescaling", "scale": scale}
+    return {"type": "Add", "prepared": {1: rescaling}}

@@ -19,7 +19,9 @@ from translator.errors import UnsupportedInBackend
 from translator.spec.values import IDENTIFIER
 
 # A layer importer: Keras layer → spec layer; an operation importer: (operation, call) →
-# spec layer. Either raises ``UnsupportedInBackend`` with the reason it cannot.
+# spec layer. Either raises ``UnsupportedInBackend`` with the reason it cannot. A spec layer
+# may carry ``prepared: {input index: spec layer with a role}``: layers its inputs go through
+# first (the walk adds them before it, named ``<layer>_<role>``).
 Importer = Callable[[Any], dict[str, Any]]
 OperationImporter = Callable[[Any, int], dict[str, Any]]
 INPUT_DTYPES = ("float32", "int32", "int64")  # a spec's input dtypes
@@ -113,9 +115,23 @@ class _Reader:
         self.names[(id(operation), call)] = entry["name"]
         reads = operation._inbound_nodes[call].arguments.keras_tensors
         refs = self.refs(reads, operation)
+        for index, layer in sorted(entry.pop("prepared", {}).items()):
+            refs[index] = self._prepared(entry["name"], layer, refs[index])
         if refs != [self._previous()]:
             entry["inputs"] = refs[0] if len(refs) == 1 else refs
         self.layers.append(entry)
+
+    def _prepared(self, name: str, layer: dict[str, Any], source: str) -> str:
+        """A layer an importer puts before input ``source`` of layer ``name`` (its
+        ``prepared``: InceptionResNetV2's scaled branch), named ``<name>_<role>``; its name."""
+        fresh = f"{name}_{layer.pop('role')}"
+        fresh = self._fresh(fresh) if fresh in self.taken else fresh
+        self.taken.add(fresh)
+        previous = self._previous()
+        self.layers.append(
+            {"name": fresh, **layer, **({} if source == previous else {"inputs": source})}
+        )
+        return fresh
 
     def _input(self, layer: Any, call: int) -> None:
         config = layer.get_config()

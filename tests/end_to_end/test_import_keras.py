@@ -110,6 +110,9 @@ APPLICATIONS: dict[str, Callable[[], Any]] = {
         weights=None, input_shape=(32, 32, 3)
     ),
     "inception_v3": lambda: keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3)),
+    "inception_resnet_v2": lambda: keras.applications.InceptionResNetV2(
+        weights=None, input_shape=(75, 75, 3)
+    ),
     "mobilenet_v2": lambda: keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3)),
     "mobilenet_v3_small": lambda: keras.applications.MobileNetV3Small(
         weights=None, input_shape=(32, 32, 3)
@@ -256,6 +259,24 @@ def test_keras_ops_arithmetic_imports_as_layers(
         {"type": "Multiply"},
         {"type": "Subtract"},
         {"type": "Maximum"},
+    ]
+    _assert_reproduces(model, spec, weights)
+
+
+def test_inception_resnets_scaled_residual_imports_as_rescaling_and_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """keras.applications InceptionResNetV2's ``CustomScaleLayer`` (``x + branch * 0.17``):
+    the branch goes through a Rescaling, then an Add; the model's output reproduced."""
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = keras.Input((4,), name="x")
+    branch = keras.layers.Dense(4, name="branch")(x)
+    model = keras.Model(x, CustomScaleLayer(0.17, name="block35_1")([x, branch]))
+    spec, weights = run_import(_save(model, tmp_path / "scaled.keras"), tmp_path, capsys)
+    assert yaml_layers(spec)[1:] == [
+        {"name": "block35_1_scale", "type": "Rescaling", "scale": 0.17},
+        {"name": "block35_1", "type": "Add", "inputs": ["x", "block35_1_scale"]},
     ]
     _assert_reproduces(model, spec, weights)
 
