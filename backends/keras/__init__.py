@@ -47,6 +47,7 @@ from backends.base import load_families  # noqa: E402
 # The family modules must follow the quiet first import of TensorFlow above; importing them
 # runs their @BUILDERS.register decorators. The list of families is translator.ops's.
 load_families("backends.keras")
+import backends.keras.attention_importing  # noqa: E402, F401  (its importers register)
 from backends.keras.model import BUILDERS, NAME, build, measure, run  # noqa: E402
 from backends.keras.weights import (  # noqa: E402
     get_weights,

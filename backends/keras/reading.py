@@ -21,7 +21,8 @@ from translator.spec.values import IDENTIFIER
 # A layer importer: Keras layer → spec layer; an operation importer: (operation, call) →
 # spec layer. Either raises ``UnsupportedInBackend`` with the reason it cannot. A spec layer
 # may carry ``prepared: {input index: spec layer with a role}``: layers its inputs go through
-# first (the walk adds them before it, named ``<layer>_<role>``).
+# first (the walk adds them before it, named ``<layer>_<role>``), and ``inputs_implied``: a
+# last input that repeats the one before it is left out (attention's [x, x, x] is ``x``).
 Importer = Callable[[Any], dict[str, Any]]
 OperationImporter = Callable[[Any, int], dict[str, Any]]
 INPUT_DTYPES = ("float32", "int32", "int64")  # a spec's input dtypes
@@ -117,6 +118,9 @@ class _Reader:
         refs = self.refs(reads, operation)
         for index, layer in sorted(entry.pop("prepared", {}).items()):
             refs[index] = self._prepared(entry["name"], layer, refs[index])
+        implied = entry.pop("inputs_implied", False)
+        while implied and len(refs) > 1 and refs[-1] == refs[-2]:
+            refs.pop()  # attention's value is the query, its key the value, when left out
         if refs != [self._previous()]:
             entry["inputs"] = refs[0] if len(refs) == 1 else refs
         self.layers.append(entry)

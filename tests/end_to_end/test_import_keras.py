@@ -281,6 +281,42 @@ def test_inception_resnets_scaled_residual_imports_as_rescaling_and_add(
     _assert_reproduces(model, spec, weights)
 
 
+def _attention_model() -> Any:
+    x, memory = keras.Input((5, 8), name="x"), keras.Input((3, 6), name="memory")
+    attended = keras.layers.MultiHeadAttention(2, 4, name="self_attn")(x, x, use_causal_mask=True)
+    cross = keras.layers.MultiHeadAttention(2, 3, value_dim=5, use_bias=False, name="cross")
+    grouped = keras.layers.GroupQueryAttention(4, 4, 2, name="grouped")
+    return keras.Model([x, memory], grouped(cross(attended, memory), attended), name="attn")
+
+
+def test_keras_attention_layers_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """MultiHeadAttention (causal from the call's use_causal_mask; cross-attention with other
+    value heads) and GroupQueryAttention: self-attention's repeated inputs left out."""
+    model = _attention_model()
+    spec, weights = run_import(_save(model, tmp_path / "attention.keras"), tmp_path, capsys)
+    assert yaml_layers(spec) == [
+        {"name": "self_attn", "type": "MultiHeadAttention", "num_heads": 2, "key_dim": 4,
+         "causal": True, "inputs": "x"},
+        {"name": "cross", "type": "MultiHeadAttention", "num_heads": 2, "key_dim": 3,
+         "value_dim": 5, "use_bias": False, "inputs": ["self_attn", "memory"]},
+        {"name": "grouped", "type": "GroupQueryAttention", "head_dim": 4, "num_query_heads": 4,
+         "num_key_value_heads": 2, "inputs": ["cross", "self_attn"]},
+    ]  # fmt: skip
+    _assert_reproduces(model, spec, weights)
+
+
+def test_an_attention_mask_input_is_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, mask = keras.Input((5, 8), name="x"), keras.Input((5, 5), name="mask", dtype="bool")
+    attended = keras.layers.MultiHeadAttention(2, 4, name="attn")(x, x, attention_mask=mask)
+    source = _save(keras.Model([x, mask], attended), tmp_path / "masked.keras")
+    assert main(["import", str(source), "--out", str(tmp_path / "s.yaml")]) == 1
+    assert (
+        "called with attention_mask: a spec's attention takes no masks" in capsys.readouterr().err
+    )
+
+
 def test_a_division_is_listed_not_guessed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -416,8 +452,12 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: keras.layers.Rescaling([0.5, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0], name="odd"),
         "invalid value for 'scale'",
     ),
-    "MultiHeadAttention": (
-        lambda: keras.layers.MultiHeadAttention(2, 3, name="odd"),
+    "MultiHeadAttention gated": (
+        lambda: keras.layers.MultiHeadAttention(2, 3, use_gate=True, name="odd"),
+        "use_gate=True has no spec equivalent",
+    ),
+    "a class without an importer": (
+        lambda: keras.layers.GaussianNoise(0.1, name="odd"),
         "no importer for this Keras class",
     ),
     "a name that is no spec name": (
