@@ -9,6 +9,7 @@ Flatten's row-major order is Keras's. The modules are the standalone ones
 
 from __future__ import annotations
 
+from backends.torch.conv import PAD_OPS, folded_padding, pad_pairs, zeros
 from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
@@ -135,3 +136,29 @@ def read_same_values(r: Reading, call: ModuleCall) -> None:
 @FUNCTIONS.register("AssertTensorMetadata")
 def read_metadata_check(r: Reading, call: ModuleCall) -> None:
     """torch._assert_tensor_metadata(x, …): a check at tracing, no value; nothing to add."""
+
+
+@MODULES.register("ZeroPad1d", "ZeroPad2d", "ZeroPad3d")
+def read_zero_pad(r: Reading, call: ModuleCall) -> None:
+    """nn.ZeroPad1d/2d/3d(pads) → ZeroPadding1D/2D/3D (channels first); none where the
+    convolution it feeds takes it in as its padding (``conv.folded_padding``)."""
+    node = call.op(*PAD_OPS)
+    if not zeros(node):
+        raise Refused("a pad with another value than zero")
+    if folded_padding(node) is not None:
+        return  # the convolution reads the unpadded input, padding "same" or "causal"
+    pairs = pad_pairs(node)
+    if len(pairs) != len(Reading.shape(node)) - 2:
+        raise Refused("it pads other axes than the spatial ones")
+    layer = {"type": f"ZeroPadding{len(pairs)}D", "padding": pairs}
+    r.add(call, layer, [node.args[0]], node)
+
+
+@FUNCTIONS.register("Permute")
+def read_permute(r: Reading, call: ModuleCall) -> None:
+    """x.permute(0, …) keeping the batch axis first → Permute(dims) (numbered from 1)."""
+    node = call.nodes[0]
+    dims = [int(d) % len(Reading.shape(node)) for d in arg(node, 1, "dims")]
+    if dims[0] != 0:
+        raise Refused("it moves the batch axis")
+    r.add(call, {"type": "Permute", "dims": dims[1:]}, [node.args[0]], node)
