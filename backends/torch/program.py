@@ -40,7 +40,10 @@ def add_input(reading: Reading, node: Any, name: str) -> None:
 def spec_of(reading: Reading, name: str) -> dict[str, Any]:
     """The spec mapping: name, data format, inputs, layers, outputs."""
     spec: dict[str, Any] = {"name": name}
-    types = [layer["type"] for layer in reading.layers if "type" in layer]  # not shares
+    layers = [layer for layer in reading.layers if "type" in layer]  # not shares
+    types = [layer["type"] for layer in layers] + [
+        w["layer"]["type"] for w in layers if "layer" in w
+    ]
     if any("data_format" in SCHEMAS[type_].arg_index for type_ in types):
         spec["data_format"] = "channels_first"
     spec["inputs"], spec["layers"] = reading.inputs, reading.layers

@@ -162,3 +162,13 @@ def read_permute(r: Reading, call: ModuleCall) -> None:
     if dims[0] != 0:
         raise Refused("it moves the batch axis")
     r.add(call, {"type": "Permute", "dims": dims[1:]}, [node.args[0]], node)
+
+
+@MODULES.register("RepeatVector")
+def read_repeat_vector(r: Reading, call: ModuleCall) -> None:
+    """``RepeatVector(n)``: (batch, d) → (batch, n, d), each vector repeated → RepeatVector."""
+    node, x = call.nodes[-1], call.nodes[0].args[0]
+    given, shape = Reading.shape(x), Reading.shape(node)
+    if len(given) != 2 or len(shape) != 3 or (shape[0], shape[2]) != given:
+        raise Refused("a repeat of other than vectors along a new axis 1")
+    r.add(call, {"type": "RepeatVector", "n": shape[1]}, [x], node)
