@@ -164,8 +164,8 @@ def window_of(node: Any) -> tuple[list[int], list[int], list[int]]:
 def folded_padding(pad: Any) -> str | None:
     """``same`` or ``causal`` when ``pad`` is the ``nn.ZeroPad*d`` that ``model.py`` writes
     before a convolution for TensorFlow's uneven "same" or causal padding (named
-    ``<conv>_pad``, the convolution its only reader, unpadded itself): the convolution then
-    takes it in, as the spec wrote it. None for any other pad (a ZeroPadding layer)."""
+    ``<conv>_pad``, the convolution (or the module holding it) its only reader, unpadded
+    itself): the convolution then takes it in, as the spec wrote it. None for any other pad (a ZeroPadding layer)."""
     users = list(pad.users) if op_name(pad) in PAD_OPS and zeros(pad) else []
     if (
         len(users) != 1
@@ -174,7 +174,7 @@ def folded_padding(pad: Any) -> str | None:
     ):
         return None
     stacks = [list((n.meta.get("nn_module_stack") or {}).values()) for n in (pad, users[0])]
-    if not all(stacks) or stacks[0][-1][0] != f"{stacks[1][-1][0]}_pad":
+    if not all(stacks) or stacks[0][-1][0] not in {f"{path}_pad" for path, _ in stacks[1]}:
         return None
     kernel, strides, dilation = window_of(users[0])
     pairs = [

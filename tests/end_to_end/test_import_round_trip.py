@@ -54,8 +54,13 @@ def _case(path: Path) -> Any:
     return pytest.param(path, marks=marks, id=path.stem)
 
 
-CASES = [_case(p) for p in SPECS] + [
-    _case(ZOO / f"{name}.yaml") for name in sorted({*ZOO_ROUND_TRIP, *ZOO_TOO_LARGE})
+# model.py's native forms no spec under specs/ holds: separable convolutions (an
+# nn.Sequential of the depthwise and pointwise nn.Conv), layers going backwards (flipped
+# sequences), Keras's ReLU forms, transposed convolutions, attention.
+NATIVE = sorted((ROOT / "tests" / "fixtures" / "native").glob("*.yaml"))
+CASES = [
+    *(_case(p) for p in [*SPECS, *NATIVE]),
+    *(_case(ZOO / f"{name}.yaml") for name in sorted({*ZOO_ROUND_TRIP, *ZOO_TOO_LARGE})),
 ]
 
 
