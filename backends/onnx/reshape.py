@@ -266,3 +266,17 @@ def reshapes_to(r: Reading, node: onnx.NodeProto, rank: int) -> bool:
     """Whether ``node`` is a Reshape whose output has ``rank`` axes (batch included)."""
     shape = r.shape(node.output[0])
     return node.op_type == "Reshape" and shape is not None and len(shape) == rank
+
+
+@RECOGNISERS.register("Expand")
+def read_expand(r: Reading, node: onnx.NodeProto) -> None:
+    """Expand of a vector with an axis of size 1 inserted at 1 (Unsqueeze), to n along it
+    → RepeatVector(n)."""
+    x = r.view(node.input[0])
+    shape = r.const(node.input[1])
+    if x.axes != (0, None, 1) or shape is None or len(shape) != 3:
+        raise Refused("an Expand other than of vectors along a new axis 1 (RepeatVector)")
+    n = int(shape[1])
+    if int(shape[0]) != 1 or int(shape[2]) != 1 or n < 1:
+        raise Refused(f"an Expand to {shape.tolist()}; accepted: [1, n, 1] (RepeatVector)")
+    r.add(node, {"type": "RepeatVector", "n": n}, [x], {node.output[0]: (0, 1, 2)})

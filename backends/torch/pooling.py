@@ -222,6 +222,9 @@ def read_global_pooling(r: Reading, call: ModuleCall) -> None:
     if dims != list(range(1, rank - 1)):
         raise Refused("it reduces other axes than the spatial ones of channels-last data")
     kind = "Max" if op_name(node) == "amax" else "Average"
-    layer: dict[str, Any] = {"type": f"Global{kind}Pooling{rank - 2}D", "data_format": "channels_last"}
+    layer: dict[str, Any] = {
+        "type": f"Global{kind}Pooling{rank - 2}D",
+        "data_format": "channels_last",
+    }
     layer["keepdims"] = bool(arg(node, 2, "keepdim", False))
     r.add(call, layer, [node.args[0]], node)

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 import backends
-from tests.conftest import SPECS
-from tests.imports import count_totals, run_import
+from tests.conftest import ROOT, SPECS
+from tests.imports import ZOO_ROUND_TRIP, ZOO_TOO_LARGE, count_totals, run_import
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.sample import sample_inputs
@@ -32,6 +32,7 @@ import keras  # noqa: E402  (after the backend: it sets Keras's backend and quie
 
 from backends.keras import export as keras_export  # noqa: E402
 
+ZOO = ROOT / "specs" / "zoo"
 ATOL = 1e-5  # float32 through the same kernels: the differences seen are below 1e-6
 
 
@@ -67,7 +68,19 @@ def _exported(spec: Path, out: Path) -> Path:
     return out / keras_export.FILE
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+# Every spec under specs/, and the zoo's smaller models (tests/imports.py says why not the
+# others).
+ROUND_TRIP = [
+    *(pytest.param(p, id=p.stem) for p in SPECS),
+    *(pytest.param(ZOO / f"{name}.yaml", id=name) for name in ZOO_ROUND_TRIP),
+    *(
+        pytest.param(ZOO / f"{name}.yaml", id=name, marks=pytest.mark.skip(reason=why))
+        for name, why in ZOO_TOO_LARGE.items()
+    ),
+]
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIP)
 def test_exported_spec_imports_back(
     spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
