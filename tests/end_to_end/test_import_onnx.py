@@ -192,6 +192,7 @@ ROUND_TRIP = [
     "mnist_cnn",
     "resnet_block",
     "seed_lstm",
+    "signal_cnn",
     "simple_rnn_classifier",
     "stacked_lstm_forecaster",
     "text_cnn",
