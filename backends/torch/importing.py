@@ -165,6 +165,8 @@ class Reading:
             raise Refused(f"{exc.message}; {exc.accepted}") from None
         name = self._name(call.path or call.nodes[0].name, layer["type"])
         entry: dict[str, Any] = {"name": name, "type": layer["type"], **args}
+        if call.path and program_.frozen(self.program, call.path):
+            entry["trainable"] = False
         if call.path in self.sources.values() and self._holds_weights(call.path):
             first = next(k for k, v in self.sources.items() if v == call.path)
             entry = {"name": name, "share": first}  # the module called again: its weights

@@ -37,6 +37,14 @@ def add_input(reading: Reading, node: Any, name: str) -> None:
     reading.refs[node] = entry["name"]
 
 
+def frozen(program: Any, path: str) -> bool:
+    """Whether the module at ``path`` holds parameters and none of them is trained
+    (``requires_grad_(False)``, which the program keeps): the spec's ``trainable: false``."""
+    names = program.graph_signature.parameters
+    held = [program.state_dict[k] for k in names if k.startswith(f"{path}.")]
+    return bool(held) and not any(p.requires_grad for p in held)
+
+
 def spec_of(reading: Reading, name: str) -> dict[str, Any]:
     """The spec mapping: name, data format, inputs, layers, outputs."""
     spec: dict[str, Any] = {"name": name}
