@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.torch import program
 from backends.torch.conv import padding_of, per_axis, zero_padded
 from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
@@ -222,9 +223,24 @@ def read_global_pooling(r: Reading, call: ModuleCall) -> None:
     if dims != list(range(1, rank - 1)):
         raise Refused("it reduces other axes than the spatial ones of channels-last data")
     kind = "Max" if op_name(node) == "amax" else "Average"
-    layer: dict[str, Any] = {
-        "type": f"Global{kind}Pooling{rank - 2}D",
-        "data_format": "channels_last",
-    }
-    layer["keepdims"] = bool(arg(node, 2, "keepdim", False))
+    layer = {"type": f"Global{kind}Pooling{rank - 2}D", "keepdims": arg(node, 2, "keepdim", False)}
     r.add(call, layer, [node.args[0]], node)
+    program.last(r)
+
+
+@MODULES.register("AveragePooling", "MaxPooling")
+def read_channels_last_pooling(r: Reading, call: ModuleCall) -> None:
+    """model.py's pooling of channels-last data without pads (the channels moved first,
+    pooled, moved back) → Max/AveragePoolingND(data_format=channels_last, padding=valid)."""
+    if [op_name(n) for n in call.nodes[:: len(call.nodes) - 1]] != ["permute", "permute"]:
+        raise Refused("a channels-last pooling in another form than model.py's")
+    if len(call.nodes) != 3:
+        raise Refused("a padded channels-last pooling (pads TensorFlow's way, no layer reads)")
+    node = call.nodes[1]
+    rank = len(Reading.shape(node)) - 2
+    kernel = per_axis(arg(node, 1, "kernel_size"), rank)
+    strides = per_axis(arg(node, 2, "stride") or kernel, rank)
+    kind = WINDOW_POOLS["MaxPool" if op_name(node).startswith("max") else "AvgPool"]
+    layer = {"type": f"{kind}{rank}D", "pool_size": kernel, "strides": strides}
+    r.add(call, layer, [call.nodes[0].args[0]], call.nodes[-1])
+    program.last(r)
