@@ -80,4 +80,16 @@ def read_concat(r: Reading, node: onnx.NodeProto) -> None:
         raise Refused("it joins along an axis the spec does not have")
     axis = -1 if axis == max(a for a in axes if a is not None) else axis
     layer = {"type": "Concatenate", "axis": axis}
-    r.add(node, layer, views, {node.output[0]: axes})
+    r.add(node, layer, _once(r, views), {node.output[0]: axes})
+
+
+def _once(r: Reading, views: list[View]) -> list[View]:
+    """``views`` with a layer of two outputs (a Bidirectional of merge_mode null) named
+    once: in a spec, naming the layer names both."""
+    kept: list[View] = []
+    for view in views:
+        entry = next((e for e in r.layers if e["name"] == view.ref), {})
+        two = "merge_mode" in entry and entry["merge_mode"] is None
+        if not (two and kept and kept[-1].ref == view.ref):
+            kept.append(view)
+    return kept

@@ -214,7 +214,7 @@ def _both_directions(r: Reading, node: onnx.NodeProto, layout: int) -> dict[str,
 MERGE_MODES = {"Concat": "concat", SUM_OP: "sum", PRODUCT_OP: "mul"}
 
 
-def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tuple[str, Any]:
+def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tuple[str | None, Any]:
     """The translator's export: each direction taken by a Gather (of Y moved to (batch,
     time, 2, hidden), or of Y_h) and the two merged (Concat, Add, Add and Div by 2, Mul)."""
     taken, axis = [], 0
@@ -226,6 +226,10 @@ def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tupl
     picks = [r.const(g.input[1]) if g.op_type == "Gather" else None for g in gathers]
     merge = r.reader(gathers[0].output[0]) if len(gathers) == 2 else None
     ok = merge is not None and [None if p is None else p.tolist() for p in picks] == [0, 1]
+    if ok and not sequences and merge is not None and len(merge.input) > 2:
+        for gather in gathers:  # merge_mode null: both directions, read as they are
+            r.claim(gather)
+        return None, {g.output[0]: (0, 1) for g in gathers}
     if not ok or sequences != bool(taken) or merge is None or merge.op_type not in MERGE_MODES:
         raise Refused("a bidirectional output not merged as the translator exports one")
     if list(merge.input) != [g.output[0] for g in gathers] or {
@@ -243,7 +247,25 @@ def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tupl
     return mode, {last.output[0]: (0, 1, 2) if sequences else (0, 1)}
 
 
-def _directions(r: Reading, node: onnx.NodeProto, layout: int, sequences: bool) -> tuple[str, Any]:
+def reverses_time(r: Reading, node: Any, axes: Any) -> bool:
+    """Whether ``node`` is ``reverse_time``'s Slice of the spec's time axis (1)."""
+    given = [r.const(t) if t else None for t in [*node.input[1:5], "", "", ""][:4]]
+    if node.op_type != "Slice" or any(v is None or v.size != 1 for v in given):
+        return False
+    start, end, axis, step = (int(v.reshape(-1)[0]) for v in given if v is not None)
+    return axes[axis] == 1 and (start, step) == (-1, -1) and end < -(1 << 30)  # to the start
+
+
+def reversed_input(r: Reading, tensor: str) -> bool:
+    """Whether an operator's input (time first) is the time reversal of a spec sequence."""
+    moved = r.source.producers.get(tensor)
+    flip = r.source.producers.get(moved.input[0]) if moved is not None else None
+    return flip is not None and reverses_time(r, flip, r.view(flip.input[0]).axes)
+
+
+def _directions(
+    r: Reading, node: onnx.NodeProto, layout: int, sequences: bool
+) -> tuple[str | None, Any]:
     """How a bidirectional operator's two directions are merged, and the merged output."""
     try:
         return "concat", _both_directions(r, node, layout)
@@ -270,6 +292,8 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     if type_ == "GRU":
         values["reset_after"] = bool(a.get("linear_before_reset", 0))
     layer = {"type": type_, **values}
+    if reversed_input(r, node.input[0]):  # the Slice's view is its input's: go_backwards
+        values["go_backwards"] = True
     if direction == "bidirectional":
         mode, outputs = _directions(r, node, layout, sequences)
         layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, mode)

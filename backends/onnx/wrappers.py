@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import onnx
+
 from backends.onnx import recurrent
+from backends.onnx.importing import RECOGNISERS, Reading, Refused
 from backends.onnx.model import BUILDERS, Layer
 
 Merge = Callable[[Layer, str, str], list[str]]
@@ -64,3 +67,24 @@ def build_bidirectional(layer: Layer, inputs: list[str]) -> list[str]:
         x = recurrent.reverse_time(layer, x)
     forward, backward = recurrent.rnn_outputs(layer.wrapped(inner), x, "bidirectional")
     return MERGES[layer.args["merge_mode"]](layer, forward, backward)
+
+
+# Importing: the Slice reversing time before a recurrent layer (``go_backwards``, which the
+# export writes before the time-first Transpose of the operator's input) is no layer: the
+# recurrent operator reading it takes it in (``recurrent.reversed_input``).
+
+
+@RECOGNISERS.register("Slice")
+def read_time_reversal(r: Reading, node: onnx.NodeProto) -> None:
+    """Slice(x, -1, -inf, axes=[time], steps=[-1]) read, through a Transpose, by recurrent
+    operators only → no layer; its output is seen as ``x`` until they take the flip in."""
+    x = r.view(node.input[0])
+    if not recurrent.reverses_time(r, node, x.axes):
+        raise Refused("a Slice other than a time reversal before recurrent layers")
+    moved = [m for m in r.source.readers.get(node.output[0], []) if m.op_type == "Transpose"]
+    readers = [n for m in moved for n in r.source.readers.get(m.output[0], [])]
+    if len(moved) != len(r.source.readers.get(node.output[0], [])) or not all(
+        n.op_type in recurrent.SPEC_TYPES for n in readers
+    ):
+        raise Refused("a time reversal read by other than recurrent layers")
+    r.views[node.output[0]] = x

@@ -185,6 +185,7 @@ def test_port_takes_the_source_file_as_weights(
 # Dense comes back as a Dense on the last axis: the same function and counts.
 ROUND_TRIP = [
     "autoencoder",
+    "bidirectional_merges",
     "bigru_tagger",
     "channels_first_cnn",
     "grouped_dilated_conv",
