@@ -10,6 +10,7 @@ import onnx
 
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Builder, Layer
+from backends.onnx.reshape import made_plain
 
 
 def _fold(op_type: str) -> Builder:
@@ -57,6 +58,8 @@ def _views(r: Reading, node: onnx.NodeProto) -> list[View]:
     if any(r.source.is_const(t) or t in r.static for t in node.input):
         raise Refused("one operand is a constant, which no spec merge takes")
     views = [r.view(t) for t in node.input]
+    if len({v.axes for v in views}) != 1:  # a Permute first, where that is all it takes
+        views = [made_plain(r, t) for t in node.input]
     if len({v.axes for v in views}) != 1:
         raise Refused(f"its inputs are laid out differently ({[v.axes for v in views]})")
     return views

@@ -260,7 +260,9 @@ def reversed_input(r: Reading, tensor: str) -> bool:
     """Whether an operator's input (time first) is the time reversal of a spec sequence."""
     moved = r.source.producers.get(tensor)
     flip = r.source.producers.get(moved.input[0]) if moved is not None else None
-    return flip is not None and reverses_time(r, flip, r.view(flip.input[0]).axes)
+    if flip is None or flip.op_type != "Slice" or flip.input[0] not in r.views:
+        return False
+    return reverses_time(r, flip, r.views[flip.input[0]].axes)
 
 
 def _directions(

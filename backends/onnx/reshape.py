@@ -280,3 +280,21 @@ def read_expand(r: Reading, node: onnx.NodeProto) -> None:
     if int(shape[0]) != 1 or int(shape[2]) != 1 or n < 1:
         raise Refused(f"an Expand to {shape.tolist()}; accepted: [1, n, 1] (RepeatVector)")
     r.add(node, {"type": "RepeatVector", "n": n}, [x], {node.output[0]: (0, 1, 2)})
+
+
+def made_plain(r: Reading, tensor: str) -> View:
+    """The view of ``tensor``, and where it shows the spec tensor's axes permuted (the batch
+    first, none inserted), a Permute layer first putting them in ONNX's order (a Dense on
+    another axis than the last, a merge of tensors laid out differently), named after the
+    Transpose that moved them."""
+    x = r.view(tensor)
+    if (
+        x.plain
+        or x.axes[0] != 0
+        or sorted(a for a in x.axes if a is not None) != list(range(len(x.axes)))
+    ):
+        return x
+    out, mover = f"{tensor}/permuted", r.source.producers[tensor]
+    plain = tuple(range(len(x.axes)))
+    r.add(mover, {"type": "Permute", "dims": list(x.axes[1:])}, [x], {out: plain})
+    return r.views[out]

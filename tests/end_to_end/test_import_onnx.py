@@ -197,6 +197,7 @@ ROUND_TRIP = [
     "simple_rnn_classifier",
     "stacked_lstm_forecaster",
     "text_cnn",
+    "token_mixer",
     "two_input_model",
 ]
 
