@@ -16,6 +16,7 @@ import onnx
 from backends.onnx import activation
 from backends.onnx.importing import (
     RECOGNISERS,
+    Axes,
     Reading,
     Refused,
     View,
@@ -136,13 +137,35 @@ def zero_padded(r: Reading, node: onnx.NodeProto, x: View, pads: list[int]) -> V
     return r.views[tensor]
 
 
+def with_inserted_axes(r: Reading, tensor: str, expected: Axes) -> View:
+    """The view of ``tensor``; where it shows axes of size 1 the spec tensor lacks (a Reshape
+    that added a channel axis, read as a view) and a Reshape layer inserting them, the
+    order of the others kept, would show the new tensor with the ``expected`` axes, that
+    Reshape layer first, named after the node that added them."""
+    x, shape = r.view(tensor), r.shape(tensor)
+    if None not in x.axes or shape is None or len(expected) != len(x.axes):
+        return x
+    placed = sorted(range(len(x.axes)), key=lambda i: expected[i])  # ONNX axes, new order
+    kept = [x.axes[i] for i in placed if x.axes[i] is not None]
+    if kept != sorted(kept) or None in [shape[i] for i in placed[1:]]:
+        return x
+    target = [int(shape[i] or 1) for i in placed[1:]]
+    adder = r.source.producers[tensor]
+    while adder.op_type == "Transpose" and adder.input[0] in r.source.producers:
+        adder = r.source.producers[adder.input[0]]
+    out = f"{tensor}/reshaped"
+    r.add(adder, {"type": "Reshape", "target_shape": target}, [x], {out: expected})
+    return r.views[out]
+
+
 @RECOGNISERS.register("Conv")
 def read_conv(r: Reading, node: onnx.NodeProto) -> None:
     """Conv(x, W, B) on channels-first data → Conv1D/2D/3D(filters, kernel_size, ...)."""
     kernel = r.weight(node.input[1])
     rank = kernel.ndim - 2
-    x = r.view(node.input[0])
-    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX convolves channels first")
+    expected = channels_first_axes(r.data_format, rank + 2)
+    x = with_inserted_axes(r, node.input[0], expected)
+    r.expects(x, expected, "ONNX convolves channels first")
     args = window(r, node, kernel.shape[2:])
     pads = args.pop("pads")
     if pads is not None:

@@ -193,6 +193,7 @@ ROUND_TRIP = [
     "mnist_cnn",
     "resnet_block",
     "seed_lstm",
+    "sequence_reshaper",
     "signal_cnn",
     "simple_rnn_classifier",
     "stacked_lstm_forecaster",
