@@ -138,15 +138,16 @@ def zero_padded(r: Reading, node: onnx.NodeProto, x: View, pads: list[int]) -> V
 
 
 def with_inserted_axes(r: Reading, tensor: str, expected: Axes) -> View:
-    """The view of ``tensor``; where it shows axes of size 1 the spec tensor lacks (a Reshape
-    that added a channel axis, read as a view) and a Reshape layer inserting them, the
-    order of the others kept, would show the new tensor with the ``expected`` axes, that
-    Reshape layer first, named after the node that added them."""
+    """The view of ``tensor``, or, where it shows axes of size 1 that the spec tensor lacks
+    (a Reshape that added a channel axis, read as a view), a Reshape layer inserting them
+    first, when the new tensor then shows the ``expected`` axes with the others' order
+    kept (row-major order unchanged). The layer is named after the node that added them."""
     x, shape = r.view(tensor), r.shape(tensor)
-    if None not in x.axes or shape is None or len(expected) != len(x.axes):
+    ranks = [a for a in expected if a is not None]
+    if None not in x.axes or shape is None or len(ranks) != len(x.axes):
         return x
-    placed = sorted(range(len(x.axes)), key=lambda i: expected[i])  # ONNX axes, new order
-    kept = [x.axes[i] for i in placed if x.axes[i] is not None]
+    placed = sorted(range(len(x.axes)), key=ranks.__getitem__)  # ONNX axes, the new order
+    kept = [a for a in (x.axes[i] for i in placed) if a is not None]
     if kept != sorted(kept) or None in [shape[i] for i in placed[1:]]:
         return x
     target = [int(shape[i] or 1) for i in placed[1:]]
