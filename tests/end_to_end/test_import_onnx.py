@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import backends
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SPECS
 from tests.imports import ZOO_ROUND_TRIP, ZOO_TOO_LARGE, count_totals, evaluated, run_import
 from translator.cli import main
 from translator.commands.port import random_canonical
@@ -179,33 +179,30 @@ def test_port_takes_the_source_file_as_weights(
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
-# Specs under specs/ whose model.onnx imports back (the others use operator patterns not
-# recognised yet: a Bidirectional going backwards or with two outputs, a Dense on a permuted
-# axis, a Reshape adding a channel axis, Conv3D inside TimeDistributed). A TimeDistributed
-# Dense comes back as a Dense on the last axis: the same function and counts.
-ROUND_TRIP = [
-    "autoencoder",
-    "bidirectional_merges",
-    "bigru_tagger",
-    "channels_first_cnn",
-    "grouped_dilated_conv",
-    "gru_variants",
-    "mnist_cnn",
-    "resnet_block",
-    "seed_lstm",
-    "sequence_reshaper",
-    "signal_cnn",
-    "simple_rnn_classifier",
-    "stacked_lstm_forecaster",
-    "text_cnn",
-    "token_mixer",
-    "two_input_model",
-]
+# Specs under specs/ whose model.onnx does not import back yet, each with what stops it
+# (strict: a fixed gap turns its case red). A TimeDistributed Dense comes back as a Dense on
+# the last axis, the same function and counts; a Dropout, which the export leaves out, not at all.
+ROUND_TRIP_GAPS = {
+    "frozen_backbone": (
+        "its Normalization is a Sub and a Div by constants, which no recogniser reads (and ONNX"
+        " keeps no trainable flag: the frozen layers would count as trainable)"
+    ),
+    "video_classifier": (
+        "TimeDistributed around a Conv2D, a MaxPooling2D and a Flatten: the Reshape folding"
+        " the steps into the batch is recognised around a Dense only"
+    ),
+}
 
 
-# And the zoo's smaller models (tests/imports.py says why not the others).
+def _round_trip(path: Path) -> Any:
+    gap = ROUND_TRIP_GAPS.get(path.stem)
+    marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
+    return pytest.param(path.relative_to(ROOT / "specs").as_posix(), id=path.stem, marks=marks)
+
+
+# Every spec, and the zoo's smaller models (tests/imports.py says why not the others).
 ROUND_TRIP_CASES = [
-    *(pytest.param(f"{name}.yaml", id=name) for name in ROUND_TRIP),
+    *(_round_trip(path) for path in SPECS),
     *(pytest.param(f"zoo/{name}.yaml", id=name) for name in ZOO_ROUND_TRIP),
     *(
         pytest.param(f"zoo/{name}.yaml", id=name, marks=pytest.mark.skip(reason=why))
