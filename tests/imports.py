@@ -79,3 +79,13 @@ def weighted_layers(capsys: pytest.CaptureFixture[str], spec: Path) -> dict[str,
     assert main(["count", str(spec), "--format", "json"]) == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     return {r["name"]: r["params"] for r in layers if any(p["total"] for p in r["params"].values())}
+
+
+def assert_same_weights(original: dict[str, Any], imported: dict[str, Any]) -> None:
+    """Canonical weights: the same tensors by name, each holding the same values (sorted: a
+    Dense after a Flatten of channels-first images holds its rows in that order)."""
+    import numpy as np
+
+    assert sorted(imported) == sorted(original)
+    for key, value in original.items():
+        np.testing.assert_array_equal(np.sort(imported[key], None), np.sort(value, None), key)

@@ -18,7 +18,15 @@ import pytest
 
 import backends
 from tests.conftest import ROOT, SPECS
-from tests.imports import ZOO_ROUND_TRIP, ZOO_TOO_LARGE, count_totals, evaluated, run_import
+from tests.imports import (
+    ZOO_ROUND_TRIP,
+    ZOO_TOO_LARGE,
+    assert_same_weights,
+    count_totals,
+    evaluated,
+    run_import,
+    weighted_layers,
+)
 from translator.cli import main
 from translator.commands.port import random_canonical
 from translator.ir.layout import natural_axes
@@ -218,9 +226,12 @@ def test_the_translators_export_imports_back(
     original = ROOT / "specs" / name
     graph, out = load(str(original)), tmp_path / "export"
     out.mkdir()
-    onnx_export.export(graph, from_canonical(graph, "onnx", random_canonical(graph, 3)), out)
+    canonical = random_canonical(graph, 3)
+    onnx_export.export(graph, from_canonical(graph, "onnx", canonical), out)
     spec, weights = run_import(out / onnx_export.FILE, tmp_path, capsys)
     assert count_totals(capsys, spec) == count_totals(capsys, original)
+    assert weighted_layers(capsys, spec) == weighted_layers(capsys, original)
+    assert_same_weights(canonical, load_canonical(load(str(spec)), weights))
     _assert_reproduces(out / onnx_export.FILE, spec, weights)
 
 

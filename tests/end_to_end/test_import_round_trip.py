@@ -20,6 +20,7 @@ from tests.conftest import ROOT, SPECS
 from tests.imports import (
     ZOO_ROUND_TRIP,
     ZOO_TOO_LARGE,
+    assert_same_weights,
     count_totals,
     natural_inputs,
     run_import,
@@ -99,14 +100,6 @@ def _exported_program(spec: Path, out: Path) -> tuple[Any, dict[str, Any], list[
     return model, canonical, inputs, path
 
 
-def _assert_same_weights(original: dict[str, Any], imported: dict[str, Any]) -> None:
-    """The same tensors by name, each holding the same values (sorted: a Dense after a
-    Flatten of channels-first images holds its rows in that order)."""
-    assert sorted(imported) == sorted(original)
-    for key, value in original.items():
-        np.testing.assert_array_equal(np.sort(imported[key], None), np.sort(value, None), key)
-
-
 @pytest.mark.parametrize("spec", CASES)
 def test_a_spec_round_trips_through_torch_export(
     spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -117,7 +110,7 @@ def test_a_spec_round_trips_through_torch_export(
     assert weighted_layers(capsys, imported) == weighted_layers(capsys, spec)
     graph = load(str(imported))
     again = load_canonical(graph, weights)
-    _assert_same_weights(canonical, again)
+    assert_same_weights(canonical, again)
     with torch.no_grad():
         expected = model(*(torch.from_numpy(x) for x in inputs))
     expected = expected if isinstance(expected, tuple) else (expected,)
