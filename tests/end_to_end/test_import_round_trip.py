@@ -53,11 +53,6 @@ GAPS = {
         "Keras ReLU's capped and thresholded forms (nn.Hardtanh(0, cap), model.py's own ReLU"
         " with torch.where), UpSampling1D (nn.Upsample) and Cropping1D have no importer yet"
     ),
-    "attention_block": (
-        "MultiHeadAttention of heads narrower than query width / num_heads is model.py's own"
-        " projections around F.scaled_dot_product_attention with its output flattened over"
-        " the heads, a shape no attention importer reads yet"
-    ),
 }
 
 
