@@ -17,7 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from backends.torch import activation
-from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg, op_name
+from backends.torch.importing import (
+    MODULES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    module_stack,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import (
@@ -164,17 +172,16 @@ def window_of(node: Any) -> tuple[list[int], list[int], list[int]]:
 def folded_padding(pad: Any) -> str | None:
     """``same`` or ``causal`` when ``pad`` is the ``nn.ZeroPad*d`` that ``model.py`` writes
     before a convolution for TensorFlow's uneven "same" or causal padding (named
-    ``<conv>_pad``, the convolution (or the module holding it) its only reader, unpadded
-    itself): the convolution then takes it in, as the spec wrote it. None for any other pad (a ZeroPadding layer)."""
+    ``<conv>_pad``; the convolution, or the module holding it, its only reader, padding
+    nothing itself): the convolution then takes it in, as the spec wrote it. None for any
+    other pad (a ZeroPadding layer)."""
     users = list(pad.users) if op_name(pad) in PAD_OPS and zeros(pad) else []
-    if (
-        len(users) != 1
-        or op_name(users[0]) not in CONV_OPS
-        or per_axis(arg(users[0], 4, "padding", 0), 1) != [0]
-    ):
+    if len(users) != 1 or op_name(users[0]) not in CONV_OPS:
         return None
-    stacks = [list((n.meta.get("nn_module_stack") or {}).values()) for n in (pad, users[0])]
-    if not all(stacks) or stacks[0][-1][0] not in {f"{path}_pad" for path, _ in stacks[1]}:
+    if any(int(p) for p in per_axis(arg(users[0], 4, "padding", 0), 1)):
+        return None
+    stacks = [module_stack(n) for n in (pad, users[0])]
+    if not all(stacks) or stacks[0][-1][1] not in {f"{path}_pad" for _, path, _ in stacks[1]}:
         return None
     kernel, strides, dilation = window_of(users[0])
     pairs = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.torch import activation
-from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, _stack, op_name
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, module_stack, op_name
 from backends.torch.model import describe, describes
 from backends.torch.recurrent import native_is_exact, recurrent_call, torch_module
 from backends.torch.standalone.assemble import Description, Steps, as_steps, call, steps
@@ -69,8 +69,8 @@ def read_time_distributed(r: Reading, call: ModuleCall) -> None:
     fold, unfold = call.nodes[0], call.nodes[-1]
     if not _folds_time(fold, unfold):
         raise Refused("a TimeDistributed that does not fold time into the batch")
-    inner = [n for n in call.nodes[1:-1] if len(_stack(n)) > len(_stack(fold))]
-    path, cls = _stack(inner[0])[len(_stack(fold))][1:] if inner else ("", "")
+    inner = [n for n in call.nodes[1:-1] if len(module_stack(n)) > len(module_stack(fold))]
+    path, cls = module_stack(inner[0])[len(module_stack(fold))][1:] if inner else ("", "")
     reader = MODULES.get(cls)
     if reader is None or len(inner) != len(call.nodes) - 2:
         raise Refused(f"no importer for the wrapped module ({cls or 'none'})")
