@@ -226,7 +226,11 @@ def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tupl
     picks = [r.const(g.input[1]) if g.op_type == "Gather" else None for g in gathers]
     merge = r.reader(gathers[0].output[0]) if len(gathers) == 2 else None
     ok = merge is not None and [None if p is None else p.tolist() for p in picks] == [0, 1]
-    if ok and not sequences and merge is not None and len(merge.input) > 2:
+    pair = [g.output[0] for g in gathers]
+    joined = merge is not None and any(
+        list(merge.input[i : i + 2]) == pair for i in range(len(merge.input))
+    )
+    if ok and not sequences and joined and merge is not None and len(merge.input) > 2:
         for gather in gathers:  # merge_mode null: both directions, read as they are
             r.claim(gather)
         return None, {g.output[0]: (0, 1) for g in gathers}

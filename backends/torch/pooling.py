@@ -232,9 +232,10 @@ def read_global_pooling(r: Reading, call: ModuleCall) -> None:
 def read_channels_last_pooling(r: Reading, call: ModuleCall) -> None:
     """model.py's pooling of channels-last data without pads (the channels moved first,
     pooled, moved back) → Max/AveragePoolingND(data_format=channels_last, padding=valid)."""
-    if [op_name(n) for n in call.nodes[:: len(call.nodes) - 1]] != ["permute", "permute"]:
+    ops = [op_name(n) for n in call.nodes]
+    if ops[0] != "permute" or ops[-1] != "permute":
         raise Refused("a channels-last pooling in another form than model.py's")
-    if len(call.nodes) != 3:
+    if len(ops) != 3:
         raise Refused("a padded channels-last pooling (pads TensorFlow's way, no layer reads)")
     node = call.nodes[1]
     rank = len(Reading.shape(node)) - 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.torch.importing import MODULES, ModuleCall, Reading, op_name
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from translator.ir import Node
@@ -51,7 +51,9 @@ def read_standardize(r: Reading, call: ModuleCall) -> None:
     axes = [i for i, n in enumerate(broadcast) if i and n != 1]
     invert = any(op_name(n) == "mul" for n in call.nodes)
     first = call.op("mul") if invert else call.op("sub")
-    x = next(a for a in first.args if hasattr(a, "op") and a in r.refs)
+    x = next((a for a in first.args if hasattr(a, "op") and a in r.refs), None)
+    if x is None:
+        raise Refused("it standardizes no layer's output")
     layer: dict[str, Any] = {"type": "Normalization", "invert": invert}
     layer["axis"] = axes[0] if len(axes) == 1 else (axes or None)
     r.add(call, layer, [x], call.nodes[-1])

@@ -160,8 +160,8 @@ def _merged(call: ModuleCall, sequence: Any) -> tuple[str | None, list[Any]]:
     it): nn.LSTM's own sequences (concat), or model.py's classes merging as Keras does."""
     inside = set(call.nodes)
     outputs = [n for n in call.nodes if any(u not in inside for u in n.users)]
-    if outputs == [sequence]:
-        return "concat", outputs
+    if sequence not in inside or outputs == [sequence]:
+        return "concat", [sequence]
     if len(outputs) == 2:
         return None, outputs  # merge_mode null: both directions, in that order
     if len(outputs) != 1 or op_name(outputs[0]) not in MERGES:
