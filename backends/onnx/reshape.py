@@ -223,6 +223,10 @@ def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
     if merged is not None:
         r.views[node.output[0]] = View(x.ref, merged)
         return
+    from backends.onnx import wrappers  # which imports this module (through recurrent)
+
+    if wrappers.time_folding(r, node):
+        return
     real = [(a, n) for a, n in zip(x.axes, given, strict=True) if a is not None]
     kept = [n for n in out if n != 1] == [n for _, n in real if n != 1]
     if kept and all(n != 1 for _, n in real):  # only axes of size 1 come or go

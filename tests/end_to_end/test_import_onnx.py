@@ -195,10 +195,6 @@ ROUND_TRIP_GAPS = {
         "its Normalization is a Sub and a Div by constants, which no recogniser reads (and ONNX"
         " keeps no trainable flag: the frozen layers would count as trainable)"
     ),
-    "video_classifier": (
-        "TimeDistributed around a Conv2D, a MaxPooling2D and a Flatten: the Reshape folding"
-        " the steps into the batch is recognised around a Dense only"
-    ),
 }
 
 
