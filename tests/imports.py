@@ -63,6 +63,11 @@ ZOO_TOO_LARGE = {
 }
 
 
+# The translator's native-export fixtures no spec under specs/ covers: separable convolutions,
+# layers going backwards, Keras ReLU's forms, transposed convolutions, attention.
+NATIVE = sorted((Path(__file__).parent / "fixtures" / "native").glob("*.yaml"))
+
+
 def natural_inputs(graph: Any, batch: int = 2) -> list[Any]:
     """Seeded inputs of ``graph`` (``sample_inputs``: free sizes at its steps, token ids
     within the vocabulary) in PyTorch's natural layout, in ``graph.inputs`` order."""

@@ -78,10 +78,15 @@ def build_bidirectional(layer: Layer, inputs: list[str]) -> list[str]:
 @RECOGNISERS.register("Slice")
 def read_time_reversal(r: Reading, node: onnx.NodeProto) -> None:
     """Slice(x, -1, -inf, axes=[time], steps=[-1]) read, through a Transpose, by recurrent
-    operators only → no layer; its output is seen as ``x`` until they take the flip in."""
+    operators only → no layer; its output is seen as ``x`` until they take the flip in. The
+    one after a reverse run (``recurrent.flipped_back``) is part of its go_backwards too."""
     x = r.view(node.input[0])
     if not recurrent.reverses_time(r, node, x.axes):
         raise Refused("a Slice other than a time reversal before recurrent layers")
+    runs = [n for n in r.source.model.graph.node if n.op_type in recurrent.SPEC_TYPES]
+    if any(recurrent.flipped_back(r, run) is node for run in runs):
+        r.views[node.output[0]] = x  # a reverse run's sequence, in processing order again
+        return
     moved = [m for m in r.source.readers.get(node.output[0], []) if m.op_type == "Transpose"]
     readers = [n for m in moved for n in r.source.readers.get(m.output[0], [])]
     if len(moved) != len(r.source.readers.get(node.output[0], [])) or not all(

@@ -18,6 +18,7 @@ import pytest
 import backends
 from tests.conftest import ROOT, SPECS
 from tests.imports import (
+    NATIVE,
     ZOO_ROUND_TRIP,
     ZOO_TOO_LARGE,
     assert_same_weights,
@@ -65,10 +66,6 @@ def _case(path: Path) -> Any:
     return pytest.param(path, marks=marks, id=path.stem)
 
 
-# model.py's native forms no spec under specs/ holds: separable convolutions (an
-# nn.Sequential of the depthwise and pointwise nn.Conv), layers going backwards (flipped
-# sequences), Keras's ReLU forms, transposed convolutions, attention.
-NATIVE = sorted((ROOT / "tests" / "fixtures" / "native").glob("*.yaml"))
 CASES = [
     *(_case(p) for p in [*SPECS, *NATIVE]),
     *(_case(ZOO / f"{name}.yaml") for name in sorted({*ZOO_ROUND_TRIP, *ZOO_TOO_LARGE})),
