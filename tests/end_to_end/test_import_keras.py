@@ -20,6 +20,7 @@ import yaml
 import backends
 from tests.conftest import ROOT, SPECS
 from tests.imports import (
+    NATIVE,
     ZOO_ROUND_TRIP,
     ZOO_TOO_LARGE,
     assert_same_weights,
@@ -75,10 +76,20 @@ def _exported(spec: Path, out: Path) -> Path:
     return out / keras_export.FILE
 
 
-# Every spec under specs/, and the zoo's smaller models (tests/imports.py says why not the
-# others).
+# Fixtures whose model.keras does not round-trip, each with its reason.
+NOT_HERE = {
+    "attention_block": pytest.mark.xfail(
+        reason="no Keras importer for MultiHeadAttention yet", strict=True
+    ),
+    "transposes": pytest.mark.skip(
+        reason="TensorFlow's CPU kernels refuse a dilated Conv2DTranspose: the exported"
+        " model.keras cannot run here (Conv2DBackpropInput)"
+    ),
+}
+# Every spec under specs/, the native-export fixtures, and the zoo's smaller models
+# (tests/imports.py says why not the others).
 ROUND_TRIP = [
-    *(pytest.param(p, id=p.stem) for p in SPECS),
+    *(pytest.param(p, id=p.stem, marks=NOT_HERE.get(p.stem, ())) for p in [*SPECS, *NATIVE]),
     *(pytest.param(ZOO / f"{name}.yaml", id=name) for name in ZOO_ROUND_TRIP),
     *(
         pytest.param(ZOO / f"{name}.yaml", id=name, marks=pytest.mark.skip(reason=why))
