@@ -1,9 +1,10 @@
-"""The import round trip through PyTorch: every spec under ``specs/`` and the smaller zoo
-models, exported as the translator exports them (``model.py`` holding ``model.pt``), traced by
-``torch.export`` and saved as a ``.pt2``, imports back to a spec with the same weighted
-layers (names, and counts in every framework), the same totals, the same weights (each
-tensor's values, up to the order a layout change puts its rows in) and the same outputs.
-(The Keras and ONNX round trips live beside their importers' tests, on the same tables.)
+"""The import round trip through PyTorch: every spec under ``specs/``, the native-export
+fixtures and the smaller zoo models, exported as the translator exports them (``model.py``
+holding ``model.pt``), traced by ``torch.export`` and saved as a ``.pt2``, import back to
+specs with the same weighted layers (names, and counts in every framework), the same totals,
+the same weights (each tensor's values, up to the order a layout change puts its rows in) and
+the same outputs. (The Keras and ONNX round trips live beside their importers' tests, on the
+same tables: ``tests/imports.py``.)
 """
 
 from __future__ import annotations
