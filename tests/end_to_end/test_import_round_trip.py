@@ -52,8 +52,10 @@ GAPS = {
         " step"
     ),
     "relus": (
-        "Keras ReLU's capped and thresholded forms (nn.Hardtanh(0, cap), model.py's own ReLU"
-        " with torch.where), UpSampling1D (nn.Upsample) and Cropping1D have no importer yet"
+        "Keras ReLU's thresholded and capped-leaky forms (model.py's own ReLU: torch.where, a"
+        " slope times relu subtracted) have no importer yet, nor UpSampling1D and Cropping1D on"
+        " channels-first sequences (the spec's layers work on the steps axis: they would need"
+        " a Permute around them)"
     ),
 }
 
