@@ -286,6 +286,11 @@ def read_expand(r: Reading, node: onnx.NodeProto) -> None:
     r.add(node, {"type": "RepeatVector", "n": n}, [x], {node.output[0]: (0, 1, 2)})
 
 
+# ONNX operators reading a tensor in the spec's row-major order (a view permuting its axes
+# needs a Permute first, ``made_plain``).
+SPEC_ORDER_OPS = ("Flatten",)
+
+
 def made_plain(r: Reading, tensor: str) -> View:
     """The view of ``tensor``, and where it shows the spec tensor's axes permuted (the batch
     first, none inserted), a Permute layer first putting them in ONNX's order (a Dense on

@@ -13,7 +13,7 @@ import onnx
 from backends.onnx import recurrent
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
-from backends.onnx.reshape import made_plain
+from backends.onnx.reshape import SPEC_ORDER_OPS, made_plain
 
 Merge = Callable[[Layer, str, str], list[str]]
 
@@ -129,8 +129,9 @@ def time_folding(r: Reading, node: onnx.NodeProto) -> bool:
 def _fold(r: Reading, node: onnx.NodeProto) -> None:
     """Each step seen as the spec tensor without its time axis (a Flatten of each needs the
     spec's order: a Permute first where the steps lie otherwise)."""
-    flattened = any(n.op_type == "Flatten" for n in r.source.readers.get(node.output[0], []))
-    x = made_plain(r, node.input[0]) if flattened else r.view(node.input[0])
+    readers = r.source.readers.get(node.output[0], [])
+    ordered = any(n.op_type in SPEC_ORDER_OPS for n in readers)
+    x = made_plain(r, node.input[0]) if ordered else r.view(node.input[0])
     if x.axes[1] != 1 or None in x.axes:
         raise Refused("it folds into the batch another axis than the steps")
     axes = [a for a in x.axes if a is not None]
