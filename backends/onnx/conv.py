@@ -16,6 +16,7 @@ import onnx
 from backends.onnx import activation
 from backends.onnx.importing import (
     RECOGNISERS,
+    Axes,
     Reading,
     Refused,
     View,
@@ -136,23 +137,74 @@ def zero_padded(r: Reading, node: onnx.NodeProto, x: View, pads: list[int]) -> V
     return r.views[tensor]
 
 
+def with_inserted_axes(r: Reading, tensor: str, expected: Axes) -> View:
+    """The view of ``tensor``, or, where it shows axes of size 1 that the spec tensor lacks
+    (a Reshape that added a channel axis, read as a view), a Reshape layer inserting them
+    first, when the new tensor then shows the ``expected`` axes with the others' order
+    kept (row-major order unchanged). The layer is named after the node that added them."""
+    x, shape = r.view(tensor), r.shape(tensor)
+    ranks = [a for a in expected if a is not None]
+    if None not in x.axes or shape is None or len(ranks) != len(x.axes):
+        return x
+    placed = sorted(range(len(x.axes)), key=ranks.__getitem__)  # ONNX axes, the new order
+    kept = [a for a in (x.axes[i] for i in placed) if a is not None]
+    if kept != sorted(kept) or None in [shape[i] for i in placed[1:]]:
+        return x
+    target = [int(shape[i] or 1) for i in placed[1:]]
+    adder = r.source.producers[tensor]
+    while adder.op_type == "Transpose" and adder.input[0] in r.source.producers:
+        adder = r.source.producers[adder.input[0]]
+    out = f"{tensor}/reshaped"
+    r.add(adder, {"type": "Reshape", "target_shape": target}, [x], {out: expected})
+    return r.views[out]
+
+
+def _pointwise(r: Reading, node: onnx.NodeProto, kernel: Any) -> onnx.NodeProto | None:
+    """The 1×1 Conv that is the only reader of a depthwise Conv without bias (one group per
+    input channel): a SeparableConv, as the export writes it; else None."""
+    after, channels = r.reader(node.output[0]), (r.shape(node.input[0]) or (0, 0))[1]
+    if after is None or after.op_type != "Conv" or (len(node.input) > 2 and node.input[2]):
+        return None
+    pointwise, a = r.const(after.input[1]), attributes(after)
+    if pointwise is None:
+        return None
+    unit = {*a.get("strides", [1]), *a.get("dilations", [1]), *pointwise.shape[2:]} == {1}
+    plain = not any(a.get("pads", [0])) and a.get("group", 1) == 1
+    grouped = kernel.shape[1] == 1 and attributes(node).get("group", 1) == channels
+    return after if unit and plain and grouped and a.get("auto_pad", "NOTSET") == "NOTSET" else None
+
+
 @RECOGNISERS.register("Conv")
 def read_conv(r: Reading, node: onnx.NodeProto) -> None:
-    """Conv(x, W, B) on channels-first data → Conv1D/2D/3D(filters, kernel_size, ...)."""
+    """Conv(x, W, B) on channels-first data → Conv1D/2D/3D(filters, kernel_size, ...); a
+    depthwise Conv and the 1×1 Conv reading it (``_pointwise``) → SeparableConv1D/2D."""
     kernel = r.weight(node.input[1])
     rank = kernel.ndim - 2
-    x = r.view(node.input[0])
-    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX convolves channels first")
+    expected = channels_first_axes(r.data_format, rank + 2)
+    x = with_inserted_axes(r, node.input[0], expected)
+    r.expects(x, expected, "ONNX convolves channels first")
     args = window(r, node, kernel.shape[2:])
     pads = args.pop("pads")
     if pads is not None:
         x = zero_padded(r, node, x, pads)
-    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    pointwise = _pointwise(r, node, kernel)
+    last = node if pointwise is None else pointwise
+    bias = last.input[2] if len(last.input) > 2 and last.input[2] else None
     weights = {"W": lambda: kernel}
+    if pointwise is not None:
+        r.claim(pointwise)
+        weights = {"depthwise_W": lambda: kernel, "pointwise_W": lambda: r.weight(last.input[1])}
     if bias is not None:
         weights["B"] = lambda: r.weight(bias)
-    name, out, axes = activation.folded(r, node.output[0], x.axes)
+    name, out, axes = activation.folded(r, last.output[0], x.axes)
+    group = attributes(node).get("group", 1)
     layer = {"type": f"Conv{rank}D", "filters": kernel.shape[0], "kernel_size": kernel.shape[2:]}
-    layer |= {**args, "groups": attributes(node).get("group", 1), "activation": name}
+    layer |= {**args, "groups": group, "activation": name}
+    if pointwise is not None:
+        layer |= {"type": f"SeparableConv{rank}D", "groups": 1}
+        layer |= {
+            "filters": r.weight(last.input[1]).shape[0],
+            "depth_multiplier": kernel.shape[0] // group,
+        }
     layer["use_bias"] = bias is not None
     r.add(node, layer, [x], {out: axes}, weights)

@@ -13,8 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import onnx
+
 from backends.onnx import activation
 from backends.onnx.conv import to_channels_first, to_spec_layout
+from backends.onnx.importing import (
+    RECOGNISERS,
+    Reading,
+    Refused,
+    attributes,
+    channels_first_axes,
+)
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.conv_transpose import TRANSPOSES
 
@@ -67,3 +76,43 @@ def build_conv_transpose(layer: Layer, inputs: list[str]) -> list[str]:
     weights = [layer.weight("W")] + ([layer.weight("B")] if a["use_bias"] else [])
     y = layer.op("ConvTranspose", [x, *weights], **_attributes(a))
     return [activation.apply(layer, to_spec_layout(layer, y, rank), a["activation"])]
+
+
+# Importing: ConvTranspose on channels-first data → Conv1D/2D/3DTranspose where its pads
+# and output_padding are the crops ``axis_crop`` gives Keras's "valid" or "same" window.
+
+
+def _padding_of(a: dict[str, Any], kernel: list[int]) -> str:
+    """``valid`` or ``same``: the Keras padding whose crops the node's attributes are."""
+    rank = len(kernel)
+    strides, dilation = a.get("strides", [1] * rank), a.get("dilations", [1] * rank)
+    given = (list(a.get("pads", [0] * 2 * rank)), list(a.get("output_padding", [0] * rank)))
+    for padding in ("valid", "same"):
+        args = {"kernel_size": kernel, "strides": strides, "dilation_rate": dilation}
+        wanted = _attributes({**args, "padding": padding, "output_padding": None})
+        if (wanted["pads"], wanted["output_padding"]) == given:
+            return padding
+    raise Refused("pads and output_padding that crop neither Keras's valid nor same window")
+
+
+@RECOGNISERS.register("ConvTranspose")
+def read_conv_transpose(r: Reading, node: onnx.NodeProto) -> None:
+    """ConvTranspose(x, W, B) on channels-first data → ConvNDTranspose(filters, ...)."""
+    a = attributes(node)
+    kernel = r.weight(node.input[1])
+    rank = kernel.ndim - 2
+    if a.get("group", 1) != 1 or a.get("auto_pad", "NOTSET") != "NOTSET" or "output_shape" in a:
+        raise Refused("groups, auto_pad or output_shape, which the spec's layer has not")
+    x = r.view(node.input[0])
+    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX convolves channels first")
+    sizes = list(kernel.shape[2:])
+    bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+    weights = {"W": lambda: kernel}
+    if bias is not None:
+        weights["B"] = lambda: r.weight(bias)
+    name, out, axes = activation.folded(r, node.output[0], x.axes)
+    layer = {"type": f"Conv{rank}DTranspose", "filters": kernel.shape[1], "kernel_size": sizes}
+    layer |= {"strides": list(a.get("strides", [1] * rank)), "padding": _padding_of(a, sizes)}
+    layer |= {"dilation_rate": list(a.get("dilations", [1] * rank)), "activation": name}
+    layer["use_bias"] = bias is not None
+    r.add(node, layer, [x], {out: axes}, weights)

@@ -17,7 +17,7 @@ from backends.onnx.importing import (
 )
 from backends.onnx.merge import SUM_OP
 from backends.onnx.model import BUILDERS, Layer
-from backends.onnx.reshape import RESHAPE_OP
+from backends.onnx.reshape import RESHAPE_OP, made_plain
 
 
 @BUILDERS.register("Input")
@@ -91,6 +91,8 @@ def read_dense(
     """A Dense of ``kernel`` (in, out) and the initializer ``bias`` on the node's input,
     making the tensor ``out`` (the Gemm's, or the Add's after a MatMul)."""
     x = r.view(node.input[0])
+    if x.axes[-1] != max(a for a in x.axes if a is not None):
+        x = made_plain(r, node.input[0])  # a Permute first, where that is all it takes
     if x.axes[-1] != max(a for a in x.axes if a is not None):
         raise Refused("it multiplies an axis other than the spec's last")
     units = kernel.shape[1]

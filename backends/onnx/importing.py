@@ -36,12 +36,7 @@ import onnx
 
 from backends.onnx.model import NAME
 from backends.onnx.reading import Source, read_model
-from translator.commands.importing import (
-    Imported,
-    Unclaimed,
-    spec_name,
-    wrapper_args,
-)
+from translator.commands.importing import Imported, Unclaimed, spec_name, wrapper_args
 from translator.errors import SpecError
 from translator.ir import Graph, Node
 from translator.ops.core import flat_rows
@@ -266,8 +261,9 @@ def choose(source: Source) -> Reading:
 
 
 def _laid_out(reading: Reading) -> bool:
-    """Whether a layer of the reading has a data format (a convolution, a pool, ...)."""
-    return any("data_format" in SCHEMAS[layer["type"]].arg_index for layer in reading.layers)
+    """Whether a layer of the reading, or a wrapper's, has a data format (a convolution, ...)."""
+    types = (w.get("layer", w)["type"] for w in reading.layers)  # a wrapper: its layer's
+    return any("data_format" in SCHEMAS[type_].arg_index for type_ in types)
 
 
 def spec_of(reading: Reading) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import onnx
 
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Builder, Layer
+from backends.onnx.reshape import made_plain
 
 
 def _fold(op_type: str) -> Builder:
@@ -57,6 +58,8 @@ def _views(r: Reading, node: onnx.NodeProto) -> list[View]:
     if any(r.source.is_const(t) or t in r.static for t in node.input):
         raise Refused("one operand is a constant, which no spec merge takes")
     views = [r.view(t) for t in node.input]
+    if len({v.axes for v in views}) != 1:  # a Permute first, where that is all it takes
+        views = [made_plain(r, t) for t in node.input]
     if len({v.axes for v in views}) != 1:
         raise Refused(f"its inputs are laid out differently ({[v.axes for v in views]})")
     return views
@@ -80,4 +83,16 @@ def read_concat(r: Reading, node: onnx.NodeProto) -> None:
         raise Refused("it joins along an axis the spec does not have")
     axis = -1 if axis == max(a for a in axes if a is not None) else axis
     layer = {"type": "Concatenate", "axis": axis}
-    r.add(node, layer, views, {node.output[0]: axes})
+    r.add(node, layer, _once(r, views), {node.output[0]: axes})
+
+
+def _once(r: Reading, views: list[View]) -> list[View]:
+    """``views`` with a layer of two outputs (a Bidirectional of merge_mode null) named
+    once: in a spec, naming the layer names both."""
+    kept: list[View] = []
+    for view in views:
+        entry = next((e for e in r.layers if e["name"] == view.ref), {})
+        two = "merge_mode" in entry and entry["merge_mode"] is None
+        if not (two and kept and kept[-1].ref == view.ref):
+            kept.append(view)
+    return kept

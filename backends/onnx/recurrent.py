@@ -4,10 +4,10 @@ onnxruntime rejects ``layout=1`` (batch-first) for these operators (measured wit
 onnxruntime 1.32.0's CPU kernels: a one-node LSTM, GRU or RNN graph with ``layout=1`` fails
 to load, "Batchwise recurrent operations (layout == 1) are not supported"), so the (batch,
 time, features) input is transposed to (time, batch, features) and ``Y`` (time, directions,
-batch, hidden) back to (batch, time, directions, hidden). The importer reads both layouts. Gate orders (ONNX LSTM i,o,f,c; GRU z,r,h)
-are the weight port's business; the gate equations match Keras's exactly:
-GRU ``reset_after`` is ``linear_before_reset`` and ONNX's ``B = [Wb, Rb]`` holds Keras's bias
-in ``Wb`` (and its recurrent bias in ``Rb`` for a reset-after GRU).
+batch, hidden) back to (batch, time, directions, hidden). The importer reads both layouts.
+Gate orders (ONNX LSTM i,o,f,c; GRU z,r,h) are the weight port's business; the gate equations
+match Keras's exactly: GRU ``reset_after`` is ``linear_before_reset`` and ONNX's ``B = [Wb,
+Rb]`` holds Keras's bias in ``Wb`` (and its recurrent bias in ``Rb`` for a reset-after GRU).
 
 ``num_layers`` stacks one operator per layer (weights ``W``, ``R``, ``B``, then ``W_l1``, ...),
 exactly as chained Keras layers: every layer but the last returns its whole sequence, the last
@@ -138,11 +138,11 @@ def _one_layer(layer: Layer, x: str, index: int, sequences: bool) -> str:
     return y
 
 
-# Importing: one forward LSTM, GRU or RNN operator from zero state → LSTM, GRU, SimpleRNN.
-# Its input is (time, batch, features) in ONNX (layout 0), the transpose of the spec's; its
-# ``Y`` (time, directions, batch, hidden) gives ``return_sequences: true``, its ``Y_h``
-# (directions, batch, hidden) the last state. W, R and B are the IR's ONNX tensors as they are
-# (gate orders ONNX's, B both biases); GRU ``linear_before_reset`` is ``reset_after``.
+# Importing: one LSTM, GRU or RNN operator from zero state → LSTM, GRU, SimpleRNN (reverse:
+# go_backwards, its sequence turned back by the Slice after it). Its input is (time, batch,
+# features) in ONNX (layout 0); its ``Y`` (time, directions, batch, hidden) gives
+# ``return_sequences: true``, its ``Y_h`` the last state. W, R and B are the IR's ONNX tensors
+# as they are (gate orders ONNX's, B both biases); GRU ``linear_before_reset`` is ``reset_after``.
 SPEC_TYPES = {op: type_ for type_, op in OPS.items()}
 # ONNX activation → Keras's, for the functions that take no alpha or beta.
 PLAIN_ACTIVATIONS = {op: k for k, (op, a, b) in RNN_ACTIVATIONS.items() if a is None and b is None}
@@ -214,7 +214,7 @@ def _both_directions(r: Reading, node: onnx.NodeProto, layout: int) -> dict[str,
 MERGE_MODES = {"Concat": "concat", SUM_OP: "sum", PRODUCT_OP: "mul"}
 
 
-def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tuple[str, Any]:
+def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tuple[str | None, Any]:
     """The translator's export: each direction taken by a Gather (of Y moved to (batch,
     time, 2, hidden), or of Y_h) and the two merged (Concat, Add, Add and Div by 2, Mul)."""
     taken, axis = [], 0
@@ -226,6 +226,14 @@ def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tupl
     picks = [r.const(g.input[1]) if g.op_type == "Gather" else None for g in gathers]
     merge = r.reader(gathers[0].output[0]) if len(gathers) == 2 else None
     ok = merge is not None and [None if p is None else p.tolist() for p in picks] == [0, 1]
+    pair = [g.output[0] for g in gathers]
+    joined = merge is not None and any(
+        list(merge.input[i : i + 2]) == pair for i in range(len(merge.input))
+    )
+    if ok and not sequences and joined and merge is not None and len(merge.input) > 2:
+        for gather in gathers:  # merge_mode null: both directions, read as they are
+            r.claim(gather)
+        return None, {g.output[0]: (0, 1) for g in gathers}
     if not ok or sequences != bool(taken) or merge is None or merge.op_type not in MERGE_MODES:
         raise Refused("a bidirectional output not merged as the translator exports one")
     if list(merge.input) != [g.output[0] for g in gathers] or {
@@ -243,7 +251,36 @@ def _split_directions(r: Reading, node: onnx.NodeProto, sequences: bool) -> tupl
     return mode, {last.output[0]: (0, 1, 2) if sequences else (0, 1)}
 
 
-def _directions(r: Reading, node: onnx.NodeProto, layout: int, sequences: bool) -> tuple[str, Any]:
+def reverses_time(r: Reading, node: Any, axes: Any) -> bool:
+    """Whether ``node`` is ``reverse_time``'s Slice of the spec's time axis (1)."""
+    given = [r.const(t) if t else None for t in [*node.input[1:5], "", "", ""][:4]]
+    if node.op_type != "Slice" or any(v is None or v.size != 1 for v in given):
+        return False
+    start, end, axis, step = (int(v.reshape(-1)[0]) for v in given if v is not None)
+    return axes[axis] == 1 and (start, step) == (-1, -1) and end < -(1 << 30)  # to the start
+
+
+def flipped_back(r: Reading, node: Any) -> Any:
+    """The Slice turning a reverse run's Y (moved, direction taken) back; None if none."""
+    moved = r.reader(node.output[0])
+    taken = r.reader(moved.output[0]) if moved is not None else None
+    flip = r.reader(taken.output[0]) if taken is not None else None
+    return flip if flip is not None and reverses_time(r, flip, (0, 1, 2)) else None
+
+
+def reversed_input(r: Reading, tensor: str) -> bool:
+    """Whether an operator's input is a sequence reversed in time (not a run's turned back)."""
+    moved = r.source.producers.get(tensor)
+    flip = r.source.producers.get(moved.input[0]) if moved is not None else None
+    if flip is None or flip.op_type != "Slice" or flip.input[0] not in r.views:
+        return False
+    gathered = getattr(r.source.producers.get(flip.input[0]), "op_type", "") == "Gather"
+    return not gathered and reverses_time(r, flip, r.views[flip.input[0]].axes)
+
+
+def _directions(
+    r: Reading, node: onnx.NodeProto, layout: int, sequences: bool
+) -> tuple[str | None, Any]:
     """How a bidirectional operator's two directions are merged, and the merged output."""
     try:
         return "concat", _both_directions(r, node, layout)
@@ -257,8 +294,8 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     a, type_ = attributes(node), SPEC_TYPES[node.op_type]
     inputs = [*node.input, *[""] * 8]
     direction = a.get("direction", "forward")
-    if direction == "reverse" or a.get("clip") or a.get("input_forget"):
-        raise Refused("reverse, clipped or coupled gates are not recognised")
+    if a.get("clip") or a.get("input_forget"):
+        raise Refused("clipped or coupled gates are not recognised")
     if inputs[4] or not all(_zero(r, t) for t in inputs[5:7]) or inputs[7]:
         raise Refused("it has sequence lengths, a starting state or peepholes")
     layout = a.get("layout", 0)
@@ -269,7 +306,11 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     values |= {"use_bias": bool(inputs[3]), **_read_activations(node, type_)}
     if type_ == "GRU":
         values["reset_after"] = bool(a.get("linear_before_reset", 0))
+    if reversed_input(r, node.input[0]) or direction == "reverse":  # flipped first, or run so
+        values["go_backwards"] = True
     layer = {"type": type_, **values}
+    if direction == "reverse" and sequences and flipped_back(r, node) is None:
+        raise Refused("a reverse run whose sequence is not turned back to processing order")
     if direction == "bidirectional":
         mode, outputs = _directions(r, node, layout, sequences)
         layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, mode)

@@ -224,6 +224,10 @@ def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
     if merged is not None:
         r.views[node.output[0]] = View(x.ref, merged)
         return
+    from backends.onnx import wrappers  # which imports this module (through recurrent)
+
+    if wrappers.time_folding(r, node):
+        return
     real = [(a, n) for a, n in zip(x.axes, given, strict=True) if a is not None]
     kept = [n for n in out if n != 1] == [n for _, n in real if n != 1]
     if kept and all(n != 1 for _, n in real):  # only axes of size 1 come or go
@@ -267,3 +271,40 @@ def reshapes_to(r: Reading, node: onnx.NodeProto, rank: int) -> bool:
     """Whether ``node`` is a Reshape whose output has ``rank`` axes (batch included)."""
     shape = r.shape(node.output[0])
     return node.op_type == "Reshape" and shape is not None and len(shape) == rank
+
+
+@RECOGNISERS.register("Expand")
+def read_expand(r: Reading, node: onnx.NodeProto) -> None:
+    """Expand of a vector with an axis of size 1 inserted at 1 (Unsqueeze), to n along it
+    → RepeatVector(n)."""
+    x = r.view(node.input[0])
+    shape = r.const(node.input[1])
+    if x.axes != (0, None, 1) or shape is None or len(shape) != 3:
+        raise Refused("an Expand other than of vectors along a new axis 1 (RepeatVector)")
+    n = int(shape[1])
+    if int(shape[0]) != 1 or int(shape[2]) != 1 or n < 1:
+        raise Refused(f"an Expand to {shape.tolist()}; accepted: [1, n, 1] (RepeatVector)")
+    r.add(node, {"type": "RepeatVector", "n": n}, [x], {node.output[0]: (0, 1, 2)})
+
+
+# ONNX operators reading a tensor in the spec's row-major order (a view permuting its axes
+# needs a Permute first, ``made_plain``).
+SPEC_ORDER_OPS = ("Flatten",)
+
+
+def made_plain(r: Reading, tensor: str) -> View:
+    """The view of ``tensor``, and where it shows the spec tensor's axes permuted (the batch
+    first, none inserted), a Permute layer first putting them in ONNX's order (a Dense on
+    another axis than the last, a merge of tensors laid out differently), named after the
+    Transpose that moved them."""
+    x = r.view(tensor)
+    if (
+        x.plain
+        or x.axes[0] != 0
+        or sorted(a for a in x.axes if a is not None) != list(range(len(x.axes)))
+    ):
+        return x
+    out, mover = f"{tensor}/permuted", r.source.producers[tensor]
+    plain = tuple(range(len(x.axes)))
+    r.add(mover, {"type": "Permute", "dims": list(x.axes[1:])}, [x], {out: plain})
+    return r.views[out]

@@ -143,6 +143,11 @@ def read_activation(r: Reading, call: ModuleCall) -> None:
     last, ``Softmax(axis)``."""
     node = call.nodes[-1]
     name = activation_of(node)
+    bounds = (arg(node, 1, "min_val", -1.0), arg(node, 2, "max_val", 1.0))
+    if name is None and op_name(node) == "hardtanh" and bounds[0] == 0 and bounds[1] > 0:
+        # nn.Hardtanh(0, cap): model.py's Keras ReLU(max_value=cap)
+        r.add(call, {"type": "ReLU", "max_value": float(bounds[1])}, [node.args[0]], node)
+        return
     if name is None and op_name(node) == "softmax":
         axis = arg(node, 1, "dim") % len(Reading.shape(node))
         r.add(call, {"type": "Softmax", "axis": axis}, [node.args[0]], node)

@@ -104,7 +104,17 @@ def describe_position_embedding(node: Node) -> Call:
 # their size are those of the query the attention reads; the weights are the four Linears'
 # own, packed for nn.MultiheadAttention where the IR builds that.
 # "expand" (then "reshape") repeats grouped key/value heads, as Llama's repeat_kv does.
-SHAPING = {"view", "reshape", "transpose", "permute", "contiguous", "clone", "unsqueeze", "expand"}
+SHAPING = {
+    "view",
+    "reshape",
+    "transpose",
+    "permute",
+    "contiguous",
+    "clone",
+    "unsqueeze",
+    "expand",
+    "flatten",
+}
 SCALING = {"div", "mul"}  # by a number: the 1/sqrt(head size) of eager attention
 ATTENDING = {"linear", "scaled_dot_product_attention", "dropout", "matmul", "softmax"}
 ROTATING = {"slice", "neg", "cat", "add", "mul"}  # rotary embeddings (``program.unrotated``)

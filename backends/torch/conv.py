@@ -17,7 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from backends.torch import activation
-from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
+from backends.torch.importing import (
+    MODULES,
+    ModuleCall,
+    Reading,
+    Refused,
+    arg,
+    module_stack,
+    op_name,
+)
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, call, steps
 from backends.torch.standalone.describe import (
@@ -132,22 +140,76 @@ def zero_padded(r: Reading, call: ModuleCall, x: Any, pads: list[list[int]]) -> 
     return stand_in
 
 
+# F.pad as torch.export keeps it (aten.pad: input, pad, mode, value) or decomposes it.
+PAD_OPS = ("pad", "constant_pad_nd")
+
+
+def zeros(pad: Any) -> bool:
+    """Whether a pad node pads with zeros."""
+    if op_name(pad) == "pad":
+        return bool(arg(pad, 2, "mode", "constant") == "constant" and not arg(pad, 3, "value"))
+    return not arg(pad, 2, "value", 0)
+
+
+def pad_pairs(node: Any) -> list[list[int]]:
+    """The (before, after) zeros per spatial axis of a pad node (which lists them last axis
+    first)."""
+    flat = [int(p) for p in node.args[1]]
+    return [flat[i : i + 2] for i in range(len(flat) - 2, -1, -2)]
+
+
+CONV_OPS = ("conv1d", "conv2d", "conv3d")
+
+
+def window_of(node: Any) -> tuple[list[int], list[int], list[int]]:
+    """A convolution node's kernel, strides and dilation per spatial axis."""
+    rank = len(Reading.shape(node.args[1])) - 2
+    kernel = list(Reading.shape(node.args[1])[2:])
+    strides = per_axis(arg(node, 3, "stride", 1), rank)
+    return kernel, strides, per_axis(arg(node, 5, "dilation", 1), rank)
+
+
+def folded_padding(pad: Any) -> str | None:
+    """``same`` or ``causal`` when ``pad`` is the ``nn.ZeroPad*d`` that ``model.py`` writes
+    before a convolution for TensorFlow's uneven "same" or causal padding (named
+    ``<conv>_pad``; the convolution, or the module holding it, its only reader, padding
+    nothing itself): the convolution then takes it in, as the spec wrote it. None for any
+    other pad (a ZeroPadding layer)."""
+    users = list(pad.users) if op_name(pad) in PAD_OPS and zeros(pad) else []
+    if len(users) != 1 or op_name(users[0]) not in CONV_OPS:
+        return None
+    if any(int(p) for p in per_axis(arg(users[0], 4, "padding", 0), 1)):
+        return None
+    stacks = [module_stack(n) for n in (pad, users[0])]
+    if not all(stacks) or stacks[0][-1][1] not in {f"{path}_pad" for _, path, _ in stacks[1]}:
+        return None
+    kernel, strides, dilation = window_of(users[0])
+    pairs = [
+        list(p) for p in same_pairs(Reading.shape(pad.args[0])[2:], kernel, strides, dilation) or ()
+    ]
+    if pad_pairs(pad) == pairs:
+        return "same"
+    causal = [[d * (k - 1), 0] for k, d in zip(kernel, dilation, strict=True)]
+    return "causal" if len(kernel) == 1 and pad_pairs(pad) == causal else None
+
+
 @MODULES.register("Conv1d", "Conv2d", "Conv3d")
 def read_conv(r: Reading, call: ModuleCall) -> None:
-    """nn.ConvNd(in, out, k, stride, padding, dilation, groups) → ConvND."""
+    """nn.ConvNd(in, out, k, stride, padding, dilation, groups) → ConvND; after the
+    ``nn.ZeroPad*d`` of ``folded_padding``, with its padding."""
     if len(call.nodes) != 1:
         raise Refused("a padding mode other than zeros (the spec pads with zeros)")
-    node = call.op("conv1d", "conv2d", "conv3d")
+    node = call.op(*CONV_OPS)
     weight = Reading.shape(node.args[1])
     rank = len(weight) - 2
-    strides, dilation = (
-        per_axis(arg(node, 3, "stride", 1), rank),
-        per_axis(arg(node, 5, "dilation", 1), rank),
-    )
+    _, strides, dilation = window_of(node)
     padding, pads = padding_of(
         node.args[0], arg(node, 4, "padding", [0]), list(weight[2:]), strides, dilation
     )
     x = node.args[0] if pads is None else zero_padded(r, call, node.args[0], pads)
+    folded = folded_padding(node.args[0])
+    if folded is not None:
+        padding, x = folded, node.args[0].args[0]
     name, output = activation.folded(r, node)
     layer = {"type": f"Conv{rank}D", "filters": weight[0], "kernel_size": list(weight[2:])}
     layer |= {"strides": strides, "padding": padding, "dilation_rate": dilation}

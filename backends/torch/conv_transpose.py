@@ -16,6 +16,9 @@ copies into ``model.py``.
 
 from __future__ import annotations
 
+from backends.torch import activation
+from backends.torch.conv import per_axis
+from backends.torch.importing import MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Description, call, steps
 from backends.torch.standalone.describe import (
@@ -94,3 +97,45 @@ def before_after(crop: int, extra: int) -> int:
     ``extra`` at the end (negative: cut; positive: appended): the padding trims ``-crop``
     at the end as well, the output padding gives back what the end keeps beyond that."""
     return extra - crop
+
+
+# Importing: nn.ConvTranspose1d/2d/3d → Conv1D/2D/3DTranspose where its padding and
+# output_padding cut Keras's "valid" or "same" window (``native_trims`` read backwards).
+
+
+def _padding_of(
+    kernel: list[int], strides: list[int], dilation: list[int], trims: list[tuple[int, int]]
+) -> str:
+    """``valid`` or ``same``: the Keras padding whose window PyTorch's ``trims`` cut."""
+    for padding in ("valid", "same"):
+        cuts = []
+        for k, s, d in zip(kernel, strides, dilation, strict=True):
+            crop, extra = keras_window(1, k, s, d, padding, None)
+            cuts.append((-crop, before_after(crop, extra)))
+        if cuts == trims:
+            return padding
+    raise Refused("padding and output_padding that cut neither Keras's valid nor same window")
+
+
+@MODULES.register("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+def read_conv_transpose(r: Reading, call: ModuleCall) -> None:
+    """nn.ConvTransposeNd(in, out, k, stride, padding, output_padding, groups=1, bias,
+    dilation) → ConvNDTranspose, its activation folded in."""
+    node = call.op("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+    weight = Reading.shape(node.args[1])
+    rank = len(weight) - 2
+    if arg(node, 6, "groups", 1) != 1:
+        raise Refused("a grouped transposed convolution (the spec's has no groups)")
+    kernel = list(weight[2:])
+    strides, dilation = (
+        per_axis(arg(node, i, n, 1), rank) for i, n in ((3, "stride"), (7, "dilation"))
+    )
+    pads, extra = (
+        per_axis(arg(node, i, n, 0), rank) for i, n in ((4, "padding"), (5, "output_padding"))
+    )
+    padding = _padding_of(kernel, strides, dilation, list(zip(pads, extra, strict=True)))
+    name, output = activation.folded(r, node)
+    layer = {"type": f"Conv{rank}DTranspose", "filters": weight[1], "kernel_size": kernel}
+    layer |= {"strides": strides, "padding": padding, "dilation_rate": dilation}
+    layer |= {"activation": name, "use_bias": arg(node, 2, "bias") is not None}
+    r.add(call, layer, [node.args[0]], output)

@@ -13,7 +13,20 @@ ones (``backends/torch/standalone/spatial.py``) that ``export`` copies into ``mo
 
 from __future__ import annotations
 
-from backends.torch.conv import native_conv, window_conv, window_pads
+from typing import Any
+
+from backends.torch import activation
+from backends.torch.conv import (
+    CONV_OPS,
+    folded_padding,
+    native_conv,
+    padding_of,
+    window_conv,
+    window_of,
+    window_pads,
+    zero_padded,
+)
+from backends.torch.importing import MODULES, SHAPES, ModuleCall, Reading, arg, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Description, call, steps
 from backends.torch.standalone.describe import WINDOW, activation_steps, arguments, channels
@@ -59,3 +72,50 @@ def describe_separable(node: Node) -> Description:
 def bias_argument(use_bias: bool) -> dict[str, bool]:
     """``bias=False`` where the layer has none; nothing (torch's default) where it has."""
     return {} if use_bias else {"bias": False}
+
+
+# Importing: a module whose operations are a depthwise convolution (groups = its input's
+# channels, no bias) and a 1×1 convolution of its result (the nn.Sequential that model.py and
+# torchvision's MobileNet write) → SeparableConv1D/2D.
+SEPARABLE_SHAPE = "DepthwisePointwise"
+
+
+def separable_shaped(nodes: list[Any]) -> int:
+    """2 when ``nodes`` are a depthwise then a pointwise convolution of its output; else 0."""
+    if len(nodes) != 2 or any(op_name(n) not in CONV_OPS for n in nodes):
+        return 0
+    depthwise, pointwise = nodes
+    _, strides, dilation = window_of(pointwise)
+    unit = set(Reading.shape(pointwise.args[1])[2:]) | set(strides) | set(dilation) == {1}
+    plain = (
+        not any(arg(pointwise, 4, "padding", [0]) or [0]) and arg(pointwise, 6, "groups", 1) == 1
+    )
+    grouped = arg(depthwise, 6, "groups", 1) == Reading.shape(depthwise.args[0])[1]
+    bare = arg(depthwise, 2, "bias") is None and pointwise.args[0] is depthwise
+    return 2 if unit and plain and grouped and bare else 0
+
+
+SHAPES.register(SEPARABLE_SHAPE)(separable_shaped)
+
+
+@MODULES.register(SEPARABLE_SHAPE)
+def read_separable(r: Reading, call: ModuleCall) -> None:
+    """Depthwise nn.ConvNd then pointwise nn.ConvNd → SeparableConvND(filters, kernel_size,
+    strides, padding, depth_multiplier, dilation_rate, activation, use_bias)."""
+    depthwise, pointwise = call.nodes
+    x, channels_in = depthwise.args[0], Reading.shape(depthwise.args[0])[1]
+    kernel, strides, dilation = window_of(depthwise)
+    padding, pads = padding_of(x, arg(depthwise, 4, "padding", [0]), kernel, strides, dilation)
+    folded = folded_padding(x)
+    if folded is not None:
+        padding, x = folded, x.args[0]
+    elif pads is not None:
+        x = zero_padded(r, call, x, pads)
+    name, output = activation.folded(r, pointwise)
+    layer: dict[str, Any] = {"type": f"SeparableConv{len(kernel)}D", "kernel_size": kernel}
+    layer["strides"] = strides
+    layer |= {"filters": Reading.shape(pointwise.args[1])[0], "padding": padding}
+    layer |= {"depth_multiplier": Reading.shape(depthwise.args[1])[0] // channels_in}
+    layer |= {"dilation_rate": dilation, "activation": name}
+    layer["use_bias"] = arg(pointwise, 2, "bias") is not None
+    r.add(call, layer, [x], output)

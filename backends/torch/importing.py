@@ -91,7 +91,7 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
 
 
-def _stack(node: Any) -> list[tuple[str, str, str]]:
+def module_stack(node: Any) -> list[tuple[str, str, str]]:
     """The node's module calls, outermost first: (call key, module path, class name); a
     module called twice has two keys (``L__self__pool``, ``L__self__pool@1``)."""
     stack = node.meta.get("nn_module_stack") or {}
@@ -165,6 +165,8 @@ class Reading:
             raise Refused(f"{exc.message}; {exc.accepted}") from None
         name = self._name(call.path or call.nodes[0].name, layer["type"])
         entry: dict[str, Any] = {"name": name, "type": layer["type"], **args}
+        if call.path and program_.frozen(self.program, call.path):
+            entry["trainable"] = False
         if call.path in self.sources.values() and self._holds_weights(call.path):
             first = next(k for k, v in self.sources.items() if v == call.path)
             entry = {"name": name, "share": first}  # the module called again: its weights
@@ -187,7 +189,7 @@ class Reading:
     def unclaimed(self, call: ModuleCall, reason: str) -> None:
         used = {a for node in call.nodes for a in node.all_input_nodes if a.op == "placeholder"}
         params = sum(self.tensor(a).numel() for a in used if self._is_weight(a))
-        inner = _stack(call.nodes[0])
+        inner = module_stack(call.nodes[0])
         name = call.path or (inner[-1][1] if inner else "") or call.nodes[0].name
         self.refused.append(Unclaimed(name, call.cls, int(params), reason))
 
@@ -209,7 +211,7 @@ def _module_calls(program: Any) -> dict[str, ModuleCall]:
     """Every module call on the nodes' stacks (the root's aside): its nodes, in order."""
     calls: dict[str, ModuleCall] = {}
     for node in program.graph.nodes:
-        for key, path, cls in _stack(node) if node.op == "call_function" else ():
+        for key, path, cls in module_stack(node) if node.op == "call_function" else ():
             if path:
                 calls.setdefault(key, ModuleCall(path, cls, [])).nodes.append(node)
     return calls
@@ -230,7 +232,7 @@ def _group(reading: Reading) -> None:
             shaped = ModuleCall(call.path, shape, nodes)
             reading.groups.update(dict.fromkeys(nodes, shaped))
     for node in reading.program.graph.nodes:
-        owner = next((k for k, p, c in _stack(node) if p and c in MODULES), None)
+        owner = next((k for k, p, c in module_stack(node) if p and c in MODULES), None)
         if node.op == "call_function" and owner is not None and node not in reading.groups:
             reading.groups[node] = calls[owner]
 
@@ -242,7 +244,7 @@ def _read_call(reading: Reading, node: Any) -> None:
     reader = MODULES.get(call.cls) if call.path else FUNCTIONS.get(call.cls)
     try:
         if reader is None:
-            inner = _stack(node)[-1][2] if _stack(node) else "the model"
+            inner = module_stack(node)[-1][2] if module_stack(node) else "the model"
             raise Refused(f"no importer for this operation (in {inner})")
         reader(reading, call)
     except Refused as exc:

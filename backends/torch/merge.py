@@ -10,6 +10,8 @@ standalone ones (``backends/torch/standalone/layers.py``) that ``export`` copies
 
 from __future__ import annotations
 
+from typing import Any
+
 from backends.torch.importing import FUNCTIONS, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Description, Steps, call
@@ -78,4 +80,17 @@ def read_cat(r: Reading, call: ModuleCall) -> None:
     if axis == 0:
         raise Refused("it joins along the batch axis")
     layer = {"type": "Concatenate", "axis": -1 if axis == rank - 1 else axis}
-    r.add(call, layer, list(node.args[0]), node)
+    r.add(call, layer, _tensors(r, list(node.args[0])), node)
+
+
+def _tensors(r: Reading, nodes: list[Any]) -> list[Any]:
+    """``nodes`` with a layer of two outputs (a Bidirectional of merge_mode null) named once:
+    in a spec, naming the layer names both."""
+    kept: list[Any] = []
+    for node in nodes:
+        ref = r.value(node)
+        entry = next((e for e in r.layers if e["name"] == ref), {})
+        two = "merge_mode" in entry and entry["merge_mode"] is None
+        if not (two and kept and r.value(kept[-1]) == ref):
+            kept.append(node)
+    return kept

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.torch import program
 from backends.torch.conv import padding_of, per_axis, zero_padded
 from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
@@ -201,11 +202,24 @@ for _base in WINDOW_POOLS:
     MODULES.register(*(f"{_base}{k}d" for k in (1, 2, 3)))(_window_pool)
 
 
-@MODULES.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
+def _pooled(call: ModuleCall) -> tuple[Any, str]:
+    """The node of an adaptive pool's values (a max pool also gives indices), and its kind."""
+    node = call.nodes[-1]
+    if not call.cls.startswith("AdaptiveMax"):
+        return node, "Average"
+    pool = call.op("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+    values = [u for u in pool.users if op_name(u) == "getitem" and u.args[1] == 0]
+    if len(values) != 1 or any(u.users for u in pool.users if u.args[1] != 0):
+        raise Refused("its indices are read (the spec's pools give values only)")
+    return values[0], "Max"
+
+
+@MODULES.register(*(f"Adaptive{k}Pool{n}d" for k in ("Avg", "Max") for n in (1, 2, 3)))
 @FUNCTIONS.register("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
 def read_adaptive_pool(r: Reading, call: ModuleCall) -> None:
-    """nn.AdaptiveAvgPoolNd(1) → GlobalAveragePoolingND (a flatten after it taken in)."""
-    node = call.nodes[-1]
+    """nn.AdaptiveAvg/MaxPoolNd(1) → GlobalAverage/MaxPoolingND (a flatten after it taken
+    in)."""
+    node, kind = _pooled(call)
     shape = Reading.shape(node)
     if any(n != 1 for n in shape[2:]):
         raise Refused(f"an adaptive pool to {list(shape[2:])}, not to size 1 (a global pool)")
@@ -216,5 +230,39 @@ def read_adaptive_pool(r: Reading, call: ModuleCall) -> None:
         if len(flatten.nodes) == 1 and op_name(user) in ("flatten", "view", "reshape"):
             r.claim(flatten)
             output, keep = user, False
-    layer = {"type": f"GlobalAveragePooling{len(shape) - 2}D", "keepdims": keep}
-    r.add(call, layer, [node.args[0]], output)
+    layer = {"type": f"Global{kind}Pooling{len(shape) - 2}D", "keepdims": keep}
+    r.add(call, layer, [call.nodes[0].args[0]], output)
+
+
+@MODULES.register("GlobalPooling")
+def read_global_pooling(r: Reading, call: ModuleCall) -> None:
+    """``GlobalPooling(reduce, dims, keepdims)``, ``model.py``'s pool over the spatial axes
+    of channels-last data → GlobalMax/AveragePoolingND(data_format=channels_last)."""
+    node = call.op("mean", "amax")
+    rank = len(Reading.shape(node.args[0]))
+    dims = sorted(int(d) % rank for d in arg(node, 1, "dim"))
+    if dims != list(range(1, rank - 1)):
+        raise Refused("it reduces other axes than the spatial ones of channels-last data")
+    kind = "Max" if op_name(node) == "amax" else "Average"
+    layer = {"type": f"Global{kind}Pooling{rank - 2}D", "keepdims": arg(node, 2, "keepdim", False)}
+    r.add(call, layer, [node.args[0]], node)
+    program.last(r)
+
+
+@MODULES.register("AveragePooling", "MaxPooling")
+def read_channels_last_pooling(r: Reading, call: ModuleCall) -> None:
+    """model.py's pooling of channels-last data without pads (the channels moved first,
+    pooled, moved back) → Max/AveragePoolingND(data_format=channels_last, padding=valid)."""
+    ops = [op_name(n) for n in call.nodes]
+    if ops[0] != "permute" or ops[-1] != "permute":
+        raise Refused("a channels-last pooling in another form than model.py's")
+    if len(ops) != 3:
+        raise Refused("a padded channels-last pooling (pads TensorFlow's way, no layer reads)")
+    node = call.nodes[1]
+    rank = len(Reading.shape(node)) - 2
+    kernel = per_axis(arg(node, 1, "kernel_size"), rank)
+    strides = per_axis(arg(node, 2, "stride") or kernel, rank)
+    kind = WINDOW_POOLS["MaxPool" if op_name(node).startswith("max") else "AvgPool"]
+    layer = {"type": f"{kind}{rank}D", "pool_size": kernel, "strides": strides}
+    r.add(call, layer, [call.nodes[0].args[0]], call.nodes[-1])
+    program.last(r)

@@ -39,12 +39,33 @@ def add_input(reading: Reading, node: Any, name: str) -> None:
     reading.refs[node] = entry["name"]
 
 
+def frozen(program: Any, path: str) -> bool:
+    """Whether the module at ``path`` holds parameters and none of them is trained
+    (``requires_grad_(False)``, which the program keeps): the spec's ``trainable: false``."""
+    names = program.graph_signature.parameters
+    held = [program.state_dict[k] for k in names if k.startswith(f"{path}.")]
+    return bool(held) and not any(p.requires_grad for p in held)
+
+
+def last(reading: Reading) -> None:
+    """The layer just added works on channels-last data (set after ``Reading.add``, which
+    leaves out an argument at its schema default, channels last)."""
+    reading.layers[-1]["data_format"] = "channels_last"
+
+
 def spec_of(reading: Reading, name: str) -> dict[str, Any]:
     """The spec mapping: name, data format, inputs, layers, outputs."""
     spec: dict[str, Any] = {"name": name}
-    types = [layer["type"] for layer in reading.layers if "type" in layer]  # not shares
-    if any("data_format" in SCHEMAS[type_].arg_index for type_ in types):
+    layers = [layer for layer in reading.layers if "type" in layer]  # not shares
+    layers += [w["layer"] for w in layers if "layer" in w]
+    # A layer of channels-last data (model.py's pools of a sequence) states it (``last``);
+    # the others take the spec's, PyTorch's channels first.
+    formats = (layer for layer in layers if "data_format" not in layer)
+    if any("data_format" in SCHEMAS[layer["type"]].arg_index for layer in formats):
         spec["data_format"] = "channels_first"
+    else:
+        for layer in layers:
+            layer.pop("data_format", None)  # channels last: the spec's default
     spec["inputs"], spec["layers"] = reading.inputs, reading.layers
     output = next(n for n in reading.program.graph.nodes if n.op == "output")
     outputs = [reading.refs.get(n, "") for n in output.args[0]]

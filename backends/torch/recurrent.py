@@ -117,7 +117,11 @@ def torch_module(node: Node, **more: Any) -> Call:
 # GRU (PyTorch's is Keras's ``reset_after: true``), SimpleRNN (``nonlinearity='relu'`` →
 # ``activation: relu``). The output sequence read as is gives ``return_sequences: true``; its
 # last step only (``y[:, -1]``), ``false``. The weights are the module's own, layer by layer.
-SPEC_TYPES = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
+# nn.LSTM/GRU/RNN, and model.py's own SimpleRNN (its LSTM and GRU share torch's names).
+SPEC_TYPES = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN", "SimpleRNN": "SimpleRNN"}
+# How model.py's recurrent classes merge two directions (Keras's merge modes), by the
+# operation ending the call: concat, sum, mul and ave; two outputs are merge_mode null.
+MERGES = {"cat": "concat", "add": "sum", "mul": "mul", "div": "ave"}
 RECURRENT_OPS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 
 
@@ -146,12 +150,23 @@ def _time_flip(node: Any) -> bool:
     if op_name(node) != "flip" or [int(d) for d in arg(node, 1, "dims")] != [1]:
         return False
     return all(
-        op_name(u) in RECURRENT_OPS
-        and not arg(u, 7, "bidirectional")
-        and arg(u, 4, "num_layers") == 1
-        and u.args[0] is node
+        op_name(u) in RECURRENT_OPS and arg(u, 4, "num_layers") == 1 and u.args[0] is node
         for u in node.users
     )
+
+
+def _merged(call: ModuleCall, sequence: Any) -> tuple[str | None, list[Any]]:
+    """How a two-direction call's result leaves it: (merge mode, the nodes read outside
+    it): nn.LSTM's own sequences (concat), or model.py's classes merging as Keras does."""
+    inside = set(call.nodes)
+    outputs = [n for n in call.nodes if any(u not in inside for u in n.users)]
+    if sequence not in inside or outputs == [sequence]:
+        return "concat", [sequence]
+    if len(outputs) == 2:
+        return None, outputs  # merge_mode null: both directions, in that order
+    if len(outputs) != 1 or op_name(outputs[0]) not in MERGES:
+        raise Refused("two directions merged otherwise than Keras merges them")
+    return MERGES[op_name(outputs[0])], outputs
 
 
 @FUNCTIONS.register("Flip")
@@ -181,9 +196,11 @@ def read_recurrent(r: Reading, call: ModuleCall) -> None:
     backwards = _time_flip(x)  # model.py's go_backwards: rnn(x.flip(1))
     x = x.args[0] if backwards else x
     last = None if both else _last_step(r, sequence)  # backward's last step is not Keras's
+    merge, outputs = _merged(call, sequence) if both else ("concat", [sequence])
     type_ = SPEC_TYPES[call.cls]
     values: dict[str, Any] = {"units": Reading.shape(params[1])[1], "use_bias": bool(has_biases)}
-    values |= {"num_layers": layers, "return_sequences": last is None}
+    steps = last is None and len(Reading.shape(outputs[0])) == 3
+    values |= {"num_layers": layers, "return_sequences": steps}
     if backwards:
         values["go_backwards"] = True
     if op_name(node) == "rnn_relu":
@@ -191,6 +208,7 @@ def read_recurrent(r: Reading, call: ModuleCall) -> None:
     if last is not None:
         r.claim(r.call_of(last))
     layer = {"type": type_, **values}
-    if both:  # both directions' sequences, concatenated: Keras's Bidirectional
-        layer = bidirectional_layer({"type": type_, **written_args(type_, values)})
-    r.add(call, layer, [x], sequence if last is None else last)
+    if both:  # both directions, merged as Keras merges them: Bidirectional
+        layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, merge)
+    name = r.add(call, layer, [x], outputs[0] if last is None else last)
+    r.refs.update(dict.fromkeys(outputs[1:], name))  # merge_mode null: its second output

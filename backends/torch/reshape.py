@@ -9,6 +9,7 @@ Flatten's row-major order is Keras's. The modules are the standalone ones
 
 from __future__ import annotations
 
+from backends.torch.conv import PAD_OPS, folded_padding, pad_pairs, zeros
 from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
@@ -126,7 +127,7 @@ def read_permute(r: Reading, call: ModuleCall) -> None:
     after its convolutions: ``permute(0, 2, 1)``); the axes are the spec's, counted from 1."""
     node = call.nodes[0]
     rank = len(Reading.shape(node.args[0]))
-    dims = [int(d) % rank for d in node.args[1]]
+    dims = [int(d) % rank for d in arg(node, 1, "dims")]
     if dims[0] != 0:
         raise Refused("it moves the batch axis")
     if dims == list(range(rank)):
@@ -151,3 +152,29 @@ def read_same_values(r: Reading, call: ModuleCall) -> None:
 @FUNCTIONS.register("AssertTensorMetadata")
 def read_metadata_check(r: Reading, call: ModuleCall) -> None:
     """torch._assert_tensor_metadata(x, …): a check at tracing, no value; nothing to add."""
+
+
+@MODULES.register("ZeroPad1d", "ZeroPad2d", "ZeroPad3d")
+def read_zero_pad(r: Reading, call: ModuleCall) -> None:
+    """nn.ZeroPad1d/2d/3d(pads) → ZeroPadding1D/2D/3D (channels first); none where the
+    convolution it feeds takes it in as its padding (``conv.folded_padding``)."""
+    node = call.op(*PAD_OPS)
+    if not zeros(node):
+        raise Refused("a pad with another value than zero")
+    if folded_padding(node) is not None:
+        return  # the convolution reads the unpadded input, padding "same" or "causal"
+    pairs = pad_pairs(node)
+    if len(pairs) != len(Reading.shape(node)) - 2:
+        raise Refused("it pads other axes than the spatial ones")
+    layer = {"type": f"ZeroPadding{len(pairs)}D", "padding": pairs}
+    r.add(call, layer, [node.args[0]], node)
+
+
+@MODULES.register("RepeatVector")
+def read_repeat_vector(r: Reading, call: ModuleCall) -> None:
+    """``RepeatVector(n)``: (batch, d) → (batch, n, d), each vector repeated → RepeatVector."""
+    node, x = call.nodes[-1], call.nodes[0].args[0]
+    given, shape = Reading.shape(x), Reading.shape(node)
+    if len(given) != 2 or len(shape) != 3 or (shape[0], shape[2]) != given:
+        raise Refused("a repeat of other than vectors along a new axis 1")
+    r.add(call, {"type": "RepeatVector", "n": shape[1]}, [x], node)

@@ -283,6 +283,26 @@ class _Backwards(nn.Module):
         return self.gru(x.flip(1))[0][:, -1]
 
 
+class _MobileDecoder(nn.Module):
+    """Modules the translator's own model.py also writes, as a person writes them: a
+    depthwise-then-pointwise nn.Sequential (torchvision's MobileNet block), nn.ZeroPad2d, a
+    frozen convolution, nn.ConvTranspose2d, nn.AdaptiveMaxPool2d, x.permute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.separable = nn.Sequential(
+            nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False), nn.Conv2d(3, 8, 1)
+        )
+        self.pad, self.frozen = nn.ZeroPad2d((1, 0, 1, 0)), nn.Conv2d(8, 8, 2)
+        self.frozen.requires_grad_(False)
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.pool, self.head = nn.AdaptiveMaxPool2d(1), nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(self.frozen(self.pad(torch.relu(self.separable(x)))))
+        return self.head(self.pool(y).permute(0, 2, 3, 1)).flatten(1)
+
+
 # Case → (model factory, example input).
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = {
     "cnn": (_Cnn, lambda: torch.randn(BATCH, 3, 16, 16)),
@@ -311,6 +331,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "inverted_residual": (_InvertedResidual, lambda: torch.randn(BATCH, 8, 12, 12)),
     "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
     "ceil_mode_pools": (_CeilPools, lambda: torch.randn(BATCH, 3, 17, 17)),
+    "mobile_decoder": (_MobileDecoder, lambda: torch.randn(BATCH, 3, 8, 8)),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),

@@ -163,7 +163,7 @@ def time_distributed_layout(node: Node, inputs: tuple[Layout, ...], graph: Graph
     return Step(NATURAL, NATURAL)
 
 
-def bidirectional_layer(inner: dict[str, Any], merge_mode: str = "concat") -> dict[str, Any]:
+def bidirectional_layer(inner: dict[str, Any], merge_mode: str | None = "concat") -> dict[str, Any]:
     """The spec layer running the recurrent spec layer ``inner`` both ways, the two outputs
     merged by ``merge_mode``: what the importers make of PyTorch's and ONNX's bidirectional
     recurrent layers."""
