@@ -80,9 +80,6 @@ def _exported(spec: Path, out: Path) -> Path:
 
 # Fixtures whose model.keras does not round-trip, each with its reason.
 NOT_HERE = {
-    "attention_block": pytest.mark.xfail(
-        reason="no Keras importer for MultiHeadAttention yet", strict=True
-    ),
     "transposes": pytest.mark.skip(
         reason="TensorFlow's CPU kernels refuse a dilated Conv2DTranspose: the exported"
         " model.keras cannot run here (Conv2DBackpropInput)"
