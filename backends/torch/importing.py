@@ -129,7 +129,7 @@ class Reading:
 
     def tensor(self, node: Any) -> torch.Tensor:
         """A parameter or buffer of the program, by its placeholder."""
-        if not self._is_weight(node):
+        if not self.is_weight(node):
             raise Refused(f"'{node.name}' is not a parameter of the program")
         return program_.stored(self.program, self.key(node))
 
@@ -188,7 +188,7 @@ class Reading:
 
     def unclaimed(self, call: ModuleCall, reason: str) -> None:
         used = {a for node in call.nodes for a in node.all_input_nodes if a.op == "placeholder"}
-        params = sum(self.tensor(a).numel() for a in used if self._is_weight(a))
+        params = sum(self.tensor(a).numel() for a in used if self.is_weight(a))
         inner = module_stack(call.nodes[0])
         name = call.path or (inner[-1][1] if inner else "") or call.nodes[0].name
         self.refused.append(Unclaimed(name, call.cls, int(params), reason))
@@ -202,7 +202,7 @@ class Reading:
     def _holds_weights(self, path: str) -> bool:
         return any(k.startswith(f"{path}.") for k in self.program.state_dict)
 
-    def _is_weight(self, node: Any) -> bool:
+    def is_weight(self, node: Any) -> bool:
         signature = self.program.graph_signature
         return node.name in {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
 

@@ -29,11 +29,14 @@ from backends.torch.importing import (
     Reading,
     Refused,
     arg,
+    module_stack,
     op_name,
 )
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, Description, Steps, call
 from backends.torch.standalone.describe import arguments
+from backends.torch.standalone.layers import ACTIVATIONS
+from backends.torch.standalone.recurrent import CELLS as standalone_cells
 from translator.commands.importing import written_args
 from translator.ir import Node
 from translator.ops.recurrent import GATES, sequence_dims
@@ -212,3 +215,69 @@ def read_recurrent(r: Reading, call: ModuleCall) -> None:
         layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, merge)
     name = r.add(call, layer, [x], outputs[0] if last is None else last)
     r.refs.update(dict.fromkeys(outputs[1:], name))  # merge_mode null: its second output
+
+
+# model.py's CustomRecurrent: a Python loop over the steps, which torch.export unrolls; read
+# whole from its tensors (gates per unit: the cell; ``bias_l0`` alone: Keras's reset-before
+# GRU), its activation submodules (by class) and its output's rank.
+_CELL_TYPES = {standalone_cells[cell].gates: type_ for type_, cell in CELLS.items()}
+_ACTIVATION_CLASSES = {
+    cls.removeprefix("nn."): name
+    for name, (cls, kwargs) in sorted(ACTIVATIONS.items(), reverse=True)
+    if not kwargs and cls != "nn.GELU"  # GELU's class alone does not say which one
+}
+
+
+def _step_activations(call: ModuleCall) -> dict[str, str | None]:
+    """``activation`` and ``recurrent_activation`` by the classes of the submodules called
+    (an ``nn.Identity``, linear, leaves no operation: None)."""
+    found: dict[str, str | None] = {"activation": None, "recurrent_activation": None}
+    for node in call.nodes:
+        for _, path, cls in module_stack(node):
+            role = path.removeprefix(f"{call.path}.")
+            if role in found and path != role:
+                if cls not in _ACTIVATION_CLASSES:
+                    raise Refused(f"its {role} {cls}, which no Keras activation name gives")
+                found[role] = _ACTIVATION_CLASSES[cls]
+    return found
+
+
+def _boundary(r: Reading, call: ModuleCall) -> tuple[Any, Any]:
+    """(the one input the call reads from outside, the one node read outside it)."""
+    inside = set(call.nodes)
+    reads = {a for n in call.nodes for a in n.all_input_nodes if a not in inside}
+    inputs = [a for a in reads if not r.is_weight(a)]
+    outputs = [n for n in call.nodes if any(u not in inside for u in n.users)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise Refused("a recurrence of other than one input and one output")
+    return inputs[0], outputs[0]
+
+
+@MODULES.register("CustomRecurrent")
+def read_step_by_step_recurrence(r: Reading, call: ModuleCall) -> None:
+    """model.py's ``CustomRecurrent`` (written out step by step) → SimpleRNN, LSTM or GRU:
+    units and gates from ``weight_hh_l0`` (rows = gates × units), ``bias_l0`` alone a GRU
+    with ``reset_after: false``, ``num_layers`` from the stacked tensors, ``go_backwards``
+    from a flip of time, the activations from its submodules; one direction only."""
+    x, output = _boundary(r, call)
+    tensors = {
+        r.key(a).removeprefix(f"{call.path}."): a
+        for n in call.nodes
+        for a in n.all_input_nodes
+        if r.is_weight(a)
+    }
+    if any(name.endswith("_reverse") for name in tensors) or "weight_hh_l0" not in tensors:
+        raise Refused("a recurrence of two directions, or without weight_hh_l0")
+    rows, units = Reading.shape(tensors["weight_hh_l0"])
+    type_ = _CELL_TYPES.get(rows // units)
+    if type_ is None:
+        raise Refused(f"{rows // units} gates per unit, which no Keras recurrent layer has")
+    values: dict[str, Any] = {"units": units, "use_bias": any("bias" in t for t in tensors)}
+    values["num_layers"] = sum(name.startswith("weight_hh_l") for name in tensors)
+    values["return_sequences"] = len(Reading.shape(output)) == 3
+    values["go_backwards"] = any(op_name(n) == "flip" for n in call.nodes)
+    values |= _step_activations(call)
+    if type_ == "GRU":
+        slices = [u for u in tensors["weight_hh_l0"].users if op_name(u) == "slice"]
+        values["reset_after"] = "bias_l0" not in tensors and not slices
+    r.add(call, {"type": type_, **written_args(type_, values)}, [x], output)

@@ -31,6 +31,8 @@ import torch  # noqa: E402  (after the backends, which quiet the frameworks)
 import torch.nn.functional as F  # noqa: E402  (PyTorch's own alias)
 from torch import nn  # noqa: E402
 
+from backends.torch.standalone.recurrent import CustomRecurrent  # noqa: E402
+
 ATOL = RTOL = 1e-5
 BATCH = 2  # the programs' batch: static in torch.export
 
@@ -332,6 +334,30 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], torch.Tensor]]] = 
     "resnet_stem": (_ResNetStem, lambda: torch.randn(BATCH, 3, 32, 32)),
     "ceil_mode_pools": (_CeilPools, lambda: torch.randn(BATCH, 3, 17, 17)),
     "mobile_decoder": (_MobileDecoder, lambda: torch.randn(BATCH, 3, 8, 8)),
+    # model.py's step-by-step recurrences, which torch.export unrolls: read whole.
+    "step_by_step_lstm_relu_backwards_stack": (
+        lambda: nn.Sequential(
+            CustomRecurrent(
+                "lstm",
+                4,
+                6,
+                activation="relu",
+                recurrent_activation="hard_sigmoid",
+                return_sequences=True,
+                go_backwards=True,
+                num_layers=2,
+            )
+        ),
+        lambda: torch.randn(BATCH, 7, 4),
+    ),
+    "step_by_step_gru_reset_before_no_bias": (
+        lambda: nn.Sequential(
+            CustomRecurrent(
+                "gru_reset_before", 4, 5, recurrent_activation="sigmoid", use_bias=False
+            )
+        ),
+        lambda: torch.randn(BATCH, 7, 4),
+    ),
     "bidirectional_gru": (
         lambda: _Recurrent(lambda *a, **k: nn.GRU(*a, bidirectional=True, **k), False, 12),
         lambda: torch.randn(BATCH, 7, 4),
