@@ -58,7 +58,8 @@ def _layer(m: Match) -> dict[str, Any]:
     q, k, v = (m.roles[role].tensors()[0] for role in ("query", "key", "value"))
     heads, kv_heads = q.shape[1] // size, k.shape[1] // size
     rotated = m.roles["query"].base
-    if not math.isclose(m.factor * m.roles["query"].factor * m.roles["key"].factor, size**-0.5):
+    factor = m.factor * m.roles["query"].factor * m.roles["key"].factor
+    if not math.isclose(factor, size**-0.5, rel_tol=1e-6):  # a float32 constant's precision
         raise Refused(f"scores not scaled by 1/sqrt({size})")
     if m.roles["value"].factor != 1.0 or m.roles["value"].base is not None:
         raise Refused("values scaled or rotated")

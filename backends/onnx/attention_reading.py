@@ -26,15 +26,16 @@ import numpy as np
 import onnx
 
 from backends.onnx.importing import Reading, Refused, attributes
+from backends.onnx.mask_reading import causal_where
 from backends.onnx.merge import SUM_OP
 from backends.onnx.reshape import RESHAPE_OP
 from backends.onnx.rotary_reading import unrotated
+from translator.ops.attention import mask_is_causal
 
 # Operators that only move a tensor's values about (and the GQA repeat of key/value heads).
 SHAPING = {RESHAPE_OP, "Transpose", "Identity", "Unsqueeze", "Squeeze", "Expand"}
 # Operators on a scale computed from a number (the exporter casts it like q, then its root).
 SCALAR_OPS = {"Sqrt", "CastLike", "Cast", "Reciprocal"}
-BLOCKED = -1e30  # at most this where a float mask blocks (the exporter writes −∞ or float min)
 
 
 @dataclass
@@ -197,15 +198,10 @@ def heads(r: Reading, tensor: str) -> Heads:
 
 def masked_causally(value: np.ndarray) -> bool:
     """Whether a constant mask added to the scores is causal (True) or masks nothing."""
-    open_ = value if value.dtype == np.bool_ else value == 0
-    if value.dtype != np.bool_ and bool((value[~open_] > BLOCKED).any()):
-        raise Refused("a float attention mask that adds other values than 0 and −∞")
-    flat = open_.reshape(-1, *open_.shape[-2:])
-    if bool(flat.all()):
-        return False
-    if all(np.array_equal(m, np.tril(np.ones(m.shape, np.bool_))) for m in flat):
-        return True
-    raise Refused("an attention mask neither causal nor empty (padding?)")
+    try:
+        return mask_is_causal(value)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
 
 
 @dataclass
@@ -226,7 +222,10 @@ def _scores(r: Reading, softmax: onnx.NodeProto) -> tuple[onnx.NodeProto, bool, 
     while (node := _producer(r, tensor)) is not None and node.op_type != "MatMul":
         masks = [t for t in node.input if r.const(t) is not None] if node.op_type == SUM_OP else []
         scale = scaled(r, node)
-        if len(masks) == 1 and scale is None:
+        built = causal_where(r, node)
+        if built is not None:  # the translator's own: Where(lower triangle, scores, −1e9)
+            causal, tensor, nodes = True, node.input[1], [*nodes, *built]
+        elif len(masks) == 1 and scale is None:
             causal = masked_causally(r.const(masks[0]))  # type: ignore[arg-type]
             tensor = next(t for t in node.input if t != masks[0])
         elif scale is not None:

@@ -18,7 +18,7 @@ from backends.torch import importing  # which imports this module: names used at
 from translator.commands.importing import Unclaimed, spec_text
 from translator.errors import SpecErrors
 from translator.ir import INPUT
-from translator.ops.attention import rotary_base
+from translator.ops.attention import mask_is_causal, rotary_base
 from translator.spec.schema import SCHEMAS
 
 if TYPE_CHECKING:  # importing.py imports this module
@@ -144,26 +144,15 @@ def _storage(tensor: torch.Tensor) -> tuple[int, tuple[int, ...]]:
     return tensor.data_ptr(), tuple(tensor.shape)
 
 
-# Masks no input reaches (Hugging Face builds them from the static shapes, as booleans, True
-# where attending, or as 0 / the dtype's minimum): all open → unmasked; open on and below
-# the diagonal → causal. Any other mask has no spec equivalent.
-BLOCKED = -1e30  # at most this where a float mask blocks (Hugging Face: the dtype's minimum)
-
-
 def masked_causally(r: Reading, mask: Any) -> bool:
     """Whether a constant attention mask is causal (True) or masks nothing (False)."""
     value = r.constant(mask)
     if value is None:
         raise importing.Refused("an attention mask an input reaches (the spec's is causal or none)")
-    open_ = value if value.dtype == torch.bool else value == 0
-    if value.dtype != torch.bool and bool((value[~open_] > BLOCKED).any()):
-        raise importing.Refused("a float attention mask that adds other values than 0 and −∞")
-    causal = torch.ones(open_.shape[-2:], dtype=torch.bool).tril()
-    if bool(open_.all()):
-        return False
-    if bool((open_ == causal).all()):
-        return True
-    raise importing.Refused("an attention mask neither causal nor empty (padding?)")
+    try:
+        return mask_is_causal(value.numpy())
+    except ValueError as exc:
+        raise importing.Refused(str(exc)) from None
 
 
 # Rotary position embeddings as Llama applies them to a (batch, heads, steps, size) head:

@@ -205,10 +205,6 @@ def test_port_takes_the_source_file_as_weights(
 # (strict: a fixed gap turns its case red). A TimeDistributed Dense comes back as a Dense on
 # the last axis, the same function and counts; a Dropout, which the export leaves out, not at all.
 ROUND_TRIP_GAPS = {
-    "attention_block": (
-        "the translator's own ONNX attention (scores times a constant Mul, the causal mask a"
-        " Where) is not a form the attention reader knows (torch.onnx.export's are)"
-    ),
     "relus": (
         "Keras ReLU's capped, leaky and thresholded forms as the export writes them (Clip with"
         " a cap, Relu minus a slope, Greater and Where), UpSampling1D and Cropping1D"

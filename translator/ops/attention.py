@@ -456,3 +456,27 @@ def rotary_base(cos: Any, sin: Any, size: int) -> float:
     if not (close and np.allclose(s, np.sin(angles), atol=tolerance)):
         raise ValueError("cos and sin tables other than Llama's rotary embeddings")
     return found
+
+
+# An attention mask no input reaches (Hugging Face builds them from the static shapes, as
+# booleans, True where attending, or as 0 / the dtype's minimum; the translator's own ONNX as
+# a lower triangle of ones): all open → unmasked; open on and below the diagonal → causal.
+MASK_BLOCKED = -1e30  # at most this where a float mask blocks (the dtype's minimum, or −∞)
+
+
+def mask_is_causal(value: Any) -> bool:
+    """Whether a constant attention mask (an array: booleans, True where attending, or
+    floats added to the scores) is causal (True) or masks nothing (False); ``ValueError``
+    with the reason for any other (an importer's reading)."""
+    import numpy as np
+
+    value = np.asarray(value)
+    open_ = value if value.dtype == np.bool_ else value == 0
+    if value.dtype != np.bool_ and bool((value[~open_] > MASK_BLOCKED).any()):
+        raise ValueError("a float attention mask that adds other values than 0 and −∞")
+    flat = open_.reshape(-1, *open_.shape[-2:])
+    if bool(flat.all()):
+        return False
+    if all(np.array_equal(m, np.tril(np.ones(m.shape, np.bool_))) for m in flat):
+        return True
+    raise ValueError("an attention mask neither causal nor empty (padding?)")
