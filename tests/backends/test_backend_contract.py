@@ -19,11 +19,22 @@ MODULES = sorted(["__init__", "model", "weights", "export", *FAMILIES])
 # module more (the family importers are in the families), and the reading of its files in
 # another (ONNX and PyTorch check the untrusted files before loading; Keras loads in safe
 # mode and walks the functional graph); PyTorch reads a program's inputs, outputs and values
-# computed from no input in one more (program), and Hugging Face's forms of attention in one
-# more (attention_reading).
+# computed from no input in one more (program); the attention that importers read whole has
+# modules of its own: Keras's layers called with keyword arguments (attention_importing),
+# Hugging Face's forms in a program (attention_reading), and in ONNX the attention subgraph
+# (attention_reading, attention_layers, with its masks and rotary embeddings) and the
+# activations and norms written out operator by operator (composite_reading).
 IMPORTING = {
-    "keras": ["importing", "reading"],
-    "onnx": ["importing", "reading"],
+    "keras": ["attention_importing", "importing", "reading"],
+    "onnx": [
+        "attention_layers",
+        "attention_reading",
+        "composite_reading",
+        "importing",
+        "mask_reading",
+        "reading",
+        "rotary_reading",
+    ],
     "torch": ["attention_reading", "importing", "program", "reading"],
 }
 

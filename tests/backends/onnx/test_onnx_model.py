@@ -11,6 +11,7 @@ import pytest
 
 import translator.ops
 from backends.onnx.model import CONST_MARK, IR_VERSION, OPSET, is_weight
+from tests.backends.test_backend_contract import IMPORTING
 from translator.errors import BackendError
 from translator.ir.sample import sample_inputs
 from translator.spec.schema import SCHEMAS
@@ -36,8 +37,9 @@ def test_every_layer_type_is_built_or_declared(backend) -> None:
 
 def test_modules_are_the_layer_families(backend) -> None:
     modules = {p.stem for p in Path(backend.__file__).parent.glob("*.py")}
-    # Beside the families: assembly, weights, export, and the importer with its file reader.
-    infrastructure = {"__init__", "model", "weights", "export", "importing", "reading"}
+    # Beside the families: assembly, weights, export, and the importer with its file reader
+    # and its readers of subgraphs (tests/backends/test_backend_contract.py lists them).
+    infrastructure = {"__init__", "model", "weights", "export", *IMPORTING["onnx"]}
     assert modules == FAMILIES | infrastructure
     assert backend.NAME == "onnx"
 
