@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from backends.onnx.attention_reading import masked_causally
 from backends.onnx.export import session
 from backends.onnx.importing import Refused, import_file
+from tests.backends.onnx.files import write_model
 from tests.imports import run_import
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
@@ -70,18 +71,7 @@ def _attention_file(
         helper.make_node("MatMul", ["merged", "o.weight"], ["o_mm"]),
         helper.make_node("Add", ["o_mm", "o.bias"], ["y"]),
     ]
-    shape = [BATCH, STEPS, WIDTH]
-    graph = helper.make_graph(
-        nodes,
-        "attention",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
-        [numpy_helper.from_array(v, k) for k, v in weights.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 10
-    onnx.save(model, path)
-    return path
+    return write_model(path, "attention", nodes, weights, [BATCH, STEPS, WIDTH])
 
 
 CAUSAL = np.where(np.tril(np.ones((STEPS, STEPS), bool)), 0.0, -np.inf)[None, None]

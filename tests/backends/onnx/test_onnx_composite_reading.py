@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from backends.onnx.export import session
 from backends.onnx.importing import import_file
+from tests.backends.onnx.files import write_model
 from tests.imports import run_import
 from translator.spec.loader import load
 from translator.weights.canonical import from_canonical
@@ -55,17 +56,7 @@ def _rms(epsilon: float) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
 
 def _file(path: Path, made: tuple[list[onnx.NodeProto], dict[str, np.ndarray]]) -> Path:
     nodes, constants = made
-    graph = helper.make_graph(
-        nodes,
-        "composite",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, SHAPE)],
-        [numpy_helper.from_array(v, k) for k, v in constants.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 10
-    onnx.save(model, path)
-    return path
+    return write_model(path, "composite", nodes, constants, list(SHAPE))
 
 
 CASES = {
