@@ -29,7 +29,7 @@ class Rule:
     """One named convention difference between Keras and another framework."""
 
     id: str
-    layers: tuple[str, ...]
+    layers: tuple[str, ...]  # the layer types it applies to; () any type
     applies: Callable[[Node], bool]
     values: Callable[[Node], dict[str, Any]]  # the numbers the formulas and the text use
     delta: dict[str, str]  # framework → "+name" or "-name": a signed entry of ``values``
@@ -303,7 +303,55 @@ def _torch_native(node: Node) -> bool:
     return torch_native(mha_dims(node))
 
 
-RULES = (*RULES, *NOTES, CONV_BIAS_NOTE)
+def _frozen_values(node: Node) -> dict[str, Any]:
+    return {"n": node.counts("keras")["total"], "torch": node.counts("torch")["total"]}
+
+
+FROZEN_NOTE = Rule(
+    id="frozen-weights",
+    layers=(),  # any layer type: the frozen ones with weights
+    applies=lambda n: n.frozen_params("torch"),  # PyTorch parameters to freeze (not buffers)
+    values=_frozen_values,
+    delta={},
+    text=(
+        "trainable: false freezes this layer: Keras counts all {n} of its weights as "
+        "non-trainable; PyTorch keeps its {torch} parameters with requires_grad=False (still "
+        "in parameters() and the state_dict); ONNX, which has no notion of training, stores "
+        "them as initializers like any other. Freezing changes no total, only the trainable "
+        "split."
+    ),
+    example=("{type: Dense, units: 3, trainable: false}", "[5]"),
+    note=True,
+)
+
+
+def _position_bias_values(node: Node) -> dict[str, Any]:
+    a = node.args
+    return {"b": a["num_buckets"], "h": a["num_heads"], "n": a["num_buckets"] * a["num_heads"]}
+
+
+POSITION_BIAS_NOTE = Rule(
+    id="relative-position-bias-table",
+    layers=("RelativePositionBias",),
+    applies=lambda n: True,
+    values=_position_bias_values,
+    delta={},
+    text=(
+        "T5's relative position bias is one table of {b} buckets × {h} heads = {n} weights in "
+        "every framework: Hugging Face keeps it in the first layer's attention "
+        "(relative_attention_bias, an nn.Embedding) and every layer reuses its output; here a "
+        "layer of its own (a Keras weight, a PyTorch parameter, an ONNX initializer read by "
+        "Gather). The bucket of each relative position is computed, never stored."
+    ),
+    example=(
+        "{type: RelativePositionBias, num_heads: 2, num_buckets: 8, max_distance: 16}",
+        "[6, 4]",
+    ),
+    note=True,
+)
+
+
+RULES = (*RULES, *NOTES, CONV_BIAS_NOTE, FROZEN_NOTE, POSITION_BIAS_NOTE)
 RULE_INDEX = {rule.id: rule for rule in RULES}
 
 
@@ -336,7 +384,7 @@ def explain(node: Node, copies: int = 1) -> list[Explanation]:
     return [
         Explanation(rule.id, rule.deltas(node, copies), rule.explain(node, copies), note=rule.note)
         for rule in RULES
-        if node.type in rule.layers and rule.applies(node)
+        if (not rule.layers or node.type in rule.layers) and rule.applies(node)
     ]
 
 

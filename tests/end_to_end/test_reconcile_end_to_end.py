@@ -80,7 +80,7 @@ MEASURED = [
             "  - {type: Dense, units: 3, trainable: false, name: frozen}\n  - {type: Dense, units: 2}\n"
         ),
         "frozen",
-        [],
+        ["frozen-weights"],
         {
             "keras": {"total": 18, "trainable": 0, "non_trainable": 18},
             "torch": {"total": 18, "trainable": 0, "non_trainable": 18, "buffers": 0},
@@ -94,7 +94,7 @@ MEASURED = [
             "  - {type: BatchNormalization, trainable: false, name: bn}\n"
         ),
         "bn",
-        ["batchnorm-stats-are-buffers"],
+        ["batchnorm-stats-are-buffers", "frozen-weights"],
         {
             "keras": {"total": 8, "trainable": 0, "non_trainable": 8},
             "torch": {"total": 4, "trainable": 0, "non_trainable": 4, "buffers": 5},

@@ -251,7 +251,8 @@ def rules_markdown() -> str:
             if deltas
             else "A note: it changes no count here."
         )
-        out.append(f"Applies to: {', '.join(rule.layers)}. {effect}\n")
+        types = ", ".join(rule.layers) or "any layer type"
+        out.append(f"Applies to: {types}. {effect}\n")
         out.append(f"> {rule.text}\n")
         out.append(f"Example: `{layer}` on input shape `{shape}` counts {counts}:\n")
         out.extend(f"> {e.text}\n" for e in explain(node) if e.rule == rule.id)
