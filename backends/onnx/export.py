@@ -33,7 +33,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
-from backends.onnx.model import DTYPES, IR_VERSION, OPSET, GraphBuilder, build
+from backends.onnx.model import DTYPES, FROZEN_KEY, IR_VERSION, OPSET, GraphBuilder, build
 from translator.errors import BackendError
 from translator.ir import Graph, Node
 from translator.ir.layout import tensor_layouts
@@ -215,8 +215,13 @@ def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
 
 
 def export_model(graph: Graph, weights: Weights) -> onnx.ModelProto:
-    """The backend's ONNX model holding ``weights``, natural layout at its edges."""
-    return build(graph, weights=weights).model
+    """The backend's ONNX model holding ``weights``, natural layout at its edges; the frozen
+    layers with weights named in its metadata (``FROZEN_KEY``: ONNX has no trainable flag)."""
+    model = build(graph, weights=weights).model
+    frozen = [n.name for n in graph.nodes if n.frozen and n.weights.get("onnx")]
+    if frozen:
+        model.metadata_props.add(key=FROZEN_KEY, value=",".join(frozen))
+    return model
 
 
 def export(graph: Graph, weights: Weights, out: Path) -> list[tuple[Path, str]]:

@@ -35,7 +35,7 @@ import numpy as np
 import onnx
 
 from backends.onnx.model import NAME
-from backends.onnx.reading import Source, read_model
+from backends.onnx.reading import Source, frozen_layers, read_model
 from translator.commands.importing import Imported, Unclaimed, spec_name, wrapper_args
 from translator.errors import SpecError
 from translator.ir import Graph, Node
@@ -304,6 +304,8 @@ def import_file(path: str | Path) -> Imported:
     source = read_model(path)
     reading = choose(source)
     spec = spec_of(reading)
+    for layer in spec["layers"]:  # a translator export says which layers were frozen
+        layer.update({"trainable": False} if layer["name"] in frozen_layers(source.model) else {})
     refused = reading.refused
     missing = [t for t in source.outputs if t not in reading.views and not refused]
     if missing:

@@ -25,6 +25,8 @@ from translator.ir import Graph, Node, Shape
 from translator.ir.layout import natural_axes, tensor_layouts, to_layout
 
 NAME = "onnx"
+# The metadata key under which an export names the spec's frozen layers (ONNX has no flag).
+FROZEN_KEY = "model-spec-translator.frozen"
 OPSET = 21
 IR_VERSION = 10  # the IR version released with opset 21 (onnx 1.16); onnxruntime 1.32 reads it
 CONST_MARK = "/const/"

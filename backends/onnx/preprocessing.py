@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import onnx
+
+from backends.onnx.importing import PATTERNS, Reading, Recogniser, Refused
 from backends.onnx.model import BUILDERS, Layer
 from translator.ops.preprocessing import (
     EPSILON,
@@ -57,3 +61,69 @@ def build_normalization(layer: Layer, inputs: list[str]) -> list[str]:
     if layer.args["invert"]:
         return [layer.op("Add", [mean, layer.op("Mul", [inputs[0], std])])]
     return [layer.op("Div", [layer.op("Sub", [inputs[0], mean]), std])]
+
+
+# Importing: ``(x - mean) / Max(Sqrt(variance), EPSILON)`` (Sub, Div; the statistics
+# initializers, reshaped to meet the input where they must, and the root computed from
+# constants alone) → Normalization over the axes the statistics keep.
+
+
+def _statistic(r: Reading, tensor: str, rank: int) -> tuple[np.ndarray, tuple[int, ...]] | None:
+    """(a constant statistic as it meets a tensor of ``rank``, the ONNX axes it keeps)."""
+    value = r.const(tensor)
+    if value is None or value.ndim > rank:
+        return None
+    shaped = value.reshape((1,) * (rank - value.ndim) + value.shape)
+    return shaped, tuple(i for i, size in enumerate(shaped.shape) if size != 1)
+
+
+def _standardized(r: Reading, sub: onnx.NodeProto) -> tuple[onnx.NodeProto, str] | None:
+    """(the Div, the variance tensor) of ``(x - mean) / Max(Sqrt(variance), EPSILON)``."""
+    div = r.reader(sub.output[0])
+    floor = r.source.producers.get(div.input[1]) if div is not None else None
+    if div is None or div.op_type != "Div" or div.input[0] != sub.output[0] or floor is None:
+        return None
+    epsilon = [r.const(t) for t in floor.input]
+    root = r.source.producers.get(floor.input[0])
+    if floor.op_type != "Max" or epsilon[1] is None or root is None or root.op_type != "Sqrt":
+        return None
+    if not np.isclose(float(epsilon[1].reshape(-1)[0]), EPSILON, rtol=1e-6, atol=0):
+        return None
+    return div, root.input[0]
+
+
+@PATTERNS.register("Normalization")
+def find_standardization(r: Reading) -> dict[int, Recogniser]:
+    """The translator's own Normalization (see above), claimed at its Sub."""
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        if node.op_type == "Sub" and r.const(node.input[1]) is not None:
+            match = _standardized(r, node)
+            if match is not None:
+                found[id(node)] = _standardization(node, *match)
+    return found
+
+
+def _standardization(sub: onnx.NodeProto, div: onnx.NodeProto, variance: str) -> Recogniser:
+    def recognise(r: Reading, node: onnx.NodeProto) -> None:
+        view = r.view(sub.input[0])
+        rank = len(view.axes)
+        mean, var = _statistic(r, sub.input[1], rank), _statistic(r, variance, rank)
+        if mean is None or var is None or mean[1] != var[1] or not mean[1] or 0 in mean[1]:
+            raise Refused("statistics of other shapes than the input's kept axes")
+        spec_of = [view.axes[i] for i in mean[1]]
+        if None in spec_of:
+            raise Refused("statistics on an axis the spec tensor does not have")
+        kept = sorted(int(a) for a in spec_of if a is not None)
+        order = sorted(range(len(spec_of)), key=lambda j: spec_of[j] or 0)  # as Keras sorts
+        shape = tuple(mean[0].shape[i] for i in mean[1])
+        axis: Any = kept if len(kept) > 1 else (-1 if kept[0] == rank - 1 else kept[0])
+        layer = {"type": "Normalization", "axis": axis}
+        weights: dict[str, Any] = {
+            name: (lambda v=value: np.transpose(v.reshape(shape), order).copy())
+            for name, value in (("mean", mean[0]), ("variance", var[0]))
+        }
+        r.add(node, layer, [view], {div.output[0]: view.axes}, weights)
+        r.claim(div)
+
+    return recognise

@@ -22,7 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
-from backends.onnx.model import FLOAT_TYPES
+from backends.onnx.model import FLOAT_TYPES, FROZEN_KEY
 from backends.onnx.weights import check_data_size, check_initializer
 from translator.commands.importing import SourceError
 from translator.errors import WeightsError
@@ -234,3 +234,10 @@ def read_model(path: str | Path) -> Source:
             source.live.update(node.output)
         source.containers.update(scopes(node)[:-2])
     return source
+
+
+def frozen_layers(model: onnx.ModelProto) -> set[str]:
+    """The layer names a translator export recorded as frozen (``FROZEN_KEY``; none for
+    other files): ONNX has no trainable flag, the import reads them as ``trainable: false``."""
+    recorded = {p.key: p.value for p in model.metadata_props}.get(FROZEN_KEY, "")
+    return {name for name in recorded.split(",") if name}

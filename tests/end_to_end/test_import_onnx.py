@@ -209,10 +209,6 @@ ROUND_TRIP_GAPS = {
         "Keras ReLU's capped, leaky and thresholded forms as the export writes them (Clip with"
         " a cap, Relu minus a slope, Greater and Where), UpSampling1D and Cropping1D"
     ),
-    "frozen_backbone": (
-        "its Normalization is a Sub and a Div by constants, which no recogniser reads (and ONNX"
-        " keeps no trainable flag: the frozen layers would count as trainable)"
-    ),
 }
 
 
@@ -248,6 +244,26 @@ def test_the_translators_export_imports_back(
     assert weighted_layers(capsys, spec) == weighted_layers(capsys, original)
     assert_same_weights(canonical, load_canonical(load(str(spec)), weights))
     _assert_reproduces(out / onnx_export.FILE, spec, weights)
+
+
+# Normalizations the translator's ONNX writes as Sub and Div by its statistics: over the
+# features of a sequence, and over two axes of an image (the statistics reshaped to meet it).
+NORMALIZATIONS = {
+    "sequence_features": "inputs: [{name: x, shape: [5, 3]}]\nlayers:\n  - {type: Normalization}",
+    "image_two_axes": (
+        "inputs: [{name: x, shape: [4, 5, 3]}]\nlayers:\n"
+        "  - {type: Normalization, axis: [1, 3]}\n  - {type: Conv2D, filters: 2, kernel_size: 1}"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NORMALIZATIONS))
+def test_a_normalization_imports_back(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / f"{case}.yaml"
+    original.write_text(f"name: {case}\n{NORMALIZATIONS[case]}\n", encoding="utf-8")
+    test_the_translators_export_imports_back(original, tmp_path, capsys)
 
 
 # An image Flatten that ONNX computes in the spec's order (a Transpose to channels last
