@@ -112,3 +112,33 @@ def assert_same_weights(original: dict[str, Any], imported: dict[str, Any]) -> N
     assert sorted(imported) == sorted(original)
     for key, value in original.items():
         np.testing.assert_array_equal(np.sort(imported[key], None), np.sort(value, None), key)
+
+
+def tf2onnx_file(graph: Any, path: Path) -> Path:
+    """The Keras model of ``graph`` (random weights) converted by tf2onnx, saved at ``path``;
+    skipped, with the reason, where tf2onnx is not installed."""
+    import backends
+    from translator.commands.port import random_canonical
+    from translator.weights.canonical import from_canonical
+
+    tf2onnx = pytest.importorskip(
+        "tf2onnx", reason="tf2onnx is not installed (pip install tf2onnx)"
+    )
+    import onnx
+    import tensorflow as tf
+
+    backends.load("keras")
+    from backends.keras.model import build
+    from backends.keras.weights import set_weights
+
+    built = build(graph)
+    built = set_weights(built, from_canonical(graph, "keras", random_canonical(graph, 0))) or built
+    model = built.model
+    signature = tuple(
+        tf.TensorSpec((None, *graph.node(n).output_shape), graph.node(n).dtype, name=n)
+        for n in graph.inputs
+    )
+    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0]))
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
+    onnx.save(proto, str(path))
+    return path

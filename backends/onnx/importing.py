@@ -121,6 +121,7 @@ class Reading:
     claimed: set[int] = field(default_factory=set)  # ids of nodes a pattern took in
     taken: set[str] = field(default_factory=set)
     transposed: int = 0  # image-layout transposes read (a transposed channels-last model)
+    natural: bool = False  # images declared in the spec's channels-last order (tf2onnx's)
 
     def view(self, tensor: str) -> View:
         """The view of a data tensor; refused for one no layer made."""
@@ -221,12 +222,12 @@ def _is_static(reading: Reading, node: onnx.NodeProto) -> bool:
     return all(not t or t in reading.static or reading.source.is_const(t) for t in node.input)
 
 
-def read(source: Source, data_format: str) -> Reading:
+def read(source: Source, data_format: str, natural: bool = False) -> Reading:
     """Every node of ``source`` claimed or listed, as a spec of ``data_format``."""
-    reading = Reading(source, data_format, taken={i.name for i in source.inputs})
+    reading = Reading(source, data_format, taken={i.name for i in source.inputs}, natural=natural)
     for spec_input in source.inputs:
-        rank = len(spec_input.full)
-        axes = channels_first_axes(data_format, rank) if spec_input.image else tuple(range(rank))
+        rank, image = len(spec_input.full), spec_input.image and not natural
+        axes = channels_first_axes(data_format, rank) if image else tuple(range(rank))
         reading.views[spec_input.onnx] = View(spec_input.name, axes)
     patterns: dict[int, Recogniser] = {}
     for _, find in PATTERNS.items():  # by name: Attention's Reshape → Gemm before Conv1DDense's
@@ -253,11 +254,15 @@ def read(source: Source, data_format: str) -> Reading:
 def choose(source: Source) -> Reading:
     """The better of the channels-first and channels-last readings (see the module doc)."""
     first, last = read(source, "channels_first"), read(source, "channels_last")
-    if len(last.refused) != len(first.refused):
-        return min(first, last, key=lambda r: len(r.refused))
     # A tie: the graph transposes images (a transposed channels-last model) → channels_last;
     # else channels_first where a layer has a data format to write (PyTorch's layout).
-    return first if not first.transposed and _laid_out(first) else last
+    best = first if not first.transposed and _laid_out(first) else last
+    if len(first.refused) != len(last.refused):
+        best = min(first, last, key=lambda r: len(r.refused))
+    if not best.refused or not any(i.image for i in source.inputs):
+        return best
+    natural = read(source, "channels_last", natural=True)  # images declared NHWC (tf2onnx)
+    return natural if len(natural.refused) < len(best.refused) else best
 
 
 def _laid_out(reading: Reading) -> bool:
@@ -272,7 +277,9 @@ def spec_of(reading: Reading) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": source.name}
     if reading.data_format == "channels_first" and _laid_out(reading):
         spec["data_format"] = "channels_first"
-    spec["inputs"] = [i.entry(reading.data_format) for i in source.inputs]
+    spec["inputs"] = [
+        i.entry("" if reading.natural else reading.data_format) for i in source.inputs
+    ]
     spec["layers"] = reading.layers
     outputs = [reading.views[t].ref for t in source.outputs if t in reading.views]
     if outputs != [reading.previous()]:

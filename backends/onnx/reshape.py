@@ -230,9 +230,11 @@ def read_reshape(r: Reading, node: onnx.NodeProto) -> None:
         return
     real = [(a, n) for a, n in zip(x.axes, given, strict=True) if a is not None]
     kept = [n for n in out if n != 1] == [n for _, n in real if n != 1]
-    if kept and all(n != 1 for _, n in real):  # only axes of size 1 come or go
-        spec = iter(a for a, _ in real)
-        r.views[node.output[0]] = View(x.ref, tuple(None if n == 1 else next(spec) for n in out))
+    ones = [a for a, n in real if n == 1]  # the spec tensor's own axes of size 1, moved
+    if kept and sum(n == 1 for n in out) >= len(ones):  # (tf2onnx: one channel NHWC → NCHW)
+        spec, single = iter(a for a, n in real if n != 1), iter(ones)
+        axes = tuple(next(single, None) if n == 1 else next(spec) for n in out)
+        r.views[node.output[0]] = View(x.ref, axes)
         return
     known = [n for n in given[1:] if n is not None]
     if x.axes[0] != 0 or len(known) < len(given) - 1 or math.prod(known) != _size(out[1:]):

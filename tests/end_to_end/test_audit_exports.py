@@ -17,6 +17,7 @@ import pytest
 
 import backends
 from tests.conftest import ROOT
+from tests.imports import tf2onnx_file
 from translator.cli import main
 from translator.commands.audit import AuditReport, audit_file
 from translator.commands.port import random_canonical
@@ -266,30 +267,6 @@ TF2ONNX_CASES = [
     ("gru_variants", {"recurrent-loop": 0}),
     ("bigru_tagger", {"recurrent-loop": 0}),
 ]
-
-
-def tf2onnx_file(graph: Graph, path: Path) -> Path:
-    tf2onnx = pytest.importorskip(
-        "tf2onnx", reason="tf2onnx is not installed (pip install tf2onnx)"
-    )
-    import onnx
-    import tensorflow as tf
-
-    backends.load("keras")
-    from backends.keras.model import build
-    from backends.keras.weights import set_weights
-
-    built = build(graph)
-    built = set_weights(built, from_canonical(graph, "keras", random_canonical(graph, 0))) or built
-    model = built.model
-    signature = tuple(
-        tf.TensorSpec((None, *graph.node(n).output_shape), graph.node(n).dtype, name=n)
-        for n in graph.inputs
-    )
-    function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0]))
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
-    onnx.save(proto, str(path))
-    return path
 
 
 @pytest.mark.parametrize(("name", "expected"), TF2ONNX_CASES, ids=[c[0] for c in TF2ONNX_CASES])
