@@ -28,6 +28,7 @@ from backends.onnx.importing import (
 )
 from backends.onnx.merge import MERGE_TYPES, SUM_OP
 from backends.onnx.reading import NAME_SCOPES, scopes
+from backends.onnx.reshape import made_plain
 
 
 def _common(paths: list[list[str]]) -> list[str]:
@@ -69,14 +70,17 @@ def _layer(m: Match) -> dict[str, Any]:
         width = role.tensors()[0].shape[1]
         if len(role.split) < 2 or role.split[-1] != size or (role.split[-2] or 0) * size != width:
             raise Refused(f"the {name} heads are not split off as (…, heads, {size})")
-    biased = {m.roles[r].projection.bias is not None for r in m.roles}
-    biased.add(m.output.bias is not None)
-    if len(biased) != 1:
-        raise Refused("some projections have a bias and some have none")
-    common = {"use_bias": biased.pop(), "causal": m.causal}
+    biased = {r: m.roles[r].projection.bias is not None for r in m.roles}
+    biased["output"] = m.output.bias is not None
+    mixed = len(set(biased.values())) != 1
+    common = {"use_bias": any(biased.values()), "causal": m.causal}
     if kv_heads == heads and rotated is None:
         widths = (v.shape[1], m.output.kernel.shape[1], m.roles["query"].projection.kernel.shape[0])
-        return multihead_layer(heads, size, *widths) | common
+        # Some projections without a bias (Whisper's k_proj): ``<role>_bias: false`` each.
+        own = {f"{r}_bias": False for r, has in biased.items() if mixed and not has}
+        return multihead_layer(heads, size, *widths) | common | own
+    if mixed:
+        raise Refused("grouped attention where some projections have a bias and some none")
     if v.shape[1] != kv_heads * size:
         raise Refused("values of another size than the keys' in grouped attention")
     return grouped_layer(heads, kv_heads, size, rotated) | common
@@ -205,7 +209,7 @@ def _folded_refusal(size: int) -> Recogniser:
 
 def _position_recogniser(gather: Any, table: np.ndarray, other: str) -> Recogniser:
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        x = r.view(other)
+        x = made_plain(r, other)  # a permuted sequence (Whisper's frames): a Permute first
         shape = r.shape(other) or ()
         if len(shape) != 3 or shape[-1] != table.shape[1] or (shape[1] or 0) > table.shape[0]:
             raise Refused("position embeddings of another width, or fewer than the steps")

@@ -16,6 +16,7 @@ import onnx
 
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.reshape import made_plain
 from translator.ops.normalization import channel_axis, normalized_axes
 
 
@@ -182,8 +183,11 @@ def read_layer_norm(r: Reading, node: onnx.NodeProto) -> None:
     a = attributes(node)
     x = r.view(node.input[0])
     rank = len(x.axes)
-    normalized = x.axes[a.get("axis", -1) % rank :]
-    if normalized != tuple(range(rank - len(normalized), rank)):
+    first = a.get("axis", -1) % rank
+    if x.axes[first:] != tuple(range(first, rank)):
+        x = made_plain(r, node.input[0])  # the spec tensor permuted (Whisper's frames): a Permute
+    normalized = x.axes[first:]
+    if normalized != tuple(range(first, rank)):
         raise Refused(f"it normalizes spec axes {normalized}, not the trailing ones")
     axis: Any = -1 if len(normalized) == 1 else list(normalized)
     weights = {"Scale": lambda: r.weight(node.input[1])}
