@@ -28,10 +28,9 @@ def causal_where(r: Reading, where: onnx.NodeProto) -> list[onnx.NodeProto] | No
     ones = _made_by(r, trilu.input[0], "ConstantOfShape") if trilu is not None else None
     shape = _made_by(r, ones.input[0], "Shape") if ones is not None else None
     fill = r.const(where.input[2])
-    if None in (cast, trilu, ones, shape) or fill is None or fill.size != 1:
+    if cast is None or trilu is None or ones is None or shape is None or fill is None:
         return None
-    assert cast and trilu and ones and shape  # noqa: S101  (for mypy: checked just above)
-    if shape.input[0] != where.input[1]:
+    if shape.input[0] != where.input[1] or fill.size != 1:
         return None
     diagonal = r.const(trilu.input[1]) if len(trilu.input) > 1 and trilu.input[1] else None
     value = attributes(ones).get("value")
