@@ -54,11 +54,6 @@ def _spatial_axes(type_: str) -> int:
     return 0 if schema.image_axes == 1 and schema.family not in CONVOLUTIONS else schema.image_axes
 
 
-def image_spec(graph: Graph) -> bool:
-    """A channels-last spec with a spatial layer (1-D: a convolution; wrapped ones included)."""
-    return spatial_rank(graph) > 0
-
-
 def natural_axes(graph: Graph, shape: Shape) -> tuple[int, ...] | None:
     """The axes (batch axis 0 included) of a spec-layout tensor of per-example ``shape`` in
     PyTorch's natural order, ``None`` when the two layouts are the same."""
