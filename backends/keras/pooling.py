@@ -19,6 +19,7 @@ import keras
 
 from backends.keras.importing import IMPORTERS, by_schema, schema_args
 from backends.keras.model import BUILDERS, EXPORT_REWRITES, LayerMixin, keras_args, not_wrapped
+from backends.keras.reading import FUSIONS, Call, Fused
 from translator.errors import UnsupportedInBackend
 from translator.ir import Graph, Node
 from translator.ops.conv import split_channels
@@ -188,3 +189,81 @@ def import_ceil_mode(layer: Any) -> dict[str, Any]:
 
 
 IMPORTERS.register(*(cls.__name__ for cls in CEIL_MODE.values()))(import_ceil_mode)
+
+
+def _reads(call: Call) -> list[Any]:
+    operation, index = call
+    return list(operation._inbound_nodes[index].arguments.keras_tensors)
+
+
+def _made_by(tensor: Any) -> Call:
+    operation, index, _ = tensor._keras_history
+    return operation, index
+
+
+def _end_pad(call: Call, pool: Any, fill: float) -> Any:
+    """The tensor a keras.ops ``Pad`` call pads with ``fill`` at the end of each spatial
+    axis by exactly what ``pool``'s ceil mode needs (None otherwise)."""
+    operation, index = call
+    node = operation._inbound_nodes[index]
+    kwargs = node.arguments.kwargs
+    if type(operation).__name__ != "Pad" or operation.mode != "constant":
+        return None
+    if (kwargs.get("constant_values") or 0.0) != fill or len(node.arguments.keras_tensors) != 1:
+        return None
+    x = node.arguments.keras_tensors[0]
+    rank = len(x.shape) - 2
+    first = 2 if pool.data_format == "channels_first" else 1
+    sizes = x.shape[first : first + rank]
+    if None in sizes or pool.padding != "valid":
+        return None
+    strides = pool.strides or pool.pool_size
+    ends = tuple(map(ceil_extra, sizes, pool.pool_size, strides))
+    widths = [list(w) for w in operation.pad_width]
+    return (
+        x if any(ends) and widths == [list(w) for w in end_widths(ends, pool.data_format)] else None
+    )
+
+
+def _ceil_max(order: list[Call]) -> list[Fused]:
+    """model.keras's ceil-mode max pool: Keras's pool over the input padded with −inf."""
+    found = []
+    for operation, index in order:
+        if not isinstance(operation, LAYERS_MAX):
+            continue
+        (padded,) = _reads((operation, index))
+        pad = _made_by(padded)
+        x = _end_pad(pad, operation, -math.inf)
+        if x is not None:
+            found.append(Fused((operation, index), (pad,), (x,), operation, {"ceil_mode": True}))
+    return found
+
+
+def _ceil_average(order: list[Call]) -> list[Fused]:
+    """model.keras's ceil-mode average pool: the pool of the zero-padded input over the pool
+    of its ones padded alike (``Divide`` of two calls of one Keras pool)."""
+    found = []
+    for operation, index in order:
+        if type(operation).__name__ != "Divide":
+            continue
+        calls = [_made_by(t) for t in _reads((operation, index))]
+        pool = calls[0][0] if len(calls) == 2 else None
+        if not isinstance(pool, LAYERS_AVERAGE) or calls[1][0] is not pool:
+            continue
+        pads = [_made_by(_reads(c)[0]) for c in calls]
+        x, ones = (_end_pad(p, pool, 0.0) for p in pads)
+        like = _made_by(ones) if ones is not None else None
+        if x is None or like is None or type(like[0]).__name__ != "OnesLike":
+            continue
+        reads = _reads(like)
+        if len(reads) != 1 or reads[0] is not x:  # identity: a KerasTensor's == is an op
+            continue
+        inside = (*pads, like, *calls)
+        found.append(Fused((operation, index), inside, (x,), pool, {"ceil_mode": True}))
+    return found
+
+
+LAYERS_MAX = tuple(LAYERS[f"MaxPooling{n}D"] for n in (1, 2, 3))
+LAYERS_AVERAGE = tuple(LAYERS[f"AveragePooling{n}D"] for n in (1, 2, 3))
+FUSIONS.register("CeilMaxPool")(_ceil_max)
+FUSIONS.register("CeilAveragePool")(_ceil_average)

@@ -16,6 +16,7 @@ import keras
 from backends.keras.model import NAME
 from translator.commands.importing import SourceError, Unclaimed, plain
 from translator.errors import UnsupportedInBackend
+from translator.registry import Registry
 from translator.spec.values import IDENTIFIER
 
 # A layer importer: Keras layer → spec layer; an operation importer: (operation, call) →
@@ -26,6 +27,25 @@ from translator.spec.values import IDENTIFIER
 Importer = Callable[[Any], dict[str, Any]]
 OperationImporter = Callable[[Any, int], dict[str, Any]]
 INPUT_DTYPES = ("float32", "int32", "int64")  # a spec's input dtypes
+Call = tuple[Any, int]  # (operation, call index)
+
+
+@dataclass(frozen=True)
+class Fused:
+    """Calls read as one spec layer: ``layer``'s import (plus ``args``) at ``end``, reading
+    the tensors ``reads``; the ``inside`` calls give no layer of their own."""
+
+    end: Call
+    inside: tuple[Call, ...]
+    reads: tuple[Any, ...]
+    layer: Any
+    args: dict[str, Any]
+
+
+# Finders of fused calls in a model's call order (a ceil-mode pool written by model.keras as
+# Keras's pool between keras.ops pads): registered in the family modules.
+FusionFinder = Callable[[list[Call]], list[Fused]]
+FUSIONS: Registry[FusionFinder] = Registry("Keras fused-calls finder")
 
 
 def load(path: str | Path) -> Any:
@@ -102,6 +122,36 @@ class _Reader:
     first: dict[int, str] = field(default_factory=dict)  # id → name of its first call
     refused: list[Unclaimed] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
+    fused: dict[tuple[int, int], Fused | None] = field(default_factory=dict)  # None: inside
+
+    def walk(self, order: list[Call]) -> None:
+        """Add every call of ``order`` (one model's call order), fused calls as one layer."""
+        for _, find in FUSIONS.items():
+            for match in find(order):
+                self.fused.update({(id(op), call): None for op, call in match.inside})
+                self.fused[(id(match.end[0]), match.end[1])] = match
+        for operation, call in order:
+            key = (id(operation), call)
+            found = self.fused.get(key)
+            if key not in self.fused:
+                self.add(operation, call)
+            elif found is not None:
+                self._add_fused(operation, call, found)
+
+    def _add_fused(self, operation: Any, call: int, found: Fused) -> None:
+        seen = id(found.layer) in self.first  # a pool fused twice: the second is fresh
+        name = self._fresh(found.layer.name) if seen else found.layer.name
+        try:
+            entry = {"name": name, **self.importer(found.layer), **found.args}
+        except UnsupportedInBackend as exc:
+            self.refused.append(unclaimed(found.layer, exc.reason))
+            return
+        self.first[id(found.layer)] = name
+        self.names[(id(operation), call)] = name
+        refs = self.refs(list(found.reads), found.layer)
+        if refs != [self._previous()]:
+            entry["inputs"] = refs[0] if len(refs) == 1 else refs
+        self.layers.append(entry)
 
     def add(self, operation: Any, call: int) -> None:
         if isinstance(operation, keras.layers.InputLayer):
@@ -157,9 +207,8 @@ class _Reader:
         for tensor, name in zip(keras.tree.flatten(inner.inputs), outer, strict=False):
             operation, inner_call, _ = _history(tensor)
             self.names[(id(operation), inner_call)] = name
-        for operation, inner_call in call_order(inner):
-            if not isinstance(operation, keras.layers.InputLayer):
-                self.add(operation, inner_call)
+        order = call_order(inner)
+        self.walk([(op, c) for op, c in order if not isinstance(op, keras.layers.InputLayer)])
         outputs = self.refs(keras.tree.flatten(inner.outputs), model)
         if len(outputs) != 1 or len(outer) != len(keras.tree.flatten(inner.inputs)):
             self.refused.append(unclaimed(model, "a nested model of more than one output"))
@@ -228,8 +277,7 @@ def read_graph(
     reader = _Reader(
         importer, operation_importer, taken={layer.name for layer in own_layers(model)}
     )
-    for operation, call in call_order(model):
-        reader.add(operation, call)
+    reader.walk(call_order(model))
     spec: dict[str, Any] = {"name": _identifier(name), "inputs": reader.inputs}
     spec["layers"] = reader.layers
     outputs = reader.refs(keras.tree.flatten(model.outputs), model)

@@ -80,11 +80,6 @@ def _exported(spec: Path, out: Path) -> Path:
 
 # Fixtures whose model.keras does not round-trip, each with its reason.
 NOT_HERE = {
-    "ceil_pools": pytest.mark.xfail(
-        reason="model.keras writes a ceil-mode pool as keras.ops pads (and, for an average,"
-        " OnesLike and Divide) around Keras's pool, which no importer reads back yet",
-        strict=True,
-    ),
     "transposes": pytest.mark.skip(
         reason="TensorFlow's CPU kernels refuse a dilated Conv2DTranspose: the exported"
         " model.keras cannot run here (Conv2DBackpropInput)"
