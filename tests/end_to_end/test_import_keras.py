@@ -571,8 +571,10 @@ def test_a_partial_spec_keeps_the_layers_around_the_unclaimed_one(
     feed = sample_inputs(graph, 0)
     inner = keras.Model(model.inputs, model.get_layer("odd").output)
     feed["odd"] = np.asarray(inner(feed["x"]))
-    (got,) = KERAS.run(built, feed)
+    got, first = KERAS.run(built, feed)  # the layer feeding the unclaimed one: an output
     np.testing.assert_allclose(got, np.asarray(model(feed["x"])), atol=ATOL, rtol=0)
+    inner = keras.Model(model.inputs, model.get_layer("first").output)
+    np.testing.assert_allclose(first, np.asarray(inner(feed["x"])), atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,29 @@ def complete(spec: dict[str, Any], unclaimed: list[Unclaimed]) -> Partial:
         # The first layer took the one input implicitly; with stand-ins there are several.
         layers[0].setdefault("inputs", str(inputs[0]["name"]))
     _keep_made_outputs(partial.spec, defined)
+    fed = _feeding_unclaimed(partial.spec)
+    if fed:
+        outputs = _refs(partial.spec.get("outputs")) or [str(layers[-1]["name"])]
+        partial.spec["outputs"] = outputs + fed
+        partial.notes.after_layers.append(
+            f"# outputs also {', '.join(fed)}: read only by layers not imported (an output is"
+            " built, and its weights port)"
+        )
     return partial
+
+
+def _feeding_unclaimed(spec: dict[str, Any]) -> list[str]:
+    """The layers no kept layer reads and no output names: those whose readers were not
+    imported (every framework prunes a layer that leads to no output)."""
+    layers, inputs = spec["layers"], spec["inputs"]
+    read: set[str] = set(_refs(spec.get("outputs")))
+    previous = str(inputs[0]["name"]) if len(inputs) == 1 else None
+    for layer in layers:
+        read.update(_refs(layer["inputs"]) if "inputs" in layer else [previous or ""])
+        previous = str(layer["name"])
+    if "outputs" not in spec and layers:
+        read.add(str(layers[-1]["name"]))
+    return [str(layer["name"]) for layer in layers if str(layer["name"]) not in read]
 
 
 def _keep_made_outputs(spec: dict[str, Any], defined: set[str]) -> None:

@@ -46,6 +46,9 @@ def test_a_layer_reading_an_unclaimed_one_reads_a_stand_in_input() -> None:
         "  # TODO: odd-one (Mystery, 12 parameters) not imported: no importer for this class\n"
         "  - {name: head, type: Dense, units: 4, inputs: odd_one}\n"
         "  - {name: add, type: Add, inputs: [head, odd_one]}\n"
+        "  # outputs also first: read only by layers not imported (an output is built, and"
+        " its weights port)\n"
+        "outputs: [add, first]\n"
     )
     assert partial.stand_ins == {"odd-one": "odd_one"} and not partial.dangling
     graph = load_text(text, "partial.yaml")
@@ -136,7 +139,12 @@ def test_the_report_lists_what_was_not_imported_next_to_the_spec(tmp_path: Path)
         "# A partial import of model.keras (keras): 2 layer(s) not imported, listed in"
         " m.import-report.md\nname: m\n"
     )
-    assert text.endswith("  # TODO: a|b (Odd, 0 parameters) not imported: reads 'first' twice\n")
+    assert text.endswith(
+        "  # TODO: a|b (Odd, 0 parameters) not imported: reads 'first' twice\n"
+        "  # outputs also first: read only by layers not imported (an output is built, and"
+        " its weights port)\n"
+        "outputs: [head, first]\n"
+    )
     assert [path for path, _ in report.written] == [
         str(tmp_path / "m.yaml"),
         str(tmp_path / "m.import-report.md"),
