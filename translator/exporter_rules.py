@@ -23,7 +23,7 @@ from translator.ir import Node, WeightSpec
 from translator.ops.recurrent import GATES
 from translator.reconcile import WRAPPER_COPIES
 from translator.spec.schema import SCHEMAS
-from translator.weights.inventory import FileTensor, Inventory
+from translator.weights.inventory import SECOND_NAME, FileTensor, Inventory
 
 HELPER_MAX = 8  # elements: a shape, an axis list, a scalar; never a layer's weight here
 LSTM_GATES = 4  # the recurrent type with four gates; ONNX's LSTM packs B = [Wb, Rb]
@@ -123,6 +123,16 @@ def _tied(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
             _take(row.extra, [copy])
             v, e = table.shape
             rule.record(row, copy.size, v=v, e=e, n=copy.size, owner=owner.name, shape=copy.shape)
+
+
+def _named_twice(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
+    for row in rows.values():
+        owner = row.node.links.get("tie") if row.node is not None else None
+        if owner is None:
+            continue
+        for copy in [t for t in row.extra if t.via == SECOND_NAME]:
+            _take(row.extra, [copy])
+            rule.record(row, copy.size, key=copy.name, owner=owner.name, n=copy.size)
 
 
 def _deduplicated(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
@@ -316,6 +326,19 @@ def _helpers(rule: ExporterRule, rows: Rows, inventory: Inventory) -> None:
 
 
 RULES: tuple[ExporterRule, ...] = (
+    ExporterRule(
+        id="tied-weight-named-twice",
+        formula="+V·E",
+        cause="torch.save(model.state_dict()): a tied parameter is listed under each name",
+        avoid="save_pretrained / safetensors, which keep one name of a tied tensor",
+        text=(
+            "'{key}' is the embedding of '{owner}' under its tied head's name: one tensor in"
+            " the model, listed twice in the file: +{n:,}"
+        ),
+        example={"key": "lm_head.weight", "owner": "transformer_wte", "n": 38597376},
+        seen="GPT-2 of transformers imported from .pt2, torch.save(model.state_dict())",
+        detect=_named_twice,
+    ),
     ExporterRule(
         id="tied-weights-duplicated",
         formula="+V·E",

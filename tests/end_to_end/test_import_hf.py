@@ -264,6 +264,29 @@ def test_the_models_own_checkpoint_ports_the_imported_spec(
     _assert_reproduces(model, spec, weights, case, (TORCH,))
 
 
+# What ``audit`` finds in the model's own checkpoint beyond the imported spec: GPT-2's
+# state_dict lists its tied head's weight under the head's name too.
+NAMED_TWICE = {("gpt2_tied_head", "state_dict_pt"): 100 * 64}
+
+
+@pytest.mark.parametrize("checkpoint", sorted(CHECKPOINTS))
+@pytest.mark.parametrize("case", ["bert", "gpt2_tied_head", "llama_gqa"])
+def test_the_models_own_checkpoint_audits_against_the_imported_spec(
+    case: str, checkpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``audit`` reads the checkpoint's keys as ``port`` does (the spec's ``checkpoint:``
+    section, the module-path rule): every tensor attributed, every difference explained."""
+    model, _ = _saved(case, tmp_path / f"{case}.pt2")
+    spec, _ = run_import(tmp_path / f"{case}.pt2", tmp_path, capsys)
+    weights = CHECKPOINTS[checkpoint](model, tmp_path)
+    assert main(["audit", str(spec), str(weights), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = {f["rule"]: f["delta"] for r in report["layers"] for f in r["explanations"]}
+    twice = NAMED_TWICE.get((case, checkpoint))
+    assert found == ({"tied-weight-named-twice": twice} if twice else {})
+    assert report["ok"] and report["unexplained"] == 0
+
+
 class _Called(torch.nn.Module):
     """The model called with its inputs by keyword and ``options``, its first output: the
     TorchScript exporter passes the example inputs by position."""

@@ -132,6 +132,12 @@ def _plain(key: str) -> str:
     return re.sub(r"\W", "_", key)
 
 
+def module_layer(key: str, layers: set[str]) -> str | None:
+    """The spec layer a key's module path names by the module-path rule, or None."""
+    module, dot, _ = key.rpartition(".")
+    return _plain(module) if dot and _plain(module) in layers else None
+
+
 def by_layer_names(wanted: list[str], keys: list[str]) -> dict[str, str]:
     """Each file key → the spec key ``<layer>.<tensor>`` it names: itself when every key is
     one of ``wanted``, else by the module-path rule (``features.0.weight`` →

@@ -42,6 +42,9 @@ ACCEPTED_FILES = ".onnx, .keras, .h5, a state_dict .pt/.pth, .safetensors or a t
 SIZE_FACTOR = 2
 SLACK = 64 * 2**20  # bytes besides the weights: a graph, an index, constants
 PREFIX = "layers."  # the translator's SpecModule holds its layers under this attribute
+# How a tied tensor's second key (``checkpoint:``'s ``also``: GPT-2's lm_head.weight) is
+# attributed: to the layer of that name, the tied head.
+SECOND_NAME = "second name"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class FileTensor:
     """One tensor the file holds. ``layer`` is the spec layer it belongs to (None: none
     found); ``named`` its tensor name in that layer when its name survived the exporter;
     ``via`` how it was attributed: ``name``, ``scope`` (the operators reading it),
-    ``order`` (the n-th Conv of the file is the spec's n-th) or ``none``."""
+    ``order`` (the n-th Conv of the file is the spec's n-th), ``checkpoint`` (the spec's
+    ``checkpoint:`` section or module-path rule), ``SECOND_NAME`` or ``none``."""
 
     name: str
     shape: tuple[int, ...]
@@ -254,4 +258,43 @@ READERS: dict[str, Callable[[str | Path, Graph], Inventory]] = {
 
 def read_inventory(path: str | Path, graph: Graph) -> Inventory:
     """Every tensor of the model file at ``path``, attributed to ``graph``'s layers."""
-    return READERS[file_format(path)](path, graph)
+    inventory = READERS[file_format(path)](path, graph)
+    if inventory.framework == "torch":
+        inventory.tensors = by_checkpoint_keys(inventory.tensors, graph)
+    return inventory
+
+
+def by_checkpoint_keys(tensors: list[FileTensor], graph: Graph) -> list[FileTensor]:
+    """PyTorch tensors no name attributed, attributed as ``port`` reads the model's own
+    checkpoint (``translator.weights.checkpoint``): by the spec's ``checkpoint:`` section
+    (a joined tensor's parts, a transposed one, a tied tensor's second name: the layer of
+    that name, the tied head), then by the module-path rule (``features.0.weight``)."""
+    from translator.weights.checkpoint import by_layer_names, module_layer
+    from translator.weights.maps import ir_names
+
+    names = {n.name for n in graph.nodes}
+    found: dict[str, tuple[str, str | None, str]] = {}
+    for name, stored in graph.checkpoint.items():
+        layer, _, tensor = name.partition(".")
+        whole = len(stored.keys) == 1
+        found.update({k: (layer, tensor if whole else None, "checkpoint") for k in stored.keys})
+        for key in stored.also:
+            found[key] = (module_layer(key, names) or layer, None, SECOND_NAME)
+    recorded = set(found)  # the section's keys: its word over a name's
+    wanted = [
+        f"{n.name}.{t}"
+        for n in graph.nodes
+        for t in ir_names(n, "torch")
+        if f"{n.name}.{t}" not in graph.checkpoint
+    ]
+    rest = [t.name for t in tensors if t.layer is None and t.name not in found]
+    for key, spec_key in by_layer_names(wanted, rest).items():
+        layer, _, tensor = spec_key.partition(".")
+        if layer in names and key != spec_key:
+            found[key] = (layer, tensor, "checkpoint")
+    return [
+        FileTensor(t.name, t.shape, t.floating, *found[t.name])
+        if t.name in found and (t.layer is None or t.name in recorded)
+        else t
+        for t in tensors
+    ]
