@@ -191,7 +191,8 @@ class Reading:
         params = sum(self.tensor(a).numel() for a in used if self.is_weight(a))
         inner = module_stack(call.nodes[0])
         name = call.path or (inner[-1][1] if inner else "") or call.nodes[0].name
-        self.refused.append(Unclaimed(name, call.cls, int(params), reason))
+        shape, dtype = program_.stand_in(self, call, name)
+        self.refused.append(Unclaimed(name, call.cls, int(params), reason, shape, dtype))
 
     def key(self, node: Any) -> str:
         """The program's name of a parameter or buffer, by its placeholder ('' for None)."""

@@ -22,7 +22,7 @@ from translator.ops.attention import mask_is_causal, rotary_base
 from translator.spec.schema import SCHEMAS
 
 if TYPE_CHECKING:  # importing.py imports this module
-    from backends.torch.importing import Reading
+    from backends.torch.importing import ModuleCall, Reading
 
 
 def add_input(reading: Reading, node: Any, name: str) -> None:
@@ -211,3 +211,16 @@ def _base(cos: torch.Tensor, sin: torch.Tensor, size: int) -> float:
         return rotary_base(cos.detach().numpy(), sin.detach().numpy(), size)
     except ValueError as exc:
         raise importing.Refused(str(exc)) from None
+
+
+def stand_in(reading: Reading, call: ModuleCall, name: str) -> tuple[tuple[int, ...] | None, str]:
+    """The batch-less shape and dtype of the one value an unclaimed call gives the rest of
+    the program, which then reads it by the call's name (a partial spec's stand-in input);
+    (None, "") for a call of no such single tensor value."""
+    inside = set(call.nodes)
+    given = [n for n in call.nodes if any(u not in inside for u in n.users)]
+    value = given[0].meta.get("val") if len(given) == 1 else None
+    if not isinstance(value, torch.Tensor) or value.dim() < 2:
+        return None, ""
+    reading.refs.setdefault(given[0], name)
+    return reading.shape(given[0])[1:], str(value.dtype).removeprefix("torch.")

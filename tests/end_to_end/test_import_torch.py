@@ -530,6 +530,49 @@ def test_what_no_importer_claims_is_listed_and_a_partial_spec_written(
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
+class _Cumulative(nn.Module):
+    """A running sum over the steps: no importer claims it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x, dim=1)
+
+
+class _OddInTheMiddle(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.odd = nn.Linear(8, 4), _Cumulative()
+        self.head, self.side = nn.Linear(4, 3), nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        odd = self.odd(self.first(x))
+        return self.head(odd) + self.side(odd)
+
+
+def test_the_layers_after_an_unclaimed_module_read_a_stand_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The unclaimed module's output becomes a stand-in input that the layers after it read;
+    the layer before it stays as an output: with the imported weights and the stand-in fed
+    what the module computes, the partial spec gives the model's outputs."""
+    torch.manual_seed(0)
+    model, x = _OddInTheMiddle().eval(), torch.randn(BATCH, 5, 8)
+    source = tmp_path / "middle.pt2"
+    torch.export.save(torch.export.export(model, (x,)), source)
+    spec, _, err = run_partial_import(source, tmp_path, capsys)
+    assert err[0].endswith("partly imported: 1 layer(s) no importer claims (a partial spec and"
+                           " a report written)")  # fmt: skip
+    graph = load(str(spec))
+    assert list(graph.inputs) == ["x", "odd"] and graph.outputs == ["add", "first"]
+    weights = load_canonical(graph, tmp_path / "partial.npz")
+    built = TORCH.set_weights(TORCH.build(graph), from_canonical(graph, "torch", weights))
+    with torch.no_grad():
+        first = model.first(x)
+        feed = {"x": x.numpy(), "odd": model.odd(first).numpy()}
+        got, got_first = TORCH.run(built, feed)
+        np.testing.assert_allclose(got, model(x).numpy(), atol=ATOL, rtol=RTOL)
+        np.testing.assert_allclose(got_first, first.numpy(), atol=ATOL, rtol=RTOL)
+
+
 def _stored_fc_bias(source: Path) -> np.ndarray:
     return torch.export.load(source).state_dict["fc.bias"].detach().numpy()
 
