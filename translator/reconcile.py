@@ -380,11 +380,20 @@ def explain(node: Node, copies: int = 1) -> list[Explanation]:
         return []  # its weights, and their differences, are the original layer's
     inner = node.inner
     if inner is not None:
-        return explain(inner, copies * WRAPPER_COPIES[node.type])
+        # The wrapped layer's rules; then those of any type (a frozen wrapper whose wrapped
+        # layer is not marked itself) that the wrapped layer did not already give.
+        found = explain(inner, copies * WRAPPER_COPIES[node.type])
+        given = {e.rule for e in found}
+        anywhere = [r for r in RULES if not r.layers and r.id not in given]
+        return found + _applied(node, copies, anywhere)
+    return _applied(node, copies, [r for r in RULES if not r.layers or node.type in r.layers])
+
+
+def _applied(node: Node, copies: int, rules: list[Rule]) -> list[Explanation]:
     return [
         Explanation(rule.id, rule.deltas(node, copies), rule.explain(node, copies), note=rule.note)
-        for rule in RULES
-        if (not rule.layers or node.type in rule.layers) and rule.applies(node)
+        for rule in rules
+        if rule.applies(node)
     ]
 
 

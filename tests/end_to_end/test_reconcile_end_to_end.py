@@ -101,6 +101,20 @@ MEASURED = [
             "onnx": {"total": 8},
         },
     ),
+    (
+        "frozen-wrapper-of-an-unmarked-layer",
+        (
+            "inputs: [{name: x, shape: [5, 3]}]\nlayers:\n"
+            "  - {type: Bidirectional, layer: {type: GRU, units: 2}, trainable: false, name: bi}\n"
+        ),
+        "bi",
+        ["frozen-weights"],
+        {
+            "keras": {"total": 84, "trainable": 0, "non_trainable": 84},
+            "torch": {"total": 84, "trainable": 0, "non_trainable": 84, "buffers": 0},
+            "onnx": {"total": 84},
+        },
+    ),
 ]
 
 
