@@ -140,5 +140,25 @@ def tf2onnx_file(graph: Any, path: Path) -> Path:
     )
     function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0]))
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
+    _freeze_captured(proto, function.get_concrete_function(*signature))
     onnx.save(proto, str(path))
     return path
+
+
+def _freeze_captured(proto: Any, concrete: Any) -> None:
+    """tf2onnx's ``from_function`` leaves the constants a function captures (a Keras
+    Normalization's mean and variance, tensors rather than variables) as graph inputs without
+    values, where its ``from_keras`` freezes them: written as initializers here instead."""
+    from onnx import numpy_helper
+
+    captured = {
+        inner.name: outer.numpy()
+        for outer, inner in concrete.graph.captures
+        if outer.dtype.name != "resource"
+    }
+    for value in list(proto.graph.input):
+        if value.name in captured:
+            proto.graph.initializer.append(
+                numpy_helper.from_array(captured[value.name], value.name)
+            )
+            proto.graph.input.remove(value)
