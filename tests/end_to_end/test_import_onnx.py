@@ -253,7 +253,11 @@ def test_the_translators_export_imports_back(
 # reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
 # forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
 # layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
-TF2ONNX = ["autoencoder", "mnist_cnn"]
+TF2ONNX = ["autoencoder", "channels_first_cnn", "mnist_cnn"]
+
+
+def _data_format(spec: Path) -> list[str]:
+    return [s for s in spec.read_text(encoding="utf-8").splitlines() if s.startswith("data_")]
 
 
 @pytest.mark.parametrize("name", TF2ONNX)
@@ -264,7 +268,30 @@ def test_a_tf2onnx_file_imports(
     source = tf2onnx_file(load(str(original)), tmp_path / f"{name}.onnx")
     spec, weights = run_import(source, tmp_path, capsys)
     assert count_totals(capsys, spec) == count_totals(capsys, original)
-    assert "data_format" not in spec.read_text(encoding="utf-8")  # channels last, as Keras's
+    # Channels last, as Keras's, unless the spec was written channels first.
+    assert _data_format(spec) == _data_format(original)
+    _assert_reproduces(source, spec, weights, spec_order=True)
+
+
+# tf2onnx folds a BatchNormalization right after a convolution into it (the kernel scaled,
+# ``.../merged_input``; the offset its bias, ``.../batchnorm/sub``): nothing in the file
+# says there was one, so it imports as a convolution with a bias, the same function with
+# 3 parameters fewer per channel (gamma, beta and the two statistics, for one bias). The
+# totals differ by that (Keras's and ONNX's; PyTorch's keep the statistics as buffers), and
+# frozen_backbone's block also loses its ``trainable: false``, which ONNX does not record.
+TF2ONNX_FOLDED = {"frozen_backbone": 3 * 8, "resnet_block": 2 * 3 * 16}
+
+
+@pytest.mark.parametrize("name", sorted(TF2ONNX_FOLDED))
+def test_a_tf2onnx_file_with_a_folded_batch_norm_imports(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = ROOT / "specs" / f"{name}.yaml"
+    source = tf2onnx_file(load(str(original)), tmp_path / f"{name}.onnx")
+    spec, weights = run_import(source, tmp_path, capsys)
+    imported, given = count_totals(capsys, spec, original)
+    for framework in ("keras", "onnx"):
+        assert given[framework]["total"] - imported[framework]["total"] == TF2ONNX_FOLDED[name]
     _assert_reproduces(source, spec, weights, spec_order=True)
 
 
