@@ -117,10 +117,10 @@ def _mean_axes(r: Reading, node: onnx.NodeProto | None) -> tuple[int, ...] | Non
     """The ONNX axes a mean keeping them averages: GlobalAveragePool's (all after the
     channels), ReduceMean's; None for another node."""
     rank = len(r.shape(node.input[0]) or ()) if node is not None else 0
-    if node is None or rank < 3 or node.op_type not in ("GlobalAveragePool", "ReduceMean"):
+    if node is None or rank < 2 or node.op_type not in ("GlobalAveragePool", "ReduceMean"):
         return None
     if node.op_type == "GlobalAveragePool":
-        return tuple(range(2, rank))
+        return tuple(range(2, rank))  # none for a (batch, features) tensor
     a = attributes(node)
     axes = a.get("axes", r.const(node.input[1]) if len(node.input) > 1 else None)
     if axes is None or a.get("keepdims", 1) != 1:

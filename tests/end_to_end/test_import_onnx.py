@@ -264,8 +264,38 @@ def _data_format(spec: Path) -> list[str]:
 def test_a_tf2onnx_file_imports(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = ROOT / "specs" / f"{name}.yaml"
-    source = tf2onnx_file(load(str(original)), tmp_path / f"{name}.onnx")
+    _assert_tf2onnx_imports(ROOT / "specs" / f"{name}.yaml", tmp_path, capsys)
+
+
+# Normalizations tf2onnx writes out operator by operator: a batch norm as a Mul and an Add
+# of constants, on features and on a sequence's channels; a layer norm's moments, without
+# scale or offset, and over two axes.
+TF2ONNX_NORMALIZATIONS = {
+    "features": "inputs: [{name: x, shape: [6]}]\nlayers:\n  - {type: Dense, units: 5}\n"
+    "  - {type: BatchNormalization}\n  - {type: LayerNormalization, center: false}",
+    "bare_layer_norm": "inputs: [{name: x, shape: [6]}]\nlayers:\n  - {type: Dense, units: 5}\n"
+    "  - {type: LayerNormalization, center: false, scale: false, epsilon: 1e-5}",
+    "sequence": "inputs: [{name: x, shape: [4, 6]}]\nlayers:\n"
+    "  - {type: LayerNormalization, axis: [1, 2]}\n  - {type: BatchNormalization}\n"
+    "  - {type: LayerNormalization, scale: false}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TF2ONNX_NORMALIZATIONS))
+def test_a_tf2onnx_normalization_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / f"{case}.yaml"
+    original.write_text(f"name: {case}\n{TF2ONNX_NORMALIZATIONS[case]}\n", encoding="utf-8")
+    _assert_tf2onnx_imports(original, tmp_path, capsys)
+
+
+def _assert_tf2onnx_imports(
+    original: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The spec at ``original`` through tf2onnx imports whole, as many parameters, in the
+    same layout, reproducing onnxruntime on the file."""
+    source = tf2onnx_file(load(str(original)), tmp_path / f"{original.stem}.onnx")
     spec, weights = run_import(source, tmp_path, capsys)
     assert count_totals(capsys, spec) == count_totals(capsys, original)
     # Channels last, as Keras's, unless the spec was written channels first.
