@@ -116,8 +116,10 @@ def _batch_norm(
 def _mean_axes(r: Reading, node: onnx.NodeProto | None) -> tuple[int, ...] | None:
     """The ONNX axes a mean keeping them averages: GlobalAveragePool's (all after the
     channels), ReduceMean's; None for another node."""
-    rank = len(r.shape(node.input[0]) or ()) if node is not None else 0
-    if node is None or rank < 2 or node.op_type not in ("GlobalAveragePool", "ReduceMean"):
+    if node is None or node.op_type not in ("GlobalAveragePool", "ReduceMean"):
+        return None
+    rank = len(r.shape(node.input[0]) or ())
+    if rank < 2:
         return None
     if node.op_type == "GlobalAveragePool":
         return tuple(range(2, rank))  # none for a (batch, features) tensor

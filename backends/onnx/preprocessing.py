@@ -81,7 +81,7 @@ def _statistic(value: np.ndarray | None, rank: int) -> tuple[np.ndarray, tuple[i
 def _divided(r: Reading, div: onnx.NodeProto) -> np.ndarray | None:
     """The variance of ``/ Max(Sqrt(variance), EPSILON)``, else None."""
     floor = r.source.producers.get(div.input[1])
-    if floor is None or floor.op_type != "Max":
+    if floor is None or floor.op_type != "Max" or len(floor.input) != 2:
         return None
     epsilon = r.const(floor.input[1])
     root = r.source.producers.get(floor.input[0])
