@@ -22,6 +22,7 @@ import onnx
 from backends.onnx.importing import PATTERNS, Reading, Recogniser, Refused, Thunk, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.normalization import BATCH_NORM, LAYER_NORM, epsilon, spec_axis
+from backends.onnx.reshape import made_plain
 from translator.spec.schema import SCHEMAS
 
 # The scopes tf2onnx's node names keep inside a Keras layer's (``.../bn/batchnorm/mul_1``).
@@ -231,11 +232,13 @@ def _layer_norm_reader(
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
         view = r.view(x)
         rank, first = len(view.axes), axes[0]
+        shape = tuple(int(s or 0) for s in (r.shape(x) or ())[first:])
+        scale, offset = _vector(r, gamma, shape, rank), _vector(r, beta, shape, rank)
+        if view.axes[first:] != tuple(range(first, rank)):
+            view = made_plain(r, x)  # the spec tensor permuted: a Permute first
         normalized = view.axes[first:]
         if normalized != tuple(range(first, rank)):
             raise Refused(f"it normalizes spec axes {normalized}, not the trailing ones")
-        shape = tuple(int(s or 0) for s in (r.shape(x) or ())[first:])
-        scale, offset = _vector(r, gamma, shape, rank), _vector(r, beta, shape, rank)
         pairs = (("Scale", scale), ("B", offset))
         weights = {name: _thunk(value) for name, value in pairs if value is not None}
         layer = {

@@ -39,19 +39,21 @@ def _scale_shift(offset_shape: tuple[int, ...] = (16,)) -> Made:
     }
 
 
-def _layer_norm(gamma_shape: tuple[int, ...] = (1, 1, 16), centered: bool = True) -> Made:
+def _layer_norm(
+    gamma_shape: tuple[int, ...] = (1, 1, 16), centered: bool = True, x: str = "x", y: str = "y"
+) -> Made:
     """tf2onnx's layer norm: its moments, then x · m + (-mean · m + beta), m = gamma / std."""
     nodes = [
-        helper.make_node("ReduceMean", ["x", "last"], ["mean"], keepdims=1),
+        helper.make_node("ReduceMean", [x, "last"], ["mean"], keepdims=1),
         helper.make_node("Neg", ["mean"], ["negated"]),
-        helper.make_node("Sub", ["x", "mean"], ["centred"]),
+        helper.make_node("Sub", [x, "mean"], ["centred"]),
         helper.make_node("Mul", ["centred", "centred"], ["squared"]),
         helper.make_node("ReduceMean", ["squared", "last"], ["variance"], keepdims=1),
         helper.make_node("Add", ["variance", "epsilon"], ["shifted"]),
         helper.make_node("Sqrt", ["shifted"], ["root"]),
         helper.make_node("Reciprocal", ["root"], ["inverse"]),
         helper.make_node("Mul", ["inverse", "gamma"], ["m"]),
-        helper.make_node("Mul", ["x", "m"], ["xm"]),
+        helper.make_node("Mul", [x, "m"], ["xm"]),
         helper.make_node("Mul", ["negated", "m"], ["shift"]),
     ]
     constants = {"last": np.array([-1], np.int64), "epsilon": np.array(1e-6, np.float32)}
@@ -59,14 +61,25 @@ def _layer_norm(gamma_shape: tuple[int, ...] = (1, 1, 16), centered: bool = True
     if centered:
         nodes.append(helper.make_node("Add", ["shift", "beta"], ["offset"]))
         constants["beta"] = _vector(3, (1, 1, 16))
-    nodes.append(helper.make_node("Add", ["xm", "offset" if centered else "shift"], ["y"]))
+    nodes.append(helper.make_node("Add", ["xm", "offset" if centered else "shift"], [y]))
     return nodes, constants
+
+
+def _permuted_layer_norm() -> Made:
+    """A layer norm over the steps of a (batch, steps, features) tensor, after a Transpose,
+    added back to the input (its view permuted back by the importer)."""
+    nodes, constants = _layer_norm(gamma_shape=(1, 1, 8), centered=False, x="xt", y="yt")
+    first = helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1])
+    back = helper.make_node("Transpose", ["yt"], ["back"], perm=[0, 2, 1])
+    last = helper.make_node("Add", ["x", "back"], ["y"])
+    return [first, *nodes, back, last], constants
 
 
 CASES = {
     "batch_norm": (_scale_shift(), "{name: bn, type: BatchNormalization}"),
     "layer_norm": (_layer_norm(), "type: LayerNormalization, epsilon: 1.0e-06}"),
     "layer_norm_uncentred": (_layer_norm(centered=False), "epsilon: 1.0e-06, center: false}"),
+    "layer_norm_permuted": (_permuted_layer_norm(), "type: Permute, dims: [2, 1]}"),
 }
 
 
