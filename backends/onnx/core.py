@@ -150,12 +150,18 @@ def find_conv1d_dense(r: Reading) -> dict[int, Recogniser]:
         back = r.reader(middle.output[0]) if middle is not None else None
         if middle is None or back is None or back.op_type != RESHAPE_OP:
             continue
-        if middle.op_type not in ("Gemm", "MatMul"):
+        if middle.op_type != "Gemm" and (middle.op_type != "MatMul" or _runtime(r, middle)):
             continue
         before, after = r.shape(node.input[0]), r.shape(back.output[0])
         if before is not None and after is not None and before[:-1] == after[:-1]:
             found[id(node)] = _conv1d_dense(middle, back)
     return found
+
+
+def _runtime(r: Reading, matmul: onnx.NodeProto) -> bool:
+    """Whether a MatMul multiplies by a run-time tensor (attention's), not a kernel."""
+    kernel = r.const(matmul.input[1])
+    return kernel is None or kernel.ndim != 2
 
 
 def _conv1d_dense(middle: onnx.NodeProto, back: onnx.NodeProto) -> Recogniser:
@@ -176,9 +182,7 @@ def _bias_after(
     r: Reading, matmul: onnx.NodeProto, back: onnx.NodeProto
 ) -> tuple[np.ndarray, str | None, str]:
     """(the MatMul's kernel, the bias the Add after ``back`` adds or None, the output)."""
-    kernel = r.const(matmul.input[1])
-    if kernel is None or kernel.ndim != 2:
-        raise Refused("its MatMul multiplies by a run-time tensor")
+    kernel = r.weight(matmul.input[1])  # a constant of rank 2 (``_runtime``)
     add = r.reader(back.output[0])
     bias = next((t for t in add.input if t != back.output[0]), "") if add is not None else ""
     value = r.const(bias) if add is not None and add.op_type == SUM_OP else None
