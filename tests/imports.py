@@ -148,6 +148,42 @@ def tf2onnx_file(graph: Any, path: Path) -> Path:
         for n in graph.inputs
     )
     function = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0]))
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
+    handlers = {"Erfc": (_erfc, [])}
+    proto, _ = tf2onnx.convert.from_function(
+        function, input_signature=signature, opset=17, custom_op_handlers=handlers
+    )
+    _freeze_captured(proto, function.get_concrete_function(*signature))
     onnx.save(proto, str(path))
     return path
+
+
+def _erfc(ctx: Any, node: Any, name: str, args: list[Any]) -> None:
+    """TensorFlow's Erfc (its exact gelu, ``0.5·x·erfc(-x/√2)``, Keras's ``gelu``), which
+    tf2onnx leaves unconverted (ONNX has none): ``1 - Erf(x)``, the handler its
+    ``custom_op_handlers`` takes."""
+    import numpy as np
+    from tf2onnx import utils
+
+    erf = ctx.make_node("Erf", [node.input[0]])
+    one = ctx.make_const(utils.make_name(f"{name}_one"), np.array(1.0, dtype=np.float32))
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
+def _freeze_captured(proto: Any, concrete: Any) -> None:
+    """tf2onnx's ``from_function`` leaves the constants a function captures (a Keras
+    Normalization's mean and variance, tensors rather than variables) as graph inputs without
+    values, where its ``from_keras`` freezes them: written as initializers here instead."""
+    from onnx import numpy_helper
+
+    captured = {
+        inner.name: outer.numpy()
+        for outer, inner in concrete.graph.captures
+        if outer.dtype.name != "resource"
+    }
+    for value in list(proto.graph.input):
+        if value.name in captured:
+            proto.graph.initializer.append(
+                numpy_helper.from_array(captured[value.name], value.name)
+            )
+            proto.graph.input.remove(value)

@@ -84,12 +84,14 @@ def find_gelu_tanh(r: Reading) -> dict[int, Recogniser]:
     return found
 
 
-def _gelu_recogniser(x: str, nodes: list[onnx.NodeProto]) -> Recogniser:
+def _gelu_recogniser(
+    x: str, nodes: list[onnx.NodeProto], activation: str = "gelu_tanh"
+) -> Recogniser:
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
         view = r.view(x)
         r.add(
             node,
-            {"type": "Activation", "activation": "gelu_tanh"},
+            {"type": "Activation", "activation": activation},
             [view],
             {nodes[-1].output[0]: view.axes},
         )
@@ -97,6 +99,43 @@ def _gelu_recogniser(x: str, nodes: list[onnx.NodeProto]) -> Recogniser:
             r.claim(claimed)
 
     return recognise
+
+
+# Exact gelu written out, as tf2onnx writes TensorFlow's (Keras's ``gelu``), its Erfc as
+# ``1 - Erf``: 0.5·x · (1 - erf(-x · 1/√2)).
+def _gelu_erf(r: Reading, sub: onnx.NodeProto) -> tuple[str, list[onnx.NodeProto]] | None:
+    """(x, the nodes) of an exact gelu around the Sub ``sub`` of ``1 - Erf(...)``."""
+    one, erf = r.const(sub.input[0]), r.source.producers.get(sub.input[1])
+    if one is None or one.size != 1 or float(one.reshape(-1)[0]) != 1.0:
+        return None
+    scaled = r.source.producers.get(erf.input[0]) if erf and erf.op_type == "Erf" else None
+    inner = _by_number(r, scaled, "Mul")
+    neg = r.source.producers.get(inner[0]) if inner is not None else None
+    negated = neg is not None and neg.op_type == "Neg"
+    last = r.reader(sub.output[0])
+    if inner is None or scaled is None or erf is None or last is None or last.op_type != "Mul":
+        return None
+    x, factor = (neg.input[0], -inner[1]) if negated else (inner[0], inner[1])  # type: ignore[union-attr]
+    halves = [(t, _by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
+    half = [t for t, h in halves if h is not None and h[0] == x and h[1] == 0.5]
+    if not half or not math.isclose(factor, -1 / math.sqrt(2), rel_tol=1e-6):
+        return None
+    nodes = [r.source.producers[half[0]], *([neg] if negated else []), scaled, erf, sub, last]
+    return x, nodes  # type: ignore[return-value]
+
+
+@PATTERNS.register("GeluErf")
+def find_gelu_erf(r: Reading) -> dict[int, Recogniser]:
+    """The exact gelu written out (see above) → Activation(gelu), claimed at its first node
+    in file order."""
+    order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        match = _gelu_erf(r, node) if node.op_type == "Sub" else None
+        if match is not None:
+            first = min(match[1], key=lambda n: order[id(n)])
+            found[id(first)] = _gelu_recogniser(*match, activation="gelu")
+    return found
 
 
 # RMS normalization written out, as torch.onnx writes Llama's RMSNorm:

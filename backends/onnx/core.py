@@ -141,26 +141,55 @@ def read_gemm(r: Reading, node: onnx.NodeProto) -> None:
 @PATTERNS.register("Conv1DDense")
 def find_conv1d_dense(r: Reading) -> dict[int, Recogniser]:
     """Reshape(x) → Gemm → Reshape back to x's leading axes: a Dense on x's last axis, as
-    torch.onnx writes transformers' Conv1D (GPT-2's ``addmm`` on the flattened steps)."""
+    torch.onnx writes transformers' Conv1D (GPT-2's ``addmm`` on the flattened steps); or
+    → MatMul → Reshape back (→ Add of the bias), as tf2onnx writes a Keras Dense on a
+    sequence (TensorFlow's ``Tensordot``)."""
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
-        gemm = r.reader(node.output[0]) if node.op_type == RESHAPE_OP else None
-        back = r.reader(gemm.output[0]) if gemm is not None and gemm.op_type == "Gemm" else None
-        if gemm is None or back is None or back.op_type != RESHAPE_OP:
+        middle = r.reader(node.output[0]) if node.op_type == RESHAPE_OP else None
+        back = r.reader(middle.output[0]) if middle is not None else None
+        if middle is None or back is None or back.op_type != RESHAPE_OP:
+            continue
+        if middle.op_type != "Gemm" and (middle.op_type != "MatMul" or _runtime(r, middle)):
             continue
         before, after = r.shape(node.input[0]), r.shape(back.output[0])
         if before is not None and after is not None and before[:-1] == after[:-1]:
-            found[id(node)] = _conv1d_dense(gemm, back)
+            found[id(node)] = _conv1d_dense(middle, back)
     return found
 
 
-def _conv1d_dense(gemm: onnx.NodeProto, back: onnx.NodeProto) -> Recogniser:
+def _runtime(r: Reading, matmul: onnx.NodeProto) -> bool:
+    """Whether a MatMul multiplies by a run-time tensor (attention's), not a kernel."""
+    kernel = r.const(matmul.input[1])
+    return kernel is None or kernel.ndim != 2
+
+
+def _conv1d_dense(middle: onnx.NodeProto, back: onnx.NodeProto) -> Recogniser:
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        read_dense(r, node, *gemm_kernel(r, gemm), back.output[0])
-        r.claim(gemm)
+        if middle.op_type == "Gemm":
+            read_dense(r, node, *gemm_kernel(r, middle), back.output[0])
+        else:  # named as the Tensordot's scope is (``model/dense/Tensordot`` → ``dense``)
+            kernel, bias, out = _bias_after(r, middle, back)
+            named = onnx.helper.make_node(RESHAPE_OP, [node.input[0]], [], name=back.name)
+            read_dense(r, named, kernel, bias, out)
+        r.claim(middle)
         r.claim(back)
 
     return recognise
+
+
+def _bias_after(
+    r: Reading, matmul: onnx.NodeProto, back: onnx.NodeProto
+) -> tuple[np.ndarray, str | None, str]:
+    """(the MatMul's kernel, the bias the Add after ``back`` adds or None, the output)."""
+    kernel = r.weight(matmul.input[1])  # a constant of rank 2 (``_runtime``)
+    add = r.reader(back.output[0])
+    bias = next((t for t in add.input if t != back.output[0]), "") if add is not None else ""
+    value = r.const(bias) if add is not None and add.op_type == SUM_OP else None
+    if add is None or value is None or value.size != kernel.shape[1]:
+        return kernel, None, back.output[0]
+    r.claim(add)
+    return kernel, bias, add.output[0]
 
 
 @RECOGNISERS.register("MatMul")

@@ -19,6 +19,9 @@ from backends.onnx.model import BUILDERS, Layer
 from backends.onnx.reshape import made_plain
 from translator.ops.normalization import channel_axis, normalized_axes
 
+# The layer types, for the modules reading them written out (``normalization_reading``).
+BATCH_NORM, LAYER_NORM = "BatchNormalization", "LayerNormalization"
+
 
 def _inverse(perm: list[int]) -> list[int]:
     return sorted(range(len(perm)), key=perm.__getitem__)
@@ -147,7 +150,7 @@ def epsilon(value: float) -> float:
     return float(f"{np.float32(value):.7g}")
 
 
-def _spec_axis(axis: int | None, x: View) -> int:
+def spec_axis(axis: int | None, x: View) -> int:
     """A spec axis as the spec writes it: -1 for the last."""
     if axis is None or axis == 0:
         raise Refused("it normalizes an axis the spec does not have")
@@ -164,7 +167,7 @@ def read_batch_norm(r: Reading, node: onnx.NodeProto) -> None:
     scale, bias, mean, var = (r.weight(t) for t in node.input[1:5])
     layer = {
         "type": "BatchNormalization",
-        "axis": _spec_axis(x.axes[1], x),
+        "axis": spec_axis(x.axes[1], x),
         "epsilon": epsilon(a.get("epsilon", 1e-5)),
         "momentum": round(float(np.float32(a.get("momentum", 0.9))), 7),
     }

@@ -148,9 +148,14 @@ def _floor_shape(r: Reading, node: onnx.NodeProto, kernel: list[int], strides: l
 
 
 def _flattens(r: Reading, node: onnx.NodeProto) -> bool:
-    """A Flatten(axis=1), or a Reshape to (batch, features)."""
+    """A Flatten(axis=1), a Reshape to (batch, features), or a Squeeze of every axis after
+    the channels (tf2onnx's, after a Keras global pool)."""
     if node.op_type == "Flatten":
         return bool(attributes(node).get("axis", 1) == 1)
+    if node.op_type == "Squeeze":
+        rank = len(r.shape(node.input[0]) or ())
+        given = r.const(node.input[1]) if len(node.input) > 1 else attributes(node).get("axes")
+        return given is not None and sorted(int(a) % rank for a in given) == [*range(2, rank)]
     return reshapes_to(r, node, 2)
 
 

@@ -65,36 +65,57 @@ def build_normalization(layer: Layer, inputs: list[str]) -> list[str]:
 
 # Importing: ``(x - mean) / Max(Sqrt(variance), EPSILON)`` (Sub, Div; the statistics
 # initializers, reshaped to meet the input where they must, and the root computed from
-# constants alone) → Normalization over the axes the statistics keep.
+# constants alone), or ``(x - mean) · reciprocal`` (Sub, Mul: Keras's, its divisor folded
+# by tf2onnx's constant folding, the variance ``1 / reciprocal²``) → Normalization over the
+# axes the statistics keep.
 
 
-def _statistic(r: Reading, tensor: str, rank: int) -> tuple[np.ndarray, tuple[int, ...]] | None:
+def _statistic(value: np.ndarray | None, rank: int) -> tuple[np.ndarray, tuple[int, ...]] | None:
     """(a constant statistic as it meets a tensor of ``rank``, the ONNX axes it keeps)."""
-    value = r.const(tensor)
     if value is None or value.ndim > rank:
         return None
     shaped = value.reshape((1,) * (rank - value.ndim) + value.shape)
     return shaped, tuple(i for i, size in enumerate(shaped.shape) if size != 1)
 
 
-def _standardized(r: Reading, sub: onnx.NodeProto) -> tuple[onnx.NodeProto, str] | None:
-    """(the Div, the variance tensor) of ``(x - mean) / Max(Sqrt(variance), EPSILON)``."""
-    div = r.reader(sub.output[0])
-    floor = r.source.producers.get(div.input[1]) if div is not None else None
-    if div is None or div.op_type != "Div" or div.input[0] != sub.output[0] or floor is None:
+def _divided(r: Reading, div: onnx.NodeProto) -> np.ndarray | None:
+    """The variance of ``/ Max(Sqrt(variance), EPSILON)``, else None."""
+    floor = r.source.producers.get(div.input[1])
+    if floor is None or floor.op_type != "Max" or len(floor.input) != 2:
         return None
-    epsilon = [r.const(t) for t in floor.input]
+    epsilon = r.const(floor.input[1])
     root = r.source.producers.get(floor.input[0])
-    if floor.op_type != "Max" or epsilon[1] is None or root is None or root.op_type != "Sqrt":
+    if epsilon is None or root is None or root.op_type != "Sqrt":
         return None
-    if not np.isclose(float(epsilon[1].reshape(-1)[0]), EPSILON, rtol=1e-6, atol=0):
+    if not np.isclose(float(epsilon.reshape(-1)[0]), EPSILON, rtol=1e-6, atol=0):
         return None
-    return div, root.input[0]
+    return r.const(root.input[0])
+
+
+def _multiplied(r: Reading, mul: onnx.NodeProto) -> np.ndarray | None:
+    """The variance of ``· reciprocal`` (the root folded, ``1 / reciprocal²``), else None."""
+    reciprocal = r.const(mul.input[1])
+    if reciprocal is None or not np.all(reciprocal > 0):
+        return None
+    return np.asarray(1.0 / np.square(reciprocal.astype(np.float64)), dtype=reciprocal.dtype)
+
+
+def _standardized(r: Reading, sub: onnx.NodeProto) -> tuple[onnx.NodeProto, np.ndarray] | None:
+    """(the Div or Mul, the variance) of ``x - mean`` standardized (see above)."""
+    scaled = r.reader(sub.output[0])
+    if scaled is None or scaled.input[0] != sub.output[0] or scaled.op_type not in SCALINGS:
+        return None
+    variance = SCALINGS[scaled.op_type](r, scaled)
+    return (scaled, variance) if variance is not None else None
+
+
+SCALINGS = {"Div": _divided, "Mul": _multiplied}
 
 
 @PATTERNS.register("Normalization")
 def find_standardization(r: Reading) -> dict[int, Recogniser]:
-    """The translator's own Normalization (see above), claimed at its Sub."""
+    """The translator's own Normalization, and Keras's through tf2onnx (see above), claimed
+    at its Sub."""
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
         if node.op_type == "Sub" and r.const(node.input[1]) is not None:
@@ -104,11 +125,11 @@ def find_standardization(r: Reading) -> dict[int, Recogniser]:
     return found
 
 
-def _standardization(sub: onnx.NodeProto, div: onnx.NodeProto, variance: str) -> Recogniser:
+def _standardization(sub: onnx.NodeProto, div: onnx.NodeProto, variance: Any) -> Recogniser:
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
         view = r.view(sub.input[0])
         rank = len(view.axes)
-        mean, var = _statistic(r, sub.input[1], rank), _statistic(r, variance, rank)
+        mean, var = _statistic(r.const(sub.input[1]), rank), _statistic(variance, rank)
         if mean is None or var is None or mean[1] != var[1] or not mean[1] or 0 in mean[1]:
             raise Refused("statistics of other shapes than the input's kept axes")
         spec_of = [view.axes[i] for i in mean[1]]

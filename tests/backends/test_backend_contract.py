@@ -32,6 +32,7 @@ IMPORTING = {
         "composite_reading",
         "importing",
         "mask_reading",
+        "normalization_reading",
         "reading",
         "rotary_reading",
     ],

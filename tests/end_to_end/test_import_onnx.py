@@ -253,18 +253,75 @@ def test_the_translators_export_imports_back(
 # reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
 # forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
 # layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
-TF2ONNX = ["autoencoder", "mnist_cnn"]
+TF2ONNX = ["autoencoder", "channels_first_cnn", "mnist_cnn", "token_mixer"]
+
+
+def _data_format(spec: Path) -> list[str]:
+    return [s for s in spec.read_text(encoding="utf-8").splitlines() if s.startswith("data_")]
 
 
 @pytest.mark.parametrize("name", TF2ONNX)
 def test_a_tf2onnx_file_imports(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _assert_tf2onnx_imports(ROOT / "specs" / f"{name}.yaml", tmp_path, capsys)
+
+
+# Normalizations tf2onnx writes out operator by operator: a batch norm as a Mul and an Add
+# of constants, on features and on a sequence's channels; a layer norm's moments, without
+# scale or offset, and over two axes.
+TF2ONNX_NORMALIZATIONS = {
+    "features": "inputs: [{name: x, shape: [6]}]\nlayers:\n  - {type: Dense, units: 5}\n"
+    "  - {type: BatchNormalization}\n  - {type: LayerNormalization, center: false}",
+    "bare_layer_norm": "inputs: [{name: x, shape: [6]}]\nlayers:\n  - {type: Dense, units: 5}\n"
+    "  - {type: LayerNormalization, center: false, scale: false, epsilon: 1e-5}",
+    "sequence": "inputs: [{name: x, shape: [4, 6]}]\nlayers:\n"
+    "  - {type: LayerNormalization, axis: [1, 2]}\n  - {type: BatchNormalization}\n"
+    "  - {type: LayerNormalization, scale: false}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TF2ONNX_NORMALIZATIONS))
+def test_a_tf2onnx_normalization_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = tmp_path / f"{case}.yaml"
+    original.write_text(f"name: {case}\n{TF2ONNX_NORMALIZATIONS[case]}\n", encoding="utf-8")
+    _assert_tf2onnx_imports(original, tmp_path, capsys)
+
+
+def _assert_tf2onnx_imports(
+    original: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The spec at ``original`` through tf2onnx imports whole, as many parameters, in the
+    same layout, reproducing onnxruntime on the file."""
+    source = tf2onnx_file(load(str(original)), tmp_path / f"{original.stem}.onnx")
+    spec, weights = run_import(source, tmp_path, capsys)
+    assert count_totals(capsys, spec) == count_totals(capsys, original)
+    # Channels last, as Keras's, unless the spec was written channels first.
+    assert _data_format(spec) == _data_format(original)
+    _assert_reproduces(source, spec, weights, spec_order=True)
+
+
+# tf2onnx folds a BatchNormalization right after a convolution into it (the kernel scaled,
+# ``.../merged_input``; the offset its bias, ``.../batchnorm/sub``): nothing in the file
+# says there was one, so it imports as a convolution with a bias, the same function with
+# 3 parameters fewer per channel (gamma, beta and the two statistics, for one bias). The
+# totals differ by that (Keras's and ONNX's; PyTorch's keep the statistics as buffers), and
+# frozen_backbone's block also loses its ``trainable: false``, which ONNX does not record.
+TF2ONNX_FOLDED = {"frozen_backbone": 3 * 8, "resnet_block": 2 * 3 * 16}
+
+
+@pytest.mark.parametrize("name", sorted(TF2ONNX_FOLDED))
+def test_a_tf2onnx_file_with_a_folded_batch_norm_imports(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     original = ROOT / "specs" / f"{name}.yaml"
     source = tf2onnx_file(load(str(original)), tmp_path / f"{name}.onnx")
     spec, weights = run_import(source, tmp_path, capsys)
-    assert count_totals(capsys, spec) == count_totals(capsys, original)
-    assert "data_format" not in spec.read_text(encoding="utf-8")  # channels last, as Keras's
+    imported, given = count_totals(capsys, spec, original)
+    for framework in ("keras", "onnx"):
+        assert given[framework]["total"] - imported[framework]["total"] == TF2ONNX_FOLDED[name]
     _assert_reproduces(source, spec, weights, spec_order=True)
 
 

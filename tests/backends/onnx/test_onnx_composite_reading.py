@@ -1,6 +1,7 @@
-"""gelu_tanh and RMS normalization written out operator by operator (as torch.onnx writes
-transformers' NewGELUActivation and Llama's RMSNorm) import as one spec layer each and
-compute what onnxruntime computes on the file; other numbers leave the nodes listed."""
+"""gelu_tanh, the exact gelu and RMS normalization written out operator by operator (as
+torch.onnx writes transformers' NewGELUActivation and Llama's RMSNorm, tf2onnx TensorFlow's
+gelu) import as one spec layer each and compute what onnxruntime computes on the file; other
+numbers leave the nodes listed."""
 
 from __future__ import annotations
 
@@ -38,6 +39,20 @@ def _gelu_tanh(inner: float) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray
     return nodes, {k: np.array(v, np.float32) for k, v in numbers.items()}
 
 
+def _gelu_erf() -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
+    """TensorFlow's exact gelu as tf2onnx writes it, its Erfc as ``1 - Erf``."""
+    nodes = [
+        helper.make_node("Mul", ["half", "x"], ["halved"]),
+        helper.make_node("Neg", ["x"], ["negated"]),
+        helper.make_node("Mul", ["negated", "root_half"], ["inside"]),
+        helper.make_node("Erf", ["inside"], ["e"]),
+        helper.make_node("Sub", ["one", "e"], ["complement"]),
+        helper.make_node("Mul", ["halved", "complement"], ["y"]),
+    ]
+    numbers = {"half": 0.5, "root_half": 1 / math.sqrt(2), "one": 1.0}
+    return nodes, {k: np.array(v, np.float32) for k, v in numbers.items()}
+
+
 def _rms(epsilon: float) -> tuple[list[onnx.NodeProto], dict[str, np.ndarray]]:
     nodes = [
         helper.make_node("Pow", ["x", "two"], ["squared"]),
@@ -62,6 +77,7 @@ def _file(path: Path, made: tuple[list[onnx.NodeProto], dict[str, np.ndarray]]) 
 CASES = {
     "gelu_tanh": (_gelu_tanh(math.sqrt(2 / math.pi)), "type: Activation, activation: gelu_tanh"),
     "rms": (_rms(1e-5), "type: RMSNormalization, epsilon: 1.0e-05"),
+    "gelu": (_gelu_erf(), "type: Activation, activation: gelu}"),
 }
 
 
