@@ -30,7 +30,7 @@ from translator.errors import WeightsError
 Shape = tuple[int | None, ...]
 DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT32: "int32"}
 DTYPES[onnx.TensorProto.INT64] = "int64"
-GENERIC_NAMES = {"", "main_graph", "torch_jit", "torch-jit-export"}
+GENERIC_NAMES = {"", "main_graph", "torch_jit", "torch-jit-export", "tf2onnx"}
 
 
 @dataclass(frozen=True)
