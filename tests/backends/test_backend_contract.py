@@ -34,6 +34,7 @@ IMPORTING = {
         "mask_reading",
         "reading",
         "rotary_reading",
+        "tensorflow_reading",
     ],
     "torch": ["attention_reading", "importing", "program", "reading"],
 }
