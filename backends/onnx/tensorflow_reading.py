@@ -43,26 +43,40 @@ def _negative(r: Reading, mask: str) -> tuple[str, Nodes] | None:
     return ids, [*inner, less, *casts]
 
 
+def _wrap(
+    r: Reading, wrapped: onnx.NodeProto, kept: onnx.NodeProto, rows: int
+) -> tuple[str, Nodes] | None:
+    """(ids, the nodes) of the select's two products: ``wrapped`` choosing ``ids + rows``
+    where the ids are negative, ``kept`` choosing the ids elsewhere."""
+    for mask, shifted in (wrapped.input, wrapped.input[::-1]):
+        negative = _negative(r, mask)
+        add = _made(r, shifted, SUM_OP)
+        number = _by_number(r, add, SUM_OP)
+        if negative is None or add is None or number is None:
+            continue
+        ids, found = negative
+        other = [t for t in kept.input if t != ids]
+        inverse = _made(r, other[0], "Cast") if len(other) == 1 else None
+        flip = _made(r, inverse.input[0], "Not") if inverse is not None else None
+        if number != (ids, rows) or inverse is None or flip is None:
+            continue
+        if flip.input[0] == found[-2].output[0]:
+            return ids, [*found, add, wrapped, inverse, flip, kept]
+    return None
+
+
 def _selected(r: Reading, gather: onnx.NodeProto) -> tuple[str, Nodes] | None:
     """(ids, the nodes of the select, in no order) of the wrap before ``gather``."""
     top = _made(r, gather.input[1], SUM_OP)
     products = [_made(r, t, PRODUCT_OP) for t in top.input] if top is not None else []
-    if top is None or None in products:
+    pair = [p for p in products if p is not None]
+    if top is None or len(pair) != 2:
         return None
     rows = r.weight(gather.input[0]).shape[0]
-    for wrapped, kept in (products, products[::-1]):
-        for mask, shifted in (wrapped.input, wrapped.input[::-1]):  # type: ignore[union-attr]
-            negative, add = _negative(r, mask), _by_number(r, _made(r, shifted, SUM_OP), SUM_OP)
-            if negative is None or add is None or add[1] != rows or add[0] != negative[0]:
-                continue
-            ids = negative[0]
-            other = [t for t in kept.input if t != ids]  # type: ignore[union-attr]
-            inverse = _made(r, other[0], "Cast") if len(other) == 1 else None
-            flip = _made(r, inverse.input[0], "Not") if inverse is not None else None
-            if flip is None or flip.input[0] != negative[1][-2].output[0]:
-                continue
-            nodes = [*negative[1], r.source.producers[shifted], wrapped, inverse, flip, kept, top]
-            return (ids, nodes) if _closed(r, nodes, gather) else None  # type: ignore[arg-type]
+    for wrapped, kept in (pair, pair[::-1]):
+        match = _wrap(r, wrapped, kept, rows)
+        if match is not None and _closed(r, [*match[1], top], gather):
+            return match[0], [*match[1], top]
     return None
 
 
