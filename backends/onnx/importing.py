@@ -89,7 +89,7 @@ def attributes(node: onnx.NodeProto) -> dict[str, Any]:
     out = {}
     for a in node.attribute:
         value = onnx.helper.get_attribute_value(a)
-        out[a.name] = value.decode() if isinstance(value, bytes) else value
+        out[a.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
     return out
 
 

@@ -14,7 +14,7 @@ import onnx
 
 from backends.onnx.composite_reading import _by_number
 from backends.onnx.core import embedding
-from backends.onnx.importing import PATTERNS, Reading, Recogniser
+from backends.onnx.importing import PATTERNS, RECOGNISERS, Reading, Recogniser, Refused, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
 
 Nodes = list[onnx.NodeProto]
@@ -110,3 +110,20 @@ def _embedding_recogniser(gather: onnx.NodeProto, ids: str, nodes: Nodes) -> Rec
             r.claim(claimed)
 
     return recognise
+
+
+# TensorFlow function calls tf2onnx could not convert (a grouped Conv2D compiled with XLA
+# is left as ``StatefulPartitionedCall``): no ONNX operator, and the function is not in the
+# file, so no ONNX reader, onnxruntime included, can compute the node.
+TENSORFLOW_CALLS = ("StatefulPartitionedCall", "PartitionedCall")
+
+
+@RECOGNISERS.register(*TENSORFLOW_CALLS)
+def read_tensorflow_call(r: Reading, node: onnx.NodeProto) -> None:
+    """A TensorFlow function call the exporter left in the graph: refused, saying so."""
+    function = attributes(node).get("f", "")
+    raise Refused(
+        f"the exporter left a call of the TensorFlow function '{function}', which is no ONNX"
+        " operator and which no ONNX reader (onnxruntime included) can compute; export the"
+        " layer in a form tf2onnx converts (a grouped Conv2D: as separate convolutions)"
+    )
