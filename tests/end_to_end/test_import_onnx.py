@@ -250,9 +250,8 @@ def test_the_translators_export_imports_back(
 
 
 # Keras models converted by tf2onnx (images declared channels last, NHWC; a one-channel image
-# reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
-# forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
-# layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
+# reshaped, not transposed, to NCHW; Conv1D and 1-D pools as 2-D ones between Unsqueeze and
+# Squeeze; Embedding's negative ids wrapped) import as the spec they were built from.
 TF2ONNX = ["autoencoder", "mnist_cnn", "text_cnn"]
 
 
@@ -266,6 +265,20 @@ def test_a_tf2onnx_file_imports(
     assert count_totals(capsys, spec) == count_totals(capsys, original)
     assert "data_format" not in spec.read_text(encoding="utf-8")  # channels last, as Keras's
     _assert_reproduces(source, spec, weights, spec_order=True)
+
+
+def test_a_tensorflow_call_tf2onnx_left_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tf2onnx leaves a grouped Conv2D (compiled by XLA) as a call of a TensorFlow function,
+    which is no ONNX operator: the report says so; the convolution before it is read."""
+    original = load(str(ROOT / "specs" / "grouped_dilated_conv.yaml"))
+    source = tf2onnx_file(original, tmp_path / "grouped_dilated_conv.onnx")
+    spec, report, _ = run_partial_import(source, tmp_path, capsys)
+    text = report.read_text(encoding="utf-8")
+    assert "| StatefulPartitionedCall | 1,152 | the exporter left a call of the TensorFlow" in text
+    assert "which no ONNX reader (onnxruntime included) can compute" in text
+    assert "type: Conv2D, filters: 16, kernel_size: 4, strides: 2" in spec.read_text()
 
 
 # Normalizations the translator's ONNX writes as Sub and Div by its statistics: over the
