@@ -260,9 +260,9 @@ def _tensordot(r: Reading, node: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] |
     if back is None or back.op_type != "Reshape" or kernel is None or kernel.ndim != 2:
         return None
     before, merged, after = (r.shape(t) for t in (node.input[0], node.output[0], back.output[0]))
-    if before is None or merged is None or after is None:
+    if merged is None or after is None or len(merged) != 2 or len(after) < 3:
         return None
-    if len(merged) != 2 or len(before) < 3 or len(after) != len(before):
+    if before is not None and len(after) != len(before):
         return None
     add = r.reader(back.output[0])
     if add is not None and add.op_type == SUM_OP:

@@ -267,20 +267,6 @@ def test_a_tf2onnx_file_imports(
     _assert_reproduces(source, spec, weights, spec_order=True)
 
 
-def test_a_tensorflow_call_tf2onnx_left_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """tf2onnx leaves a grouped Conv2D (compiled by XLA) as a call of a TensorFlow function,
-    which is no ONNX operator: the report says so; the convolution before it is read."""
-    original = load(str(ROOT / "specs" / "grouped_dilated_conv.yaml"))
-    source = tf2onnx_file(original, tmp_path / "grouped_dilated_conv.onnx")
-    spec, report, _ = run_partial_import(source, tmp_path, capsys)
-    text = report.read_text(encoding="utf-8")
-    assert "| StatefulPartitionedCall | 1,152 | the exporter left a call of the TensorFlow" in text
-    assert "which no ONNX reader (onnxruntime included) can compute" in text
-    assert "type: Conv2D, filters: 16, kernel_size: 4, strides: 2" in spec.read_text()
-
-
 # Normalizations the translator's ONNX writes as Sub and Div by its statistics: over the
 # features of a sequence, and over two axes of an image (the statistics reshaped to meet it).
 NORMALIZATIONS = {
