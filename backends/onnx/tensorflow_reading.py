@@ -26,6 +26,7 @@ from backends.onnx.composite_reading import _by_number
 from backends.onnx.core import embedding, read_dense
 from backends.onnx.importing import PATTERNS, RECOGNISERS, Reading, Recogniser, Refused, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
+from backends.onnx.reshape import RESHAPE_OP
 
 Nodes = list[onnx.NodeProto]
 
@@ -257,7 +258,7 @@ def _tensordot(r: Reading, node: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] |
     matmul = r.reader(node.output[0])
     back = r.reader(matmul.output[0]) if matmul is not None else None
     kernel = r.const(matmul.input[1]) if matmul is not None and matmul.op_type == "MatMul" else None
-    if back is None or back.op_type != "Reshape" or kernel is None or kernel.ndim != 2:
+    if back is None or back.op_type != RESHAPE_OP or kernel is None or kernel.ndim != 2:
         return None
     before, merged, after = (r.shape(t) for t in (node.input[0], node.output[0], back.output[0]))
     if merged is None or after is None or len(merged) != 2 or len(after) < 3:
@@ -285,7 +286,7 @@ def find_tensordot_dense(r: Reading) -> dict[int, Recogniser]:
     sequence, as TensorFlow's Tensordot and pfor write it."""
     found: dict[int, Recogniser] = {}
     for node in r.source.model.graph.node:
-        match = _tensordot(r, node) if node.op_type == "Reshape" else None
+        match = _tensordot(r, node) if node.op_type == RESHAPE_OP else None
         if match is not None:
             found[id(node)] = _tensordot_recogniser(*match)
     return found
