@@ -35,7 +35,7 @@ import numpy as np
 import onnx
 
 from backends.onnx.model import NAME
-from backends.onnx.reading import Source, frozen_layers, read_model
+from backends.onnx.reading import Source, frozen_layers, read_model, unrecognised
 from translator.commands.importing import Imported, Unclaimed, spec_name, wrapper_args
 from translator.errors import SpecError
 from translator.ir import Graph, Node
@@ -242,7 +242,7 @@ def read(source: Source, data_format: str, natural: bool = False) -> Reading:
         recogniser = patterns.get(id(node), RECOGNISERS.get(node.op_type))
         try:
             if recogniser is None:
-                raise Refused("no recogniser for this ONNX operator")
+                raise Refused(unrecognised(node))
             recogniser(reading, node)
         except Refused as exc:
             reading.unclaimed(node, str(exc))

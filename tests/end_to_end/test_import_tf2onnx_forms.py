@@ -121,3 +121,21 @@ def test_a_pfor_loop_reads_as_the_steps_only_when_it_counts_them(
     assert "type: Dense, units: 2" in spec.read_text(encoding="utf-8")
     assert count_totals(capsys, spec) == count_totals(capsys, original)
     _assert_reproduces(counted, spec, weights, spec_order=True)
+
+
+def test_an_operator_tf2onnx_left_unconverted_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keras's exact gelu, converted, keeps TensorFlow's Erfc, which ONNX does not define:
+    the report says no ONNX reader can compute it (onnxruntime refuses the file)."""
+    original = tmp_path / "gelu.yaml"
+    original.write_text(
+        "name: gelu\ninputs: [{name: x, shape: [4]}]\n"
+        "layers:\n  - {type: Dense, units: 3, activation: gelu}\n",
+        encoding="utf-8",
+    )
+    source = tf2onnx_file(load(str(original)), tmp_path / "gelu.onnx")
+    _, report, _ = run_partial_import(source, tmp_path, capsys)
+    assert "| Erfc | 0 | 'Erfc' is no ONNX operator: the exporter left it, and no ONNX reader" in (
+        report.read_text(encoding="utf-8")
+    )
