@@ -138,16 +138,13 @@ def window(
 
 def kept_axes(node: onnx.NodeProto, x: View, kernel: Sequence[int]) -> list[int]:
     """The spatial axes of a channels-first window that the spec sees: one over an inserted
-    axis (``None`` in the view) with size 1, stride 1 and no pads is left out, so that a 2-D
-    Conv or pool between ``Unsqueeze`` and ``Squeeze`` (tf2onnx's Conv1D, MaxPooling1D) reads
-    as the 1-D layer."""
+    axis (``None`` in the view: size 1) with a window of 1 and no pads, which leaves it as it
+    is whatever the stride, is left out, so that a 2-D Conv or pool between ``Unsqueeze`` and
+    ``Squeeze`` (tf2onnx's Conv1D, MaxPooling1D) reads as the 1-D layer."""
     a, rank = attributes(node), len(kernel)
-    strides, pads = a.get("strides", [1] * rank), a.get("pads", [0] * 2 * rank)
+    pads = a.get("pads", [0] * 2 * rank)
     spatial = x.axes[2:] if len(x.axes) == rank + 2 else (0,) * rank
-    idle = [
-        kernel[i] == 1 and strides[i] == 1 and not pads[i] and not pads[i + rank]
-        for i in range(rank)
-    ]
+    idle = [kernel[i] == 1 and not pads[i] and not pads[i + rank] for i in range(rank)]
     return [i for i, axis in enumerate(spatial) if axis is not None or not idle[i]]
 
 
@@ -271,7 +268,8 @@ def read_conv(r: Reading, node: onnx.NodeProto) -> None:
     last = node if pointwise is None else pointwise
     bias = last.input[2] if len(last.input) > 2 and last.input[2] else None
     made, axes = last.output[0], x.axes
-    trailing = trailing_bias(r, made, axes, kernel.shape[0]) if bias is None else None
+    filters = r.weight(last.input[1]).shape[0]
+    trailing = trailing_bias(r, made, axes, filters) if bias is None else None
     if trailing is not None:
         bias, made, axes = trailing
     weights = {"W": lambda: kernel}

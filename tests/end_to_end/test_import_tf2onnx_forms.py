@@ -31,6 +31,17 @@ layers:
   - {type: GlobalAveragePooling1D}
   - {type: Dense, units: 3, activation: softmax}
 """,
+    # A separable and a depthwise Conv1D (its stride on the inserted axis too), a "same"
+    # MaxPooling1D, a strided Conv1D, a GlobalMaxPooling1D.
+    "separable_1d": """
+inputs: [{name: x, shape: [30, 4]}]
+layers:
+  - {type: SeparableConv1D, filters: 6, kernel_size: 3, padding: same, activation: relu}
+  - {type: DepthwiseConv1D, kernel_size: 3, strides: 2}
+  - {type: MaxPooling1D, pool_size: 3, strides: 2, padding: same}
+  - {type: Conv1D, filters: 5, kernel_size: 2, strides: 2}
+  - {type: GlobalMaxPooling1D}
+""",
     # A Dense on a sequence as Tensordot (Reshape, MatMul, Reshape back, bias Add), then an
     # AveragePooling1D between Transposes.
     "tensordot_pool": """
