@@ -244,8 +244,9 @@ def _stacking_recogniser(stacked: str) -> Recogniser:
             raise Refused(
                 "TensorFlow's pfor Loop of a TimeDistributed over a free number of steps stacks"
                 f" as many steps as spec axis {axes} is long (0: the batch), not axis"
-                f" {x.axes[0]}, which it stacks: the file computes the layer on the first steps"
-                " only (so does the TensorFlow graph Keras traces)"
+                f" {x.axes[0]}, which it stacks: the file's output has as many steps as the batch"
+                " has examples, and it fails on more examples than steps (so does the TensorFlow"
+                " graph Keras traces)"
             )
         r.views[node.output[-1]] = x
 
