@@ -104,15 +104,24 @@ def build_conv(layer: Layer, inputs: list[str]) -> list[str]:
 # convolution, which computes the same function.
 
 
-def window(r: Reading, node: onnx.NodeProto, kernel: Sequence[int]) -> dict[str, Any]:
+def window(
+    r: Reading, node: onnx.NodeProto, kernel: Sequence[int], kept: Sequence[int] | None = None
+) -> dict[str, Any]:
     """The window attributes of a Conv or pool as spec arguments, with ``pads`` (explicit
-    pads, or None for ``padding`` valid or same)."""
+    pads, or None for ``padding`` valid or same), over the ``kept`` spatial axes (all)."""
     a = attributes(node)
     rank = len(kernel)
-    strides, dilation = list(a.get("strides", [1] * rank)), list(a.get("dilations", [1] * rank))
+    kept = list(range(rank)) if kept is None else list(kept)
+
+    def pick(values: Sequence[Any]) -> list[Any]:
+        return [values[i] for i in kept]
+
+    strides = pick(a.get("strides", [1] * rank))
+    dilation = pick(a.get("dilations", [1] * rank))
     given = list(a.get("pads", [0] * 2 * rank))
+    given = pick(given[:rank]) + pick(given[rank:])
     shape = r.shape(node.input[0]) or (None,) * (rank + 2)
-    pairs = same_pairs(shape[2:], kernel, strides, dilation)
+    pairs = same_pairs(pick(shape[2:]), pick(kernel), strides, dilation)
     same = None if pairs is None else [b for b, _ in pairs] + [e for _, e in pairs]
     auto = a.get("auto_pad", "NOTSET")
     pads: list[int] | None = None
@@ -125,6 +134,24 @@ def window(r: Reading, node: onnx.NodeProto, kernel: Sequence[int]) -> dict[str,
     else:
         raise Refused(f"auto_pad {auto}; accepted: NOTSET, VALID, SAME_UPPER")
     return {"strides": strides, "dilation_rate": dilation, "padding": padding, "pads": pads}
+
+
+def kept_axes(node: onnx.NodeProto, x: View, kernel: Sequence[int]) -> list[int]:
+    """The spatial axes of a channels-first window that the spec sees: one over an inserted
+    axis (``None`` in the view: size 1) with a window of 1 and no pads, which leaves it as it
+    is whatever the stride, is left out, so that a 2-D Conv or pool between ``Unsqueeze`` and
+    ``Squeeze`` (tf2onnx's Conv1D, MaxPooling1D) reads as the 1-D layer."""
+    a, rank = attributes(node), len(kernel)
+    pads = a.get("pads", [0] * 2 * rank)
+    spatial = x.axes[2:] if len(x.axes) == rank + 2 else (0,) * rank
+    idle = [kernel[i] == 1 and not pads[i] and not pads[i + rank] for i in range(rank)]
+    return [i for i, axis in enumerate(spatial) if axis is not None or not idle[i]]
+
+
+def seen(x: View, kept: Sequence[int]) -> View:
+    """``x`` without the inserted spatial axes a window leaves out (``kept_axes``)."""
+    axes = [*x.axes[:2], *(x.axes[2 + i] for i in kept)]
+    return View(x.ref, tuple(axes))
 
 
 def zero_padded(r: Reading, node: onnx.NodeProto, x: View, pads: list[int]) -> View:
@@ -174,31 +201,87 @@ def _pointwise(r: Reading, node: onnx.NodeProto, kernel: Any) -> onnx.NodeProto 
     return after if unit and plain and grouped and a.get("auto_pad", "NOTSET") == "NOTSET" else None
 
 
+def squeezed_axes(r: Reading, node: onnx.NodeProto, rank: int) -> set[int] | None:
+    """The axes a Squeeze drops (an attribute before opset 13, an input after), or None."""
+    given = attributes(node).get("axes")
+    if given is None and len(node.input) > 1:
+        value = r.const(node.input[1])
+        given = None if value is None else value.tolist()
+    return None if given is None else {int(a) % rank for a in given}
+
+
+def trailing_bias(
+    r: Reading, tensor: str, axes: Axes, filters: int
+) -> tuple[str, str, Axes] | None:
+    """(the bias, the tensor it makes, that tensor's axes) of an Add of ``filters`` constants
+    along the channels after a Conv without bias, through a Squeeze of inserted axes
+    (tf2onnx's BiasAdd after a Conv1D written 2-D); else None."""
+    after, view, passed = r.reader(tensor), axes, []
+    if after is not None and after.op_type == "Squeeze":
+        drop = squeezed_axes(r, after, len(axes))
+        if drop is None or any(axes[a] is not None for a in drop):
+            return None
+        view = tuple(a for i, a in enumerate(axes) if i not in drop)
+        passed, after = [after], r.reader(after.output[0])
+    if after is None or after.op_type != "Add":
+        return None
+    data = passed[-1].output[0] if passed else tensor
+    bias = next((t for t in after.input if t != data), "")
+    value = r.const(bias) if r.source.is_const(bias) else None
+    if value is None or value.size != filters or value.ndim > len(view):
+        return None
+    shape = (1,) * (len(view) - value.ndim) + value.shape
+    if shape[1] != filters:
+        return None
+    for node in [*passed, after]:
+        r.claim(node)
+    return bias, after.output[0], view
+
+
+def _conv_input(r: Reading, node: onnx.NodeProto, kernel: Any) -> tuple[View, list[int]]:
+    """The Conv's input view, channels first, and the spatial axes the spec sees."""
+    rank = kernel.ndim - 2
+    x = r.view(node.input[0])
+    kept = kept_axes(node, x, kernel.shape[2:])
+    if len(kept) < rank:
+        expected = channels_first_axes(r.data_format, len(kept) + 2)
+        r.expects(seen(x, kept), expected, "ONNX convolves channels first")
+        return x, kept
+    expected = channels_first_axes(r.data_format, rank + 2)
+    x = with_inserted_axes(r, node.input[0], expected)
+    r.expects(x, expected, "ONNX convolves channels first")
+    return x, kept
+
+
 @RECOGNISERS.register("Conv")
 def read_conv(r: Reading, node: onnx.NodeProto) -> None:
     """Conv(x, W, B) on channels-first data → Conv1D/2D/3D(filters, kernel_size, ...); a
     depthwise Conv and the 1×1 Conv reading it (``_pointwise``) → SeparableConv1D/2D."""
     kernel = r.weight(node.input[1])
-    rank = kernel.ndim - 2
-    expected = channels_first_axes(r.data_format, rank + 2)
-    x = with_inserted_axes(r, node.input[0], expected)
-    r.expects(x, expected, "ONNX convolves channels first")
-    args = window(r, node, kernel.shape[2:])
+    x, kept = _conv_input(r, node, kernel)
+    rank = len(kept)
+    args = window(r, node, kernel.shape[2:], kept)
     pads = args.pop("pads")
     if pads is not None:
         x = zero_padded(r, node, x, pads)
     pointwise = _pointwise(r, node, kernel)
     last = node if pointwise is None else pointwise
     bias = last.input[2] if len(last.input) > 2 and last.input[2] else None
+    made, axes = last.output[0], x.axes
+    filters = r.weight(last.input[1]).shape[0]
+    trailing = trailing_bias(r, made, axes, filters) if bias is None else None
+    if trailing is not None:
+        bias, made, axes = trailing
     weights = {"W": lambda: kernel}
     if pointwise is not None:
         r.claim(pointwise)
         weights = {"depthwise_W": lambda: kernel, "pointwise_W": lambda: r.weight(last.input[1])}
     if bias is not None:
         weights["B"] = lambda: r.weight(bias)
-    name, out, axes = activation.folded(r, last.output[0], x.axes)
+    name, out, axes = activation.folded(r, made, axes)
     group = attributes(node).get("group", 1)
-    layer = {"type": f"Conv{rank}D", "filters": kernel.shape[0], "kernel_size": kernel.shape[2:]}
+    size = [int(kernel.shape[2 + i]) for i in kept]
+    layer = {"type": f"Conv{rank}D", "filters": kernel.shape[0], "kernel_size": size}
     layer |= {**args, "groups": group, "activation": name}
     if pointwise is not None:
         layer |= {"type": f"SeparableConv{rank}D", "groups": 1}

@@ -220,16 +220,20 @@ def read_gather(r: Reading, node: onnx.NodeProto) -> None:
     """Gather(table, ids) from a weight table is an Embedding; Gather of index 0 on an axis
     of size 1 only drops that axis (the direction axis of a recurrent output)."""
     if r.source.is_weight(node.input[0]):
-        table = r.weight(node.input[0])
-        if attributes(node).get("axis", 0) != 0 or table.ndim != 2:
-            raise Refused("a Gather from a table on an axis other than 0")
-        ids = r.view(node.input[1])
-        layer = {"type": "Embedding", "input_dim": table.shape[0], "output_dim": table.shape[1]}
-        axes = (*ids.axes, len(ids.axes))
-        r.add(node, layer, [ids], {node.output[0]: axes}, {"embeddings": lambda: table})
+        embedding(r, node, r.view(node.input[1]))
         return
     x, index = r.view(node.input[0]), r.const(node.input[1])
     axis = attributes(node).get("axis", 0) % len(x.axes)
     if index is None or index.shape != () or x.axes[axis] is not None or int(index) not in (0, -1):
         raise Refused("it picks elements of a spec axis")
     r.views[node.output[0]] = View(x.ref, x.axes[:axis] + x.axes[axis + 1 :])
+
+
+def embedding(r: Reading, node: onnx.NodeProto, ids: View) -> None:
+    """The Gather ``node`` from a weight table, of the ids ``ids``: an Embedding."""
+    table = r.weight(node.input[0])
+    if attributes(node).get("axis", 0) != 0 or table.ndim != 2:
+        raise Refused("a Gather from a table on an axis other than 0")
+    layer = {"type": "Embedding", "input_dim": table.shape[0], "output_dim": table.shape[1]}
+    axes = (*ids.axes, len(ids.axes))
+    r.add(node, layer, [ids], {node.output[0]: axes}, {"embeddings": lambda: table})

@@ -35,7 +35,7 @@ import numpy as np
 import onnx
 
 from backends.onnx.model import NAME
-from backends.onnx.reading import Source, frozen_layers, read_model
+from backends.onnx.reading import Source, frozen_layers, read_model, unrecognised
 from translator.commands.importing import Imported, Unclaimed, spec_name, wrapper_args
 from translator.errors import SpecError
 from translator.ir import Graph, Node
@@ -89,7 +89,7 @@ def attributes(node: onnx.NodeProto) -> dict[str, Any]:
     out = {}
     for a in node.attribute:
         value = onnx.helper.get_attribute_value(a)
-        out[a.name] = value.decode() if isinstance(value, bytes) else value
+        out[a.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
     return out
 
 
@@ -242,7 +242,7 @@ def read(source: Source, data_format: str, natural: bool = False) -> Reading:
         recogniser = patterns.get(id(node), RECOGNISERS.get(node.op_type))
         try:
             if recogniser is None:
-                raise Refused("no recogniser for this ONNX operator")
+                raise Refused(unrecognised(node))
             recogniser(reading, node)
         except Refused as exc:
             reading.unclaimed(node, str(exc))

@@ -11,7 +11,10 @@ import onnx
 
 from backends.onnx.conv import (
     PADDING,
+    kept_axes,
+    seen,
     spatial_axes,
+    squeezed_axes,
     to_channels_first,
     to_spec_layout,
     window,
@@ -110,11 +113,13 @@ def read_pool(r: Reading, node: onnx.NodeProto) -> None:
     """A windowed pool on channels-first data (ceil_mode without pads, or where it changes
     nothing)."""
     a = attributes(node)
-    kernel = list(a["kernel_shape"])
-    rank = len(kernel)
     x = r.view(node.input[0])
-    r.expects(x, channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first")
-    args = window(r, node, kernel)
+    kept = kept_axes(node, x, list(a["kernel_shape"]))
+    kernel, rank = [a["kernel_shape"][i] for i in kept], len(kept)
+    r.expects(
+        seen(x, kept), channels_first_axes(r.data_format, rank + 2), "ONNX pools channels first"
+    )
+    args = window(r, node, list(a["kernel_shape"]), kept)
     if any(d != 1 for d in args.pop("dilation_rate")):
         raise Refused("a dilated pooling window has no spec equivalent")
     pads = args.pop("pads")
@@ -128,7 +133,7 @@ def read_pool(r: Reading, node: onnx.NodeProto) -> None:
         raise Refused(f"pads {pads} are neither none nor TensorFlow's same")
     if pads is not None:
         x = zero_padded(r, node, x, pads)
-    if a.get("ceil_mode", 0) and not _floor_shape(r, node, kernel, args["strides"]):
+    if a.get("ceil_mode", 0) and not _floor_shape(r, node, kept, kernel, args["strides"]):
         if args["padding"] != "valid" or pads is not None:
             raise Refused("ceil_mode=1 with pads (the spec's ceil_mode pads nothing)")
         args["ceil_mode"] = True  # PyTorch's ceil mode, which ONNX's is
@@ -138,24 +143,26 @@ def read_pool(r: Reading, node: onnx.NodeProto) -> None:
     r.add(node, layer, [x], {node.output[0]: x.axes})
 
 
-def _floor_shape(r: Reading, node: onnx.NodeProto, kernel: list[int], strides: list[int]) -> bool:
-    """Whether the output's inferred spatial sizes are those of floor mode."""
+def _floor_shape(
+    r: Reading, node: onnx.NodeProto, kept: list[int], kernel: list[int], strides: list[int]
+) -> bool:
+    """Whether the output's inferred sizes over the ``kept`` spatial axes are floor mode's."""
     given, out = r.shape(node.input[0]), r.shape(node.output[0])
     if given is None or out is None or None in given[2:]:
         return False
-    floor = [(n - k) // s + 1 for n, k, s in zip(given[2:], kernel, strides, strict=True)]  # type: ignore[operator]
-    return list(out[2:]) == floor
+    sizes = [given[2 + i] for i in kept]
+    floor = [(n - k) // s + 1 for n, k, s in zip(sizes, kernel, strides, strict=True)]  # type: ignore[operator]
+    return [out[2 + i] for i in kept] == floor
 
 
 def _flattens(r: Reading, node: onnx.NodeProto) -> bool:
     """A Flatten(axis=1), a Reshape to (batch, features), or a Squeeze of every axis after
-    the channels (tf2onnx's, after a Keras global pool)."""
+    them (tf2onnx's global pools)."""
+    rank = len(r.shape(node.input[0]) or ())
+    if node.op_type == "Squeeze":
+        return squeezed_axes(r, node, rank) == set(range(2, rank)) if rank > 2 else False
     if node.op_type == "Flatten":
         return bool(attributes(node).get("axis", 1) == 1)
-    if node.op_type == "Squeeze":
-        rank = len(r.shape(node.input[0]) or ())
-        given = r.const(node.input[1]) if len(node.input) > 1 else attributes(node).get("axes")
-        return given is not None and sorted(int(a) % rank for a in given) == [*range(2, rank)]
     return reshapes_to(r, node, 2)
 
 

@@ -241,3 +241,15 @@ def frozen_layers(model: onnx.ModelProto) -> set[str]:
     other files): ONNX has no trainable flag, the import reads them as ``trainable: false``."""
     recorded = {p.key: p.value for p in model.metadata_props}.get(FROZEN_KEY, "")
     return {name for name in recorded.split(",") if name}
+
+
+def unrecognised(node: onnx.NodeProto) -> str:
+    """Why a node no recogniser is registered for is not read: an operator of the standard
+    domain that ONNX does not define (an operator the exporter could not convert, left in:
+    tf2onnx's ``Erfc``) is said to be none, which no ONNX reader can compute."""
+    if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
+        return (
+            f"'{node.op_type}' is no ONNX operator: the exporter left it, and no ONNX reader"
+            " (onnxruntime included) can compute it"
+        )
+    return "no recogniser for this ONNX operator"

@@ -250,10 +250,17 @@ def test_the_translators_export_imports_back(
 
 
 # Keras models converted by tf2onnx (images declared channels last, NHWC; a one-channel image
-# reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
-# forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
-# layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
-TF2ONNX = ["autoencoder", "channels_first_cnn", "mnist_cnn", "token_mixer"]
+# reshaped, not transposed, to NCHW; Conv1D and 1-D pools as 2-D ones between Unsqueeze and
+# Squeeze; Embedding's negative ids wrapped; BatchNormalization as Mul and Add, LayerNormalization
+# written out) import as the spec they were built from.
+TF2ONNX = [
+    "autoencoder",
+    "channels_first_cnn",
+    "mnist_cnn",
+    "signal_cnn",
+    "text_cnn",
+    "token_mixer",
+]
 
 
 def _data_format(spec: Path) -> list[str]:
