@@ -6,8 +6,8 @@ TimeDistributed under TensorFlow is vectorised by ``pfor``: a ``Loop`` stacks th
 itself), then the layer runs on the steps merged into the batch. The Loop is read as a view
 of the sequence (and shape inference, which cannot see through a Loop, is run again with it
 replaced by an ``Identity``); the layer after it as the layer on the sequence (a Dense on a
-sequence is TimeDistributed(Dense)). A Dense on a sequence as TensorFlow's ``Tensordot``
-writes it (Reshape → MatMul → Reshape back → Add of the bias) is one Dense.
+sequence is TimeDistributed(Dense); a Dense on a sequence as TensorFlow's ``Tensordot``
+writes it, Reshape → MatMul → Reshape back → Add of the bias, is read in ``core``).
 
 Keras's Embedding under TensorFlow wraps negative ids before its ``Gather``, and tf2onnx
 writes the ``SelectV2`` out: ``Add(Mul(Cast(Less(ids, 0)), Add(ids, rows)),
@@ -23,10 +23,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from backends.onnx.composite_reading import _by_number
-from backends.onnx.core import embedding, read_dense
+from backends.onnx.core import embedding
 from backends.onnx.importing import PATTERNS, RECOGNISERS, Reading, Recogniser, Refused, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
-from backends.onnx.reshape import RESHAPE_OP
 
 Nodes = list[onnx.NodeProto]
 
@@ -249,64 +248,5 @@ def _stacking_recogniser(stacked: str) -> Recogniser:
                 " graph Keras traces)"
             )
         r.views[node.output[-1]] = x
-
-    return recognise
-
-
-def _tensordot(r: Reading, node: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] | None:
-    """(the MatMul, the Reshape back, the bias Add or None) of a Dense on a sequence that
-    starts with the Reshape ``node`` merging the leading axes; else None."""
-    matmul = r.reader(node.output[0])
-    back = r.reader(matmul.output[0]) if matmul is not None else None
-    kernel = r.const(matmul.input[1]) if matmul is not None and matmul.op_type == "MatMul" else None
-    if back is None or back.op_type != RESHAPE_OP or kernel is None or kernel.ndim != 2:
-        return None
-    before, merged, after = (r.shape(t) for t in (node.input[0], node.output[0], back.output[0]))
-    if merged is None or after is None or len(merged) != 2 or len(after) < 3:
-        return None
-    if before is not None and len(after) != len(before):
-        return None
-    add = r.reader(back.output[0])
-    if add is not None and add.op_type == SUM_OP:
-        bias = next((t for t in add.input if t != back.output[0]), "")
-        value = r.const(bias) if r.source.is_const(bias) else None
-        add = add if value is not None and value.size == kernel.shape[1] else None
-    else:
-        add = None
-    return matmul, back, add  # type: ignore[return-value]
-
-
-# Scopes TensorFlow opens inside a Keras layer's (``dense_1/Tensordot/MatMul``,
-# ``time_distributed_1/loop_body/MatMul/pfor/MatMul``).
-INNER_SCOPES = ("Tensordot", "loop_body")
-
-
-@PATTERNS.register("TensordotDense")
-def find_tensordot_dense(r: Reading) -> dict[int, Recogniser]:
-    """Reshape → MatMul → Reshape back (→ Add of a bias): a Dense on the last axis of a
-    sequence, as TensorFlow's Tensordot and pfor write it."""
-    found: dict[int, Recogniser] = {}
-    for node in r.source.model.graph.node:
-        match = _tensordot(r, node) if node.op_type == RESHAPE_OP else None
-        if match is not None:
-            found[id(node)] = _tensordot_recogniser(*match)
-    return found
-
-
-def _tensordot_recogniser(
-    matmul: onnx.NodeProto, back: onnx.NodeProto, add: onnx.NodeProto | None
-) -> Recogniser:
-    def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        kernel = r.weight(matmul.input[1])
-        bias = next((t for t in add.input if t != back.output[0]), None) if add else None
-        merged = onnx.NodeProto()
-        merged.CopyFrom(matmul)
-        merged.input[0] = node.input[0]  # the Dense reads the sequence, not its merged steps
-        path = matmul.name.split("/")  # named after the Keras layer: the scope before these
-        cut = next((i for i, p in enumerate(path) if p in INNER_SCOPES), len(path) - 1)
-        merged.name = "/".join([*path[:cut], "MatMul"])
-        read_dense(r, merged, kernel, bias, (add or back).output[0])
-        for claimed in (matmul, back, *([add] if add else [])):
-            r.claim(claimed)
 
     return recognise
