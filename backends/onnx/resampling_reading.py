@@ -9,7 +9,7 @@ between two Permutes swapping the axes, as the spec must write it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import onnx
 
@@ -29,12 +29,24 @@ STEPS_SWAPPED = [2, 1]  # Permute(dims): (channels, steps) ↔ (steps, channels)
 TO_THE_END = 2**31 - 1
 
 
+def _read_only_by(r: Reading, tensor: str, readers: list[onnx.NodeProto]) -> bool:
+    found = r.source.readers.get(tensor, [])
+    return tensor not in r.source.outputs and {id(n) for n in found} <= {id(n) for n in readers}
+
+
 def on_steps(
-    r: Reading, node: onnx.NodeProto, layer: dict[str, Any], x: View, axis: int, out: str
+    r: Reading,
+    node: onnx.NodeProto,
+    layer: dict[str, Any],
+    x: View,
+    axis: int,
+    out: str,
+    readers: list[onnx.NodeProto],
 ) -> None:
-    """``layer`` (a 1-D layer of the steps) read from ``node`` working on ONNX ``axis`` of
-    ``x``, making ``out``: the layer itself on spec axis 1, between Permutes on axis 2 of a
-    sequence."""
+    """``layer`` (a 1-D layer of the steps) read from ``node`` (the input read by ``readers``
+    only, its nodes) working on ONNX ``axis`` of ``x``, making ``out``: the layer itself on
+    spec axis 1, between Permutes on axis 2 of a sequence (one Permute back just made and a
+    Permute cancel)."""
     spec_axis = x.axes[axis]
     if None in x.axes or spec_axis not in (1, 2) or (spec_axis == 2 and len(x.axes) != 3):
         raise Refused(f"it works on spec axis {spec_axis} of {x.axes}, not on the steps")
@@ -43,7 +55,12 @@ def on_steps(
         return
     swapped = tuple(3 - a if a in (1, 2) else a for a in x.axes)  # as (steps, channels)
     permute = {"type": "Permute", "dims": STEPS_SWAPPED}
-    turned = r.add(node, permute, [x], {f"{out}/steps_first": swapped}, suffix="_steps_first")
+    last = r.layers[-1] if r.layers else {}
+    if last == {"name": x.ref, **permute} and _read_only_by(r, node.input[0], readers):
+        r.weights.pop(r.layers.pop()["name"])  # a Permute back, read only here: they cancel
+        turned = str(r.previous())
+    else:
+        turned = r.add(node, permute, [x], {f"{out}/steps_first": swapped}, suffix="_steps_first")
     done = r.add(node, layer, [View(turned, swapped)], {f"{out}/steps_last": swapped})
     r.add(node, permute, [View(done, swapped)], {out: x.axes}, suffix="_channels_first")
 
@@ -94,7 +111,8 @@ def _cropping(cuts: dict[int, list[int]]) -> Recogniser:
         x = r.view(node.input[0])
         if len(x.axes) == 3 and len(cuts) == 1:
             ((axis, pair),) = cuts.items()
-            on_steps(r, node, {"type": "Cropping1D", "cropping": [pair]}, x, axis, node.output[0])
+            layer = {"type": "Cropping1D", "cropping": [pair]}
+            on_steps(r, node, layer, x, axis, node.output[0], [node])
             return
         by_spec = {x.axes[axis]: pair for axis, pair in cuts.items()}
         spatial = spatial_axes_of(r.data_format, len(x.axes))
@@ -106,9 +124,21 @@ def _cropping(cuts: dict[int, list[int]]) -> Recogniser:
     return recognise
 
 
-def _repeat(r: Reading, grown: onnx.NodeProto) -> tuple[onnx.NodeProto, int, int] | None:
-    """(the Reshape, the ONNX axis, the factor) of the nearest repeat of one axis starting
-    at the Unsqueeze ``grown`` (``reshape.repeat``), else None."""
+class Repeat(NamedTuple):
+    """A nearest repeat of one axis: its nodes (Unsqueeze, Expand, Reshape, and the Shape
+    of its input), the ONNX axis and the factor."""
+
+    grown: onnx.NodeProto
+    wide: onnx.NodeProto
+    merged: onnx.NodeProto
+    measured: onnx.NodeProto
+    axis: int
+    factor: int
+
+
+def _repeat(r: Reading, grown: onnx.NodeProto) -> Repeat | None:
+    """The nearest repeat of one axis starting at the Unsqueeze ``grown``
+    (``reshape.repeat``), else None."""
     new = _ints(r, grown.input[1]) if len(grown.input) > 1 else attributes(grown).get("axes")
     wide = r.reader(grown.output[0])
     merged = r.reader(wide.output[0]) if wide is not None and wide.op_type == "Expand" else None
@@ -126,7 +156,7 @@ def _repeat(r: Reading, grown: onnx.NodeProto) -> tuple[onnx.NodeProto, int, int
     shaped = measured.op_type == "Shape" and measured.input[0] == grown.input[0]
     if set(ones) != {1} or factors != expected or not shaped or attributes(measured):
         return None
-    return merged, axis, factor
+    return Repeat(grown, wide, merged, measured, axis, factor) if factor >= 1 else None
 
 
 @PATTERNS.register("UpSamplingRepeat")
@@ -136,19 +166,17 @@ def find_upsampling(r: Reading) -> dict[int, Recogniser]:
     for node in r.source.model.graph.node:
         match = _repeat(r, node) if node.op_type == "Unsqueeze" else None
         if match is not None:
-            found[id(node)] = _upsampling(node, *match)
+            found[id(node)] = _upsampling(match)
     return found
 
 
-def _upsampling(
-    grown: onnx.NodeProto, merged: onnx.NodeProto, axis: int, factor: int
-) -> Recogniser:
+def _upsampling(match: Repeat) -> Recogniser:
     def recognise(r: Reading, node: onnx.NodeProto) -> None:
-        x = r.view(grown.input[0])
-        layer = {"type": "UpSampling1D", "size": factor}
-        on_steps(r, node, layer, x, axis, merged.output[0])
-        for claimed in (r.reader(grown.output[0]), merged):
-            if claimed is not None:
-                r.claim(claimed)
+        x = r.view(match.grown.input[0])
+        layer = {"type": "UpSampling1D", "size": match.factor}
+        readers = [match.grown, match.measured]
+        on_steps(r, node, layer, x, match.axis, match.merged.output[0], readers)
+        r.claim(match.wide)
+        r.claim(match.merged)
 
     return recognise

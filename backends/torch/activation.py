@@ -188,7 +188,7 @@ def read_leaky_relu(r: Reading, call: ModuleCall) -> None:
 # then ``y - slope * relu(t - x)``. Every operation must be one of these, on these operands.
 
 
-def _keras_relu_base(nodes: list[Any]) -> tuple[Any, float, int] | None:
+def _relu_base(nodes: list[Any]) -> tuple[Any, float, int] | None:
     """(x, threshold, nodes taken) of ``where(x > t, x, zeros_like(x))`` or ``relu(x)``."""
     ops = [op_name(n) for n in nodes]
     if ops[:1] == ["relu"]:
@@ -207,10 +207,10 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def keras_relu(nodes: list[Any]) -> tuple[Any, Any, dict[str, Any]] | None:
+def written_relu(nodes: list[Any]) -> tuple[Any, Any, dict[str, Any]] | None:
     """(x, the last node, ReLU's arguments) of the operations of Keras's ReLU with a cap, a
     slope or a threshold (see above), all of ``nodes``; None for any other operations."""
-    base = _keras_relu_base(nodes)
+    base = _relu_base(nodes)
     if base is None:
         return None
     x, threshold, taken = base
@@ -236,14 +236,14 @@ def keras_relu(nodes: list[Any]) -> tuple[Any, Any, dict[str, Any]] | None:
 
 @SHAPES.register("KerasReLU")
 def keras_relu_shaped(nodes: list[Any]) -> int:
-    """All the nodes when they are Keras's ReLU written out (see ``keras_relu``), else 0."""
-    return len(nodes) if keras_relu(nodes) is not None else 0
+    """All the nodes when they are Keras's ReLU written out (see ``written_relu``), else 0."""
+    return len(nodes) if written_relu(nodes) is not None else 0
 
 
 @MODULES.register("KerasReLU")
-def read_keras_relu(r: Reading, call: ModuleCall) -> None:
+def read_written_relu(r: Reading, call: ModuleCall) -> None:
     """model.py's ``ReLU(max_value, negative_slope, threshold)`` → ReLU with those."""
-    found = keras_relu(call.nodes)
+    found = written_relu(call.nodes)
     if found is None:
         raise Refused("operations other than Keras's ReLU")
     x, y, args = found

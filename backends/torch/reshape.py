@@ -194,7 +194,12 @@ def on_steps(r: Reading, call: ModuleCall, layer: dict[str, Any], x: Any, output
     base = call.path or call.nodes[0].name
     permute = {"type": "Permute", "dims": STEPS_SWAPPED}
     turned, done = ("steps first", base), ("steps last", base)  # keys no fx node equals
-    r.add(ModuleCall(f"{base}_steps_first", call.cls, call.nodes), permute, [x], turned)
+    last = r.layers[-1] if r.layers else {}
+    if last == {"name": r.refs.get(x), **permute} and len(x.users) == 1:
+        r.sources.pop(r.layers.pop()["name"])  # a Permute back, read only here: they cancel
+        r.refs[turned] = str(r.previous())
+    else:
+        r.add(ModuleCall(f"{base}_steps_first", call.cls, call.nodes), permute, [x], turned)
     r.add(call, layer, [turned], done)
     r.add(ModuleCall(f"{base}_channels_first", call.cls, call.nodes), permute, [done], output)
 
