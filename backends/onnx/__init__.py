@@ -21,6 +21,8 @@ importlib.import_module("backends.onnx.attention_layers")
 importlib.import_module("backends.onnx.composite_reading")  # gelu_tanh, RMS norm written out
 importlib.import_module("backends.onnx.normalization_reading")  # tf2onnx's batch, layer norms
 importlib.import_module("backends.onnx.tensorflow_reading")  # Keras layers as tf2onnx writes them
+importlib.import_module("backends.onnx.relu_reading")  # Keras's ReLU written out
+importlib.import_module("backends.onnx.resampling_reading")  # croppings, 1-D upsampling
 
 __all__ = [
     "BUILDERS",

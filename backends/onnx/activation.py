@@ -12,6 +12,7 @@ import onnx
 from backends.onnx.importing import RECOGNISERS, Axes, Reading, Refused, View, attributes
 from backends.onnx.merge import PRODUCT_OP
 from backends.onnx.model import BUILDERS, Layer
+from backends.onnx.relu_reading import written_relu
 
 Apply = Callable[[Layer, str], str]
 
@@ -215,6 +216,8 @@ def folded(
         return joint[0], joint[1][-1].output[0], axes
     last = view.axes[-1] == max(a for a in view.axes if a is not None)
     if found is None or (found.op_type == "Softmax" and not (dense and last)):
+        return None, tensor, axes
+    if written_relu(r, found) is not None:  # a ReLU layer of its own, capped or leaky
         return None, tensor, axes
     name = activation_name(r, found, len(axes))
     if name is None:

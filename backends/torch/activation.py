@@ -18,6 +18,7 @@ from typing import Any
 from backends.torch.importing import (
     FUNCTIONS,
     MODULES,
+    SHAPES,
     ModuleCall,
     Reading,
     Refused,
@@ -179,3 +180,71 @@ def read_leaky_relu(r: Reading, call: ModuleCall) -> None:
     node = call.op("leaky_relu")
     slope = arg(node, 1, "negative_slope", 0.01)
     r.add(call, {"type": "LeakyReLU", "negative_slope": slope}, [node.args[0]], node)
+
+
+# Importing Keras's ReLU as model.py's own ``ReLU`` module computes it (a threshold, or a
+# cap and a slope: no torch.nn module does), known by its operations, not its class name
+# (nn.ReLU's is the same): ``where(x > t, x, 0)`` or ``relu(x)``, then ``clamp(y, 0, cap)``,
+# then ``y - slope * relu(t - x)``. Every operation must be one of these, on these operands.
+
+
+def _relu_base(nodes: list[Any]) -> tuple[Any, float, int] | None:
+    """(x, threshold, nodes taken) of ``where(x > t, x, zeros_like(x))`` or ``relu(x)``."""
+    ops = [op_name(n) for n in nodes]
+    if ops[:1] == ["relu"]:
+        return nodes[0].args[0], 0.0, 1
+    if ops[:3] != ["gt", "zeros_like", "where"]:
+        return None
+    above, zero, chosen = nodes[:3]
+    x = above.args[0]
+    if zero.args[0] is not x or tuple(chosen.args) != (above, x, zero):
+        return None
+    threshold = above.args[1]
+    return (x, float(threshold), 3) if isinstance(threshold, (int, float)) else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def written_relu(nodes: list[Any]) -> tuple[Any, Any, dict[str, Any]] | None:
+    """(x, the last node, ReLU's arguments) of the operations of Keras's ReLU with a cap, a
+    slope or a threshold (see above), all of ``nodes``; None for any other operations."""
+    base = _relu_base(nodes)
+    if base is None:
+        return None
+    x, threshold, taken = base
+    y, ops, cap, slope = nodes[taken - 1], [op_name(n) for n in nodes], None, 0.0
+    if ops[taken : taken + 1] == ["clamp"]:
+        low, high = (arg(nodes[taken], i, k) for i, k in ((1, "min"), (2, "max")))
+        if nodes[taken].args[0] is not y or low != 0 or not _number(high):
+            return None
+        y, cap, taken = nodes[taken], float(high), taken + 1
+    if ops[taken:] == ["rsub", "relu", "mul", "sub"]:
+        below, rectified, scaled, last = nodes[taken:]
+        factors = [a for a in scaled.args if a is not rectified]
+        fits = tuple(below.args) == (x, threshold) and rectified.args[0] is below
+        if not fits or len(factors) != 1 or not _number(factors[0]):
+            return None
+        if tuple(last.args) != (y, scaled):
+            return None
+        y, slope, taken = last, float(factors[0]), len(nodes)
+    if taken != len(nodes) or (cap is None and not slope and not threshold):
+        return None
+    return x, y, {"max_value": cap, "negative_slope": slope, "threshold": threshold}
+
+
+@SHAPES.register("KerasReLU")
+def keras_relu_shaped(nodes: list[Any]) -> int:
+    """All the nodes when they are Keras's ReLU written out (see ``written_relu``), else 0."""
+    return len(nodes) if written_relu(nodes) is not None else 0
+
+
+@MODULES.register("KerasReLU")
+def read_written_relu(r: Reading, call: ModuleCall) -> None:
+    """model.py's ``ReLU(max_value, negative_slope, threshold)`` → ReLU with those."""
+    found = written_relu(call.nodes)
+    if found is None:
+        raise Refused("operations other than Keras's ReLU")
+    x, y, args = found
+    r.add(call, {"type": "ReLU", **args}, [x], y)

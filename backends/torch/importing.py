@@ -220,14 +220,16 @@ def _module_calls(program: Any) -> dict[str, ModuleCall]:
 
 def _group(reading: Reading) -> None:
     """Each node → its module call: first a call of a class without an importer whose
-    operations have a registered shape (``SHAPES``, innermost first), then the outermost
-    call of a class with an importer (``MODULES``), which reads its module whole."""
+    operations have a registered shape (``SHAPES``, innermost first; of a class with an
+    importer too when the shape takes every node: model.py's ``ReLU`` beside nn.ReLU), then
+    the outermost call of a class with an importer (``MODULES``), which reads its module whole."""
     calls = _module_calls(reading.program)
     for call in sorted(calls.values(), key=lambda c: -c.path.count(".")):
-        if call.cls in MODULES and call.cls not in SHAPES:  # nn.MultiheadAttention: whole
-            continue
         fits = ((name, fit(call.nodes)) for name, fit in SHAPES.items())
         shape, length = next(((name, n) for name, n in fits if n), ("", 0))
+        by_shape = call.cls not in MODULES or call.cls in SHAPES or length == len(call.nodes)
+        if not by_shape:  # nn.MultiheadAttention: read whole by its importer
+            continue
         nodes = call.nodes[:length]
         if length and not any(n in reading.groups for n in nodes):
             shaped = ModuleCall(call.path, shape, nodes)

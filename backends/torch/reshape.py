@@ -9,8 +9,10 @@ Flatten's row-major order is Keras's. The modules are the standalone ones
 
 from __future__ import annotations
 
+from typing import Any
+
 from backends.torch.conv import PAD_OPS, folded_padding, pad_pairs, zeros
-from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg
+from backends.torch.importing import FUNCTIONS, MODULES, ModuleCall, Reading, Refused, arg, op_name
 from backends.torch.model import describes
 from backends.torch.standalone.assemble import Call, call
 from backends.torch.standalone.describe import arguments
@@ -178,3 +180,61 @@ def read_repeat_vector(r: Reading, call: ModuleCall) -> None:
     if len(given) != 2 or len(shape) != 3 or (shape[0], shape[2]) != given:
         raise Refused("a repeat of other than vectors along a new axis 1")
     r.add(call, {"type": "RepeatVector", "n": shape[1]}, [x], node)
+
+
+# Importing Keras's 1-D layers that work on the steps (axis 1 of (batch, steps, features))
+# from operations on the last axis of channels-first sequences (after a Conv1D): the spec's
+# layer between two Permutes, as a channels-first spec must write it.
+STEPS_SWAPPED = [2, 1]  # Permute(dims): (channels, steps) ↔ (steps, channels)
+
+
+def on_steps(r: Reading, call: ModuleCall, layer: dict[str, Any], x: Any, output: Any) -> None:
+    """``layer`` on the steps of the channels-first sequence ``x``, making ``output``:
+    Permute, the layer, Permute back."""
+    base = call.path or call.nodes[0].name
+    permute = {"type": "Permute", "dims": STEPS_SWAPPED}
+    turned, done = ("steps first", base), ("steps last", base)  # keys no fx node equals
+    last = r.layers[-1] if r.layers else {}
+    if last == {"name": r.refs.get(x), **permute} and len(x.users) == 1:
+        r.sources.pop(r.layers.pop()["name"])  # a Permute back, read only here: they cancel
+        r.refs[turned] = str(r.previous())
+    else:
+        r.add(ModuleCall(f"{base}_steps_first", call.cls, call.nodes), permute, [x], turned)
+    r.add(call, layer, [turned], done)
+    r.add(ModuleCall(f"{base}_channels_first", call.cls, call.nodes), permute, [done], output)
+
+
+@MODULES.register("Upsample")
+@FUNCTIONS.register("UpsampleNearest1d")
+def read_upsampling(r: Reading, call: ModuleCall) -> None:
+    """nn.Upsample(scale_factor=n) (nearest) or F.interpolate on channels-first sequences,
+    by a whole factor → UpSampling1D(n) between Permutes."""
+    node = call.op("upsample_nearest1d")
+    given, shape = Reading.shape(node.args[0]), Reading.shape(node)
+    size = shape[-1] // given[-1]
+    scales = arg(node, 2, "scale_factors")
+    if len(call.nodes) != 1 or shape[-1] != size * given[-1] or size < 1:
+        raise Refused("an upsampling by other than a whole factor")
+    if scales is not None and [float(s) for s in scales] != [float(size)]:
+        raise Refused(f"a scale factor {scales} other than the sizes' ratio {size}")
+    on_steps(r, call, {"type": f"UpSampling{len(shape) - 2}D", "size": size}, node.args[0], node)
+
+
+@MODULES.register("Cropping")
+@FUNCTIONS.register("Pad", "ConstantPadNd")
+def read_cropping(r: Reading, call: ModuleCall) -> None:
+    """F.pad by negative amounts only on the spatial axes (model.py's ``Cropping``) →
+    Cropping2D (channels first), or Cropping1D on the steps between Permutes."""
+    node = call.op(*PAD_OPS)
+    pairs = pad_pairs(node)
+    rank = len(Reading.shape(node)) - 2
+    mode = arg(node, 2, "mode", "constant") if op_name(node) == "pad" else "constant"
+    if len(call.nodes) != 1 or mode != "constant":
+        raise Refused("a pad by a mode other than zeros")
+    if len(pairs) != rank or rank > 2 or any(p > 0 for pair in pairs for p in pair):
+        raise Refused("a pad by other than negative amounts of the spatial axes (a cropping)")
+    layer = {"type": f"Cropping{rank}D", "cropping": [[-p for p in pair] for pair in pairs]}
+    if rank == 2:
+        r.add(call, layer, [node.args[0]], node)
+        return
+    on_steps(r, call, layer, node.args[0], node)

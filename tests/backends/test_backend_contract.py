@@ -34,6 +34,8 @@ IMPORTING = {
         "mask_reading",
         "normalization_reading",
         "reading",
+        "relu_reading",
+        "resampling_reading",
         "rotary_reading",
         "tensorflow_reading",
     ],

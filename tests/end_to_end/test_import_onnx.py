@@ -207,12 +207,7 @@ def test_port_takes_the_source_file_as_weights(
 # Specs under specs/ whose model.onnx does not import back yet, each with what stops it
 # (strict: a fixed gap turns its case red). A TimeDistributed Dense comes back as a Dense on
 # the last axis, the same function and counts; a Dropout, which the export leaves out, not at all.
-ROUND_TRIP_GAPS = {
-    "relus": (
-        "Keras ReLU's capped, leaky and thresholded forms as the export writes them (Clip with"
-        " a cap, Relu minus a slope, Greater and Where), UpSampling1D and Cropping1D"
-    ),
-}
+ROUND_TRIP_GAPS: dict[str, str] = {}
 
 
 def _round_trip(path: Path, marks: Any = ()) -> Any:

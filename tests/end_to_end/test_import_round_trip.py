@@ -45,14 +45,7 @@ ZOO = ROOT / "specs" / "zoo"
 
 # Specs whose PyTorch export does not import back yet, each with what stops it (strict: a
 # fixed gap turns its case red, and the entry goes).
-GAPS = {
-    "relus": (
-        "Keras ReLU's thresholded and capped-leaky forms (model.py's own ReLU: torch.where, a"
-        " slope times relu subtracted) have no importer yet, nor UpSampling1D and Cropping1D on"
-        " channels-first sequences (the spec's layers work on the steps axis: they would need"
-        " a Permute around them)"
-    ),
-}
+GAPS: dict[str, str] = {}
 
 
 def _case(path: Path) -> Any:

@@ -1,12 +1,19 @@
 """Activation layers in PyTorch: every activation name, ReLU's Keras arguments, LeakyReLU,
 Softmax over one or several axes, ELU's alpha and PReLU's per-element and shared slopes,
-checked against the IR and against numpy references."""
+checked against the IR and against numpy references; model.py's own ReLU read back by its
+operations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
+from backends.torch.activation import written_relu
+from backends.torch.standalone.layers import ReLU
 from tests.harness import check_spec, one_layer, set_parameters
 from tests.references import ACTIVATIONS as ACTIVATION_REFERENCES
 from translator.spec.schema import ACTIVATIONS
@@ -101,3 +108,44 @@ def test_prelu_learns_one_slope_per_element_unless_shared() -> None:
     x = case.inputs["x"]
     (out,) = case.run(x=x)
     np.testing.assert_allclose(out, np.maximum(x, 0) - alpha * np.maximum(-x, 0), rtol=1e-6)
+
+
+# Importing: model.py's own ReLU module (a threshold, or a cap and a slope) is known by the
+# operations it computes, with its arguments; operations on other operands or numbers are not.
+
+
+def _relu_nodes(module: nn.Module) -> list[Any]:
+    program = torch.export.export(module, (torch.randn(2, 6),))
+    return [n for n in program.graph.nodes if n.op == "call_function"]
+
+
+KERAS_RELUS = {
+    "threshold": {"max_value": None, "negative_slope": 0.0, "threshold": 0.25},
+    "capped_leaky": {"max_value": 2.0, "negative_slope": 0.1, "threshold": 0.0},
+    "everything": {"max_value": 3.0, "negative_slope": 0.2, "threshold": 0.5},
+    "capped": {"max_value": 4.0, "negative_slope": 0.0, "threshold": 0.0},
+}
+
+
+@pytest.mark.parametrize("case", sorted(KERAS_RELUS))
+def test_the_modules_operations_are_read_with_its_arguments(case: str) -> None:
+    found = written_relu(_relu_nodes(ReLU(**KERAS_RELUS[case])))
+    assert found is not None and found[2] == KERAS_RELUS[case]
+
+
+class _OtherThreshold(nn.Module):
+    """A slope below another threshold than the one the values are kept above."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.where(x > 0.5, x, torch.zeros_like(x))
+        return y - 0.1 * torch.relu(0.25 - x)
+
+
+class _OtherFloor(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x).clamp(-1.0, 2.0)
+
+
+@pytest.mark.parametrize("module", [_OtherThreshold, _OtherFloor, nn.ReLU])
+def test_other_operations_are_not_keras_relu(module: type[nn.Module]) -> None:
+    assert written_relu(_relu_nodes(module())) is None

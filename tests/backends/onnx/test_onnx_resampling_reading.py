@@ -1,0 +1,85 @@
+"""Slices by constant amounts and nearest repeats of one axis of a sequence import as
+Cropping1D and UpSampling1D (on the channels of a sequence, between Permutes), computing what
+onnxruntime computes on the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from backends.onnx.export import session
+from tests.imports import run_import
+from translator.spec.loader import load
+from translator.weights.canonical import from_canonical
+from translator.weights.files import load_canonical
+
+SHAPE = [2, 8, 16]
+Made = tuple[list[onnx.NodeProto], dict[str, np.ndarray]]
+
+
+def _sliced(axis: int, start: int, end: int) -> Made:
+    nodes = [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])]
+    ints = {"starts": [start], "ends": [end], "axes": [axis]}
+    return nodes, {k: np.array(v, np.int64) for k, v in ints.items()}
+
+
+def _repeated(axis: int, factor: int) -> Made:
+    """``reshape.repeat`` of one axis: Unsqueeze, Expand, Reshape to Shape(x) · factors."""
+    nodes = [
+        helper.make_node("Unsqueeze", ["x", "new"], ["grown"]),
+        helper.make_node("Expand", ["grown", "repeats"], ["wide"]),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Mul", ["shape", "factors"], ["scaled"]),
+        helper.make_node("Reshape", ["wide", "scaled"], ["y"]),
+    ]
+    repeats = [factor if i == axis + 1 else 1 for i in range(4)]
+    ints = {"new": [axis + 1], "repeats": repeats}
+    ints["factors"] = [factor if i == axis else 1 for i in range(3)]
+    return nodes, {k: np.array(v, np.int64) for k, v in ints.items()}
+
+
+def _file(path: Path, made: Made) -> Path:
+    """The graph from ``x`` (SHAPE) to ``y`` (its shape left to inference)."""
+    nodes, constants = made
+    graph = helper.make_graph(
+        nodes,
+        "resampled",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 10
+    onnx.save(model, path)
+    return path
+
+
+CASES = {
+    "cropped_steps": (_sliced(1, 1, -2), ["type: Cropping1D, cropping: [[1, 2]]"]),
+    "cropped_channels": (_sliced(2, 2, 15), ["Permute", "Cropping1D, cropping: [[2, 1]]"]),
+    "repeated_steps": (_repeated(1, 3), ["type: UpSampling1D, size: 3"]),
+    "repeated_channels": (_repeated(2, 2), ["Permute", "type: UpSampling1D}"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_cropping_or_repeat_imports(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import backends.onnx as ONNX
+
+    made, lines = CASES[case]
+    source = _file(tmp_path / f"{case}.onnx", made)
+    spec, weights = run_import(source, tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert all(line in text for line in lines), text
+    graph = load(str(spec))
+    x = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
+    (expected,) = session(source).run(None, {"x": x})
+    canonical = from_canonical(graph, ONNX.NAME, load_canonical(graph, weights))
+    (got,) = ONNX.run(ONNX.set_weights(ONNX.build(graph), canonical), {"x": x})
+    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)
