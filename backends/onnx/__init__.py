@@ -19,6 +19,7 @@ load_families("backends.onnx")  # one module per family of translator.ops, for r
 # attention family (budget: one module of about 300 lines).
 importlib.import_module("backends.onnx.attention_layers")
 importlib.import_module("backends.onnx.composite_reading")  # gelu_tanh, RMS norm written out
+importlib.import_module("backends.onnx.recurrent_reading")  # LSTM, GRU, RNN operators read back
 
 __all__ = [
     "BUILDERS",

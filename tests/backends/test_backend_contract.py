@@ -33,6 +33,7 @@ IMPORTING = {
         "importing",
         "mask_reading",
         "reading",
+        "recurrent_reading",
         "rotary_reading",
     ],
     "torch": ["attention_reading", "importing", "program", "reading"],
