@@ -20,6 +20,7 @@ load_families("backends.onnx")  # one module per family of translator.ops, for r
 importlib.import_module("backends.onnx.attention_layers")
 importlib.import_module("backends.onnx.composite_reading")  # gelu_tanh, RMS norm written out
 importlib.import_module("backends.onnx.recurrent_reading")  # LSTM, GRU, RNN operators read back
+importlib.import_module("backends.onnx.loop_reading")  # Keras cells as tf2onnx's while loops
 
 __all__ = [
     "BUILDERS",

@@ -13,6 +13,7 @@ from typing import Any
 
 import onnx
 
+from backends.onnx.bidirectional_reading import pair_directions
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.recurrent import (
@@ -213,4 +214,47 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
     if inputs[3]:
         weights["B"] = lambda: r.weight(inputs[3])
-    r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights)
+    pair_directions(r, r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights))
+
+
+# tf2onnx's Keras layer running backwards reverses its time-first input by ReverseSequence
+# over the full length (sequence_lens = Expand(time steps, (batch,)), both from Shape).
+
+
+def _full_lengths(r: Reading, node: onnx.NodeProto, time_axis: int) -> bool:
+    """Whether ReverseSequence's lengths are the time steps (a Gather of a Shape at the time
+    axis of a view of the same spec tensor, expanded), or constants of that length."""
+    lengths = node.input[1]
+    steps = r.shape(node.input[0])
+    value = r.const(lengths)
+    if value is not None:
+        return steps is not None and bool((value == steps[time_axis]).all())
+    expand = r.source.producers.get(lengths)
+    gather = r.source.producers.get(expand.input[0]) if expand is not None else None
+    if expand is None or expand.op_type != "Expand" or gather is None:
+        return False
+    shape = r.source.producers.get(gather.input[0])
+    if gather.op_type != "Gather" or shape is None or shape.op_type != "Shape":
+        return False
+    measured, index = r.views.get(shape.input[0]), _ints(r, gather.input[1])
+    return measured is not None and index is not None and measured.axes[index[0]] == 1
+
+
+def reversed_sequence(r: Reading, tensor: str) -> bool:
+    """Whether a recurrent layer's time-first input is the sequence reversed in time."""
+    node = r.source.producers.get(tensor)
+    return node is not None and node.op_type == "ReverseSequence" and tensor in r.views
+
+
+@RECOGNISERS.register("ReverseSequence")
+def read_sequence_reversal(r: Reading, node: onnx.NodeProto) -> None:
+    """ReverseSequence over the full length, read by recurrent layers only → no layer: its
+    output is seen as its input until they take the flip in (``go_backwards``)."""
+    x, a = r.view(node.input[0]), attributes(node)
+    time, batch = a.get("time_axis", 0), a.get("batch_axis", 1)
+    if x.axes[time] != 1 or x.axes[batch] != 0 or not _full_lengths(r, node, time):
+        raise Refused("a reversal of other than the whole time axis")
+    readers = r.source.readers.get(node.output[0], [])
+    if not readers or any(n.op_type not in (*SPEC_TYPES, "Loop") for n in readers):
+        raise Refused("a time reversal read by other than recurrent layers")
+    r.views[node.output[0]] = x

@@ -29,8 +29,10 @@ IMPORTING = {
     "onnx": [
         "attention_layers",
         "attention_reading",
+        "bidirectional_reading",
         "composite_reading",
         "importing",
+        "loop_reading",
         "mask_reading",
         "reading",
         "recurrent_reading",

@@ -253,7 +253,13 @@ def test_the_translators_export_imports_back(
 # reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
 # forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
 # layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
-TF2ONNX = ["autoencoder", "mnist_cnn", "stacked_lstm_forecaster"]
+TF2ONNX = [
+    "autoencoder",
+    "gru_variants",
+    "mnist_cnn",
+    "simple_rnn_classifier",
+    "stacked_lstm_forecaster",
+]
 
 
 @pytest.mark.parametrize("name", TF2ONNX)

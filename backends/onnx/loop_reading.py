@@ -1,0 +1,196 @@
+"""Importing a Keras SimpleRNN or GRU that tf2onnx writes as its ``while`` loop: an ONNX
+``Loop`` whose body computes one step of the cell.
+
+The loop carries a step counter, the state (zeros at the start), the trip count and the cell's
+weights (its constant initial values: the kernel (features, k·units), the recurrent kernel
+(units, k·units), the bias (k·units) or, for a reset-after GRU, (2, k·units)); its body reads
+the (time, batch, features) sequence from outside by ``Gather`` at the counter, and stacks
+each step's state as its scan output. ``k`` tells the cell: 1 SimpleRNN, 3 GRU (Keras's gate
+order z, r, h, ONNX's too). Its activations are the body's: the operator the new state comes
+from (SimpleRNN), the update gate's and the candidate's (GRU); a GRU applying its reset gate
+before the recurrent product (``reset_after: false``) multiplies the state before a MatMul.
+The layer returns its sequences when the scan output is read as it is (Transposed back to
+batch first), its last state when only the last step is read (Slice then Squeeze) or the
+final state. A sequence reversed in time before the loop (``ReverseSequence``, full length)
+is ``go_backwards``. A body holding other operators is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.recurrent import GRU, PLAIN_ACTIVATIONS, SIMPLE_RNN
+from backends.onnx.recurrent_reading import (
+    last_step,
+    pair_directions,
+    reversed_sequence,
+    zero_state,
+)
+
+CELLS = {1: SIMPLE_RNN, 3: GRU}  # gates per unit → the spec type
+# Operators a cell's step may hold besides its activations: the step counter's arithmetic
+# and condition, the input's Gather, the products, the gates' splitting.
+STEP_OPS = {"Add", "And", "Cast", "Gather", "Identity", "Less", "MatMul", "Mul", "Split"}
+STEP_OPS |= {"Slice", "Squeeze", "Sub", "Unsqueeze", *PLAIN_ACTIVATIONS}
+
+
+class Body:
+    """A Loop's body: its nodes by output, and which outer names it reads."""
+
+    def __init__(self, node: onnx.NodeProto) -> None:
+        self.graph = attributes(node)["body"]
+        self.producers = {t: n for n in self.graph.node for t in n.output}
+        self.nodes = list(self.graph.node)
+
+    def origin(self, tensor: str) -> onnx.NodeProto | None:
+        """The node making ``tensor``, through Identity nodes."""
+        node = self.producers.get(tensor)
+        while node is not None and node.op_type == "Identity":
+            node = self.producers.get(node.input[0])
+        return node
+
+    def readers(self, tensor: str) -> list[onnx.NodeProto]:
+        return [n for n in self.nodes if tensor in n.input]
+
+
+def _sequence(r: Reading, node: onnx.NodeProto) -> str:
+    """The one data tensor the body reads from outside (the time-first sequence)."""
+    outer = r.source.reads(node)[len(node.input) :]
+    data = [t for t in outer if r.const(t) is None and t not in r.static]
+    if len(data) != 1:
+        raise Refused(f"its body reads {len(data)} data tensors from outside, not one sequence")
+    return data[0]
+
+
+def _carried(r: Reading, node: onnx.NodeProto, body: Body) -> dict[str, Any]:
+    """The state's index among the carried values, and the weights' body names → values."""
+    inits, names = node.input[2:], [v.name for v in body.graph.input[2:]]
+    states = [i for i, t in enumerate(inits) if r.const(t) is None and zero_state(r, t)]
+    if len(states) != 1:
+        raise Refused(f"it carries {len(states)} states of zeros, not one")
+    weights = {}
+    for name, tensor in zip(names, inits, strict=False):
+        value = r.const(tensor)
+        if value is not None and value.dtype.kind == "f" and value.ndim >= 1:
+            weights[name] = tensor
+    return {"state": states[0], "weights": weights}
+
+
+def _kernels(r: Reading, body: Body, sequence: str, weights: dict[str, str]) -> dict[str, str]:
+    """kernel, recurrent_kernel and bias (if any): the outer tensors holding them."""
+    reading = [n.output[0] for n in body.nodes if n.op_type == "Gather" and n.input[0] == sequence]
+    found: dict[str, str] = {}
+    for name, tensor in weights.items():
+        rank = r.const(tensor).ndim  # type: ignore[union-attr]
+        products = [n for n in body.readers(name) if n.op_type == "MatMul"]
+        if rank == 2 and products and any(set(n.input) & set(reading) for n in products):
+            found["kernel"] = tensor
+        elif rank == 2 and (products or _sliced(body, name)):
+            found["recurrent_kernel"] = tensor
+        else:
+            found["bias"] = tensor
+    if "kernel" not in found or "recurrent_kernel" not in found or len(weights) > 3:
+        raise Refused("its body's weights are not one kernel, recurrent kernel and bias")
+    return found
+
+
+def _sliced(body: Body, name: str) -> bool:
+    """Whether a weight is read in parts (Slice) by products: a reset-before GRU's."""
+    parts = [n.output[0] for n in body.readers(name) if n.op_type == "Slice"]
+    return any(n.op_type == "MatMul" for p in parts for n in body.readers(p))
+
+
+def _activation(node: onnx.NodeProto | None) -> str:
+    """The Keras activation whose operator made a value (an Add: none, linear)."""
+    if node is not None and node.op_type in PLAIN_ACTIVATIONS:
+        return PLAIN_ACTIVATIONS[node.op_type]
+    if node is not None and node.op_type == "Add":
+        return "linear"
+    raise Refused("its step's activation has no spec equivalent")
+
+
+def _gru_args(r: Reading, body: Body, bias: np.ndarray | None) -> dict[str, Any]:
+    """activation, recurrent_activation and reset_after of a GRU's step."""
+    subs = [n for n in body.nodes if n.op_type == "Sub"]
+    if len(subs) != 1:
+        raise Refused("its step has no one update gate's complement (1 - z)")
+    update = body.origin(subs[0].input[1])
+    mixes = [n for n in body.readers(subs[0].output[0]) if n.op_type == "Mul"]
+    other = [t for m in mixes for t in m.input if t != subs[0].output[0]]
+    if len(other) != 1:
+        raise Refused("its step does not mix the candidate by the update gate")
+    made = {t for n in body.nodes if n.op_type == "Mul" for t in n.output}
+    before = any(set(n.input) & made for n in body.nodes if n.op_type == "MatMul")
+    if bias is not None and (bias.ndim == 2) == before:
+        raise Refused("its bias does not match where its reset gate applies")
+    return {
+        "activation": _activation(body.origin(other[0])),
+        "recurrent_activation": _activation(update),
+        "reset_after": not before,
+    }
+
+
+def _outputs(r: Reading, node: onnx.NodeProto, state: int) -> tuple[bool, dict[str, Any]]:
+    """return_sequences and the views of the Loop's outputs read: the scan output (time,
+    batch, units), its last step, or the final state."""
+    carried = len(node.input) - 2
+    scan, final = node.output[carried], node.output[state]
+    read = [t for t in node.output if t in r.source.readers or t in r.source.outputs]
+    if set(read) - {scan, final} or len(read) != 1:
+        raise Refused("it hands on other than one of its sequence and its last state")
+    if read == [final]:
+        return False, {final: (0, 1)}
+    last = last_step(r, scan, 0)
+    if last is None:
+        return True, {scan: (1, 0, 2)}
+    for claimed in last:
+        r.claim(claimed)
+    return False, {last[-1].output[0]: (0, 1)}
+
+
+@RECOGNISERS.register("Loop")
+def read_cell_loop(r: Reading, node: onnx.NodeProto) -> None:
+    """Loop(trip count, condition, counter, state, ..., weights) of a Keras cell's step →
+    SimpleRNN or GRU (see the module doc)."""
+    body = Body(node)
+    unknown = sorted({n.op_type for n in body.nodes} - STEP_OPS)
+    if unknown:
+        raise Refused(f"its body holds {', '.join(unknown)}, not a recurrent cell's step")
+    sequence = _sequence(r, node)
+    x = r.view(sequence)
+    r.expects(x, (1, 0, 2), "its body does not read the spec's sequence time first")
+    carried = _carried(r, node, body)
+    found = _kernels(r, body, sequence, carried["weights"])
+    kernel, recurrent = (r.weight(found[k]) for k in ("kernel", "recurrent_kernel"))
+    units = recurrent.shape[0]
+    type_ = CELLS.get(recurrent.shape[1] // units) if recurrent.shape[1] % units == 0 else None
+    if type_ is None or kernel.shape[1] != recurrent.shape[1]:
+        raise Refused(f"its weights {kernel.shape}, {recurrent.shape} are no GRU's or SimpleRNN's")
+    bias = r.weight(found["bias"]) if "bias" in found else None
+    new_state = body.graph.output[1 + carried["state"]].name
+    values: dict[str, Any] = {"units": units, "use_bias": bias is not None}
+    if type_ == GRU:
+        values |= _gru_args(r, body, bias)
+    else:
+        values["activation"] = _activation(body.origin(new_state))
+    sequences, outputs = _outputs(r, node, carried["state"])
+    values |= {"return_sequences": sequences, "go_backwards": reversed_sequence(r, sequence)}
+    weights = _onnx_weights(kernel, recurrent, bias)
+    name = r.add(node, {"type": type_, **values}, [View(x.ref, (0, 1, 2))], outputs, weights)
+    pair_directions(r, name)
+
+
+def _onnx_weights(
+    kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray | None
+) -> dict[str, Any]:
+    """Keras's cell weights as the IR's ONNX tensors W, R, B (gate orders alike; B's
+    recurrent half zeros where Keras has one bias)."""
+    weights: dict[str, Any] = {"W": lambda: kernel.T[None], "R": lambda: recurrent.T[None]}
+    if bias is not None:
+        both = bias.reshape(-1) if bias.ndim == 2 else np.concatenate([bias, 0 * bias])
+        weights["B"] = lambda: both[None]
+    return weights
