@@ -19,8 +19,10 @@ load_families("backends.onnx")  # one module per family of translator.ops, for r
 # attention family (budget: one module of about 300 lines).
 importlib.import_module("backends.onnx.attention_layers")
 importlib.import_module("backends.onnx.composite_reading")  # gelu_tanh, RMS norm written out
+importlib.import_module("backends.onnx.step_reading")  # last steps, ReverseSequence
 importlib.import_module("backends.onnx.recurrent_reading")  # LSTM, GRU, RNN operators read back
 importlib.import_module("backends.onnx.loop_reading")  # Keras cells as tf2onnx's while loops
+importlib.import_module("backends.onnx.bidirectional_reading")  # two runs merged: Bidirectional
 
 __all__ = [
     "BUILDERS",

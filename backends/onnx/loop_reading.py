@@ -26,7 +26,6 @@ from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attribu
 from backends.onnx.recurrent import GRU, PLAIN_ACTIVATIONS, SIMPLE_RNN
 from backends.onnx.recurrent_reading import (
     last_step,
-    pair_directions,
     reversed_sequence,
     zero_state,
 )
@@ -180,8 +179,7 @@ def read_cell_loop(r: Reading, node: onnx.NodeProto) -> None:
     sequences, outputs = _outputs(r, node, carried["state"])
     values |= {"return_sequences": sequences, "go_backwards": reversed_sequence(r, sequence)}
     weights = _onnx_weights(kernel, recurrent, bias)
-    name = r.add(node, {"type": type_, **values}, [View(x.ref, (0, 1, 2))], outputs, weights)
-    pair_directions(r, name)
+    r.add(node, {"type": type_, **values}, [View(x.ref, (0, 1, 2))], outputs, weights)
 
 
 def _onnx_weights(

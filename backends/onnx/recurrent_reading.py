@@ -13,8 +13,7 @@ from typing import Any
 
 import onnx
 
-from backends.onnx.bidirectional_reading import pair_directions
-from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.importing import RECOGNISERS, Reading, Refused, Thunk, View, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.recurrent import (
     GRU,
@@ -25,6 +24,7 @@ from backends.onnx.recurrent import (
     reversed_input,
 )
 from backends.onnx.reshape import reshapes_to
+from backends.onnx.step_reading import ints, last_step, reversed_sequence
 from translator.commands.importing import written_args
 from translator.ops.wrappers import bidirectional_layer
 
@@ -49,27 +49,6 @@ def zero_state(r: Reading, tensor: str) -> bool:
         return False
     fill = attributes(node).get("value")
     return fill is None or not onnx.numpy_helper.to_array(fill).any()
-
-
-def _ints(r: Reading, tensor: str) -> list[int] | None:
-    value = r.const(tensor) if tensor else None
-    return None if value is None else [int(v) for v in value.reshape(-1)]
-
-
-def last_step(r: Reading, tensor: str, axis: int) -> list[onnx.NodeProto] | None:
-    """Slice(tensor, -1, to the end, axes=[axis]) then Squeeze([axis]), each the only reader
-    of its input: the sequence's last step (a Keras layer's without return_sequences)."""
-    cut = r.reader(tensor)
-    if cut is None or cut.op_type != "Slice":
-        return None
-    given = [_ints(r, t) for t in [*cut.input[1:5], ""][:4]]
-    if given[:3] != [[-1], given[1], [axis]] or given[3] not in (None, [1]):
-        return None
-    dropped = r.reader(cut.output[0])
-    ends = given[1] or [0]
-    if ends[0] < (1 << 30) or dropped is None or dropped.op_type != "Squeeze":
-        return None
-    return [cut, dropped] if _ints(r, dropped.input[1]) == [axis] else None
 
 
 def _read_activations(node: onnx.NodeProto, type_: str) -> dict[str, str]:
@@ -106,7 +85,7 @@ def _squeezed_last_step(r: Reading, y: str) -> list[onnx.NodeProto]:
     """Y's directions axis squeezed, then its last step taken (tf2onnx's Keras layer without
     return_sequences): the three claimed, or none."""
     squeeze = r.reader(y)
-    if squeeze is None or squeeze.op_type != "Squeeze" or _ints(r, squeeze.input[1]) != [1]:
+    if squeeze is None or squeeze.op_type != "Squeeze" or ints(r, squeeze.input[1]) != [1]:
         return []
     taken = last_step(r, squeeze.output[0], 0)
     for claimed in [squeeze, *taken] if taken else []:
@@ -198,12 +177,18 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     layout = a.get("layout", 0)
     x = r.view(node.input[0])
     r.expects(x, (1, 0, 2) if layout == 0 else (0, 1, 2), "its input is not the spec's sequence")
-    sequences, outputs = _outputs(r, node, layout)
-    values = {"units": a["hidden_size"], "return_sequences": sequences}
-    values |= {"use_bias": bool(inputs[3]), **_read_activations(node, type_)}
+    values = {"units": a["hidden_size"], "use_bias": bool(inputs[3])}
+    values |= _read_activations(node, type_)
     if type_ == GRU:
         values["reset_after"] = bool(a.get("linear_before_reset", 0))
-    if reversed_input(r, node.input[0]) or direction == "reverse":  # flipped first, or run so
+    flipped = reversed_input(r, node.input[0]) or reversed_sequence(r, node.input[0])
+    halves = _halves(r, node) if direction == "bidirectional" and not layout else None
+    if halves and not flipped:
+        _read_halves(r, node, {"type": type_, **values}, x, halves)
+        return
+    sequences, outputs = _outputs(r, node, layout)
+    values["return_sequences"] = sequences
+    if flipped or direction == "reverse":  # flipped first, or run so
         values["go_backwards"] = True
     layer = {"type": type_, **values}
     if direction == "reverse" and sequences and flipped_back(r, node) is None:
@@ -214,47 +199,59 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
     if inputs[3]:
         weights["B"] = lambda: r.weight(inputs[3])
-    pair_directions(r, r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights))
+    r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights)
 
 
-# tf2onnx's Keras layer running backwards reverses its time-first input by ReverseSequence
-# over the full length (sequence_lens = Expand(time steps, (batch,)), both from Shape).
+# tf2onnx's bidirectional operator may run two Keras layers' directions at once (layers of
+# one configuration on one input): Y's directions taken apart (Slice [d, d + 1) on axis 1,
+# Squeeze), each direction is read as a layer of its own (the backward one ``go_backwards``),
+# paired again where their outputs merge (``backends.onnx.bidirectional_reading``).
+Half = tuple[bool, dict[str, Any], list[onnx.NodeProto]]
 
 
-def _full_lengths(r: Reading, node: onnx.NodeProto, time_axis: int) -> bool:
-    """Whether ReverseSequence's lengths are the time steps (a Gather of a Shape at the time
-    axis of a view of the same spec tensor, expanded), or constants of that length."""
-    lengths = node.input[1]
-    steps = r.shape(node.input[0])
-    value = r.const(lengths)
-    if value is not None:
-        return steps is not None and bool((value == steps[time_axis]).all())
-    expand = r.source.producers.get(lengths)
-    gather = r.source.producers.get(expand.input[0]) if expand is not None else None
-    if expand is None or expand.op_type != "Expand" or gather is None:
-        return False
-    shape = r.source.producers.get(gather.input[0])
-    if gather.op_type != "Gather" or shape is None or shape.op_type != "Shape":
-        return False
-    measured, index = r.views.get(shape.input[0]), _ints(r, gather.input[1])
-    return measured is not None and index is not None and measured.axes[index[0]] == 1
+def _direction_taken(r: Reading, cut: onnx.NodeProto) -> tuple[int, list[onnx.NodeProto]] | None:
+    """The direction a Slice of Y then a Squeeze of its axis take, and the two nodes."""
+    given = [ints(r, t) for t in [*cut.input[1:5], ""][:4]] if cut.op_type == "Slice" else []
+    if not given or given[0] is None or given[2] != [1] or given[3] not in (None, [1]):
+        return None
+    drop = r.reader(cut.output[0])
+    if given[1] != [given[0][0] + 1] or drop is None or drop.op_type != "Squeeze":
+        return None
+    return (given[0][0], [cut, drop]) if ints(r, drop.input[1]) == [1] else None
 
 
-def reversed_sequence(r: Reading, tensor: str) -> bool:
-    """Whether a recurrent layer's time-first input is the sequence reversed in time."""
-    node = r.source.producers.get(tensor)
-    return node is not None and node.op_type == "ReverseSequence" and tensor in r.views
+def _halves(r: Reading, node: onnx.NodeProto) -> list[Half] | None:
+    """Per direction taken apart: return_sequences, its output's views, the nodes claimed
+    (a backward run's last step is its first in time order); None for another form."""
+    taken = [_direction_taken(r, n) for n in r.source.readers.get(node.output[0], [])]
+    found = {t[0]: t[1] for t in taken if t is not None}
+    if len(taken) != 2 or sorted(found) != [0, 1] or node.output[0] in r.source.outputs:
+        return None
+    halves: list[Half] = []
+    for direction, nodes in sorted(found.items()):
+        steps = nodes[-1].output[0]
+        last = last_step(r, steps, 0, -1 if direction == 0 else 0)
+        if last is None and direction == 1:
+            raise Refused("its backward direction's sequence is read in time order")
+        if last is None:
+            halves.append((True, {steps: (1, 0, 2)}, nodes))
+        else:
+            halves.append((False, {last[-1].output[0]: (0, 1)}, [*nodes, *last]))
+    return halves
 
 
-@RECOGNISERS.register("ReverseSequence")
-def read_sequence_reversal(r: Reading, node: onnx.NodeProto) -> None:
-    """ReverseSequence over the full length, read by recurrent layers only → no layer: its
-    output is seen as its input until they take the flip in (``go_backwards``)."""
-    x, a = r.view(node.input[0]), attributes(node)
-    time, batch = a.get("time_axis", 0), a.get("batch_axis", 1)
-    if x.axes[time] != 1 or x.axes[batch] != 0 or not _full_lengths(r, node, time):
-        raise Refused("a reversal of other than the whole time axis")
-    readers = r.source.readers.get(node.output[0], [])
-    if not readers or any(n.op_type not in (*SPEC_TYPES, "Loop") for n in readers):
-        raise Refused("a time reversal read by other than recurrent layers")
-    r.views[node.output[0]] = x
+def _read_halves(
+    r: Reading, node: onnx.NodeProto, layer: dict[str, Any], x: View, halves: list[Half]
+) -> None:
+    """Each direction as a layer: its own W, R and B (the operator's, at its index)."""
+    for direction, (sequences, outputs, claimed) in enumerate(halves):
+        args = {"return_sequences": sequences, "go_backwards": bool(direction)}
+        tensors = zip("WRB", node.input[1:4], strict=False)
+        weights = {k: _taken(r, t, direction) for k, t in tensors if t}
+        r.add(node, {**layer, **args}, [View(x.ref, (0, 1, 2))], outputs, weights)
+        for taken in claimed:
+            r.claim(taken)
+
+
+def _taken(r: Reading, tensor: str, direction: int) -> Thunk:
+    return lambda: r.weight(tensor)[direction : direction + 1]

@@ -37,6 +37,7 @@ IMPORTING = {
         "reading",
         "recurrent_reading",
         "rotary_reading",
+        "step_reading",
     ],
     "torch": ["attention_reading", "importing", "program", "reading"],
 }

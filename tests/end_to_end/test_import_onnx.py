@@ -255,6 +255,7 @@ def test_the_translators_export_imports_back(
 # layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
 TF2ONNX = [
     "autoencoder",
+    "bidirectional_merges",
     "gru_variants",
     "mnist_cnn",
     "simple_rnn_classifier",
