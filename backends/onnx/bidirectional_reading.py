@@ -25,7 +25,6 @@ from backends.onnx.importing import (
     RECOGNISERS,
     Reading,
     Recogniser,
-    Refused,
     Thunk,
     View,
     attributes,
@@ -68,18 +67,29 @@ def read_direction_merge(r: Reading, node: onnx.NodeProto) -> None:
     """Pairs of one layer's two runs merged here → Bidirectional; else the usual merge."""
     if node.op_type == "Concat" and len(node.input) > 2:
         for first, second in zip(node.input, node.input[1:], strict=False):
-            _pair(r, node, [first, second], None)
-    elif len(node.input) == 2:
-        mode = DIRECTION_MERGES[node.op_type]
-        if mode == "concat" and attributes(node).get("axis") not in (-1, 1, 2):
-            raise Refused("it joins two directions on another axis than the features'")
-        halved = r.reader(node.output[0]) if mode == "sum" else None
-        half = r.const(halved.input[1]) if halved and halved.op_type == "Mul" else None
-        if halved is not None and half is not None and half.size == 1 and float(half) == 0.5:
-            mode = "ave"
-        if _pair(r, node, list(node.input), mode):
+            _pair(r, node, [first, second], (None, node))
+    elif node.input[0] in r.views:
+        merged = merge_mode(r, node, r.views[node.input[0]].axes)
+        if merged is not None and _pair(r, node, list(node.input), merged):
             return
     RECOGNISERS[node.op_type](r, node)
+
+
+Merged = tuple[str | None, onnx.NodeProto]
+
+
+def merge_mode(r: Reading, node: onnx.NodeProto, axes: Any) -> Merged | None:
+    """The merge_mode of two directions seen with ``axes`` merged by ``node`` (of two
+    inputs), and the merge's last node (ave: the Mul by 0.5 after the Add); None if none."""
+    mode = DIRECTION_MERGES.get(node.op_type) if len(node.input) == 2 else None
+    if mode == "concat":
+        axis = axes[attributes(node).get("axis", 0) % len(axes)]
+        mode = mode if axis == max(a for a in axes if a is not None) else None
+    halved = r.reader(node.output[0]) if mode == "sum" else None
+    half = r.const(halved.input[1]) if halved and halved.op_type == "Mul" else None
+    if halved is not None and half is not None and half.size == 1 and float(half) == 0.5:
+        return "ave", halved
+    return None if mode is None else (mode, node)
 
 
 def _reversed(r: Reading, tensor: str) -> View | None:
@@ -107,7 +117,7 @@ def _entry_input(r: Reading, index: int) -> Any:
     return r.source.inputs[0].name if len(r.source.inputs) == 1 else None
 
 
-def _pair(r: Reading, node: onnx.NodeProto, operands: list[str], mode: str | None) -> bool:
+def _pair(r: Reading, node: onnx.NodeProto, operands: list[str], merged: Merged) -> bool:
     """Replace the layers making ``operands`` by one Bidirectional, if they are one layer's
     two runs (see the module doc); whether they were."""
     first, second = r.views.get(operands[0]), r.views.get(operands[1]) or _reversed(r, operands[1])
@@ -124,8 +134,9 @@ def _pair(r: Reading, node: onnx.NodeProto, operands: list[str], mode: str | Non
         return False
     if any(r.reader(t) is not node for t in operands) or first.axes != second.axes:
         return False
-    _replace(r, at, bidirectional_layer({**entries[0], "go_backwards": turned[0]}, mode))
-    _merged_views(r, node, operands, mode, first.axes)
+    inner = {**entries[0], "go_backwards": turned[0]}
+    _replace(r, at, bidirectional_layer(inner, merged[0]))
+    _merged_views(r, node, operands, merged, first.axes)
     return True
 
 
@@ -143,16 +154,15 @@ def _replace(r: Reading, at: list[int], wrapper: dict[str, Any]) -> None:
 
 
 def _merged_views(
-    r: Reading, node: onnx.NodeProto, operands: list[str], mode: str | None, axes: Any
+    r: Reading, node: onnx.NodeProto, operands: list[str], merged: Merged, axes: Any
 ) -> None:
     """The merge's output as the wrapper's (claimed), or, merge_mode null, each operand."""
-    name = r.layers[-1]["name"]
+    name, (mode, last) = r.layers[-1]["name"], merged
     if mode is None:
         for tensor in operands:
             r.views[tensor] = View(name, axes)
         return
-    last = (r.reader(node.output[0]) if mode == "ave" else None) or node
-    for claimed in {id(node): node, id(last): last}.values():
+    for claimed in (node, last):
         r.claim(claimed)
     r.views[last.output[0]] = View(name, axes)
 

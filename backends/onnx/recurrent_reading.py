@@ -13,6 +13,7 @@ from typing import Any
 
 import onnx
 
+from backends.onnx.bidirectional_reading import merge_mode
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, Thunk, View, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
 from backends.onnx.recurrent import (
@@ -161,7 +162,33 @@ def _directions(
     try:
         return "concat", _both_directions(r, node, layout)
     except Refused:
-        return _split_directions(r, node, sequences)
+        joined = _joined_sequences(r, node) if sequences and not layout else None
+        return joined or _split_directions(r, node, sequences)
+
+
+def _joined_sequences(r: Reading, node: onnx.NodeProto) -> tuple[str | None, Any] | None:
+    """tf2onnx's Keras Bidirectional returning sequences: Y's directions taken apart (each
+    in time order) and merged, or side by side in a longer Concat (merge_mode null)."""
+    taken = [_direction_taken(r, n) for n in r.source.readers.get(node.output[0], [])]
+    found = {t[0]: t[1] for t in taken if t is not None}
+    if len(taken) != 2 or sorted(found) != [0, 1]:
+        return None
+    pair = [found[0][-1].output[0], found[1][-1].output[0]]
+    merge = r.reader(pair[1])
+    if merge is None or r.reader(pair[0]) is not merge:
+        return None
+    merged = merge_mode(r, merge, (1, 0, 2)) if list(merge.input) == pair else None
+    beside = merge.op_type == "Concat" and pair in [
+        list(merge.input[i : i + 2]) for i in range(len(merge.input))
+    ]
+    if merged is None and not beside:
+        return None
+    for claimed in [*found[0], *found[1], *(merged[1:] if merged else [])]:
+        r.claim(claimed)
+    if merged is None:
+        return None, {t: (1, 0, 2) for t in pair}
+    r.claim(merge)
+    return merged[0], {merged[1].output[0]: (1, 0, 2)}
 
 
 @RECOGNISERS.register(*SPEC_TYPES)
@@ -232,7 +259,7 @@ def _halves(r: Reading, node: onnx.NodeProto) -> list[Half] | None:
         steps = nodes[-1].output[0]
         last = last_step(r, steps, 0, -1 if direction == 0 else 0)
         if last is None and direction == 1:
-            raise Refused("its backward direction's sequence is read in time order")
+            return None  # the backward sequence in time order: one layer's, merged
         if last is None:
             halves.append((True, {steps: (1, 0, 2)}, nodes))
         else:

@@ -251,8 +251,8 @@ def test_the_translators_export_imports_back(
 
 # Keras models converted by tf2onnx (images declared channels last, NHWC; a one-channel image
 # reshaped, not transposed, to NCHW) import as the spec they were built from. (tf2onnx's other
-# forms — BatchNormalization folded into the convolution or into Mul/Add, Keras's recurrent
-# layers as Loops, pools of sequences as 2-D pools around Squeeze — are not read yet.)
+# forms — BatchNormalization folded into the convolution or into Mul/Add, pools of sequences
+# as 2-D pools around Squeeze — are not read yet.)
 TF2ONNX = [
     "autoencoder",
     "bidirectional_merges",
