@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
+from backends.onnx.importing import RECOGNISERS, Reading, Recogniser, Refused, View, attributes
 from backends.onnx.recurrent import GRU, PLAIN_ACTIVATIONS, SIMPLE_RNN
-from backends.onnx.recurrent_reading import (
-    last_step,
-    reversed_sequence,
-    zero_state,
-)
+from backends.onnx.recurrent_reading import zero_state
+from backends.onnx.step_reading import last_step, reversed_sequence
+from translator.registry import Registry
+from translator.spec.values import snake_case
 
 CELLS = {1: SIMPLE_RNN, 3: GRU}  # gates per unit → the spec type
 # Operators a cell's step may hold besides its activations: the step counter's arithmetic
@@ -84,7 +83,7 @@ def _kernels(r: Reading, body: Body, sequence: str, weights: dict[str, str]) -> 
     reading = [n.output[0] for n in body.nodes if n.op_type == "Gather" and n.input[0] == sequence]
     found: dict[str, str] = {}
     for name, tensor in weights.items():
-        rank = r.const(tensor).ndim  # type: ignore[union-attr]
+        rank = r.weight(tensor).ndim
         products = [n for n in body.readers(name) if n.op_type == "MatMul"]
         if rank == 2 and products and any(set(n.input) & set(reading) for n in products):
             found["kernel"] = tensor
@@ -151,7 +150,27 @@ def _outputs(r: Reading, node: onnx.NodeProto, state: int) -> tuple[bool, dict[s
     return False, {last[-1].output[0]: (0, 1)}
 
 
+# The forms a Loop is read in, each a recogniser refusing a Loop of another form (a Keras
+# cell's while loop here; a module reading another form registers it too): the first form
+# not refusing reads the Loop.
+LOOP_FORMS: Registry[Recogniser] = Registry("ONNX Loop form")
+
+
 @RECOGNISERS.register("Loop")
+def read_loop(r: Reading, node: onnx.NodeProto) -> None:
+    """Loop → what the first of ``LOOP_FORMS`` not refusing it reads; else refused with
+    each form's reason."""
+    reasons = []
+    for name, form in LOOP_FORMS.items():
+        try:
+            form(r, node)
+            return
+        except Refused as exc:
+            reasons.append(f"{snake_case(name).replace('_', ' ')}: {exc}")
+    raise Refused("; ".join(reasons) or "no form of Loop is read")
+
+
+@LOOP_FORMS.register("RecurrentCell")
 def read_cell_loop(r: Reading, node: onnx.NodeProto) -> None:
     """Loop(trip count, condition, counter, state, ..., weights) of a Keras cell's step →
     SimpleRNN or GRU (see the module doc)."""
