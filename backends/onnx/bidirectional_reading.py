@@ -99,7 +99,11 @@ def _reversed(r: Reading, tensor: str) -> View | None:
         return None
     x, a = r.views[node.input[0]], attributes(node)
     time, batch = a.get("time_axis", 0), a.get("batch_axis", 1)
-    whole = x.axes[time] == 1 and x.axes[batch] == 0 and full_lengths(r, node, time)
+    whole = (
+        x.axes[time] == 1
+        and x.axes[batch] == 0
+        and full_lengths(r, node.input[1], node.input[0], time)
+    )
     return x if whole else None
 
 

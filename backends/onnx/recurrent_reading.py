@@ -25,7 +25,7 @@ from backends.onnx.recurrent import (
     reversed_input,
 )
 from backends.onnx.reshape import reshapes_to
-from backends.onnx.step_reading import ints, last_step, reversed_sequence
+from backends.onnx.step_reading import full_lengths, ints, last_step, reversed_sequence
 from translator.commands.importing import written_args
 from translator.ops.wrappers import bidirectional_layer
 
@@ -199,9 +199,11 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
     direction = a.get("direction", "forward")
     if a.get("clip") or a.get("input_forget"):
         raise Refused("clipped or coupled gates are not recognised")
-    if inputs[4] or not all(zero_state(r, t) for t in inputs[5:7]) or inputs[7]:
-        raise Refused("it has sequence lengths, a starting state or peepholes")
     layout = a.get("layout", 0)
+    if inputs[4] and not full_lengths(r, inputs[4], inputs[0], layout):
+        raise Refused("its sequence lengths may be shorter than the sequence")
+    if not all(zero_state(r, t) for t in inputs[5:7]) or inputs[7]:
+        raise Refused("it has a starting state other than zeros, or peepholes")
     x = r.view(node.input[0])
     r.expects(x, (1, 0, 2) if layout == 0 else (0, 1, 2), "its input is not the spec's sequence")
     values = {"units": a["hidden_size"], "use_bias": bool(inputs[3])}

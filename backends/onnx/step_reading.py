@@ -40,23 +40,26 @@ def last_step(r: Reading, tensor: str, axis: int, start: int = -1) -> list[onnx.
 # over the full length (sequence_lens = Expand(time steps, (batch,)), both from Shape).
 
 
-def full_lengths(r: Reading, node: onnx.NodeProto, time_axis: int) -> bool:
-    """Whether ReverseSequence's lengths are the time steps (a Gather of a Shape at the time
-    axis of a view of the same spec tensor, expanded), or constants of that length."""
-    lengths = node.input[1]
-    steps = r.shape(node.input[0])
-    value = r.const(lengths)
+def full_lengths(r: Reading, lengths: str, data: str, time_axis: int) -> bool:
+    """Whether ``lengths`` (ReverseSequence's, or a recurrent operator's sequence_lens) are
+    every sequence's time steps: constants of that length, or the time axis of ``data``'s
+    spec tensor (a Gather of a Shape at the axis showing it) expanded to the batch."""
+    steps, value = r.shape(data), r.const(lengths)
     if value is not None:
         return steps is not None and bool((value == steps[time_axis]).all())
     expand = r.source.producers.get(lengths)
+    while expand is not None and expand.op_type == "Cast":
+        expand = r.source.producers.get(expand.input[0])
     gather = r.source.producers.get(expand.input[0]) if expand is not None else None
     if expand is None or expand.op_type != "Expand" or gather is None:
         return False
     shape = r.source.producers.get(gather.input[0])
     if gather.op_type != "Gather" or shape is None or shape.op_type != "Shape":
         return False
-    measured, index = r.views.get(shape.input[0]), ints(r, gather.input[1])
-    return measured is not None and index is not None and measured.axes[index[0]] == 1
+    measured, index, seen = r.views.get(shape.input[0]), ints(r, gather.input[1]), r.views.get(data)
+    if measured is None or index is None or seen is None or measured.ref != seen.ref:
+        return False
+    return measured.axes[index[0]] == 1
 
 
 def reversed_sequence(r: Reading, tensor: str) -> bool:
@@ -77,7 +80,11 @@ def read_sequence_reversal(r: Reading, node: onnx.NodeProto) -> None:
     (a Bidirectional read at the merge takes it in, any other read is refused)."""
     x, a = r.view(node.input[0]), attributes(node)
     time, batch = a.get("time_axis", 0), a.get("batch_axis", 1)
-    if x.axes[time] != 1 or x.axes[batch] != 0 or not full_lengths(r, node, time):
+    if (
+        x.axes[time] != 1
+        or x.axes[batch] != 0
+        or not full_lengths(r, node.input[1], node.input[0], time)
+    ):
         raise Refused("a reversal of other than the whole time axis")
     readers = r.source.readers.get(node.output[0], [])
     if len(readers) == 1 and readers[0].op_type in MERGES_OF_RUNS:

@@ -1,0 +1,70 @@
+"""An LSTM operator's sequence lengths and starting state as the importer reads them: the full
+length (or none) and zeros built at run time (tf2onnx's Expand of 0 to a shape from Shape,
+then Unsqueeze) are a Keras LSTM's; shorter lengths or a state of other values are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from backends.onnx.importing import import_file
+from tests.backends.onnx.files import write_model
+
+SHAPE = [2, 5, 3]  # batch, time, features; the LSTM has 3 units, so y is x's shape
+
+
+def _lstm(lengths: list[int] | None, fill: float) -> tuple[list[onnx.NodeProto], dict]:
+    rng = np.random.default_rng(0)
+    constants = {
+        "W": rng.standard_normal((1, 12, 3)).astype(np.float32),
+        "R": rng.standard_normal((1, 12, 3)).astype(np.float32),
+        "B": rng.standard_normal((1, 24)).astype(np.float32),
+        "fill": np.array(fill, np.float32),
+        "first": np.array([0], np.int64),
+        "units": np.array([3], np.int64),
+        "one": np.array([1], np.int64),
+    }
+    if lengths is not None:
+        constants["lengths"] = np.array(lengths, np.int32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["steps"], perm=[1, 0, 2]),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "first", "one", "first"], ["batch"]),
+        helper.make_node("Concat", ["batch", "units"], ["state_shape"], axis=0),
+        helper.make_node("Expand", ["fill", "state_shape"], ["zeros"]),
+        helper.make_node("Unsqueeze", ["zeros", "first"], ["state"]),
+        helper.make_node(
+            "LSTM",
+            ["steps", "W", "R", "B", "lengths" if lengths else "", "state", "state"],
+            ["Y"],
+            hidden_size=3,
+        ),
+        helper.make_node("Squeeze", ["Y", "one"], ["sequence"]),
+        helper.make_node("Transpose", ["sequence"], ["y"], perm=[1, 0, 2]),
+    ]
+    return nodes, constants
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 5]])
+def test_an_lstm_from_zeros_over_the_whole_sequence_imports(
+    lengths: list[int] | None, tmp_path: Path
+) -> None:
+    imported = import_file(write_model(tmp_path / "m.onnx", "lstm", *_lstm(lengths, 0.0), SHAPE))
+    assert not imported.unclaimed
+    assert [layer["type"] for layer in imported.spec["layers"]] == ["LSTM"]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "fill", "reason"),
+    [([5, 3], 0.0, "sequence lengths"), (None, 0.5, "starting state")],
+)
+def test_an_lstm_over_shorter_lengths_or_from_a_state_is_listed(
+    lengths: list[int] | None, fill: float, reason: str, tmp_path: Path
+) -> None:
+    imported = import_file(write_model(tmp_path / "m.onnx", "lstm", *_lstm(lengths, fill), SHAPE))
+    assert [u.cls for u in imported.unclaimed][:1] == ["LSTM"]
+    assert reason in imported.unclaimed[0].reason
