@@ -2,9 +2,15 @@
 go_backwards, its sequence turned back by the Slice after it).
 
 Its input is (time, batch, features) in ONNX (layout 0); its ``Y`` (time, directions, batch,
-hidden) gives ``return_sequences: true``, its ``Y_h`` the last state. W, R and B are the IR's
-ONNX tensors as they are (gate orders ONNX's, B both biases); GRU ``linear_before_reset`` is
-``reset_after``.
+hidden) gives ``return_sequences: true`` (tf2onnx's: its directions axis squeezed, then its
+last step taken: ``false``), its ``Y_h`` the last state. The starting state may be absent or
+provably zeros (tf2onnx's Expand of 0 to a shape computed from Shape, then Unsqueeze), its
+sequence_lens absent or every sequence's full length. A reversed input (Slice, or tf2onnx's
+ReverseSequence) is ``go_backwards``. W, R and B are the IR's ONNX tensors as they are (gate
+orders ONNX's, B both biases: a Keras LSTM's one bias is the input half, the recurrent half
+zeros); GRU ``linear_before_reset`` is ``reset_after``. A bidirectional operator is a
+Bidirectional when its directions are merged (as the translator, torch.onnx or tf2onnx write
+them), else, tf2onnx's pairing two Keras layers' runs, one layer per direction.
 """
 
 from __future__ import annotations
