@@ -22,37 +22,23 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.importing import RECOGNISERS, Reading, Recogniser, Refused, View, attributes
-from backends.onnx.recurrent import GRU, PLAIN_ACTIVATIONS, SIMPLE_RNN
+from backends.onnx.cell_reading import CHAIN_OPS, Body, gru_args, lstm_args
+from backends.onnx.importing import RECOGNISERS, Reading, Recogniser, Refused, View
+from backends.onnx.merge import SUM_OP
+from backends.onnx.recurrent import GRU, LSTM, SIMPLE_RNN
 from backends.onnx.recurrent_reading import zero_state
 from backends.onnx.step_reading import last_step, reversed_sequence
 from translator.registry import Registry
 from translator.spec.values import snake_case
 
-CELLS = {1: SIMPLE_RNN, 3: GRU}  # gates per unit → the spec type
+CELLS = {1: SIMPLE_RNN, 3: GRU, 4: LSTM}  # gates per unit → the spec type
+STATES = {SIMPLE_RNN: 1, GRU: 1, LSTM: 2}  # carried states: h (and an LSTM's c)
+# Keras's gate order → ONNX's, as blocks of the gates' columns (LSTM i,f,c,o → i,o,f,c).
+ONNX_GATES = {SIMPLE_RNN: [0], GRU: [0, 1, 2], LSTM: [0, 3, 1, 2]}
 # Operators a cell's step may hold besides its activations: the step counter's arithmetic
 # and condition, the input's Gather, the products, the gates' splitting.
-STEP_OPS = {"Add", "And", "Cast", "Gather", "Identity", "Less", "MatMul", "Mul", "Split"}
-STEP_OPS |= {"Slice", "Squeeze", "Sub", "Unsqueeze", *PLAIN_ACTIVATIONS}
-
-
-class Body:
-    """A Loop's body: its nodes by output, and which outer names it reads."""
-
-    def __init__(self, node: onnx.NodeProto) -> None:
-        self.graph = attributes(node)["body"]
-        self.producers = {t: n for n in self.graph.node for t in n.output}
-        self.nodes = list(self.graph.node)
-
-    def origin(self, tensor: str) -> onnx.NodeProto | None:
-        """The node making ``tensor``, through Identity nodes."""
-        node = self.producers.get(tensor)
-        while node is not None and node.op_type == "Identity":
-            node = self.producers.get(node.input[0])
-        return node
-
-    def readers(self, tensor: str) -> list[onnx.NodeProto]:
-        return [n for n in self.nodes if tensor in n.input]
+STEP_OPS = {SUM_OP, "And", "Cast", "Gather", "Identity", "Less", "MatMul", "Mul", "Split"}
+STEP_OPS |= {"Slice", "Squeeze", "Sub", "Unsqueeze", *CHAIN_OPS}
 
 
 def _sequence(r: Reading, node: onnx.NodeProto) -> str:
@@ -65,17 +51,22 @@ def _sequence(r: Reading, node: onnx.NodeProto) -> str:
 
 
 def _carried(r: Reading, node: onnx.NodeProto, body: Body) -> dict[str, Any]:
-    """The state's index among the carried values, and the weights' body names → values."""
+    """The states' indices among the carried values (h first: the state a product reads),
+    and the weights' body names → outer tensors."""
     inits, names = node.input[2:], [v.name for v in body.graph.input[2:]]
     states = [i for i, t in enumerate(inits) if r.const(t) is None and zero_state(r, t)]
-    if len(states) != 1:
-        raise Refused(f"it carries {len(states)} states of zeros, not one")
+    multiplied = [any(n.op_type == "MatMul" for n in body.readers(names[i])) for i in states]
+    if not states or len(states) > 2 or sum(multiplied) != 1:
+        raise Refused(f"it carries {len(states)} states of zeros, not a cell's")
     weights = {}
     for name, tensor in zip(names, inits, strict=False):
         value = r.const(tensor)
         if value is not None and value.dtype.kind == "f" and value.ndim >= 1:
             weights[name] = tensor
-    return {"state": states[0], "weights": weights}
+    return {
+        "states": sorted(states, key=lambda i: not multiplied[states.index(i)]),
+        "weights": weights,
+    }
 
 
 def _kernels(r: Reading, body: Body, sequence: str, weights: dict[str, str]) -> dict[str, str]:
@@ -100,36 +91,6 @@ def _sliced(body: Body, name: str) -> bool:
     """Whether a weight is read in parts (Slice) by products: a reset-before GRU's."""
     parts = [n.output[0] for n in body.readers(name) if n.op_type == "Slice"]
     return any(n.op_type == "MatMul" for p in parts for n in body.readers(p))
-
-
-def _activation(node: onnx.NodeProto | None) -> str:
-    """The Keras activation whose operator made a value (an Add: none, linear)."""
-    if node is not None and node.op_type in PLAIN_ACTIVATIONS:
-        return PLAIN_ACTIVATIONS[node.op_type]
-    if node is not None and node.op_type == "Add":
-        return "linear"
-    raise Refused("its step's activation has no spec equivalent")
-
-
-def _gru_args(r: Reading, body: Body, bias: np.ndarray | None) -> dict[str, Any]:
-    """activation, recurrent_activation and reset_after of a GRU's step."""
-    subs = [n for n in body.nodes if n.op_type == "Sub"]
-    if len(subs) != 1:
-        raise Refused("its step has no one update gate's complement (1 - z)")
-    update = body.origin(subs[0].input[1])
-    mixes = [n for n in body.readers(subs[0].output[0]) if n.op_type == "Mul"]
-    other = [t for m in mixes for t in m.input if t != subs[0].output[0]]
-    if len(other) != 1:
-        raise Refused("its step does not mix the candidate by the update gate")
-    made = {t for n in body.nodes if n.op_type == "Mul" for t in n.output}
-    before = any(set(n.input) & made for n in body.nodes if n.op_type == "MatMul")
-    if bias is not None and (bias.ndim == 2) == before:
-        raise Refused("its bias does not match where its reset gate applies")
-    return {
-        "activation": _activation(body.origin(other[0])),
-        "recurrent_activation": _activation(update),
-        "reset_after": not before,
-    }
 
 
 def _outputs(r: Reading, node: onnx.NodeProto, state: int) -> tuple[bool, dict[str, Any]]:
@@ -189,25 +150,47 @@ def read_cell_loop(r: Reading, node: onnx.NodeProto) -> None:
     if type_ is None or kernel.shape[1] != recurrent.shape[1]:
         raise Refused(f"its weights {kernel.shape}, {recurrent.shape} are no GRU's or SimpleRNN's")
     bias = r.weight(found["bias"]) if "bias" in found else None
-    new_state = body.graph.output[1 + carried["state"]].name
-    values: dict[str, Any] = {"units": units, "use_bias": bias is not None}
-    if type_ == GRU:
-        values |= _gru_args(r, body, bias)
-    else:
-        values["activation"] = _activation(body.origin(new_state))
-    sequences, outputs = _outputs(r, node, carried["state"])
+    states = carried["states"]
+    if len(states) != STATES[type_]:
+        raise Refused(f"it carries {len(states)} states, not a {type_}'s")
+    values = {"units": units, "use_bias": bias is not None, **_cell_args(body, type_, bias, states)}
+    sequences, outputs = _outputs(r, node, states[0])
     values |= {"return_sequences": sequences, "go_backwards": reversed_sequence(r, sequence)}
-    weights = _onnx_weights(kernel, recurrent, bias)
+    weights = _onnx_weights(kernel, recurrent, bias, ONNX_GATES[type_])
     r.add(node, {"type": type_, **values}, [View(x.ref, (0, 1, 2))], outputs, weights)
 
 
-def _onnx_weights(
-    kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray | None
+def _cell_args(
+    body: Body, type_: str, bias: np.ndarray | None, states: list[int]
 ) -> dict[str, Any]:
-    """Keras's cell weights as the IR's ONNX tensors W, R, B (gate orders alike; B's
-    recurrent half zeros where Keras has one bias)."""
-    weights: dict[str, Any] = {"W": lambda: kernel.T[None], "R": lambda: recurrent.T[None]}
+    """The activations (and a GRU's reset_after) the step shows."""
+    new = [body.graph.output[1 + i].name for i in states]
+    if type_ == GRU:
+        return gru_args(body, bias)
+    if type_ == LSTM:
+        return lstm_args(body, *new)
+    return {"activation": body.activation(new[0])}
+
+
+def _onnx_weights(
+    kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray | None, gates: list[int]
+) -> dict[str, Any]:
+    """Keras's cell weights as the IR's ONNX tensors W, R, B: gates in ONNX's order, B's
+    recurrent half zeros where Keras has one bias."""
+
+    def ordered(array: np.ndarray) -> np.ndarray:
+        blocks = np.split(array, len(gates), axis=-1)
+        return np.concatenate([blocks[g] for g in gates], axis=-1)
+
+    weights: dict[str, Any] = {
+        "W": lambda: ordered(kernel).T[None],
+        "R": lambda: ordered(recurrent).T[None],
+    }
     if bias is not None:
-        both = bias.reshape(-1) if bias.ndim == 2 else np.concatenate([bias, 0 * bias])
+        both = (
+            ordered(bias).reshape(-1)
+            if bias.ndim == 2
+            else np.concatenate([ordered(bias), 0 * bias])
+        )
         weights["B"] = lambda: both[None]
     return weights

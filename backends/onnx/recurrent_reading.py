@@ -212,7 +212,8 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
         raise Refused("it has a starting state other than zeros, or peepholes")
     x = r.view(node.input[0])
     r.expects(x, (1, 0, 2) if layout == 0 else (0, 1, 2), "its input is not the spec's sequence")
-    values = {"units": a["hidden_size"], "use_bias": bool(inputs[3])}
+    biased = _biased(r, inputs[3])
+    values = {"units": a["hidden_size"], "use_bias": biased}
     values |= _read_activations(node, type_)
     if type_ == GRU:
         values["reset_after"] = bool(a.get("linear_before_reset", 0))
@@ -232,9 +233,16 @@ def read_recurrent(r: Reading, node: onnx.NodeProto) -> None:
         mode, outputs = _directions(r, node, layout, sequences)
         layer = bidirectional_layer({"type": type_, **written_args(type_, values)}, mode)
     weights = {"W": lambda: r.weight(inputs[1]), "R": lambda: r.weight(inputs[2])}
-    if inputs[3]:
+    if biased:
         weights["B"] = lambda: r.weight(inputs[3])
     r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs, weights)
+
+
+def _biased(r: Reading, bias: str) -> bool:
+    """Whether the operator adds a bias: B given and not all zeros (tf2onnx writes zeros for
+    a Keras layer without one; zeros added are no bias, exactly)."""
+    value = r.const(bias) if bias else None
+    return bool(bias) and (value is None or bool(value.any()))
 
 
 # tf2onnx's bidirectional operator may run two Keras layers' directions at once (layers of
@@ -282,7 +290,9 @@ def _read_halves(
     for direction, (sequences, outputs, claimed) in enumerate(halves):
         args = {"return_sequences": sequences, "go_backwards": bool(direction)}
         tensors = zip("WRB", node.input[1:4], strict=False)
-        weights = {k: _taken(r, t, direction) for k, t in tensors if t}
+        weights = {
+            k: _taken(r, t, direction) for k, t in tensors if t and (k != "B" or layer["use_bias"])
+        }
         r.add(node, {**layer, **args}, [View(x.ref, (0, 1, 2))], outputs, weights)
         for taken in claimed:
             r.claim(taken)

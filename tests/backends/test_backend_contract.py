@@ -30,6 +30,7 @@ IMPORTING = {
         "attention_layers",
         "attention_reading",
         "bidirectional_reading",
+        "cell_reading",
         "composite_reading",
         "importing",
         "loop_reading",

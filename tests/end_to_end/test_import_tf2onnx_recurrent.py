@@ -1,7 +1,8 @@
 """tf2onnx's forms of Keras's recurrent layers beyond the example specs' (``TF2ONNX`` in
 ``test_import_onnx``): a SimpleRNN or GRU as a Loop running backwards, with another
 activation or no bias; LSTMs backwards and Bidirectional ones returning sequences (one
-bidirectional operator, or two loops) merged each way. Each imports with the original's
+bidirectional operator, or two loops) merged each way; an LSTM as a Loop (hard_sigmoid
+gates), activations read by their values. Each imports with the original's
 parameter counts and reproduces onnxruntime on the file."""
 
 from __future__ import annotations
@@ -42,8 +43,24 @@ layers:
   - {type: Dense, units: 2}
 """
 
+# tf2onnx writes an LSTM with hard_sigmoid gates as a Loop (hard_sigmoid as Add, Clip, Mul),
+# and one without a bias as an operator whose B is zeros.
+ACTIVATIONS = """
+name: recurrent_activations
+inputs:
+  - {name: x, shape: [6, 3]}
+layers:
+  - {type: LSTM, units: 4, use_bias: false, return_sequences: true}
+  - {type: LSTM, units: 4, recurrent_activation: hard_sigmoid, return_sequences: true}
+  - {type: GRU, units: 4, activation: relu, recurrent_activation: hard_sigmoid, return_sequences: true}
+  - {type: SimpleRNN, units: 3, activation: linear, use_bias: false}
+  - {type: Dense, units: 2}
+"""
 
-@pytest.mark.parametrize("text", [LOOPS, SEQUENCES], ids=["loops", "sequences"])
+
+@pytest.mark.parametrize(
+    "text", [LOOPS, SEQUENCES, ACTIVATIONS], ids=["loops", "sequences", "activations"]
+)
 def test_a_tf2onnx_recurrent_form_imports(
     text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
