@@ -1,18 +1,19 @@
-"""Importing a Keras SimpleRNN or GRU that tf2onnx writes as its ``while`` loop: an ONNX
+"""Importing a Keras SimpleRNN, GRU or LSTM that tf2onnx writes as its ``while`` loop (it
+does so for SimpleRNN and GRU, and for an LSTM it cannot make one operator of): an ONNX
 ``Loop`` whose body computes one step of the cell.
 
-The loop carries a step counter, the state (zeros at the start), the trip count and the cell's
-weights (its constant initial values: the kernel (features, k·units), the recurrent kernel
-(units, k·units), the bias (k·units) or, for a reset-after GRU, (2, k·units)); its body reads
-the (time, batch, features) sequence from outside by ``Gather`` at the counter, and stacks
-each step's state as its scan output. ``k`` tells the cell: 1 SimpleRNN, 3 GRU (Keras's gate
-order z, r, h, ONNX's too). Its activations are the body's: the operator the new state comes
-from (SimpleRNN), the update gate's and the candidate's (GRU); a GRU applying its reset gate
-before the recurrent product (``reset_after: false``) multiplies the state before a MatMul.
-The layer returns its sequences when the scan output is read as it is (Transposed back to
-batch first), its last state when only the last step is read (Slice then Squeeze) or the
-final state. A sequence reversed in time before the loop (``ReverseSequence``, full length)
-is ``go_backwards``. A body holding other operators is refused.
+The loop carries a step counter, the state (zeros at the start; an LSTM's cell state too),
+the trip count and the cell's weights (its constant initial values: the kernel (features,
+k·units), the recurrent kernel (units, k·units), the bias (k·units) or, for a reset-after
+GRU, (2, k·units)); its body reads the (time, batch, features) sequence from outside by
+``Gather`` at the counter, and stacks each step's state as its scan output. ``k`` tells the
+cell: 1 SimpleRNN, 3 GRU (Keras's gate order z, r, h, ONNX's too), 4 LSTM (Keras's i, f, c,
+o, reordered to ONNX's i, o, f, c). Its activations and a GRU's reset_after are read from
+the body by ``backends.onnx.cell_reading``. The layer returns its sequences when the scan
+output is read as it is (Transposed back to batch first), its last state when only the last
+step is read (Slice then Squeeze) or the final state. A sequence reversed in time before the
+loop (``ReverseSequence``, full length) is ``go_backwards``. A body holding other operators
+is refused.
 """
 
 from __future__ import annotations
