@@ -65,7 +65,7 @@ def _carried(r: Reading, node: onnx.NodeProto, body: Body) -> dict[str, Any]:
         if value is not None and value.dtype.kind == "f" and value.ndim >= 1:
             weights[name] = tensor
     return {
-        "states": sorted(states, key=lambda i: not multiplied[states.index(i)]),
+        "states": sorted(states, key=lambda i: i != states[multiplied.index(True)]),
         "weights": weights,
     }
 
