@@ -20,9 +20,12 @@ def ints(r: Reading, tensor: str) -> list[int] | None:
 
 def last_step(r: Reading, tensor: str, axis: int, start: int = -1) -> list[onnx.NodeProto] | None:
     """Slice(tensor, -1, to the end, axes=[axis]) then Squeeze([axis]), each the only reader
-    of its input: the sequence's last step (a Keras layer's without return_sequences); with
-    ``start`` 0, Slice(tensor, 0, 1): its first (a backward run's last, in time order)."""
+    of its input, or Gather(tensor, -1, axis): the sequence's last step (a Keras layer's
+    without return_sequences); with ``start`` 0, Slice(tensor, 0, 1) or Gather(tensor, 0):
+    its first (a backward run's last, in time order)."""
     cut = r.reader(tensor)
+    if cut is not None and cut.op_type == "Gather":  # a step by index: its axis dropped
+        return [cut] if _gathers_step(r, cut, axis, start) else None
     if cut is None or cut.op_type != "Slice":
         return None
     given = [ints(r, t) for t in [*cut.input[1:5], ""][:4]]
@@ -34,6 +37,14 @@ def last_step(r: Reading, tensor: str, axis: int, start: int = -1) -> list[onnx.
     if wrong_end or dropped is None or dropped.op_type != "Squeeze":
         return None
     return [cut, dropped] if ints(r, dropped.input[1]) == [axis] else None
+
+
+def _gathers_step(r: Reading, gather: onnx.NodeProto, axis: int, start: int) -> bool:
+    """Whether a Gather takes one step, ``start`` (-1: the last, also by its index), on ``axis``."""
+    steps, index = r.shape(gather.input[0]), r.const(gather.input[1])
+    wanted = {start} if start == 0 or steps is None else {start, (steps[axis] or 0) - 1}
+    one = index is not None and index.ndim == 0 and int(index) in wanted
+    return one and attributes(gather).get("axis", 0) == axis
 
 
 # tf2onnx's Keras layer running backwards reverses its time-first input by ReverseSequence

@@ -68,3 +68,25 @@ def test_an_lstm_over_shorter_lengths_or_from_a_state_is_listed(
     imported = import_file(write_model(tmp_path / "m.onnx", "lstm", *_lstm(lengths, fill), SHAPE))
     assert [u.cls for u in imported.unclaimed][:1] == ["LSTM"]
     assert reason in imported.unclaimed[0].reason
+
+
+@pytest.mark.parametrize("index", [-1, 4])
+def test_the_last_step_gathered_is_an_lstm_without_its_sequences(
+    index: int, tmp_path: Path
+) -> None:
+    nodes, constants = _lstm(None, 0.0)
+    nodes[-1] = helper.make_node("Gather", ["sequence", "step"], ["y"], axis=0)
+    constants["step"] = np.array(index, np.int64)
+    graph = helper.make_graph(
+        nodes,
+        "lstm",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, SHAPE)],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])],
+        [onnx.numpy_helper.from_array(v, k) for k, v in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    onnx.save(model, tmp_path / "m.onnx")
+    imported = import_file(tmp_path / "m.onnx")
+    assert not imported.unclaimed
+    (layer,) = imported.spec["layers"]
+    assert (layer["type"], layer.get("return_sequences", False)) == ("LSTM", False)
