@@ -25,6 +25,7 @@ from backends.onnx.importing import (
     RECOGNISERS,
     Reading,
     Recogniser,
+    Refused,
     Thunk,
     View,
     attributes,
@@ -72,6 +73,8 @@ def read_direction_merge(r: Reading, node: onnx.NodeProto) -> None:
         merged = merge_mode(r, node, r.views[node.input[0]].axes)
         if merged is not None and _pair(r, node, list(node.input), merged):
             return
+    if any(t not in r.views and _reversed(r, t) for t in node.input):
+        raise Refused("it merges a sequence turned back in time with no run of the same layer")
     RECOGNISERS[node.op_type](r, node)
 
 
