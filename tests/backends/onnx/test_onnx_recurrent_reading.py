@@ -1,6 +1,7 @@
 """An LSTM operator's sequence lengths and starting state as the importer reads them: the full
 length (or none) and zeros built at run time (tf2onnx's Expand of 0 to a shape from Shape,
-then Unsqueeze) are a Keras LSTM's; shorter lengths or a state of other values are refused."""
+then Unsqueeze) are a Keras LSTM's; shorter lengths or a state of other values are refused;
+its last step taken by Gather is its last state. A Loop reading data from outside is data."""
 
 from __future__ import annotations
 
@@ -90,3 +91,32 @@ def test_the_last_step_gathered_is_an_lstm_without_its_sequences(
     assert not imported.unclaimed
     (layer,) = imported.spec["layers"]
     assert (layer["type"], layer.get("return_sequences", False)) == ("LSTM", False)
+
+
+def test_a_loop_whose_body_reads_data_from_outside_is_data(tmp_path: Path) -> None:
+    """Its inputs all constants, a Loop whose body reads ``x`` by name is no arithmetic: it is
+    listed as itself, not skipped (leaving the graph's output made by no layer)."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["going"], ["still"]),
+            helper.make_node("Add", ["carried", "x"], ["summed"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("step", onnx.TensorProto.INT64, []),
+            helper.make_tensor_value_info("going", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("carried", onnx.TensorProto.FLOAT, SHAPE),
+        ],
+        [
+            helper.make_tensor_value_info("still", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("summed", onnx.TensorProto.FLOAT, SHAPE),
+        ],
+    )
+    constants = {
+        "trips": np.array(2, np.int64),
+        "go": np.array(True),
+        "start": np.zeros(SHAPE, np.float32),
+    }
+    loop = helper.make_node("Loop", ["trips", "go", "start"], ["y"], body=body)
+    imported = import_file(write_model(tmp_path / "m.onnx", "loop", [loop], constants, SHAPE))
+    assert [u.cls for u in imported.unclaimed] == ["Loop"]
