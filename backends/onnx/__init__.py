@@ -23,6 +23,10 @@ importlib.import_module("backends.onnx.normalization_reading")  # tf2onnx's batc
 importlib.import_module("backends.onnx.tensorflow_reading")  # Keras layers as tf2onnx writes them
 importlib.import_module("backends.onnx.relu_reading")  # Keras's ReLU written out
 importlib.import_module("backends.onnx.resampling_reading")  # croppings, 1-D upsampling
+importlib.import_module("backends.onnx.step_reading")  # last steps, ReverseSequence
+importlib.import_module("backends.onnx.recurrent_reading")  # LSTM, GRU, RNN operators read back
+importlib.import_module("backends.onnx.loop_reading")  # Keras cells as tf2onnx's while loops
+importlib.import_module("backends.onnx.bidirectional_reading")  # two runs merged: Bidirectional
 
 __all__ = [
     "BUILDERS",

@@ -86,11 +86,8 @@ PATTERNS: Registry[Finder] = Registry("ONNX subgraph pattern")
 
 def attributes(node: onnx.NodeProto) -> dict[str, Any]:
     """A node's attributes as Python values (strings decoded)."""
-    out = {}
-    for a in node.attribute:
-        value = onnx.helper.get_attribute_value(a)
-        out[a.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
-    return out
+    values = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {k: v.decode(errors="replace") if isinstance(v, bytes) else v for k, v in values.items()}
 
 
 def channels_first_axes(data_format: str, rank: int) -> Axes:
@@ -216,10 +213,11 @@ class Reading:
 
 
 def _is_static(reading: Reading, node: onnx.NodeProto) -> bool:
-    """A node computed from constants and shapes only: arithmetic, not a layer."""
+    """A node computed from constants and shapes only (its subgraphs' too): arithmetic."""
     if node.op_type in ("Shape", "Size", "Constant", "ConstantOfShape"):
         return node.op_type != "ConstantOfShape" or node.input[0] in reading.static
-    return all(not t or t in reading.static or reading.source.is_const(t) for t in node.input)
+    static, source = reading.static, reading.source  # a Loop's body reading data: data
+    return all(not t or t in static or source.is_const(t) for t in source.reads(node))
 
 
 def read(source: Source, data_format: str, natural: bool = False) -> Reading:

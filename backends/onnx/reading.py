@@ -88,6 +88,10 @@ class Source:
             return f"{module}.{re.sub(r'_[0-9]+$', '', operation)}"
         return module
 
+    def reads(self, node: onnx.NodeProto) -> list[str]:
+        """The tensors a node reads: its inputs, then what its subgraphs read from outside."""
+        return [*node.input, *outer_names(node)]
+
     def is_const(self, tensor: str) -> bool:
         return tensor in self.initializers or (
             tensor in self.producers and self.producers[tensor].op_type == "Constant"
@@ -137,6 +141,21 @@ def scopes(node: onnx.NodeProto) -> list[str]:
     """The modules torch.onnx's dynamo exporter recorded for a node, then its operation."""
     recorded = {p.key: p.value for p in node.metadata_props}.get(NAME_SCOPES, "")
     return [s for s in re.findall(r"'([^']*)'", recorded) if s]
+
+
+def outer_names(node: onnx.NodeProto) -> list[str]:
+    """The tensors of the enclosing graph a node's subgraphs (a Loop's body, an If's branches)
+    read by name, not through the node's inputs."""
+    found: list[str] = []
+    for attribute in node.attribute:
+        graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else attribute.graphs
+        for graph in graphs:
+            inner = {v.name for v in [*graph.input, *graph.initializer]}
+            inner.update(t for n in graph.node for t in n.output)
+            used = [t for n in graph.node for t in [*n.input, *outer_names(n)]]
+            used += [v.name for v in graph.output]
+            found += [t for t in used if t and t not in inner and t not in found]
+    return found
 
 
 def _shape(value: onnx.ValueInfoProto) -> Shape | None:
@@ -226,11 +245,11 @@ def read_model(path: str | Path) -> Source:
     source.initializers = {i.name: i for i in model.graph.initializer}
     source.live = {i.onnx for i in inputs}
     for node in model.graph.node:
-        for tensor in node.input:
+        for tensor in source.reads(node):
             source.readers.setdefault(tensor, []).append(node)
         for tensor in node.output:
             source.producers[tensor] = node
-        if any(t in source.live for t in node.input):
+        if any(t in source.live for t in source.reads(node)):
             source.live.update(node.output)
         source.containers.update(scopes(node)[:-2])
     return source
