@@ -208,8 +208,13 @@ class Reading:
         return spec_name(f"{base}{suffix}", snake_case(type_), self.taken)
 
     def unclaimed(self, node: onnx.NodeProto, reason: str) -> None:
+        """List ``node``; its output becomes a stand-in input (``Source.stand_in``)."""
         params = sum(self.source.size(t) for t in node.input if self.source.is_weight(t))
-        self.refused.append(Unclaimed(node.name or node.output[0], node.op_type, params, reason))
+        name, out = node.name or node.output[0], node.output[0] if len(node.output) == 1 else ""
+        shape, dtype = self.source.stand_in(out)
+        if shape is not None and out not in self.views:  # the nodes after it read it
+            self.views[out] = View(name, tuple(range(len(shape) + 1)))
+        self.refused.append(Unclaimed(name, node.op_type, params, reason, shape, dtype))
 
 
 def _is_static(reading: Reading, node: onnx.NodeProto) -> bool:
@@ -275,10 +280,8 @@ def spec_of(reading: Reading) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": source.name}
     if reading.data_format == "channels_first" and _laid_out(reading):
         spec["data_format"] = "channels_first"
-    spec["inputs"] = [
-        i.entry("" if reading.natural else reading.data_format) for i in source.inputs
-    ]
-    spec["layers"] = reading.layers
+    layout = "" if reading.natural else reading.data_format
+    spec["inputs"], spec["layers"] = [i.entry(layout) for i in source.inputs], reading.layers
     outputs = [reading.views[t].ref for t in source.outputs if t in reading.views]
     if outputs != [reading.previous()]:
         spec["outputs"] = outputs[0] if len(outputs) == 1 else outputs
@@ -307,8 +310,7 @@ def layer_weights(reading: Reading, graph: Graph) -> Weights:
 def import_file(path: str | Path) -> Imported:
     """Read the ONNX model at ``path`` into a spec, its unclaimed nodes and its weights."""
     source = read_model(path)
-    reading = choose(source)
-    spec = spec_of(reading)
+    spec = spec_of(reading := choose(source))
     for layer in spec["layers"]:  # a translator export says which layers were frozen
         layer.update({"trainable": False} if layer["name"] in frozen_layers(source.model) else {})
     refused = reading.refused

@@ -73,6 +73,7 @@ class Source:
     # for their value costs nothing and recurses no further.
     live: set[str] = field(default_factory=set)
     containers: set[str] = field(default_factory=set)  # modules other modules lie in
+    dtypes: dict[str, str] = field(default_factory=dict)  # a tensor's spec dtype, if a spec's
     _values: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def scope(self, node: onnx.NodeProto) -> str | None:
@@ -91,6 +92,12 @@ class Source:
     def reads(self, node: onnx.NodeProto) -> list[str]:
         """The tensors a node reads: its inputs, then what its subgraphs read from outside."""
         return [*node.input, *outer_names(node)]
+
+    def stand_in(self, tensor: str) -> tuple[Shape | None, str]:
+        """An unclaimed node's output as a partial spec's stand-in input: its shape (batch
+        aside) and dtype, for one of a known rank above 1 and a spec's dtype; else None."""
+        shape, dtype = self.shapes.get(tensor), self.dtypes.get(tensor, "")
+        return (shape[1:], dtype) if tensor and shape and len(shape) > 1 and dtype else (None, "")
 
     def is_const(self, tensor: str) -> bool:
         return tensor in self.initializers or (
@@ -239,10 +246,12 @@ def read_model(path: str | Path) -> Source:
     graph = inferred.graph
     values = [*graph.input, *graph.value_info, *graph.output]
     shapes = {v.name: s for v in values if (s := _shape(v)) is not None}
+    types = {v.name: DTYPES.get(v.type.tensor_type.elem_type, "") for v in values}
     name = model.graph.name if model.graph.name not in GENERIC_NAMES else Path(path).stem
     inputs = _inputs(model, shapes, str(path))
     source = Source(model, _identifier(name), inputs, [o.name for o in graph.output], shapes)
     source.initializers = {i.name: i for i in model.graph.initializer}
+    source.dtypes = types
     source.live = {i.onnx for i in inputs}
     for node in model.graph.node:
         for tensor in source.reads(node):

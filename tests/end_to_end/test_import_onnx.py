@@ -465,3 +465,32 @@ def test_external_data_is_checked_before_it_is_read(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {source}: tensor '{external[0].name}' {message}")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_the_nodes_after_an_unclaimed_one_read_a_stand_in(
+    dynamo: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unclaimed node's one output becomes a stand-in input that the nodes after it read;
+    with the imported weights and the stand-in fed what the node computes, the partial spec
+    gives the model's outputs in our ONNX build."""
+    from tests.end_to_end.test_import_torch import _OddInTheMiddle
+
+    torch.manual_seed(0)
+    model, x = _OddInTheMiddle().eval(), torch.randn(BATCH, 5, 8)
+    source = tmp_path / "middle.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(source), input_names=["x"], dynamo=dynamo)
+    spec, _, err = run_partial_import(source, tmp_path, capsys)
+    assert "1 layer(s) no importer claims" in err[0]
+    graph = load(str(spec))
+    assert len(graph.inputs) == 2 and len(graph.outputs) == 2
+    weights = load_canonical(graph, tmp_path / "partial.npz")
+    built = ONNX.set_weights(ONNX.build(graph), from_canonical(graph, "onnx", weights))
+    with torch.no_grad():
+        first = model.first(x)
+        feed = dict(zip(graph.inputs, [x.numpy(), model.odd(first).numpy()], strict=True))
+        got, got_first = ONNX.run(built, feed)
+        np.testing.assert_allclose(got, model(x).numpy(), atol=ATOL, rtol=RTOL)
+        np.testing.assert_allclose(got_first, first.numpy(), atol=ATOL, rtol=RTOL)
