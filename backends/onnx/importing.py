@@ -196,7 +196,7 @@ class Reading:
         (``/fc1/Gemm`` → ``fc1``), else the type in snake case."""
         module = self.source.scope(node)
         named = [t for t in node.input if self.source.is_weight(t) and "." in t]
-        path = [p for p in node.name.split("/") if p]
+        path = self.source.path(node)
         if module is not None:
             base = module
         elif named and not named[0].startswith("onnx::"):

@@ -30,6 +30,7 @@ from translator.errors import WeightsError
 Shape = tuple[int | None, ...]
 DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT32: "int32"}
 DTYPES[onnx.TensorProto.INT64] = "int64"
+NUMBERED = re.compile(r"_\d+$")  # TensorFlow's number of a scope entered again
 GENERIC_NAMES = {"", "main_graph", "torch_jit", "torch-jit-export", "tf2onnx"}
 
 
@@ -92,6 +93,17 @@ class Source:
     def reads(self, node: onnx.NodeProto) -> list[str]:
         """The tensors a node reads: its inputs, then what its subgraphs read from outside."""
         return [*node.input, *outer_names(node)]
+
+    def path(self, node: onnx.NodeProto) -> list[str]:
+        """A node's name's scopes: tf2onnx's of a traced ``tf.function``, where TensorFlow
+        numbers every scope entered again (the model's ``model_1/dense_1/MatMul``), without
+        that number (``model/dense/MatMul``: the Keras layer's own name)."""
+        parts = [p for p in node.name.split("/") if p]
+        if self.model.producer_name != "tf2onnx" or len(parts) < 3:
+            return parts
+        if not NUMBERED.search(parts[0]):
+            return parts
+        return [NUMBERED.sub("", p) for p in parts[:-1]] + parts[-1:]
 
     def stand_in(self, tensor: str) -> tuple[Shape | None, str]:
         """An unclaimed node's output as a partial spec's stand-in input: its shape (batch

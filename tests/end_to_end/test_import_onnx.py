@@ -494,3 +494,17 @@ def test_the_nodes_after_an_unclaimed_one_read_a_stand_in(
         got, got_first = ONNX.run(built, feed)
         np.testing.assert_allclose(got, model(x).numpy(), atol=ATOL, rtol=RTOL)
         np.testing.assert_allclose(got_first, first.numpy(), atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", ["channels_first_cnn", "mnist_cnn", "signal_cnn", "token_mixer"])
+def test_tf2onnx_layers_are_named_as_keras_named_them(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TensorFlow numbers every scope the traced ``tf.function`` enters again
+    (``model_1/dense_1/MatMul``); the import takes the numbers off: the layers holding
+    weights have the Keras layers' names. (Recurrent operators tf2onnx names by their own
+    ``LSTM__12`` are named by their type.)"""
+    original = ROOT / "specs" / f"{name}.yaml"
+    source = tf2onnx_file(load(str(original)), tmp_path / f"{name}.onnx")
+    spec, _ = run_import(source, tmp_path, capsys)
+    assert sorted(weighted_layers(capsys, spec)) == sorted(weighted_layers(capsys, original))
