@@ -35,6 +35,7 @@ IMPORTING = {
         "normalization_reading",
         "reading",
         "rotary_reading",
+        "sized_reading",
         "tensorflow_reading",
     ],
     "torch": ["attention_reading", "importing", "program", "reading"],
