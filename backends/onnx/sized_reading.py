@@ -143,41 +143,51 @@ def shapes(source: Source, tensor: str) -> list[tuple[int, ...]]:
 
 def keeps_whole(source: Source, node: onnx.NodeProto) -> bool:
     """Whether a ``Slice`` keeps every element of its input, whatever the inputs' sizes: the
-    exporter's ``x[:, 0:INT64_MAX]``, or ``x[:, :t]`` of a length ``t`` read off the input."""
+    exporter's ``x[:, 0:INT64_MAX]``, or ``x[:, :t]`` of a length ``t`` read off the input.
+    A constant bound on an axis of dynamic size must keep it at any size (``x[:, :5]`` keeps
+    the probes' 3 and 5 steps, not 8), one computed from the sizes at each probe."""
     if node.op_type != "Slice" or len(node.input) < 3:
         return False
     names = (*node.input[1:5], "", "")[:4]  # starts, ends, axes, steps
     given = [probed(source, t) if t else None for t in names]
-    if any(t and g is None for t, g in zip(names, given, strict=True)):
+    seen, named = shapes(source, node.input[0]), source.named.get(node.input[0], ())
+    if any(t and g is None for t, g in zip(names, given, strict=True)) or not seen:
         return False
-    seen = shapes(source, node.input[0])
     cases = max(len(seen), *(len(g) for g in given if g is not None))
-    if not seen or (len(seen) != 1 and len(seen) != cases):
+    large = tuple(d if isinstance(d, int) else ANY_SIZE for d in named)
+    if len(seen) not in (1, cases):
         return False
     for k in range(cases):
-        at = [None if g is None else g[min(k, len(g) - 1)] for g in given]
-        if not _whole(seen[min(k, len(seen) - 1)], *at):
+        starts, ends, axes, steps = (None if g is None else g[min(k, len(g) - 1)] for g in given)
+        shape = seen[min(k, len(seen) - 1)]
+        bounds = [(large if len(g or ()) == 1 else shape) for g in given[:2]]
+        if not _whole(bounds, starts, ends, axes, steps):
             return False
     return True
 
 
+ANY_SIZE = 2**31 - 1  # a size beyond any probe: a constant bound of a dynamic axis keeps it
+
+
 def _whole(
-    shape: tuple[int, ...],
+    bounds: list[tuple[int, ...]],
     starts: np.ndarray | None,
     ends: np.ndarray | None,
     axes: np.ndarray | None,
     steps: np.ndarray | None,
 ) -> bool:
-    """Whether ``Slice(starts, ends, axes, steps)`` of a tensor of ``shape`` keeps it all."""
+    """Whether ``Slice(starts, ends, axes, steps)`` keeps a tensor whole, its starts read
+    against the shape ``bounds[0]``, its ends against ``bounds[1]``."""
     if starts is None or ends is None:
         return False
     starts, ends = starts.reshape(-1), ends.reshape(-1)
     along = range(starts.size) if axes is None else axes.reshape(-1).tolist()
-    for i, axis in enumerate(int(a) % len(shape) for a in along):
-        size, start, end = shape[axis], int(starts[i]), int(ends[i])
-        start, end = start + size if start < 0 else start, end + size if end < 0 else end
+    for i, axis in enumerate(int(a) % len(bounds[0]) for a in along):
+        first, last = bounds[0][axis], bounds[1][axis]
+        start, end = int(starts[i]), int(ends[i])
+        start, end = start + first if start < 0 else start, end + last if end < 0 else end
         if (steps is not None and int(steps.reshape(-1)[i]) != 1) or max(start, 0) != 0:
             return False
-        if end < size:
+        if end < last:
             return False
     return True
