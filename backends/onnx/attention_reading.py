@@ -30,7 +30,7 @@ from backends.onnx.mask_reading import causal_where
 from backends.onnx.merge import SUM_OP
 from backends.onnx.reshape import RESHAPE_OP
 from backends.onnx.rotary_reading import unrotated
-from backends.onnx.sized_reading import keeps_whole, probed
+from backends.onnx.sized_reading import keeps_whole, probed, reshaped
 from translator.ops.attention import mask_is_causal
 
 # Operators that only move a tensor's values about (and the GQA repeat of key/value heads).
@@ -188,7 +188,7 @@ def heads(r: Reading, tensor: str) -> Heads:
         elif node.op_type in SHAPING or keeps_whole(r.source, node):  # x[:, 0:INT64_MAX]
             tensor = node.input[0]
             if node.op_type == RESHAPE_OP:
-                found.split = r.shape(node.output[0]) or ()
+                found.split = reshaped(r.source, node)
         elif node.op_type in ("SequenceAt", "Split") and found.parts == 1:
             tensor, found.part, found.parts, more = _split(r, node, tensor)
             nodes += more
@@ -292,7 +292,7 @@ def match(r: Reading, softmax: onnx.NodeProto) -> Match:
     nodes += after + shaping + output.nodes
     for role in roles.values():
         nodes += role.nodes + role.projection.nodes
-    size = (r.shape(scores.input[0]) or (0,))[-1] or 0
+    size = (r.shape(scores.input[0]) or (0,))[-1] or (roles["query"].split or (0,))[-1] or 0
     unique = list({id(n): n for n in nodes}.values())
     return Match(unique, roles, output, causal, factor, size)
 

@@ -191,3 +191,32 @@ def _whole(
         if end < last:
             return False
     return True
+
+
+def reshaped(source: Source, node: onnx.NodeProto) -> tuple[int | None, ...]:
+    """A Reshape's output shape: onnx's inferred one, a size it left unknown taken from the
+    shape the Reshape is given, where that sets it alike at each probe (a constant part, or a
+    −1 resolved against the input's size: ``(b, t, −1, 16)`` of (b, t, 64) splits 4 heads)."""
+    inferred = source.shapes.get(node.output[0], ())
+    targets, inputs = probed(source, node.input[1]), shapes(source, node.input[0])
+    if None not in inferred or not targets or not inputs:
+        return inferred
+    zero = None if {a.name: a.i for a in node.attribute}.get("allowzero", 0) else 0
+    found = [
+        _resolved_target(targets[min(k, len(targets) - 1)], inputs[min(k, len(inputs) - 1)], zero)
+        for k in range(max(len(targets), len(inputs)))
+    ]
+    if any(len(f) != len(inferred) for f in found):
+        return inferred
+    alike = [f[0] if len(set(f)) == 1 else None for f in zip(*found, strict=True)]
+    return tuple(d if d is not None else a for d, a in zip(inferred, alike, strict=True))
+
+
+def _resolved_target(
+    target: np.ndarray, given: tuple[int, ...], copied: int | None
+) -> tuple[int, ...]:
+    """A Reshape's shape with its −1 set, and its 0s copies of the input's sizes (unless
+    ``allowzero``: ``copied`` None)."""
+    dims = [given[i] if d == copied and i < len(given) else int(d) for i, d in enumerate(target)]
+    known = math.prod(d for d in dims if d != -1)
+    return tuple(math.prod(given) // max(known, 1) if d == -1 else d for d in dims)
