@@ -441,14 +441,15 @@ def test_the_onnx_file_imports(
     _assert_runs_as_the_file(source, spec, weights, LENGTHS.get(exporter, (STEPS,)))
 
 
+@pytest.mark.parametrize("exporter", ["dynamo", "dynamo_dynamic"])
 @pytest.mark.parametrize("case", ["gpt2_tied_head", "llama_gqa"])
 def test_the_onnx_file_itself_ports_the_imported_spec(
-    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str, exporter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``port --weights model.onnx``: the file is imported again and each layer's tensors
     taken (a fused projection's thirds, grouped heads, a tied head reading the table)."""
     source = tmp_path / f"{case}.onnx"
-    _onnx_file(case, "dynamo", source)
+    _onnx_file(case, exporter, source)
     spec, _ = run_import(source, tmp_path, capsys)
     args = ["port", str(spec), "--weights", str(source), "--from", "onnx", "--format", "json"]
     assert main(args) == 0
