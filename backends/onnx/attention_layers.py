@@ -3,7 +3,8 @@
 (with the projections' weights as the IR's ONNX tensors ``q_W``, ``k_W``, ``v_W``, ``out_W``
 and their biases), claimed at its first node in file order; and a learned position
 embedding added to a sequence (``Add(x, Gather(table, positions))``, the positions the
-constant 0 … steps − 1) becomes PositionEmbedding and Add.
+constant 0 … steps − 1, or a buffer of them sliced to the run-time length) becomes
+PositionEmbedding and Add.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ split of a fused projection (GPT-2's ``c_attn``), to a projection: ``MatMul(x, W
 not foresee, or a mask neither empty nor causal, leaves the softmax listed with the reason;
 ``backends.onnx.attention_layers`` makes the spec layer of a match (where the scale must be
 ``1/sqrt(head size)``), or lists the match's first node with the reason, never guessing.
+
+A file exported with a dynamic batch and length computes its mask and rotary tables from the
+run-time length, splits heads by a shape computed at run time (``Concat(Shape(x)[:2], [-1,
+16])``) and slices to the length (``x[:, 0:INT64_MAX]``): each is read at several sizes of
+the inputs (``backends.onnx.sized_reading``) and must be what a static file holds at each.
 """
 
 from __future__ import annotations

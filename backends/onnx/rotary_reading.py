@@ -1,7 +1,7 @@
 """Reading rotary position embeddings in an ONNX graph, as Llama applies them to a
 (batch, heads, steps, size) head: ``x·cos + rotate_half(x)·sin``, rotate_half(x) =
 Concat(−x[…, half:], x[…, :half]) on the last axis, with cos and sin tables computed from
-constants alone. Their base is read off the tables (the angle of position 1, feature 1 is
+constants alone (or cut to the run-time length: read at several lengths). Their base is read off the tables (the angle of position 1, feature 1 is
 base^(−2/size)) and every entry checked against Llama's formula, as the PyTorch importer
 does (``backends.torch.program``).
 """
