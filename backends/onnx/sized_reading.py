@@ -99,18 +99,25 @@ def _run(source: Source, node: onnx.NodeProto, values: dict[str, np.ndarray]) ->
 
 
 def _at(source: Source, tensor: str, k: int, names: dict[str, int]) -> np.ndarray | None:
+    """``tensor``'s value at probe ``k`` (sizes ``names``), None if it has none."""
     memo: dict[str, np.ndarray] = source.sized.setdefault(f"probe {k}", {})
     if tensor not in memo:
         nodes = _nodes(source, tensor, names)
-        if nodes is None:
+        try:
+            for node in (n for n in nodes or () if n.output[0] not in memo):
+                memo.update(zip(node.output, _outputs(source, node, names, memo), strict=False))
+        except Exception:  # an operator onnx's runtime cannot run at these sizes: none
             return None
-        for node in (n for n in nodes if n.output[0] not in memo):
-            if node.op_type in SIZE_OPS and _resolved(source, node.input[0], names):
-                memo[node.output[0]] = _size_of(source, node, names)
-                continue
-            values = {t: memo.get(t, source.constant(t)) for t in node.input if t}
-            memo.update(zip(node.output, _run(source, node, values), strict=False))  # type: ignore[arg-type]
-    return memo[tensor]
+    return memo.get(tensor)
+
+
+def _outputs(
+    source: Source, node: onnx.NodeProto, names: dict[str, int], memo: dict[str, np.ndarray]
+) -> list[np.ndarray]:
+    if node.op_type in SIZE_OPS and _resolved(source, node.input[0], names):
+        return [_size_of(source, node, names)]
+    values = {t: memo[t] if t in memo else source.constant(t) for t in node.input if t}
+    return _run(source, node, values)  # type: ignore[arg-type]
 
 
 def probed(source: Source, tensor: str) -> list[np.ndarray] | None:
