@@ -3,7 +3,8 @@
 (with the projections' weights as the IR's ONNX tensors ``q_W``, ``k_W``, ``v_W``, ``out_W``
 and their biases), claimed at its first node in file order; and a learned position
 embedding added to a sequence (``Add(x, Gather(table, positions))``, the positions the
-constant 0 … steps − 1) becomes PositionEmbedding and Add.
+constant 0 … steps − 1, or a buffer of them sliced to the run-time length) becomes
+PositionEmbedding and Add.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from backends.onnx.importing import (
 from backends.onnx.merge import MERGE_TYPES, SUM_OP
 from backends.onnx.reading import NAME_SCOPES, scopes
 from backends.onnx.reshape import made_plain
+from backends.onnx.sized_reading import probed
 
 
 def _common(paths: list[list[str]]) -> list[str]:
@@ -158,17 +160,21 @@ def find_attention(r: Reading) -> dict[int, Recogniser]:
     return found
 
 
+def _counting(ids: np.ndarray) -> bool:
+    """Whether every row of ``ids`` is 0 … steps − 1."""
+    rows = ids.reshape(-1, ids.shape[-1]) if ids.ndim else ids.reshape(1, 1)
+    return ids.ndim > 0 and all(np.array_equal(row, np.arange(ids.shape[-1])) for row in rows)
+
+
 def _positions(r: Reading, gather: onnx.NodeProto | None) -> np.ndarray | None:
-    """The table of ``Gather(table, positions)``, positions 0 … steps − 1; else None."""
+    """The table of ``Gather(table, positions)``, positions 0 … steps − 1 (constants, or
+    cut to the run-time length: at each probe of the inputs' sizes); else None."""
     if gather is None or gather.op_type != "Gather" or not r.source.is_weight(gather.input[0]):
         return None
-    table, ids = r.const(gather.input[0]), r.const(gather.input[1])
-    if table is None or ids is None or ids.ndim < 1 or attributes(gather).get("axis", 0) != 0:
+    table, ids = r.const(gather.input[0]), probed(r.source, gather.input[1])
+    if table is None or not ids or attributes(gather).get("axis", 0) != 0:
         return None
-    rows = ids.reshape(-1, ids.shape[-1])
-    if not all(np.array_equal(row, np.arange(ids.shape[-1])) for row in rows):
-        return None
-    return table if table.ndim == 2 else None
+    return table if table.ndim == 2 and all(_counting(i) for i in ids) else None
 
 
 @PATTERNS.register("LearnedPositions")

@@ -14,6 +14,11 @@ split of a fused projection (GPT-2's ``c_attn``), to a projection: ``MatMul(x, W
 not foresee, or a mask neither empty nor causal, leaves the softmax listed with the reason;
 ``backends.onnx.attention_layers`` makes the spec layer of a match (where the scale must be
 ``1/sqrt(head size)``), or lists the match's first node with the reason, never guessing.
+
+A file exported with a dynamic batch and length computes its mask and rotary tables from the
+run-time length, splits heads by a shape computed at run time (``Concat(Shape(x)[:2], [-1,
+16])``) and slices to the length (``x[:, 0:INT64_MAX]``): each is read at several sizes of
+the inputs (``backends.onnx.sized_reading``) and must be what a static file holds at each.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from backends.onnx.mask_reading import causal_where
 from backends.onnx.merge import SUM_OP
 from backends.onnx.reshape import RESHAPE_OP
 from backends.onnx.rotary_reading import unrotated
+from backends.onnx.sized_reading import keeps_whole, probed, reshaped
 from translator.ops.attention import mask_is_causal
 
 # Operators that only move a tensor's values about (and the GQA repeat of key/value heads).
@@ -184,10 +190,10 @@ def heads(r: Reading, tensor: str) -> Heads:
         elif rotation is not None:
             tensor, found.base = rotation[0], rotation[1]
             nodes += rotation[2]
-        elif node.op_type in SHAPING:
+        elif node.op_type in SHAPING or keeps_whole(r.source, node):  # x[:, 0:INT64_MAX]
             tensor = node.input[0]
             if node.op_type == RESHAPE_OP:
-                found.split = r.shape(node.output[0]) or ()
+                found.split = reshaped(r.source, node)
         elif node.op_type in ("SequenceAt", "Split") and found.parts == 1:
             tensor, found.part, found.parts, more = _split(r, node, tensor)
             nodes += more
@@ -196,12 +202,16 @@ def heads(r: Reading, tensor: str) -> Heads:
     raise Refused(f"'{tensor}' comes from no projection")
 
 
-def masked_causally(value: np.ndarray) -> bool:
-    """Whether a constant mask added to the scores is causal (True) or masks nothing."""
+def masked_causally(values: list[np.ndarray]) -> bool:
+    """Whether a mask added to the scores is causal (True) or masks nothing, a constant or
+    at each probe of the inputs' sizes (a mask built from the run-time length)."""
     try:
-        return mask_is_causal(value)
+        found = {mask_is_causal(value) for value in values}
     except ValueError as exc:
         raise Refused(str(exc)) from None
+    if len(found) != 1:
+        raise Refused("a mask causal at some lengths and empty at others")
+    return found.pop()
 
 
 @dataclass
@@ -220,13 +230,13 @@ def _scores(r: Reading, softmax: onnx.NodeProto) -> tuple[onnx.NodeProto, bool, 
     """(the MatMul(q, kᵀ), causal, the scale, the nodes) before a softmax."""
     tensor, causal, factor, nodes = softmax.input[0], False, 1.0, [softmax]
     while (node := _producer(r, tensor)) is not None and node.op_type != "MatMul":
-        masks = [t for t in node.input if r.const(t) is not None] if node.op_type == SUM_OP else []
+        masks = [t for t in node.input if probed(r.source, t)] if node.op_type == SUM_OP else []
         scale = scaled(r, node)
         built = causal_where(r, node)
         if built is not None:  # the translator's own: Where(lower triangle, scores, −1e9)
             causal, tensor, nodes = True, node.input[1], [*nodes, *built]
         elif len(masks) == 1 and scale is None:
-            causal = masked_causally(r.const(masks[0]))  # type: ignore[arg-type]
+            causal = masked_causally(probed(r.source, masks[0]) or [])
             tensor = next(t for t in node.input if t != masks[0])
         elif scale is not None:
             factor, tensor = factor * scale[0], scale[2]
@@ -287,7 +297,7 @@ def match(r: Reading, softmax: onnx.NodeProto) -> Match:
     nodes += after + shaping + output.nodes
     for role in roles.values():
         nodes += role.nodes + role.projection.nodes
-    size = (r.shape(scores.input[0]) or (0,))[-1] or 0
+    size = (r.shape(scores.input[0]) or (0,))[-1] or (roles["query"].split or (0,))[-1] or 0
     unique = list({id(n): n for n in nodes}.values())
     return Match(unique, roles, output, causal, factor, size)
 
@@ -297,7 +307,7 @@ def attends(r: Reading, softmax: onnx.NodeProto) -> bool:
     additions and scaling by constants): attention, read whole or listed with the reason."""
     node = _producer(r, softmax.input[0])
     while node is not None and node.op_type in (SUM_OP, "Mul", "Div", "Where"):
-        data = [t for t in node.input if r.const(t) is None and scalar(r, t) is None]
+        data = [t for t in node.input if scalar(r, t) is None and probed(r.source, t) is None]
         node = _producer(r, data[0]) if len(data) == 1 else None
     return (
         node is not None

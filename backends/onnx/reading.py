@@ -28,6 +28,7 @@ from translator.commands.importing import SourceError
 from translator.errors import WeightsError
 
 Shape = tuple[int | None, ...]
+Named = tuple[int | str | None, ...]  # a shape with onnx's names of unknown sizes
 DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT32: "int32"}
 DTYPES[onnx.TensorProto.INT64] = "int64"
 NUMBERED = re.compile(r"_\d+$")  # TensorFlow's number of a scope entered again
@@ -75,6 +76,10 @@ class Source:
     live: set[str] = field(default_factory=set)
     containers: set[str] = field(default_factory=set)  # modules other modules lie in
     dtypes: dict[str, str] = field(default_factory=dict)  # a tensor's spec dtype, if a spec's
+    # Inferred shapes with the sizes onnx names ('b', 't': an input's dynamic axes) kept as
+    # names, and values computed from them (``backends.onnx.sized_reading``'s cache).
+    named: dict[str, Named] = field(default_factory=dict)
+    sized: dict[str, Any] = field(default_factory=dict)
     _values: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def scope(self, node: onnx.NodeProto) -> str | None:
@@ -177,11 +182,16 @@ def outer_names(node: onnx.NodeProto) -> list[str]:
     return found
 
 
-def _shape(value: onnx.ValueInfoProto) -> Shape | None:
+def _named(value: onnx.ValueInfoProto) -> Named | None:
     if not value.type.tensor_type.HasField("shape"):
         return None
     dims = value.type.tensor_type.shape.dim
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims)
+
+
+def _shape(value: onnx.ValueInfoProto) -> Shape | None:
+    named = _named(value)
+    return None if named is None else tuple(d if isinstance(d, int) else None for d in named)
 
 
 def _external_size(init: onnx.TensorProto, base: Path, path: str) -> None:
@@ -264,6 +274,7 @@ def read_model(path: str | Path) -> Source:
     source = Source(model, _identifier(name), inputs, [o.name for o in graph.output], shapes)
     source.initializers = {i.name: i for i in model.graph.initializer}
     source.dtypes = types
+    source.named = {v.name: n for v in values if (n := _named(v)) is not None}
     source.live = {i.onnx for i in inputs}
     for node in model.graph.node:
         for tensor in source.reads(node):

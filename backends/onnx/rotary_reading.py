@@ -1,7 +1,7 @@
 """Reading rotary position embeddings in an ONNX graph, as Llama applies them to a
 (batch, heads, steps, size) head: ``x·cos + rotate_half(x)·sin``, rotate_half(x) =
 Concat(−x[…, half:], x[…, :half]) on the last axis, with cos and sin tables computed from
-constants alone. Their base is read off the tables (the angle of position 1, feature 1 is
+constants alone (or cut to the run-time length: read at several lengths). Their base is read off the tables (the angle of position 1, feature 1 is
 base^(−2/size)) and every entry checked against Llama's formula, as the PyTorch importer
 does (``backends.torch.program``).
 """
@@ -13,6 +13,7 @@ import onnx
 
 from backends.onnx.importing import Reading, Refused, attributes
 from backends.onnx.merge import SUM_OP
+from backends.onnx.sized_reading import probed
 from translator.ops.attention import rotary_base
 
 
@@ -35,12 +36,13 @@ def unrotated(r: Reading, node: onnx.NodeProto) -> tuple[str, float, list[onnx.N
     return x, base(cos, sin, size), [node, *products, *turn]  # type: ignore[list-item]
 
 
-def _with_table(r: Reading, product: onnx.NodeProto) -> tuple[str, np.ndarray] | None:
-    """(the operand computed at run time, the other's constant table), or None."""
-    first, second = (r.const(t) for t in product.input)
-    if second is not None and first is None and second.size > 1:
+def _with_table(r: Reading, product: onnx.NodeProto) -> tuple[str, list[np.ndarray]] | None:
+    """(the operand computed at run time, the other's table: a constant, or its value at
+    each probe of the inputs' sizes when cut to the run-time length), or None."""
+    first, second = (probed(r.source, t) for t in product.input)
+    if second is not None and first is None and all(t.size > 1 for t in second):
         return product.input[0], second
-    if first is not None and second is None and first.size > 1:
+    if first is not None and second is None and all(t.size > 1 for t in first):
         return product.input[1], first
     return None
 
@@ -81,9 +83,13 @@ def _turned(r: Reading, turned: str, x: str) -> list[onnx.NodeProto] | None:
     return [cat, neg, first, second]  # type: ignore[list-item]
 
 
-def base(cos: np.ndarray, sin: np.ndarray, size: int) -> float:
-    """The base Llama's tables of cos and sin were made with; refused if they are not."""
+def base(cos: list[np.ndarray], sin: list[np.ndarray], size: int) -> float:
+    """The base Llama's tables of cos and sin were made with (at every length probed);
+    refused if they are not."""
     try:
-        return rotary_base(cos, sin, size)
+        found = {rotary_base(c, s, size) for c, s in zip(cos, sin, strict=True)}
     except ValueError as exc:
         raise Refused(str(exc)) from None
+    if len(found) != 1:
+        raise Refused("rotary tables of another base at another length")
+    return found.pop()

@@ -14,6 +14,7 @@ from backends.onnx import recurrent
 from backends.onnx.importing import RECOGNISERS, Reading, Refused, View, attributes
 from backends.onnx.model import BUILDERS, Layer
 from backends.onnx.reshape import SPEC_ORDER_OPS, made_plain
+from backends.onnx.sized_reading import keeps_whole
 
 Merge = Callable[[Layer, str, str], list[str]]
 
@@ -77,10 +78,14 @@ def build_bidirectional(layer: Layer, inputs: list[str]) -> list[str]:
 
 @RECOGNISERS.register("Slice")
 def read_time_reversal(r: Reading, node: onnx.NodeProto) -> None:
-    """Slice(x, -1, -inf, axes=[time], steps=[-1]) read, through a Transpose, by recurrent
-    operators only → no layer; its output is seen as ``x`` until they take the flip in. The
-    one after a reverse run (``recurrent.flipped_back``) is part of its go_backwards too."""
+    """A Slice keeping every element → no layer. Slice(x, -1, -inf, axes=[time], steps=[-1])
+    read, through a Transpose, by recurrent operators only → no layer; its output is seen as
+    ``x`` until they take the flip in. The one after a reverse run
+    (``recurrent.flipped_back``) is part of its go_backwards too."""
     x = r.view(node.input[0])
+    if keeps_whole(r.source, node):  # x[:, 0:INT64_MAX], or to the length read off x
+        r.views[node.output[0]] = x
+        return
     if not recurrent.reverses_time(r, node, x.axes):
         raise Refused("a Slice other than a time reversal before recurrent layers")
     runs = [n for n in r.source.model.graph.node if n.op_type in recurrent.SPEC_TYPES]

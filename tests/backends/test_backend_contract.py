@@ -41,6 +41,7 @@ IMPORTING = {
         "relu_reading",
         "resampling_reading",
         "rotary_reading",
+        "sized_reading",
         "step_reading",
         "tensorflow_reading",
     ],

@@ -13,6 +13,7 @@ transformers is the ``hf`` extra, which ``dev`` pulls in (``pip install -e ".[de
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Callable
@@ -305,8 +306,9 @@ def _onnx_file(case: str, exporter: str, path: Path) -> tuple[Any, dict[str, tor
     position ids into the position table, keeping only the rows the example's 8 steps read
     (an initializer of (1, 8, 64), not the (16, 64) table: the count would fall short), and
     merges initializers of equal values (all zero biases become one); without it the file
-    keeps the model's own tensors. ``dynamic_shapes`` on the steps also keeps the table, but
-    the spec's inputs then have no length to count a position embedding against."""
+    keeps the model's own tensors. ``dynamo_dynamic`` exports with a dynamic batch and length
+    (at most the position table's rows): positions, masks and rotary tables are then computed
+    from the run-time length, and the spec's inputs have none (``shape: [null]``)."""
     make, example = IMPORTED[case]
     torch.manual_seed(0)
     model, inputs = make().eval(), example()
@@ -315,7 +317,9 @@ def _onnx_file(case: str, exporter: str, path: Path) -> tuple[Any, dict[str, tor
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes traced as constants
-        if exporter.startswith("dynamo"):
+        if exporter == "dynamo_dynamic":
+            _export_dynamic(model, inputs, options, path)
+        elif exporter.startswith("dynamo"):
             kwargs, optimize = {**inputs, **options}, exporter == "dynamo_optimized"
             torch.onnx.export(model, (), path, kwargs=kwargs, dynamo=True, optimize=optimize)
         else:
@@ -324,23 +328,47 @@ def _onnx_file(case: str, exporter: str, path: Path) -> tuple[Any, dict[str, tor
     return model, inputs
 
 
-def _assert_runs_as_the_file(source: Path, spec: Path, weights: Path) -> None:
+def _export_dynamic(
+    model: Any, inputs: dict[str, torch.Tensor], options: dict[str, Any], path: Path
+) -> None:
+    """torch.onnx.export of ``model`` with each input's batch and length dynamic: the options
+    bound to the forward (``dynamic_shapes`` names the tensors alone), the module tree kept
+    (the layers named as the other exports name them)."""
+    steps = torch.export.Dim("steps", max=SMALL["positions"])
+    batch = torch.export.Dim("batch")
+    shapes = {name: {0: batch, 1: steps} for name in inputs}
+    model.forward = functools.partial(model.forward, **options)
+    # torch.onnx names the file's axes once: the second input's are the first's.
+    warnings.filterwarnings("ignore", "# The axis name: .* will not be used", UserWarning)
+    try:
+        torch.onnx.export(
+            model, (), path, kwargs=inputs, dynamo=True, optimize=False, dynamic_shapes=shapes
+        )
+    finally:
+        del model.forward  # the class's own again
+
+
+def _assert_runs_as_the_file(
+    source: Path, spec: Path, weights: Path, lengths: tuple[int, ...] = (STEPS,)
+) -> None:
     """Our Keras, PyTorch and ONNX builds of the imported spec, holding the imported weights,
-    compute what onnxruntime computes on the source file, on the same token ids."""
+    compute what onnxruntime computes on the source file, on the same token ids (of each of
+    ``lengths`` where the file's length is dynamic; a static file's own otherwise)."""
     from backends.onnx.export import session
 
     graph = load(str(spec))
-    inputs = sample_inputs(graph, 0, batch=BATCH)
     run = session(source)
     names = [i.name for i in run.get_inputs()]
-    (expected, *_) = run.run(None, {n: inputs[n] for n in names})
+    samples = [sample_inputs(graph, 0, batch=BATCH, steps=steps) for steps in lengths]
+    expected = [run.run(None, {n: inputs[n] for n in names})[0] for inputs in samples]
     _, canonical = load_any(graph, weights)
     for backend in (KERAS, TORCH, ONNX):
         held = backend.set_weights(
             backend.build(graph), from_canonical(graph, backend.NAME, canonical)
         )
-        (got,) = backend.run(held, inputs)
-        np.testing.assert_allclose(np.asarray(got), expected, atol=ATOL, rtol=RTOL)
+        for inputs, wanted in zip(samples, expected, strict=True):
+            (got,) = backend.run(held, inputs)
+            np.testing.assert_allclose(np.asarray(got), wanted, atol=ATOL, rtol=RTOL)
 
 
 # The TorchScript exporter (dynamo=False) writes BERT; GPT-2's and Llama's mask code of
@@ -349,9 +377,12 @@ def _assert_runs_as_the_file(source: Path, spec: Path, weights: Path) -> None:
 # example's steps (see ``_onnx_file``); Llama has none, so its optimized file imports too,
 # the tied head's kernel then a transposed copy of the token embedding, tied by its values.
 # (T5's encoder is not here: torch.onnx.export's dynamo exporter fails on it, "Cannot view a
-# tensor with shape [2, 8, 4, 16] ..." in T5Attention's reshape, torch 2.13.)
+# tensor with shape [2, 8, 4, 16] ..." in T5Attention's reshape, torch 2.13.) With a dynamic
+# batch and length, the same layers: the positions, masks and rotary tables the file computes
+# from the length read at several lengths, and the reshapes into heads computed at run time.
 EXPORTS = [
     *((case, "dynamo") for case in sorted(MODELS)),
+    *((case, "dynamo_dynamic") for case in ("bert", "gpt2_tied_head", "llama_gqa")),
     ("whisper_encoder", "dynamo"),
     ("bert", "torchscript"),
     ("llama_gqa_tied_theta_500000", "dynamo_optimized"),
@@ -387,6 +418,12 @@ ONNX_LINES = {
 }
 
 
+# A file of dynamic length: token ids of any length (the spec's ``shape: [null]``), run at
+# the example's, at fewer steps and at the position table's every row.
+EXPORTER_LINES = {"dynamo_dynamic": ["- {name: input_ids, shape: [null], dtype: int64}"]}
+LENGTHS = {"dynamo_dynamic": (STEPS, 3, SMALL["positions"])}
+
+
 @pytest.mark.parametrize(("case", "exporter"), EXPORTS)
 def test_the_onnx_file_imports(
     case: str, exporter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -400,17 +437,19 @@ def test_the_onnx_file_imports(
     assert _compared_totals(spec, capsys) == dict.fromkeys(("keras", "torch", "onnx"), expected)
     text = spec.read_text(encoding="utf-8")
     assert [line for line in ONNX_LINES[case] if line not in text] == []
-    _assert_runs_as_the_file(source, spec, weights)
+    assert [line for line in EXPORTER_LINES.get(exporter, []) if line not in text] == []
+    _assert_runs_as_the_file(source, spec, weights, LENGTHS.get(exporter, (STEPS,)))
 
 
+@pytest.mark.parametrize("exporter", ["dynamo", "dynamo_dynamic"])
 @pytest.mark.parametrize("case", ["gpt2_tied_head", "llama_gqa"])
 def test_the_onnx_file_itself_ports_the_imported_spec(
-    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str, exporter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``port --weights model.onnx``: the file is imported again and each layer's tensors
     taken (a fused projection's thirds, grouped heads, a tied head reading the table)."""
     source = tmp_path / f"{case}.onnx"
-    _onnx_file(case, "dynamo", source)
+    _onnx_file(case, exporter, source)
     spec, _ = run_import(source, tmp_path, capsys)
     args = ["port", str(spec), "--weights", str(source), "--from", "onnx", "--format", "json"]
     assert main(args) == 0

@@ -110,12 +110,12 @@ def test_a_padding_mask_is_refused() -> None:
     mask = np.zeros((1, 1, 4, 4), np.float32)
     mask[..., -1] = -np.inf  # the last key hidden from every query
     with pytest.raises(Refused, match="neither causal nor empty"):
-        masked_causally(mask)
+        masked_causally([mask])
 
 
 def test_a_mask_adding_other_values_is_refused() -> None:
     with pytest.raises(Refused, match="other values than 0 and −∞"):
-        masked_causally(np.full((1, 1, 4, 4), -1.0, np.float32))
+        masked_causally([np.full((1, 1, 4, 4), -1.0, np.float32)])
 
 
 def test_heads_split_otherwise_are_listed_with_the_reason(tmp_path: Path) -> None:
