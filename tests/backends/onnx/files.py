@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 
@@ -30,3 +31,28 @@ def write_model(
     model.ir_version = 10
     onnx.save(model, path)
     return path
+
+
+def assert_imports_running_as_the_file(
+    source: Path, lines: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``import`` of ``source`` writes a spec holding each of ``lines``, whose ONNX build with
+    the imported weights computes what onnxruntime computes on the file."""
+    import backends.onnx as ONNX
+    from backends.onnx.export import session
+    from tests.imports import run_import
+    from translator.spec.loader import load
+    from translator.weights.canonical import from_canonical
+    from translator.weights.files import load_canonical
+
+    spec, weights = run_import(source, tmp_path, capsys)
+    text = spec.read_text(encoding="utf-8")
+    assert all(line in text for line in lines), text
+    graph = load(str(spec))
+    run = session(source)
+    (x_info,) = run.get_inputs()
+    x = np.random.default_rng(1).standard_normal(x_info.shape).astype(np.float32)
+    (expected,) = run.run(None, {"x": x})
+    canonical = from_canonical(graph, ONNX.NAME, load_canonical(graph, weights))
+    (got,) = ONNX.run(ONNX.set_weights(ONNX.build(graph), canonical), {"x": x})
+    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)

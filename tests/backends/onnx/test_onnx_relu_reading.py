@@ -11,13 +11,8 @@ import onnx
 import pytest
 from onnx import helper
 
-from backends.onnx.export import session
 from backends.onnx.importing import import_file
-from tests.backends.onnx.files import write_model
-from tests.imports import run_import
-from translator.spec.loader import load
-from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from tests.backends.onnx.files import assert_imports_running_as_the_file, write_model
 
 SHAPE = [2, 8, 16]
 Made = tuple[list[onnx.NodeProto], dict[str, np.ndarray]]
@@ -65,19 +60,9 @@ CASES = {
 def test_a_written_out_layer_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import backends.onnx as ONNX
-
     made, lines = CASES[case]
     source = _file(tmp_path / f"{case}.onnx", made)
-    spec, weights = run_import(source, tmp_path, capsys)
-    text = spec.read_text(encoding="utf-8")
-    assert all(line in text for line in lines), text
-    graph = load(str(spec))
-    x = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
-    (expected,) = session(source).run(None, {"x": x})
-    canonical = from_canonical(graph, ONNX.NAME, load_canonical(graph, weights))
-    (got,) = ONNX.run(ONNX.set_weights(ONNX.build(graph), canonical), {"x": x})
-    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)
+    assert_imports_running_as_the_file(source, lines, tmp_path, capsys)
 
 
 # Each with the argument it must not be read with (the steps before it may be a ReLU).

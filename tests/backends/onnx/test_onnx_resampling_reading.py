@@ -11,11 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from backends.onnx.export import session
-from tests.imports import run_import
-from translator.spec.loader import load
-from translator.weights.canonical import from_canonical
-from translator.weights.files import load_canonical
+from tests.backends.onnx.files import assert_imports_running_as_the_file
 
 SHAPE = [2, 8, 16]
 Made = tuple[list[onnx.NodeProto], dict[str, np.ndarray]]
@@ -70,16 +66,6 @@ CASES = {
 def test_a_cropping_or_repeat_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import backends.onnx as ONNX
-
     made, lines = CASES[case]
     source = _file(tmp_path / f"{case}.onnx", made)
-    spec, weights = run_import(source, tmp_path, capsys)
-    text = spec.read_text(encoding="utf-8")
-    assert all(line in text for line in lines), text
-    graph = load(str(spec))
-    x = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
-    (expected,) = session(source).run(None, {"x": x})
-    canonical = from_canonical(graph, ONNX.NAME, load_canonical(graph, weights))
-    (got,) = ONNX.run(ONNX.set_weights(ONNX.build(graph), canonical), {"x": x})
-    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-6)
+    assert_imports_running_as_the_file(source, lines, tmp_path, capsys)
