@@ -27,6 +27,7 @@ importlib.import_module("backends.onnx.step_reading")  # last steps, ReverseSequ
 importlib.import_module("backends.onnx.recurrent_reading")  # LSTM, GRU, RNN operators read back
 importlib.import_module("backends.onnx.loop_reading")  # Keras cells as tf2onnx's while loops
 importlib.import_module("backends.onnx.bidirectional_reading")  # two runs merged: Bidirectional
+importlib.import_module("backends.onnx.unrolled_reading")  # nn.RNN written out step by step
 
 __all__ = [
     "BUILDERS",

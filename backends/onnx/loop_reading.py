@@ -157,7 +157,7 @@ def read_cell_loop(r: Reading, node: onnx.NodeProto) -> None:
     values = {"units": units, "use_bias": bias is not None, **_cell_args(body, type_, bias, states)}
     sequences, outputs = _outputs(r, node, states[0])
     values |= {"return_sequences": sequences, "go_backwards": reversed_sequence(r, sequence)}
-    weights = _onnx_weights(kernel, recurrent, bias, ONNX_GATES[type_])
+    weights = onnx_weights(kernel, recurrent, bias, ONNX_GATES[type_])
     r.add(node, {"type": type_, **values}, [View(x.ref, (0, 1, 2))], outputs, weights)
 
 
@@ -173,7 +173,7 @@ def _cell_args(
     return {"activation": body.activation(new[0])}
 
 
-def _onnx_weights(
+def onnx_weights(
     kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray | None, gates: list[int]
 ) -> dict[str, Any]:
     """Keras's cell weights as the IR's ONNX tensors W, R, B: gates in ONNX's order, B's

@@ -44,6 +44,7 @@ IMPORTING = {
         "sized_reading",
         "step_reading",
         "tensorflow_reading",
+        "unrolled_reading",
     ],
     "torch": ["attention_reading", "importing", "program", "reading"],
 }

@@ -127,7 +127,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "ceil_mode_pools": (_ceil_pools, (BATCH, 3, 17, 17)),
     "lstm": (lambda: _Recurrent(nn.LSTM), (BATCH, 7, 4)),
     "gru": (lambda: _Recurrent(nn.GRU), (BATCH, 7, 4)),
-    "rnn": (lambda: _Recurrent(nn.RNN), (BATCH, 7, 4)),  # dynamo: see UNROLLED
+    "rnn": (lambda: _Recurrent(nn.RNN), (BATCH, 7, 4)),  # dynamo: written step by step
     "residual": (_Residual, (BATCH, 6)),
     "activations": (_activations, (BATCH, 4)),
     "bidirectional_lstm": (lambda: _Recurrent(_bidirectional_lstm, 12), (BATCH, 7, 4)),
@@ -173,13 +173,8 @@ def _assert_reproduces(source: Path, spec: Path, weights: Path, spec_order: bool
 
 
 # The dynamo exporter writes nn.RNN step by step (Slice, MatMul, Tanh per time step), not
-# as one RNN operator: an unrolled loop no recogniser claims, listed as unclaimed.
-UNROLLED = pytest.mark.xfail(reason="dynamo unrolls nn.RNN into per-step ops", strict=True)
-CASES = [
-    pytest.param(case, dynamo, marks=UNROLLED if (case, dynamo) == ("rnn", True) else ())
-    for case in sorted(MODELS)
-    for dynamo in (False, True)
-]
+# as one RNN operator: read back as one SimpleRNN (backends.onnx.unrolled_reading).
+CASES = [pytest.param(case, dynamo) for case in sorted(MODELS) for dynamo in (False, True)]
 
 
 @pytest.mark.parametrize(("case", "dynamo"), CASES)

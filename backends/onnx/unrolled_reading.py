@@ -1,0 +1,246 @@
+"""Importing a simple recurrence written out step by step, as torch.onnx's dynamo exporter
+writes PyTorch's ``nn.RNN``: one SimpleRNN (``PATTERNS``, claimed at its first node).
+
+The input projection is taken of the whole time-first sequence at once, ``MatMul(x, K)``
+then ``Add(b_ih)`` (no Add without a bias); each time step is taken of it (``Slice``
+[t, t + 1) on axis 0 then ``Squeeze``, or ``Gather`` at t); step t adds to its part the
+previous step's state times ``R`` (``MatMul``) and the recurrent bias, and applies the
+activation (one operator: ``Tanh``, ``Relu``, ...). The first step has no previous state:
+it adds the recurrent product of zeros, a constant of the recurrent bias's rows (zeros, or
+nothing, without a bias). The steps' states, joined on axis 0 in time order (``Concat``),
+are the sequence (``return_sequences``); the last step's state alone, the layer's last.
+
+Strict: every step uses the same K, R and biases, step t reads step t - 1's state (and
+nothing else reads it but the joining), there are as many steps as the sequence has. Any
+other form is left to the per-operator recognisers, which list what they cannot read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+
+from backends.onnx.importing import PATTERNS, Reading, Recogniser, View, attributes
+from backends.onnx.loop_reading import ONNX_GATES, onnx_weights
+from backends.onnx.merge import SUM_OP
+from backends.onnx.recurrent import PLAIN_ACTIVATIONS, SIMPLE_RNN
+from backends.onnx.step_reading import ints
+
+Node = onnx.NodeProto
+
+
+@dataclass
+class Run:
+    """A recurrence written out: its input, weights, and each step's state in time order."""
+
+    sequence: str
+    kernel: np.ndarray
+    input_bias: np.ndarray | None
+    activation: str = ""
+    recurrent: np.ndarray | None = None
+    state_bias: np.ndarray | None = None  # the recurrent bias (a vector), if any
+    states: list[str] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+
+
+def _projection(r: Reading, node: Node) -> tuple[Run, str] | None:
+    """MatMul(x, K) [then Add(b_ih)] of a data x: the run begun, and the projected sequence."""
+    kernel = r.const(node.input[1])
+    if r.const(node.input[0]) is not None or kernel is None or kernel.ndim != 2:
+        return None
+    run, out = Run(node.input[0], kernel, None, nodes=[node]), node.output[0]
+    add = r.reader(out)
+    bias = _other_const(r, add, out) if add is not None and add.op_type == SUM_OP else None
+    if add is not None and bias is not None and bias.shape == kernel.shape[1:]:
+        run.input_bias, out = bias, add.output[0]
+        run.nodes.append(add)
+    return run, out
+
+
+def _other_const(r: Reading, node: Node, tensor: str) -> np.ndarray | None:
+    """The constant a two-input node combines ``tensor`` with, or None."""
+    others = [t for t in node.input if t != tensor]
+    return r.const(others[0]) if len(others) == 1 and len(node.input) == 2 else None
+
+
+def _taken_step(r: Reading, node: Node) -> tuple[int, str, list[Node]] | None:
+    """(t, the step, the nodes) of Slice [t, t + 1) on axis 0 then Squeeze([0]), or Gather at t."""
+    if node.op_type == "Gather":
+        index = r.const(node.input[1])
+        ok = index is not None and index.ndim == 0 and attributes(node).get("axis", 0) == 0
+        return (int(index), node.output[0], [node]) if ok else None  # type: ignore[arg-type]
+    given = [ints(r, t) for t in [*node.input[1:5], ""][:4]] if node.op_type == "Slice" else []
+    if not given or given[0] is None or given[1] != [given[0][0] + 1] or given[2] != [0]:
+        return None
+    drop = r.reader(node.output[0])
+    if given[3] not in (None, [1]) or drop is None or drop.op_type != "Squeeze":
+        return None
+    return (given[0][0], drop.output[0], [node, drop]) if ints(r, drop.input[1]) == [0] else None
+
+
+def _steps(r: Reading, projected: str) -> dict[int, tuple[str, list[Node]]] | None:
+    """Each time step taken of the projected sequence, by its time: all of them, once each."""
+    readers = r.source.readers.get(projected, [])
+    taken = [_taken_step(r, n) for n in readers]
+    shape = r.shape(projected)
+    found = {t[0]: (t[1], t[2]) for t in taken if t is not None}
+    if shape is None or not readers or None in taken or len(found) != len(readers):
+        return None
+    return found if sorted(found) == list(range(shape[0] or -1)) else None
+
+
+def _terms(r: Reading, tensor: str) -> tuple[list[str], list[Node]]:
+    """The terms a tree of Adds (each the only reader of its output) sums, and the Adds."""
+    node = r.source.producers.get(tensor)
+    if node is None or node.op_type != SUM_OP or r.reader(tensor) is None:
+        return [tensor], []
+    terms: list[str] = []
+    adds = [node]
+    for operand in node.input:
+        inner, nodes = _terms(r, operand)
+        terms, adds = terms + inner, adds + nodes
+    return terms, adds
+
+
+def _step(r: Reading, run: Run, part: str) -> tuple[str, Node | None, Any, list[Node]] | None:
+    """One step around its input's part: (its state, the recurrent product, its constant
+    (or None), the nodes), or None for another form."""
+    act = r.reader(part)
+    while act is not None and act.op_type == SUM_OP:
+        act = r.reader(act.output[0])
+    if act is None or act.op_type not in PLAIN_ACTIVATIONS or len(act.input) != 1:
+        return None
+    if run.activation not in ("", act.op_type):
+        return None
+    run.activation = act.op_type
+    terms, adds = _terms(r, act.input[0]) if act.input[0] != part else ([part], [])
+    consts = [r.const(t) for t in terms]
+    made = [r.source.producers.get(t) for t in terms]
+    products = [n for n, c in zip(made, consts, strict=True) if c is None and n is not None]
+    products = [n for n in products if n.op_type == "MatMul"]
+    fixed = [c for c in consts if c is not None]
+    if terms.count(part) != 1 or len(fixed) > 1 or len(products) + len(fixed) + 1 != len(terms):
+        return None
+    if len(products) > 1 or (products and r.reader(products[0].output[0]) is None):
+        return None
+    product = products[0] if products else None
+    return act.output[0], product, fixed[0] if fixed else None, [*adds, act]
+
+
+def _bias_of(value: Any, units: int) -> np.ndarray | None:
+    """A constant's rows as one vector of ``units`` (all rows equal), else None."""
+    if value is None or value.size % units or not value.size:
+        return None if value is not None else np.zeros(units, np.float32)
+    rows = value.reshape(-1, units)
+    return rows[0] if (rows == rows[0]).all() else None
+
+
+def _chain(r: Reading, run: Run, parts: list[str]) -> bool:
+    """Whether the steps over ``parts`` (in time order) chain: step t reads step t - 1's
+    state by the same R, each adds the same recurrent bias; ``run`` filled."""
+    units, biases, biased = run.kernel.shape[1], [], False
+    for index, part in enumerate(parts):
+        step = _step(r, run, part)
+        if step is None:
+            return False
+        state, product, fixed, nodes = step
+        if (product is None) != (index == 0):
+            return False
+        if product is not None:
+            recurrent = r.const(product.input[1])
+            if product.input[0] != run.states[-1] or recurrent is None:
+                return False
+            if run.recurrent is None:
+                run.recurrent = recurrent
+            if recurrent.shape != run.recurrent.shape or not (recurrent == run.recurrent).all():
+                return False
+            nodes = [product, *nodes]
+        biases.append(_bias_of(fixed, units))
+        biased = biased or (fixed is not None and (index > 0 or bool(fixed.any())))
+        run.states.append(state)
+        run.nodes.extend(nodes)
+    first = biases[0]
+    if first is None or any(b is None or not np.array_equal(b, first) for b in biases):
+        return False
+    run.state_bias = first if biased else None
+    return run.recurrent is None or run.recurrent.shape == (units, units)
+
+
+def _outputs(r: Reading, run: Run) -> dict[str, Any] | None:
+    """The views of what the run hands on: its states joined (the sequence), or its last
+    state alone; None when a state is read otherwise."""
+    states = run.states
+    readers = [r.source.readers.get(s, []) for s in states]
+    others = [[n for n in found if n not in run.nodes] for found in readers]
+    joins = {id(n): n for found in others for n in found if n.op_type == "Concat"}
+    join = next(iter(joins.values())) if len(joins) == 1 else None
+    shape = r.shape(states[-1])
+    if join is not None and list(join.input) == states and attributes(join).get("axis") == 0:
+        if any(found != [join] for found in others) or shape is None or shape[0] != 1:
+            return None
+        run.nodes.append(join)
+        return {"return_sequences": True, "views": {join.output[0]: (1, 0, 2)}}
+    if any(others[:-1]) or shape is None or len(shape) not in (2, 3):
+        return None
+    if len(shape) == 3 and shape[0] != 1:
+        return None
+    return {"return_sequences": False, "views": {states[-1]: (None,) * (len(shape) - 2) + (0, 1)}}
+
+
+def find_run(r: Reading, node: Node) -> tuple[Run, dict[str, Any]] | None:
+    """The recurrence a MatMul projects the input of, and its outputs; None for another form."""
+    begun = _projection(r, node)
+    steps = _steps(r, begun[1]) if begun is not None else None
+    if begun is None or steps is None:
+        return None
+    run = begun[0]
+    for _, nodes in steps.values():
+        run.nodes.extend(nodes)
+    if not _chain(r, run, [steps[t][0] for t in sorted(steps)]):
+        return None
+    outputs = _outputs(r, run)
+    return (run, outputs) if outputs is not None else None
+
+
+@PATTERNS.register("UnrolledRecurrence")
+def find_unrolled(r: Reading) -> dict[int, Recogniser]:
+    """Each recurrence written out (see the module doc) → SimpleRNN, claimed at its first
+    node in file order."""
+    order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
+    found: dict[int, Recogniser] = {}
+    for node in r.source.model.graph.node:
+        match = find_run(r, node) if node.op_type == "MatMul" else None
+        if match is not None:
+            first = min(match[0].nodes, key=lambda n: order[id(n)])
+            found[id(first)] = _recogniser(*match)
+    return found
+
+
+def _recogniser(run: Run, outputs: dict[str, Any]) -> Recogniser:
+    def recognise(r: Reading, node: Node) -> None:
+        x = r.view(run.sequence)
+        r.expects(x, (1, 0, 2), "its steps are not taken of the spec's sequence time first")
+        units = run.kernel.shape[1]
+        biased = run.input_bias is not None or run.state_bias is not None
+        layer = {
+            "type": SIMPLE_RNN,
+            "units": units,
+            "activation": PLAIN_ACTIVATIONS[run.activation],
+            "use_bias": biased,
+            "return_sequences": outputs["return_sequences"],
+        }
+        zeros = np.zeros(units, run.kernel.dtype)
+        pair = [run.input_bias, run.state_bias]
+        bias = np.stack([zeros if b is None else b for b in pair]) if biased else None
+        recurrent = np.zeros((units, units), run.kernel.dtype)
+        recurrent = recurrent if run.recurrent is None else run.recurrent
+        weights = onnx_weights(run.kernel, recurrent, bias, ONNX_GATES[SIMPLE_RNN])
+        r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs["views"], weights)
+        for claimed in run.nodes:
+            if claimed is not node:
+                r.claim(claimed)
+
+    return recognise
