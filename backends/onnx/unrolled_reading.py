@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 import onnx
 
-from backends.onnx.importing import PATTERNS, Reading, Recogniser, View, attributes
+from backends.onnx.importing import PATTERNS, Reading, Recogniser, Thunk, View, attributes
 from backends.onnx.loop_reading import ONNX_GATES, onnx_weights
 from backends.onnx.merge import SUM_OP
-from backends.onnx.recurrent import PLAIN_ACTIVATIONS, SIMPLE_RNN
+from backends.onnx.recurrent import PLAIN_ACTIVATIONS, SIMPLE_RNN, reverses_time
 from backends.onnx.step_reading import ints
+from translator.commands.importing import written_args
+from translator.ops.wrappers import bidirectional_layer
 
 Node = onnx.NodeProto
 
@@ -42,8 +44,9 @@ class Run:
     activation: str = ""
     recurrent: np.ndarray | None = None
     state_bias: np.ndarray | None = None  # the recurrent bias (a vector), if any
-    states: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)  # in processing order
     nodes: list[Node] = field(default_factory=list)
+    backwards: bool = False  # run from the last step to the first
 
 
 def _projection(r: Reading, node: Node) -> tuple[Run, str] | None:
@@ -170,77 +173,144 @@ def _chain(r: Reading, run: Run, parts: list[str]) -> bool:
 
 
 def _outputs(r: Reading, run: Run) -> dict[str, Any] | None:
-    """The views of what the run hands on: its states joined (the sequence), or its last
-    state alone; None when a state is read otherwise."""
+    """What the run hands on: its states joined on axis 0 (the sequence; a backward run's
+    in processing order, or ``turned`` back to time order, as a Bidirectional's), or its
+    last state alone; None when a state is read otherwise."""
     states = run.states
     readers = [r.source.readers.get(s, []) for s in states]
     others = [[n for n in found if n not in run.nodes] for found in readers]
     joins = {id(n): n for found in others for n in found if n.op_type == "Concat"}
     join = next(iter(joins.values())) if len(joins) == 1 else None
     shape = r.shape(states[-1])
-    if join is not None and list(join.input) == states and attributes(join).get("axis") == 0:
+    if join is not None and attributes(join).get("axis") == 0:
+        turned = run.backwards and list(join.input) == states[::-1]
+        if list(join.input) != states and not turned:
+            return None
         if any(found != [join] for found in others) or shape is None or shape[0] != 1:
             return None
         run.nodes.append(join)
-        return {"return_sequences": True, "views": {join.output[0]: (1, 0, 2)}}
+        views: dict[str, tuple[int | None, ...]] = {join.output[0]: (1, 0, 2)}
+        return {"return_sequences": True, "views": views, "join": join, "turned": turned}
     if any(others[:-1]) or shape is None or len(shape) not in (2, 3):
         return None
     if len(shape) == 3 and shape[0] != 1:
         return None
-    return {"return_sequences": False, "views": {states[-1]: (None,) * (len(shape) - 2) + (0, 1)}}
+    views = {states[-1]: (None,) * (len(shape) - 2) + (0, 1)}
+    return {"return_sequences": False, "views": views, "join": None, "turned": False}
 
 
-def find_run(r: Reading, node: Node) -> tuple[Run, dict[str, Any]] | None:
-    """The recurrence a MatMul projects the input of, and its outputs; None for another form."""
+Match = tuple[Run, dict[str, Any]]
+
+
+def find_run(r: Reading, node: Node) -> Match | None:
+    """The recurrence a MatMul projects the input of (run backwards when the projection is
+    reversed in time first), and its outputs; None for another form."""
     begun = _projection(r, node)
-    steps = _steps(r, begun[1]) if begun is not None else None
-    if begun is None or steps is None:
+    if begun is None:
         return None
-    run = begun[0]
-    for _, nodes in steps.values():
-        run.nodes.extend(nodes)
+    run, projected = begun
+    flip = r.reader(projected)
+    if flip is not None and flip.op_type == "Slice" and reverses_time(r, flip, (1, 0, 2)):
+        run.backwards, projected = True, flip.output[0]
+        run.nodes.append(flip)
+    steps = _steps(r, projected)
+    if steps is None:
+        return None
+    run.nodes.extend(n for _, nodes in steps.values() for n in nodes)
     if not _chain(r, run, [steps[t][0] for t in sorted(steps)]):
         return None
     outputs = _outputs(r, run)
     return (run, outputs) if outputs is not None else None
 
 
+def _pairs(r: Reading, matches: list[Match]) -> list[tuple[Match, Match, Node]]:
+    """A forward run and a backward one (turned back to time order) on one sequence, of one
+    configuration, their sequences concatenated on the last axis: a Bidirectional's."""
+    found = []
+    for backward in (m for m in matches if m[1]["turned"]):
+        merge = r.reader(backward[1]["join"].output[0])
+        for forward in (m for m in matches if m[1]["join"] and not m[0].backwards):
+            pair = [forward[1]["join"].output[0], backward[1]["join"].output[0]]
+            if merge is None or merge.op_type != "Concat" or list(merge.input) != pair:
+                continue
+            last = attributes(merge).get("axis") in (2, -1) and len(r.shape(pair[0]) or ()) == 3
+            alike = _layer(forward[0], True) == _layer(backward[0], True)
+            if last and alike and forward[0].sequence == backward[0].sequence:
+                found.append((forward, backward, merge))
+    return found
+
+
 @PATTERNS.register("UnrolledRecurrence")
 def find_unrolled(r: Reading) -> dict[int, Recogniser]:
-    """Each recurrence written out (see the module doc) → SimpleRNN, claimed at its first
-    node in file order."""
+    """Each recurrence written out (see the module doc) → SimpleRNN, a forward and a
+    backward one concatenated → Bidirectional; claimed at the first node in file order."""
     order = {id(n): i for i, n in enumerate(r.source.model.graph.node)}
+    nodes = (n for n in r.source.model.graph.node if n.op_type == "MatMul")
+    matches = [m for m in (find_run(r, n) for n in nodes) if m is not None]
     found: dict[int, Recogniser] = {}
-    for node in r.source.model.graph.node:
-        match = find_run(r, node) if node.op_type == "MatMul" else None
-        if match is not None:
-            first = min(match[0].nodes, key=lambda n: order[id(n)])
-            found[id(first)] = _recogniser(*match)
+    for forward, backward, merge in _pairs(r, matches):
+        claimed = [*forward[0].nodes, *backward[0].nodes, merge]
+        first = min(claimed, key=lambda n: order[id(n)])
+        found[id(first)] = _both_recogniser(forward[0], backward[0], claimed, merge)
+    for run, outputs in matches:  # a run of a pair is read with it
+        first = min(run.nodes, key=lambda n: order[id(n)])
+        if not outputs["turned"]:
+            found.setdefault(id(first), _recogniser(run, outputs))
     return found
+
+
+def _layer(run: Run, sequences: bool) -> dict[str, Any]:
+    """The SimpleRNN a run is."""
+    return {
+        "type": SIMPLE_RNN,
+        "units": run.kernel.shape[1],
+        "activation": PLAIN_ACTIVATIONS[run.activation],
+        "use_bias": run.input_bias is not None or run.state_bias is not None,
+        "return_sequences": sequences,
+    }
+
+
+def _weights(run: Run) -> dict[str, Thunk]:
+    """The run's weights as the IR's ONNX tensors W, R, B (B: the input bias, then the
+    recurrent one; zeros for one absent)."""
+    units, dtype = run.kernel.shape[1], run.kernel.dtype
+    pair = [run.input_bias, run.state_bias]
+    biased = any(b is not None for b in pair)
+    bias = np.stack([np.zeros(units, dtype) if b is None else b for b in pair]) if biased else None
+    recurrent = np.zeros((units, units), dtype) if run.recurrent is None else run.recurrent
+    return onnx_weights(run.kernel, recurrent, bias, ONNX_GATES[SIMPLE_RNN])
+
+
+def _sequence_view(r: Reading, run: Run) -> View:
+    x = r.view(run.sequence)
+    r.expects(x, (1, 0, 2), "its steps are not taken of the spec's sequence time first")
+    return View(x.ref, (0, 1, 2))
 
 
 def _recogniser(run: Run, outputs: dict[str, Any]) -> Recogniser:
     def recognise(r: Reading, node: Node) -> None:
-        x = r.view(run.sequence)
-        r.expects(x, (1, 0, 2), "its steps are not taken of the spec's sequence time first")
-        units = run.kernel.shape[1]
-        biased = run.input_bias is not None or run.state_bias is not None
-        layer = {
-            "type": SIMPLE_RNN,
-            "units": units,
-            "activation": PLAIN_ACTIVATIONS[run.activation],
-            "use_bias": biased,
-            "return_sequences": outputs["return_sequences"],
-        }
-        zeros = np.zeros(units, run.kernel.dtype)
-        pair = [run.input_bias, run.state_bias]
-        bias = np.stack([zeros if b is None else b for b in pair]) if biased else None
-        recurrent = np.zeros((units, units), run.kernel.dtype)
-        recurrent = recurrent if run.recurrent is None else run.recurrent
-        weights = onnx_weights(run.kernel, recurrent, bias, ONNX_GATES[SIMPLE_RNN])
-        r.add(node, layer, [View(x.ref, (0, 1, 2))], outputs["views"], weights)
+        layer = _layer(run, outputs["return_sequences"])
+        layer |= {"go_backwards": True} if run.backwards else {}
+        r.add(node, layer, [_sequence_view(r, run)], outputs["views"], _weights(run))
         for claimed in run.nodes:
-            if claimed is not node:
-                r.claim(claimed)
+            r.claim(claimed)
 
     return recognise
+
+
+def _both_recogniser(forward: Run, backward: Run, nodes: list[Node], merge: Node) -> Recogniser:
+    def recognise(r: Reading, node: Node) -> None:
+        x = _sequence_view(r, forward)
+        inner = written_args(SIMPLE_RNN, _layer(forward, True))
+        layer = bidirectional_layer({"type": SIMPLE_RNN, **inner}, "concat")
+        both = [_weights(forward), _weights(backward)]
+        weights = {k: _joined(both[0][k], both[1][k]) for k in both[0]}
+        r.add(node, layer, [x], {merge.output[0]: (1, 0, 2)}, weights)
+        for claimed in nodes:
+            r.claim(claimed)
+
+    return recognise
+
+
+def _joined(first: Thunk, second: Thunk) -> Thunk:
+    return lambda: np.concatenate([first(), second()])

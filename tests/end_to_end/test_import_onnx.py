@@ -94,6 +94,14 @@ def _bidirectional_lstm(*args: int, **kwargs: bool) -> nn.Module:
     return nn.LSTM(*args, bidirectional=True, **kwargs)
 
 
+def _bidirectional_rnn(*args: int, **kwargs: bool) -> nn.Module:
+    return nn.RNN(*args, bidirectional=True, **kwargs)
+
+
+def _relu_rnn(*args: int, **kwargs: bool) -> nn.Module:
+    return nn.RNN(*args, nonlinearity="relu", bias=False, **kwargs)
+
+
 class _Residual(nn.Module):
     """Two Linear branches added, a Tanh, LayerNorm: merges and normalization."""
 
@@ -131,6 +139,8 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "residual": (_Residual, (BATCH, 6)),
     "activations": (_activations, (BATCH, 4)),
     "bidirectional_lstm": (lambda: _Recurrent(_bidirectional_lstm, 12), (BATCH, 7, 4)),
+    "bidirectional_rnn": (lambda: _Recurrent(_bidirectional_rnn, 12), (BATCH, 7, 4)),
+    "relu_rnn": (lambda: _Recurrent(_relu_rnn), (BATCH, 7, 4)),
 }
 
 
@@ -173,7 +183,8 @@ def _assert_reproduces(source: Path, spec: Path, weights: Path, spec_order: bool
 
 
 # The dynamo exporter writes nn.RNN step by step (Slice, MatMul, Tanh per time step), not
-# as one RNN operator: read back as one SimpleRNN (backends.onnx.unrolled_reading).
+# as one RNN operator: read back as one SimpleRNN, or Bidirectional, by
+# backends.onnx.unrolled_reading.
 CASES = [pytest.param(case, dynamo) for case in sorted(MODELS) for dynamo in (False, True)]
 
 
