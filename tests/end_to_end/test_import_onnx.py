@@ -90,6 +90,18 @@ class _Recurrent(nn.Module):
         return self.out(y)
 
 
+class _LastState(nn.Module):
+    """A batch-first nn.RNN's final state, and a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn, self.out = nn.RNN(4, 6, batch_first=True), nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.rnn(x)
+        return self.out(h[0])
+
+
 def _bidirectional_lstm(*args: int, **kwargs: bool) -> nn.Module:
     return nn.LSTM(*args, bidirectional=True, **kwargs)
 
@@ -141,6 +153,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "bidirectional_lstm": (lambda: _Recurrent(_bidirectional_lstm, 12), (BATCH, 7, 4)),
     "bidirectional_rnn": (lambda: _Recurrent(_bidirectional_rnn, 12), (BATCH, 7, 4)),
     "relu_rnn": (lambda: _Recurrent(_relu_rnn), (BATCH, 7, 4)),
+    "rnn_last_state": (_LastState, (BATCH, 7, 4)),
 }
 
 
