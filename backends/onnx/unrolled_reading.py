@@ -1,19 +1,22 @@
 """Importing a simple recurrence written out step by step, as torch.onnx's dynamo exporter
-writes PyTorch's ``nn.RNN``: one SimpleRNN (``PATTERNS``, claimed at its first node).
+writes PyTorch's ``nn.RNN``: one SimpleRNN, or a Bidirectional of two (``PATTERNS``, claimed
+at the first node in file order).
 
 The input projection is taken of the whole time-first sequence at once, ``MatMul(x, K)``
-then ``Add(b_ih)`` (no Add without a bias); each time step is taken of it (``Slice``
-[t, t + 1) on axis 0 then ``Squeeze``, or ``Gather`` at t); step t adds to its part the
-previous step's state times ``R`` (``MatMul``) and the recurrent bias, and applies the
-activation (one operator: ``Tanh``, ``Relu``, ...). The first step has no previous state:
-it adds the recurrent product of zeros, a constant of the recurrent bias's rows (zeros, or
-nothing, without a bias). The steps' states, joined on axis 0 in time order (``Concat``),
-are the sequence (``return_sequences``); the last step's state alone, the layer's last.
+then ``Add(b_ih)`` (no Add without a bias), reversed in time (a ``Slice`` of step -1) for a
+run backwards; each time step is taken of it (``Slice`` [t, t + 1) on axis 0 then
+``Squeeze``, or ``Gather`` at t); step t adds to its part the previous step's state times
+``R`` (``MatMul``) and the recurrent bias, and applies the activation (one operator:
+``Tanh``, ``Relu``, ...). The first step has no previous state: it adds the recurrent
+product of zeros, a constant of the recurrent bias's rows (zeros, or nothing, without a
+bias). The states joined on axis 0 in processing order (``Concat``) are the sequence
+(``return_sequences``; a backward run's is ``go_backwards``); the last state alone, the
+layer's last. A backward run's states joined in time order, concatenated on the last axis
+after a forward run's on the same sequence, make a Bidirectional (merge_mode concat).
 
-Strict: every step uses the same K, R and biases, step t reads step t - 1's state (and
-nothing else reads it but the joining), there are as many steps as the sequence has. Any
-other form is left to the per-operator recognisers, which list what they cannot read.
-"""
+Strict: every step uses the same K, R and biases, step t reads step t - 1's state (read
+only so and by the joining), the steps are as many as the sequence's; another form is left
+to the per-operator recognisers."""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ Node = onnx.NodeProto
 
 @dataclass
 class Run:
-    """A recurrence written out: its input, weights, and each step's state in time order."""
+    """A recurrence written out: its input, weights, and each step's state."""
 
     sequence: str
     kernel: np.ndarray
@@ -178,7 +181,8 @@ def _outputs(r: Reading, run: Run) -> dict[str, Any] | None:
     last state alone; None when a state is read otherwise."""
     states = run.states
     readers = [r.source.readers.get(s, []) for s in states]
-    others = [[n for n in found if n not in run.nodes] for found in readers]
+    inside = {id(n) for n in run.nodes}
+    others = [[n for n in found if id(n) not in inside] for found in readers]
     joins = {id(n): n for found in others for n in found if n.op_type == "Concat"}
     join = next(iter(joins.values())) if len(joins) == 1 else None
     shape = r.shape(states[-1])
