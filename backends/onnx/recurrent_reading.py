@@ -35,9 +35,10 @@ from backends.onnx.step_reading import full_lengths, ints, last_step, reversed_s
 from translator.commands.importing import written_args
 from translator.ops.wrappers import bidirectional_layer
 
-# Operators that only reshape or repeat a state, or join states: zeros in, zeros out
-# (tf2onnx's initial state is Expand(0, shape) then an Unsqueeze, Concat for two directions).
-KEEPS_ZERO = ("Cast", "Concat", "Expand", "Identity", "Squeeze", "Tile", "Unsqueeze")
+# Operators that only reshape, repeat or cut a state, or join states: zeros in, zeros out
+# (tf2onnx's initial state is Expand(0, shape) then an Unsqueeze, Concat for two directions;
+# the dynamo exporter's, for a dynamic batch, Expand then a step's Slice and Squeeze).
+KEEPS_ZERO = ("Cast", "Concat", "Expand", "Identity", "Slice", "Squeeze", "Tile", "Unsqueeze")
 
 
 def zero_state(r: Reading, tensor: str) -> bool:

@@ -1,18 +1,16 @@
 """Importing a simple recurrence written out step by step, as torch.onnx's dynamo exporter
-writes PyTorch's ``nn.RNN``: one SimpleRNN, or a Bidirectional of two (``PATTERNS``, claimed
-at the first node in file order).
+writes PyTorch's ``nn.RNN``: one SimpleRNN, or a Bidirectional of two (``PATTERNS``).
 
-The input projection is taken of the whole time-first sequence at once, ``MatMul(x, K)``
-then ``Add(b_ih)`` (no Add without a bias), reversed in time (a ``Slice`` of step -1) for a
-run backwards; each time step is taken of it (``Slice`` [t, t + 1) on axis 0 then
-``Squeeze``, or ``Gather`` at t); step t adds to its part the previous step's state times
-``R`` (``MatMul``) and the recurrent bias, and applies the activation (one operator:
-``Tanh``, ``Relu``, ...). The first step has no previous state: it adds the recurrent
-product of zeros, a constant of the recurrent bias's rows (zeros, or nothing, without a
-bias). The states joined on axis 0 in processing order (``Concat``) are the sequence
-(``return_sequences``; a backward run's is ``go_backwards``); the last state alone, the
-layer's last. A backward run's states joined in time order, concatenated on the last axis
-after a forward run's on the same sequence, make a Bidirectional (merge_mode concat).
+The whole time-first sequence is projected at once, ``MatMul(x, K)`` then ``Add(b_ih)``
+(none without a bias), reversed in time (a ``Slice`` of step -1) for a run backwards; each
+step is taken of it (``Slice`` [t, t + 1) on axis 0 then ``Squeeze``, or ``Gather`` at t),
+added to the state before times ``R`` (``MatMul``) and the recurrent bias, then activated
+(one operator: ``Tanh``, ``Relu``, ...). The first step has no state before: it adds a
+constant of the recurrent bias's rows (zeros, or nothing, without a bias), or the product of
+zeros. The states joined on axis 0 in processing order (``Concat``) are the sequence (a
+backward run's ``go_backwards``); the last state alone, the layer's last. A backward run's
+joined in time order, concatenated on the last axis after a forward run's on the same
+sequence: a Bidirectional (merge_mode concat).
 
 Strict: every step uses the same K, R and biases, step t reads step t - 1's state (read
 only so and by the joining), the steps are as many as the sequence's; another form is left
@@ -30,6 +28,7 @@ from backends.onnx.importing import PATTERNS, Reading, Recogniser, Thunk, View, 
 from backends.onnx.loop_reading import ONNX_GATES, onnx_weights
 from backends.onnx.merge import SUM_OP
 from backends.onnx.recurrent import PLAIN_ACTIVATIONS, SIMPLE_RNN, reverses_time
+from backends.onnx.recurrent_reading import zero_state
 from backends.onnx.step_reading import ints
 from translator.commands.importing import written_args
 from translator.ops.wrappers import bidirectional_layer
@@ -59,17 +58,13 @@ def _projection(r: Reading, node: Node) -> tuple[Run, str] | None:
         return None
     run, out = Run(node.input[0], kernel, None, nodes=[node]), node.output[0]
     add = r.reader(out)
-    bias = _other_const(r, add, out) if add is not None and add.op_type == SUM_OP else None
+    summed = add is not None and add.op_type == SUM_OP and len(add.input) == 2
+    others = [t for t in add.input if t != out] if add is not None and summed else []
+    bias = r.const(others[0]) if len(others) == 1 else None
     if add is not None and bias is not None and bias.shape == kernel.shape[1:]:
         run.input_bias, out = bias, add.output[0]
         run.nodes.append(add)
     return run, out
-
-
-def _other_const(r: Reading, node: Node, tensor: str) -> np.ndarray | None:
-    """The constant a two-input node combines ``tensor`` with, or None."""
-    others = [t for t in node.input if t != tensor]
-    return r.const(others[0]) if len(others) == 1 and len(node.input) == 2 else None
 
 
 def _taken_step(r: Reading, node: Node) -> tuple[int, str, list[Node]] | None:
@@ -153,17 +148,10 @@ def _chain(r: Reading, run: Run, parts: list[str]) -> bool:
         if step is None:
             return False
         state, product, fixed, nodes = step
-        if (product is None) != (index == 0):
+        multiplied = _product(r, run, not index, product)
+        if multiplied is None:
             return False
-        if product is not None:
-            recurrent = r.const(product.input[1])
-            if product.input[0] != run.states[-1] or recurrent is None:
-                return False
-            if run.recurrent is None:
-                run.recurrent = recurrent
-            if recurrent.shape != run.recurrent.shape or not (recurrent == run.recurrent).all():
-                return False
-            nodes = [product, *nodes]
+        nodes = [*multiplied, *nodes]
         biases.append(_bias_of(fixed, units))
         biased = biased or (fixed is not None and (index > 0 or bool(fixed.any())))
         run.states.append(state)
@@ -173,6 +161,19 @@ def _chain(r: Reading, run: Run, parts: list[str]) -> bool:
         return False
     run.state_bias = first if biased else None
     return run.recurrent is None or run.recurrent.shape == (units, units)
+
+
+def _product(r: Reading, run: Run, first: bool, product: Node | None) -> list[Node] | None:
+    """The step's recurrent product, if it multiplies the state before by the run's R (the
+    first step's: none, or of zeros); None otherwise."""
+    if first and (product is None or zero_state(r, product.input[0])):
+        return [] if product is None else [product]
+    recurrent = r.const(product.input[1]) if product is not None and not first else None
+    if product is None or recurrent is None or product.input[0] != run.states[-1]:
+        return None
+    run.recurrent = recurrent if run.recurrent is None else run.recurrent
+    same = recurrent.shape == run.recurrent.shape and (recurrent == run.recurrent).all()
+    return [product] if same else None
 
 
 def _outputs(r: Reading, run: Run) -> dict[str, Any] | None:
@@ -265,13 +266,9 @@ def find_unrolled(r: Reading) -> dict[int, Recogniser]:
 
 def _layer(run: Run, sequences: bool) -> dict[str, Any]:
     """The SimpleRNN a run is."""
-    return {
-        "type": SIMPLE_RNN,
-        "units": run.kernel.shape[1],
-        "activation": PLAIN_ACTIVATIONS[run.activation],
-        "use_bias": run.input_bias is not None or run.state_bias is not None,
-        "return_sequences": sequences,
-    }
+    biased = run.input_bias is not None or run.state_bias is not None
+    layer = {"type": SIMPLE_RNN, "units": run.kernel.shape[1], "use_bias": biased}
+    return layer | {"activation": PLAIN_ACTIVATIONS[run.activation], "return_sequences": sequences}
 
 
 def _weights(run: Run) -> dict[str, Thunk]:

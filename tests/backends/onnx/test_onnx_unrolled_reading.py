@@ -40,11 +40,32 @@ def _taken(t: int, gathered: bool) -> tuple[list[onnx.NodeProto], dict[str, np.n
     return nodes, bounds
 
 
-def _unrolled(act: str = "Tanh", gathered: bool = False, **changes: Any) -> Made:
+def _zeros_start() -> list[onnx.NodeProto]:
+    """The first step from a state of zeros built at run time (the dynamo exporter's, for a
+    dynamic batch): Expand(0, (1, batch, units)), a step of it taken, its recurrent product."""
+    return [
+        helper.make_node("Shape", ["x"], ["batch"], start=0, end=1),
+        helper.make_node("Concat", ["one", "batch", "units"], ["state_shape"], axis=0),
+        helper.make_node("Expand", ["nought", "state_shape"], ["zeros"]),
+        helper.make_node("Slice", ["zeros", "zero", "one", "zero"], ["cut"]),
+        helper.make_node("Squeeze", ["cut", "zero"], ["taken"]),
+        helper.make_node("Unsqueeze", ["taken", "zero"], ["z"]),
+        helper.make_node("MatMul", ["z", "R"], ["m0"]),
+        helper.make_node("Add", ["m0", "b_hh"], ["l0"]),
+        helper.make_node("Add", ["l0", "g0"], ["a0"]),
+    ]
+
+
+def _unrolled(
+    act: str = "Tanh", gathered: bool = False, zeros: bool = False, **changes: Any
+) -> Made:
     """The dynamo exporter's nn.RNN (batch first, returning its sequence); ``changes``: a
     step's recurrent kernel or bias (``R3``, ``b_hh3``), the state a step reads (``h2``),
-    the first step's constant (``start``)."""
-    constants = {**WEIGHTS, "zero": np.array([0], np.int64)}
+    the first step's constant (``start``), the number its state of ``zeros`` holds
+    (``nought``)."""
+    constants = {**WEIGHTS, "zero": np.array([0], np.int64), "one": np.array([1], np.int64)}
+    start = changes.get("nought", np.array(0, np.float32))  # the state Expand fills
+    constants |= {"units": np.array([UNITS], np.int64), "nought": start}
     constants["start"] = changes.get("start", np.tile(WEIGHTS["b_hh"], (1, BATCH, 1)))
     nodes = [
         helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
@@ -54,10 +75,8 @@ def _unrolled(act: str = "Tanh", gathered: bool = False, **changes: Any) -> Made
     for t in range(STEPS):
         taken, numbers = _taken(t, gathered)
         nodes, constants = nodes + taken, constants | numbers
-    nodes += [
-        helper.make_node("Add", ["start", "g0"], ["a0"]),
-        helper.make_node(act, ["a0"], ["h0"]),
-    ]
+    nodes += _zeros_start() if zeros else [helper.make_node("Add", ["start", "g0"], ["a0"])]
+    nodes.append(helper.make_node(act, ["a0"], ["h0"]))
     for t in range(1, STEPS):
         kernel, bias = changes.get(f"R{t}", "R"), changes.get(f"b_hh{t}", "b_hh")
         previous = changes.get(f"h{t}", f"h{t - 1}")
@@ -79,6 +98,7 @@ CASES = {
     "tanh": (_unrolled(), ["type: SimpleRNN, units: 4, return_sequences: true}"]),
     "relu": (_unrolled("Relu"), ["SimpleRNN, units: 4, activation: relu, return_sequences"]),
     "gathered": (_unrolled(gathered=True), ["type: SimpleRNN, units: 4, return_sequences"]),
+    "from_zeros": (_unrolled(zeros=True), ["type: SimpleRNN, units: 4, return_sequences"]),
 }
 
 
@@ -96,6 +116,7 @@ NEAR_MISSES = {
     "another_bias": _unrolled(b_hh2="b_other"),
     "unchained": _unrolled(h2="h0"),  # step 2 reads step 0's state, not step 1's
     "another_start": _unrolled(start=np.tile(WEIGHTS["b_hh"] + 1, (1, BATCH, 1))),
+    "from_ones": _unrolled(zeros=True, nought=np.array(1, np.float32)),
 }
 
 
