@@ -123,6 +123,14 @@ def assert_same_weights(original: dict[str, Any], imported: dict[str, Any]) -> N
         np.testing.assert_array_equal(np.sort(imported[key], None), np.sort(value, None), key)
 
 
+def spec_file(folder: Path, name: str, body: str) -> Path:
+    """A spec named ``name`` of ``body`` (its inputs and layers) written at
+    ``folder/<name>.yaml``."""
+    path = folder / f"{name}.yaml"
+    path.write_text(f"name: {name}\n{body.rstrip()}\n", encoding="utf-8")
+    return path
+
+
 def tf2onnx_file(graph: Any, path: Path) -> Path:
     """The Keras model of ``graph`` (random weights) converted by tf2onnx, saved at ``path``;
     skipped, with the reason, where tf2onnx is not installed."""

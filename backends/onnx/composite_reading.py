@@ -22,7 +22,7 @@ from backends.onnx.normalization import epsilon
 GELU_TANH = {"half": 0.5, "cube": 3.0, "cubic": 0.044715, "inner": math.sqrt(2 / math.pi)}
 
 
-def _by_number(r: Reading, node: onnx.NodeProto | None, op: str) -> tuple[str, float] | None:
+def by_number(r: Reading, node: onnx.NodeProto | None, op: str) -> tuple[str, float] | None:
     """(the run-time operand, the number) of ``op`` on a one-element constant, else None."""
     if node is None or node.op_type != op:
         return None
@@ -43,8 +43,8 @@ def _nodes(r: Reading, tensors: list[str]) -> list[onnx.NodeProto] | None:
 def _cubic(r: Reading, total: onnx.NodeProto) -> tuple[str, dict[str, float], list[str]] | None:
     """(x, the numbers, the tensors) of ``x + c·x³`` made by the Add ``total``."""
     for x, other in (total.input, total.input[::-1]):
-        cubic = _by_number(r, r.source.producers.get(other), "Mul")
-        cube = _by_number(r, r.source.producers.get(cubic[0]), "Pow") if cubic else None
+        cubic = by_number(r, r.source.producers.get(other), "Mul")
+        cube = by_number(r, r.source.producers.get(cubic[0]), "Pow") if cubic else None
         if cubic is not None and cube is not None and cube[0] == x:
             return x, {"cubic": cubic[1], "cube": cube[1]}, [other, cubic[0]]
     return None
@@ -52,16 +52,16 @@ def _cubic(r: Reading, total: onnx.NodeProto) -> tuple[str, dict[str, float], li
 
 def _gelu_tanh(r: Reading, tanh: onnx.NodeProto) -> tuple[str, list[onnx.NodeProto]] | None:
     """(x, the nodes, the last one making the activation) of gelu_tanh around ``tanh``."""
-    inner = _by_number(r, r.source.producers.get(tanh.input[0]), "Mul")
+    inner = by_number(r, r.source.producers.get(tanh.input[0]), "Mul")
     total = r.source.producers.get(inner[0]) if inner else None
     cubic = _cubic(r, total) if total is not None and total.op_type == SUM_OP else None
     plus = r.reader(tanh.output[0])
-    one = _by_number(r, plus, SUM_OP)
+    one = by_number(r, plus, SUM_OP)
     last = r.reader(plus.output[0]) if plus is not None and one is not None else None
     if inner is None or cubic is None or one is None or last is None or plus is None:
         return None
     x, numbers, tensors = cubic
-    halves = [(t, _by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
+    halves = [(t, by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
     half = [(t, h[1]) for t, h in halves if h is not None and h[0] == x]
     numbers |= {"inner": inner[1], "half": half[0][1] if half else 0.0}
     close = all(math.isclose(numbers[k], v, rel_tol=1e-6) for k, v in GELU_TANH.items())
@@ -109,14 +109,14 @@ def _gelu_erf(r: Reading, sub: onnx.NodeProto) -> tuple[str, list[onnx.NodeProto
     if one is None or one.size != 1 or float(one.reshape(-1)[0]) != 1.0:
         return None
     scaled = r.source.producers.get(erf.input[0]) if erf and erf.op_type == "Erf" else None
-    inner = _by_number(r, scaled, "Mul")
+    inner = by_number(r, scaled, "Mul")
     neg = r.source.producers.get(inner[0]) if inner is not None else None
     negated = neg is not None and neg.op_type == "Neg"
     last = r.reader(sub.output[0])
     if inner is None or scaled is None or erf is None or last is None or last.op_type != "Mul":
         return None
     x, factor = (neg.input[0], -inner[1]) if negated else (inner[0], inner[1])  # type: ignore[union-attr]
-    halves = [(t, _by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
+    halves = [(t, by_number(r, r.source.producers.get(t), "Mul")) for t in last.input]
     half = [t for t, h in halves if h is not None and h[0] == x and h[1] == 0.5]
     if not half or not math.isclose(factor, -1 / math.sqrt(2), rel_tol=1e-6):
         return None
@@ -143,12 +143,12 @@ def find_gelu_erf(r: Reading) -> dict[int, Recogniser]:
 def _rms(r: Reading, mean: onnx.NodeProto) -> tuple[str, float, str, list[Any]] | None:
     """(x, epsilon, the scale tensor, the nodes) of an RMS normalization around the
     ReduceMean ``mean``, over the last axis; else None."""
-    square = _by_number(r, r.source.producers.get(mean.input[0]), "Pow")
+    square = by_number(r, r.source.producers.get(mean.input[0]), "Pow")
     axes = r.const(mean.input[1]) if len(mean.input) > 1 else None
     rank = len(r.shape(mean.input[0]) or ())
     if square is None or square[1] != 2.0 or axes is None or axes.size != 1:
         return None
-    shifted = _by_number(r, r.reader(mean.output[0]), SUM_OP)
+    shifted = by_number(r, r.reader(mean.output[0]), SUM_OP)
     root = r.reader(r.reader(mean.output[0]).output[0]) if shifted else None  # type: ignore[union-attr]
     inverse = r.reader(root.output[0]) if root is not None and root.op_type == "Sqrt" else None
     scaled = r.reader(inverse.output[0]) if inverse and inverse.op_type == "Reciprocal" else None

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from backends.onnx.composite_reading import _by_number
+from backends.onnx.composite_reading import by_number
 from backends.onnx.core import embedding
 from backends.onnx.importing import PATTERNS, RECOGNISERS, Reading, Recogniser, Refused, attributes
 from backends.onnx.merge import PRODUCT_OP, SUM_OP
@@ -61,7 +61,7 @@ def _wrap(
     for mask, shifted in (wrapped.input, wrapped.input[::-1]):
         negative = _negative(r, mask)
         add = _made(r, shifted, SUM_OP)
-        number = _by_number(r, add, SUM_OP)
+        number = by_number(r, add, SUM_OP)
         if negative is None or add is None or number is None:
             continue
         ids, found = negative

@@ -27,6 +27,7 @@ from tests.imports import (
     evaluated,
     run_import,
     run_partial_import,
+    spec_file,
     tf2onnx_file,
     weighted_layers,
 )
@@ -319,8 +320,7 @@ TF2ONNX_NORMALIZATIONS = {
 def test_a_tf2onnx_normalization_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = tmp_path / f"{case}.yaml"
-    original.write_text(f"name: {case}\n{TF2ONNX_NORMALIZATIONS[case]}\n", encoding="utf-8")
+    original = spec_file(tmp_path, case, TF2ONNX_NORMALIZATIONS[case])
     _assert_tf2onnx_imports(original, tmp_path, capsys)
 
 
@@ -374,8 +374,7 @@ NORMALIZATIONS = {
 def test_a_normalization_imports_back(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = tmp_path / f"{case}.yaml"
-    original.write_text(f"name: {case}\n{NORMALIZATIONS[case]}\n", encoding="utf-8")
+    original = spec_file(tmp_path, case, NORMALIZATIONS[case])
     test_the_translators_export_imports_back(original, tmp_path, capsys)
 
 

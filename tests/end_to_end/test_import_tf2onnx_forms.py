@@ -14,7 +14,7 @@ from onnx import numpy_helper
 
 from tests.conftest import ROOT
 from tests.end_to_end.test_import_onnx import _assert_reproduces
-from tests.imports import count_totals, run_import, run_partial_import, tf2onnx_file
+from tests.imports import count_totals, run_import, run_partial_import, spec_file, tf2onnx_file
 from translator.spec.loader import load
 
 # Each spec written, converted by tf2onnx and imported counts as written and reproduces the file.
@@ -70,8 +70,7 @@ layers:
 def test_a_keras_form_imports(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = tmp_path / f"{case}.yaml"
-    original.write_text(f"name: {case}\n{FORMS[case]}", encoding="utf-8")
+    original = spec_file(tmp_path, case, FORMS[case])
     source = tf2onnx_file(load(str(original)), tmp_path / f"{case}.onnx")
     spec, weights = run_import(source, tmp_path, capsys)
     assert count_totals(capsys, spec) == count_totals(capsys, original)

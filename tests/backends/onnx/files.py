@@ -17,14 +17,15 @@ def write_model(
     nodes: list[onnx.NodeProto],
     constants: dict[str, np.ndarray],
     shape: list[int],
+    same_shape: bool = True,
 ) -> Path:
-    """Save a graph of ``nodes`` from ``x`` to ``y`` (both ``shape``), ``constants`` as its
-    initializers, at ``path``; returns ``path``."""
+    """Save a graph of ``nodes`` from ``x`` to ``y`` (both ``shape``, or ``y``'s left to
+    inference), ``constants`` as its initializers, at ``path``; returns ``path``."""
     graph = helper.make_graph(
         nodes,
         name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape if same_shape else None)],
         [numpy_helper.from_array(v, k) for k, v in constants.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])

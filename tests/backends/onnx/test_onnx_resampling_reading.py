@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-from tests.backends.onnx.files import assert_imports_running_as_the_file
+from tests.backends.onnx.files import assert_imports_running_as_the_file, write_model
 
 SHAPE = [2, 8, 16]
 Made = tuple[list[onnx.NodeProto], dict[str, np.ndarray]]
@@ -40,18 +40,7 @@ def _repeated(axis: int, factor: int) -> Made:
 
 def _file(path: Path, made: Made) -> Path:
     """The graph from ``x`` (SHAPE) to ``y`` (its shape left to inference)."""
-    nodes, constants = made
-    graph = helper.make_graph(
-        nodes,
-        "resampled",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, SHAPE)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(v, k) for k, v in constants.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 10
-    onnx.save(model, path)
-    return path
+    return write_model(path, "resampled", *made, list(SHAPE), same_shape=False)
 
 
 CASES = {
